@@ -1,0 +1,108 @@
+// Package items is the domain of the items service: plain types, the errors
+// every layer speaks, and the interfaces that storage backends implement.
+// It imports nothing but the standard library and knows no I/O.
+package items
+
+import (
+	"context"
+	"time"
+)
+
+// Item is one entry of the catalogue. IDs are assigned by the store, start
+// at 1, increase, and are never reused.
+type Item struct {
+	ID          int64
+	Name        string
+	Description *string
+	CreatedAt   time.Time
+	// CreatedByID is the ID of the user who added the item, 0 for the demo
+	// items loaded into a new store.
+	CreatedByID int64
+}
+
+// NewItem is what a caller supplies to add an item. It must have passed
+// Validate: stores assume so.
+type NewItem struct {
+	Name        string
+	Description *string
+	CreatedByID int64
+}
+
+// User is somebody who holds an API token.
+type User struct {
+	ID   int64
+	Name string
+	// Role is the highest role any of the user's tokens grants; the role of
+	// a request is the role of the token it carries (see Caller).
+	Role Role
+}
+
+// ItemQuery selects one page of items in ID order.
+type ItemQuery struct {
+	// Search, when not empty, keeps the items whose name contains it,
+	// case-insensitively under Unicode simple case folding. Characters
+	// that are special in SQL patterns (% _ \ ') match literally.
+	Search string
+	// After, when positive, keeps the items whose ID is greater.
+	After int64
+	// Limit is the largest number of items returned, 0 to MaxPageSize+1.
+	// Callers ask for one more than they show to learn whether a next
+	// page exists.
+	Limit int
+}
+
+// MaxPageSize is the largest page a client may ask for.
+const MaxPageSize = 100
+
+// DemoItems are the items a new, empty store starts with: those of the
+// original application.
+var DemoItems = []NewItem{{Name: "Apple"}, {Name: "Banana"}}
+
+// Store keeps items, users and tokens. Every method returns an *Error, or an
+// error that callers treat as internal; none returns a nil value with a nil
+// error.
+type Store interface {
+	// Item returns the item with that ID, or an error with code NotFound.
+	Item(ctx context.Context, id int64) (Item, error)
+	// Items returns the page of items that q selects, oldest first.
+	Items(ctx context.Context, q ItemQuery) ([]Item, error)
+	// CountItems returns how many items match search (all when empty).
+	CountItems(ctx context.Context, search string) (int, error)
+	// AddItem stores a validated item, assigns its ID and creation time, and
+	// publishes it to the store's subscribers once it is durable.
+	AddItem(ctx context.Context, n NewItem) (Item, error)
+
+	// Users returns the users with those IDs, in no particular order;
+	// unknown IDs are left out.
+	Users(ctx context.Context, ids []int64) ([]User, error)
+	// UserByToken returns the user holding the token with that hash and the
+	// role the token grants, or an error with code Unauthenticated.
+	UserByToken(ctx context.Context, hash TokenHash) (User, Role, error)
+	// AddToken stores a token hash that grants role to the user with that
+	// name, creating the user if new, and returns the user. Adding a hash
+	// that is already stored changes nothing and succeeds, so that several
+	// processes may bootstrap the same token at once.
+	AddToken(ctx context.Context, userName string, role Role, hash TokenHash) (User, error)
+
+	// Ping reports whether the store answers.
+	Ping(ctx context.Context) error
+	// Close releases the store's resources; its subscriptions end.
+	Close() error
+}
+
+// Broker delivers every item added from now on to each subscriber, in the
+// order the items were added.
+type Broker interface {
+	// Subscribe returns a subscription that lasts until ctx is done or the
+	// subscriber falls too far behind.
+	Subscribe(ctx context.Context) (*Subscription, error)
+}
+
+// Subscription is one subscriber's stream of added items.
+type Subscription struct {
+	// C yields the items in order. It is closed when the subscription ends.
+	C <-chan Item
+	// Err, once C is closed, says why: nil when ctx ended it, an *Error
+	// otherwise (for instance a subscriber dropped for being too slow).
+	Err func() error
+}
