@@ -1,0 +1,93 @@
+// Package auth finds the API token of a request, over HTTP headers or a
+// websocket's connection_init payload, and makes the request's caller
+// available to the resolvers through items.CallerFrom. Tokens are looked
+// up by their SHA-256 hash, only when a field needs the caller, and are
+// never logged.
+package auth
+
+import (
+	"context"
+	"net/http"
+	"strings"
+
+	"itemsapi/items"
+)
+
+// TokenStore is what auth needs of a store.
+type TokenStore interface {
+	UserByToken(ctx context.Context, hash items.TokenHash) (items.User, items.Role, error)
+}
+
+// maxTokenLength bounds what is hashed and looked up: our tokens are 47
+// bytes; anything much longer is not one of ours.
+const maxTokenLength = 256
+
+var errUnknownToken = items.Errorf(items.Unauthenticated, "the API token is not valid")
+
+// Middleware returns middleware that attaches the token of each request,
+// from `Authorization: Bearer <token>` or `token: <token>`, to its
+// context.
+func Middleware(store TokenStore) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if token, ok := FromHeader(r.Header); ok {
+				r = r.WithContext(WithToken(r.Context(), store, token))
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// FromHeader returns the token that h carries, from `Authorization:
+// Bearer <token>` (the scheme in any case) or else from `token: <token>`.
+func FromHeader(h http.Header) (string, bool) {
+	if v := h.Get("Authorization"); v != "" {
+		scheme, token, ok := strings.Cut(strings.TrimSpace(v), " ")
+		if ok && strings.EqualFold(scheme, "Bearer") {
+			return strings.TrimSpace(token), true
+		}
+		// Another scheme, or none: pass it on as a token, which will not
+		// match, so the client hears that it is invalid rather than absent.
+		return strings.TrimSpace(v), true
+	}
+	if v := h.Get("Token"); v != "" {
+		return strings.TrimSpace(v), true
+	}
+	return "", false
+}
+
+// FromInitPayload returns the token of a websocket connection_init payload:
+// `{"Authorization": "Bearer <token>"}` (any case of the key) or
+// `{"token": "<token>"}`.
+func FromInitPayload(payload map[string]any) (string, bool) {
+	h := http.Header{}
+	for k, v := range payload {
+		if s, ok := v.(string); ok {
+			switch strings.ToLower(k) {
+			case "authorization":
+				h.Set("Authorization", s)
+			case "token":
+				h.Set("Token", s)
+			}
+		}
+	}
+	return FromHeader(h)
+}
+
+// WithToken returns a copy of ctx whose caller is the holder of token,
+// looked up in store the first time a resolver asks.
+func WithToken(ctx context.Context, store TokenStore, token string) context.Context {
+	return items.WithAuthenticator(ctx, func() (items.Caller, error) {
+		if token == "" || len(token) > maxTokenLength {
+			return items.Caller{}, errUnknownToken
+		}
+		user, role, err := store.UserByToken(ctx, items.HashToken(token))
+		if err != nil {
+			if items.ErrorCode(err) == items.Unauthenticated {
+				return items.Caller{}, errUnknownToken
+			}
+			return items.Caller{}, err
+		}
+		return items.Caller{User: user, Role: role}, nil
+	})
+}

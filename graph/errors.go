@@ -1,0 +1,68 @@
+package graph
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"itemsapi/items"
+)
+
+// errRecovered stands for a panic that Recover has already logged.
+var errRecovered = errors.New("recovered from a panic")
+
+// ErrorPresenter returns the one place where a Go error becomes a GraphQL
+// error. A client sees the message and code of an *items.Error, and the
+// parse, validation and persisted-query errors of the GraphQL engine as
+// they are; anything else is logged with the request ID and reaches the
+// client as INTERNAL_SERVER_ERROR with a message that tells nothing of the
+// server's insides.
+func ErrorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
+	return func(ctx context.Context, err error) *gqlerror.Error {
+		gqlErr := graphql.DefaultErrorPresenter(ctx, err)
+		if e, ok := errors.AsType[*items.Error](err); ok {
+			return presented(gqlErr, e.Message, string(e.Code))
+		}
+		if code, ok := gqlErr.Extensions["code"].(string); ok && code != "" && gqlErr.Err == nil {
+			return gqlErr
+		}
+		if !errors.Is(err, errRecovered) {
+			log.ErrorContext(ctx, "internal error",
+				"req_id", items.RequestID(ctx), "path", gqlErr.Path.String(), "err", err)
+		}
+		return presented(gqlErr, items.ErrorMessage(err), string(items.Internal))
+	}
+}
+
+// presented returns a copy of e with that message and code, keeping its
+// path and locations.
+func presented(e *gqlerror.Error, message, code string) *gqlerror.Error {
+	ext := make(map[string]any, len(e.Extensions)+1)
+	for k, v := range e.Extensions {
+		ext[k] = v
+	}
+	ext["code"] = code
+	return &gqlerror.Error{
+		Message:    message,
+		Path:       e.Path,
+		Locations:  e.Locations,
+		Extensions: ext,
+		Rule:       e.Rule,
+	}
+}
+
+// Recover returns gqlgen's recover function: a panic in a resolver is
+// logged with its stack and the request ID, and the client gets an
+// INTERNAL_SERVER_ERROR for that field while the server keeps serving.
+func Recover(log *slog.Logger) graphql.RecoverFunc {
+	return func(ctx context.Context, p any) error {
+		log.ErrorContext(ctx, "panic in resolver",
+			"req_id", items.RequestID(ctx), "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+		return errRecovered
+	}
+}

@@ -1,0 +1,60 @@
+// Package graph is the GraphQL layer: the schema executable that gqlgen
+// generates from schema.graphqls, thin resolvers over an items.Store, the
+// @auth directive, and the error presenter.
+package graph
+
+//go:generate go run github.com/99designs/gqlgen generate
+
+import (
+	"context"
+
+	"itemsapi/graph/model"
+	"itemsapi/items"
+)
+
+// Resolver is the root resolver. It holds the service's dependencies and
+// no request state.
+type Resolver struct {
+	Store  items.Store
+	Broker items.Broker
+}
+
+// defaultPageSize is the page size when a client gives no `first`.
+const defaultPageSize = 20
+
+// page returns the page of items matching search that first and after
+// select. It fails with code BAD_USER_INPUT for a `first` outside
+// 0..MaxPageSize or a malformed cursor.
+func (r *Resolver) page(ctx context.Context, search string, first *int, after *string) (model.ItemConnection, error) {
+	n := defaultPageSize
+	if first != nil {
+		n = *first
+	}
+	if n < 0 || n > items.MaxPageSize {
+		return model.ItemConnection{}, items.Errorf(items.Invalid, "first must be between 0 and %d, got %d", items.MaxPageSize, n)
+	}
+	var afterID int64
+	if after != nil {
+		id, err := model.DecodeCursor(*after)
+		if err != nil {
+			return model.ItemConnection{}, err
+		}
+		afterID = id
+	}
+	page, err := r.Store.Items(ctx, items.ItemQuery{Search: search, After: afterID, Limit: n + 1})
+	if err != nil {
+		return model.ItemConnection{}, err
+	}
+	hasNext := len(page) > n
+	if hasNext {
+		page = page[:n]
+	}
+	return model.ItemConnection{
+		Page:        page,
+		HasNext:     hasNext,
+		HasPrevious: afterID > 0,
+		Count: func(ctx context.Context) (int, error) {
+			return r.Store.CountItems(ctx, search)
+		},
+	}, nil
+}

@@ -1,0 +1,143 @@
+// Package httpapi is the service's HTTP face: every route in one place,
+// the GraphQL handler with its transports and limits, the middleware
+// around them, health checks and the playground.
+package httpapi
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/handler"
+	"github.com/99designs/gqlgen/graphql/handler/extension"
+	"github.com/99designs/gqlgen/graphql/handler/lru"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+	coderws "github.com/coder/websocket"
+	"github.com/go-chi/chi/v5"
+	"github.com/vektah/gqlparser/v2/ast"
+
+	"itemsapi/auth"
+	"itemsapi/graph"
+	"itemsapi/items"
+	"itemsapi/playground"
+)
+
+// Config holds the settings of the HTTP API. The zero value is not
+// useful: start from DefaultConfig.
+type Config struct {
+	// Introspection answers __schema and __type queries; turn it off in
+	// production to hide the schema.
+	Introspection bool
+	// MaxBodyBytes bounds a request body.
+	MaxBodyBytes int64
+	// MaxCost bounds the cost of an operation (see graph's complexity).
+	MaxCost int
+	// MaxBatch bounds the operations of a batched request.
+	MaxBatch int
+	// QueryCacheSize is how many parsed and validated documents are kept.
+	QueryCacheSize int
+	// APQCacheSize is how many automatic persisted queries are kept.
+	APQCacheSize int
+	// KeepAlive is how often a websocket is pinged.
+	KeepAlive time.Duration
+}
+
+// DefaultConfig returns the settings the server starts with: every limit
+// on.
+func DefaultConfig() Config {
+	return Config{
+		Introspection:  true,
+		MaxBodyBytes:   2 << 20,
+		MaxCost:        10_000,
+		MaxBatch:       10,
+		QueryCacheSize: 1000,
+		APQCacheSize:   1000,
+		KeepAlive:      10 * time.Second,
+	}
+}
+
+// Deps are what the HTTP API serves.
+type Deps struct {
+	Store  items.Store
+	Broker items.Broker
+	Logger *slog.Logger
+}
+
+// NewHandler returns the HTTP handler of the whole service.
+func NewHandler(cfg Config, deps Deps) http.Handler {
+	gql := newGraphQL(cfg, deps)
+	r := chi.NewRouter()
+	r.Use(requestID, logRequests(deps.Logger), recoverPanics(deps.Logger))
+
+	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeText(w, http.StatusOK, "ok\n")
+	})
+	r.Get("/readyz", ready(deps.Store, deps.Logger))
+	r.With(allowMethods(http.MethodGet, http.MethodPost, http.MethodOptions),
+		auth.Middleware(deps.Store), limitBody(cfg.MaxBodyBytes)).Handle("/graphql", gql)
+	pg := playground.Handler("/graphql")
+	r.Handle("/", pg)
+	r.Handle(playground.AssetPrefix+"*", pg)
+	return r
+}
+
+// newGraphQL configures gqlgen's server explicitly: transports, the error
+// presenter, panic recovery, caches and limits.
+func newGraphQL(cfg Config, deps Deps) http.Handler {
+	srv := handler.New(graph.NewSchema(&graph.Resolver{Store: deps.Store, Broker: deps.Broker}))
+	srv.AddTransport(transport.Websocket{
+		Implementation: transport.CoderWebsocketImplementation{
+			AcceptOptions: coderws.AcceptOptions{CompressionMode: coderws.CompressionDisabled},
+		},
+		KeepAlivePingInterval: cfg.KeepAlive,
+		InitTimeout:           10 * time.Second,
+		InitFunc: func(ctx context.Context, payload transport.InitPayload) (context.Context, *transport.InitPayload, error) {
+			if token, ok := auth.FromInitPayload(payload); ok {
+				ctx = auth.WithToken(ctx, deps.Store, token)
+			}
+			return ctx, &payload, nil
+		},
+	})
+	srv.AddTransport(transport.Options{AllowedMethods: []string{http.MethodGet, http.MethodPost}})
+	srv.AddTransport(httpTransport{maxBatch: cfg.MaxBatch})
+
+	srv.SetErrorPresenter(graph.ErrorPresenter(deps.Logger))
+	srv.SetRecoverFunc(graph.Recover(deps.Logger))
+	srv.SetQueryCache(lru.New[*ast.QueryDocument](cfg.QueryCacheSize))
+	if cfg.Introspection {
+		srv.Use(extension.Introspection{})
+	}
+	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](cfg.APQCacheSize)})
+	srv.Use(&graph.StrictVariables{})
+	srv.Use(extension.FixedComplexityLimit(cfg.MaxCost))
+	srv.Use(graph.Loaders{Store: deps.Store})
+	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+		oc := graphql.GetOperationContext(ctx)
+		setOperation(ctx, oc.OperationName)
+		return next(ctx)
+	})
+	return srv
+}
+
+// ready answers 200 while the store answers a ping within a second.
+func ready(store items.Store, log *slog.Logger) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), time.Second)
+		defer cancel()
+		if err := store.Ping(ctx); err != nil {
+			log.WarnContext(ctx, "store not ready", "req_id", items.RequestID(ctx), "err", err)
+			writeText(w, http.StatusServiceUnavailable, "store unavailable\n")
+			return
+		}
+		writeText(w, http.StatusOK, "ok\n")
+	}
+}
+
+func writeText(w http.ResponseWriter, status int, body string) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = w.Write([]byte(body))
+}

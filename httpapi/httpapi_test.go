@@ -1,0 +1,783 @@
+package httpapi_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"itemsapi/httpapi"
+	"itemsapi/items"
+	"itemsapi/store/memory"
+)
+
+// testServer is the real router over a memory store, with one token of
+// each role.
+type testServer struct {
+	*httptest.Server
+	store      *faultyStore
+	userToken  string
+	adminToken string
+	logs       *syncBuffer
+}
+
+func newTestServer(t testing.TB) *testServer {
+	t.Helper()
+	return newTestServerWith(t, httpapi.DefaultConfig())
+}
+
+func newTestServerWith(t testing.TB, cfg httpapi.Config) *testServer {
+	t.Helper()
+	mem := memory.New()
+	t.Cleanup(func() { mem.Close() })
+	store := &faultyStore{Store: mem}
+	ts := &testServer{store: store, logs: &syncBuffer{}}
+	ts.userToken = addToken(t, store, "alice", items.RoleUser)
+	ts.adminToken = addToken(t, store, "root", items.RoleAdmin)
+	log := slog.New(slog.NewTextHandler(ts.logs, nil))
+	ts.Server = httptest.NewServer(httpapi.NewHandler(cfg, httpapi.Deps{Store: store, Broker: mem, Logger: log}))
+	t.Cleanup(ts.Close)
+	return ts
+}
+
+func addToken(t testing.TB, store items.Store, user string, role items.Role) string {
+	t.Helper()
+	token, hash := items.NewToken()
+	if _, err := store.AddToken(t.Context(), user, role, hash); err != nil {
+		t.Fatalf("AddToken(%q): %v", user, err)
+	}
+	return token
+}
+
+// gqlResponse is a GraphQL response as a client sees it.
+type gqlResponse struct {
+	Status  int
+	Header  http.Header
+	Data    json.RawMessage `json:"data"`
+	Errors  []gqlError      `json:"errors"`
+	HasData bool
+}
+
+type gqlError struct {
+	Message    string         `json:"message"`
+	Path       []any          `json:"path"`
+	Extensions map[string]any `json:"extensions"`
+}
+
+func (e gqlError) Code() string { s, _ := e.Extensions["code"].(string); return s }
+
+// codes returns the extensions.code of each error.
+func (r gqlResponse) codes() []string {
+	var codes []string
+	for _, e := range r.Errors {
+		codes = append(codes, e.Code())
+	}
+	return codes
+}
+
+// post sends a GraphQL request over POST with token, when not empty, as a
+// bearer token.
+func (ts *testServer) post(t testing.TB, token, query string, vars map[string]any) gqlResponse {
+	t.Helper()
+	body, err := json.Marshal(map[string]any{"query": query, "variables": vars})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, ts.URL+"/graphql", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	return ts.do(t, req)
+}
+
+func (ts *testServer) do(t testing.TB, req *http.Request) gqlResponse {
+	t.Helper()
+	resp, err := ts.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := gqlResponse{Status: resp.StatusCode, Header: resp.Header}
+	if err := json.Unmarshal(raw, &r); err != nil {
+		t.Fatalf("%s %s: body is not JSON: %v\n%s", req.Method, req.URL, err, raw)
+	}
+	var keys map[string]json.RawMessage
+	_ = json.Unmarshal(raw, &keys)
+	_, r.HasData = keys["data"]
+	return r
+}
+
+// decode unmarshals the response's data into v, failing on any error.
+func (r gqlResponse) decode(t testing.TB, v any) {
+	t.Helper()
+	if len(r.Errors) > 0 {
+		t.Fatalf("unexpected errors: %+v", r.Errors)
+	}
+	if err := json.Unmarshal(r.Data, v); err != nil {
+		t.Fatalf("decoding data %s: %v", r.Data, err)
+	}
+}
+
+type item struct {
+	ID          string  `json:"id"`
+	Name        string  `json:"name"`
+	Description *string `json:"description"`
+	CreatedAt   string  `json:"createdAt"`
+	CreatedBy   *user   `json:"createdBy"`
+}
+
+type user struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+	Role string `json:"role"`
+}
+
+type connection struct {
+	TotalCount int `json:"totalCount"`
+	Nodes      []item
+	Edges      []struct {
+		Cursor string `json:"cursor"`
+		Node   item   `json:"node"`
+	} `json:"edges"`
+	PageInfo struct {
+		HasNextPage     bool    `json:"hasNextPage"`
+		HasPreviousPage bool    `json:"hasPreviousPage"`
+		StartCursor     *string `json:"startCursor"`
+		EndCursor       *string `json:"endCursor"`
+	} `json:"pageInfo"`
+}
+
+func TestDemoItems(t *testing.T) {
+	ts := newTestServer(t)
+	var got struct{ Items connection }
+	ts.post(t, "", `{ items { totalCount nodes { id name description createdBy { id } } } }`, nil).decode(t, &got)
+	want := []item{{ID: "1", Name: "Apple"}, {ID: "2", Name: "Banana"}}
+	if diff := cmp.Diff(want, got.Items.Nodes); diff != "" {
+		t.Errorf("items (-want +got):\n%s", diff)
+	}
+	if got.Items.TotalCount != 2 {
+		t.Errorf("totalCount = %d, want 2", got.Items.TotalCount)
+	}
+}
+
+func TestItemByID(t *testing.T) {
+	ts := newTestServer(t)
+	tests := []struct {
+		name     string
+		id       any
+		wantData string
+		wantCode string
+	}{
+		{"existing", "1", `{"item":{"id":"1","name":"Apple"}}`, ""},
+		{"integer id", 2, `{"item":{"id":"2","name":"Banana"}}`, ""},
+		{"missing", "999", `{"item":null}`, ""},
+		{"malformed", "abc", `{"item":null}`, "BAD_USER_INPUT"},
+		{"negative", "-1", `{"item":null}`, "BAD_USER_INPUT"},
+		{"leading zero", "01", `{"item":null}`, "BAD_USER_INPUT"},
+		{"too large", "99999999999999999999", `{"item":null}`, "BAD_USER_INPUT"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := ts.post(t, "", `query($id: ID!) { item(id: $id) { id name } }`, map[string]any{"id": tt.id})
+			if string(r.Data) != tt.wantData {
+				t.Errorf("item(%v) data = %s, want %s", tt.id, r.Data, tt.wantData)
+			}
+			var wantCodes []string
+			if tt.wantCode != "" {
+				wantCodes = []string{tt.wantCode}
+			}
+			if diff := cmp.Diff(wantCodes, r.codes()); diff != "" {
+				t.Errorf("item(%v) codes (-want +got):\n%s", tt.id, diff)
+			}
+		})
+	}
+}
+
+func TestPaginationWalk(t *testing.T) {
+	ts := newTestServer(t)
+	const added = 250
+	for i := range added {
+		if _, err := ts.store.AddItem(t.Context(), items.NewItem{Name: fmt.Sprintf("item %d", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	seen := map[string]bool{}
+	var order []string
+	var after *string
+	pages := 0
+	for {
+		var got struct{ Items connection }
+		ts.post(t, "", `query($after: String) { items(first: 100, after: $after) {
+			totalCount edges { cursor node { id } } pageInfo { hasNextPage hasPreviousPage startCursor endCursor } } }`,
+			map[string]any{"after": after}).decode(t, &got)
+		pages++
+		c := got.Items
+		if c.TotalCount != added+2 {
+			t.Errorf("page %d: totalCount = %d, want %d", pages, c.TotalCount, added+2)
+		}
+		if c.PageInfo.HasPreviousPage != (after != nil) {
+			t.Errorf("page %d: hasPreviousPage = %v, want %v", pages, c.PageInfo.HasPreviousPage, after != nil)
+		}
+		for _, e := range c.Edges {
+			if seen[e.Node.ID] {
+				t.Fatalf("page %d: item %s seen twice", pages, e.Node.ID)
+			}
+			seen[e.Node.ID] = true
+			order = append(order, e.Node.ID)
+		}
+		if n := len(c.Edges); n > 0 {
+			if *c.PageInfo.StartCursor != c.Edges[0].Cursor || *c.PageInfo.EndCursor != c.Edges[n-1].Cursor {
+				t.Errorf("page %d: start/end cursors do not match the edges", pages)
+			}
+		}
+		if !c.PageInfo.HasNextPage {
+			break
+		}
+		after = c.PageInfo.EndCursor
+		if pages > 10 {
+			t.Fatal("pagination does not end")
+		}
+	}
+	if pages != 3 {
+		t.Errorf("walked %d pages, want 3", pages)
+	}
+	for i, id := range order {
+		if want := fmt.Sprint(i + 1); id != want {
+			t.Fatalf("item %d of the walk has id %s, want %s (gap or disorder)", i, id, want)
+		}
+	}
+}
+
+func TestPageArguments(t *testing.T) {
+	ts := newTestServer(t)
+	tests := []struct {
+		name     string
+		query    string
+		vars     map[string]any
+		wantCode string
+		wantLen  int
+	}{
+		{"default first", `{ items { nodes { id } } }`, nil, "", 2},
+		{"first 0", `{ items(first: 0) { nodes { id } } }`, nil, "", 0},
+		{"first 1", `{ items(first: 1) { nodes { id } } }`, nil, "", 1},
+		{"first 100", `{ items(first: 100) { nodes { id } } }`, nil, "", 2},
+		{"first 101", `{ items(first: 101) { nodes { id } } }`, nil, "BAD_USER_INPUT", 0},
+		{"first -1", `{ items(first: -1) { nodes { id } } }`, nil, "BAD_USER_INPUT", 0},
+		{"first huge variable", `query($n: Int) { items(first: $n) { nodes { id } } }`, map[string]any{"n": 1000000}, "BAD_USER_INPUT", 0},
+		{"search first 101", `{ search(query: "a", first: 101) { nodes { id } } }`, nil, "BAD_USER_INPUT", 0},
+		{"garbage cursor", `{ items(after: "garbage!") { nodes { id } } }`, nil, "BAD_USER_INPUT", 0},
+		{"cursor of another shape", `{ items(after: "aXRlbTphYmM") { nodes { id } } }`, nil, "BAD_USER_INPUT", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := ts.post(t, "", tt.query, tt.vars)
+			if tt.wantCode != "" {
+				if diff := cmp.Diff([]string{tt.wantCode}, r.codes()); diff != "" {
+					t.Errorf("codes (-want +got):\n%s", diff)
+				}
+				if string(r.Data) != "null" {
+					t.Errorf("data = %s, want null", r.Data)
+				}
+				return
+			}
+			var got struct{ Items connection }
+			r.decode(t, &got)
+			if len(got.Items.Nodes) != tt.wantLen {
+				t.Errorf("got %d items, want %d", len(got.Items.Nodes), tt.wantLen)
+			}
+		})
+	}
+}
+
+func TestSearch(t *testing.T) {
+	ts := newTestServer(t)
+	for _, name := range []string{"grüne Äpfel", "100% juice", "a_b", `back\slash`, "it's", `say "hi"`, "Kelvin", "plain"} {
+		if _, err := ts.store.AddItem(t.Context(), items.NewItem{Name: name}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		query any
+		want  []string
+	}{
+		{"ÄPFEL", []string{"grüne Äpfel"}},
+		{"äpfel", []string{"grüne Äpfel"}},
+		{"GRÜNE", []string{"grüne Äpfel"}},
+		{"%", []string{"100% juice"}},
+		{"_", []string{"a_b"}},
+		{`\`, []string{`back\slash`}},
+		{"'", []string{"it's"}},
+		{`"`, []string{`say "hi"`}},
+		{"\u212a", []string{`back\slash`, "Kelvin"}}, // the Kelvin sign folds to k
+		{"an", []string{"Banana"}},
+		{"nothing like it", nil},
+		{"", []string{"Apple", "Banana", "grüne Äpfel", "100% juice", "a_b", `back\slash`, "it's", `say "hi"`, "Kelvin", "plain"}},
+		{nil, []string{"Apple", "Banana", "grüne Äpfel", "100% juice", "a_b", `back\slash`, "it's", `say "hi"`, "Kelvin", "plain"}},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprint(tt.query), func(t *testing.T) {
+			var got struct{ Search connection }
+			ts.post(t, "", `query($q: String) { search(query: $q) { totalCount nodes { name } } }`,
+				map[string]any{"q": tt.query}).decode(t, &got)
+			var names []string
+			for _, n := range got.Search.Nodes {
+				names = append(names, n.Name)
+			}
+			if diff := cmp.Diff(tt.want, names); diff != "" {
+				t.Errorf("search(%q) (-want +got):\n%s", tt.query, diff)
+			}
+			if got.Search.TotalCount != len(tt.want) {
+				t.Errorf("search(%q) totalCount = %d, want %d", tt.query, got.Search.TotalCount, len(tt.want))
+			}
+		})
+	}
+}
+
+func TestSearchPagination(t *testing.T) {
+	ts := newTestServer(t)
+	for i := range 30 {
+		name := fmt.Sprintf("pear %d", i)
+		if i%3 == 0 {
+			name = fmt.Sprintf("plum %d", i)
+		}
+		if _, err := ts.store.AddItem(t.Context(), items.NewItem{Name: name}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var names []string
+	var after *string
+	for range 10 {
+		var got struct{ Search connection }
+		ts.post(t, "", `query($after: String) { search(query: "PLUM", first: 3, after: $after) {
+			nodes { name } pageInfo { hasNextPage endCursor } } }`, map[string]any{"after": after}).decode(t, &got)
+		for _, n := range got.Search.Nodes {
+			names = append(names, n.Name)
+		}
+		if !got.Search.PageInfo.HasNextPage {
+			break
+		}
+		after = got.Search.PageInfo.EndCursor
+	}
+	want := []string{"plum 0", "plum 3", "plum 6", "plum 9", "plum 12", "plum 15", "plum 18", "plum 21", "plum 24", "plum 27"}
+	if diff := cmp.Diff(want, names); diff != "" {
+		t.Errorf("search walk (-want +got):\n%s", diff)
+	}
+}
+
+func TestAddItemAuth(t *testing.T) {
+	ts := newTestServer(t)
+	const mutation = `mutation($input: AddItemInput!) { addItem(input: $input) { id name description createdBy { name } } }`
+	input := map[string]any{"input": map[string]any{"name": "  Cherry \t", "description": "red"}}
+	tests := []struct {
+		name     string
+		token    string
+		wantCode string
+	}{
+		{"no token", "", "UNAUTHENTICATED"},
+		{"unknown token", "itm_not-a-real-token", "UNAUTHENTICATED"},
+		{"user token", ts.userToken, ""},
+		{"admin token", ts.adminToken, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := count(t, ts.store)
+			r := ts.post(t, tt.token, mutation, input)
+			if tt.wantCode != "" {
+				if diff := cmp.Diff([]string{tt.wantCode}, r.codes()); diff != "" {
+					t.Errorf("codes (-want +got):\n%s", diff)
+				}
+				if after := count(t, ts.store); after != before {
+					t.Errorf("refused addItem stored something: %d items, want %d", after, before)
+				}
+				return
+			}
+			var got struct{ AddItem item }
+			r.decode(t, &got)
+			if got.AddItem.Name != "Cherry" || got.AddItem.Description == nil || *got.AddItem.Description != "red" {
+				t.Errorf("addItem = %+v, want name Cherry (trimmed), description red", got.AddItem)
+			}
+			if got.AddItem.CreatedBy == nil {
+				t.Errorf("addItem createdBy = null, want the caller")
+			}
+			if after := count(t, ts.store); after != before+1 {
+				t.Errorf("after addItem: %d items, want %d", after, before+1)
+			}
+		})
+	}
+}
+
+func TestAddItemValidation(t *testing.T) {
+	ts := newTestServer(t)
+	const mutation = `mutation($input: AddItemInput!) { addItem(input: $input) { id name } }`
+	tests := []struct {
+		name     string
+		input    map[string]any
+		wantCode string
+	}{
+		{"empty name", map[string]any{"name": ""}, "BAD_USER_INPUT"},
+		{"blank name", map[string]any{"name": " \u00a0\u3000\t"}, "BAD_USER_INPUT"},
+		{"name of 201", map[string]any{"name": strings.Repeat("é", 201)}, "BAD_USER_INPUT"},
+		{"name with newline", map[string]any{"name": "a\nb"}, "BAD_USER_INPUT"},
+		{"name with tab inside", map[string]any{"name": "a\tb"}, "BAD_USER_INPUT"},
+		{"name with NUL", map[string]any{"name": "a\x00b"}, "BAD_USER_INPUT"},
+		{"description of 2001", map[string]any{"name": "ok", "description": strings.Repeat("x", 2001)}, "BAD_USER_INPUT"},
+		{"description with NUL", map[string]any{"name": "ok", "description": "a\x00"}, "BAD_USER_INPUT"},
+		{"number for name", map[string]any{"name": 12345}, "GRAPHQL_VALIDATION_FAILED"},
+		{"missing name", map[string]any{"description": "x"}, "GRAPHQL_VALIDATION_FAILED"},
+		{"unknown field", map[string]any{"name": "x", "price": 3}, "GRAPHQL_VALIDATION_FAILED"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := count(t, ts.store)
+			r := ts.post(t, ts.userToken, mutation, map[string]any{"input": tt.input})
+			if diff := cmp.Diff([]string{tt.wantCode}, r.codes()); diff != "" {
+				t.Errorf("codes (-want +got):\n%s", diff)
+			}
+			if after := count(t, ts.store); after != before {
+				t.Errorf("refused addItem stored something: %d items, want %d", after, before)
+			}
+		})
+	}
+	t.Run("name of 200 with description of 2000", func(t *testing.T) {
+		var got struct{ AddItem item }
+		ts.post(t, ts.userToken, mutation, map[string]any{"input": map[string]any{
+			"name": strings.Repeat("é", 200), "description": strings.Repeat("ü\n", 1000)}}).decode(t, &got)
+		if got.AddItem.ID == "" {
+			t.Error("addItem at the limits was refused")
+		}
+	})
+	t.Run("literal number for name", func(t *testing.T) {
+		r := ts.post(t, ts.userToken, `mutation { addItem(input: {name: 12345}) { id } }`, nil)
+		if diff := cmp.Diff([]string{"GRAPHQL_VALIDATION_FAILED"}, r.codes()); diff != "" {
+			t.Errorf("codes (-want +got):\n%s", diff)
+		}
+	})
+}
+
+func count(t testing.TB, s items.Store) int {
+	t.Helper()
+	n, err := s.CountItems(t.Context(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func TestCreateToken(t *testing.T) {
+	ts := newTestServer(t)
+	const mutation = `mutation($user: String!, $role: Role) { createToken(user: $user, role: $role) }`
+	tests := []struct {
+		name     string
+		token    string
+		role     any
+		wantCode string
+	}{
+		{"no token", "", nil, "UNAUTHENTICATED"},
+		{"user token", ts.userToken, nil, "FORBIDDEN"},
+		{"admin makes user token", ts.adminToken, nil, ""},
+		{"admin makes admin token", ts.adminToken, "ADMIN", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := ts.post(t, tt.token, mutation, map[string]any{"user": "bob", "role": tt.role})
+			if tt.wantCode != "" {
+				if diff := cmp.Diff([]string{tt.wantCode}, r.codes()); diff != "" {
+					t.Errorf("codes (-want +got):\n%s", diff)
+				}
+				return
+			}
+			var got struct{ CreateToken string }
+			r.decode(t, &got)
+			wantRole := "USER"
+			if tt.role != nil {
+				wantRole = tt.role.(string)
+			}
+			var me struct{ Me user }
+			ts.post(t, got.CreateToken, `{ me { name role } }`, nil).decode(t, &me)
+			if me.Me.Name != "bob" || me.Me.Role != wantRole {
+				t.Errorf("me with the new token = %+v, want bob with role %s", me.Me, wantRole)
+			}
+		})
+	}
+	t.Run("empty user", func(t *testing.T) {
+		r := ts.post(t, ts.adminToken, mutation, map[string]any{"user": "  "})
+		if diff := cmp.Diff([]string{"BAD_USER_INPUT"}, r.codes()); diff != "" {
+			t.Errorf("codes (-want +got):\n%s", diff)
+		}
+	})
+	t.Run("unknown role", func(t *testing.T) {
+		r := ts.post(t, ts.adminToken, mutation, map[string]any{"user": "x", "role": "ROOT"})
+		if diff := cmp.Diff([]string{"GRAPHQL_VALIDATION_FAILED"}, r.codes()); diff != "" {
+			t.Errorf("codes (-want +got):\n%s", diff)
+		}
+	})
+}
+
+func TestMe(t *testing.T) {
+	ts := newTestServer(t)
+	tests := []struct {
+		name     string
+		header   string
+		value    string
+		want     string
+		wantCode string
+	}{
+		{"bearer", "Authorization", "Bearer " + ts.userToken, `{"me":{"name":"alice","role":"USER"}}`, ""},
+		{"bearer in lower case", "Authorization", "bearer " + ts.adminToken, `{"me":{"name":"root","role":"ADMIN"}}`, ""},
+		{"token header", "token", ts.userToken, `{"me":{"name":"alice","role":"USER"}}`, ""},
+		{"no token", "", "", "null", "UNAUTHENTICATED"},
+		{"unknown token", "Authorization", "Bearer nope", "null", "UNAUTHENTICATED"},
+		{"basic scheme", "Authorization", "Basic " + ts.userToken, "null", "UNAUTHENTICATED"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, ts.URL+"/graphql",
+				strings.NewReader(`{"query":"{ me { name role } }"}`))
+			req.Header.Set("Content-Type", "application/json")
+			if tt.header != "" {
+				req.Header.Set(tt.header, tt.value)
+			}
+			r := ts.do(t, req)
+			if string(r.Data) != tt.want {
+				t.Errorf("data = %s, want %s", r.Data, tt.want)
+			}
+			var wantCodes []string
+			if tt.wantCode != "" {
+				wantCodes = []string{tt.wantCode}
+			}
+			if diff := cmp.Diff(wantCodes, r.codes()); diff != "" {
+				t.Errorf("codes (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestCreatedBy(t *testing.T) {
+	ts := newTestServer(t)
+	ts.post(t, ts.userToken, `mutation { addItem(input: {name: "Cherry"}) { id } }`, nil).decode(t, &struct{}{})
+	var got struct{ Items connection }
+	ts.post(t, "", `{ items { nodes { name createdBy { name role } } } }`, nil).decode(t, &got)
+	want := []item{{Name: "Apple"}, {Name: "Banana"}, {Name: "Cherry", CreatedBy: &user{Name: "alice", Role: "USER"}}}
+	if diff := cmp.Diff(want, got.Items.Nodes); diff != "" {
+		t.Errorf("createdBy (-want +got):\n%s", diff)
+	}
+}
+
+func TestGetRequests(t *testing.T) {
+	ts := newTestServer(t)
+	t.Run("query", func(t *testing.T) {
+		req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet,
+			ts.URL+"/graphql?query="+url.QueryEscape(`{ item(id: "1") { name } }`), nil)
+		r := ts.do(t, req)
+		if r.Status != http.StatusOK || string(r.Data) != `{"item":{"name":"Apple"}}` {
+			t.Errorf("GET query = %d %s, want 200 with Apple", r.Status, r.Data)
+		}
+	})
+	t.Run("mutation is refused", func(t *testing.T) {
+		before := count(t, ts.store)
+		req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet,
+			ts.URL+"/graphql?query="+url.QueryEscape(`mutation { addItem(input: {name: "x"}) { id } }`), nil)
+		req.Header.Set("Authorization", "Bearer "+ts.userToken)
+		r := ts.do(t, req)
+		if r.Status/100 != 4 || len(r.Errors) == 0 {
+			t.Errorf("GET mutation = %d %v, want a 4xx with errors", r.Status, r.Errors)
+		}
+		if after := count(t, ts.store); after != before {
+			t.Errorf("GET mutation stored an item")
+		}
+	})
+}
+
+func TestErrorsDoNotLeak(t *testing.T) {
+	ts := newTestServer(t)
+	ts.store.fail.Store(true)
+	r := ts.post(t, "", `{ items { nodes { id } } }`, nil)
+	if diff := cmp.Diff([]string{"INTERNAL_SERVER_ERROR"}, r.codes()); diff != "" {
+		t.Fatalf("codes (-want +got):\n%s", diff)
+	}
+	if msg := r.Errors[0].Message; msg != "internal server error" {
+		t.Errorf("message = %q, want the generic one", msg)
+	}
+	if strings.Contains(r.Errors[0].Message, "secret") {
+		t.Errorf("the message leaks the internal error: %q", r.Errors[0].Message)
+	}
+	if !strings.Contains(ts.logs.String(), errSecret.Error()) {
+		t.Errorf("the internal error was not logged:\n%s", ts.logs)
+	}
+}
+
+func TestParseAndValidationErrors(t *testing.T) {
+	ts := newTestServer(t)
+	tests := []struct {
+		name, query, wantCode string
+	}{
+		{"parse", `{ items { `, "GRAPHQL_PARSE_FAILED"},
+		{"unknown field", `{ nope }`, "GRAPHQL_VALIDATION_FAILED"},
+		{"wrong literal type", `{ item(id: 1.5) { id } }`, "GRAPHQL_VALIDATION_FAILED"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := ts.post(t, "", tt.query, nil)
+			if len(r.Errors) == 0 || r.Errors[0].Code() != tt.wantCode {
+				t.Errorf("codes = %v, want %s", r.codes(), tt.wantCode)
+			}
+			if r.HasData {
+				t.Errorf("a response where nothing executed has a data key")
+			}
+		})
+	}
+}
+
+func TestHealth(t *testing.T) {
+	ts := newTestServer(t)
+	for _, path := range []string{"/healthz", "/readyz"} {
+		resp, err := ts.Client().Get(ts.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("GET %s = %d, want 200", path, resp.StatusCode)
+		}
+	}
+	ts.store.fail.Store(true)
+	resp, err := ts.Client().Get(ts.URL + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("GET /readyz with the store closed = %d, want 503", resp.StatusCode)
+	}
+}
+
+func TestIntrospection(t *testing.T) {
+	ts := newTestServer(t)
+	var got struct {
+		Schema struct {
+			Types []struct{ Name string } `json:"types"`
+		} `json:"__schema"`
+	}
+	ts.post(t, "", `{ __schema { types { name } } }`, nil).decode(t, &got)
+	names := map[string]bool{}
+	for _, ty := range got.Schema.Types {
+		names[ty.Name] = true
+	}
+	for _, want := range []string{"Item", "User", "Role", "Time", "ItemConnection", "ItemEdge", "PageInfo", "AddItemInput", "Query", "Mutation", "Subscription"} {
+		if !names[want] {
+			t.Errorf("introspection lacks type %s", want)
+		}
+	}
+
+	off := httpapi.DefaultConfig()
+	off.Introspection = false
+	r := newTestServerWith(t, off).post(t, "", `{ __schema { types { name } } }`, nil)
+	if len(r.Errors) == 0 {
+		t.Errorf("introspection with it turned off answered %s", r.Data)
+	}
+}
+
+func TestPlaygroundServed(t *testing.T) {
+	ts := newTestServer(t)
+	resp, err := ts.Client().Get(ts.URL + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
+		t.Fatalf("GET / = %d %s, want 200 text/html", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	for _, bad := range []string{"http://", "https://", "//cdn", "unpkg", "jsdelivr"} {
+		if strings.Contains(string(body), bad) {
+			t.Errorf("the playground page references %q: it must load only local assets", bad)
+		}
+	}
+	if !strings.Contains(string(body), "/graphql") {
+		t.Errorf("the playground page does not point at /graphql")
+	}
+}
+
+// syncBuffer lets the server's goroutines log into one buffer that the
+// test reads.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// errSecret is what a broken store says: nothing a client may see.
+var errSecret = errors.New("disk /var/lib/secret is on fire")
+
+// faultyStore fails every call once fail is set, as a store whose disk or
+// database is gone.
+type faultyStore struct {
+	items.Store
+	fail atomic.Bool
+}
+
+func (s *faultyStore) err() error {
+	if s.fail.Load() {
+		return errSecret
+	}
+	return nil
+}
+
+func (s *faultyStore) Item(ctx context.Context, id int64) (items.Item, error) {
+	if err := s.err(); err != nil {
+		return items.Item{}, err
+	}
+	return s.Store.Item(ctx, id)
+}
+
+func (s *faultyStore) Items(ctx context.Context, q items.ItemQuery) ([]items.Item, error) {
+	if err := s.err(); err != nil {
+		return nil, err
+	}
+	return s.Store.Items(ctx, q)
+}
+
+func (s *faultyStore) AddItem(ctx context.Context, n items.NewItem) (items.Item, error) {
+	if err := s.err(); err != nil {
+		return items.Item{}, err
+	}
+	return s.Store.AddItem(ctx, n)
+}
+
+func (s *faultyStore) Ping(ctx context.Context) error {
+	if err := s.err(); err != nil {
+		return err
+	}
+	return s.Store.Ping(ctx)
+}

@@ -1,0 +1,169 @@
+package httpapi
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"itemsapi/items"
+)
+
+// requestID gives every request an ID, taken from a well-formed
+// X-Request-Id header or made anew, and echoes it in the response.
+func requestID(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.Header.Get("X-Request-Id")
+		if !wellFormedID(id) {
+			var b [8]byte
+			_, _ = rand.Read(b[:])
+			id = hex.EncodeToString(b[:])
+		}
+		w.Header().Set("X-Request-Id", id)
+		next.ServeHTTP(w, r.WithContext(items.WithRequestID(r.Context(), id)))
+	})
+}
+
+// wellFormedID accepts 1 to 64 characters of [A-Za-z0-9._-], so that a
+// client's ID cannot forge log lines.
+func wellFormedID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// requestInfo collects, while a request runs, what its log line says.
+type requestInfo struct {
+	mu        sync.Mutex
+	operation string
+}
+
+type requestInfoKey struct{}
+
+// setOperation records the GraphQL operation name of the request that ctx
+// belongs to, for its log line.
+func setOperation(ctx context.Context, name string) {
+	if info, ok := ctx.Value(requestInfoKey{}).(*requestInfo); ok {
+		info.mu.Lock()
+		info.operation = name
+		info.mu.Unlock()
+	}
+}
+
+// logRequests writes one line per request: method, path, operation name,
+// status, duration and request ID. It never logs headers, bodies or
+// variables, which may hold tokens.
+func logRequests(log *slog.Logger) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			start := time.Now()
+			info := &requestInfo{}
+			sw := &statusWriter{ResponseWriter: w}
+			next.ServeHTTP(sw, r.WithContext(context.WithValue(r.Context(), requestInfoKey{}, info)))
+			info.mu.Lock()
+			op := info.operation
+			info.mu.Unlock()
+			log.LogAttrs(r.Context(), slog.LevelInfo, "request",
+				slog.String("req_id", items.RequestID(r.Context())),
+				slog.String("method", r.Method),
+				slog.String("path", r.URL.Path),
+				slog.String("op", op),
+				slog.Int("status", sw.status()),
+				slog.Float64("dur_ms", float64(time.Since(start).Microseconds())/1000),
+			)
+		})
+	}
+}
+
+// statusWriter remembers the status of a response. It passes Flush and
+// Hijack on through Unwrap, for http.ResponseController and websockets.
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.code == 0 {
+		w.code = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.code == 0 {
+		w.code = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func (w *statusWriter) status() int {
+	if w.code == 0 {
+		return http.StatusOK
+	}
+	return w.code
+}
+
+// recoverPanics answers 500 to a request whose handler panicked, logs the
+// panic with its stack, and keeps the server serving.
+func recoverPanics(log *slog.Logger) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			defer func() {
+				if p := recover(); p != nil {
+					if p == http.ErrAbortHandler {
+						panic(p)
+					}
+					log.ErrorContext(r.Context(), "panic in handler", "req_id", items.RequestID(r.Context()),
+						"panic", p, "stack", string(debug.Stack()))
+					writeError(w, http.StatusInternalServerError, string(items.Internal), "internal server error")
+				}
+			}()
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// limitBody refuses a request body over n bytes.
+func limitBody(n int64) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.ContentLength > n {
+				writeError(w, http.StatusRequestEntityTooLarge, codeBadRequest,
+					"the request body is larger than the limit of "+byteSize(n))
+				return
+			}
+			r.Body = http.MaxBytesReader(w, r.Body, n)
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// allowMethods answers 405 with an Allow header to any other method.
+func allowMethods(methods ...string) func(http.Handler) http.Handler {
+	allow := strings.Join(methods, ", ")
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if !slices.Contains(methods, r.Method) {
+				w.Header().Set("Allow", allow)
+				writeError(w, http.StatusMethodNotAllowed, codeBadRequest, "method "+r.Method+" is not allowed: use "+allow)
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}

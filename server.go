@@ -1,0 +1,259 @@
+// Command itemsapi serves the items GraphQL API.
+//
+//	go run .                                   # serve on :8080 with items.db
+//	go run . token create --user NAME [--role ADMIN]
+//
+// See README.md for the configuration.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"itemsapi/httpapi"
+	"itemsapi/items"
+	"itemsapi/store/memory"
+	"itemsapi/store/sqlite"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "itemsapi:", err)
+		os.Exit(1)
+	}
+}
+
+// config is everything the server is told at start.
+type config struct {
+	Addr           string
+	DB             string
+	BootstrapToken string
+	ShutdownGrace  time.Duration
+	HTTP           httpapi.Config
+}
+
+// parseConfig fills a config from the defaults, then the environment, then
+// the flags that were given, and validates it.
+func parseConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (config, error) {
+	cfg := config{
+		Addr:          ":8080",
+		DB:            "sqlite:items.db",
+		ShutdownGrace: 10 * time.Second,
+		HTTP:          httpapi.DefaultConfig(),
+	}
+	if v := getenv("ADDR"); v != "" {
+		cfg.Addr = v
+	}
+	if v := getenv("PORT"); v != "" {
+		cfg.Addr = ":" + v
+	}
+	if v := getenv("DATABASE_URL"); v != "" {
+		cfg.DB = v
+	}
+	cfg.BootstrapToken = getenv("BOOTSTRAP_ADMIN_TOKEN")
+
+	fs.StringVar(&cfg.Addr, "addr", cfg.Addr, "address to listen on (env ADDR, or PORT for the port alone)")
+	fs.StringVar(&cfg.DB, "db", cfg.DB, "store: sqlite:PATH, memory, or postgres://… (env DATABASE_URL)")
+	fs.BoolVar(&cfg.HTTP.Introspection, "introspection", cfg.HTTP.Introspection, "answer introspection queries")
+	fs.Int64Var(&cfg.HTTP.MaxBodyBytes, "max-body-bytes", cfg.HTTP.MaxBodyBytes, "largest request body, in bytes")
+	fs.IntVar(&cfg.HTTP.MaxCost, "max-cost", cfg.HTTP.MaxCost, "largest cost of an operation")
+	fs.IntVar(&cfg.HTTP.QueryCacheSize, "query-cache", cfg.HTTP.QueryCacheSize, "parsed documents to keep")
+	fs.DurationVar(&cfg.ShutdownGrace, "shutdown-grace", cfg.ShutdownGrace, "how long in-flight requests may finish at shutdown")
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	if fs.NArg() > 0 {
+		return cfg, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if cfg.HTTP.MaxBodyBytes <= 0 || cfg.HTTP.MaxCost <= 0 || cfg.HTTP.QueryCacheSize <= 0 {
+		return cfg, errors.New("limits and cache sizes must be positive")
+	}
+	return cfg, nil
+}
+
+// run is the whole program: main only calls it, and tests call it too.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	log := slog.New(slog.NewTextHandler(stderr, nil))
+	if len(args) > 0 && args[0] == "token" {
+		return runToken(ctx, args[1:], getenv, stdout, log)
+	}
+
+	fs := flag.NewFlagSet("itemsapi", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfg, err := parseConfig(fs, args, getenv)
+	if err != nil {
+		return err
+	}
+
+	store, broker, err := openStore(ctx, cfg.DB, log)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := store.Close(); err != nil {
+			log.Error("closing the store", "err", err)
+		}
+	}()
+	if err := bootstrap(ctx, store, cfg.BootstrapToken, log); err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return err
+	}
+	return serve(ctx, ln, httpapi.NewHandler(cfg.HTTP, httpapi.Deps{Store: store, Broker: broker, Logger: log}), cfg.ShutdownGrace, log)
+}
+
+// serve serves h on ln until ctx is done, then lets in-flight requests
+// finish for up to grace and closes the websockets.
+func serve(ctx context.Context, ln net.Listener, h http.Handler, grace time.Duration, log *slog.Logger) error {
+	// Websockets are hijacked connections, which Shutdown does not wait
+	// for: they end when this base context is cancelled.
+	base, cancelBase := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelBase()
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		BaseContext:       func(net.Listener) context.Context { return base },
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	srv.RegisterOnShutdown(cancelBase)
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	log.Info("listening", "addr", ln.Addr().String())
+
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
+
+// closer is a store that is also a broker and can be closed.
+type closer interface {
+	items.Store
+	items.Broker
+}
+
+// openStore opens the store that dsn names.
+func openStore(ctx context.Context, dsn string, log *slog.Logger) (items.Store, items.Broker, error) {
+	var s closer
+	switch {
+	case dsn == "memory":
+		s = memory.New()
+	case strings.HasPrefix(dsn, "sqlite:"):
+		path := strings.TrimPrefix(dsn, "sqlite:")
+		if path == "" {
+			return nil, nil, errors.New("--db sqlite: needs a file path, as in sqlite:items.db")
+		}
+		db, err := sqlite.Open(ctx, path)
+		if err != nil {
+			return nil, nil, err
+		}
+		s = db
+	default:
+		return nil, nil, fmt.Errorf("--db %q: want sqlite:PATH, memory or postgres://…", redactDSN(dsn))
+	}
+	log.Info("store open", "db", redactDSN(dsn))
+	return s, s, nil
+}
+
+// redactDSN hides the password of a database URL, for logs and errors.
+func redactDSN(dsn string) string {
+	scheme, rest, ok := strings.Cut(dsn, "://")
+	if !ok {
+		return dsn
+	}
+	userinfo, host, ok := strings.Cut(rest, "@")
+	if !ok {
+		return dsn
+	}
+	if user, _, hasPass := strings.Cut(userinfo, ":"); hasPass {
+		return scheme + "://" + user + ":xxxxx@" + host
+	}
+	return dsn
+}
+
+// bootstrap makes token, when set, a valid ADMIN token of user admin. It
+// is safe at every start and from several processes at once.
+func bootstrap(ctx context.Context, store items.Store, token string, log *slog.Logger) error {
+	if token == "" {
+		return nil
+	}
+	if len(token) < 16 {
+		log.Warn("BOOTSTRAP_ADMIN_TOKEN is shorter than 16 characters: guessable tokens are unsafe")
+	}
+	if _, err := store.AddToken(ctx, "admin", items.RoleAdmin, items.HashToken(token)); err != nil {
+		return fmt.Errorf("bootstrap admin token: %w", err)
+	}
+	log.Info("bootstrap admin token ready", "user", "admin")
+	return nil
+}
+
+// runToken implements `token create --user NAME [--role ADMIN]`: it makes
+// a token against the configured store and prints it once.
+func runToken(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer, log *slog.Logger) error {
+	if len(args) == 0 || args[0] != "create" {
+		return errors.New("usage: token create --user NAME [--role USER|ADMIN] [--db DSN]")
+	}
+	fs := flag.NewFlagSet("token create", flag.ContinueOnError)
+	db := "sqlite:items.db"
+	if v := getenv("DATABASE_URL"); v != "" {
+		db = v
+	}
+	fs.StringVar(&db, "db", db, "store: sqlite:PATH or postgres://… (env DATABASE_URL)")
+	user := fs.String("user", "", "the user's name (required)")
+	role := fs.String("role", string(items.RoleUser), "USER or ADMIN")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	name, err := items.ValidateUserName(*user)
+	if err != nil {
+		return fmt.Errorf("--user: %w", err)
+	}
+	r := items.Role(strings.ToUpper(*role))
+	if !r.Valid() {
+		return fmt.Errorf("--role %q: want USER or ADMIN", *role)
+	}
+	if db == "memory" {
+		return errors.New("--db memory keeps nothing: a token made there would be lost")
+	}
+	store, _, err := openStore(ctx, db, slog.New(slog.DiscardHandler))
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	token, hash := items.NewToken()
+	u, err := store.AddToken(ctx, name, r, hash)
+	if err != nil {
+		return err
+	}
+	log.Info("token created", "user", u.Name, "role", r)
+	_, err = fmt.Fprintln(stdout, token)
+	return err
+}
