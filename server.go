@@ -46,6 +46,14 @@ type config struct {
 	HTTP           httpapi.Config
 }
 
+// newFlagSet returns the flag set of the server, which prints its usage
+// to w.
+func newFlagSet(w io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("itemsapi", flag.ContinueOnError)
+	fs.SetOutput(w)
+	return fs
+}
+
 // parseConfig fills a config from the defaults, then the environment, then
 // the flags that were given, and validates it.
 func parseConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (config, error) {
@@ -92,9 +100,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runToken(ctx, args[1:], getenv, stdout, log)
 	}
 
-	fs := flag.NewFlagSet("itemsapi", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cfg, err := parseConfig(fs, args, getenv)
+	cfg, err := parseConfig(newFlagSet(stderr), args, getenv)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,258 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// server is one run of the real program, as a test drives it.
+type server struct {
+	url    string
+	cancel context.CancelFunc
+	done   chan error
+	logs   *logWatcher
+	once   sync.Once
+}
+
+// start runs the program with args and env on a free port and waits until
+// /healthz answers.
+func start(t *testing.T, env map[string]string, args ...string) *server {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	logs := newLogWatcher()
+	s := &server{cancel: cancel, done: make(chan error, 1), logs: logs}
+	getenv := func(k string) string { return env[k] }
+	args = append([]string{"--addr", "127.0.0.1:0"}, args...)
+	go func() { s.done <- run(ctx, args, getenv, io.Discard, logs) }()
+
+	select {
+	case addr := <-logs.addr:
+		s.url = "http://" + addr
+	case err := <-s.done:
+		t.Fatalf("run ended before listening: %v\n%s", err, logs)
+	case <-time.After(10 * time.Second):
+		t.Fatalf("run did not listen within 10 s\n%s", logs)
+	}
+	t.Cleanup(func() { s.stop(t) })
+	waitHealthy(t, s.url)
+	return s
+}
+
+// stop shuts the program down as SIGTERM would and waits for run to
+// return.
+func (s *server) stop(t *testing.T) {
+	t.Helper()
+	s.once.Do(func() {
+		s.cancel()
+		select {
+		case err := <-s.done:
+			if err != nil {
+				t.Errorf("run returned %v\n%s", err, s.logs)
+			}
+		case <-time.After(15 * time.Second):
+			t.Fatal("run did not return within 15 s of shutdown")
+		}
+	})
+}
+
+func waitHealthy(t *testing.T, url string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := http.Get(url + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s/healthz did not answer 200 within 10 s: %v", url, err)
+		}
+		select {
+		case <-t.Context().Done():
+			t.Fatal(t.Context().Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// graphql posts a query and decodes the answer's data into v.
+func (s *server) graphql(t *testing.T, token, query string, v any) {
+	t.Helper()
+	body, _ := json.Marshal(map[string]any{"query": query})
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, s.url+"/graphql", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var r struct {
+		Data   json.RawMessage
+		Errors []struct{ Message string }
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Errors) > 0 {
+		t.Fatalf("%s: errors %+v", query, r.Errors)
+	}
+	if err := json.Unmarshal(r.Data, v); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// logWatcher collects the program's log and reports the address it
+// listens on.
+type logWatcher struct {
+	mu   sync.Mutex
+	buf  bytes.Buffer
+	addr chan string
+	once sync.Once
+}
+
+var listeningLine = regexp.MustCompile(`msg=listening addr=(\S+)`)
+
+func newLogWatcher() *logWatcher { return &logWatcher{addr: make(chan string, 1)} }
+
+func (w *logWatcher) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	sc := bufio.NewScanner(bytes.NewReader(p))
+	for sc.Scan() {
+		if m := listeningLine.FindStringSubmatch(sc.Text()); m != nil {
+			w.once.Do(func() { w.addr <- m[1] })
+		}
+	}
+	return w.buf.Write(p)
+}
+
+func (w *logWatcher) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.String()
+}
+
+const adminToken = "test-admin-token-0123456789"
+
+func TestRestartKeepsItems(t *testing.T) {
+	db := "sqlite:" + filepath.Join(t.TempDir(), "items.db")
+	env := map[string]string{"BOOTSTRAP_ADMIN_TOKEN": adminToken}
+
+	s := start(t, env, "--db", db)
+	var added []string
+	for i := range 5 {
+		var got struct{ AddItem struct{ ID string } }
+		s.graphql(t, adminToken, fmt.Sprintf(`mutation { addItem(input: {name: "item %d"}) { id } }`, i), &got)
+		added = append(added, got.AddItem.ID)
+	}
+	s.stop(t)
+
+	s = start(t, env, "--db", db)
+	var list struct {
+		Items struct{ Nodes []struct{ ID, Name string } }
+	}
+	s.graphql(t, "", `{ items(first: 100) { nodes { id name } } }`, &list)
+	var names []string
+	for _, n := range list.Items.Nodes {
+		names = append(names, n.Name)
+	}
+	want := "Apple,Banana,item 0,item 1,item 2,item 3,item 4"
+	if got := strings.Join(names, ","); got != want {
+		t.Errorf("after restart, items = %s, want %s", got, want)
+	}
+	var next struct{ AddItem struct{ ID string } }
+	s.graphql(t, adminToken, `mutation { addItem(input: {name: "after restart"}) { id } }`, &next)
+	if last := added[len(added)-1]; !idAbove(next.AddItem.ID, last) {
+		t.Errorf("new id after restart = %s, want above %s", next.AddItem.ID, last)
+	}
+}
+
+func idAbove(a, b string) bool {
+	return len(a) > len(b) || (len(a) == len(b) && a > b)
+}
+
+func TestTokenCommand(t *testing.T) {
+	db := "sqlite:" + filepath.Join(t.TempDir(), "items.db")
+	var out bytes.Buffer
+	err := run(t.Context(), []string{"token", "create", "--user", "carol", "--role", "ADMIN", "--db", db},
+		func(string) string { return "" }, &out, io.Discard)
+	if err != nil {
+		t.Fatalf("token create: %v", err)
+	}
+	token := strings.TrimSpace(out.String())
+	if len(token) < 32 {
+		t.Fatalf("token create printed %q, want a token", token)
+	}
+
+	s := start(t, nil, "--db", db)
+	var me struct{ Me struct{ Name, Role string } }
+	s.graphql(t, token, `{ me { name role } }`, &me)
+	if me.Me.Name != "carol" || me.Me.Role != "ADMIN" {
+		t.Errorf("me = %+v, want carol ADMIN", me.Me)
+	}
+}
+
+func TestBootstrapTokenEveryStart(t *testing.T) {
+	db := "sqlite:" + filepath.Join(t.TempDir(), "items.db")
+	env := map[string]string{"BOOTSTRAP_ADMIN_TOKEN": adminToken}
+	for range 2 {
+		s := start(t, env, "--db", db)
+		var me struct{ Me struct{ Name, Role string } }
+		s.graphql(t, adminToken, `{ me { name role } }`, &me)
+		if me.Me.Name != "admin" || me.Me.Role != "ADMIN" {
+			t.Errorf("me = %+v, want admin ADMIN", me.Me)
+		}
+		s.stop(t)
+	}
+}
+
+func TestConfig(t *testing.T) {
+	tests := []struct {
+		name     string
+		args     []string
+		env      map[string]string
+		wantAddr string
+		wantDB   string
+	}{
+		{"defaults", nil, nil, ":8080", "sqlite:items.db"},
+		{"PORT", nil, map[string]string{"PORT": "9000"}, ":9000", "sqlite:items.db"},
+		{"ADDR", nil, map[string]string{"ADDR": "127.0.0.1:9001"}, "127.0.0.1:9001", "sqlite:items.db"},
+		{"flag over env", []string{"--addr", ":7000", "--db", "memory"}, map[string]string{"PORT": "9000", "DATABASE_URL": "sqlite:x.db"}, ":7000", "memory"},
+		{"DATABASE_URL", nil, map[string]string{"DATABASE_URL": "memory"}, ":8080", "memory"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fs := newFlagSet(io.Discard)
+			cfg, err := parseConfig(fs, tt.args, func(k string) string { return tt.env[k] })
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.Addr != tt.wantAddr || cfg.DB != tt.wantDB {
+				t.Errorf("addr, db = %q, %q; want %q, %q", cfg.Addr, cfg.DB, tt.wantAddr, tt.wantDB)
+			}
+		})
+	}
+}
+
+func TestRedactDSN(t *testing.T) {
+	got := redactDSN("postgres://app:s3cret@db:5432/items")
+	if strings.Contains(got, "s3cret") {
+		t.Errorf("redactDSN kept the password: %s", got)
+	}
+}
