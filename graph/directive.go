@@ -15,7 +15,6 @@ func NewSchema(r *Resolver) graphql.ExecutableSchema {
 	return NewExecutableSchema(Config{
 		Resolvers:  r,
 		Directives: DirectiveRoot{Auth: Auth},
-		Complexity: complexity(),
 	})
 }
 

@@ -32,8 +32,14 @@ type Config struct {
 	Introspection bool
 	// MaxBodyBytes bounds a request body.
 	MaxBodyBytes int64
-	// MaxCost bounds the cost of an operation (see graph's complexity).
+	// MaxTokens bounds the lexical tokens of a document.
+	MaxTokens int
+	// MaxDepth bounds how deeply an operation's selections nest.
+	MaxDepth int
+	// MaxCost bounds the cost of an operation (see graph.Limits).
 	MaxCost int
+	// MaxDirectives bounds the directives on one field.
+	MaxDirectives int
 	// MaxBatch bounds the operations of a batched request.
 	MaxBatch int
 	// QueryCacheSize is how many parsed and validated documents are kept.
@@ -50,7 +56,10 @@ func DefaultConfig() Config {
 	return Config{
 		Introspection:  true,
 		MaxBodyBytes:   2 << 20,
+		MaxTokens:      200_000,
+		MaxDepth:       20,
 		MaxCost:        10_000,
+		MaxDirectives:  10,
 		MaxBatch:       10,
 		QueryCacheSize: 1000,
 		APQCacheSize:   1000,
@@ -110,8 +119,14 @@ func newGraphQL(cfg Config, deps Deps) http.Handler {
 		srv.Use(extension.Introspection{})
 	}
 	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](cfg.APQCacheSize)})
+	srv.Use(&graph.Limits{
+		MaxTokens:     cfg.MaxTokens,
+		MaxDepth:      cfg.MaxDepth,
+		MaxCost:       cfg.MaxCost,
+		MaxDirectives: cfg.MaxDirectives,
+		CacheSize:     cfg.QueryCacheSize,
+	})
 	srv.Use(&graph.StrictVariables{})
-	srv.Use(extension.FixedComplexityLimit(cfg.MaxCost))
 	srv.Use(graph.Loaders{Store: deps.Store})
 	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
 		oc := graphql.GetOperationContext(ctx)

@@ -70,6 +70,9 @@ func (t httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 	}
 	if !isBatch {
 		status, body := t.execute(r, batch[0], media, exec)
+		if status == http.StatusMethodNotAllowed {
+			w.Header().Set("Allow", "POST")
+		}
 		w.WriteHeader(status)
 		_, _ = w.Write(body)
 		return

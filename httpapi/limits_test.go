@@ -1,0 +1,147 @@
+package httpapi_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"itemsapi/httpapi"
+	"itemsapi/store/memory"
+)
+
+// introspectionQuery is the query GraphiQL and graphql-js send.
+const introspectionQuery = `query IntrospectionQuery {
+  __schema {
+    queryType { name } mutationType { name } subscriptionType { name }
+    types { ...FullType }
+    directives { name description locations args { ...InputValue } }
+  }
+}
+fragment FullType on __Type {
+  kind name description
+  fields(includeDeprecated: true) { name description args { ...InputValue } type { ...TypeRef } isDeprecated deprecationReason }
+  inputFields { ...InputValue }
+  interfaces { ...TypeRef }
+  enumValues(includeDeprecated: true) { name description isDeprecated deprecationReason }
+  possibleTypes { ...TypeRef }
+}
+fragment InputValue on __InputValue { name description type { ...TypeRef } defaultValue }
+fragment TypeRef on __Type {
+  kind name
+  ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name } } } } } } }
+}`
+
+// nested returns a query that nests introspection fields n levels deep.
+func nested(n int) string {
+	var b strings.Builder
+	b.WriteString("{ __schema { types { fields { type ")
+	for range n - 5 {
+		b.WriteString("{ ofType ")
+	}
+	b.WriteString("{ name }")
+	for range n - 5 {
+		b.WriteString(" }")
+	}
+	b.WriteString(" } } } }")
+	return b.String()
+}
+
+// aliases returns a query of n aliased fields, each costing 2.
+func aliases(n int) string {
+	var b strings.Builder
+	b.WriteString("{")
+	for i := range n {
+		fmt.Fprintf(&b, " a%d: item(id: \"1\") { id }", i)
+	}
+	b.WriteString(" }")
+	return b.String()
+}
+
+func TestLimits(t *testing.T) {
+	ts := newTestServer(t)
+	pages := func(n int, first string) string {
+		var b strings.Builder
+		b.WriteString("{")
+		for i := range n {
+			args := ""
+			if first != "" {
+				args = "(" + first + ")"
+			}
+			fmt.Fprintf(&b, " p%d: items%s { nodes { id name description createdAt createdBy { id name } } }", i, args)
+		}
+		b.WriteString(" }")
+		return b.String()
+	}
+	tests := []struct {
+		name      string
+		query     string
+		vars      map[string]any
+		wantError string // a part of the message, "" for success
+	}{
+		{"introspection query fits", introspectionQuery, nil, ""},
+		{"depth 20", nested(20), nil, ""},
+		{"depth 21", nested(21), nil, "depth limit"},
+		{"depth 200", nested(200), nil, "depth limit"},
+		{"depth through fragments", `query { __schema { ...A } } fragment A on __Schema { types { ...B } } fragment B on __Type { fields { type ` +
+			strings.Repeat("{ ofType ", 17) + "{ name }" + strings.Repeat(" }", 17) + ` } }`, nil, "depth limit"},
+		{"cost within", pages(12, "first: 100"), nil, ""},
+		{"cost over", pages(13, "first: 100"), nil, "cost limit"},
+		{"default first costs 20", pages(60, ""), nil, ""},
+		{"variable first costs 100", `query($n: Int) {` + strings.TrimPrefix(pages(13, "first: $n"), "{"), map[string]any{"n": 1}, "cost limit"},
+		{"10,000 aliases", aliases(10_000), nil, "cost limit"},
+		{"too many tokens", "{" + strings.Repeat(" a", 200_001) + " }", nil, "tokens"},
+		{"too many directives", `{ __typename` + strings.Repeat(" @skip(if: false)", 11) + ` }`, nil, "directives"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := ts.post(t, "", tt.query, tt.vars)
+			if tt.wantError == "" {
+				if len(r.Errors) > 0 {
+					t.Fatalf("errors: %+v", r.Errors)
+				}
+				return
+			}
+			if len(r.Errors) != 1 || r.Errors[0].Code() != "GRAPHQL_VALIDATION_FAILED" || !strings.Contains(r.Errors[0].Message, tt.wantError) {
+				t.Fatalf("errors = %+v, want one GRAPHQL_VALIDATION_FAILED naming %q", r.Errors, tt.wantError)
+			}
+			if r.HasData {
+				t.Errorf("a refused operation has a data key")
+			}
+		})
+	}
+	t.Run("first 101 is BAD_USER_INPUT, not a cost error", func(t *testing.T) {
+		r := ts.post(t, "", `{ items(first: 101) { nodes { id } } }`, nil)
+		if got := r.codes(); len(got) != 1 || got[0] != "BAD_USER_INPUT" {
+			t.Errorf("codes = %v, want [BAD_USER_INPUT]", got)
+		}
+	})
+}
+
+// BenchmarkRefuseAliases measures how long the server takes to refuse a
+// document of 10,000 aliases, through the whole HTTP handler.
+func BenchmarkRefuseAliases(b *testing.B) {
+	store := memory.New()
+	defer store.Close()
+	h := httpapi.NewHandler(httpapi.DefaultConfig(), httpapi.Deps{Store: store, Broker: store, Logger: slog.New(slog.DiscardHandler)})
+	query := aliases(10_000)
+	n := 0
+	for b.Loop() {
+		// A new document each time, so no cache answers for it.
+		b.StopTimer()
+		n++
+		body, _ := json.Marshal(map[string]string{"query": fmt.Sprintf("query Q%d %s", n, query)})
+		b.StartTimer()
+		req := httptest.NewRequest(http.MethodPost, "/graphql", bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if !strings.Contains(rec.Body.String(), "cost limit") {
+			b.Fatalf("not refused: %.200s", rec.Body.String())
+		}
+	}
+}

@@ -1,0 +1,233 @@
+package sqlite
+
+import (
+	"database/sql"
+	"fmt"
+	"path/filepath"
+	"testing"
+
+	"itemsapi/items"
+)
+
+func openTest(t testing.TB) *Store {
+	t.Helper()
+	s, err := Open(t.Context(), filepath.Join(t.TempDir(), "items.db"))
+	if err != nil {
+		t.Fatalf("Open() = %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func TestMigrations(t *testing.T) {
+	steps, err := migrations()
+	if err != nil {
+		t.Fatalf("migrations() = %v", err)
+	}
+	if len(steps) == 0 {
+		t.Fatalf("migrations() is empty")
+	}
+}
+
+// TestPragmas checks the settings of several connections of each pool at
+// once, so that connections opened after the first have them too.
+func TestPragmas(t *testing.T) {
+	ctx := t.Context()
+	s := openTest(t)
+	want := map[string]string{
+		"journal_mode": "wal",
+		"synchronous":  "2", // FULL
+		"busy_timeout": "5000",
+		"foreign_keys": "1",
+	}
+	for _, pool := range []struct {
+		name      string
+		db        *sql.DB
+		conns     int
+		queryOnly string
+	}{
+		{"writer", s.w, 1, "0"},
+		{"reader", s.r, 3, "1"},
+	} {
+		var conns []*sql.Conn
+		for range pool.conns {
+			c, err := pool.db.Conn(ctx)
+			if err != nil {
+				t.Fatalf("%s: Conn() = %v", pool.name, err)
+			}
+			defer c.Close()
+			conns = append(conns, c)
+		}
+		for i, c := range conns {
+			for pragma, value := range map[string]string{"query_only": pool.queryOnly} {
+				want[pragma] = value
+			}
+			for pragma, value := range want {
+				var got string
+				if err := c.QueryRowContext(ctx, "PRAGMA "+pragma).Scan(&got); err != nil {
+					t.Errorf("%s %d: PRAGMA %s = %v", pool.name, i, pragma, err)
+				} else if got != value {
+					t.Errorf("%s %d: PRAGMA %s = %s, want %s", pool.name, i, pragma, got, value)
+				}
+			}
+		}
+	}
+}
+
+// TestIDsNeverReused removes the newest item behind the store's back and
+// checks that its ID is not handed out again, even after reopening.
+func TestIDsNeverReused(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "items.db")
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatalf("Open() = %v", err)
+	}
+	it, err := s.AddItem(ctx, items.NewItem{Name: "doomed"})
+	if err != nil {
+		t.Fatalf("AddItem() = %v", err)
+	}
+	if _, err := s.w.ExecContext(ctx, "DELETE FROM items WHERE id = ?", it.ID); err != nil {
+		t.Fatalf("DELETE = %v", err)
+	}
+	s.Close()
+
+	s, err = Open(ctx, path)
+	if err != nil {
+		t.Fatalf("Open() again = %v", err)
+	}
+	defer s.Close()
+	next, err := s.AddItem(ctx, items.NewItem{Name: "next"})
+	if err != nil {
+		t.Fatalf("AddItem() = %v", err)
+	}
+	if next.ID <= it.ID {
+		t.Errorf("AddItem().ID = %d after item %d was removed, want above %d", next.ID, it.ID, it.ID)
+	}
+}
+
+// TestEmptyDatabaseNotSeededAgain checks that the demo items come with a
+// new database only: one whose items were all removed stays empty.
+func TestEmptyDatabaseNotSeededAgain(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "items.db")
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatalf("Open() = %v", err)
+	}
+	if _, err := s.w.ExecContext(ctx, "DELETE FROM items"); err != nil {
+		t.Fatalf("DELETE = %v", err)
+	}
+	s.Close()
+	s, err = Open(ctx, path)
+	if err != nil {
+		t.Fatalf("Open() again = %v", err)
+	}
+	defer s.Close()
+	if n, err := s.CountItems(ctx, ""); err != nil || n != 0 {
+		t.Errorf("CountItems() = %d, %v, want 0, nil", n, err)
+	}
+}
+
+// TestDriverErrorsTranslated checks that a driver error does not reach the
+// caller as the driver's type.
+func TestDriverErrorsTranslated(t *testing.T) {
+	ctx := t.Context()
+	s := openTest(t)
+	_, err := s.w.ExecContext(ctx, "INSERT INTO nonesuch VALUES (1)")
+	if err == nil {
+		t.Fatal("INSERT INTO nonesuch succeeded")
+	}
+	got := translate(ctx, "test", err)
+	if code(got) != 0 {
+		t.Errorf("translate(%v) = %T, a driver error", err, got)
+	}
+	if c := items.ErrorCode(got); c != items.Internal {
+		t.Errorf("ErrorCode(translate(%v)) = %q, want %q", err, c, items.Internal)
+	}
+}
+
+// seedBench adds n items in one transaction, much faster than n AddItem
+// calls, each of which syncs.
+func seedBench(b *testing.B, s *Store, n int) {
+	b.Helper()
+	ctx := b.Context()
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer tx.Rollback()
+	words := []string{"apple", "banana", "cherry", "date", "elderberry", "fig", "grape"}
+	for i := range n {
+		name := fmt.Sprintf("Item %d %s", i, words[i%len(words)])
+		if _, err := tx.ExecContext(ctx, `INSERT INTO items (name, name_folded, created_at) VALUES (?, ?, ?)`,
+			name, items.FoldString(name), int64(i)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		b.Fatal(err)
+	}
+}
+
+const benchRows = 10_000
+
+func BenchmarkItem(b *testing.B) {
+	s := openTest(b)
+	seedBench(b, s, benchRows)
+	ctx := b.Context()
+	id := int64(0)
+	for b.Loop() {
+		id = id%benchRows + 1
+		if _, err := s.Item(ctx, id); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkItems(b *testing.B) {
+	s := openTest(b)
+	seedBench(b, s, benchRows)
+	ctx := b.Context()
+	after := int64(0)
+	for b.Loop() {
+		after = (after + 997) % (benchRows - 50)
+		page, err := s.Items(ctx, items.ItemQuery{After: after, Limit: 21})
+		if err != nil || len(page) != 21 {
+			b.Fatalf("Items() = %d items, %v", len(page), err)
+		}
+	}
+}
+
+func BenchmarkSearch(b *testing.B) {
+	s := openTest(b)
+	seedBench(b, s, benchRows)
+	ctx := b.Context()
+	for _, bb := range []struct {
+		name, query string
+		want        int
+	}{
+		{"common", "CHERRY", 21},  // a match in every 7 rows: a short scan
+		{"rare", "item 9999 ", 1}, // one match: a scan of the whole table
+		{"none", "durian", 0},     // no match: a scan of the whole table
+	} {
+		b.Run(bb.name, func(b *testing.B) {
+			for b.Loop() {
+				page, err := s.Items(ctx, items.ItemQuery{Search: bb.query, Limit: 21})
+				if err != nil || len(page) != bb.want {
+					b.Fatalf("Items(Search %q) = %d items, %v, want %d", bb.query, len(page), err, bb.want)
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkAddItem(b *testing.B) {
+	s := openTest(b)
+	ctx := b.Context()
+	for b.Loop() {
+		if _, err := s.AddItem(ctx, items.NewItem{Name: "bench"}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

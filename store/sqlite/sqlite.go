@@ -1,0 +1,502 @@
+// Package sqlite is the embedded items.Store: one SQLite file, through the
+// pure Go driver modernc.org/sqlite. One server process serves a file; its
+// subscribers see the items that process adds.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	sqlitedriver "modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"itemsapi/items"
+	"itemsapi/pubsub"
+)
+
+var (
+	_ items.Store  = (*Store)(nil)
+	_ items.Broker = (*Store)(nil)
+)
+
+// busyTimeout is how long a connection waits for a lock that another
+// connection (or process) holds before it gives up with SQLITE_BUSY.
+const busyTimeout = 5 * time.Second
+
+// Store is an items.Store and items.Broker over one SQLite file, safe for
+// concurrent use. Writes go through one connection, so that they queue in Go
+// instead of failing on a lock; reads go through a pool of read-only
+// connections, which WAL lets run while a write is under way.
+type Store struct {
+	w   *sql.DB // one connection, for every write
+	r   *sql.DB // read-only connections
+	hub *pubsub.Hub
+
+	// addMu is held from an item's INSERT until it is published, so that
+	// subscribers get items in the order they were committed.
+	addMu sync.Mutex
+
+	insertItem  *sql.Stmt // on w
+	item        *sql.Stmt // on r, as are the others
+	items       *sql.Stmt
+	search      *sql.Stmt
+	count       *sql.Stmt
+	countSearch *sql.Stmt
+	userByToken *sql.Stmt
+	users       *sql.Stmt
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Open opens the SQLite database at path, a file name (the server's
+// sqlite:items.db means items.db), creating it if need be, and migrates it
+// to the newest schema. A new database holds the demo items. Open fails for
+// an empty path, for ":memory:" (readers and the writer would each see a
+// database of their own) and for a "file:" URI (path is a plain file name,
+// whatever characters it holds), and with an error that wraps
+// ErrNewerSchema for a database a newer program has migrated.
+func Open(ctx context.Context, path string) (*Store, error) {
+	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file:") {
+		return nil, fmt.Errorf("sqlite: %q is not a file path", path)
+	}
+	s := &Store{hub: pubsub.New(0)}
+	if err := s.open(ctx, path); err != nil {
+		_ = s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Store) open(ctx context.Context, path string) error {
+	var err error
+	if s.w, err = sql.Open("sqlite", dsn(path, false)); err != nil {
+		return fmt.Errorf("sqlite: open %s: %v", path, err)
+	}
+	s.w.SetMaxOpenConns(1)
+	s.w.SetMaxIdleConns(1)
+	s.w.SetConnMaxIdleTime(0)
+	s.w.SetConnMaxLifetime(0)
+	if err := connect(ctx, s.w); err != nil {
+		return fmt.Errorf("sqlite: open %s: %w", path, translate(ctx, "connect", err))
+	}
+	if err := migrate(ctx, s.w); err != nil {
+		return fmt.Errorf("sqlite: %s: %w", path, err)
+	}
+
+	if s.r, err = sql.Open("sqlite", dsn(path, true)); err != nil {
+		return fmt.Errorf("sqlite: open %s: %v", path, err)
+	}
+	n := max(4, runtime.GOMAXPROCS(0))
+	s.r.SetMaxOpenConns(n)
+	s.r.SetMaxIdleConns(n)
+
+	const columns = `id, name, description, created_at, created_by`
+	for _, p := range []struct {
+		stmt  **sql.Stmt
+		db    *sql.DB
+		query string
+	}{
+		{&s.insertItem, s.w, `INSERT INTO items (name, name_folded, description, created_at, created_by)
+			VALUES (?, ?, ?, ?, ?) RETURNING id`},
+		{&s.item, s.r, `SELECT ` + columns + ` FROM items WHERE id = ?`},
+		{&s.items, s.r, `SELECT ` + columns + ` FROM items WHERE id > ? ORDER BY id LIMIT ?`},
+		// instr compares literally: % _ \ and quotes in a search need no
+		// escaping, unlike in a LIKE pattern.
+		{&s.search, s.r, `SELECT ` + columns + ` FROM items
+			WHERE id > ? AND instr(name_folded, ?) > 0 ORDER BY id LIMIT ?`},
+		{&s.count, s.r, `SELECT count(*) FROM items`},
+		{&s.countSearch, s.r, `SELECT count(*) FROM items WHERE instr(name_folded, ?) > 0`},
+		{&s.userByToken, s.r, `SELECT u.id, u.name, u.role, t.role
+			FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.hash = ?`},
+		{&s.users, s.r, `SELECT id, name, role FROM users
+			WHERE id IN (SELECT value FROM json_each(?))`},
+	} {
+		if *p.stmt, err = p.db.PrepareContext(ctx, p.query); err != nil {
+			return translate(ctx, "prepare", err)
+		}
+	}
+	return nil
+}
+
+// connect opens the writer's connection, which switches a new file to WAL.
+// That takes an exclusive lock, and when two processes open a new file at
+// once, SQLite refuses one of them at once with SQLITE_BUSY instead of
+// letting busy_timeout wait, since both hold a shared lock and waiting could
+// deadlock. So connect tries again, for up to busyTimeout.
+func connect(ctx context.Context, db *sql.DB) error {
+	deadline := time.Now().Add(busyTimeout)
+	for delay := time.Millisecond; ; delay = min(2*delay, 100*time.Millisecond) {
+		err := db.PingContext(ctx)
+		if code(err)&0xff != sqlite3.SQLITE_BUSY || time.Now().After(deadline) {
+			return err
+		}
+		timer := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return ctx.Err()
+		case <-timer.C:
+		}
+	}
+}
+
+// dsn returns the driver's name for the database at path. The pragmas are
+// in the DSN, not run once after Open, so that every connection of the pool
+// gets them, including those opened later.
+//
+// synchronous=FULL, not NORMAL: in WAL mode NORMAL does not sync the WAL at
+// each commit, so a power loss or an OS crash may undo the last transactions
+// even though AddItem reported them (and subscribers saw them). FULL syncs
+// at every commit: an acknowledged item survives.
+func dsn(path string, readOnly bool) string {
+	q := url.Values{}
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()))
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "synchronous(FULL)")
+	if readOnly {
+		q.Add("_pragma", "query_only(1)")
+	} else {
+		// A write transaction takes the write lock when it begins, where
+		// busy_timeout waits for it, rather than when it first writes,
+		// where a reader's snapshot may force SQLITE_BUSY at once.
+		q.Set("_txlock", "immediate")
+	}
+	// In a URI file name, % starts an escape, ? the parameters and # the
+	// fragment.
+	escaped := strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
+	return "file:" + escaped + "?" + q.Encode()
+}
+
+// translate turns an error of the driver into one of ours, naming op: a
+// context error stays matchable with errors.Is, a busy database becomes an
+// *items.Error with code Unavailable, and anything else a plain (internal)
+// error that carries the text but not the type of the driver's error.
+func translate(ctx context.Context, op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if _, ok := errors.AsType[*items.Error](err); ok {
+		return err
+	}
+	if ctxErr := ctx.Err(); ctxErr != nil {
+		return fmt.Errorf("sqlite: %s: %w", op, ctxErr)
+	}
+	if se, ok := errors.AsType[*sqlitedriver.Error](err); ok {
+		switch se.Code() & 0xff {
+		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
+			return items.Errorf(items.Unavailable, "the database is busy; try again")
+		}
+	}
+	return fmt.Errorf("sqlite: %s: %v", op, err)
+}
+
+// code returns the extended result code of a driver error, 0 for any other.
+func code(err error) int {
+	if se, ok := errors.AsType[*sqlitedriver.Error](err); ok {
+		return se.Code()
+	}
+	return 0
+}
+
+func nullString(p *string) sql.NullString {
+	if p == nil {
+		return sql.NullString{}
+	}
+	return sql.NullString{String: *p, Valid: true}
+}
+
+// scanItem reads a row of the columns id, name, description, created_at,
+// created_by.
+func scanItem(row interface{ Scan(...any) error }) (items.Item, error) {
+	var (
+		it        items.Item
+		desc      sql.NullString
+		createdAt int64
+		createdBy sql.NullInt64
+	)
+	if err := row.Scan(&it.ID, &it.Name, &desc, &createdAt, &createdBy); err != nil {
+		return items.Item{}, err
+	}
+	if desc.Valid {
+		it.Description = &desc.String
+	}
+	it.CreatedAt = time.UnixMicro(createdAt).UTC()
+	it.CreatedByID = createdBy.Int64
+	return it, nil
+}
+
+// Item implements items.Store.
+func (s *Store) Item(ctx context.Context, id int64) (items.Item, error) {
+	it, err := scanItem(s.item.QueryRowContext(ctx, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return items.Item{}, items.Errorf(items.NotFound, "no item with id %d", id)
+	}
+	if err != nil {
+		return items.Item{}, translate(ctx, "item", err)
+	}
+	return it, nil
+}
+
+// Items implements items.Store. It returns an error with code Invalid when
+// q.Limit is outside 0 to items.MaxPageSize+1.
+func (s *Store) Items(ctx context.Context, q items.ItemQuery) ([]items.Item, error) {
+	if q.Limit < 0 || q.Limit > items.MaxPageSize+1 {
+		return nil, items.Errorf(items.Invalid, "limit %d is outside 0 to %d", q.Limit, items.MaxPageSize+1)
+	}
+	page := make([]items.Item, 0, q.Limit)
+	if q.Limit == 0 {
+		return page, nil
+	}
+	var (
+		rows *sql.Rows
+		err  error
+	)
+	if q.Search == "" {
+		rows, err = s.items.QueryContext(ctx, q.After, q.Limit)
+	} else {
+		rows, err = s.search.QueryContext(ctx, q.After, items.FoldString(q.Search), q.Limit)
+	}
+	if err != nil {
+		return nil, translate(ctx, "items", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		it, err := scanItem(rows)
+		if err != nil {
+			return nil, translate(ctx, "items", err)
+		}
+		page = append(page, it)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, translate(ctx, "items", err)
+	}
+	return page, nil
+}
+
+// CountItems implements items.Store.
+func (s *Store) CountItems(ctx context.Context, search string) (int, error) {
+	var row *sql.Row
+	if search == "" {
+		row = s.count.QueryRowContext(ctx)
+	} else {
+		row = s.countSearch.QueryRowContext(ctx, items.FoldString(search))
+	}
+	var n int
+	if err := row.Scan(&n); err != nil {
+		return 0, translate(ctx, "count items", err)
+	}
+	return n, nil
+}
+
+// AddItem implements items.Store. The item is on disk (synced) when
+// AddItem returns it; subscribers get it in commit order. It returns an
+// error with code Invalid when n.CreatedByID names no user.
+func (s *Store) AddItem(ctx context.Context, n items.NewItem) (items.Item, error) {
+	if err := ctx.Err(); err != nil {
+		return items.Item{}, err
+	}
+	var createdBy sql.NullInt64
+	if n.CreatedByID != 0 {
+		createdBy = sql.NullInt64{Int64: n.CreatedByID, Valid: true}
+	}
+
+	s.addMu.Lock()
+	defer s.addMu.Unlock()
+	it := items.Item{
+		Name:        n.Name,
+		Description: n.Description,
+		CreatedAt:   time.Now().UTC().Truncate(time.Microsecond),
+		CreatedByID: n.CreatedByID,
+	}
+	if it.Description != nil {
+		d := *it.Description
+		it.Description = &d
+	}
+	// Once begun, the insert is not cancelled: an interrupt between the
+	// commit and the answer would report a failure for a stored item.
+	wctx := context.WithoutCancel(ctx)
+	err := s.insertItem.QueryRowContext(wctx,
+		n.Name, items.FoldString(n.Name), nullString(n.Description), it.CreatedAt.UnixMicro(), createdBy,
+	).Scan(&it.ID)
+	if code(err) == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY {
+		return items.Item{}, items.Errorf(items.Invalid, "no user with id %d", n.CreatedByID)
+	}
+	if err != nil {
+		return items.Item{}, translate(wctx, "add item", err)
+	}
+	s.hub.Publish(it)
+	return it, nil
+}
+
+// Users implements items.Store. Each user comes once, however often its ID
+// is asked for.
+func (s *Store) Users(ctx context.Context, ids []int64) ([]items.User, error) {
+	users := make([]items.User, 0, len(ids))
+	if len(ids) == 0 {
+		return users, nil
+	}
+	// One JSON array instead of a placeholder per ID: one prepared
+	// statement for every batch, and no limit on the number of variables.
+	list, err := json.Marshal(ids)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: users: %v", err)
+	}
+	rows, err := s.users.QueryContext(ctx, string(list))
+	if err != nil {
+		return nil, translate(ctx, "users", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			u    items.User
+			role string
+		)
+		if err := rows.Scan(&u.ID, &u.Name, &role); err != nil {
+			return nil, translate(ctx, "users", err)
+		}
+		if u.Role, err = parseRole(role); err != nil {
+			return nil, err
+		}
+		users = append(users, u)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, translate(ctx, "users", err)
+	}
+	return users, nil
+}
+
+func parseRole(s string) (items.Role, error) {
+	if r := items.Role(s); r.Valid() {
+		return r, nil
+	}
+	return "", fmt.Errorf("sqlite: stored role %q is not valid", s)
+}
+
+// UserByToken implements items.Store.
+func (s *Store) UserByToken(ctx context.Context, hash items.TokenHash) (items.User, items.Role, error) {
+	var (
+		u                   items.User
+		userRole, tokenRole string
+	)
+	err := s.userByToken.QueryRowContext(ctx, hash[:]).Scan(&u.ID, &u.Name, &userRole, &tokenRole)
+	if errors.Is(err, sql.ErrNoRows) {
+		return items.User{}, "", items.Errorf(items.Unauthenticated, "unknown token")
+	}
+	if err != nil {
+		return items.User{}, "", translate(ctx, "user by token", err)
+	}
+	if u.Role, err = parseRole(userRole); err != nil {
+		return items.User{}, "", err
+	}
+	role, err := parseRole(tokenRole)
+	if err != nil {
+		return items.User{}, "", err
+	}
+	return u, role, nil
+}
+
+// AddToken implements items.Store. It returns an error with code Invalid
+// for a role that is not valid. Processes that share the file may add the
+// same token at once: the write lock, taken at BEGIN, orders them.
+func (s *Store) AddToken(ctx context.Context, userName string, role items.Role, hash items.TokenHash) (u items.User, err error) {
+	if !role.Valid() {
+		return items.User{}, items.Errorf(items.Invalid, "role %q is not valid", role)
+	}
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return items.User{}, translate(ctx, "add token", err)
+	}
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback()
+		}
+	}()
+
+	var userRole string
+	err = tx.QueryRowContext(ctx, `SELECT u.id, u.name, u.role FROM tokens t JOIN users u ON u.id = t.user_id
+		WHERE t.hash = ?`, hash[:]).Scan(&u.ID, &u.Name, &userRole)
+	switch {
+	case err == nil:
+		// Stored already: change nothing.
+		if err = tx.Rollback(); err != nil {
+			return items.User{}, translate(ctx, "add token", err)
+		}
+		if u.Role, err = parseRole(userRole); err != nil {
+			return items.User{}, err
+		}
+		return u, nil
+	case !errors.Is(err, sql.ErrNoRows):
+		return items.User{}, translate(ctx, "add token", err)
+	}
+
+	// A user's role is the highest role granted to it.
+	err = tx.QueryRowContext(ctx, `INSERT INTO users (name, role) VALUES (?, ?)
+		ON CONFLICT (name) DO UPDATE SET role = CASE WHEN excluded.role = 'ADMIN' THEN 'ADMIN' ELSE users.role END
+		RETURNING id, name, role`, userName, string(role)).Scan(&u.ID, &u.Name, &userRole)
+	if err != nil {
+		return items.User{}, translate(ctx, "add user", err)
+	}
+	if u.Role, err = parseRole(userRole); err != nil {
+		return items.User{}, err
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO tokens (hash, user_id, role, created_at) VALUES (?, ?, ?, ?)`,
+		hash[:], u.ID, string(role), time.Now().UTC().UnixMicro())
+	if err != nil {
+		return items.User{}, translate(ctx, "add token", err)
+	}
+	if err = tx.Commit(); err != nil {
+		return items.User{}, translate(ctx, "add token", err)
+	}
+	return u, nil
+}
+
+// Subscribe implements items.Broker: the subscription gets the items this
+// Store adds, not those that another process adds to the same file. It fails
+// once the store is closed.
+func (s *Store) Subscribe(ctx context.Context) (*items.Subscription, error) {
+	return s.hub.Subscribe(ctx)
+}
+
+// Ping implements items.Store: it reads the database file.
+func (s *Store) Ping(ctx context.Context) error {
+	var v int
+	if err := s.r.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
+		return translate(ctx, "ping", err)
+	}
+	return nil
+}
+
+// Close implements items.Store: it ends the subscriptions and closes the
+// database. Later calls return what the first returned.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		s.hub.Close()
+		var errs []error
+		for _, st := range []*sql.Stmt{s.insertItem, s.item, s.items, s.search, s.count, s.countSearch, s.userByToken, s.users} {
+			if st != nil {
+				errs = append(errs, st.Close())
+			}
+		}
+		// The writer last: the last connection to close checkpoints the WAL
+		// into the database file.
+		for _, db := range []*sql.DB{s.r, s.w} {
+			if db != nil {
+				errs = append(errs, db.Close())
+			}
+		}
+		if err := errors.Join(errs...); err != nil {
+			s.closeErr = fmt.Errorf("sqlite: close: %v", err)
+		}
+	})
+	return s.closeErr
+}

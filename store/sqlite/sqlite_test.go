@@ -1,0 +1,224 @@
+package sqlite_test
+
+import (
+	"database/sql"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"itemsapi/items"
+	"itemsapi/store/sqlite"
+	"itemsapi/store/storetest"
+)
+
+// open opens the database at path and closes it when the test ends.
+func open(t testing.TB, path string) *sqlite.Store {
+	t.Helper()
+	s, err := sqlite.Open(t.Context(), path)
+	if err != nil {
+		t.Fatalf("Open(%q) = %v", path, err)
+	}
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("Close() = %v", err)
+		}
+	})
+	return s
+}
+
+func TestStore(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) items.Store {
+		return open(t, filepath.Join(t.TempDir(), "items.db"))
+	})
+}
+
+func TestReopen(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "items.db")
+	s, err := sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatalf("Open(%q) = %v", path, err)
+	}
+	u, hash := storetest.AddUser(t, s, "alice", items.RoleAdmin)
+	storetest.AddItems(t, s, "Cherry", "Date")
+	desc := "with a description"
+	if _, err := s.AddItem(ctx, items.NewItem{Name: "Elderberry", Description: &desc, CreatedByID: u.ID}); err != nil {
+		t.Fatalf("AddItem() = %v", err)
+	}
+	before, err := s.Items(ctx, items.ItemQuery{Limit: items.MaxPageSize})
+	if err != nil {
+		t.Fatalf("Items() = %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close() = %v", err)
+	}
+
+	s = open(t, path)
+	after, err := s.Items(ctx, items.ItemQuery{Limit: items.MaxPageSize})
+	if err != nil {
+		t.Fatalf("Items() after reopening = %v", err)
+	}
+	// The demo items are not added again.
+	if diff := cmp.Diff(before, after); diff != "" {
+		t.Errorf("Items() after reopening mismatch (-before +after):\n%s", diff)
+	}
+	if got, role, err := s.UserByToken(ctx, hash); err != nil || got != u || role != items.RoleAdmin {
+		t.Errorf("UserByToken() after reopening = %v, %v, %v, want %v, ADMIN, nil", got, role, err, u)
+	}
+	it := storetest.AddItems(t, s, "Fig")[0]
+	if last := before[len(before)-1].ID; it.ID <= last {
+		t.Errorf("AddItem() after reopening: ID %d, want above %d", it.ID, last)
+	}
+}
+
+func TestOpenNewerSchema(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "items.db")
+	s, err := sqlite.Open(t.Context(), path)
+	if err != nil {
+		t.Fatalf("Open(%q) = %v", path, err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close() = %v", err)
+	}
+	setUserVersion(t, path, 999)
+
+	s, err = sqlite.Open(t.Context(), path)
+	if !errors.Is(err, sqlite.ErrNewerSchema) {
+		if err == nil {
+			s.Close()
+		}
+		t.Fatalf("Open() of a database with a newer schema = %v, want an error wrapping ErrNewerSchema", err)
+	}
+	t.Logf("Open() = %v", err)
+}
+
+func TestOpenPath(t *testing.T) {
+	for _, path := range []string{"", ":memory:", "file:items.db"} {
+		if s, err := sqlite.Open(t.Context(), path); err == nil {
+			s.Close()
+			t.Errorf("Open(%q) = nil error, want one", path)
+		}
+	}
+	// Characters that are special in a URI stay part of the file name.
+	dir := t.TempDir()
+	path := filepath.Join(dir, "odd?name#with%25 chars.db")
+	open(t, path)
+	matches, err := filepath.Glob(filepath.Join(dir, "odd*"))
+	if err != nil || len(matches) == 0 || matches[0] != path {
+		t.Errorf("files in %s = %v, %v, want %s first", dir, matches, err, path)
+	}
+}
+
+// TestTwoHandles opens one file twice, as two server processes would, and
+// writes through both at once: the busy timeout and BEGIN IMMEDIATE make
+// every write wait its turn instead of failing.
+func TestTwoHandles(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "items.db")
+	var stores [2]*sqlite.Store
+	var wg sync.WaitGroup
+	errs := make([]error, len(stores))
+	for i := range stores {
+		wg.Go(func() {
+			s, err := sqlite.Open(ctx, path)
+			if err == nil {
+				t.Cleanup(func() { s.Close() })
+			}
+			stores[i], errs[i] = s, err
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("Open() %d = %v", i, err)
+		}
+	}
+
+	const perStore = 40
+	_, shared := items.NewToken()
+	var mu sync.Mutex
+	ids := make(map[int64]bool)
+	users := make(map[int64]bool)
+	for i, s := range stores {
+		for g := range 4 {
+			wg.Go(func() {
+				u, err := s.AddToken(ctx, "admin", items.RoleAdmin, shared)
+				if err != nil {
+					t.Errorf("store %d: AddToken() = %v", i, err)
+					return
+				}
+				for j := range perStore / 4 {
+					it, err := s.AddItem(ctx, items.NewItem{Name: fmt.Sprintf("s%d g%d #%d", i, g, j)})
+					if err != nil {
+						t.Errorf("store %d: AddItem() = %v", i, err)
+						return
+					}
+					mu.Lock()
+					if ids[it.ID] {
+						t.Errorf("store %d: AddItem().ID = %d, assigned already", i, it.ID)
+					}
+					ids[it.ID] = true
+					users[u.ID] = true
+					mu.Unlock()
+				}
+			})
+		}
+	}
+	wg.Wait()
+	if len(users) != 1 {
+		t.Errorf("AddToken(admin) through two handles made %d users, want 1", len(users))
+	}
+	want := 2*perStore + len(items.DemoItems)
+	for i, s := range stores {
+		if n, err := s.CountItems(ctx, ""); err != nil || n != want {
+			t.Errorf("store %d: CountItems() = %d, %v, want %d, nil", i, n, err, want)
+		}
+	}
+}
+
+// setUserVersion sets the schema version of the database at path, as a
+// newer program would.
+func setUserVersion(t *testing.T, path string, v int) {
+	t.Helper()
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatalf("sql.Open() = %v", err)
+	}
+	defer db.Close()
+	if _, err := db.ExecContext(t.Context(), fmt.Sprintf("PRAGMA user_version = %d", v)); err != nil {
+		t.Fatalf("PRAGMA user_version = %v", err)
+	}
+}
+
+// TestConcurrentOpen opens a new file from several handles at once, as
+// several server processes starting together would: each Open succeeds and
+// the database is created, and seeded, once.
+func TestConcurrentOpen(t *testing.T) {
+	const rounds, handles = 20, 4
+	for round := range rounds {
+		path := filepath.Join(t.TempDir(), "items.db")
+		stores := make([]*sqlite.Store, handles)
+		errs := make([]error, handles)
+		var wg sync.WaitGroup
+		for i := range handles {
+			wg.Go(func() { stores[i], errs[i] = sqlite.Open(t.Context(), path) })
+		}
+		wg.Wait()
+		for i, s := range stores {
+			if errs[i] != nil {
+				t.Errorf("round %d: Open() %d = %v", round, i, errs[i])
+				continue
+			}
+			if n, err := s.CountItems(t.Context(), ""); err != nil || n != len(items.DemoItems) {
+				t.Errorf("round %d: CountItems() = %d, %v, want %d, nil", round, n, err, len(items.DemoItems))
+			}
+			if err := s.Close(); err != nil {
+				t.Errorf("round %d: Close() = %v", round, err)
+			}
+		}
+	}
+}
