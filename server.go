@@ -31,6 +31,9 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
 	stop()
+	if errors.Is(err, flag.ErrHelp) {
+		return
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "itemsapi:", err)
 		os.Exit(1)
@@ -78,16 +81,39 @@ func parseConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (c
 	fs.StringVar(&cfg.DB, "db", cfg.DB, "store: sqlite:PATH, memory, or postgres://… (env DATABASE_URL)")
 	fs.BoolVar(&cfg.HTTP.Introspection, "introspection", cfg.HTTP.Introspection, "answer introspection queries")
 	fs.Int64Var(&cfg.HTTP.MaxBodyBytes, "max-body-bytes", cfg.HTTP.MaxBodyBytes, "largest request body, in bytes")
+	fs.IntVar(&cfg.HTTP.MaxDepth, "max-depth", cfg.HTTP.MaxDepth, "deepest nesting of an operation's selections")
 	fs.IntVar(&cfg.HTTP.MaxCost, "max-cost", cfg.HTTP.MaxCost, "largest cost of an operation")
+	fs.IntVar(&cfg.HTTP.MaxTokens, "max-tokens", cfg.HTTP.MaxTokens, "largest document, in lexical tokens")
+	fs.IntVar(&cfg.HTTP.MaxDirectives, "max-directives", cfg.HTTP.MaxDirectives, "most directives on one field")
+	fs.IntVar(&cfg.HTTP.MaxBatch, "max-batch", cfg.HTTP.MaxBatch, "most operations in a batched request")
 	fs.IntVar(&cfg.HTTP.QueryCacheSize, "query-cache", cfg.HTTP.QueryCacheSize, "parsed documents to keep")
 	fs.DurationVar(&cfg.ShutdownGrace, "shutdown-grace", cfg.ShutdownGrace, "how long in-flight requests may finish at shutdown")
+	// Every other flag may come from the environment too, under its
+	// name in upper snake case: --max-cost is MAX_COST.
+	var envErr error
+	fs.VisitAll(func(f *flag.Flag) {
+		if f.Name == "addr" || f.Name == "db" {
+			return
+		}
+		name := strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v := getenv(name); v != "" && envErr == nil {
+			if err := f.Value.Set(v); err != nil {
+				envErr = fmt.Errorf("%s=%q: %w", name, v, err)
+			}
+		}
+	})
+	if envErr != nil {
+		return cfg, envErr
+	}
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
 	if fs.NArg() > 0 {
 		return cfg, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
-	if cfg.HTTP.MaxBodyBytes <= 0 || cfg.HTTP.MaxCost <= 0 || cfg.HTTP.QueryCacheSize <= 0 {
+	h := cfg.HTTP
+	if h.MaxBodyBytes <= 0 || h.MaxCost <= 0 || h.MaxDepth <= 0 || h.MaxTokens <= 0 ||
+		h.MaxDirectives <= 0 || h.MaxBatch <= 0 || h.QueryCacheSize <= 0 {
 		return cfg, errors.New("limits and cache sizes must be positive")
 	}
 	return cfg, nil

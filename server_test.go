@@ -236,6 +236,14 @@ func TestConfig(t *testing.T) {
 		{"flag over env", []string{"--addr", ":7000", "--db", "memory"}, map[string]string{"PORT": "9000", "DATABASE_URL": "sqlite:x.db"}, ":7000", "memory"},
 		{"DATABASE_URL", nil, map[string]string{"DATABASE_URL": "memory"}, ":8080", "memory"},
 	}
+	t.Run("MAX_COST", func(t *testing.T) {
+		cfg, err := parseConfig(newFlagSet(io.Discard), nil, func(k string) string {
+			return map[string]string{"MAX_COST": "500", "INTROSPECTION": "false"}[k]
+		})
+		if err != nil || cfg.HTTP.MaxCost != 500 || cfg.HTTP.Introspection {
+			t.Errorf("MAX_COST=500 INTROSPECTION=false gave cost %d, introspection %v, err %v", cfg.HTTP.MaxCost, cfg.HTTP.Introspection, err)
+		}
+	})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			fs := newFlagSet(io.Discard)

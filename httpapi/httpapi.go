@@ -117,6 +117,10 @@ func newGraphQL(cfg Config, deps Deps) http.Handler {
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](cfg.QueryCacheSize))
 	if cfg.Introspection {
 		srv.Use(extension.Introspection{})
+	} else {
+		// Production mode: "Did you mean …" would reveal the schema that
+		// turning introspection off hides.
+		srv.SetDisableSuggestion(true)
 	}
 	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](cfg.APQCacheSize)})
 	srv.Use(&graph.Limits{

@@ -691,9 +691,14 @@ func TestIntrospection(t *testing.T) {
 
 	off := httpapi.DefaultConfig()
 	off.Introspection = false
-	r := newTestServerWith(t, off).post(t, "", `{ __schema { types { name } } }`, nil)
+	prod := newTestServerWith(t, off)
+	r := prod.post(t, "", `{ __schema { types { name } } }`, nil)
 	if len(r.Errors) == 0 {
 		t.Errorf("introspection with it turned off answered %s", r.Data)
+	}
+	r = prod.post(t, "", `{ itemz { totalCount } }`, nil)
+	if len(r.Errors) != 1 || strings.Contains(r.Errors[0].Message, "Did you mean") {
+		t.Errorf("with introspection off, errors = %+v, want one without suggestions", r.Errors)
 	}
 }
 
