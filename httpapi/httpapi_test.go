@@ -626,6 +626,27 @@ func TestErrorsDoNotLeak(t *testing.T) {
 	}
 }
 
+func TestPanicIsRecovered(t *testing.T) {
+	ts := newTestServer(t)
+	ts.store.panicky.Store(true)
+	r := ts.post(t, "", `{ item(id: "1") { name } }`, nil)
+	if diff := cmp.Diff([]string{"INTERNAL_SERVER_ERROR"}, r.codes()); diff != "" {
+		t.Fatalf("codes (-want +got):\n%s", diff)
+	}
+	if strings.Contains(r.Errors[0].Message, "secret") {
+		t.Errorf("the message leaks the panic: %q", r.Errors[0].Message)
+	}
+	if !strings.Contains(ts.logs.String(), "nil map in /srv/secret") {
+		t.Errorf("the panic was not logged:\n%s", ts.logs)
+	}
+	ts.store.panicky.Store(false)
+	var got struct{ Item item }
+	ts.post(t, "", `{ item(id: "1") { name } }`, nil).decode(t, &got)
+	if got.Item.Name != "Apple" {
+		t.Errorf("after a panic, item(1) = %+v, want Apple", got.Item)
+	}
+}
+
 func TestParseAndValidationErrors(t *testing.T) {
 	ts := newTestServer(t)
 	tests := []struct {
@@ -749,10 +770,14 @@ var errSecret = errors.New("disk /var/lib/secret is on fire")
 // database is gone.
 type faultyStore struct {
 	items.Store
-	fail atomic.Bool
+	fail    atomic.Bool
+	panicky atomic.Bool
 }
 
 func (s *faultyStore) err() error {
+	if s.panicky.Load() {
+		panic("store bug: nil map in /srv/secret")
+	}
 	if s.fail.Load() {
 		return errSecret
 	}
