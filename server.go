@@ -21,8 +21,11 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"itemsapi/httpapi"
 	"itemsapi/items"
+	"itemsapi/metrics"
 	"itemsapi/store/memory"
 	"itemsapi/store/sqlite"
 )
@@ -148,7 +151,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	return serve(ctx, ln, httpapi.NewHandler(cfg.HTTP, httpapi.Deps{Store: store, Broker: broker, Logger: log}), cfg.ShutdownGrace, log)
+	m := metrics.New(prometheus.NewRegistry())
+	deps := httpapi.Deps{Store: m.Store(store), Broker: broker, Logger: log, Metrics: m}
+	return serve(ctx, ln, httpapi.NewHandler(cfg.HTTP, deps), cfg.ShutdownGrace, log)
 }
 
 // serve serves h on ln until ctx is done, then lets in-flight requests

@@ -187,6 +187,27 @@ func idAbove(a, b string) bool {
 	return len(a) > len(b) || (len(a) == len(b) && a > b)
 }
 
+func TestMetricsEndpoint(t *testing.T) {
+	s := start(t, nil, "--db", "memory")
+	var got struct{ Items struct{ TotalCount int } }
+	s.graphql(t, "", `query CountThem { items { totalCount } }`, &got)
+	resp, err := http.Get(s.url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	for _, want := range []string{
+		`itemsapi_graphql_requests_total{operation="CountThem",type="query"} 1`,
+		"itemsapi_store_call_duration_seconds",
+		"go_goroutines",
+	} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+}
+
 func TestTokenCommand(t *testing.T) {
 	db := "sqlite:" + filepath.Join(t.TempDir(), "items.db")
 	var out bytes.Buffer

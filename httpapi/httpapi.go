@@ -14,13 +14,13 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
-	coderws "github.com/coder/websocket"
 	"github.com/go-chi/chi/v5"
 	"github.com/vektah/gqlparser/v2/ast"
 
 	"itemsapi/auth"
 	"itemsapi/graph"
 	"itemsapi/items"
+	"itemsapi/metrics"
 	"itemsapi/playground"
 )
 
@@ -46,8 +46,18 @@ type Config struct {
 	QueryCacheSize int
 	// APQCacheSize is how many automatic persisted queries are kept.
 	APQCacheSize int
-	// KeepAlive is how often a websocket is pinged.
+	// KeepAlive is how often a websocket is pinged; a graphql-transport-ws
+	// client that answers no ping for twice as long is disconnected.
 	KeepAlive time.Duration
+	// WebsocketInitTimeout is how long a new websocket may take to send
+	// connection_init.
+	WebsocketInitTimeout time.Duration
+	// WebsocketOrigins are the origins, besides the server's own, whose
+	// pages may open websockets: host patterns matched as by path.Match
+	// ("*.example.com"), or scheme://host patterns. A handshake from any
+	// other Origin is refused with 403; one without Origin (not a browser)
+	// is accepted.
+	WebsocketOrigins []string
 }
 
 // DefaultConfig returns the settings the server starts with: every limit
@@ -64,6 +74,8 @@ func DefaultConfig() Config {
 		QueryCacheSize: 1000,
 		APQCacheSize:   1000,
 		KeepAlive:      10 * time.Second,
+
+		WebsocketInitTimeout: 10 * time.Second,
 	}
 }
 
@@ -72,12 +84,17 @@ type Deps struct {
 	Store  items.Store
 	Broker items.Broker
 	Logger *slog.Logger
+	// Metrics, when not nil, measures the service and serves GET /metrics.
+	Metrics *metrics.Metrics
 }
 
 // NewHandler returns the HTTP handler of the whole service.
 func NewHandler(cfg Config, deps Deps) http.Handler {
 	gql := newGraphQL(cfg, deps)
 	r := chi.NewRouter()
+	if deps.Metrics != nil {
+		r.Use(deps.Metrics.Middleware)
+	}
 	r.Use(requestID, logRequests(deps.Logger), recoverPanics(deps.Logger))
 
 	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -86,6 +103,9 @@ func NewHandler(cfg Config, deps Deps) http.Handler {
 	r.Get("/readyz", ready(deps.Store, deps.Logger))
 	r.With(allowMethods(http.MethodGet, http.MethodPost, http.MethodOptions),
 		auth.Middleware(deps.Store), limitBody(cfg.MaxBodyBytes)).Handle("/graphql", gql)
+	if deps.Metrics != nil {
+		r.Method(http.MethodGet, "/metrics", deps.Metrics.Handler())
+	}
 	pg := playground.Handler("/graphql")
 	r.Handle("/", pg)
 	r.Handle(playground.AssetPrefix+"*", pg)
@@ -96,25 +116,16 @@ func NewHandler(cfg Config, deps Deps) http.Handler {
 // presenter, panic recovery, caches and limits.
 func newGraphQL(cfg Config, deps Deps) http.Handler {
 	srv := handler.New(graph.NewSchema(&graph.Resolver{Store: deps.Store, Broker: deps.Broker}))
-	srv.AddTransport(transport.Websocket{
-		Implementation: transport.CoderWebsocketImplementation{
-			AcceptOptions: coderws.AcceptOptions{CompressionMode: coderws.CompressionDisabled},
-		},
-		KeepAlivePingInterval: cfg.KeepAlive,
-		InitTimeout:           10 * time.Second,
-		InitFunc: func(ctx context.Context, payload transport.InitPayload) (context.Context, *transport.InitPayload, error) {
-			if token, ok := auth.FromInitPayload(payload); ok {
-				ctx = auth.WithToken(ctx, deps.Store, token)
-			}
-			return ctx, &payload, nil
-		},
-	})
+	srv.AddTransport(newWebsocket(cfg, deps.Store))
 	srv.AddTransport(transport.Options{AllowedMethods: []string{http.MethodGet, http.MethodPost}})
 	srv.AddTransport(httpTransport{maxBatch: cfg.MaxBatch})
 
 	srv.SetErrorPresenter(graph.ErrorPresenter(deps.Logger))
 	srv.SetRecoverFunc(graph.Recover(deps.Logger))
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](cfg.QueryCacheSize))
+	if deps.Metrics != nil {
+		srv.Use(deps.Metrics.Extension())
+	}
 	if cfg.Introspection {
 		srv.Use(extension.Introspection{})
 	} else {

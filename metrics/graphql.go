@@ -1,0 +1,183 @@
+package metrics
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+)
+
+// errorCodes are the extensions.code values that are label values of
+// itemsapi_graphql_errors_total; any other code counts as "other".
+var errorCodes = [...]string{
+	"BAD_REQUEST", "UNAUTHENTICATED", "FORBIDDEN", "BAD_USER_INPUT",
+	"GRAPHQL_PARSE_FAILED", "GRAPHQL_VALIDATION_FAILED", "PERSISTED_QUERY_NOT_FOUND",
+	"INTERNAL_SERVER_ERROR", "NOT_FOUND", "SERVICE_UNAVAILABLE",
+}
+
+// Extension returns a gqlgen extension that measures GraphQL requests:
+// itemsapi_graphql_requests_total and
+// itemsapi_graphql_request_duration_seconds by operation name and type,
+// itemsapi_graphql_errors_total by the extensions.code of each error a
+// response carries, and itemsapi_subscriptions_active.
+//
+// It sees every response of gqlgen's executor: those of operations that
+// ran (each event of a subscription included) and those of requests that
+// failed before anything ran (a document that does not parse or validate,
+// variables that do not coerce, a limit, an unknown persisted query). Use
+// it before any other extension, so that it is the outermost and sees the
+// errors as the client does.
+//
+// An operation name is its own label value if it is a GraphQL name of at
+// most 64 characters that named an operation of a valid document among
+// the first MaxOperationNames such names; otherwise it is "other". An
+// operation without a name is "anonymous". The type is "query",
+// "mutation", "subscription", or "unknown" when no operation was selected.
+func (m *Metrics) Extension() graphql.HandlerExtension { return extension{m} }
+
+type extension struct{ m *Metrics }
+
+var (
+	_ graphql.HandlerExtension     = extension{}
+	_ graphql.OperationInterceptor = extension{}
+	_ graphql.ResponseInterceptor  = extension{}
+)
+
+// ExtensionName implements graphql.HandlerExtension.
+func (extension) ExtensionName() string { return "Metrics" }
+
+// Validate implements graphql.HandlerExtension.
+func (extension) Validate(graphql.ExecutableSchema) error { return nil }
+
+// inOperationKey marks the context of a response of an operation that
+// InterceptOperation measures, so that InterceptResponse does not count
+// it again.
+type inOperationKey struct{}
+
+// InterceptOperation implements graphql.OperationInterceptor. It counts
+// the errors of every response of the operation, including those the
+// executor makes without running the response interceptors (a
+// subscription whose resolver failed).
+func (e extension) InterceptOperation(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+	oc := graphql.GetOperationContext(ctx)
+	op, typ := e.m.operationLabels(oc)
+	e.m.gqlRequests.WithLabelValues(op, typ).Inc()
+	start := operationStart(oc)
+	responses := next(ctx)
+
+	if typ != string(ast.Subscription) {
+		first := true
+		return func(ctx context.Context) *graphql.Response {
+			resp := responses(context.WithValue(ctx, inOperationKey{}, true))
+			if first {
+				// Deferred parts (@defer) come later and are not timed.
+				first = false
+				e.m.gqlDuration.WithLabelValues(op, typ).Observe(time.Since(start).Seconds())
+			}
+			if resp != nil {
+				e.m.countErrors(resp.Errors)
+			}
+			return resp
+		}
+	}
+
+	// A subscription is active from now until its stream ends: the
+	// handler returns nil, or the operation's context is done (the client
+	// stopped it, the connection closed, or a transport gave up on the
+	// stream without reading it to the end).
+	e.m.gqlDuration.WithLabelValues(op, typ).Observe(time.Since(start).Seconds())
+	e.m.subscriptions.Inc()
+	var once sync.Once
+	end := func() { once.Do(e.m.subscriptions.Dec) }
+	stop := context.AfterFunc(ctx, end)
+	return func(ctx context.Context) *graphql.Response {
+		resp := responses(context.WithValue(ctx, inOperationKey{}, true))
+		if resp == nil {
+			stop()
+			end()
+			return nil
+		}
+		e.m.countErrors(resp.Errors)
+		return resp
+	}
+}
+
+// InterceptResponse implements graphql.ResponseInterceptor. It measures
+// the responses of requests that failed before an operation ran, which
+// gqlgen's DispatchError passes through the response interceptors but not
+// through the operation interceptors.
+func (e extension) InterceptResponse(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+	resp := next(ctx)
+	if ctx.Value(inOperationKey{}) != nil {
+		return resp // InterceptOperation counts it
+	}
+	op, typ := "anonymous", "unknown"
+	if graphql.HasOperationContext(ctx) {
+		oc := graphql.GetOperationContext(ctx)
+		op, typ = e.m.operationLabels(oc)
+		e.m.gqlDuration.WithLabelValues(op, typ).Observe(time.Since(operationStart(oc)).Seconds())
+	}
+	e.m.gqlRequests.WithLabelValues(op, typ).Inc()
+	if resp != nil {
+		e.m.countErrors(resp.Errors)
+	}
+	return resp
+}
+
+// operationLabels returns the operation and type labels of oc. A name
+// that is new to the label set joins it only if it names an operation of
+// a document that parsed and validated: the operationName of a request
+// that failed earlier is only the client's say-so.
+func (m *Metrics) operationLabels(oc *graphql.OperationContext) (op, typ string) {
+	if oc.Operation == nil {
+		return m.names.label(oc.OperationName, false), "unknown"
+	}
+	switch oc.Operation.Operation {
+	case ast.Query, ast.Mutation, ast.Subscription:
+		typ = string(oc.Operation.Operation)
+	default:
+		typ = "unknown"
+	}
+	return m.names.label(oc.Operation.Name, true), typ
+}
+
+// operationStart is when the work on an operation began: the later of the
+// start of the HTTP request or websocket message (OperationStart) and the
+// start of reading the operation (Read.Start), which is per operation in a
+// batch but on a websocket includes the wait for the message. It is now
+// when neither is known.
+func operationStart(oc *graphql.OperationContext) time.Time {
+	start := oc.Stats.OperationStart
+	if oc.Stats.Read.Start.After(start) {
+		start = oc.Stats.Read.Start
+	}
+	if start.IsZero() {
+		return time.Now()
+	}
+	return start
+}
+
+// countErrors counts each error by its extensions.code.
+func (m *Metrics) countErrors(errs gqlerror.List) {
+	for _, err := range errs {
+		m.gqlErrors.WithLabelValues(codeLabel(err)).Inc()
+	}
+}
+
+// codeLabel is the extensions.code of err if it is one of errorCodes, and
+// "other" otherwise.
+func codeLabel(err *gqlerror.Error) string {
+	if err == nil {
+		return other
+	}
+	code, _ := err.Extensions["code"].(string)
+	for _, c := range errorCodes {
+		if code == c {
+			return c
+		}
+	}
+	return other
+}

@@ -1,0 +1,203 @@
+// Package metrics measures the service for Prometheus: HTTP requests and
+// websockets (Middleware), GraphQL operations and their errors
+// (Extension), store calls (Store), and the Go runtime and process. Every
+// metric lives on the registry given to New, never on the global one, and
+// every label takes its values from a bounded set, so that no client can
+// make the number of series grow without end.
+package metrics
+
+import (
+	"net/http"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// namespace prefixes the name of every metric of the service.
+const namespace = "itemsapi"
+
+// DefaultMaxOperationNames is how many distinct GraphQL operation names
+// keep their own label value unless MaxOperationNames says otherwise.
+const DefaultMaxOperationNames = 100
+
+// Metrics holds the service's metrics and the registry they are
+// registered on. It is safe for concurrent use. The zero value is not
+// usable; call New.
+type Metrics struct {
+	handler http.Handler
+
+	httpInFlight prometheus.Gauge
+	httpRequests *prometheus.CounterVec
+	httpDuration *prometheus.HistogramVec
+	websockets   prometheus.Gauge
+
+	gqlRequests   *prometheus.CounterVec
+	gqlDuration   *prometheus.HistogramVec
+	gqlErrors     *prometheus.CounterVec
+	subscriptions prometheus.Gauge
+
+	storeDuration *prometheus.HistogramVec
+	storeErrors   *prometheus.CounterVec
+
+	names operationNames
+}
+
+// Option changes a setting of New.
+type Option func(*Metrics)
+
+// MaxOperationNames sets how many distinct GraphQL operation names keep
+// their own label value: the first n names seen in a valid document do,
+// every later one is counted as "other". n <= 0 keeps none.
+func MaxOperationNames(n int) Option {
+	return func(m *Metrics) { m.names.max = max(n, 0) }
+}
+
+// New registers the service's metrics, and collectors of the Go runtime
+// and of the process, on reg (on a new registry when reg is nil), and
+// returns them. Like prometheus.MustRegister, it panics when reg already
+// holds a metric of the same name, for instance when New is called twice
+// with the same registry.
+func New(reg *prometheus.Registry, opts ...Option) *Metrics {
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
+	m := &Metrics{
+		httpInFlight: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "http_requests_in_flight",
+			Help: "HTTP requests being served, websockets not included once upgraded.",
+		}),
+		httpRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "http_requests_total",
+			Help: "HTTP requests served, by method, route pattern (or other) and status class (2xx, 4xx, …).",
+		}, []string{"method", "path", "status"}),
+		httpDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: namespace, Name: "http_request_duration_seconds",
+			Help:    "Time to serve an HTTP request that was not upgraded to a websocket, by method and route pattern.",
+			Buckets: prometheus.DefBuckets,
+		}, []string{"method", "path"}),
+		websockets: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "websocket_connections",
+			Help: "Open websocket connections.",
+		}),
+		gqlRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "graphql_requests_total",
+			Help: "GraphQL operations requested, by operation name and type (query, mutation, subscription, or unknown when the document did not parse or validate).",
+		}, []string{"operation", "type"}),
+		gqlDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: namespace, Name: "graphql_request_duration_seconds",
+			Help:    "Time from the start of a GraphQL operation (parsing included) to its first response; for a subscription, to the start of its stream.",
+			Buckets: prometheus.DefBuckets,
+		}, []string{"operation", "type"}),
+		gqlErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "graphql_errors_total",
+			Help: "Errors in GraphQL responses, by extensions.code.",
+		}, []string{"code"}),
+		subscriptions: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "subscriptions_active",
+			Help: "GraphQL subscriptions whose stream has not ended.",
+		}),
+		storeDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: namespace, Name: "store_call_duration_seconds",
+			Help:    "Time a call to the store took, by method.",
+			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+		}, []string{"method"}),
+		storeErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "store_errors_total",
+			Help: "Store calls that failed, by method; not found, unknown tokens and cancelled requests are not failures.",
+		}, []string{"method"}),
+		names: operationNames{max: DefaultMaxOperationNames},
+	}
+	for _, o := range opts {
+		o(m)
+	}
+	// Series whose label values are known in advance start at 0, so that
+	// rate() sees their first increase.
+	for _, code := range errorCodes {
+		m.gqlErrors.WithLabelValues(code)
+	}
+	m.gqlErrors.WithLabelValues(other)
+	for _, method := range storeMethods {
+		m.storeDuration.WithLabelValues(method)
+		m.storeErrors.WithLabelValues(method)
+	}
+
+	reg.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		m.httpInFlight, m.httpRequests, m.httpDuration, m.websockets,
+		m.gqlRequests, m.gqlDuration, m.gqlErrors, m.subscriptions,
+		m.storeDuration, m.storeErrors,
+	)
+	// Created once: each handler registers its own metrics on reg.
+	m.handler = promhttp.InstrumentMetricHandler(reg, promhttp.HandlerFor(reg, promhttp.HandlerOpts{
+		// A collector that fails leaves its metrics out of the scrape and
+		// counts in promhttp_metric_handler_errors_total; the rest is
+		// still served.
+		ErrorHandling: promhttp.ContinueOnError,
+		Registry:      reg,
+	}))
+	return m
+}
+
+// Handler returns the handler of GET /metrics: every metric of the
+// registry, in the Prometheus text format (or a format the scraper asks
+// for in its Accept header). A collector that fails is left out of the
+// answer, not turned into an error status.
+func (m *Metrics) Handler() http.Handler { return m.handler }
+
+// other is the label value of everything outside a label's bounded set.
+const other = "other"
+
+// operationNames bounds the label values of GraphQL operation names.
+type operationNames struct {
+	max  int
+	mu   sync.Mutex
+	seen map[string]struct{}
+}
+
+// label returns the label value of an operation name: "anonymous" for an
+// empty name; the name itself if it is a GraphQL name of at most 64
+// characters and either already known or, when admit is true, one of the
+// first max names seen; "other" otherwise.
+func (n *operationNames) label(name string, admit bool) string {
+	if name == "" {
+		return "anonymous"
+	}
+	if !validName(name) {
+		return other
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if _, ok := n.seen[name]; ok {
+		return name
+	}
+	if !admit || len(n.seen) >= n.max {
+		return other
+	}
+	if n.seen == nil {
+		n.seen = make(map[string]struct{})
+	}
+	n.seen[name] = struct{}{}
+	return name
+}
+
+// maxNameLength bounds the operation names that are label values.
+const maxNameLength = 64
+
+// validName reports whether s is a GraphQL name ([_A-Za-z][_0-9A-Za-z]*)
+// of at most maxNameLength bytes, and is not one of the label values this
+// package gives other operations.
+func validName(s string) bool {
+	if s == "" || len(s) > maxNameLength || s == other || s == "anonymous" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c == '_' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || i > 0 && '0' <= c && c <= '9') {
+			return false
+		}
+	}
+	return true
+}
