@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -27,6 +28,7 @@ import (
 	"itemsapi/items"
 	"itemsapi/metrics"
 	"itemsapi/store/memory"
+	"itemsapi/store/postgres"
 	"itemsapi/store/sqlite"
 )
 
@@ -47,6 +49,7 @@ func main() {
 type config struct {
 	Addr           string
 	DB             string
+	PG             postgres.Config
 	BootstrapToken string
 	ShutdownGrace  time.Duration
 	HTTP           httpapi.Config
@@ -82,6 +85,9 @@ func parseConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (c
 
 	fs.StringVar(&cfg.Addr, "addr", cfg.Addr, "address to listen on (env ADDR, or PORT for the port alone)")
 	fs.StringVar(&cfg.DB, "db", cfg.DB, "store: sqlite:PATH, memory, or postgres://… (env DATABASE_URL)")
+	fs.Var(int32Flag{&cfg.PG.MaxConns}, "pg-max-conns", "PostgreSQL pool size (0: the URL's pool_max_conns, else max(4, CPUs))")
+	fs.DurationVar(&cfg.PG.ConnectTimeout, "pg-connect-timeout", postgres.DefaultConnectTimeout, "PostgreSQL connect timeout")
+	fs.DurationVar(&cfg.PG.StatementTimeout, "pg-statement-timeout", postgres.DefaultStatementTimeout, "PostgreSQL statement timeout")
 	fs.BoolVar(&cfg.HTTP.Introspection, "introspection", cfg.HTTP.Introspection, "answer introspection queries")
 	fs.Int64Var(&cfg.HTTP.MaxBodyBytes, "max-body-bytes", cfg.HTTP.MaxBodyBytes, "largest request body, in bytes")
 	fs.IntVar(&cfg.HTTP.MaxDepth, "max-depth", cfg.HTTP.MaxDepth, "deepest nesting of an operation's selections")
@@ -134,7 +140,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 
-	store, broker, err := openStore(ctx, cfg.DB, log)
+	store, broker, err := openStore(ctx, cfg.DB, cfg.PG, log)
 	if err != nil {
 		return err
 	}
@@ -198,9 +204,16 @@ type closer interface {
 }
 
 // openStore opens the store that dsn names.
-func openStore(ctx context.Context, dsn string, log *slog.Logger) (items.Store, items.Broker, error) {
+func openStore(ctx context.Context, dsn string, pg postgres.Config, log *slog.Logger) (items.Store, items.Broker, error) {
 	var s closer
 	switch {
+	case strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://"):
+		pg.URL = dsn
+		db, err := postgres.Open(ctx, pg, log)
+		if err != nil {
+			return nil, nil, err
+		}
+		s = db
 	case dsn == "memory":
 		s = memory.New()
 	case strings.HasPrefix(dsn, "sqlite:"):
@@ -280,7 +293,7 @@ func runToken(ctx context.Context, args []string, getenv func(string) string, st
 	if db == "memory" {
 		return errors.New("--db memory keeps nothing: a token made there would be lost")
 	}
-	store, _, err := openStore(ctx, db, slog.New(slog.DiscardHandler))
+	store, _, err := openStore(ctx, db, postgres.DefaultConfig(db), slog.New(slog.DiscardHandler))
 	if err != nil {
 		return err
 	}
@@ -293,4 +306,23 @@ func runToken(ctx context.Context, args []string, getenv func(string) string, st
 	log.Info("token created", "user", u.Name, "role", r)
 	_, err = fmt.Fprintln(stdout, token)
 	return err
+}
+
+// int32Flag is a flag.Value for an int32 setting.
+type int32Flag struct{ p *int32 }
+
+func (f int32Flag) String() string {
+	if f.p == nil {
+		return "0"
+	}
+	return strconv.FormatInt(int64(*f.p), 10)
+}
+
+func (f int32Flag) Set(s string) error {
+	n, err := strconv.ParseInt(s, 10, 32)
+	if err != nil || n < 0 {
+		return fmt.Errorf("want a number from 0 up")
+	}
+	*f.p = int32(n)
+	return nil
 }

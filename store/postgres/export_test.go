@@ -1,0 +1,14 @@
+package postgres
+
+import "time"
+
+// ListenerPID returns the process ID of the backend that the store's
+// listener is connected to, 0 while it is reconnecting.
+func (s *Store) ListenerPID() uint32 { return s.listenerPID.Load() }
+
+// WithIdleCheck returns cfg with the listener checking its connection, and
+// catching up, after d without a notification.
+func WithIdleCheck(cfg Config, d time.Duration) Config {
+	cfg.idleCheck = d
+	return cfg
+}

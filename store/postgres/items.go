@@ -1,0 +1,335 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"itemsapi/items"
+)
+
+// itemColumns are the columns that scanItem reads, in its order.
+const itemColumns = `id, name, description, created_at, coalesce(created_by, 0)`
+
+// scanItem reads one row of itemColumns.
+func scanItem(row pgx.Row) (items.Item, error) {
+	var it items.Item
+	if err := row.Scan(&it.ID, &it.Name, &it.Description, &it.CreatedAt, &it.CreatedByID); err != nil {
+		return items.Item{}, err
+	}
+	// TIMESTAMPTZ keeps microseconds, so the time needs no truncation.
+	it.CreatedAt = it.CreatedAt.UTC()
+	return it, nil
+}
+
+// scanItems reads the rows of a query of itemColumns; it returns a non-nil
+// slice.
+func scanItems(rows pgx.Rows, capacity int) ([]items.Item, error) {
+	defer rows.Close()
+	page := make([]items.Item, 0, capacity)
+	for rows.Next() {
+		it, err := scanItem(rows)
+		if err != nil {
+			return nil, err
+		}
+		page = append(page, it)
+	}
+	return page, rows.Err()
+}
+
+// checkText returns an error with code Invalid for text that PostgreSQL
+// refuses: a NUL character, or bytes that are not UTF-8. The service
+// validates its input earlier; this keeps such input from ever becoming an
+// internal error.
+func checkText(what, s string) error {
+	if !utf8.ValidString(s) {
+		return items.Errorf(items.Invalid, "%s is not valid UTF-8", what)
+	}
+	if strings.IndexByte(s, 0) >= 0 {
+		return items.Errorf(items.Invalid, "%s contains a NUL character", what)
+	}
+	return nil
+}
+
+// likeEscaper makes the characters special in a LIKE pattern (with ESCAPE
+// '\') match literally.
+var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+
+// containsPattern returns the LIKE pattern that matches the folded names
+// containing search.
+func containsPattern(search string) string {
+	return "%" + likeEscaper.Replace(items.FoldString(search)) + "%"
+}
+
+// Item implements items.Store.
+func (s *Store) Item(ctx context.Context, id int64) (items.Item, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	it, err := scanItem(s.pool.QueryRow(ctx, `SELECT `+itemColumns+` FROM items WHERE id = $1`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return items.Item{}, items.Errorf(items.NotFound, "no item with id %d", id)
+	}
+	if err != nil {
+		return items.Item{}, translate("read item", err)
+	}
+	return it, nil
+}
+
+// Items implements items.Store. It returns an error with code Invalid when
+// q.Limit is outside 0 to items.MaxPageSize+1, or when q.Search is not
+// valid UTF-8 or contains a NUL character.
+//
+// A search of three characters or more is served by the trigram index on
+// name_folded; a shorter one reads the items in ID order until it has
+// found a page. Search queries are planned for their pattern each time
+// (QueryExecModeExec), since the best plan depends on how rare it is.
+func (s *Store) Items(ctx context.Context, q items.ItemQuery) ([]items.Item, error) {
+	if q.Limit < 0 || q.Limit > items.MaxPageSize+1 {
+		return nil, items.Errorf(items.Invalid, "limit %d is outside 0 to %d", q.Limit, items.MaxPageSize+1)
+	}
+	if err := checkText("query", q.Search); err != nil {
+		return nil, err
+	}
+	if q.Limit == 0 {
+		return []items.Item{}, nil
+	}
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	after := max(q.After, 0)
+	var (
+		rows pgx.Rows
+		err  error
+	)
+	if q.Search == "" {
+		rows, err = s.pool.Query(ctx,
+			`SELECT `+itemColumns+` FROM items WHERE id > $1 ORDER BY id LIMIT $2`,
+			after, q.Limit)
+	} else {
+		rows, err = s.pool.Query(ctx,
+			`SELECT `+itemColumns+` FROM items
+			WHERE name_folded LIKE $1 ESCAPE '\' AND id > $2
+			ORDER BY id LIMIT $3`,
+			pgx.QueryExecModeExec, containsPattern(q.Search), after, q.Limit)
+	}
+	if err != nil {
+		return nil, translate("list items", err)
+	}
+	page, err := scanItems(rows, q.Limit)
+	if err != nil {
+		return nil, translate("list items", err)
+	}
+	return page, nil
+}
+
+// CountItems implements items.Store. It returns an error with code Invalid
+// when search is not valid UTF-8 or contains a NUL character.
+func (s *Store) CountItems(ctx context.Context, search string) (int, error) {
+	if err := checkText("query", search); err != nil {
+		return 0, err
+	}
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	var (
+		n   int
+		err error
+	)
+	if search == "" {
+		err = s.pool.QueryRow(ctx, `SELECT count(*) FROM items`).Scan(&n)
+	} else {
+		err = s.pool.QueryRow(ctx, `SELECT count(*) FROM items WHERE name_folded LIKE $1 ESCAPE '\'`,
+			pgx.QueryExecModeExec, containsPattern(search)).Scan(&n)
+	}
+	if err != nil {
+		return 0, translate("count items", err)
+	}
+	return n, nil
+}
+
+// insertLock is the first key of the advisory lock that AddItem takes; the
+// second is the items table's object ID.
+const insertLock int32 = 0x6974656d // "item"
+
+// addItemSQL inserts an item and notifies the listeners in one statement,
+// so in one implicit transaction and one round trip. The advisory lock,
+// taken before the identity draws the ID and held until commit, serializes
+// the insertions of every process: IDs are drawn in the order the
+// insertions commit, so the notifications (delivered in commit order)
+// arrive in ID order, and a reader that sees item N sees every committed
+// item below N. The lock is held for the insertion and commit only, never
+// across a round trip to the client. The CTE scan of "locked" runs before
+// the INSERT builds its row: a CTE with a volatile function is not inlined.
+const addItemSQL = `
+WITH locked AS (
+	SELECT pg_advisory_xact_lock($1::int4, $2::int4)
+), added AS (
+	INSERT INTO items (name, name_folded, description, created_at, created_by)
+	SELECT $3, $4, $5, clock_timestamp(), nullif($6::bigint, 0) FROM locked
+	RETURNING ` + itemColumns + `
+)
+SELECT added.*, pg_notify($7, added.id::text) FROM added`
+
+// AddItem implements items.Store. The item is committed when AddItem
+// returns it; every Store on the database, this one included, then
+// publishes it to its subscribers. It returns an error with code Invalid
+// when n.CreatedByID names no user, or when a text is not valid UTF-8 or
+// contains a NUL character.
+func (s *Store) AddItem(ctx context.Context, n items.NewItem) (items.Item, error) {
+	if err := checkText("name", n.Name); err != nil {
+		return items.Item{}, err
+	}
+	if n.Description != nil {
+		if err := checkText("description", *n.Description); err != nil {
+			return items.Item{}, err
+		}
+	}
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	var it items.Item
+	err := s.pool.QueryRow(ctx, addItemSQL,
+		insertLock, int32(s.itemsOID), n.Name, items.FoldString(n.Name), n.Description, n.CreatedByID, s.channel,
+	).Scan(&it.ID, &it.Name, &it.Description, &it.CreatedAt, &it.CreatedByID, nil)
+	if pgErr, ok := errors.AsType[*pgconn.PgError](err); ok && pgErr.Code == codeForeignKeyViolation {
+		return items.Item{}, items.Errorf(items.Invalid, "no user with id %d", n.CreatedByID)
+	}
+	if err != nil {
+		return items.Item{}, translate("add item", err)
+	}
+	it.CreatedAt = it.CreatedAt.UTC()
+	return it, nil
+}
+
+// Users implements items.Store. Each user comes once, however often its ID
+// is asked for.
+func (s *Store) Users(ctx context.Context, ids []int64) ([]items.User, error) {
+	if len(ids) == 0 {
+		return []items.User{}, nil
+	}
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	rows, err := s.pool.Query(ctx, `SELECT id, name, role FROM users WHERE id = ANY($1)`, ids)
+	if err != nil {
+		return nil, translate("read users", err)
+	}
+	defer rows.Close()
+	users := make([]items.User, 0, len(ids))
+	for rows.Next() {
+		var u items.User
+		if err := rows.Scan(&u.ID, &u.Name, &u.Role); err != nil {
+			return nil, translate("read users", err)
+		}
+		users = append(users, u)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, translate("read users", err)
+	}
+	return users, nil
+}
+
+// tokenUserSQL finds the holder of a token and the role the token grants.
+const tokenUserSQL = `
+SELECT u.id, u.name, u.role, t.role
+FROM tokens t JOIN users u ON u.id = t.user_id
+WHERE t.hash = $1`
+
+// tokenUser returns the holder of the token with that hash and the token's
+// role, or pgx.ErrNoRows.
+func (s *Store) tokenUser(ctx context.Context, hash items.TokenHash) (items.User, items.Role, error) {
+	var (
+		u    items.User
+		role items.Role
+	)
+	err := s.pool.QueryRow(ctx, tokenUserSQL, hash[:]).Scan(&u.ID, &u.Name, &u.Role, &role)
+	return u, role, err
+}
+
+// UserByToken implements items.Store.
+func (s *Store) UserByToken(ctx context.Context, hash items.TokenHash) (items.User, items.Role, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	u, role, err := s.tokenUser(ctx, hash)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return items.User{}, "", items.Errorf(items.Unauthenticated, "unknown token")
+	}
+	if err != nil {
+		return items.User{}, "", translate("find token", err)
+	}
+	return u, role, nil
+}
+
+// AddToken implements items.Store. It returns an error with code Invalid
+// for a role that is not valid, or a user name that is not valid UTF-8 or
+// contains a NUL character.
+//
+// A hash stored already (a restart with the same bootstrap token) costs
+// one read. Otherwise one transaction creates the user or raises its role,
+// then adds the token; when another transaction added the same hash first
+// (processes bootstrapping one token at once), the insertion waits for it,
+// does nothing, and this transaction rolls back, so that the user change
+// is undone and the token's holder is returned as it is.
+func (s *Store) AddToken(ctx context.Context, userName string, role items.Role, hash items.TokenHash) (items.User, error) {
+	if !role.Valid() {
+		return items.User{}, items.Errorf(items.Invalid, "role %q is not valid", role)
+	}
+	if err := checkText("user", userName); err != nil {
+		return items.User{}, err
+	}
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	u, _, err := s.tokenUser(ctx, hash)
+	if err == nil {
+		return u, nil
+	}
+	if !errors.Is(err, pgx.ErrNoRows) {
+		return items.User{}, translate("find token", err)
+	}
+
+	added, err := s.addToken(ctx, userName, role, hash)
+	if err != nil {
+		return items.User{}, translate("add token", err)
+	}
+	if added.ID != 0 {
+		return added, nil
+	}
+	// Another transaction stored the hash first, and has committed.
+	u, _, err = s.tokenUser(ctx, hash)
+	if err != nil {
+		return items.User{}, translate("find token", err)
+	}
+	return u, nil
+}
+
+// addToken runs the transaction of AddToken. It returns the zero User, and
+// rolls back, when the hash was stored meanwhile.
+func (s *Store) addToken(ctx context.Context, userName string, role items.Role, hash items.TokenHash) (items.User, error) {
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return items.User{}, err
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	var u items.User
+	err = tx.QueryRow(ctx, `
+		INSERT INTO users (name, role) VALUES ($1, $2)
+		ON CONFLICT (name) DO UPDATE
+		SET role = CASE WHEN excluded.role = 'ADMIN' THEN 'ADMIN' ELSE users.role END
+		RETURNING id, name, role`,
+		userName, role,
+	).Scan(&u.ID, &u.Name, &u.Role)
+	if err != nil {
+		return items.User{}, err
+	}
+	tag, err := tx.Exec(ctx, `
+		INSERT INTO tokens (hash, user_id, role, created_at) VALUES ($1, $2, $3, now())
+		ON CONFLICT (hash) DO NOTHING`,
+		hash[:], u.ID, role)
+	if err != nil {
+		return items.User{}, err
+	}
+	if tag.RowsAffected() == 0 {
+		return items.User{}, tx.Rollback(ctx)
+	}
+	return u, tx.Commit(ctx)
+}

@@ -1,0 +1,278 @@
+// Package postgres is the items.Store and items.Broker for PostgreSQL,
+// through pgx. Several server processes may share one database: each sees
+// the items the others add, and each one's subscribers get every item added
+// by any of them, in one order, through LISTEN/NOTIFY (see Subscribe).
+//
+// The store needs the pg_trgm extension (shipped with PostgreSQL, and
+// trusted since PostgreSQL 13: a user with CREATE on the database may
+// install it). The first Open installs it, in schema public, and creates the
+// tables in the first schema of the connection's search_path, so one
+// database can hold several stores, one per schema.
+//
+// Insertions take turns: each holds a lock on its items table while it
+// inserts and commits (one statement, one round trip; see addItemSQL), so
+// that IDs commit in increasing order. That is what lets every process
+// deliver the same stream, in ID order, and catch up exactly after losing
+// its connection; it bounds the rate of AddItem to about one per commit
+// (a few thousand a second on a local disk), which suits a catalogue.
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"itemsapi/items"
+	"itemsapi/pubsub"
+)
+
+var (
+	_ items.Store  = (*Store)(nil)
+	_ items.Broker = (*Store)(nil)
+)
+
+// The defaults of Config.
+const (
+	DefaultConnectTimeout   = 5 * time.Second
+	DefaultStatementTimeout = 5 * time.Second
+)
+
+// Config says which database to use and how long to wait for it.
+type Config struct {
+	// URL is a PostgreSQL connection string, postgres://user@host:port/db?…
+	// or key=value pairs. Parameters that are not connection settings are
+	// sent to the server as run-time parameters: ?search_path=s puts the
+	// store's tables in schema s.
+	URL string
+	// MaxConns is the size of the connection pool; 0 keeps the URL's
+	// pool_max_conns, else pgxpool's default (the greater of 4 and the
+	// number of CPUs). The store opens one more connection, outside the
+	// pool, to listen for added items.
+	MaxConns int32
+	// ConnectTimeout bounds each attempt to open a connection; 0 means
+	// DefaultConnectTimeout. It replaces the URL's connect_timeout.
+	ConnectTimeout time.Duration
+	// StatementTimeout is the server's statement_timeout on every
+	// connection, so that neither a lock nor a slow query holds a request
+	// for long; 0 means DefaultStatementTimeout. It replaces the URL's
+	// statement_timeout.
+	StatementTimeout time.Duration
+
+	// idleCheck replaces the constant of that name, for tests.
+	idleCheck time.Duration
+}
+
+// DefaultConfig returns the configuration that Open uses for url when the
+// other fields are zero.
+func DefaultConfig(url string) Config {
+	return Config{URL: url, ConnectTimeout: DefaultConnectTimeout, StatementTimeout: DefaultStatementTimeout}
+}
+
+func (c Config) withDefaults() Config {
+	if c.ConnectTimeout <= 0 {
+		c.ConnectTimeout = DefaultConnectTimeout
+	}
+	if c.StatementTimeout <= 0 {
+		c.StatementTimeout = DefaultStatementTimeout
+	}
+	if c.idleCheck <= 0 {
+		c.idleCheck = idleCheck
+	}
+	return c
+}
+
+// Store is an items.Store and items.Broker in a PostgreSQL database, safe
+// for concurrent use. The zero value is not usable; call Open.
+type Store struct {
+	pool *pgxpool.Pool
+	log  *slog.Logger
+	cfg  Config
+
+	// listenConfig is the configuration of the listener's connection,
+	// which is not one of the pool's.
+	listenConfig *pgx.ConnConfig
+	// itemsOID is the object ID of this store's items table. It names the
+	// channel of its notifications and keys the lock that orders its
+	// insertions, so that stores in other schemas of the same database
+	// neither hear nor wait for this one.
+	itemsOID uint32
+	channel  string
+
+	hub *pubsub.Hub
+	// mu orders publishing with subscribing: a subscriber is added to the
+	// hub between two items, never during one (see Subscribe).
+	mu        sync.Mutex
+	delivered int64 // the ID of the last item published; IDs commit in order
+	pending   []*pendingSub
+
+	listenerPID atomic.Uint32 // the listening backend's process ID; 0 while down
+	stop        context.CancelFunc
+	done        chan struct{} // closed when the listener has stopped
+	closeOnce   sync.Once
+}
+
+// Open connects to the database that cfg names, brings its schema up to
+// date, and starts listening for the items that any process adds. It fails
+// when the database cannot be reached within cfg.ConnectTimeout (or before
+// ctx ends), when the URL does not parse, when the schema cannot be
+// migrated, and, wrapping ErrNewerSchema, when a newer version of the
+// program has migrated the database. log receives the listener's
+// connection losses and recoveries and the migrations applied; nil
+// discards them.
+func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Store, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	cfg = cfg.withDefaults()
+	poolConfig, err := pgxpool.ParseConfig(cfg.URL)
+	if err != nil {
+		// The parse error may quote the URL, password and all.
+		return nil, errors.New("postgres: the database URL does not parse")
+	}
+	if cfg.MaxConns > 0 {
+		poolConfig.MaxConns = cfg.MaxConns
+	}
+	cc := poolConfig.ConnConfig
+	cc.ConnectTimeout = cfg.ConnectTimeout
+	cc.RuntimeParams["statement_timeout"] = strconv.FormatInt(cfg.StatementTimeout.Milliseconds(), 10)
+	if cc.RuntimeParams["application_name"] == "" {
+		cc.RuntimeParams["application_name"] = "itemsapi"
+	}
+
+	s := &Store{
+		log:          log,
+		cfg:          cfg,
+		listenConfig: cc.Copy(),
+		hub:          pubsub.New(0),
+		done:         make(chan struct{}),
+	}
+	s.pool, err = pgxpool.NewWithConfig(ctx, poolConfig)
+	if err != nil {
+		return nil, translate("open pool", err)
+	}
+	if err := s.open(ctx); err != nil {
+		s.pool.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// open migrates the schema and starts the listener.
+func (s *Store) open(ctx context.Context) error {
+	if err := migrate(ctx, s.pool, s.log); err != nil {
+		return err
+	}
+	bctx, cancel := s.bound(ctx)
+	defer cancel()
+	if err := s.pool.QueryRow(bctx, `SELECT 'items'::regclass::oid`).Scan(&s.itemsOID); err != nil {
+		return translate("find the items table", err)
+	}
+	s.channel = fmt.Sprintf("items_added_%d", s.itemsOID)
+
+	conn, err := s.connectListener(ctx)
+	if err != nil {
+		return err
+	}
+	// Items committed before LISTEN took effect are not news.
+	if err := conn.QueryRow(bctx, `SELECT coalesce(max(id), 0) FROM items`).Scan(&s.delivered); err != nil {
+		closeConn(conn)
+		return translate("find the last item", err)
+	}
+	lctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	s.stop = stop
+	go s.listen(lctx, conn)
+	return nil
+}
+
+// bound limits a call's wait for the database: the server ends a statement
+// after StatementTimeout, but a network that drops packets would leave the
+// client waiting for an answer that never comes.
+func (s *Store) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, s.cfg.ConnectTimeout+s.cfg.StatementTimeout+time.Second)
+}
+
+// Ping implements items.Store: it fails while the database does not answer
+// within the store's timeouts, with an internal error.
+func (s *Store) Ping(ctx context.Context) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	if err := s.pool.Ping(ctx); err != nil {
+		return translate("ping", err)
+	}
+	return nil
+}
+
+// Close implements items.Store: it stops the listener and waits for it,
+// ends the subscriptions, and closes the pool. Later calls do nothing. It
+// never fails.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		s.stop()
+		<-s.done
+		s.hub.Close()
+		s.pool.Close()
+	})
+	return nil
+}
+
+// dbError is a failure of the database or of the connection to it: an
+// internal error to callers. Its text, for the log, is the driver's; it
+// unwraps to a context error when one caused it, so that callers can tell
+// a cancelled request, but never to a driver's type.
+type dbError struct {
+	op     string
+	msg    string
+	ctxErr error
+}
+
+func (e *dbError) Error() string { return "postgres: " + e.op + ": " + e.msg }
+
+func (e *dbError) Unwrap() error { return e.ctxErr }
+
+// PostgreSQL error codes that the store translates.
+const (
+	codeUniqueViolation      = "23505"
+	codeForeignKeyViolation  = "23503"
+	codeCharacterNotInRepert = "22021" // invalid byte sequence for encoding
+	codeUntranslatableChar   = "22P05" // e.g. \u0000 in a text value
+)
+
+// translate turns err, from the driver, into an error for callers: an
+// *items.Error when the client's input is at fault, a *dbError otherwise.
+func translate(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if e, ok := errors.AsType[*items.Error](err); ok {
+		return e
+	}
+	if pgErr, ok := errors.AsType[*pgconn.PgError](err); ok {
+		switch pgErr.Code {
+		case codeUniqueViolation:
+			return items.Errorf(items.Conflict, "%s: it exists already", op)
+		case codeCharacterNotInRepert, codeUntranslatableChar:
+			return items.Errorf(items.Invalid, "%s: the text is not valid UTF-8 or contains a NUL character", op)
+		}
+	}
+	return &dbError{op: op, msg: err.Error(), ctxErr: ctxCause(err)}
+}
+
+// ctxCause returns the context error that caused err, if any.
+func ctxCause(err error) error {
+	switch {
+	case errors.Is(err, context.Canceled):
+		return context.Canceled
+	case errors.Is(err, context.DeadlineExceeded) || pgconn.Timeout(err):
+		return context.DeadlineExceeded
+	}
+	return nil
+}

@@ -1,0 +1,608 @@
+package postgres_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/jackc/pgx/v5"
+
+	"itemsapi/items"
+	"itemsapi/store/postgres"
+	"itemsapi/store/storetest"
+)
+
+// databaseURL returns TEST_DATABASE_URL. Without it the test is skipped,
+// except in CI, where PostgreSQL must be there.
+func databaseURL(t testing.TB) string {
+	t.Helper()
+	u := os.Getenv("TEST_DATABASE_URL")
+	if u == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("TEST_DATABASE_URL not set: CI must run the PostgreSQL tests")
+		}
+		t.Skip("TEST_DATABASE_URL not set: skipping PostgreSQL tests")
+	}
+	return u
+}
+
+// adminExec runs statements on a connection of its own to the test
+// database, outside any test schema.
+func adminExec(t testing.TB, ctx context.Context, sqls ...string) {
+	t.Helper()
+	conn, err := pgx.Connect(ctx, databaseURL(t))
+	if err != nil {
+		t.Fatalf("connect to TEST_DATABASE_URL: %v", err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	for _, sql := range sqls {
+		if _, err := conn.Exec(ctx, sql); err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+	}
+}
+
+// newSchema creates an empty schema, dropped when t ends, and returns a URL
+// whose connections work in it, so that tests can run in parallel on one
+// database.
+func newSchema(t testing.TB) string {
+	t.Helper()
+	base := databaseURL(t)
+	name := randomName("test_")
+	adminExec(t, t.Context(), "CREATE SCHEMA "+name)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		adminExec(t, ctx, "DROP SCHEMA "+name+" CASCADE")
+	})
+	return withParams(t, base, "search_path", name)
+}
+
+// randomName returns prefix followed by random hexadecimal digits.
+func randomName(prefix string) string {
+	b := make([]byte, 8)
+	rand.Read(b)
+	return prefix + hex.EncodeToString(b)
+}
+
+// withParams returns u with run-time parameters added, as key, value pairs.
+func withParams(t testing.TB, u string, kv ...string) string {
+	t.Helper()
+	if strings.HasPrefix(u, "postgres://") || strings.HasPrefix(u, "postgresql://") {
+		parsed, err := url.Parse(u)
+		if err != nil {
+			t.Fatalf("TEST_DATABASE_URL does not parse: %v", err)
+		}
+		q := parsed.Query()
+		for i := 0; i < len(kv); i += 2 {
+			q.Set(kv[i], kv[i+1])
+		}
+		parsed.RawQuery = q.Encode()
+		return parsed.String()
+	}
+	for i := 0; i < len(kv); i += 2 {
+		u += " " + kv[i] + "=" + kv[i+1]
+	}
+	return u
+}
+
+// recorder is a slog.Handler that keeps the records for a test to check.
+type recorder struct {
+	mu      *sync.Mutex
+	records *[]slog.Record
+	next    slog.Handler
+}
+
+func newRecorder(t testing.TB) *recorder {
+	return &recorder{
+		mu:      new(sync.Mutex),
+		records: new([]slog.Record),
+		next:    slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug}),
+	}
+}
+
+func (r *recorder) Enabled(context.Context, slog.Level) bool { return true }
+
+func (r *recorder) Handle(ctx context.Context, rec slog.Record) error {
+	r.mu.Lock()
+	*r.records = append(*r.records, rec.Clone())
+	r.mu.Unlock()
+	return r.next.Handle(ctx, rec)
+}
+
+func (r *recorder) WithAttrs(as []slog.Attr) slog.Handler {
+	return &recorder{r.mu, r.records, r.next.WithAttrs(as)}
+}
+
+func (r *recorder) WithGroup(name string) slog.Handler {
+	return &recorder{r.mu, r.records, r.next.WithGroup(name)}
+}
+
+// count returns how many records have that level and message.
+func (r *recorder) count(level slog.Level, msg string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, rec := range *r.records {
+		if rec.Level == level && rec.Message == msg {
+			n++
+		}
+	}
+	return n
+}
+
+// sum returns the sum of the integer attribute key of the records that have
+// that level and message.
+func (r *recorder) sum(level slog.Level, msg, key string) int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var n int64
+	for _, rec := range *r.records {
+		if rec.Level != level || rec.Message != msg {
+			continue
+		}
+		rec.Attrs(func(a slog.Attr) bool {
+			if a.Key == key {
+				n += a.Value.Int64()
+			}
+			return true
+		})
+	}
+	return n
+}
+
+// waitFor polls cond until it holds, failing t if it does not within
+// storetest.Timeout.
+func waitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(storetest.Timeout)
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited %v for %s", storetest.Timeout, what)
+		}
+		<-tick.C
+	}
+}
+
+// open opens a store on u, closed when t ends.
+func open(t testing.TB, u string, log *slog.Logger) *postgres.Store {
+	t.Helper()
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(t.Output(), nil))
+	}
+	s, err := postgres.Open(t.Context(), postgres.Config{URL: u, MaxConns: 4}, log)
+	if err != nil {
+		t.Fatalf("Open() = %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func TestStore(t *testing.T) {
+	databaseURL(t)
+	storetest.Run(t, func(t *testing.T) items.Store {
+		return open(t, newSchema(t), nil)
+	})
+}
+
+// TestOpenConcurrently starts several processes' worth of stores on one new
+// schema at once: each migration runs once.
+func TestOpenConcurrently(t *testing.T) {
+	t.Parallel()
+	u := newSchema(t)
+	const stores = 4
+	errs := make([]error, stores)
+	var wg sync.WaitGroup
+	for i := range stores {
+		wg.Go(func() {
+			s, err := postgres.Open(t.Context(), postgres.Config{URL: u, MaxConns: 2}, slog.New(slog.NewTextHandler(t.Output(), nil)))
+			errs[i] = err
+			if err == nil {
+				s.Close()
+			}
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("Open() %d = %v", i, err)
+		}
+	}
+	conn, err := pgx.Connect(t.Context(), u)
+	if err != nil {
+		t.Fatalf("connect: %v", err)
+	}
+	defer conn.Close(context.WithoutCancel(t.Context()))
+	rows, err := conn.Query(t.Context(), `SELECT version FROM schema_migrations ORDER BY version`)
+	if err != nil {
+		t.Fatalf("read schema_migrations: %v", err)
+	}
+	versions, err := pgx.CollectRows(rows, pgx.RowTo[int])
+	if err != nil {
+		t.Fatalf("read schema_migrations: %v", err)
+	}
+	if len(versions) == 0 || versions[0] != 1 || !slices.IsSorted(versions) || len(slices.Compact(slices.Clone(versions))) != len(versions) {
+		t.Errorf("schema_migrations versions = %v, want 1, 2, … each once", versions)
+	}
+	var names []string
+	rows, err = conn.Query(t.Context(), `SELECT name FROM items ORDER BY id`)
+	if err == nil {
+		names, err = pgx.CollectRows(rows, pgx.RowTo[string])
+	}
+	if err != nil || !slices.Equal(names, []string{"Apple", "Banana"}) {
+		t.Errorf("items after concurrent Opens = %q, %v, want the demo items once", names, err)
+	}
+}
+
+// TestNewerSchema checks that a binary leaves alone a database that a newer
+// one has migrated.
+func TestNewerSchema(t *testing.T) {
+	t.Parallel()
+	u := newSchema(t)
+	open(t, u, nil).Close()
+	conn, err := pgx.Connect(t.Context(), u)
+	if err != nil {
+		t.Fatalf("connect: %v", err)
+	}
+	defer conn.Close(context.WithoutCancel(t.Context()))
+	if _, err := conn.Exec(t.Context(), `INSERT INTO schema_migrations (version) VALUES (999)`); err != nil {
+		t.Fatalf("pretend a newer migration: %v", err)
+	}
+	s, err := postgres.Open(t.Context(), postgres.Config{URL: u}, slog.New(slog.NewTextHandler(t.Output(), nil)))
+	if err == nil {
+		s.Close()
+		t.Fatalf("Open() of a schema at version 999 = nil error, want ErrNewerSchema")
+	}
+	if !errors.Is(err, postgres.ErrNewerSchema) {
+		t.Errorf("Open() of a schema at version 999 = %v, want ErrNewerSchema", err)
+	}
+	t.Logf("Open() = %v", err)
+}
+
+// TestCrossStoreDelivery runs two stores on one schema, as two server
+// processes would: a subscriber of one gets what the other adds.
+func TestCrossStoreDelivery(t *testing.T) {
+	t.Parallel()
+	u := newSchema(t)
+	a, b := open(t, u, nil), open(t, u, nil)
+	sub, err := a.Subscribe(t.Context())
+	if err != nil {
+		t.Fatalf("Subscribe() = %v", err)
+	}
+	const writers, each = 4, 50
+	added := make([][]items.Item, writers)
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Go(func() {
+			for i := range each {
+				it, err := b.AddItem(t.Context(), items.NewItem{Name: fmt.Sprintf("w%d-%d", w, i)})
+				if err != nil {
+					t.Errorf("AddItem(w%d-%d) = %v", w, i, err)
+					return
+				}
+				added[w] = append(added[w], it)
+			}
+		})
+	}
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	got := storetest.Receive(t, sub, writers*each)
+
+	byID := make(map[int64]items.Item, len(got))
+	pos := make(map[int64]int, len(got))
+	for i, it := range got {
+		byID[it.ID] = it
+		pos[it.ID] = i
+	}
+	for w, its := range added {
+		for i, want := range its {
+			if diff := cmp.Diff(want, byID[want.ID]); diff != "" {
+				t.Errorf("item %d of writer %d (-added +received):\n%s", want.ID, w, diff)
+			}
+			if i > 0 && pos[want.ID] < pos[its[i-1].ID] {
+				t.Errorf("writer %d: item %d received before item %d, which it added earlier", w, want.ID, its[i-1].ID)
+			}
+		}
+	}
+	// The insertion lock makes IDs commit in order, so the stream is in ID
+	// order across processes too.
+	if ids := storetest.IDs(got); !slices.IsSorted(ids) {
+		t.Errorf("received IDs %v, want them increasing", ids)
+	}
+	// And nothing came twice: the next item is the next one added.
+	last := storetest.AddItems(t, a, "last")[0]
+	if next := storetest.Receive(t, sub, 1)[0]; next.ID != last.ID {
+		t.Errorf("after %d items, received %v, want %v", len(got), next, last)
+	}
+}
+
+// TestListenerReconnect kills the listener's connection: the listener
+// reconnects, logs the loss once, and delivers what was added meanwhile.
+func TestListenerReconnect(t *testing.T) {
+	t.Parallel()
+	u := newSchema(t)
+	rec := newRecorder(t)
+	s := open(t, u, slog.New(rec))
+	sub, err := s.Subscribe(t.Context())
+	if err != nil {
+		t.Fatalf("Subscribe() = %v", err)
+	}
+	want := storetest.AddItems(t, s, "before")
+	got := storetest.Receive(t, sub, 1)
+
+	for round := range 2 {
+		pid := s.ListenerPID()
+		if pid == 0 {
+			t.Fatalf("round %d: ListenerPID() = 0 before the kill", round)
+		}
+		adminExec(t, t.Context(), fmt.Sprintf("SELECT pg_terminate_backend(%d)", pid))
+		// The listener waits 50 ms at least before it reconnects: these
+		// commit meanwhile, and it catches up with them.
+		waitFor(t, "the listener to notice", func() bool { return s.ListenerPID() == 0 })
+		want = append(want, storetest.AddItems(t, s, fmt.Sprintf("during %d.1", round), fmt.Sprintf("during %d.2", round))...)
+		got = append(got, storetest.Receive(t, sub, 2)...)
+		// And these once it is back.
+		want = append(want, storetest.AddItems(t, s, fmt.Sprintf("after %d", round))...)
+		got = append(got, storetest.Receive(t, sub, 1)...)
+		if now := s.ListenerPID(); now == pid || now == 0 {
+			t.Errorf("round %d: ListenerPID() = %d after reconnecting, want a new backend's (was %d)", round, now, pid)
+		}
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("received items mismatch (-added +received):\n%s", diff)
+	}
+	if n := rec.sum(slog.LevelInfo, "item listener reconnected", "caught_up"); n == 0 {
+		t.Errorf("the listener caught up with no item after reconnecting, want the items added while it was away")
+	}
+	const lost, back = "item listener lost its database connection; reconnecting: items added meanwhile will be delivered late", "item listener reconnected"
+	if n := rec.count(slog.LevelWarn, lost); n != 2 {
+		t.Errorf("logged %d warnings %q for 2 lost connections, want 2", n, lost)
+	}
+	if n := rec.count(slog.LevelInfo, back); n != 2 {
+		t.Errorf("logged %q %d times, want 2", back, n)
+	}
+}
+
+// TestIdleCheck adds an item without a notification, as if the
+// notification were lost: the listener's idle check finds it.
+func TestIdleCheck(t *testing.T) {
+	t.Parallel()
+	u := newSchema(t)
+	cfg := postgres.WithIdleCheck(postgres.Config{URL: u}, 20*time.Millisecond)
+	s, err := postgres.Open(t.Context(), cfg, slog.New(slog.NewTextHandler(t.Output(), nil)))
+	if err != nil {
+		t.Fatalf("Open() = %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	sub, err := s.Subscribe(t.Context())
+	if err != nil {
+		t.Fatalf("Subscribe() = %v", err)
+	}
+	conn, err := pgx.Connect(t.Context(), u)
+	if err != nil {
+		t.Fatalf("connect: %v", err)
+	}
+	defer conn.Close(context.WithoutCancel(t.Context()))
+	var id int64
+	err = conn.QueryRow(t.Context(),
+		`INSERT INTO items (name, name_folded, created_at) VALUES ('unannounced', 'UNANNOUNCED', now()) RETURNING id`).Scan(&id)
+	if err != nil {
+		t.Fatalf("insert: %v", err)
+	}
+	want, err := s.Item(t.Context(), id)
+	if err != nil {
+		t.Fatalf("Item(%d) = %v", id, err)
+	}
+	if diff := cmp.Diff([]items.Item{want}, storetest.Receive(t, sub, 1)); diff != "" {
+		t.Errorf("received items mismatch (-added +received):\n%s", diff)
+	}
+}
+
+// TestRecovers kills every connection of a store, as a database restart
+// would: Ping fails or succeeds but never hangs, and once it succeeds again
+// the store works and delivers as before.
+func TestRecovers(t *testing.T) {
+	t.Parallel()
+	u := newSchema(t)
+	app := randomName("itemsapi_test_")
+	u = withParams(t, u, "application_name", app)
+	s := open(t, u, nil)
+	storetest.AddItems(t, s, "warm up")
+	adminExec(t, t.Context(), fmt.Sprintf(
+		"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = '%s'", app))
+	waitFor(t, "Ping to succeed", func() bool { return s.Ping(t.Context()) == nil })
+	var sub *items.Subscription
+	waitFor(t, "Subscribe to succeed", func() bool {
+		var err error
+		sub, err = s.Subscribe(t.Context())
+		return err == nil
+	})
+	var want []items.Item
+	waitFor(t, "AddItem to succeed", func() bool {
+		it, err := s.AddItem(t.Context(), items.NewItem{Name: "after the restart"})
+		if err == nil {
+			want = append(want, it)
+		}
+		return err == nil
+	})
+	if diff := cmp.Diff(want, storetest.Receive(t, sub, 1)); diff != "" {
+		t.Errorf("received items mismatch (-added +received):\n%s", diff)
+	}
+}
+
+// TestInvalidText checks that text PostgreSQL refuses is the client's
+// error, never an internal one.
+func TestInvalidText(t *testing.T) {
+	t.Parallel()
+	s := open(t, newSchema(t), nil)
+	ctx := t.Context()
+	_, hash := items.NewToken()
+	for _, bad := range []string{"nul\x00inside", "\x00", "invalid \xff utf-8", "cut \xc3"} {
+		calls := map[string]func() error{
+			"Items": func() error {
+				_, err := s.Items(ctx, items.ItemQuery{Search: bad, Limit: 10})
+				return err
+			},
+			"CountItems": func() error { _, err := s.CountItems(ctx, bad); return err },
+			"AddItem name": func() error {
+				_, err := s.AddItem(ctx, items.NewItem{Name: bad})
+				return err
+			},
+			"AddItem description": func() error {
+				_, err := s.AddItem(ctx, items.NewItem{Name: "ok", Description: &bad})
+				return err
+			},
+			"AddToken": func() error { _, err := s.AddToken(ctx, bad, items.RoleUser, hash); return err },
+		}
+		for name, call := range calls {
+			if err := call(); items.ErrorCode(err) != items.Invalid {
+				t.Errorf("%s(%q) = %v (code %q), want code %q", name, bad, err, items.ErrorCode(err), items.Invalid)
+			}
+		}
+	}
+	if n, err := s.CountItems(ctx, ""); err != nil || n != len(items.DemoItems) {
+		t.Errorf(`CountItems("") = %d, %v, want %d: nothing invalid stored`, n, err, len(items.DemoItems))
+	}
+}
+
+// TestSearchThroughIndex runs searches with the planner made to use the
+// trigram index, so that its answers are checked too, not only those of a
+// scan.
+func TestSearchThroughIndex(t *testing.T) {
+	t.Parallel()
+	u := withParams(t, newSchema(t), "enable_seqscan", "off", "enable_indexscan", "off")
+	s := open(t, u, nil)
+	ctx := t.Context()
+	names := []string{
+		"100% juice", "100 juice", "x_yz", "xayz", `back\slash`, "backslash",
+		"Grüne Äpfel", "GRÜNE ÄPFEL", "grune apfel", "ΣΊΣΥΦΟΣ", "straße", "kiwi",
+	}
+	storetest.AddItems(t, s, names...)
+	all := append([]string{"Apple", "Banana"}, names...)
+	for _, q := range []string{"100%", "0% j", "x_y", "_yz", `k\s`, `ck\sl`, "äpfel", "ÄPFEL", "pfel", "σίσυφος", "STRAẞE", "\u212Aiwi", "juice", "zzzz", "%%%"} {
+		var want []string
+		for _, n := range all {
+			if strings.Contains(items.FoldString(n), items.FoldString(q)) {
+				want = append(want, n)
+			}
+		}
+		got, err := s.Items(ctx, items.ItemQuery{Search: q, Limit: items.MaxPageSize + 1})
+		if err != nil {
+			t.Errorf("Items(Search %q) = %v", q, err)
+			continue
+		}
+		if diff := cmp.Diff(want, storetest.Names(got), cmpopts.EquateEmpty()); diff != "" {
+			t.Errorf("Items(Search %q) mismatch (-want +got):\n%s", q, diff)
+		}
+		if n, err := s.CountItems(ctx, q); err != nil || n != len(want) {
+			t.Errorf("CountItems(%q) = %d, %v, want %d", q, n, err, len(want))
+		}
+	}
+
+	conn, err := pgx.Connect(ctx, u)
+	if err != nil {
+		t.Fatalf("connect: %v", err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	if _, err := conn.Exec(ctx, `ANALYZE items`); err != nil {
+		t.Fatalf("ANALYZE: %v", err)
+	}
+	rows, err := conn.Query(ctx, `EXPLAIN SELECT id FROM items WHERE name_folded LIKE '%JUICE%' ESCAPE '\' AND id > 0 ORDER BY id LIMIT 21`)
+	if err != nil {
+		t.Fatalf("EXPLAIN: %v", err)
+	}
+	plan, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatalf("EXPLAIN: %v", err)
+	}
+	if !strings.Contains(strings.Join(plan, "\n"), "items_name_folded_trgm") {
+		t.Errorf("the search does not use the trigram index even when scans are off:\n%s", strings.Join(plan, "\n"))
+	}
+}
+
+// TestStatementTimeout holds a lock that every statement of the store
+// waits for: the store answers with an error within its statement timeout
+// instead of hanging, and works again once the lock is gone.
+func TestStatementTimeout(t *testing.T) {
+	t.Parallel()
+	u := newSchema(t)
+	ctx := t.Context()
+	s, err := postgres.Open(ctx, postgres.Config{URL: u, StatementTimeout: 200 * time.Millisecond}, slog.New(slog.NewTextHandler(t.Output(), nil)))
+	if err != nil {
+		t.Fatalf("Open() = %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+
+	conn, err := pgx.Connect(ctx, u)
+	if err != nil {
+		t.Fatalf("connect: %v", err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		t.Fatalf("begin: %v", err)
+	}
+	if _, err := tx.Exec(ctx, `LOCK TABLE items IN ACCESS EXCLUSIVE MODE`); err != nil {
+		t.Fatalf("lock items: %v", err)
+	}
+	start := time.Now()
+	_, addErr := s.AddItem(ctx, items.NewItem{Name: "blocked"})
+	_, readErr := s.Item(ctx, 1)
+	elapsed := time.Since(start)
+	for name, err := range map[string]error{"AddItem": addErr, "Item": readErr} {
+		if items.ErrorCode(err) != items.Internal {
+			t.Errorf("%s() under a lock = %v, want an internal error", name, err)
+		}
+	}
+	if elapsed > 3*time.Second {
+		t.Errorf("two calls under a lock took %v, want about twice the 200ms statement timeout", elapsed)
+	}
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatalf("rollback: %v", err)
+	}
+	if _, err := s.AddItem(ctx, items.NewItem{Name: "free"}); err != nil {
+		t.Errorf("AddItem() after the lock = %v", err)
+	}
+}
+
+// TestOpenFailures needs no database: Open fails, quickly, without quoting
+// the password.
+func TestOpenFailures(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ name, url string }{
+		{"unreachable", "postgres://alice:s3cr3t-pw@127.0.0.1:1/test?sslmode=disable"},
+		{"malformed", "postgres://alice:s3cr3t-pw@127.0.0.1:notaport/test"},
+		{"unknown parameter value", "postgres://alice:s3cr3t-pw@127.0.0.1:1/test?sslmode=sometimes"},
+	}
+	for _, tt := range tests {
+		start := time.Now()
+		s, err := postgres.Open(t.Context(), postgres.Config{URL: tt.url, ConnectTimeout: time.Second}, slog.New(slog.NewTextHandler(t.Output(), nil)))
+		if err == nil {
+			s.Close()
+			t.Errorf("%s: Open(%q) = nil error", tt.name, tt.url)
+			continue
+		}
+		if strings.Contains(err.Error(), "s3cr3t-pw") {
+			t.Errorf("%s: Open() = %q, which quotes the password", tt.name, err)
+		}
+		if d := time.Since(start); d > 5*time.Second {
+			t.Errorf("%s: Open() took %v", tt.name, d)
+		}
+	}
+}
