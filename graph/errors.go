@@ -26,7 +26,7 @@ func ErrorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 	return func(ctx context.Context, err error) *gqlerror.Error {
 		gqlErr := graphql.DefaultErrorPresenter(ctx, err)
 		if e, ok := errors.AsType[*items.Error](err); ok {
-			return presented(gqlErr, e.Message, string(e.Code))
+			return presented(gqlErr, e.Message, publicCode(e.Code))
 		}
 		if code, ok := gqlErr.Extensions["code"].(string); ok && code != "" && gqlErr.Err == nil {
 			return gqlErr
@@ -37,6 +37,18 @@ func ErrorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 		}
 		return presented(gqlErr, items.ErrorMessage(err), string(items.Internal))
 	}
+}
+
+// publicCode is the extensions.code a client sees for a domain code: the
+// public contract lists BAD_USER_INPUT, UNAUTHENTICATED and FORBIDDEN, and
+// every other failure is an INTERNAL_SERVER_ERROR (whose message, from an
+// *items.Error, is still safe to show).
+func publicCode(c items.Code) string {
+	switch c {
+	case items.Invalid, items.Unauthenticated, items.Forbidden:
+		return string(c)
+	}
+	return string(items.Internal)
 }
 
 // presented returns a copy of e with that message and code, keeping its

@@ -25,6 +25,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	dto "github.com/prometheus/client_model/go"
+	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"itemsapi/graph"
 	"itemsapi/items"
@@ -95,8 +96,8 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 
 // newGraphQL returns a gqlgen server over a memory store, configured like
 // the service's (error presenter, transports), with m's extension. The
-// search field fails with code CONFLICT, which no field of the real
-// schema answers.
+// search field fails with code TEAPOT, which no field of the real schema
+// answers.
 func newGraphQL(t testing.TB, m *metrics.Metrics) (*handler.Server, *memory.Store) {
 	t.Helper()
 	st := memory.New()
@@ -113,7 +114,7 @@ func newGraphQL(t testing.TB, m *metrics.Metrics) (*handler.Server, *memory.Stor
 	srv.Use(m.Extension())
 	srv.AroundFields(func(ctx context.Context, next graphql.Resolver) (any, error) {
 		if graphql.GetFieldContext(ctx).Field.Name == "search" {
-			return nil, items.Errorf(items.Conflict, "search is out of order")
+			return nil, &gqlerror.Error{Message: "search is out of order", Extensions: map[string]any{"code": "TEAPOT"}}
 		}
 		return next(ctx)
 	})
@@ -172,7 +173,7 @@ func TestGraphQL(t *testing.T) {
 		// Variables that do not coerce: the operation exists, nothing ran.
 		{"", `query Vars($id: ID!) { item(id: $id) { name } }`, []string{"GRAPHQL_VALIDATION_FAILED"}},
 		// A code outside the allow-list, and two errors in one response.
-		{"", `{ a: search { totalCount } b: me { id } }`, []string{"CONFLICT", "UNAUTHENTICATED"}},
+		{"", `{ a: search { totalCount } b: me { id } }`, []string{"TEAPOT", "UNAUTHENTICATED"}},
 	}
 	for _, r := range requests {
 		codes := post(t, ts.URL, r.operationName, r.query)
