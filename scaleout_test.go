@@ -137,7 +137,8 @@ func TestTwoProcessesOnePostgres(t *testing.T) {
 }
 
 // subscribe opens a graphql-transport-ws subscription to itemAdded and
-// returns the names of the items it receives.
+// returns the names of the items it receives; the channel is closed when
+// the socket ends.
 func subscribe(t *testing.T, base, token string) <-chan string {
 	t.Helper()
 	ctx := t.Context()
@@ -166,6 +167,7 @@ func subscribe(t *testing.T, base, token string) <-chan string {
 	}
 	names := make(chan string, 1024)
 	go func() {
+		defer close(names)
 		for {
 			var m msg
 			if err := wsjson.Read(ctx, conn, &m); err != nil {
@@ -191,8 +193,10 @@ func subscribe(t *testing.T, base, token string) <-chan string {
 		}
 		select {
 		case name := <-names:
-			for name != marker {
-				name = <-names
+			for ok := true; name != marker; name, ok = <-names {
+				if !ok {
+					t.Fatal("the subscription ended before it started")
+				}
 			}
 			return names
 		case <-time.After(200 * time.Millisecond):

@@ -285,3 +285,19 @@ func TestRedactDSN(t *testing.T) {
 		t.Errorf("redactDSN kept the password: %s", got)
 	}
 }
+
+func TestShutdownEndsSubscriptions(t *testing.T) {
+	s := start(t, map[string]string{"BOOTSTRAP_ADMIN_TOKEN": adminToken}, "--db", "memory")
+	names := subscribe(t, s.url, adminToken)
+	s.stop(t) // fails the test if run does not return within 15 s
+	for {
+		select {
+		case _, ok := <-names:
+			if !ok {
+				return
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("the subscription was still open 5 s after shutdown")
+		}
+	}
+}
