@@ -83,7 +83,13 @@ func DecodeCursor(cursor string) (int64, error) {
 	if len(cursor) > 40 {
 		return 0, bad
 	}
-	raw, err := base64.RawURLEncoding.DecodeString(cursor)
+	for i := 0; i < len(cursor); i++ {
+		// The decoder skips line breaks; a cursor has none.
+		if c := cursor[i]; !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return 0, bad
+		}
+	}
+	raw, err := base64.RawURLEncoding.Strict().DecodeString(cursor)
 	if err != nil {
 		return 0, bad
 	}
