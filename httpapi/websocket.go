@@ -104,7 +104,7 @@ func newWebsocket(cfg Config, store auth.TokenStore) websocketTransport {
 func (t websocketTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
 	if !originAllowed(r, t.origins) {
 		writeError(w, http.StatusForbidden, string(items.Forbidden),
-			"websocket connections from origin "+r.Header.Get("Origin")+" are not allowed")
+			"websocket connections from the origin of this page are not allowed")
 		return
 	}
 	accepted := &acceptedConn{}
@@ -210,10 +210,10 @@ var (
 
 // verdict is what the guard does with a client message.
 type verdict struct {
-	closeCode coderws.StatusCode // close the socket with this code and reason
-	reason    string             //
-	reply     []byte             // answer this, and do not pass the message on
-	drop      bool               // do not pass the message on
+	closeCode coderws.StatusCode // if not 0, close the socket with this code and reason
+	reason    string
+	reply     []byte // answer this, and do not pass the message on
+	drop      bool   // do not pass the message on
 }
 
 func badRequest(reason string) verdict { return verdict{closeCode: closeBadRequest, reason: reason} }
