@@ -8,6 +8,8 @@ package graph
 import (
 	"context"
 
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+
 	"itemsapi/graph/model"
 	"itemsapi/items"
 )
@@ -57,4 +59,26 @@ func (r *Resolver) page(ctx context.Context, search string, first *int, after *s
 			return r.Store.CountItems(ctx, search)
 		},
 	}, nil
+}
+
+// forward relays a subscription's items to gqlgen. When the subscription
+// ends for a reason of its own (the subscriber fell behind, the store
+// closed) rather than because the client left, the client is told why with
+// an error message for that operation instead of a silent complete.
+func forward(ctx context.Context, sub *items.Subscription) <-chan items.Item {
+	out := make(chan items.Item)
+	go func() {
+		defer close(out)
+		for it := range sub.C {
+			select {
+			case out <- it:
+			case <-ctx.Done():
+				return
+			}
+		}
+		if err := sub.Err(); err != nil && ctx.Err() == nil {
+			transport.AddSubscriptionError(ctx, subscriptionError(err))
+		}
+	}()
+	return out
 }

@@ -92,7 +92,7 @@ func (r *subscriptionResolver) ItemAdded(ctx context.Context) (<-chan items.Item
 	if err != nil {
 		return nil, err
 	}
-	return sub.C, nil
+	return forward(ctx, sub), nil
 }
 
 func (r *Resolver) Item() ItemResolver { return &itemResolver{r} }

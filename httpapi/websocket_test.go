@@ -16,6 +16,7 @@ import (
 
 	"itemsapi/httpapi"
 	"itemsapi/items"
+	"itemsapi/pubsub"
 	"itemsapi/store/memory"
 )
 
@@ -476,4 +477,40 @@ func TestWebsocketKeepAlive(t *testing.T) {
 		c.init("")
 		c.closeCode() // fails the test if the socket stays open
 	})
+}
+
+// droppingBroker delivers one item to each subscriber and then drops it,
+// as the hub drops a subscriber that fell behind.
+type droppingBroker struct{}
+
+func (droppingBroker) Subscribe(context.Context) (*items.Subscription, error) {
+	c := make(chan items.Item, 1)
+	c <- items.Item{ID: 7, Name: "seven", CreatedAt: time.Now()}
+	close(c)
+	return &items.Subscription{C: c, Err: func() error { return pubsub.ErrTooSlow }}, nil
+}
+
+func TestWebsocketDroppedSubscriberIsTold(t *testing.T) {
+	mem := memory.New()
+	t.Cleanup(func() { mem.Close() })
+	ts := &testServer{store: &faultyStore{Store: mem}, logs: &syncBuffer{}}
+	ts.Server = httptest.NewServer(httpapi.NewHandler(httpapi.DefaultConfig(), httpapi.Deps{
+		Store: mem, Broker: droppingBroker{}, Logger: slog.New(slog.NewTextHandler(ts.logs, nil)),
+	}))
+	t.Cleanup(ts.Close)
+
+	c := ts.dialWS(t, "graphql-transport-ws", nil)
+	c.init("")
+	c.send(subscribeMsg("s", itemAddedQuery))
+	if m := c.expect("next", "s"); itemName(t, m) != "seven" {
+		t.Errorf("first message = %s, want the item seven", m.Payload)
+	}
+	var errs []gqlError
+	if err := json.Unmarshal(c.expect("error", "s").Payload, &errs); err != nil {
+		t.Fatal(err)
+	}
+	if len(errs) != 1 || !strings.Contains(errs[0].Message, "did not keep up") {
+		t.Errorf("errors = %+v, want one saying the subscriber did not keep up", errs)
+	}
+	c.pingPong() // the connection stays usable
 }
