@@ -53,6 +53,14 @@ type config struct {
 	BootstrapToken string
 	ShutdownGrace  time.Duration
 	HTTP           httpapi.Config
+	Server         serverLimits
+}
+
+// serverLimits are the http.Server's own bounds on a connection.
+type serverLimits struct {
+	ReadHeaderTimeout time.Duration
+	IdleTimeout       time.Duration
+	MaxHeaderBytes    int
 }
 
 // newFlagSet returns the flag set of the server, which prints its usage
@@ -71,6 +79,11 @@ func parseConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (c
 		DB:            "sqlite:items.db",
 		ShutdownGrace: 10 * time.Second,
 		HTTP:          httpapi.DefaultConfig(),
+		Server: serverLimits{
+			ReadHeaderTimeout: 10 * time.Second,
+			IdleTimeout:       120 * time.Second,
+			MaxHeaderBytes:    64 << 10,
+		},
 	}
 	if v := getenv("ADDR"); v != "" {
 		cfg.Addr = v
@@ -96,6 +109,18 @@ func parseConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (c
 	fs.IntVar(&cfg.HTTP.MaxDirectives, "max-directives", cfg.HTTP.MaxDirectives, "most directives on one field")
 	fs.IntVar(&cfg.HTTP.MaxBatch, "max-batch", cfg.HTTP.MaxBatch, "most operations in a batched request")
 	fs.IntVar(&cfg.HTTP.QueryCacheSize, "query-cache", cfg.HTTP.QueryCacheSize, "parsed documents to keep")
+	fs.DurationVar(&cfg.Server.ReadHeaderTimeout, "read-header-timeout", cfg.Server.ReadHeaderTimeout, "time a client has to send a request's headers")
+	fs.DurationVar(&cfg.HTTP.ReadTimeout, "read-timeout", cfg.HTTP.ReadTimeout, "time a client has to send a whole request, body included")
+	fs.DurationVar(&cfg.HTTP.WriteTimeout, "write-timeout", cfg.HTTP.WriteTimeout, "time to write an answer")
+	fs.DurationVar(&cfg.Server.IdleTimeout, "idle-timeout", cfg.Server.IdleTimeout, "how long an idle keep-alive connection stays open")
+	fs.IntVar(&cfg.Server.MaxHeaderBytes, "max-header-bytes", cfg.Server.MaxHeaderBytes, "largest request header, in bytes")
+	fs.IntVar(&cfg.HTTP.MaxWebsockets, "max-websockets", cfg.HTTP.MaxWebsockets, "most websockets open at once")
+	fs.IntVar(&cfg.HTTP.MaxSubscriptionsPerSocket, "max-subscriptions", cfg.HTTP.MaxSubscriptionsPerSocket, "most operations running at once on one websocket")
+	fs.Var(listFlag{&cfg.HTTP.CORSOrigins}, "cors-origins", "comma-separated origins whose pages may call the API and open websockets (https://app.example.com, https://*.example.com); none by default")
+	fs.BoolVar(&cfg.HTTP.CSRFPrevention, "csrf-prevention", cfg.HTTP.CSRFPrevention, "refuse requests a browser could send cross-site without a preflight, as Apollo Server does (for proxies that add cookies)")
+	fs.IntVar(&cfg.HTTP.RateLimit.Requests, "rate-limit", cfg.HTTP.RateLimit.Requests, "requests per --rate-window per client address and per token (0: off)")
+	fs.DurationVar(&cfg.HTTP.RateLimit.Window, "rate-window", cfg.HTTP.RateLimit.Window, "window of --rate-limit")
+	fs.Var(listFlag{&cfg.HTTP.RateLimit.TrustedProxies}, "trusted-proxies", "comma-separated CIDR prefixes of the proxies whose X-Forwarded-For names the client address")
 	fs.DurationVar(&cfg.ShutdownGrace, "shutdown-grace", cfg.ShutdownGrace, "how long in-flight requests may finish at shutdown")
 	// Every other flag may come from the environment too, under its
 	// name in upper snake case: --max-cost is MAX_COST.
@@ -122,8 +147,15 @@ func parseConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (c
 	}
 	h := cfg.HTTP
 	if h.MaxBodyBytes <= 0 || h.MaxCost <= 0 || h.MaxDepth <= 0 || h.MaxTokens <= 0 ||
-		h.MaxDirectives <= 0 || h.MaxBatch <= 0 || h.QueryCacheSize <= 0 {
+		h.MaxDirectives <= 0 || h.MaxBatch <= 0 || h.QueryCacheSize <= 0 ||
+		h.MaxWebsockets <= 0 || h.MaxSubscriptionsPerSocket <= 0 || cfg.Server.MaxHeaderBytes <= 0 {
 		return cfg, errors.New("limits and cache sizes must be positive")
+	}
+	if h.RateLimit.Requests < 0 || h.RateLimit.Window < time.Second {
+		return cfg, errors.New("--rate-limit must be 0 (off) or more, over a --rate-window of a second or more")
+	}
+	if err := httpapi.ValidPrefixes(h.RateLimit.TrustedProxies); err != nil {
+		return cfg, err
 	}
 	return cfg, nil
 }
@@ -159,21 +191,21 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	m := metrics.New(prometheus.NewRegistry())
 	deps := httpapi.Deps{Store: m.Store(store), Broker: broker, Logger: log, Metrics: m}
-	return serve(ctx, ln, httpapi.NewHandler(cfg.HTTP, deps), cfg.ShutdownGrace, log)
+	return serve(ctx, ln, httpapi.NewHandler(cfg.HTTP, deps), cfg.Server, cfg.ShutdownGrace, log)
 }
 
 // serve serves h on ln until ctx is done, then lets in-flight requests
 // finish for up to grace and closes the websockets.
-func serve(ctx context.Context, ln net.Listener, h http.Handler, grace time.Duration, log *slog.Logger) error {
+func serve(ctx context.Context, ln net.Listener, h http.Handler, limits serverLimits, grace time.Duration, log *slog.Logger) error {
 	// Websockets are hijacked connections, which Shutdown does not wait
 	// for: they end when this base context is cancelled.
 	base, cancelBase := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelBase()
 	srv := &http.Server{
 		Handler:           h,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
+		ReadHeaderTimeout: limits.ReadHeaderTimeout,
+		IdleTimeout:       limits.IdleTimeout,
+		MaxHeaderBytes:    limits.MaxHeaderBytes,
 		BaseContext:       func(net.Listener) context.Context { return base },
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
@@ -324,5 +356,27 @@ func (f int32Flag) Set(s string) error {
 		return fmt.Errorf("want a number from 0 up")
 	}
 	*f.p = int32(n)
+	return nil
+}
+
+// listFlag is a flag.Value for a comma-separated list; each use replaces
+// the list.
+type listFlag struct{ p *[]string }
+
+func (f listFlag) String() string {
+	if f.p == nil {
+		return ""
+	}
+	return strings.Join(*f.p, ",")
+}
+
+func (f listFlag) Set(s string) error {
+	var list []string
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			list = append(list, v)
+		}
+	}
+	*f.p = list
 	return nil
 }

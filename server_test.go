@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -265,6 +266,25 @@ func TestConfig(t *testing.T) {
 			t.Errorf("MAX_COST=500 INTROSPECTION=false gave cost %d, introspection %v, err %v", cfg.HTTP.MaxCost, cfg.HTTP.Introspection, err)
 		}
 	})
+	t.Run("lists and hardening", func(t *testing.T) {
+		env := map[string]string{"CORS_ORIGINS": "https://a.example, https://*.b.example", "RATE_LIMIT": "60"}
+		cfg, err := parseConfig(newFlagSet(io.Discard), []string{"--trusted-proxies", "10.0.0.0/8,192.0.2.1", "--read-timeout", "5s"},
+			func(k string) string { return env[k] })
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := cfg.HTTP
+		if !slices.Equal(h.CORSOrigins, []string{"https://a.example", "https://*.b.example"}) ||
+			!slices.Equal(h.RateLimit.TrustedProxies, []string{"10.0.0.0/8", "192.0.2.1"}) ||
+			h.RateLimit.Requests != 60 || h.RateLimit.Window != time.Minute || h.ReadTimeout != 5*time.Second {
+			t.Errorf("config = %+v", h)
+		}
+	})
+	for _, bad := range [][]string{{"--trusted-proxies", "10.0.0.0/33"}, {"--rate-limit", "-1"}, {"--max-websockets", "0"}} {
+		if _, err := parseConfig(newFlagSet(io.Discard), bad, func(string) string { return "" }); err == nil {
+			t.Errorf("parseConfig(%q) accepted it", bad)
+		}
+	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			fs := newFlagSet(io.Discard)

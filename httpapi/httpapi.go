@@ -56,8 +56,32 @@ type Config struct {
 	// pages may open websockets: host patterns matched as by path.Match
 	// ("*.example.com"), or scheme://host patterns. A handshake from any
 	// other Origin is refused with 403; one without Origin (not a browser)
-	// is accepted.
+	// is accepted. When empty, CORSOrigins serve.
 	WebsocketOrigins []string
+	// MaxWebsockets bounds the websockets open at once; past it an upgrade
+	// is answered 503 with Retry-After.
+	MaxWebsockets int
+	// MaxSubscriptionsPerSocket bounds the operations running at once on
+	// one websocket; past it a subscribe gets an error message.
+	MaxSubscriptionsPerSocket int
+
+	// ReadTimeout bounds reading a request, body included, and
+	// WriteTimeout writing its answer. Neither applies to a websocket once
+	// upgraded. (The header's own timeout is the http.Server's.)
+	ReadTimeout  time.Duration
+	WriteTimeout time.Duration
+
+	// CORSOrigins are the origins whose pages' scripts may call the API
+	// (https://app.example.com, or https://*.example.com); none by default.
+	CORSOrigins []string
+	// CSRFPrevention refuses requests a browser could send cross-site
+	// without a preflight, as Apollo Server's csrfPrevention does. Off by
+	// default: credentials travel only in headers, so such requests carry
+	// none; turn it on where a proxy adds cookies.
+	CSRFPrevention bool
+	// RateLimit limits requests per client address and per token; off by
+	// default.
+	RateLimit RateLimit
 }
 
 // DefaultConfig returns the settings the server starts with: every limit
@@ -75,7 +99,12 @@ func DefaultConfig() Config {
 		APQCacheSize:   1000,
 		KeepAlive:      10 * time.Second,
 
-		WebsocketInitTimeout: 10 * time.Second,
+		WebsocketInitTimeout:      10 * time.Second,
+		MaxWebsockets:             1000,
+		MaxSubscriptionsPerSocket: 20,
+		ReadTimeout:               30 * time.Second,
+		WriteTimeout:              30 * time.Second,
+		RateLimit:                 RateLimit{Window: time.Minute},
 	}
 }
 
@@ -90,19 +119,28 @@ type Deps struct {
 
 // NewHandler returns the HTTP handler of the whole service.
 func NewHandler(cfg Config, deps Deps) http.Handler {
+	if len(cfg.WebsocketOrigins) == 0 {
+		cfg.WebsocketOrigins = cfg.CORSOrigins
+	}
 	gql := newGraphQL(cfg, deps)
 	r := chi.NewRouter()
+	r.Use(deadlines(cfg.ReadTimeout, cfg.WriteTimeout))
 	if deps.Metrics != nil {
 		r.Use(deps.Metrics.Middleware)
 	}
-	r.Use(requestID, logRequests(deps.Logger), recoverPanics(deps.Logger))
+	r.Use(requestID, logRequests(deps.Logger), recoverPanics(deps.Logger),
+		clientAddress(cfg.RateLimit.TrustedProxies), rateLimit(cfg.RateLimit))
 
 	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeText(w, http.StatusOK, "ok\n")
 	})
 	r.Get("/readyz", ready(deps.Store, deps.Logger))
-	r.With(allowMethods(http.MethodGet, http.MethodPost, http.MethodOptions),
-		auth.Middleware(deps.Store), limitBody(cfg.MaxBodyBytes)).Handle("/graphql", gql)
+	api := r.With(corsMiddleware(cfg.CORSOrigins),
+		allowMethods(http.MethodGet, http.MethodPost, http.MethodOptions))
+	if cfg.CSRFPrevention {
+		api = api.With(csrfPrevention)
+	}
+	api.With(auth.Middleware(deps.Store), limitBody(cfg.MaxBodyBytes)).Handle("/graphql", gql)
 	if deps.Metrics != nil {
 		r.Method(http.MethodGet, "/metrics", deps.Metrics.Handler())
 	}

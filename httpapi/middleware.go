@@ -138,6 +138,32 @@ func recoverPanics(log *slog.Logger) func(http.Handler) http.Handler {
 	}
 }
 
+// deadlines bounds the time to read each request, body included, and to
+// write its answer, so that a client trickling bytes cannot hold a
+// connection for long. A websocket upgrade clears both instead: a keep-alive
+// connection may carry the deadlines of an earlier request, and a socket
+// lives as long as its client answers pings.
+func deadlines(read, write time.Duration) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			rc := http.NewResponseController(w)
+			var readBy, writeBy time.Time
+			if !isWebsocketUpgrade(r) {
+				now := time.Now()
+				if read > 0 {
+					readBy = now.Add(read)
+				}
+				if write > 0 {
+					writeBy = now.Add(write)
+				}
+			}
+			_ = rc.SetReadDeadline(readBy)
+			_ = rc.SetWriteDeadline(writeBy)
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
 // limitBody refuses a request body over n bytes.
 func limitBody(n int64) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {

@@ -11,6 +11,7 @@ import (
 	"path"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -69,6 +70,9 @@ const (
 type websocketTransport struct {
 	transport.Websocket
 	origins []string
+	// open counts the sockets open now; at most maxOpen at once.
+	open    *atomic.Int64
+	maxOpen int64
 }
 
 var _ graphql.Transport = websocketTransport{}
@@ -82,8 +86,14 @@ func newWebsocket(cfg Config, store auth.TokenStore) websocketTransport {
 	}}
 	return websocketTransport{
 		origins: cfg.WebsocketOrigins,
+		open:    new(atomic.Int64),
+		maxOpen: int64(cfg.MaxWebsockets),
 		Websocket: transport.Websocket{
-			Implementation: guardedImplementation{inner: coder, initTimeout: cfg.WebsocketInitTimeout},
+			Implementation: guardedImplementation{
+				inner:       coder,
+				initTimeout: cfg.WebsocketInitTimeout,
+				maxOps:      cfg.MaxSubscriptionsPerSocket,
+			},
 			// InitTimeout stays zero: the guard enforces it, with 4408.
 			KeepAlivePingInterval: cfg.KeepAlive, // "ka" on graphql-ws
 			PingPongInterval:      cfg.KeepAlive, // ping on graphql-transport-ws; no pong in twice that closes
@@ -99,14 +109,23 @@ func newWebsocket(cfg Config, store auth.TokenStore) websocketTransport {
 
 // Do implements graphql.Transport. It refuses an upgrade from another
 // origin with a 403 (coder/websocket would too, but then gqlgen writes a
-// second response over its own), and closes the socket when gqlgen
-// returns, whatever gqlgen did with it.
+// second response over its own), refuses one past the limit of open
+// sockets with a 503, and closes the socket when gqlgen returns, whatever
+// gqlgen did with it.
 func (t websocketTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
 	if !originAllowed(r, t.origins) {
 		writeError(w, http.StatusForbidden, string(items.Forbidden),
 			"websocket connections from the origin of this page are not allowed")
 		return
 	}
+	if n := t.open.Add(1); t.maxOpen > 0 && n > t.maxOpen {
+		t.open.Add(-1)
+		w.Header().Set("Retry-After", "10")
+		writeError(w, http.StatusServiceUnavailable, codeBadRequest,
+			fmt.Sprintf("the server has the most websockets it takes open (%d); retry later", t.maxOpen))
+		return
+	}
+	defer t.open.Add(-1)
 	accepted := &acceptedConn{}
 	t.Websocket.Do(w, r.WithContext(context.WithValue(r.Context(), acceptedConnKey{}, accepted)), exec)
 	if accepted.conn != nil {
@@ -155,6 +174,9 @@ type guardedImplementation struct {
 	inner transport.WebsocketImplementation
 	// initTimeout bounds the wait for connection_init; zero waits forever.
 	initTimeout time.Duration
+	// maxOps bounds the operations running at once on one socket; zero
+	// leaves them unbounded.
+	maxOps int
 }
 
 // Accept implements transport.WebsocketImplementation.
@@ -166,6 +188,7 @@ func (g guardedImplementation) Accept(w http.ResponseWriter, r *http.Request, op
 	c := &guardedConn{
 		WebsocketConn: conn,
 		transportWS:   conn.Subprotocol() == subprotocolTransportWS,
+		maxOps:        g.maxOps,
 		ops:           map[string]opState{},
 	}
 	if g.initTimeout > 0 {
@@ -195,6 +218,7 @@ const (
 type guardedConn struct {
 	transport.WebsocketConn
 	transportWS bool
+	maxOps      int
 	initTimer   *time.Timer
 
 	mu          sync.Mutex
@@ -260,17 +284,25 @@ func (c *guardedConn) check(data []byte) verdict {
 
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	id, hasID := jsonString(msg["id"])
 	if !c.transportWS {
-		if typ == "connection_init" {
+		switch typ {
+		case "connection_init":
 			if !nullOrObject(payload) {
 				return badRequest("Invalid message received: the payload of connection_init must be an object")
 			}
 			c.stopInitTimer()
+		case "start":
+			if c.tooManyOps() {
+				return verdict{reply: c.tooManyOpsError(id)}
+			}
+			c.ops[id] = opRunning
+		case "stop":
+			delete(c.ops, id)
 		}
 		return verdict{}
 	}
 
-	id, hasID := jsonString(msg["id"])
 	switch typ {
 	case "":
 		return badRequest("Invalid message received: no type")
@@ -314,6 +346,9 @@ func (c *guardedConn) check(data []byte) verdict {
 			return verdict{closeCode: closeSubscriberExists,
 				reason: limitReason("Subscriber for "+id+" already exists", "Subscriber already exists")}
 		}
+		if c.tooManyOps() {
+			return verdict{reply: c.tooManyOpsError(id)}
+		}
 		c.ops[id] = opRunning
 	case typ == "complete":
 		if c.ops[id] == opRunning {
@@ -342,13 +377,33 @@ func checkSubscribePayload(raw json.RawMessage) string {
 	return ""
 }
 
-// WriteJSON implements transport.WebsocketConn: on graphql-transport-ws
-// it sends nothing for an operation that has ended, and no complete after
-// an error.
-func (c *guardedConn) WriteJSON(v any) error {
-	if !c.transportWS {
-		return c.WebsocketConn.WriteJSON(v)
+// tooManyOps reports whether the socket runs as many operations as it
+// may. c.mu is held.
+func (c *guardedConn) tooManyOps() bool {
+	if c.maxOps <= 0 {
+		return false
 	}
+	running := 0
+	for _, st := range c.ops {
+		if st == opRunning {
+			running++
+		}
+	}
+	return running >= c.maxOps
+}
+
+// tooManyOpsError is the error message that refuses operation id because
+// the socket runs as many as it may; the socket stays open.
+func (c *guardedConn) tooManyOpsError(id string) []byte {
+	idJSON, _ := json.Marshal(id)
+	return fmt.Appendf(nil, `{"id":%s,"type":"error","payload":[{"message":"this connection already runs %d operations, the most it may; complete one first","extensions":{"code":%q}}]}`,
+		idJSON, c.maxOps, codeBadRequest)
+}
+
+// WriteJSON implements transport.WebsocketConn: it keeps track of the
+// operations that end, and on graphql-transport-ws it sends nothing for an
+// operation that has ended, and no complete after an error.
+func (c *guardedConn) WriteJSON(v any) error {
 	data, err := json.Marshal(v)
 	if err != nil {
 		return err
@@ -368,6 +423,12 @@ func (c *guardedConn) WriteJSON(v any) error {
 func (c *guardedConn) mayWrite(typ, id string) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if !c.transportWS {
+		if typ == "complete" || typ == "error" {
+			delete(c.ops, id)
+		}
+		return true
+	}
 	running := c.ops[id] == opRunning
 	switch typ {
 	case "complete":

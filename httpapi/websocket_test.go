@@ -26,6 +26,11 @@ import (
 // is would not reach it.
 func newSubscriptionServer(t testing.TB) (*testServer, <-chan struct{}) {
 	t.Helper()
+	return newSubscriptionServerWith(t, httpapi.DefaultConfig())
+}
+
+func newSubscriptionServerWith(t testing.TB, cfg httpapi.Config) (*testServer, <-chan struct{}) {
+	t.Helper()
 	mem := memory.New()
 	t.Cleanup(func() { mem.Close() })
 	store := &faultyStore{Store: mem}
@@ -34,7 +39,7 @@ func newSubscriptionServer(t testing.TB) (*testServer, <-chan struct{}) {
 	ts.adminToken = addToken(t, store, "root", items.RoleAdmin)
 	broker := &notifyingBroker{Broker: mem, subscribed: make(chan struct{}, 16)}
 	log := slog.New(slog.NewTextHandler(ts.logs, nil))
-	ts.Server = httptest.NewServer(httpapi.NewHandler(httpapi.DefaultConfig(),
+	ts.Server = httptest.NewServer(httpapi.NewHandler(cfg,
 		httpapi.Deps{Store: store, Broker: broker, Logger: log}))
 	t.Cleanup(ts.Close)
 	return ts, broker.subscribed
