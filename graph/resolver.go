@@ -3,7 +3,7 @@
 // @auth directive, and the error presenter.
 package graph
 
-//go:generate go run github.com/99designs/gqlgen generate
+//go:generate go run itemsapi/internal/gqlgen
 
 import (
 	"context"

@@ -11,15 +11,8 @@ import (
 	"itemsapi/items"
 )
 
-func (r *itemResolver) CreatedBy(ctx context.Context, obj *items.Item) (*items.User, error) {
-	if obj.CreatedByID == 0 {
-		return nil, nil //nolint:nilnil // null is the answer for demo items
-	}
-	u, ok, err := loadUser(ctx, r.Store, obj.CreatedByID)
-	if err != nil || !ok {
-		return nil, err
-	}
-	return &u, nil
+func (r *itemResolver) CreatedBy(ctx context.Context, objs []*items.Item) ([]*items.User, error) {
+	return createdBy(ctx, r.Store, objs)
 }
 
 func (r *mutationResolver) AddItem(ctx context.Context, input items.NewItem) (items.Item, error) {

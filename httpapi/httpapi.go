@@ -180,7 +180,7 @@ func newGraphQL(cfg Config, deps Deps) http.Handler {
 		CacheSize:     cfg.QueryCacheSize,
 	})
 	srv.Use(&graph.StrictVariables{})
-	srv.Use(graph.Loaders{Store: deps.Store})
+	srv.Use(graph.UserCache{})
 	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
 		oc := graphql.GetOperationContext(ctx)
 		setOperation(ctx, oc.OperationName)

@@ -583,6 +583,45 @@ func TestCreatedBy(t *testing.T) {
 	}
 }
 
+// TestCreatedByOneStoreCall: the creators of a whole page, however large,
+// and of the same items in a second list of the response, cost one store
+// call.
+func TestCreatedByOneStoreCall(t *testing.T) {
+	ts := newTestServer(t)
+	tokens := []string{ts.userToken, ts.adminToken, addToken(t, ts.store, "carol", items.RoleUser)}
+	for i := range 99 {
+		ts.post(t, tokens[i%3], `mutation($n: String!) { addItem(input: {name: $n}) { id } }`,
+			map[string]any{"n": fmt.Sprintf("item %d", i)}).decode(t, &struct{}{})
+	}
+	for _, size := range []int{1, 20, 100} {
+		ts.store.userCalls.Store(0)
+		var got struct {
+			Items struct {
+				Nodes []item
+				Edges []struct{ Node item }
+			}
+		}
+		ts.post(t, "", `query($n: Int) { items(first: $n) {
+			nodes { name createdBy { name } } edges { node { createdBy { name role } } } } }`,
+			map[string]any{"n": size}).decode(t, &got)
+		if len(got.Items.Nodes) != size || len(got.Items.Edges) != size {
+			t.Fatalf("first %d: got %d nodes, %d edges", size, len(got.Items.Nodes), len(got.Items.Edges))
+		}
+		for i, n := range got.Items.Nodes {
+			if n.CreatedBy == nil && i >= 2 || got.Items.Edges[i].Node.CreatedBy == nil && i >= 2 {
+				t.Fatalf("first %d: item %d (%s) has no creator", size, i, n.Name)
+			}
+		}
+		want := int64(1)
+		if size <= 2 {
+			want = 0 // the demo items have no creator to load
+		}
+		if calls := ts.store.userCalls.Load(); calls != want {
+			t.Errorf("first %d: %d store calls for createdBy, want %d", size, calls, want)
+		}
+	}
+}
+
 func TestGetRequests(t *testing.T) {
 	ts := newTestServer(t)
 	t.Run("query", func(t *testing.T) {
@@ -772,6 +811,16 @@ type faultyStore struct {
 	items.Store
 	fail    atomic.Bool
 	panicky atomic.Bool
+	// userCalls counts the calls of Users.
+	userCalls atomic.Int64
+}
+
+func (s *faultyStore) Users(ctx context.Context, ids []int64) ([]items.User, error) {
+	s.userCalls.Add(1)
+	if err := s.err(); err != nil {
+		return nil, err
+	}
+	return s.Store.Users(ctx, ids)
 }
 
 func (s *faultyStore) err() error {
