@@ -30,6 +30,7 @@ import (
 	"itemsapi/store/memory"
 	"itemsapi/store/postgres"
 	"itemsapi/store/sqlite"
+	"itemsapi/tracing"
 )
 
 func main() {
@@ -54,6 +55,9 @@ type config struct {
 	ShutdownGrace  time.Duration
 	HTTP           httpapi.Config
 	Server         serverLimits
+	// Tracing exports OpenTelemetry traces, configured by the standard
+	// OTEL_* variables.
+	Tracing bool
 }
 
 // serverLimits are the http.Server's own bounds on a connection.
@@ -121,6 +125,7 @@ func parseConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (c
 	fs.IntVar(&cfg.HTTP.RateLimit.Requests, "rate-limit", cfg.HTTP.RateLimit.Requests, "requests per --rate-window per client address and per token (0: off)")
 	fs.DurationVar(&cfg.HTTP.RateLimit.Window, "rate-window", cfg.HTTP.RateLimit.Window, "window of --rate-limit")
 	fs.Var(listFlag{&cfg.HTTP.RateLimit.TrustedProxies}, "trusted-proxies", "comma-separated CIDR prefixes of the proxies whose X-Forwarded-For names the client address")
+	fs.BoolVar(&cfg.Tracing, "tracing", cfg.Tracing, "export OpenTelemetry traces over OTLP/HTTP, configured by the OTEL_* variables (OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_SERVICE_NAME, OTEL_TRACES_SAMPLER, …)")
 	fs.DurationVar(&cfg.ShutdownGrace, "shutdown-grace", cfg.ShutdownGrace, "how long in-flight requests may finish at shutdown")
 	// Every other flag may come from the environment too, under its
 	// name in upper snake case: --max-cost is MAX_COST.
@@ -191,6 +196,21 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	m := metrics.New(prometheus.NewRegistry())
 	deps := httpapi.Deps{Store: m.Store(store), Broker: broker, Logger: log, Metrics: m}
+	if cfg.Tracing {
+		tr, err := tracing.Setup(ctx, log)
+		if err != nil {
+			return fmt.Errorf("tracing: %w", err)
+		}
+		defer func() {
+			// Flush what is left, after the last request has ended.
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if err := tr.Shutdown(ctx); err != nil {
+				log.Error("flushing traces", "err", err)
+			}
+		}()
+		deps.Tracing = tr
+	}
 	return serve(ctx, ln, httpapi.NewHandler(cfg.HTTP, deps), cfg.Server, cfg.ShutdownGrace, log)
 }
 

@@ -8,6 +8,7 @@ import (
 	"runtime/debug"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"itemsapi/items"
@@ -29,7 +30,7 @@ func ErrorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 			return presented(gqlErr, e.Message, publicCode(e.Code))
 		}
 		if code, ok := gqlErr.Extensions["code"].(string); ok && code != "" && gqlErr.Err == nil {
-			return gqlErr
+			return namedVariable(gqlErr)
 		}
 		if !errors.Is(err, errRecovered) {
 			log.ErrorContext(ctx, "internal error",
@@ -90,4 +91,21 @@ func subscriptionError(err error) *gqlerror.Error {
 		Message:    items.ErrorMessage(err),
 		Extensions: map[string]any{"code": publicCode(code)},
 	}
+}
+
+// namedVariable names the variable in the message of a gqlparser coercion
+// error ("cannot use string as Int", with path variable.n), as the
+// GraphQL reference implementation does: Variable "$n" got an invalid
+// value: …. The path stays, for clients that read it.
+func namedVariable(e *gqlerror.Error) *gqlerror.Error {
+	if len(e.Path) < 2 || e.Path[0] != ast.PathName("variable") {
+		return e
+	}
+	name, ok := e.Path[1].(ast.PathName)
+	if !ok {
+		return e
+	}
+	out := *e
+	out.Message = fmt.Sprintf("Variable \"$%s\" got an invalid value at %s: %s", name, e.Path[1:].String(), e.Message)
+	return &out
 }

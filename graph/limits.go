@@ -75,12 +75,26 @@ func (l *Limits) MutateOperationParameters(ctx context.Context, p *graphql.RawPa
 func (l *Limits) check(query, operationName string) *gqlerror.Error {
 	src := &ast.Source{Input: query}
 	lx := lexer.New(src)
+	significant := false // a token other than a comment
 	for n := 0; ; n++ {
 		tok, err := lx.ReadToken()
 		if err != nil {
 			return nil
 		}
+		if tok.Kind != lexer.Comment && tok.Kind != lexer.EOF {
+			significant = true
+		}
 		if tok.Kind == lexer.EOF {
+			if !significant && query != "" {
+				// Only white space and comments: gqlparser would parse
+				// it as a document with no operation, but the grammar
+				// wants at least one definition.
+				return &gqlerror.Error{
+					Message:    "Syntax Error: Unexpected <EOF>: the document has no definition",
+					Locations:  []gqlerror.Location{{Line: tok.Pos.Line, Column: tok.Pos.Column}},
+					Extensions: map[string]any{"code": "GRAPHQL_PARSE_FAILED"},
+				}
+			}
 			break
 		}
 		if n >= l.MaxTokens {

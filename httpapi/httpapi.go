@@ -22,6 +22,7 @@ import (
 	"itemsapi/items"
 	"itemsapi/metrics"
 	"itemsapi/playground"
+	"itemsapi/tracing"
 )
 
 // Config holds the settings of the HTTP API. The zero value is not
@@ -115,6 +116,8 @@ type Deps struct {
 	Logger *slog.Logger
 	// Metrics, when not nil, measures the service and serves GET /metrics.
 	Metrics *metrics.Metrics
+	// Tracing, when not nil, traces requests, operations and resolvers.
+	Tracing *tracing.Tracing
 }
 
 // NewHandler returns the HTTP handler of the whole service.
@@ -127,6 +130,9 @@ func NewHandler(cfg Config, deps Deps) http.Handler {
 	r.Use(deadlines(cfg.ReadTimeout, cfg.WriteTimeout))
 	if deps.Metrics != nil {
 		r.Use(deps.Metrics.Middleware)
+	}
+	if deps.Tracing != nil {
+		r.Use(deps.Tracing.Middleware)
 	}
 	r.Use(requestID, logRequests(deps.Logger), recoverPanics(deps.Logger),
 		clientAddress(cfg.RateLimit.TrustedProxies), rateLimit(cfg.RateLimit))
@@ -163,6 +169,9 @@ func newGraphQL(cfg Config, deps Deps) http.Handler {
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](cfg.QueryCacheSize))
 	if deps.Metrics != nil {
 		srv.Use(deps.Metrics.Extension())
+	}
+	if deps.Tracing != nil {
+		srv.Use(deps.Tracing.Extension())
 	}
 	if cfg.Introspection {
 		srv.Use(extension.Introspection{})

@@ -215,8 +215,9 @@ func (t httpTransport) readParams(r *http.Request) (batch []*graphql.RawParams, 
 	}
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
-		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-			return nil, false, &requestError{http.StatusRequestEntityTooLarge, "the request body is larger than the limit"}
+		if e, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			return nil, false, &requestError{http.StatusRequestEntityTooLarge,
+				"the request body is larger than the limit of " + byteSize(e.Limit)}
 		}
 		return nil, false, &requestError{http.StatusBadRequest, "the request body could not be read"}
 	}

@@ -1,0 +1,719 @@
+package main
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// abuseDeadline is how long any hostile request may take to be answered.
+// It is generous: every refusal here takes milliseconds on an idle
+// machine, and the bound only catches a server that reads, parses or
+// validates far more than it should.
+const abuseDeadline = 5 * time.Second
+
+// abuseHealthyQuery is the normal query that must still answer after
+// each hostile request.
+const abuseHealthyQuery = `{ items(first: 1) { nodes { id } } }`
+
+const (
+	abuseJSON    = "application/json"
+	abuseGQLResp = "application/graphql-response+json"
+)
+
+// TestAbuse sends hostile requests to one real server (run, over SQLite
+// in a temporary directory) and checks that each is answered within
+// abuseDeadline with the status, extensions.code and message that the
+// public contract (../shared/API.md) gives, and that the server still
+// answers a normal query afterwards. Run with -v to see how long each
+// answer took.
+func TestAbuse(t *testing.T) {
+	db := "sqlite:" + filepath.Join(t.TempDir(), "items.db")
+	s := start(t, map[string]string{"BOOTSTRAP_ADMIN_TOKEN": adminToken}, "--db", db)
+	a := newAbuser(t, s.url)
+
+	// run runs one case as a subtest, then checks that the server still
+	// serves.
+	run := func(name string, f func(t *testing.T)) {
+		t.Run(name, func(t *testing.T) {
+			f(t)
+			a.stillServes(t)
+		})
+	}
+
+	run("01 malformed JSON", func(t *testing.T) {
+		for _, body := range []string{`{"query":`, `{"query": "{ __typename }",}`, `{query: "{ __typename }"}`, "\x00\x01\x02"} {
+			r := a.post(t, fmt.Sprintf("body %q", body), body)
+			r.want(t, http.StatusBadRequest, "BAD_REQUEST", "JSON")
+			r.wantNoData(t)
+		}
+	})
+
+	run("02 20 MB body streamed", func(t *testing.T) {
+		// The body comes from a reader that makes 20 MiB on the fly but
+		// stalls after 8 MiB until the answer has arrived: a server that
+		// reads the whole body before answering never answers.
+		for _, declared := range []bool{true, false} {
+			name := "chunked"
+			if declared {
+				name = "Content-Length 20 MiB"
+			}
+			t.Run(name, func(t *testing.T) {
+				body := newAbuseBody(`{"query":"{ __typename }","variables":{"pad":"`, 20<<20, 8<<20)
+				defer body.Close()
+				req := a.request(t, http.MethodPost, "/graphql", body)
+				req.ContentLength = -1
+				if declared {
+					req.ContentLength = body.size
+				}
+				r := a.send(t, "20 MiB body, "+name, req)
+				produced := body.produced.Load()
+				t.Logf("answered after the client had produced %.1f of %d MiB", float64(produced)/(1<<20), body.size>>20)
+				if produced >= body.size {
+					t.Errorf("the client had produced the whole body before the answer")
+				}
+				r.want(t, http.StatusRequestEntityTooLarge, "BAD_REQUEST", "larger than the limit")
+				r.wantNoData(t)
+			})
+		}
+	})
+
+	run("03 200 levels of nesting", func(t *testing.T) {
+		t.Run("introspection, graphql-response+json", func(t *testing.T) {
+			r := a.query(t, "ofType nested 200 levels", abuseNestedOfType(200), nil, "Accept", abuseGQLResp)
+			r.want(t, http.StatusBadRequest, "GRAPHQL_VALIDATION_FAILED", "depth limit is 20")
+			r.wantNoData(t)
+		})
+		t.Run("fragments, application/json", func(t *testing.T) {
+			r := a.query(t, "chain of 200 fragments", abuseFragmentChain(200), nil, "Accept", abuseJSON)
+			r.want(t, http.StatusOK, "GRAPHQL_VALIDATION_FAILED", "depth limit is 20")
+			r.wantNoData(t)
+		})
+	})
+
+	run("04 10,000 aliases", func(t *testing.T) {
+		var b strings.Builder
+		b.WriteString("{")
+		for i := range 10_000 {
+			fmt.Fprintf(&b, " a%d: item(id: \"1\") { id }", i)
+		}
+		b.WriteString(" }")
+		r := a.query(t, "10,000 aliases", b.String(), nil)
+		r.want(t, http.StatusOK, "GRAPHQL_VALIDATION_FAILED", "cost limit is 10000")
+		r.wantNoData(t)
+	})
+
+	run("05 batches", func(t *testing.T) {
+		batch := func(n int) string {
+			ops := make([]string, n)
+			for i := range ops {
+				ops[i] = fmt.Sprintf(`{"query":"query Op%d { item(id: \"1\") { name } }"}`, i)
+			}
+			return "[" + strings.Join(ops, ",") + "]"
+		}
+		t.Run("11 operations", func(t *testing.T) {
+			r := a.post(t, "batch of 11", batch(11))
+			r.want(t, http.StatusBadRequest, "BAD_REQUEST", "at most 10 operations")
+			r.wantNoData(t)
+		})
+		t.Run("10 operations", func(t *testing.T) {
+			r := a.post(t, "batch of 10", batch(10))
+			if r.Status != http.StatusOK {
+				t.Fatalf("status = %d, want 200\n%s", r.Status, r.short())
+			}
+			var results []struct {
+				Data   json.RawMessage `json:"data"`
+				Errors []abuseError    `json:"errors"`
+			}
+			if err := json.Unmarshal(r.Raw, &results); err != nil {
+				t.Fatalf("answer is not a JSON array: %v\n%s", err, r.short())
+			}
+			if len(results) != 10 {
+				t.Fatalf("%d answers, want 10\n%s", len(results), r.short())
+			}
+			for i, res := range results {
+				if string(res.Data) != `{"item":{"name":"Apple"}}` || len(res.Errors) > 0 {
+					t.Errorf("answer %d = data %s, errors %+v; want Apple and no errors", i, res.Data, res.Errors)
+				}
+			}
+		})
+	})
+
+	run("06 variables of the wrong type", func(t *testing.T) {
+		// A coercion failure is a request error: nothing executes. The
+		// error names the type and the variable, in its message or its
+		// path (gqlparser answers "cannot use string as Int" with the
+		// path ["variable", "n"]).
+		tests := []struct {
+			name, query string
+			variable    string
+			value       any
+			wantType    string
+			accept      string
+			wantStatus  int
+		}{
+			{"string for Int", `query($n: Int) { items(first: $n) { nodes { id } } }`, "n", "ten", "Int", abuseJSON, http.StatusOK},
+			{"string for Int, graphql-response+json", `query($n: Int) { items(first: $n) { nodes { id } } }`, "n", "ten", "Int", abuseGQLResp, http.StatusBadRequest},
+			{"number for String", `query($q: String) { search(query: $q) { totalCount } }`, "q", 42, "String", abuseJSON, http.StatusOK},
+			{"number for String, graphql-response+json", `query($q: String) { search(query: $q) { totalCount } }`, "q", 42, "String", abuseGQLResp, http.StatusBadRequest},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				r := a.query(t, tt.name, tt.query, map[string]any{tt.variable: tt.value}, "Accept", tt.accept)
+				r.want(t, tt.wantStatus, "GRAPHQL_VALIDATION_FAILED", tt.wantType)
+				r.wantNoData(t)
+				if len(r.Errors) > 0 {
+					e := r.Errors[0]
+					inPath := slices.Equal(e.Path, []any{"variable", tt.variable})
+					if !inPath && !strings.Contains(e.Message, "$"+tt.variable) {
+						t.Errorf("errors[0] = %q, path %v: names neither $%s nor its path", e.Message, e.Path, tt.variable)
+					}
+				}
+			})
+		}
+	})
+
+	run("07 unknown operationName", func(t *testing.T) {
+		body := `{"query":"query A { __typename } query B { __typename }","operationName":"Nope"}`
+		t.Run("application/json", func(t *testing.T) {
+			r := a.post(t, "operationName Nope", body, "Accept", abuseJSON)
+			r.want(t, http.StatusOK, "GRAPHQL_VALIDATION_FAILED", "Nope")
+			r.wantNoData(t)
+		})
+		t.Run("graphql-response+json", func(t *testing.T) {
+			r := a.post(t, "operationName Nope", body, "Accept", abuseGQLResp)
+			r.want(t, http.StatusBadRequest, "GRAPHQL_VALIDATION_FAILED", "Nope")
+			r.wantNoData(t)
+		})
+	})
+
+	run("08 mutation over GET", func(t *testing.T) {
+		for _, params := range []url.Values{
+			{"query": {`mutation { createToken(user: "mallory", role: ADMIN) }`}},
+			{"query": {`query Q { __typename } mutation M { createToken(user: "mallory") }`}, "operationName": {"M"}},
+		} {
+			req := a.request(t, http.MethodGet, "/graphql?"+params.Encode(), nil)
+			req.Header.Set("Authorization", "Bearer "+adminToken)
+			r := a.send(t, "GET "+params.Get("query"), req)
+			r.want(t, http.StatusMethodNotAllowed, "BAD_REQUEST", "POST")
+			r.wantNoData(t)
+			if got := r.Header.Get("Allow"); got != "POST" {
+				t.Errorf("Allow = %q, want POST", got)
+			}
+		}
+	})
+
+	run("09 invalid UTF-8", func(t *testing.T) {
+		tests := []struct{ name, body string }{
+			{"in the query", "{\"query\":\"{ search(query: \\\"\xff\\\") { totalCount } }\"}"},
+			{"in a variable", "{\"query\":\"query($q: String) { search(query: $q) { totalCount } }\",\"variables\":{\"q\":\"a\xffb\"}}"},
+			{"in a variable's name", "{\"query\":\"{ __typename }\",\"variables\":{\"\xfe\xff\":1}}"},
+			{"truncated sequence", "{\"query\":\"{ search(query: \\\"\xe2\x82\\\") { totalCount } }\"}"},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				r := a.post(t, "invalid UTF-8 "+tt.name, tt.body)
+				r.want(t, http.StatusBadRequest, "BAD_REQUEST", "UTF-8")
+				r.wantNoData(t)
+			})
+		}
+		t.Run("GET parameter", func(t *testing.T) {
+			req := a.request(t, http.MethodGet, `/graphql?query=%7B+__typename+%7D&variables=%7B%22q%22%3A%22%FF%22%7D`, nil)
+			r := a.send(t, "GET with %FF in variables", req)
+			r.want(t, http.StatusBadRequest, "BAD_REQUEST", "UTF-8")
+			r.wantNoData(t)
+		})
+	})
+
+	run("10 1 MB item name", func(t *testing.T) {
+		before := a.totalCount(t)
+		name := strings.Repeat("x", 1_000_000)
+		t.Run("variable", func(t *testing.T) {
+			r := a.query(t, "addItem, 1 MB name in a variable", `mutation($in: AddItemInput!) { addItem(input: $in) { id } }`,
+				map[string]any{"in": map[string]any{"name": name}}, "Authorization", "Bearer "+adminToken)
+			r.want(t, http.StatusOK, "BAD_USER_INPUT", "name", "at most 200")
+		})
+		t.Run("literal", func(t *testing.T) {
+			r := a.query(t, "addItem, 1 MB name in the document", `mutation { addItem(input: {name: "`+name+`"}) { id } }`,
+				nil, "Authorization", "Bearer "+adminToken)
+			r.want(t, http.StatusOK, "BAD_USER_INPUT", "name", "at most 200")
+		})
+		if after := a.totalCount(t); after != before {
+			t.Errorf("totalCount = %d after the refused addItems, was %d: something was stored", after, before)
+		}
+	})
+
+	run("11 first out of range", func(t *testing.T) {
+		for _, first := range []string{"1000000", "-1", "101", "2147483647"} {
+			r := a.query(t, "first: "+first, `{ items(first: `+first+`) { nodes { id } } }`, nil)
+			r.want(t, http.StatusOK, "BAD_USER_INPUT", "first", "0 and 100")
+		}
+		r := a.query(t, "search first: -1 in a variable", `query($n: Int) { search(query: "a", first: $n) { nodes { id } } }`, map[string]any{"n": -1})
+		r.want(t, http.StatusOK, "BAD_USER_INPUT", "first", "0 and 100")
+	})
+
+	run("12 bad cursors", func(t *testing.T) {
+		b64 := func(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
+		for _, cursor := range []string{
+			"!!!",
+			"",
+			b64("hello world"),               // valid base64, not a cursor
+			b64("item:abc"),                  // the right prefix, not a number
+			b64("item:-1"),                   // negative
+			b64("item:99999999999999999999"), // overflows int64
+			b64("user:1"),                    // another kind of cursor
+			"aXRlbTox====",                   // padded
+			strings.Repeat("A", 10_000),      // long
+		} {
+			r := a.query(t, fmt.Sprintf("after: %.40q", cursor), `query($c: String) { items(first: 1, after: $c) { nodes { id } } }`, map[string]any{"c": cursor})
+			r.want(t, http.StatusOK, "BAD_USER_INPUT", "cursor")
+		}
+	})
+
+	run("13 SQL and LIKE metacharacters in search", func(t *testing.T) {
+		added := []string{
+			`100% pure`, `snake_case`, `back\slash`, `O'Brien`,
+			`"; DROP TABLE items; --`, `star*`, `" OR 1=1`, `50%_off`,
+		}
+		for _, name := range added {
+			var got struct{ AddItem struct{ ID, Name string } }
+			a.data(t, "addItem "+name, `mutation($n: String!) { addItem(input: {name: $n}) { id name } }`, map[string]any{"n": name}, adminToken, &got)
+			if got.AddItem.Name != name {
+				t.Fatalf("addItem(%q) stored the name %q", name, got.AddItem.Name)
+			}
+		}
+		all := a.allNames(t)
+		for _, q := range []string{
+			`%`, `_`, `\`, `'`, `"; DROP TABLE items; --`, `*`, `" OR 1=1`,
+			`a%e`, `b_nana`, `%%`, `\%`, `' OR '1'='1`, `') OR 1=1 --`, `[a-z]`, `.*`, `%_%`,
+		} {
+			var want []string
+			for _, n := range all {
+				if strings.Contains(strings.ToLower(n), strings.ToLower(q)) {
+					want = append(want, n)
+				}
+			}
+			var got struct {
+				Search struct {
+					TotalCount int
+					Nodes      []struct{ Name string }
+				}
+			}
+			a.data(t, "search "+q, `query($q: String) { search(query: $q, first: 100) { totalCount nodes { name } } }`, map[string]any{"q": q}, "", &got)
+			var names []string
+			for _, n := range got.Search.Nodes {
+				names = append(names, n.Name)
+			}
+			if !slices.Equal(names, want) || got.Search.TotalCount != len(want) {
+				t.Errorf("search(%q) = %q (totalCount %d), want %q", q, names, got.Search.TotalCount, want)
+			}
+		}
+		if after := a.allNames(t); !slices.Equal(after, all) {
+			t.Errorf("items after the searches = %q, want %q", after, all)
+		}
+	})
+
+	run("14 200 slow clients", func(t *testing.T) {
+		const n = 200
+		addr := strings.TrimPrefix(a.url, "http://")
+		heads := [2]string{
+			// A request whose header never ends.
+			"POST /graphql HTTP/1.1\r\nHost: abuse\r\nX-Slow: ",
+			// A whole header, then a body that never ends.
+			"POST /graphql HTTP/1.1\r\nHost: abuse\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{\"query\":\"",
+		}
+		stop := make(chan struct{})
+		var writers, ready sync.WaitGroup
+		var writing atomic.Int32
+		conns := make([]net.Conn, 0, n)
+		defer func() {
+			close(stop)
+			for _, c := range conns {
+				c.Close()
+			}
+			writers.Wait()
+		}()
+		for i := range n {
+			c, err := net.DialTimeout("tcp", addr, abuseDeadline)
+			if err != nil {
+				t.Fatalf("slow client %d: %v", i, err)
+			}
+			conns = append(conns, c)
+			ready.Add(1)
+			writers.Go(func() {
+				_, err := io.WriteString(c, heads[i%2])
+				ready.Done()
+				if err != nil {
+					return
+				}
+				writing.Add(1)
+				defer writing.Add(-1)
+				tick := time.NewTicker(time.Second)
+				defer tick.Stop()
+				for {
+					select {
+					case <-stop:
+						return
+					case <-tick.C:
+						if _, err := c.Write([]byte{'a'}); err != nil {
+							return
+						}
+					}
+				}
+			})
+		}
+		ready.Wait()
+		time.Sleep(1500 * time.Millisecond) // each slow client has sent a byte or two more
+		// A normal client on a new connection each time.
+		tr := &http.Transport{DisableKeepAlives: true}
+		defer tr.CloseIdleConnections()
+		fresh := &abuser{url: a.url, client: &http.Client{Transport: tr, Timeout: abuseDeadline}}
+		for i := range 3 {
+			r := fresh.query(t, fmt.Sprintf("normal query %d among %d slow clients (%d still writing)", i+1, n, writing.Load()), abuseHealthyQuery, nil)
+			if r.Status != http.StatusOK || string(r.Body["data"]) != `{"items":{"nodes":[{"id":"1"}]}}` {
+				t.Errorf("normal query = %d %s, want 200 with item 1", r.Status, r.short())
+			}
+			if r.Elapsed > 2*time.Second {
+				t.Errorf("normal query took %v among %d slow clients, want at most 2 s", r.Elapsed, n)
+			}
+		}
+	})
+
+	run("15 deeply nested JSON", func(t *testing.T) {
+		deep := strings.Repeat("[", 100_000)
+		r := a.post(t, "100,000 [", deep)
+		r.want(t, http.StatusBadRequest, "BAD_REQUEST", "JSON")
+		r.wantNoData(t)
+		r = a.post(t, "100,000 [ in variables", `{"query":"{ __typename }","variables":{"v":`+deep+`}}`)
+		r.want(t, http.StatusBadRequest, "BAD_REQUEST", "JSON")
+		r.wantNoData(t)
+		r = a.post(t, `100,000 {"a": in variables`, `{"query":"{ __typename }","variables":{"v":`+strings.Repeat(`{"a":`, 100_000)+`}}`)
+		r.want(t, http.StatusBadRequest, "BAD_REQUEST", "JSON")
+		r.wantNoData(t)
+	})
+
+	run("16 many variables", func(t *testing.T) {
+		t.Run("50,000 undeclared", func(t *testing.T) {
+			// Variables the operation does not declare are ignored, as
+			// the GraphQL specification's CoerceVariableValues does.
+			vars := make(map[string]any, 50_000)
+			for i := range 50_000 {
+				vars[fmt.Sprintf("v%d", i)] = i
+			}
+			r := a.query(t, "50,000 undeclared variables", `{ __typename }`, vars)
+			if r.Status != http.StatusOK || string(r.Body["data"]) != `{"__typename":"Query"}` {
+				t.Errorf("answer = %d %s, want 200 with data", r.Status, r.short())
+			}
+		})
+		t.Run("10,000 declared, unused", func(t *testing.T) {
+			var b strings.Builder
+			b.WriteString("query(")
+			for i := range 10_000 {
+				fmt.Fprintf(&b, "$v%d: Int ", i)
+			}
+			b.WriteString(") { __typename }")
+			r := a.query(t, "10,000 unused variable definitions", b.String(), nil)
+			r.want(t, http.StatusOK, "GRAPHQL_VALIDATION_FAILED", "$v0")
+			r.wantNoData(t)
+		})
+		t.Run("10,000 declared, used", func(t *testing.T) {
+			var b strings.Builder
+			b.WriteString("query(")
+			for i := range 10_000 {
+				fmt.Fprintf(&b, "$v%d: Boolean = false ", i)
+			}
+			b.WriteString(") { __typename")
+			for i := range 10_000 {
+				fmt.Fprintf(&b, " @skip(if: $v%d)", i)
+			}
+			b.WriteString(" }")
+			r := a.query(t, "10,000 directives using 10,000 variables", b.String(), nil)
+			r.want(t, http.StatusOK, "GRAPHQL_VALIDATION_FAILED", "directives")
+			r.wantNoData(t)
+		})
+	})
+
+	run("17 1 MB of whitespace and comments", func(t *testing.T) {
+		const line = "  \t\n# nothing to see here, move along\n,,,"
+		filler := strings.Repeat(line, 1<<20/len(line))
+		t.Run("and nothing else", func(t *testing.T) {
+			// A document is one or more definitions: one of ignored
+			// tokens alone does not parse (graphql-js: "Syntax Error:
+			// Unexpected <EOF>").
+			r := a.query(t, "1 MB of whitespace and comments only", filler, nil, "Accept", abuseGQLResp)
+			r.want(t, http.StatusBadRequest, "GRAPHQL_PARSE_FAILED")
+			r.wantNoData(t)
+		})
+		t.Run("around a query", func(t *testing.T) {
+			half := strings.Repeat(line, 1<<20/len(line)/2)
+			r := a.query(t, "1 MB of whitespace and comments around a query", half+"{ __typename }"+half, nil)
+			if r.Status != http.StatusOK || string(r.Body["data"]) != `{"__typename":"Query"}` {
+				t.Errorf("answer = %d %s, want 200 with data", r.Status, r.short())
+			}
+		})
+	})
+}
+
+// abuser sends requests to one server with a client that gives up after
+// abuseDeadline.
+type abuser struct {
+	url    string
+	client *http.Client
+}
+
+func newAbuser(t *testing.T, url string) *abuser {
+	tr := &http.Transport{}
+	t.Cleanup(tr.CloseIdleConnections)
+	return &abuser{url: url, client: &http.Client{Transport: tr, Timeout: abuseDeadline}}
+}
+
+// abuseReply is an answer as a client that checks the protocol sees it.
+type abuseReply struct {
+	Status  int
+	Header  http.Header
+	Raw     []byte
+	Body    map[string]json.RawMessage
+	Errors  []abuseError
+	Elapsed time.Duration
+}
+
+type abuseError struct {
+	Message    string `json:"message"`
+	Path       []any  `json:"path"`
+	Extensions struct {
+		Code string `json:"code"`
+	} `json:"extensions"`
+}
+
+// request returns a request to path (with its query string) for a.
+func (a *abuser) request(t *testing.T, method, path string, body io.Reader) *http.Request {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), method, a.url+path, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", abuseJSON)
+	}
+	return req
+}
+
+// post sends body as is, with headers given as name, value pairs.
+func (a *abuser) post(t *testing.T, what, body string, headers ...string) abuseReply {
+	t.Helper()
+	req := a.request(t, http.MethodPost, "/graphql", strings.NewReader(body))
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	return a.send(t, what, req)
+}
+
+// query posts a GraphQL request with variables, when not nil.
+func (a *abuser) query(t *testing.T, what, query string, vars map[string]any, headers ...string) abuseReply {
+	t.Helper()
+	params := map[string]any{"query": query}
+	if vars != nil {
+		params["variables"] = vars
+	}
+	body, err := json.Marshal(params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a.post(t, what, string(body), headers...)
+}
+
+// send sends req, fails the test unless an answer comes within
+// abuseDeadline, and logs how long it took.
+func (a *abuser) send(t *testing.T, what string, req *http.Request) abuseReply {
+	t.Helper()
+	start := time.Now()
+	resp, err := a.client.Do(req)
+	if err != nil {
+		t.Fatalf("%s: no answer within %v: %v (after %v)", what, abuseDeadline, err, time.Since(start))
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	elapsed := time.Since(start)
+	if err != nil {
+		t.Fatalf("%s: reading the answer: %v (after %v)", what, err, elapsed)
+	}
+	t.Logf("%s: %d in %v", what, resp.StatusCode, elapsed.Round(100*time.Microsecond))
+	r := abuseReply{Status: resp.StatusCode, Header: resp.Header, Raw: raw, Elapsed: elapsed}
+	if json.Unmarshal(raw, &r.Body) == nil {
+		_ = json.Unmarshal(r.Body["errors"], &r.Errors)
+	}
+	return r
+}
+
+// want checks the status, the extensions.code of the first error, and
+// that its message contains each of parts (ignoring case).
+func (r abuseReply) want(t *testing.T, status int, code string, parts ...string) {
+	t.Helper()
+	if r.Status != status {
+		t.Errorf("status = %d, want %d\n%s", r.Status, status, r.short())
+	}
+	if len(r.Errors) == 0 {
+		t.Errorf("no errors, want %s\n%s", code, r.short())
+		return
+	}
+	e := r.Errors[0]
+	if e.Extensions.Code != code {
+		t.Errorf("errors[0].extensions.code = %q, want %q\n%s", e.Extensions.Code, code, r.short())
+	}
+	for _, p := range parts {
+		if !strings.Contains(strings.ToLower(e.Message), strings.ToLower(p)) {
+			t.Errorf("errors[0].message = %q, want it to name %q", e.Message, p)
+		}
+	}
+}
+
+// wantNoData checks that the answer has no data key, as when nothing
+// executed.
+func (r abuseReply) wantNoData(t *testing.T) {
+	t.Helper()
+	if _, ok := r.Body["data"]; ok {
+		t.Errorf("the answer has a data key, want none when nothing executed\n%s", r.short())
+	}
+}
+
+// short is the raw answer, cut to a size fit for a failure message.
+func (r abuseReply) short() string {
+	const max = 600
+	if len(r.Raw) > max {
+		return fmt.Sprintf("%s… (%d bytes)", r.Raw[:max], len(r.Raw))
+	}
+	return string(r.Raw)
+}
+
+// data sends a query that must succeed and decodes its data into v.
+func (a *abuser) data(t *testing.T, what, query string, vars map[string]any, token string, v any) {
+	t.Helper()
+	var headers []string
+	if token != "" {
+		headers = []string{"Authorization", "Bearer " + token}
+	}
+	if what == "" {
+		what = query
+	}
+	r := a.query(t, what, query, vars, headers...)
+	if r.Status != http.StatusOK || len(r.Errors) > 0 {
+		t.Fatalf("%s: %d %s", what, r.Status, r.short())
+	}
+	if err := json.Unmarshal(r.Body["data"], v); err != nil {
+		t.Fatalf("%s: decoding data: %v\n%s", what, err, r.short())
+	}
+}
+
+// stillServes checks that the normal query still answers 200 with data.
+func (a *abuser) stillServes(t *testing.T) {
+	t.Helper()
+	r := a.query(t, "normal query afterwards", abuseHealthyQuery, nil)
+	if r.Status != http.StatusOK || len(r.Errors) > 0 || string(r.Body["data"]) != `{"items":{"nodes":[{"id":"1"}]}}` {
+		t.Errorf("after the hostile request, %s = %d %s; want 200 with item 1", abuseHealthyQuery, r.Status, r.short())
+	}
+}
+
+func (a *abuser) totalCount(t *testing.T) int {
+	t.Helper()
+	var got struct{ Items struct{ TotalCount int } }
+	a.data(t, "", `{ items { totalCount } }`, nil, "", &got)
+	return got.Items.TotalCount
+}
+
+// allNames returns the names of every item, oldest first.
+func (a *abuser) allNames(t *testing.T) []string {
+	t.Helper()
+	var got struct {
+		Items struct {
+			TotalCount int
+			Nodes      []struct{ Name string }
+		}
+	}
+	a.data(t, "", `{ items(first: 100) { totalCount nodes { name } } }`, nil, "", &got)
+	if got.Items.TotalCount != len(got.Items.Nodes) {
+		t.Fatalf("totalCount %d, but %d items listed", got.Items.TotalCount, len(got.Items.Nodes))
+	}
+	var names []string
+	for _, n := range got.Items.Nodes {
+		names = append(names, n.Name)
+	}
+	return names
+}
+
+// abuseNestedOfType returns an introspection query whose selections nest
+// n levels deep.
+func abuseNestedOfType(n int) string {
+	return "{ __schema { types { fields { type " +
+		strings.Repeat("{ ofType ", n-5) + "{ name }" + strings.Repeat(" }", n-5) +
+		" } } } }"
+}
+
+// abuseFragmentChain returns a query whose selections nest n levels deep
+// through a chain of named fragments, each one level deeper.
+func abuseFragmentChain(n int) string {
+	var b strings.Builder
+	b.WriteString("query Deep { __type(name: \"Item\") { ...F0 } }\n")
+	for i := range n - 1 {
+		fmt.Fprintf(&b, "fragment F%d on __Type { name ofType { ...F%d } }\n", i, i+1)
+	}
+	fmt.Fprintf(&b, "fragment F%d on __Type { name }\n", n-1)
+	return b.String()
+}
+
+// abuseBody is a request body of size bytes, made on the fly: prefix,
+// then 'x' bytes. After pauseAt bytes it stalls until Close, then fails,
+// as a client that gives up uploading would.
+type abuseBody struct {
+	prefix   string
+	size     int64
+	pauseAt  int64
+	produced atomic.Int64
+	release  chan struct{}
+	once     sync.Once
+}
+
+func newAbuseBody(prefix string, size, pauseAt int64) *abuseBody {
+	return &abuseBody{prefix: prefix, size: size, pauseAt: pauseAt, release: make(chan struct{})}
+}
+
+func (b *abuseBody) Read(p []byte) (int, error) {
+	done := b.produced.Load()
+	if done >= b.size {
+		return 0, io.EOF
+	}
+	if done >= b.pauseAt {
+		select {
+		case <-b.release:
+		case <-time.After(time.Minute):
+		}
+		return 0, errors.New("upload abandoned")
+	}
+	n := int(min(int64(len(p)), b.pauseAt-done, b.size-done))
+	for i := range n {
+		if off := done + int64(i); off < int64(len(b.prefix)) {
+			p[i] = b.prefix[off]
+		} else {
+			p[i] = 'x'
+		}
+	}
+	b.produced.Add(int64(n))
+	return n, nil
+}
+
+// Close releases a stalled Read.
+func (b *abuseBody) Close() error {
+	b.once.Do(func() { close(b.release) })
+	return nil
+}
