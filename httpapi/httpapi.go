@@ -83,6 +83,10 @@ type Config struct {
 	// RateLimit limits requests per client address and per token; off by
 	// default.
 	RateLimit RateLimit
+	// ResponseCacheBytes bounds the response cache (see respcache.go); 0
+	// turns it off. It is exact only where this process makes every write
+	// to the store: turn it off for PostgreSQL.
+	ResponseCacheBytes int64
 }
 
 // DefaultConfig returns the settings the server starts with: every limit
@@ -106,6 +110,7 @@ func DefaultConfig() Config {
 		ReadTimeout:               30 * time.Second,
 		WriteTimeout:              30 * time.Second,
 		RateLimit:                 RateLimit{Window: time.Minute},
+		ResponseCacheBytes:        16 << 20,
 	}
 }
 
@@ -124,6 +129,12 @@ type Deps struct {
 func NewHandler(cfg Config, deps Deps) http.Handler {
 	if len(cfg.WebsocketOrigins) == 0 {
 		cfg.WebsocketOrigins = cfg.CORSOrigins
+	}
+	cache := func(next http.Handler) http.Handler { return next }
+	if cfg.ResponseCacheBytes > 0 {
+		rc := newResponseCache(cfg.ResponseCacheBytes, deps.Metrics)
+		deps.Store = rc.watch(deps.Store)
+		cache = rc.middleware
 	}
 	gql := newGraphQL(cfg, deps)
 	r := chi.NewRouter()
@@ -146,7 +157,7 @@ func NewHandler(cfg Config, deps Deps) http.Handler {
 	if cfg.CSRFPrevention {
 		api = api.With(csrfPrevention)
 	}
-	api.With(auth.Middleware(deps.Store), limitBody(cfg.MaxBodyBytes)).Handle("/graphql", gql)
+	api.With(auth.Middleware(deps.Store), limitBody(cfg.MaxBodyBytes), cache).Handle("/graphql", gql)
 	if deps.Metrics != nil {
 		r.Method(http.MethodGet, "/metrics", deps.Metrics.Handler())
 	}

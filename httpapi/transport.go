@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"itemsapi/graph"
 	"mime"
 	"net/http"
 	"strconv"
@@ -112,9 +113,13 @@ func (httpTransport) execute(r *http.Request, params *graphql.RawParams, media s
 		return http.StatusMethodNotAllowed, errorsOnly(resp)
 	}
 	responses, ctx := exec.DispatchOperation(ctx, rc)
-	body, err := json.Marshal(responses(ctx))
+	resp := responses(ctx)
+	body, err := json.Marshal(resp)
 	if err != nil {
 		panic(err) // a response of gqlgen's own types always marshals
+	}
+	if resp != nil && len(resp.Errors) == 0 && graph.CallerIndependent(rc.Operation) {
+		noteCacheable(r.Context(), rc.OperationName)
 	}
 	return http.StatusOK, body
 }

@@ -37,6 +37,7 @@ type Metrics struct {
 	gqlDuration   *prometheus.HistogramVec
 	gqlErrors     *prometheus.CounterVec
 	subscriptions prometheus.Gauge
+	cacheHits     prometheus.Counter
 
 	storeDuration *prometheus.HistogramVec
 	storeErrors   *prometheus.CounterVec
@@ -98,6 +99,10 @@ func New(reg *prometheus.Registry, opts ...Option) *Metrics {
 			Namespace: namespace, Name: "subscriptions_active",
 			Help: "GraphQL subscriptions whose stream has not ended.",
 		}),
+		cacheHits: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: namespace, Name: "graphql_response_cache_hits_total",
+			Help: "GraphQL queries answered from the response cache, without running.",
+		}),
 		storeDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: namespace, Name: "store_call_duration_seconds",
 			Help:    "Time a call to the store took, by method.",
@@ -127,7 +132,7 @@ func New(reg *prometheus.Registry, opts ...Option) *Metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.httpInFlight, m.httpRequests, m.httpDuration, m.websockets,
-		m.gqlRequests, m.gqlDuration, m.gqlErrors, m.subscriptions,
+		m.gqlRequests, m.gqlDuration, m.gqlErrors, m.subscriptions, m.cacheHits,
 		m.storeDuration, m.storeErrors,
 	)
 	// Created once: each handler registers its own metrics on reg.

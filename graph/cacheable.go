@@ -1,0 +1,52 @@
+package graph
+
+import "github.com/vektah/gqlparser/v2/ast"
+
+// CallerIndependent reports whether the answer to a validated query
+// operation depends on nothing but the items in the store, so that a
+// response cache may keep it until the next write. It does not when it
+// selects, at any depth and through any fragment:
+//   - a field with @auth, whose answer depends on the caller (me);
+//   - a User (createdBy): users and their roles change through tokens,
+//     which `itemsapi token create` may add from another process.
+//
+// Introspection fields depend only on the schema.
+func CallerIndependent(op *ast.OperationDefinition) bool {
+	return op != nil && op.Operation == ast.Query && independent(op.SelectionSet, 0)
+}
+
+// maxCacheableDepth bounds the walk; the depth limit is far below it.
+const maxCacheableDepth = 64
+
+func independent(set ast.SelectionSet, depth int) bool {
+	if depth > maxCacheableDepth {
+		return false
+	}
+	for _, sel := range set {
+		switch sel := sel.(type) {
+		case *ast.Field:
+			def := sel.Definition
+			if def == nil {
+				if sel.Name != "__typename" {
+					return false // not validated: say no
+				}
+				continue
+			}
+			if def.Directives.ForName("auth") != nil || def.Type.Name() == "User" {
+				return false
+			}
+			if !independent(sel.SelectionSet, depth+1) {
+				return false
+			}
+		case *ast.InlineFragment:
+			if !independent(sel.SelectionSet, depth+1) {
+				return false
+			}
+		case *ast.FragmentSpread:
+			if sel.Definition == nil || !independent(sel.Definition.SelectionSet, depth+1) {
+				return false
+			}
+		}
+	}
+	return true
+}

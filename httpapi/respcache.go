@@ -1,0 +1,292 @@
+package httpapi
+
+import (
+	"context"
+	"io"
+	"mime"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"itemsapi/items"
+	"itemsapi/metrics"
+)
+
+// The response cache answers a query that was answered before, byte for
+// byte the same request, with the bytes of that answer, without parsing,
+// validating or running anything, as long as no write has happened since.
+//
+// Exact: every write that goes through the store bumps a generation after
+// it commits and before it returns; an answer is kept with the generation
+// read before its request ran, and served only while the generation is
+// unchanged. A request that starts after a write returned therefore never
+// gets an answer made before it. This holds where this process makes every
+// write (SQLite, memory): on PostgreSQL, where other processes write too,
+// the server turns the cache off.
+//
+// Only answers that depend on nothing but the items are kept: queries
+// without errors that select no @auth field and no User (see
+// graph.CallerIndependent), sent as a POST with an application/json body
+// of at most maxKeyBytes, or as a GET. Their key is the method, the Accept
+// header and the body or query string. Batches are not kept.
+//
+// Bounded: the keys and bodies kept total at most maxBytes; past it,
+// entries are dropped at random until the new one fits.
+
+// maxKeyBytes bounds the request bodies the cache considers.
+const maxKeyBytes = 8 << 10
+
+type responseCache struct {
+	gen      atomic.Uint64
+	maxBytes int64
+	metrics  *metrics.Metrics
+
+	mu      sync.RWMutex
+	entries map[string]*cachedResponse
+	size    int64
+
+	keys sync.Pool // *[]byte buffers for building keys
+}
+
+type cachedResponse struct {
+	gen          uint64
+	contentType  string
+	body         []byte
+	operation    string
+	cacheControl string
+}
+
+func (e *cachedResponse) cost(key string) int64 {
+	return int64(len(key) + len(e.body) + len(e.contentType) + len(e.operation) + 128)
+}
+
+func newResponseCache(maxBytes int64, m *metrics.Metrics) *responseCache {
+	c := &responseCache{maxBytes: maxBytes, metrics: m, entries: make(map[string]*cachedResponse)}
+	c.keys.New = func() any { b := make([]byte, 0, 1024); return &b }
+	return c
+}
+
+// cacheNote is how the transport tells the cache that the answer it wrote
+// may be kept.
+type cacheNote struct {
+	cacheable bool
+	operation string
+}
+
+type cacheNoteKey struct{}
+
+// noteCacheable marks the answer of the request of ctx as one the cache
+// may keep, if the request is one the cache considers.
+func noteCacheable(ctx context.Context, operation string) {
+	if n, ok := ctx.Value(cacheNoteKey{}).(*cacheNote); ok {
+		n.cacheable = true
+		n.operation = operation
+	}
+}
+
+// middleware serves the requests it holds an answer for and keeps the
+// answers it may.
+func (c *responseCache) middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		bufp := c.keys.Get().(*[]byte)
+		key, body, ok := c.key(r, (*bufp)[:0])
+		if !ok {
+			c.keys.Put(bufp)
+			next.ServeHTTP(w, r)
+			return
+		}
+		gen := c.gen.Load()
+		if e := c.lookup(key, gen); e != nil {
+			*bufp = key
+			c.keys.Put(bufp)
+			c.serve(w, r, e, start)
+			return
+		}
+		keyStr := string(key)
+		if body != nil {
+			r.Body = io.NopCloser(&bodyReader{b: append([]byte(nil), body...)})
+		}
+		*bufp = key
+		c.keys.Put(bufp)
+		note := &cacheNote{}
+		rec := &recorder{ResponseWriter: w}
+		next.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), cacheNoteKey{}, note)))
+		if note.cacheable && rec.status == http.StatusOK && rec.body != nil {
+			c.store(keyStr, &cachedResponse{
+				gen:          gen,
+				contentType:  w.Header().Get("Content-Type"),
+				cacheControl: w.Header().Get("Cache-Control"),
+				body:         rec.body,
+				operation:    note.operation,
+			})
+		}
+	})
+}
+
+// key builds the key of r into buf. For a POST it reads the body, which
+// it returns for the handler to read in turn; ok is false for a request
+// the cache does not consider.
+func (c *responseCache) key(r *http.Request, buf []byte) (key, body []byte, ok bool) {
+	accept := r.Header.Get("Accept")
+	switch r.Method {
+	case http.MethodGet:
+		if r.Header.Get("Upgrade") != "" || len(r.URL.RawQuery) > maxKeyBytes {
+			return nil, nil, false
+		}
+		buf = append(buf, "GET\x00"...)
+		buf = append(buf, accept...)
+		buf = append(buf, 0)
+		return append(buf, r.URL.RawQuery...), nil, true
+	case http.MethodPost:
+		if r.ContentLength <= 0 || r.ContentLength > maxKeyBytes || !isJSON(r.Header.Get("Content-Type")) {
+			return nil, nil, false
+		}
+		buf = append(buf, "POST\x00"...)
+		buf = append(buf, accept...)
+		buf = append(buf, 0)
+		head := len(buf)
+		buf = append(buf, make([]byte, r.ContentLength)...)
+		if _, err := io.ReadFull(r.Body, buf[head:]); err != nil {
+			return nil, nil, false // the transport answers the short body
+		}
+		if buf[head] == '[' {
+			// A batch: not kept, but its body has been read.
+			body = append([]byte(nil), buf[head:]...)
+			r.Body = io.NopCloser(&bodyReader{b: body})
+			return nil, nil, false
+		}
+		return buf, buf[head:], true
+	}
+	return nil, nil, false
+}
+
+// isJSON reports whether a Content-Type is application/json, the one the
+// transport takes for a POST.
+func isJSON(ct string) bool {
+	if ct == "application/json" {
+		return true
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	return err == nil && mt == "application/json"
+}
+
+func (c *responseCache) lookup(key []byte, gen uint64) *cachedResponse {
+	c.mu.RLock()
+	e := c.entries[string(key)]
+	c.mu.RUnlock()
+	if e == nil || e.gen != gen {
+		return nil
+	}
+	return e
+}
+
+func (c *responseCache) serve(w http.ResponseWriter, r *http.Request, e *cachedResponse, start time.Time) {
+	h := w.Header()
+	h["Content-Type"] = []string{e.contentType}
+	if e.cacheControl != "" {
+		h["Cache-Control"] = []string{e.cacheControl}
+	}
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(e.body)
+	setOperation(r.Context(), e.operation)
+	if c.metrics != nil {
+		c.metrics.CachedResponse(e.operation, time.Since(start))
+	}
+}
+
+// store keeps e under key, dropping entries at random until it fits. An
+// answer bigger than a sixteenth of the cache is not kept.
+func (c *responseCache) store(key string, e *cachedResponse) {
+	cost := e.cost(key)
+	if cost > c.maxBytes/16 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if old := c.entries[key]; old != nil {
+		if old.gen > e.gen {
+			return // a newer answer is there already
+		}
+		c.size -= old.cost(key)
+		delete(c.entries, key)
+	}
+	for k, old := range c.entries {
+		if c.size+cost <= c.maxBytes {
+			break
+		}
+		c.size -= old.cost(k)
+		delete(c.entries, k)
+	}
+	c.entries[key] = e
+	c.size += cost
+}
+
+// watch returns s with every write bumping the cache's generation once it
+// has committed.
+func (c *responseCache) watch(s items.Store) items.Store { return &watchedStore{Store: s, c: c} }
+
+type watchedStore struct {
+	items.Store
+	c *responseCache
+}
+
+func (s *watchedStore) AddItem(ctx context.Context, n items.NewItem) (items.Item, error) {
+	// Bumped whatever the outcome: an error may come after a commit
+	// (a cancelled wait for a commit that went on).
+	defer s.c.gen.Add(1)
+	return s.Store.AddItem(ctx, n)
+}
+
+func (s *watchedStore) AddToken(ctx context.Context, userName string, role items.Role, hash items.TokenHash) (items.User, error) {
+	defer s.c.gen.Add(1)
+	return s.Store.AddToken(ctx, userName, role, hash)
+}
+
+// recorder passes a response on and keeps a copy of its body, for the
+// single Write of the transport.
+type recorder struct {
+	http.ResponseWriter
+	status int
+	body   []byte
+	writes int
+}
+
+func (r *recorder) WriteHeader(code int) {
+	if r.status == 0 {
+		r.status = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	r.writes++
+	if r.writes == 1 {
+		r.body = append([]byte(nil), b...)
+	} else {
+		r.body = nil // more than one write: not a transport answer
+	}
+	return r.ResponseWriter.Write(b)
+}
+
+func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// bodyReader is a bytes.Reader without the methods the transport does not
+// need.
+type bodyReader struct {
+	b []byte
+	i int
+}
+
+func (r *bodyReader) Read(p []byte) (int, error) {
+	if r.i >= len(r.b) {
+		return 0, io.EOF
+	}
+	n := copy(p, r.b[r.i:])
+	r.i += n
+	return n, nil
+}
