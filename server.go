@@ -125,6 +125,7 @@ func parseConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (c
 	fs.IntVar(&cfg.HTTP.RateLimit.Requests, "rate-limit", cfg.HTTP.RateLimit.Requests, "requests per --rate-window per client address and per token (0: off)")
 	fs.DurationVar(&cfg.HTTP.RateLimit.Window, "rate-window", cfg.HTTP.RateLimit.Window, "window of --rate-limit")
 	fs.Var(listFlag{&cfg.HTTP.RateLimit.TrustedProxies}, "trusted-proxies", "comma-separated CIDR prefixes of the proxies whose X-Forwarded-For names the client address")
+	fs.Int64Var(&cfg.HTTP.ResponseCacheBytes, "response-cache-bytes", cfg.HTTP.ResponseCacheBytes, "memory for answers to repeated queries, kept until the next write (0: off; always off on PostgreSQL)")
 	fs.BoolVar(&cfg.Tracing, "tracing", cfg.Tracing, "export OpenTelemetry traces over OTLP/HTTP, configured by the OTEL_* variables (OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_SERVICE_NAME, OTEL_TRACES_SAMPLER, …)")
 	fs.DurationVar(&cfg.ShutdownGrace, "shutdown-grace", cfg.ShutdownGrace, "how long in-flight requests may finish at shutdown")
 	// Every other flag may come from the environment too, under its
@@ -161,6 +162,14 @@ func parseConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (c
 	}
 	if err := httpapi.ValidPrefixes(h.RateLimit.TrustedProxies); err != nil {
 		return cfg, err
+	}
+	if h.ResponseCacheBytes < 0 {
+		return cfg, errors.New("--response-cache-bytes must be 0 (off) or more")
+	}
+	if isPostgres(cfg.DB) {
+		// Other processes write to the same database: an answer kept
+		// here could outlive a write made there.
+		cfg.HTTP.ResponseCacheBytes = 0
 	}
 	return cfg, nil
 }
@@ -259,7 +268,7 @@ type closer interface {
 func openStore(ctx context.Context, dsn string, pg postgres.Config, log *slog.Logger) (items.Store, items.Broker, error) {
 	var s closer
 	switch {
-	case strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://"):
+	case isPostgres(dsn):
 		pg.URL = dsn
 		db, err := postgres.Open(ctx, pg, log)
 		if err != nil {
@@ -399,4 +408,9 @@ func (f listFlag) Set(s string) error {
 	}
 	*f.p = list
 	return nil
+}
+
+// isPostgres reports whether dsn names a PostgreSQL database.
+func isPostgres(dsn string) bool {
+	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
 }
