@@ -125,6 +125,9 @@ type Deps struct {
 	Tracing *tracing.Tracing
 }
 
+// tokenCacheSize bounds the tokens whose lookup is remembered.
+const tokenCacheSize = 10_000
+
 // NewHandler returns the HTTP handler of the whole service.
 func NewHandler(cfg Config, deps Deps) http.Handler {
 	if len(cfg.WebsocketOrigins) == 0 {
@@ -136,7 +139,9 @@ func NewHandler(cfg Config, deps Deps) http.Handler {
 		deps.Store = rc.watch(deps.Store)
 		cache = rc.middleware
 	}
-	gql := newGraphQL(cfg, deps)
+	// Tokens never change once made: a lookup per token, not per request.
+	tokens := auth.CachedTokens(deps.Store, tokenCacheSize)
+	gql := newGraphQL(cfg, deps, tokens)
 	r := chi.NewRouter()
 	r.Use(deadlines(cfg.ReadTimeout, cfg.WriteTimeout))
 	if deps.Metrics != nil {
@@ -146,7 +151,7 @@ func NewHandler(cfg Config, deps Deps) http.Handler {
 		r.Use(deps.Tracing.Middleware)
 	}
 	r.Use(requestID, logRequests(deps.Logger), recoverPanics(deps.Logger),
-		clientAddress(cfg.RateLimit.TrustedProxies), rateLimit(cfg.RateLimit))
+		clientAddress(cfg.RateLimit), rateLimit(cfg.RateLimit))
 
 	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeText(w, http.StatusOK, "ok\n")
@@ -157,7 +162,7 @@ func NewHandler(cfg Config, deps Deps) http.Handler {
 	if cfg.CSRFPrevention {
 		api = api.With(csrfPrevention)
 	}
-	api.With(auth.Middleware(deps.Store), limitBody(cfg.MaxBodyBytes), cache).Handle("/graphql", gql)
+	api.With(auth.Middleware(tokens), limitBody(cfg.MaxBodyBytes), cache).Handle("/graphql", gql)
 	if deps.Metrics != nil {
 		r.Method(http.MethodGet, "/metrics", deps.Metrics.Handler())
 	}
@@ -169,9 +174,9 @@ func NewHandler(cfg Config, deps Deps) http.Handler {
 
 // newGraphQL configures gqlgen's server explicitly: transports, the error
 // presenter, panic recovery, caches and limits.
-func newGraphQL(cfg Config, deps Deps) http.Handler {
+func newGraphQL(cfg Config, deps Deps, tokens auth.TokenStore) http.Handler {
 	srv := handler.New(graph.NewSchema(&graph.Resolver{Store: deps.Store, Broker: deps.Broker}))
-	srv.AddTransport(newWebsocket(cfg, deps.Store))
+	srv.AddTransport(newWebsocket(cfg, tokens))
 	srv.AddTransport(transport.Options{AllowedMethods: []string{http.MethodGet, http.MethodPost}})
 	srv.AddTransport(httpTransport{maxBatch: cfg.MaxBatch})
 

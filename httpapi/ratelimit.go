@@ -34,7 +34,11 @@ type RateLimit struct {
 // peer, or with trusted proxies the first untrusted hop of its
 // X-Forwarded-For. It never trusts the header of a request that did not
 // come through a trusted proxy.
-func clientAddress(trusted []string) func(http.Handler) http.Handler {
+func clientAddress(rl RateLimit) func(http.Handler) http.Handler {
+	if rl.Requests <= 0 {
+		return func(next http.Handler) http.Handler { return next } // nothing reads it
+	}
+	trusted := rl.TrustedProxies
 	if len(trusted) == 0 {
 		return middleware.ClientIPFromRemoteAddr
 	}
