@@ -29,6 +29,7 @@ import (
 	"itemsapi/metrics"
 	"itemsapi/store/memory"
 	"itemsapi/store/postgres"
+	"itemsapi/store/readcache"
 	"itemsapi/store/sqlite"
 	"itemsapi/tracing"
 )
@@ -204,7 +205,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	m := metrics.New(prometheus.NewRegistry())
-	deps := httpapi.Deps{Store: m.Store(store), Broker: broker, Logger: log, Metrics: m}
+	served := m.Store(store) // metrics see the calls that reach the store
+	if !isPostgres(cfg.DB) {
+		// This process makes every write, so hot reads may come from
+		// memory, exactly (see store/readcache).
+		served = readcache.New(served)
+	}
+	deps := httpapi.Deps{Store: served, Broker: broker, Logger: log, Metrics: m}
 	if cfg.Tracing {
 		tr, err := tracing.Setup(ctx, log)
 		if err != nil {

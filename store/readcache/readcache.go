@@ -1,0 +1,402 @@
+// Package readcache is an items.Store that serves hot reads from memory in
+// front of another store, typically the embedded SQLite one: items by ID,
+// pages of items and searches, and counts. It is exact: every answer is one
+// the inner store would have given at some moment during the call, so a
+// read that starts after AddItem returned sees the item added. It is
+// bounded: each cache holds at most a set number of entries and of bytes,
+// and evicts by CLOCK when full.
+//
+// # One process must own every write
+//
+// The cache is only correct when every write of items to the inner store
+// goes through one Store in one process (seed a database before wrapping
+// it), and the inner store gives each item an ID above those of all items
+// committed before it, as the SQLite and memory stores do. Writes made
+// elsewhere would never invalidate it. It must not be used in front of
+// PostgreSQL when several processes write to the database.
+//
+// # What is cached, and for how long
+//
+// Items never change once stored, so an item found by ID is cached until
+// evicted. Not-found answers are not cached: the ID may be assigned later.
+//
+// A page of Items is keyed by its query (Search, After, Limit). A full page
+// (as many items as Limit) can never change: an item added later has an ID
+// above every ID in the page, so it falls after the page. A full page is
+// therefore cached until evicted. A short page, the end of the list, grows
+// when a matching item is added; it is cached with the version of the
+// writes it was read at, and served only while that version is current.
+// Counts of searches are cached likewise. The count of all items is kept
+// up to date by AddItem instead of read again.
+//
+// # Versions
+//
+// AddItem replaces the current version, an immutable value behind an
+// atomic pointer, before it calls the inner store and again after it
+// returns, whether it succeeded or not. A version records how many writes
+// are under way and how many have ended in success and in failure. Writes
+// run concurrently: nothing here serializes them, so that a store that
+// commits concurrent writes together (SQLite's group commit) still can.
+//
+// A read loads the version before it calls the inner store, and caches a
+// short page or a count only if no write was under way then and the
+// version is the same after. No write began or ended during the inner
+// read, so its result is the answer for the state of the store at that
+// version. The entry keeps the version, and is served only while the
+// version is still current. Then no write has begun since, so the state
+// of the inner store is the same and it would give the same answer now.
+// Comparing the pointers suffices: a version is never reused while an
+// entry holds it. In particular no short page or count is served while a
+// write is under way, when the write may have committed or not: such
+// reads go to the inner store. A read that began before a write and ends
+// after it finds the version changed and does not cache its result, which
+// may predate the commit.
+//
+// The count of all items is cached with its version too. When a later
+// version has no write under way and no write has failed since, every
+// write since has stored exactly one item, so the count is the cached one
+// plus the writes that succeeded since. A failed write may have stored its
+// item or not: the count is read again.
+//
+// # Results are shared
+//
+// A hit returns the cached page itself and items whose Description points
+// at the cached string: callers must not modify what Items returns, nor
+// what the Description of any returned item points at. Returned pages have
+// no spare capacity, so appending to one copies it.
+package readcache
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync/atomic"
+	"unsafe"
+
+	"itemsapi/items"
+)
+
+var (
+	_ items.Store  = (*Store)(nil)
+	_ items.Broker = (*Store)(nil)
+)
+
+// The default bounds. The bytes bound applies to an estimate of the heap
+// that each entry holds, its share of the maps included, which errs on the
+// high side; beyond it there are only the caches' clocks, 8 bytes a slot.
+const (
+	DefaultMaxItems  = 64 << 10 // items cached by ID
+	DefaultMaxPages  = 8 << 10  // pages of Items cached
+	DefaultMaxCounts = 8 << 10  // counts cached, besides that of all items
+	DefaultMaxBytes  = 16 << 20 // bytes, split between the three caches
+)
+
+// maxSearch is the longest search, in bytes, whose pages and counts are
+// cached. No name is longer than items.MaxNameLength code points, so a
+// longer search matches nothing; it is not worth room in the cache.
+const maxSearch = 4 * items.MaxNameLength
+
+// Option sets a bound of a Store.
+type Option func(*config)
+
+type config struct {
+	maxItems, maxPages, maxCounts int
+	maxBytes                      int64
+}
+
+// WithMaxItems bounds the number of items cached by ID
+// (default DefaultMaxItems). 0 turns the item cache off.
+func WithMaxItems(n int) Option { return func(c *config) { c.maxItems = n } }
+
+// WithMaxPages bounds the number of pages of Items cached
+// (default DefaultMaxPages). 0 turns the page cache off.
+func WithMaxPages(n int) Option { return func(c *config) { c.maxPages = n } }
+
+// WithMaxCounts bounds the number of counts of searches cached
+// (default DefaultMaxCounts). 0 turns the count cache off; the count of all
+// items is kept regardless.
+func WithMaxCounts(n int) Option { return func(c *config) { c.maxCounts = n } }
+
+// WithMaxBytes bounds what the caches are reckoned to hold on the heap,
+// together (default DefaultMaxBytes): items get half, pages three eighths
+// and counts one eighth. An entry counts its strings, its structs and a
+// fixed overhead for the maps that hold it. An entry larger than its
+// cache's share is not cached.
+func WithMaxBytes(n int64) Option { return func(c *config) { c.maxBytes = n } }
+
+// Store is an items.Store that caches the reads of another. It is safe for
+// concurrent use. Create one with New.
+type Store struct {
+	inner items.Store
+
+	ver        atomic.Pointer[version] // the current version; see the package doc
+	total      atomic.Pointer[count]   // the count of all items, or nil
+	itemCache  *cache[int64, items.Item]
+	pageCache  *cache[pageKey, page]
+	countCache *cache[string, count]
+}
+
+// version is the state of the writes at one moment. It never changes: a
+// new one replaces it when a write begins or ends.
+type version struct {
+	seq      uint64 // how many versions came before this one
+	underWay int    // writes begun and not ended
+	added    uint64 // writes ended in success
+	failed   uint64 // writes ended in failure
+}
+
+// quiet reports whether no write is under way at v.
+func (v *version) quiet() bool { return v.underWay == 0 }
+
+// pageKey identifies the page of an items.ItemQuery; After is at least 0,
+// as every After below 1 selects the same page.
+type pageKey struct {
+	search string
+	after  int64
+	limit  int
+}
+
+// page is a cached page of items.
+type page struct {
+	list []items.Item
+	full bool     // len(list) is the query's limit: the page never changes
+	ver  *version // for a short page, the version it was read at
+}
+
+// count is a cached count and the version it was read at.
+type count struct {
+	n   int
+	ver *version
+}
+
+// New returns a Store that caches the reads of inner within the bounds
+// that opts set. Every write must go through it; see the package doc.
+func New(inner items.Store, opts ...Option) *Store {
+	c := config{
+		maxItems:  DefaultMaxItems,
+		maxPages:  DefaultMaxPages,
+		maxCounts: DefaultMaxCounts,
+		maxBytes:  DefaultMaxBytes,
+	}
+	for _, opt := range opts {
+		opt(&c)
+	}
+	s := &Store{
+		inner:      inner,
+		itemCache:  newCache[int64, items.Item](c.maxItems, c.maxBytes/2),
+		pageCache:  newCache[pageKey, page](c.maxPages, c.maxBytes*3/8),
+		countCache: newCache[string, count](c.maxCounts, c.maxBytes/8),
+	}
+	s.ver.Store(&version{})
+	return s
+}
+
+// unchanged reports whether a read that loaded v before it called the
+// inner store read the state of v, so that its result may be cached with v.
+func (s *Store) unchanged(v *version) bool {
+	return v.quiet() && s.ver.Load() == v
+}
+
+// Item implements items.Store.
+func (s *Store) Item(ctx context.Context, id int64) (items.Item, error) {
+	if it, ok := s.itemCache.get(id); ok {
+		return it, nil
+	}
+	it, err := s.inner.Item(ctx, id)
+	if err != nil {
+		return items.Item{}, err
+	}
+	s.itemCache.put(id, detach(it), int64(itemStructSize)+itemSize(it))
+	return it, nil
+}
+
+// Items implements items.Store.
+func (s *Store) Items(ctx context.Context, q items.ItemQuery) ([]items.Item, error) {
+	key := pageKey{search: q.Search, after: max(q.After, 0), limit: q.Limit}
+	v := s.ver.Load()
+	if p, ok := s.pageCache.get(key); ok && (p.full || p.ver == v) {
+		return p.list, nil
+	}
+	list, err := s.inner.Items(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	s.putPage(key, list, v)
+	return list, nil
+}
+
+// putPage caches list, the page of key that a read which loaded v before
+// it began returned, if it is full or the read saw no write.
+func (s *Store) putPage(key pageKey, list []items.Item, v *version) {
+	full := len(list) == key.limit
+	if len(key.search) > maxSearch || !full && !s.unchanged(v) {
+		return
+	}
+	cp := make([]items.Item, len(list))
+	size := allocSize(len(key.search)) + allocSize(len(cp)*itemStructSize)
+	for i, it := range list {
+		cp[i] = detach(it)
+		size += itemSize(it)
+	}
+	key.search = strings.Clone(key.search)
+	s.pageCache.put(key, page{list: cp, full: full, ver: v}, size)
+}
+
+// CountItems implements items.Store.
+func (s *Store) CountItems(ctx context.Context, search string) (int, error) {
+	if search == "" {
+		return s.countAll(ctx)
+	}
+	v := s.ver.Load()
+	if c, ok := s.countCache.get(search); ok && c.ver == v {
+		return c.n, nil
+	}
+	n, err := s.inner.CountItems(ctx, search)
+	if err != nil {
+		return 0, err
+	}
+	if len(search) <= maxSearch && s.unchanged(v) {
+		s.countCache.put(strings.Clone(search), count{n: n, ver: v}, allocSize(len(search)))
+	}
+	return n, nil
+}
+
+// countAll returns the number of all items: the cached count plus the
+// items added since, when that is known exactly.
+func (s *Store) countAll(ctx context.Context) (int, error) {
+	// Loaded in this order, v is at least as late as c.ver, which was
+	// current before c was stored.
+	c := s.total.Load()
+	v := s.ver.Load()
+	if c != nil && v.quiet() && v.failed == c.ver.failed {
+		return c.n + int(v.added-c.ver.added), nil
+	}
+	n, err := s.inner.CountItems(ctx, "")
+	if err != nil {
+		return 0, err
+	}
+	if s.unchanged(v) {
+		s.setTotal(&count{n: n, ver: v})
+	}
+	return n, nil
+}
+
+// setTotal makes c the count of all items unless the count there is of a
+// version as late.
+func (s *Store) setTotal(c *count) {
+	for {
+		old := s.total.Load()
+		if old != nil && old.ver.seq >= c.ver.seq || s.total.CompareAndSwap(old, c) {
+			return
+		}
+	}
+}
+
+// AddItem implements items.Store.
+func (s *Store) AddItem(ctx context.Context, n items.NewItem) (items.Item, error) {
+	s.update(func(v *version) { v.underWay++ })
+	added := false
+	// Deferred, so that even a panic of the inner store ends the write.
+	defer s.update(func(v *version) {
+		v.underWay--
+		if added {
+			v.added++
+		} else {
+			v.failed++
+		}
+	})
+	it, err := s.inner.AddItem(ctx, n)
+	added = err == nil
+	return it, err
+}
+
+// update replaces the current version with a copy that f changes.
+func (s *Store) update(f func(*version)) {
+	for {
+		old := s.ver.Load()
+		v := *old
+		v.seq++
+		f(&v)
+		if s.ver.CompareAndSwap(old, &v) {
+			return
+		}
+	}
+}
+
+// Users implements items.Store; users are not cached.
+func (s *Store) Users(ctx context.Context, ids []int64) ([]items.User, error) {
+	return s.inner.Users(ctx, ids)
+}
+
+// UserByToken implements items.Store; tokens are not cached, as one may be
+// added at any time.
+func (s *Store) UserByToken(ctx context.Context, hash items.TokenHash) (items.User, items.Role, error) {
+	return s.inner.UserByToken(ctx, hash)
+}
+
+// AddToken implements items.Store.
+func (s *Store) AddToken(ctx context.Context, userName string, role items.Role, hash items.TokenHash) (items.User, error) {
+	return s.inner.AddToken(ctx, userName, role, hash)
+}
+
+// Ping implements items.Store.
+func (s *Store) Ping(ctx context.Context) error { return s.inner.Ping(ctx) }
+
+// Close implements items.Store: it closes the inner store.
+func (s *Store) Close() error { return s.inner.Close() }
+
+// errNoBroker is what Subscribe returns when the inner store is no broker.
+var errNoBroker = errors.New("readcache: the inner store is not an items.Broker")
+
+// Subscribe implements items.Broker by subscribing to the inner store,
+// which publishes the items added through this one. It fails if the inner
+// store is not an items.Broker.
+func (s *Store) Subscribe(ctx context.Context) (*items.Subscription, error) {
+	b, ok := s.inner.(items.Broker)
+	if !ok {
+		return nil, errNoBroker
+	}
+	return b.Subscribe(ctx)
+}
+
+// Stats describes what the caches hold.
+type Stats struct {
+	Items, Pages, Counts CacheStats
+}
+
+// Stats returns what the caches hold now.
+func (s *Store) Stats() Stats {
+	return Stats{Items: s.itemCache.stats(), Pages: s.pageCache.stats(), Counts: s.countCache.stats()}
+}
+
+// itemStructSize is the size of an items.Item, its strings aside.
+const itemStructSize = int(unsafe.Sizeof(items.Item{}))
+
+// detach returns it with a Description of its own, so that the caller that
+// got it from the inner store cannot change the cached copy through it.
+func detach(it items.Item) items.Item {
+	if it.Description != nil {
+		d := *it.Description
+		it.Description = &d
+	}
+	return it
+}
+
+// itemSize is what it holds on the heap outside the Item struct.
+func itemSize(it items.Item) int64 {
+	n := allocSize(len(it.Name))
+	if it.Description != nil {
+		n += allocSize(int(unsafe.Sizeof(*it.Description))) + allocSize(len(*it.Description))
+	}
+	return n
+}
+
+// allocSize bounds what an allocation of n bytes takes on the heap: the
+// allocator rounds it up to a size class, which wastes at most an eighth
+// beyond the smallest classes.
+func allocSize(n int) int64 {
+	if n == 0 {
+		return 0
+	}
+	return int64(n + n/8 + 16)
+}
