@@ -32,7 +32,14 @@ func ErrorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 		if code, ok := gqlErr.Extensions["code"].(string); ok && code != "" && gqlErr.Err == nil {
 			return namedVariable(gqlErr)
 		}
-		if !errors.Is(err, errRecovered) {
+		switch {
+		case errors.Is(err, errRecovered):
+		case ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)):
+			// The client left, or the server is shutting down: nobody
+			// reads this answer, and nothing is broken.
+			log.InfoContext(ctx, "request ended before its answer",
+				"req_id", items.RequestID(ctx), "path", gqlErr.Path.String(), "err", err)
+		default:
 			log.ErrorContext(ctx, "internal error",
 				"req_id", items.RequestID(ctx), "path", gqlErr.Path.String(), "err", err)
 		}
