@@ -7,6 +7,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"flag"
@@ -19,6 +20,7 @@ import (
 	"os/signal"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -177,7 +179,9 @@ func parseConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (c
 
 // run is the whole program: main only calls it, and tests call it too.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	log := slog.New(slog.NewTextHandler(stderr, nil))
+	logs := newFlushingWriter(stderr, logFlushInterval)
+	defer logs.Flush()
+	log := slog.New(slog.NewTextHandler(logs, nil))
 	if len(args) > 0 && args[0] == "token" {
 		return runToken(ctx, args[1:], getenv, stdout, log)
 	}
@@ -420,4 +424,48 @@ func (f listFlag) Set(s string) error {
 // isPostgres reports whether dsn names a PostgreSQL database.
 func isPostgres(dsn string) bool {
 	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
+}
+
+// logFlushInterval is the longest a log line waits in memory.
+const logFlushInterval = 50 * time.Millisecond
+
+// flushingWriter gathers log lines and writes them out together, at most
+// interval after the first of them, rather than with a system call each:
+// at tens of thousands of requests a second, one write per request line
+// costs as much as a cached answer. A crash may lose the last interval of
+// lines; run flushes on every way out.
+type flushingWriter struct {
+	interval time.Duration
+
+	mu      sync.Mutex
+	w       *bufio.Writer
+	timer   *time.Timer
+	pending bool
+}
+
+func newFlushingWriter(w io.Writer, interval time.Duration) *flushingWriter {
+	f := &flushingWriter{interval: interval, w: bufio.NewWriterSize(w, 64<<10)}
+	f.timer = time.AfterFunc(time.Hour, f.Flush)
+	f.timer.Stop()
+	return f
+}
+
+// Write implements io.Writer.
+func (f *flushingWriter) Write(p []byte) (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n, err := f.w.Write(p)
+	if !f.pending {
+		f.pending = true
+		f.timer.Reset(f.interval)
+	}
+	return n, err
+}
+
+// Flush writes out what is buffered.
+func (f *flushingWriter) Flush() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	_ = f.w.Flush()
+	f.pending = false
 }

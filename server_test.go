@@ -321,3 +321,43 @@ func TestShutdownEndsSubscriptions(t *testing.T) {
 		}
 	}
 }
+
+func TestFlushingWriter(t *testing.T) {
+	var out syncBuf
+	f := newFlushingWriter(&out, 20*time.Millisecond)
+	fmt.Fprintln(f, "one")
+	fmt.Fprintln(f, "two")
+	if got := out.String(); got != "" {
+		t.Errorf("written at once: %q, want the lines gathered", got)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for out.String() != "one\ntwo\n" {
+		if time.Now().After(deadline) {
+			t.Fatalf("after 5 s the output is %q, want both lines within the interval", out.String())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	fmt.Fprintln(f, "three")
+	f.Flush()
+	if got := out.String(); got != "one\ntwo\nthree\n" {
+		t.Errorf("after Flush: %q", got)
+	}
+}
+
+// syncBuf is a bytes.Buffer safe for a writer and a reader at once.
+type syncBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuf) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
