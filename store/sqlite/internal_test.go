@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"database/sql"
-	"fmt"
 	"path/filepath"
 	"testing"
 
@@ -144,90 +143,5 @@ func TestDriverErrorsTranslated(t *testing.T) {
 	}
 	if c := items.ErrorCode(got); c != items.Internal {
 		t.Errorf("ErrorCode(translate(%v)) = %q, want %q", err, c, items.Internal)
-	}
-}
-
-// seedBench adds n items in one transaction, much faster than n AddItem
-// calls, each of which syncs.
-func seedBench(b *testing.B, s *Store, n int) {
-	b.Helper()
-	ctx := b.Context()
-	tx, err := s.w.BeginTx(ctx, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer tx.Rollback()
-	words := []string{"apple", "banana", "cherry", "date", "elderberry", "fig", "grape"}
-	for i := range n {
-		name := fmt.Sprintf("Item %d %s", i, words[i%len(words)])
-		if _, err := tx.ExecContext(ctx, `INSERT INTO items (name, name_folded, created_at) VALUES (?, ?, ?)`,
-			name, items.FoldString(name), int64(i)); err != nil {
-			b.Fatal(err)
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		b.Fatal(err)
-	}
-}
-
-const benchRows = 10_000
-
-func BenchmarkItem(b *testing.B) {
-	s := openTest(b)
-	seedBench(b, s, benchRows)
-	ctx := b.Context()
-	id := int64(0)
-	for b.Loop() {
-		id = id%benchRows + 1
-		if _, err := s.Item(ctx, id); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
-
-func BenchmarkItems(b *testing.B) {
-	s := openTest(b)
-	seedBench(b, s, benchRows)
-	ctx := b.Context()
-	after := int64(0)
-	for b.Loop() {
-		after = (after + 997) % (benchRows - 50)
-		page, err := s.Items(ctx, items.ItemQuery{After: after, Limit: 21})
-		if err != nil || len(page) != 21 {
-			b.Fatalf("Items() = %d items, %v", len(page), err)
-		}
-	}
-}
-
-func BenchmarkSearch(b *testing.B) {
-	s := openTest(b)
-	seedBench(b, s, benchRows)
-	ctx := b.Context()
-	for _, bb := range []struct {
-		name, query string
-		want        int
-	}{
-		{"common", "CHERRY", 21},  // a match in every 7 rows: a short scan
-		{"rare", "item 9999 ", 1}, // one match: a scan of the whole table
-		{"none", "durian", 0},     // no match: a scan of the whole table
-	} {
-		b.Run(bb.name, func(b *testing.B) {
-			for b.Loop() {
-				page, err := s.Items(ctx, items.ItemQuery{Search: bb.query, Limit: 21})
-				if err != nil || len(page) != bb.want {
-					b.Fatalf("Items(Search %q) = %d items, %v, want %d", bb.query, len(page), err, bb.want)
-				}
-			}
-		})
-	}
-}
-
-func BenchmarkAddItem(b *testing.B) {
-	s := openTest(b)
-	ctx := b.Context()
-	for b.Loop() {
-		if _, err := s.AddItem(ctx, items.NewItem{Name: "bench"}); err != nil {
-			b.Fatal(err)
-		}
 	}
 }

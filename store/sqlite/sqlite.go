@@ -34,24 +34,37 @@ const busyTimeout = 5 * time.Second
 // Store is an items.Store and items.Broker over one SQLite file, safe for
 // concurrent use. Writes go through one connection, so that they queue in Go
 // instead of failing on a lock; reads go through a pool of read-only
-// connections, which WAL lets run while a write is under way.
+// connections, which WAL lets run while a write is under way. The items of
+// AddItem go through one goroutine, the writer, which stores those of
+// concurrent calls in one transaction (see write).
 type Store struct {
 	w   *sql.DB // one connection, for every write
 	r   *sql.DB // read-only connections
 	hub *pubsub.Hub
 
-	// addMu is held from an item's INSERT until it is published, so that
-	// subscribers get items in the order they were committed.
-	addMu sync.Mutex
+	// AddItem hands its item to the writer through adds, unbuffered, so
+	// that the writer has taken an item or not. Import tells the writer
+	// through imported that the index has new segments to merge. Close
+	// closes closing to stop the writer, which closes written when it has.
+	adds     chan *addRequest
+	imported chan struct{}
+	closing  chan struct{}
+	written  chan struct{}
 
-	insertItem  *sql.Stmt // on w
+	insertItems *sql.Stmt // on w
 	item        *sql.Stmt // on r, as are the others
 	items       *sql.Stmt
-	search      *sql.Stmt
+	searchScan  *sql.Stmt
+	searchIndex *sql.Stmt
 	count       *sql.Stmt
-	countSearch *sql.Stmt
-	userByToken *sql.Stmt
-	users       *sql.Stmt
+	countScan   *sql.Stmt
+	countIndex  *sql.Stmt
+	// countChecked counts the names that the index matches and that hold
+	// the search text: for a searchPlan that is not exact.
+	countChecked *sql.Stmt
+	userByToken  *sql.Stmt
+	users        *sql.Stmt
+	stmts        []*sql.Stmt // all of the above that are prepared, to close
 
 	closeOnce sync.Once
 	closeErr  error
@@ -99,32 +112,67 @@ func (s *Store) open(ctx context.Context, path string) error {
 	s.r.SetMaxOpenConns(n)
 	s.r.SetMaxIdleConns(n)
 
-	const columns = `id, name, description, created_at, created_by`
-	for _, p := range []struct {
-		stmt  **sql.Stmt
-		db    *sql.DB
-		query string
-	}{
-		{&s.insertItem, s.w, `INSERT INTO items (name, name_folded, description, created_at, created_by)
-			VALUES (?, ?, ?, ?, ?) RETURNING id`},
-		{&s.item, s.r, `SELECT ` + columns + ` FROM items WHERE id = ?`},
-		{&s.items, s.r, `SELECT ` + columns + ` FROM items WHERE id > ? ORDER BY id LIMIT ?`},
-		// instr compares literally: % _ \ and quotes in a search need no
-		// escaping, unlike in a LIKE pattern.
-		{&s.search, s.r, `SELECT ` + columns + ` FROM items
-			WHERE id > ? AND instr(name_folded, ?) > 0 ORDER BY id LIMIT ?`},
-		{&s.count, s.r, `SELECT count(*) FROM items`},
-		{&s.countSearch, s.r, `SELECT count(*) FROM items WHERE instr(name_folded, ?) > 0`},
-		{&s.userByToken, s.r, `SELECT u.id, u.name, u.role, t.role
-			FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.hash = ?`},
-		{&s.users, s.r, `SELECT id, name, role FROM users
-			WHERE id IN (SELECT value FROM json_each(?))`},
-	} {
-		if *p.stmt, err = p.db.PrepareContext(ctx, p.query); err != nil {
-			return translate(ctx, "prepare", err)
+	if err := s.prepare(ctx); err != nil {
+		return err
+	}
+	s.startWriter()
+	return nil
+}
+
+// prepare prepares the statements of s.
+func (s *Store) prepare(ctx context.Context) error {
+	for _, p := range s.statements() {
+		st, err := p.db.PrepareContext(ctx, p.query)
+		if err != nil {
+			return translate(ctx, "prepare "+p.name, err)
 		}
+		*p.stmt = st
+		s.stmts = append(s.stmts, st)
 	}
 	return nil
+}
+
+// statement is a statement of the store, to prepare.
+type statement struct {
+	name  string
+	stmt  **sql.Stmt
+	db    *sql.DB
+	query string
+}
+
+// statements returns the statements of s.
+func (s *Store) statements() []statement {
+	const columns = `id, name, description, created_at, created_by`
+	return []statement{
+		// One statement for a whole batch of items, read from a JSON array
+		// (see encodeItems) in order.
+		{"insertItems", &s.insertItems, s.w, `INSERT INTO items (name, name_folded, description, created_at, created_by)
+			SELECT value->>0, value->>1, value->>2, value->>3, value->>4 FROM json_each(?) ORDER BY key
+			RETURNING id`},
+		{"item", &s.item, s.r, `SELECT ` + columns + ` FROM items WHERE id = ?`},
+		{"items", &s.items, s.r, `SELECT ` + columns + ` FROM items WHERE id > ? ORDER BY id LIMIT ?`},
+		// instr compares literally: % _ \ and quotes in a search need no
+		// escaping, unlike in a LIKE pattern.
+		{"searchScan", &s.searchScan, s.r, `SELECT ` + columns + ` FROM items
+			WHERE id > ? AND instr(name_folded, ?) > 0 ORDER BY id LIMIT ?`},
+		// The index yields the matching IDs in order from after on, and
+		// stops with the page. instr checks each name read, for a search
+		// that the index alone does not decide; for the others, which it
+		// decides, the check costs next to nothing.
+		{"searchIndex", &s.searchIndex, s.r, `SELECT i.id, i.name, i.description, i.created_at, i.created_by
+			FROM items_fts f CROSS JOIN items i ON i.id = f.rowid
+			WHERE f.items_fts MATCH ? AND f.rowid > ? AND instr(i.name_folded, ?) > 0
+			ORDER BY f.rowid LIMIT ?`},
+		{"count", &s.count, s.r, `SELECT count(*) FROM items`},
+		{"countScan", &s.countScan, s.r, `SELECT count(*) FROM items WHERE instr(name_folded, ?) > 0`},
+		{"countIndex", &s.countIndex, s.r, `SELECT count(*) FROM items_fts WHERE items_fts MATCH ?`},
+		{"countChecked", &s.countChecked, s.r, `SELECT count(*) FROM items_fts f CROSS JOIN items i ON i.id = f.rowid
+			WHERE f.items_fts MATCH ? AND instr(i.name_folded, ?) > 0`},
+		{"userByToken", &s.userByToken, s.r, `SELECT u.id, u.name, u.role, t.role
+			FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.hash = ?`},
+		{"users", &s.users, s.r, `SELECT id, name, role FROM users
+			WHERE id IN (SELECT value FROM json_each(?))`},
+	}
 }
 
 // connect opens the writer's connection, which switches a new file to WAL.
@@ -248,7 +296,9 @@ func (s *Store) Item(ctx context.Context, id int64) (items.Item, error) {
 }
 
 // Items implements items.Store. It returns an error with code Invalid when
-// q.Limit is outside 0 to items.MaxPageSize+1.
+// q.Limit is outside 0 to items.MaxPageSize+1. A search of three characters
+// or more reads the trigram index from q.After on; a shorter one scans the
+// names in ID order until the page is full (see planSearch).
 func (s *Store) Items(ctx context.Context, q items.ItemQuery) ([]items.Item, error) {
 	if q.Limit < 0 || q.Limit > items.MaxPageSize+1 {
 		return nil, items.Errorf(items.Invalid, "limit %d is outside 0 to %d", q.Limit, items.MaxPageSize+1)
@@ -261,10 +311,13 @@ func (s *Store) Items(ctx context.Context, q items.ItemQuery) ([]items.Item, err
 		rows *sql.Rows
 		err  error
 	)
-	if q.Search == "" {
+	switch p := planSearch(q.Search); {
+	case q.Search == "":
 		rows, err = s.items.QueryContext(ctx, q.After, q.Limit)
-	} else {
-		rows, err = s.search.QueryContext(ctx, q.After, items.FoldString(q.Search), q.Limit)
+	case p.match == "":
+		rows, err = s.searchScan.QueryContext(ctx, q.After, p.folded, q.Limit)
+	default:
+		rows, err = s.searchIndex.QueryContext(ctx, p.match, q.After, p.folded, q.Limit)
 	}
 	if err != nil {
 		return nil, translate(ctx, "items", err)
@@ -286,10 +339,15 @@ func (s *Store) Items(ctx context.Context, q items.ItemQuery) ([]items.Item, err
 // CountItems implements items.Store.
 func (s *Store) CountItems(ctx context.Context, search string) (int, error) {
 	var row *sql.Row
-	if search == "" {
+	switch p := planSearch(search); {
+	case search == "":
 		row = s.count.QueryRowContext(ctx)
-	} else {
-		row = s.countSearch.QueryRowContext(ctx, items.FoldString(search))
+	case p.match == "":
+		row = s.countScan.QueryRowContext(ctx, p.folded)
+	case p.exact:
+		row = s.countIndex.QueryRowContext(ctx, p.match)
+	default:
+		row = s.countChecked.QueryRowContext(ctx, p.match, p.folded)
 	}
 	var n int
 	if err := row.Scan(&n); err != nil {
@@ -299,43 +357,30 @@ func (s *Store) CountItems(ctx context.Context, search string) (int, error) {
 }
 
 // AddItem implements items.Store. The item is on disk (synced) when
-// AddItem returns it; subscribers get it in commit order. It returns an
-// error with code Invalid when n.CreatedByID names no user.
+// AddItem returns it; subscribers get it in ID order. It returns an error
+// with code Invalid when n.CreatedByID names no user. The writer stores the
+// items of concurrent calls together (see write). A call whose ctx ends
+// before the writer takes its item returns ctx's error and stores nothing;
+// once taken, the item is stored and returned whatever ctx does.
 func (s *Store) AddItem(ctx context.Context, n items.NewItem) (items.Item, error) {
 	if err := ctx.Err(); err != nil {
 		return items.Item{}, err
 	}
-	var createdBy sql.NullInt64
-	if n.CreatedByID != 0 {
-		createdBy = sql.NullInt64{Int64: n.CreatedByID, Valid: true}
-	}
-
-	s.addMu.Lock()
-	defer s.addMu.Unlock()
-	it := items.Item{
-		Name:        n.Name,
-		Description: n.Description,
-		CreatedAt:   time.Now().UTC().Truncate(time.Microsecond),
-		CreatedByID: n.CreatedByID,
-	}
+	it := items.Item{Name: n.Name, Description: n.Description, CreatedByID: n.CreatedByID}
 	if it.Description != nil {
 		d := *it.Description
 		it.Description = &d
 	}
-	// Once begun, the insert is not cancelled: an interrupt between the
-	// commit and the answer would report a failure for a stored item.
-	wctx := context.WithoutCancel(ctx)
-	err := s.insertItem.QueryRowContext(wctx,
-		n.Name, items.FoldString(n.Name), nullString(n.Description), it.CreatedAt.UnixMicro(), createdBy,
-	).Scan(&it.ID)
-	if code(err) == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY {
-		return items.Item{}, items.Errorf(items.Invalid, "no user with id %d", n.CreatedByID)
+	req := &addRequest{item: it, done: make(chan addResult, 1)}
+	select {
+	case s.adds <- req:
+	case <-ctx.Done():
+		return items.Item{}, ctx.Err()
+	case <-s.closing:
+		return items.Item{}, errClosed
 	}
-	if err != nil {
-		return items.Item{}, translate(wctx, "add item", err)
-	}
-	s.hub.Publish(it)
-	return it, nil
+	res := <-req.done
+	return res.item, res.err
 }
 
 // Users implements items.Store. Each user comes once, however often its ID
@@ -476,16 +521,19 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close implements items.Store: it ends the subscriptions and closes the
-// database. Later calls return what the first returned.
+// Close implements items.Store: it lets the writer commit and publish the
+// items it has taken, ends the subscriptions and closes the database.
+// AddItem calls whose items the writer has not taken return an error with
+// code Unavailable. Later calls return what the first returned.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
+		// The items the writer took are committed and published before
+		// the subscriptions end.
+		s.stopWriter()
 		s.hub.Close()
 		var errs []error
-		for _, st := range []*sql.Stmt{s.insertItem, s.item, s.items, s.search, s.count, s.countSearch, s.userByToken, s.users} {
-			if st != nil {
-				errs = append(errs, st.Close())
-			}
+		for _, st := range s.stmts {
+			errs = append(errs, st.Close())
 		}
 		// The writer last: the last connection to close checkpoints the WAL
 		// into the database file.

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -221,4 +223,121 @@ func TestConcurrentOpen(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestImport imports items in batches: Item, Items, the search and
+// CountItems find them, the subscribers do not get them, and a batch
+// with a creator that is no user fails whole.
+func TestImport(t *testing.T) {
+	ctx := t.Context()
+	s := open(t, filepath.Join(t.TempDir(), "items.db"))
+	sub, err := s.Subscribe(ctx)
+	if err != nil {
+		t.Fatalf("Subscribe() = %v", err)
+	}
+	u, _ := storetest.AddUser(t, s, "loader", items.RoleUser)
+
+	const n = 5_000 // holds item 4321, with the rare marker
+	batch := benchItems(0, n)
+	batch = append(batch,
+		items.NewItem{Name: "Grüne Äpfel", Description: storetest.Ptr("described"), CreatedByID: u.ID},
+		items.NewItem{Name: `100% "pure" qzx`, Description: storetest.Ptr("")},
+	)
+	start := time.Now().UTC().Truncate(time.Microsecond)
+	for lo := 0; lo < len(batch); lo += 1000 {
+		if err := s.Import(ctx, batch[lo:min(lo+1000, len(batch))]); err != nil {
+			t.Fatalf("Import(%d…) = %v", lo, err)
+		}
+	}
+	end := time.Now().UTC()
+	names := []string{"Apple", "Banana"}
+	for _, b := range batch {
+		names = append(names, b.Name)
+	}
+
+	var all []items.Item
+	for after := int64(0); ; {
+		page, err := s.Items(ctx, items.ItemQuery{After: after, Limit: items.MaxPageSize})
+		if err != nil {
+			t.Fatalf("Items(After %d) = %v", after, err)
+		}
+		if len(page) == 0 {
+			break
+		}
+		all = append(all, page...)
+		after = page[len(page)-1].ID
+	}
+	if diff := cmp.Diff(names, storetest.Names(all)); diff != "" {
+		t.Fatalf("names of Items() mismatch (-want +got):\n%s", diff)
+	}
+	if n, err := s.CountItems(ctx, ""); err != nil || n != len(names) {
+		t.Errorf(`CountItems("") = %d, %v, want %d, nil`, n, err, len(names))
+	}
+	for _, it := range all[len(items.DemoItems):] {
+		if it.CreatedAt.Before(start) || it.CreatedAt.After(end) {
+			t.Errorf("item %d: CreatedAt = %v, want between %v and %v", it.ID, it.CreatedAt, start, end)
+		}
+	}
+	last := all[len(all)-2:]
+	want := []items.Item{
+		{ID: last[0].ID, Name: "Grüne Äpfel", Description: storetest.Ptr("described"), CreatedAt: last[0].CreatedAt, CreatedByID: u.ID},
+		{ID: last[1].ID, Name: `100% "pure" qzx`, Description: storetest.Ptr(""), CreatedAt: last[1].CreatedAt},
+	}
+	for _, w := range want {
+		got, err := s.Item(ctx, w.ID)
+		if err != nil {
+			t.Fatalf("Item(%d) = %v", w.ID, err)
+		}
+		if diff := cmp.Diff(w, got); diff != "" {
+			t.Errorf("Item(%d) mismatch (-want +got):\n%s", w.ID, diff)
+		}
+	}
+
+	for _, q := range []struct {
+		search string
+		want   int
+	}{
+		{"QZX", 2},
+		{"grüne ÄPFEL", 1},
+		{`"pure"`, 1},
+		{"an", containing(names, "an")},
+		{"ana", containing(names, "ana")},
+		{"Pomegranate", containing(names, "Pomegranate")},
+	} {
+		found, err := s.Items(ctx, items.ItemQuery{Search: q.search, Limit: items.MaxPageSize + 1})
+		if err != nil {
+			t.Fatalf("Items(Search %q) = %v", q.search, err)
+		}
+		if wantPage := min(q.want, items.MaxPageSize+1); len(found) != wantPage {
+			t.Errorf("Items(Search %q) = %d items, want %d", q.search, len(found), wantPage)
+		}
+		if n, err := s.CountItems(ctx, q.search); err != nil || n != q.want {
+			t.Errorf("CountItems(%q) = %d, %v, want %d, nil", q.search, n, err, q.want)
+		}
+	}
+
+	bad := []items.NewItem{{Name: "fine"}, {Name: "orphan", CreatedByID: 1 << 40}}
+	if err := s.Import(ctx, bad); items.ErrorCode(err) != items.Invalid {
+		t.Errorf("Import() with an unknown creator = %v, want code %q", err, items.Invalid)
+	}
+	if n, err := s.CountItems(ctx, ""); err != nil || n != len(names) {
+		t.Errorf(`CountItems("") after a failed Import = %d, %v, want %d, nil`, n, err, len(names))
+	}
+
+	// The subscription gets the next added item first, none imported.
+	added := storetest.AddItems(t, s, "added")
+	if diff := cmp.Diff(added, storetest.Receive(t, sub, 1)); diff != "" {
+		t.Errorf("received items mismatch (-added +received):\n%s", diff)
+	}
+}
+
+// containing returns how many of names contain sub, case-insensitively.
+func containing(names []string, sub string) int {
+	n := 0
+	for _, name := range names {
+		if strings.Contains(items.FoldString(name), items.FoldString(sub)) {
+			n++
+		}
+	}
+	return n
 }
