@@ -16,8 +16,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -37,6 +39,7 @@ import (
 )
 
 func main() {
+	tuneGC(os.Getenv)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
 	stop()
@@ -61,6 +64,8 @@ type config struct {
 	// Tracing exports OpenTelemetry traces, configured by the standard
 	// OTEL_* variables.
 	Tracing bool
+	// DebugAddr, when set, serves net/http/pprof there, apart from the API.
+	DebugAddr string
 }
 
 // serverLimits are the http.Server's own bounds on a connection.
@@ -129,6 +134,7 @@ func parseConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (c
 	fs.DurationVar(&cfg.HTTP.RateLimit.Window, "rate-window", cfg.HTTP.RateLimit.Window, "window of --rate-limit")
 	fs.Var(listFlag{&cfg.HTTP.RateLimit.TrustedProxies}, "trusted-proxies", "comma-separated CIDR prefixes of the proxies whose X-Forwarded-For names the client address")
 	fs.Int64Var(&cfg.HTTP.ResponseCacheBytes, "response-cache-bytes", cfg.HTTP.ResponseCacheBytes, "memory for answers to repeated queries, kept until the next write (0: off; always off on PostgreSQL)")
+	fs.StringVar(&cfg.DebugAddr, "debug-addr", "", "serve Go's profiler (net/http/pprof) on this address, e.g. 127.0.0.1:6060; never expose it")
 	fs.BoolVar(&cfg.Tracing, "tracing", cfg.Tracing, "export OpenTelemetry traces over OTLP/HTTP, configured by the OTEL_* variables (OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_SERVICE_NAME, OTEL_TRACES_SAMPLER, …)")
 	fs.DurationVar(&cfg.ShutdownGrace, "shutdown-grace", cfg.ShutdownGrace, "how long in-flight requests may finish at shutdown")
 	// Every other flag may come from the environment too, under its
@@ -230,6 +236,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			}
 		}()
 		deps.Tracing = tr
+	}
+	if cfg.DebugAddr != "" {
+		if err := serveDebug(ctx, cfg.DebugAddr, log); err != nil {
+			return err
+		}
 	}
 	return serve(ctx, ln, httpapi.NewHandler(cfg.HTTP, deps), cfg.Server, cfg.ShutdownGrace, log)
 }
@@ -468,4 +479,38 @@ func (f *flushingWriter) Flush() {
 	defer f.mu.Unlock()
 	_ = f.w.Flush()
 	f.pending = false
+}
+
+// tuneGC sets the garbage collector for a server whose live heap is small
+// and whose requests allocate a lot, unless GOGC or GOMEMLIMIT say
+// otherwise: a collection when the heap has grown by 400% rather than
+// 100% spends a quarter of the CPU on collecting and cuts the pauses that
+// make p99 latency, and a soft limit of 96 MiB makes the collector work
+// harder before the heap would grow past it.
+func tuneGC(getenv func(string) string) {
+	if getenv("GOGC") == "" {
+		debug.SetGCPercent(400)
+	}
+	if getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(96 << 20)
+	}
+}
+
+// serveDebug serves net/http/pprof on addr until ctx is done.
+func serveDebug(ctx context.Context, addr string, log *slog.Logger) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("--debug-addr: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	context.AfterFunc(ctx, func() { _ = srv.Close() })
+	log.Info("profiler listening", "addr", ln.Addr().String())
+	return nil
 }

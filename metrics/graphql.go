@@ -77,7 +77,9 @@ func (e extension) InterceptOperation(ctx context.Context, next graphql.Operatio
 				first = false
 				e.m.gqlDuration.WithLabelValues(op, typ).Observe(time.Since(start).Seconds())
 			}
-			if resp != nil {
+			if resp != nil && ctx.Err() == nil {
+				// A request its client left fails with the context's
+				// error, which nobody sees: not an error of the service.
 				e.m.countErrors(resp.Errors)
 			}
 			return resp
