@@ -221,7 +221,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		// memory, exactly (see store/readcache).
 		served = readcache.New(served)
 	}
-	deps := httpapi.Deps{Store: served, Broker: broker, Logger: log, Metrics: m}
+	deps := httpapi.Deps{Store: served, Broker: broker, Logger: log, Metrics: m, AccessLog: logs}
 	if cfg.Tracing {
 		tr, err := tracing.Setup(ctx, log)
 		if err != nil {

@@ -72,9 +72,8 @@ func setOperation(ctx context.Context, name string) {
 }
 
 // logRequests writes one line per request: method, path, operation name,
-// status, duration and request ID. It never logs headers, bodies or
-// variables, which may hold tokens.
-func logRequests(log *slog.Logger) func(http.Handler) http.Handler {
+// status, duration and request ID (see accessLog).
+func logRequests(log *accessLog) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			start := time.Now()
@@ -84,14 +83,8 @@ func logRequests(log *slog.Logger) func(http.Handler) http.Handler {
 			info.mu.Lock()
 			op := info.operation
 			info.mu.Unlock()
-			log.LogAttrs(r.Context(), slog.LevelInfo, "request",
-				slog.String("req_id", items.RequestID(r.Context())),
-				slog.String("method", r.Method),
-				slog.String("path", r.URL.Path),
-				slog.String("op", op),
-				slog.Int("status", sw.status()),
-				slog.Float64("dur_ms", float64(time.Since(start).Microseconds())/1000),
-			)
+			now := time.Now()
+			log.request(now, items.RequestID(r.Context()), r.Method, r.URL.Path, op, sw.status(), now.Sub(start))
 		})
 	}
 }

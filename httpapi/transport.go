@@ -256,18 +256,19 @@ func (t httpTransport) readParams(r *http.Request) (batch []*graphql.RawParams, 
 	return []*graphql.RawParams{p}, false, reqErr
 }
 
-// wireParams is the JSON body of a GraphQL request, before its fields'
-// types are checked.
-type wireParams struct {
-	Query         json.RawMessage `json:"query"`
-	OperationName json.RawMessage `json:"operationName"`
-	Variables     json.RawMessage `json:"variables"`
-	Extensions    json.RawMessage `json:"extensions"`
-}
-
+// paramsFromJSON decodes the JSON body of a GraphQL request in one pass,
+// then checks the types of its members: query and operationName strings
+// or null, variables and extensions objects or null. Numbers stay
+// json.Number, so that no integer loses precision.
 func paramsFromJSON(body []byte) (*graphql.RawParams, *requestError) {
-	var w wireParams
+	var w struct {
+		Query         any `json:"query"`
+		OperationName any `json:"operationName"`
+		Variables     any `json:"variables"`
+		Extensions    any `json:"extensions"`
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
 	if err := dec.Decode(&w); err != nil {
 		if len(bytes.TrimSpace(body)) > 0 && body[0] != '{' {
 			return nil, &requestError{http.StatusBadRequest, "the request body must be a JSON object with a query"}
@@ -278,22 +279,39 @@ func paramsFromJSON(body []byte) (*graphql.RawParams, *requestError) {
 		return nil, &requestError{http.StatusBadRequest, "the request body has data after its JSON object"}
 	}
 	p := &graphql.RawParams{}
-	if reqErr := decodeString(w.Query, "query", &p.Query); reqErr != nil {
-		return nil, reqErr
+	var ok bool
+	if p.Query, ok = stringOrNull(w.Query); !ok {
+		return nil, &requestError{http.StatusBadRequest, "query must be a string"}
 	}
-	if reqErr := decodeString(w.OperationName, "operationName", &p.OperationName); reqErr != nil {
-		return nil, reqErr
+	if p.OperationName, ok = stringOrNull(w.OperationName); !ok {
+		return nil, &requestError{http.StatusBadRequest, "operationName must be a string"}
 	}
-	if reqErr := decodeObject(w.Variables, "variables", &p.Variables); reqErr != nil {
-		return nil, reqErr
+	if p.Variables, ok = objectOrNull(w.Variables); !ok {
+		return nil, &requestError{http.StatusBadRequest, "variables must be a JSON object"}
 	}
-	if reqErr := decodeObject(w.Extensions, "extensions", &p.Extensions); reqErr != nil {
-		return nil, reqErr
+	if p.Extensions, ok = objectOrNull(w.Extensions); !ok {
+		return nil, &requestError{http.StatusBadRequest, "extensions must be a JSON object"}
 	}
 	if p.Query == "" && !hasPersistedQuery(p.Extensions) {
 		return nil, &requestError{http.StatusBadRequest, "the request has no query: send a GraphQL document as a string in query"}
 	}
 	return p, nil
+}
+
+func stringOrNull(v any) (string, bool) {
+	if v == nil {
+		return "", true
+	}
+	s, ok := v.(string)
+	return s, ok
+}
+
+func objectOrNull(v any) (map[string]any, bool) {
+	if v == nil {
+		return nil, true
+	}
+	m, ok := v.(map[string]any)
+	return m, ok
 }
 
 func paramsFromQuery(r *http.Request) (*graphql.RawParams, *requestError) {
@@ -318,17 +336,6 @@ func paramsFromQuery(r *http.Request) (*graphql.RawParams, *requestError) {
 		return nil, &requestError{http.StatusBadRequest, "the request has no query parameter"}
 	}
 	return p, nil
-}
-
-// decodeString decodes a JSON string or null into dst.
-func decodeString(raw json.RawMessage, name string, dst *string) *requestError {
-	if len(raw) == 0 || string(raw) == "null" {
-		return nil
-	}
-	if raw[0] != '"' || json.Unmarshal(raw, dst) != nil {
-		return &requestError{http.StatusBadRequest, name + " must be a string"}
-	}
-	return nil
 }
 
 // decodeObject decodes a JSON object or null into dst, keeping numbers as
