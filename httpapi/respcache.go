@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"mime"
@@ -151,8 +152,10 @@ func (c *responseCache) key(r *http.Request, buf []byte) (key, body []byte, ok b
 		if _, err := io.ReadFull(r.Body, buf[head:]); err != nil {
 			return nil, nil, false // the transport answers the short body
 		}
-		if buf[head] == '[' {
-			// A batch: not kept, but its body has been read.
+		if buf[head] == '[' || bytes.Contains(buf[head:], []byte("mutation")) {
+			// A batch, or (most likely) a mutation: not kept, but its
+			// body has been read. A query that merely holds the word
+			// is only answered without the cache.
 			body = append([]byte(nil), buf[head:]...)
 			r.Body = io.NopCloser(&bodyReader{b: body})
 			return nil, nil, false
