@@ -323,8 +323,8 @@ func TestShutdownEndsSubscriptions(t *testing.T) {
 }
 
 func TestFlushingWriter(t *testing.T) {
-	var out syncBuf
-	f := newFlushingWriter(&out, 20*time.Millisecond)
+	out := newLogWatcher() // a buffer safe to read while written
+	f := newFlushingWriter(out, 20*time.Millisecond)
 	fmt.Fprintln(f, "one")
 	fmt.Fprintln(f, "two")
 	if got := out.String(); got != "" {
@@ -342,22 +342,4 @@ func TestFlushingWriter(t *testing.T) {
 	if got := out.String(); got != "one\ntwo\nthree\n" {
 		t.Errorf("after Flush: %q", got)
 	}
-}
-
-// syncBuf is a bytes.Buffer safe for a writer and a reader at once.
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
