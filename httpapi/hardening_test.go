@@ -348,3 +348,25 @@ func TestSlowBodyTimesOut(t *testing.T) {
 		t.Errorf("the connection was held %v, want about the read timeout", d)
 	}
 }
+
+func TestRequestIDs(t *testing.T) {
+	ts := newTestServer(t)
+	get := func(id string) string {
+		h := map[string]string{}
+		if id != "" {
+			h["X-Request-Id"] = id
+		}
+		resp, _ := send(t, http.MethodGet, ts.URL+"/healthz", "", h)
+		return resp.Header.Get("X-Request-Id")
+	}
+	if got := get("client-id_1.2"); got != "client-id_1.2" {
+		t.Errorf("a well-formed client ID came back as %q", got)
+	}
+	a, b := get(""), get("bad id level=ERROR")
+	if a == "" || b == "" || a == b || strings.ContainsAny(b, " =") {
+		t.Errorf("new IDs %q and %q: want two distinct IDs, neither the client's malformed one", a, b)
+	}
+	if !strings.Contains(ts.logs.String(), "req_id="+a) {
+		t.Errorf("the log has no line with req_id=%s:\n%s", a, ts.logs.String())
+	}
+}

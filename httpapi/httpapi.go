@@ -155,7 +155,7 @@ func NewHandler(cfg Config, deps Deps) http.Handler {
 	if deps.Tracing != nil {
 		r.Use(deps.Tracing.Middleware)
 	}
-	r.Use(requestID, logRequests(newAccessLog(deps.AccessLog, deps.Logger)), recoverPanics(deps.Logger),
+	r.Use(requestLog(newAccessLog(deps.AccessLog, deps.Logger)), recoverPanics(deps.Logger),
 		clientAddress(cfg.RateLimit), rateLimit(cfg.RateLimit))
 
 	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) {

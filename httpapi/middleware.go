@@ -17,27 +17,6 @@ import (
 	"itemsapi/items"
 )
 
-// requestID gives every request an ID, taken from a well-formed
-// X-Request-Id header or made anew, and echoes it in the response. A new
-// ID is a random prefix drawn once per process and a counter: unique, and
-// without a call for random bytes per request.
-func requestID(next http.Handler) http.Handler {
-	var prefix [6]byte
-	_, _ = rand.Read(prefix[:])
-	var counter atomic.Uint64
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id := r.Header.Get("X-Request-Id")
-		if !wellFormedID(id) {
-			var b [12 + 1 + 16]byte
-			hex.Encode(b[:12], prefix[:])
-			b[12] = '-'
-			id = string(strconv.AppendUint(b[:13], counter.Add(1), 16))
-		}
-		w.Header()["X-Request-Id"] = []string{id}
-		next.ServeHTTP(w, r.WithContext(items.WithRequestID(r.Context(), id)))
-	})
-}
-
 // wellFormedID accepts 1 to 64 characters of [A-Za-z0-9._-], so that a
 // client's ID cannot forge log lines.
 func wellFormedID(id string) bool {
@@ -71,22 +50,44 @@ func setOperation(ctx context.Context, name string) {
 	}
 }
 
-// logRequests writes one line per request: method, path, operation name,
-// status, duration and request ID (see accessLog).
-func logRequests(log *accessLog) func(http.Handler) http.Handler {
+// requestLog gives every request an ID, taken from a well-formed
+// X-Request-Id header or made anew, echoes it in the response, and writes
+// one line per request: method, path, operation name, status, duration and
+// request ID (see accessLog). A new ID is a random prefix drawn once per
+// process and a counter: unique, and without a call for random bytes per
+// request.
+func requestLog(log *accessLog) func(http.Handler) http.Handler {
+	var prefix [6]byte
+	_, _ = rand.Read(prefix[:])
+	var counter atomic.Uint64
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			start := time.Now()
-			info := &requestInfo{}
-			sw := &statusWriter{ResponseWriter: w}
-			next.ServeHTTP(sw, r.WithContext(context.WithValue(r.Context(), requestInfoKey{}, info)))
-			info.mu.Lock()
-			op := info.operation
-			info.mu.Unlock()
+			id := r.Header.Get("X-Request-Id")
+			if !wellFormedID(id) {
+				var b [12 + 1 + 16]byte
+				hex.Encode(b[:12], prefix[:])
+				b[12] = '-'
+				id = string(strconv.AppendUint(b[:13], counter.Add(1), 16))
+			}
+			w.Header()["X-Request-Id"] = []string{id}
+			// One allocation for the writer and the record, one context.
+			rec := &loggedRequest{sw: statusWriter{ResponseWriter: w}}
+			ctx := context.WithValue(items.WithRequestID(r.Context(), id), requestInfoKey{}, &rec.info)
+			next.ServeHTTP(&rec.sw, r.WithContext(ctx))
+			rec.info.mu.Lock()
+			op := rec.info.operation
+			rec.info.mu.Unlock()
 			now := time.Now()
-			log.request(now, items.RequestID(r.Context()), r.Method, r.URL.Path, op, sw.status(), now.Sub(start))
+			log.request(now, id, r.Method, r.URL.Path, op, rec.sw.status(), now.Sub(start))
 		})
 	}
+}
+
+// loggedRequest is what requestLog keeps of a request while it runs.
+type loggedRequest struct {
+	sw   statusWriter
+	info requestInfo
 }
 
 // statusWriter remembers the status of a response. It passes Flush and

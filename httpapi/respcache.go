@@ -6,6 +6,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -51,15 +52,16 @@ type responseCache struct {
 }
 
 type cachedResponse struct {
-	gen          uint64
-	contentType  string
-	body         []byte
-	operation    string
-	cacheControl string
+	gen       uint64
+	body      []byte
+	operation string
+	// The header values of the answer, shared by every response that
+	// serves it: nothing changes a header once the answer is written.
+	contentType, cacheControl []string
 }
 
 func (e *cachedResponse) cost(key string) int64 {
-	return int64(len(key) + len(e.body) + len(e.contentType) + len(e.operation) + 128)
+	return int64(len(key) + len(e.body) + len(e.operation) + 192)
 }
 
 func newResponseCache(maxBytes int64, m *metrics.Metrics) *responseCache {
@@ -117,8 +119,8 @@ func (c *responseCache) middleware(next http.Handler) http.Handler {
 		if note.cacheable && rec.status == http.StatusOK && rec.body != nil {
 			c.store(keyStr, &cachedResponse{
 				gen:          gen,
-				contentType:  w.Header().Get("Content-Type"),
-				cacheControl: w.Header().Get("Cache-Control"),
+				contentType:  slices.Clone(w.Header().Values("Content-Type")),
+				cacheControl: slices.Clone(w.Header().Values("Cache-Control")),
 				body:         rec.body,
 				operation:    note.operation,
 			})
@@ -187,9 +189,9 @@ func (c *responseCache) lookup(key []byte, gen uint64) *cachedResponse {
 
 func (c *responseCache) serve(w http.ResponseWriter, r *http.Request, e *cachedResponse, start time.Time) {
 	h := w.Header()
-	h["Content-Type"] = []string{e.contentType}
-	if e.cacheControl != "" {
-		h["Cache-Control"] = []string{e.cacheControl}
+	h["Content-Type"] = e.contentType
+	if e.cacheControl != nil {
+		h["Cache-Control"] = e.cacheControl
 	}
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(e.body)
