@@ -40,7 +40,8 @@ func TestPlanSearch(t *testing.T) {
 
 // TestQueryPlans checks how SQLite runs the reads: by primary key or
 // through the trigram index, in ID order without sorting, the index taking
-// the bound of the page (the > in the index string of FTS5).
+// the bounds of the page and of what the index holds (the > and < in the
+// index string of FTS5).
 func TestQueryPlans(t *testing.T) {
 	s := openTest(t)
 	want := map[string][]string{
@@ -48,12 +49,13 @@ func TestQueryPlans(t *testing.T) {
 		"items":      {`^SEARCH items USING INTEGER PRIMARY KEY \(rowid>\?\)$`},
 		"searchScan": {`^SEARCH items USING INTEGER PRIMARY KEY \(rowid>\?\)$`},
 		"searchIndex": {
-			`^SCAN f VIRTUAL TABLE INDEX \d+:M\d*>$`,
+			`^SCAN f VIRTUAL TABLE INDEX \d+:M\d*><$`,
 			`^SEARCH i USING INTEGER PRIMARY KEY \(rowid=\?\)$`,
 		},
-		"countIndex": {`^SCAN items_fts VIRTUAL TABLE INDEX \d+:M\d*$`},
+		"countIndex": {`^SCAN items_fts VIRTUAL TABLE INDEX \d+:M\d*<$`},
+		"countTail":  {`^SEARCH items USING INTEGER PRIMARY KEY \(rowid>\?\)$`},
 		"countChecked": {
-			`^SCAN f VIRTUAL TABLE INDEX \d+:M\d*$`,
+			`^SCAN f VIRTUAL TABLE INDEX \d+:M\d*<$`,
 			`^SEARCH i USING INTEGER PRIMARY KEY \(rowid=\?\)$`,
 		},
 	}

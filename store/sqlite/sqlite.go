@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	sqlitedriver "modernc.org/sqlite"
@@ -50,6 +51,9 @@ type Store struct {
 	imported chan struct{}
 	closing  chan struct{}
 	written  chan struct{}
+	// indexed is the highest item ID known to be in the trigram index
+	// (see index.go).
+	indexed atomic.Int64
 
 	insertItems *sql.Stmt // on w
 	item        *sql.Stmt // on r, as are the others
@@ -62,6 +66,7 @@ type Store struct {
 	// countChecked counts the names that the index matches and that hold
 	// the search text: for a searchPlan that is not exact.
 	countChecked *sql.Stmt
+	countTail    *sql.Stmt
 	userByToken  *sql.Stmt
 	users        *sql.Stmt
 	stmts        []*sql.Stmt // all of the above that are prepared, to close
@@ -102,6 +107,9 @@ func (s *Store) open(ctx context.Context, path string) error {
 		return fmt.Errorf("sqlite: open %s: %w", path, translate(ctx, "connect", err))
 	}
 	if err := migrate(ctx, s.w); err != nil {
+		return fmt.Errorf("sqlite: %s: %w", path, err)
+	}
+	if err := s.loadIndexed(ctx); err != nil {
 		return fmt.Errorf("sqlite: %s: %w", path, err)
 	}
 
@@ -155,19 +163,21 @@ func (s *Store) statements() []statement {
 		// escaping, unlike in a LIKE pattern.
 		{"searchScan", &s.searchScan, s.r, `SELECT ` + columns + ` FROM items
 			WHERE id > ? AND instr(name_folded, ?) > 0 ORDER BY id LIMIT ?`},
-		// The index yields the matching IDs in order from after on, and
-		// stops with the page. instr checks each name read, for a search
-		// that the index alone does not decide; for the others, which it
-		// decides, the check costs next to nothing.
+		// The index yields the matching IDs in order from after on, up to
+		// the indexed ID, and stops with the page. instr checks each name
+		// read, for a search that the index alone does not decide; for the
+		// others, which it decides, the check costs next to nothing.
 		{"searchIndex", &s.searchIndex, s.r, `SELECT i.id, i.name, i.description, i.created_at, i.created_by
 			FROM items_fts f CROSS JOIN items i ON i.id = f.rowid
-			WHERE f.items_fts MATCH ? AND f.rowid > ? AND instr(i.name_folded, ?) > 0
+			WHERE f.items_fts MATCH ? AND f.rowid > ? AND f.rowid <= ? AND instr(i.name_folded, ?) > 0
 			ORDER BY f.rowid LIMIT ?`},
 		{"count", &s.count, s.r, `SELECT count(*) FROM items`},
 		{"countScan", &s.countScan, s.r, `SELECT count(*) FROM items WHERE instr(name_folded, ?) > 0`},
-		{"countIndex", &s.countIndex, s.r, `SELECT count(*) FROM items_fts WHERE items_fts MATCH ?`},
+		{"countIndex", &s.countIndex, s.r, `SELECT count(*) FROM items_fts WHERE items_fts MATCH ? AND rowid <= ?`},
 		{"countChecked", &s.countChecked, s.r, `SELECT count(*) FROM items_fts f CROSS JOIN items i ON i.id = f.rowid
-			WHERE f.items_fts MATCH ? AND instr(i.name_folded, ?) > 0`},
+			WHERE f.items_fts MATCH ? AND f.rowid <= ? AND instr(i.name_folded, ?) > 0`},
+		// The items above the indexed ID, which the index does not hold.
+		{"countTail", &s.countTail, s.r, `SELECT count(*) FROM items WHERE id > ? AND instr(name_folded, ?) > 0`},
 		{"userByToken", &s.userByToken, s.r, `SELECT u.id, u.name, u.role, t.role
 			FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.hash = ?`},
 		{"users", &s.users, s.r, `SELECT id, name, role FROM users
@@ -307,18 +317,31 @@ func (s *Store) Items(ctx context.Context, q items.ItemQuery) ([]items.Item, err
 	if q.Limit == 0 {
 		return page, nil
 	}
-	var (
-		rows *sql.Rows
-		err  error
-	)
 	switch p := planSearch(q.Search); {
 	case q.Search == "":
-		rows, err = s.items.QueryContext(ctx, q.After, q.Limit)
+		return appendRows(ctx, page, s.items, q.After, q.Limit)
 	case p.match == "":
-		rows, err = s.searchScan.QueryContext(ctx, q.After, p.folded, q.Limit)
+		return appendRows(ctx, page, s.searchScan, q.After, p.folded, q.Limit)
 	default:
-		rows, err = s.searchIndex.QueryContext(ctx, p.match, q.After, p.folded, q.Limit)
+		// The index holds the items up to indexed; the items above it,
+		// added since its last step, are scanned.
+		indexed := s.indexed.Load()
+		var err error
+		if q.After < indexed {
+			if page, err = appendRows(ctx, page, s.searchIndex, p.match, q.After, indexed, p.folded, q.Limit); err != nil {
+				return nil, err
+			}
+		}
+		if len(page) < q.Limit {
+			return appendRows(ctx, page, s.searchScan, max(q.After, indexed), p.folded, q.Limit-len(page))
+		}
+		return page, nil
 	}
+}
+
+// appendRows appends to page the items that st reads with args.
+func appendRows(ctx context.Context, page []items.Item, st *sql.Stmt, args ...any) ([]items.Item, error) {
+	rows, err := st.QueryContext(ctx, args...)
 	if err != nil {
 		return nil, translate(ctx, "items", err)
 	}
@@ -338,19 +361,32 @@ func (s *Store) Items(ctx context.Context, q items.ItemQuery) ([]items.Item, err
 
 // CountItems implements items.Store.
 func (s *Store) CountItems(ctx context.Context, search string) (int, error) {
-	var row *sql.Row
-	switch p := planSearch(search); {
+	p := planSearch(search)
+	switch {
 	case search == "":
-		row = s.count.QueryRowContext(ctx)
+		return count(ctx, s.count)
 	case p.match == "":
-		row = s.countScan.QueryRowContext(ctx, p.folded)
-	case p.exact:
-		row = s.countIndex.QueryRowContext(ctx, p.match)
-	default:
-		row = s.countChecked.QueryRowContext(ctx, p.match, p.folded)
+		return count(ctx, s.countScan, p.folded)
 	}
+	indexed := s.indexed.Load()
+	var inIndex int
+	var err error
+	if p.exact {
+		inIndex, err = count(ctx, s.countIndex, p.match, indexed)
+	} else {
+		inIndex, err = count(ctx, s.countChecked, p.match, indexed, p.folded)
+	}
+	if err != nil {
+		return 0, err
+	}
+	above, err := count(ctx, s.countTail, indexed, p.folded)
+	return inIndex + above, err
+}
+
+// count returns the count that st reads with args.
+func count(ctx context.Context, st *sql.Stmt, args ...any) (int, error) {
 	var n int
-	if err := row.Scan(&n); err != nil {
+	if err := st.QueryRowContext(ctx, args...).Scan(&n); err != nil {
 		return 0, translate(ctx, "count items", err)
 	}
 	return n, nil

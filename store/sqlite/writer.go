@@ -67,6 +67,7 @@ func (s *Store) write() {
 	merge := true // another process may have left segments to merge
 	idle := time.NewTimer(idleTime)
 	defer idle.Stop()
+	lastIndexed := time.Now()
 	for {
 		var merged <-chan time.Time // the timer when there is merging to do
 		if merge {
@@ -77,6 +78,11 @@ func (s *Store) write() {
 		select {
 		case first = <-s.adds:
 		case <-merged:
+			// Idle: index the items added since the last step, then
+			// merge the index's segments.
+			if err := s.indexTail(context.Background()); err == nil {
+				lastIndexed = time.Now()
+			}
 			merge = s.mergeIndex()
 			continue
 		case <-s.imported:
@@ -104,6 +110,13 @@ func (s *Store) write() {
 		s.writeBatch(batch)
 		clear(batch)
 		merge = true
+		if time.Since(lastIndexed) >= indexInterval {
+			// Items keep coming: index them in steps, not at each
+			// commit. An error leaves them to the scan and the next step.
+			if err := s.indexTail(context.Background()); err == nil {
+				lastIndexed = time.Now()
+			}
+		}
 	}
 }
 
@@ -325,6 +338,9 @@ func (s *Store) Import(ctx context.Context, batch []items.NewItem) error {
 	}
 	if err != nil {
 		return translate(ctx, "import", err)
+	}
+	if err := s.indexTail(ctx); err != nil {
+		return err
 	}
 	// Let the writer merge the new segments of the index once idle.
 	select {

@@ -296,3 +296,34 @@ func TestIndexMergedWhenIdle(t *testing.T) {
 		checkSearch(t, s, names, q, 7)
 	}
 }
+
+// TestIndexSteps: items added one by one reach the trigram index in steps,
+// once the writer is idle, and are found by search before and after.
+func TestIndexSteps(t *testing.T) {
+	ctx := t.Context()
+	s := openTest(t)
+	var last items.Item
+	for i := range 5 {
+		it, err := s.AddItem(ctx, items.NewItem{Name: fmt.Sprintf("zebra %d", i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		last = it
+	}
+	check := func(when string) {
+		t.Helper()
+		page, err := s.Items(ctx, items.ItemQuery{Search: "ZEBRA", Limit: 10})
+		if n, cerr := s.CountItems(ctx, "zebra"); err != nil || cerr != nil || len(page) != 5 || n != 5 {
+			t.Errorf("%s: search found %d items (%v), count %d (%v), want 5", when, len(page), err, n, cerr)
+		}
+	}
+	check("right after adding")
+	deadline := time.Now().Add(5 * time.Second)
+	for s.indexed.Load() < last.ID {
+		if time.Now().After(deadline) {
+			t.Fatalf("indexed = %d after 5 s idle, want %d", s.indexed.Load(), last.ID)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	check("once indexed")
+}

@@ -1,0 +1,59 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"time"
+)
+
+// The trigram index is written in steps (migration 0003): indexTail adds
+// to it, in one statement and so one flush, every item above
+// search_indexed.up_to. The writer runs a step at most indexInterval after
+// the last, and whenever it is idle; Import runs one after each batch. A
+// search reads the index for the items up to the indexed ID it last knew
+// (Store.indexed) and scans the items above it (search.go), so that it
+// never misses an item the index does not hold yet.
+
+// indexInterval is the longest the writer lets new items wait outside the
+// trigram index while items keep coming.
+const indexInterval = 50 * time.Millisecond
+
+// indexTail adds the items not yet in the trigram index to it, and raises
+// s.indexed. Every process sharing the file may run it: the write lock,
+// taken at BEGIN, orders them, and each adds what the others have not.
+func (s *Store) indexTail(ctx context.Context) error {
+	var upTo int64
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO items_fts (rowid, name_folded)
+			SELECT id, name_folded FROM items WHERE id > (SELECT up_to FROM search_indexed) ORDER BY id`); err != nil {
+			return err
+		}
+		return tx.QueryRowContext(ctx, `UPDATE search_indexed
+			SET up_to = max(up_to, (SELECT coalesce(max(id), 0) FROM items)) RETURNING up_to`).Scan(&upTo)
+	})
+	if err != nil {
+		return translate(ctx, "index", err)
+	}
+	s.raiseIndexed(upTo)
+	return nil
+}
+
+// loadIndexed reads how far the trigram index goes.
+func (s *Store) loadIndexed(ctx context.Context) error {
+	var upTo int64
+	if err := s.w.QueryRowContext(ctx, `SELECT up_to FROM search_indexed`).Scan(&upTo); err != nil {
+		return translate(ctx, "open", err)
+	}
+	s.raiseIndexed(upTo)
+	return nil
+}
+
+// raiseIndexed raises s.indexed to upTo, never lowers it.
+func (s *Store) raiseIndexed(upTo int64) {
+	for {
+		cur := s.indexed.Load()
+		if upTo <= cur || s.indexed.CompareAndSwap(cur, upTo) {
+			return
+		}
+	}
+}
