@@ -129,7 +129,7 @@ func (h *handler) load(path string) error {
 var (
 	contentType  = []string{"application/json; charset=utf-8"}
 	cacheControl = []string{"no-store"}
-	requestID    = []string{"0123456789abcdef"}
+	requestID    = []string{"0123456789ab-1a2b3"} // the shape of the server's: a prefix and a counter
 )
 
 // bufs recycles request body buffers: reading a body is work any server
