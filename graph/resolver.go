@@ -61,24 +61,12 @@ func (r *Resolver) page(ctx context.Context, search string, first *int, after *s
 	}, nil
 }
 
-// forward relays a subscription's items to gqlgen. When the subscription
-// ends for a reason of its own (the subscriber fell behind, the store
-// closed) rather than because the client left, the client is told why with
-// an error message for that operation instead of a silent complete.
-func forward(ctx context.Context, sub *items.Subscription) <-chan items.Item {
-	out := make(chan items.Item)
-	go func() {
-		defer close(out)
-		for it := range sub.C {
-			select {
-			case out <- it:
-			case <-ctx.Done():
-				return
-			}
-		}
-		if err := sub.Err(); err != nil && ctx.Err() == nil {
-			transport.AddSubscriptionError(ctx, subscriptionError(err))
-		}
-	}()
-	return out
+// reportEnd returns ctx under which a subscription that ends for a reason
+// of its own (the subscriber fell behind, the store closed) rather than
+// because the client left tells the client why, with an error message for
+// that operation instead of a silent complete.
+func reportEnd(ctx context.Context) context.Context {
+	return items.WithSubscriptionEnd(ctx, func(err error) {
+		transport.AddSubscriptionError(ctx, subscriptionError(err))
+	})
 }

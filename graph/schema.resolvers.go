@@ -80,12 +80,16 @@ func (r *queryResolver) Me(ctx context.Context) (items.User, error) {
 	return me, nil
 }
 
-func (r *subscriptionResolver) ItemAdded(ctx context.Context) (<-chan items.Item, error) {
-	sub, err := r.Broker.Subscribe(ctx)
+func (r *subscriptionResolver) ItemAdded(ctx context.Context, after *int64) (<-chan items.Item, error) {
+	from := items.FromNow
+	if after != nil {
+		from = *after
+	}
+	sub, err := r.Broker.Subscribe(reportEnd(ctx), from)
 	if err != nil {
 		return nil, err
 	}
-	return forward(ctx, sub), nil
+	return sub.C, nil
 }
 
 func (r *Resolver) Item() ItemResolver { return &itemResolver{r} }

@@ -6,6 +6,7 @@ package storetest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -76,6 +77,16 @@ func RunBroker(t *testing.T, newStore func(t *testing.T) (items.Store, items.Bro
 	t.Run("OnlyLater", func(t *testing.T) { t.Parallel(); s, b := newStore(t); testBrokerOnlyLater(t, s, b) })
 	t.Run("TwoSubscribers", func(t *testing.T) { t.Parallel(); s, b := newStore(t); testBrokerTwoSubscribers(t, s, b) })
 	t.Run("Cancel", func(t *testing.T) { t.Parallel(); _, b := newStore(t); testBrokerCancel(t, b) })
+	t.Run("Resume", func(t *testing.T) { t.Parallel(); s, b := newStore(t); testBrokerResume(t, s, b) })
+	t.Run("SlowSubscriber", func(t *testing.T) { t.Parallel(); s, b := newStore(t); testBrokerSlowSubscriber(t, s, b) })
+	t.Run("Shutdown", func(t *testing.T) { t.Parallel(); s, b := newStore(t); testBrokerShutdown(t, s, b) })
+}
+
+// Shutdowner is a broker that can end its subscriptions at shutdown.
+type Shutdowner interface {
+	// Shutdown lets each subscription deliver every item added so far,
+	// then end with items.ErrGoingAway.
+	Shutdown()
 }
 
 // Ptr returns a pointer to v.
@@ -835,7 +846,7 @@ func testClose(t *testing.T, s items.Store) {
 }
 
 func testCloseEndsSubscriptions(t *testing.T, s items.Store, b items.Broker) {
-	sub, err := b.Subscribe(t.Context())
+	sub, err := b.Subscribe(t.Context(), items.FromNow)
 	if err != nil {
 		t.Fatalf("Subscribe() = %v", err)
 	}
@@ -850,7 +861,7 @@ func testCloseEndsSubscriptions(t *testing.T, s items.Store, b items.Broker) {
 func testBrokerOrder(t *testing.T, s items.Store, b items.Broker) {
 	const goroutines, each = 4, 25
 	ctx := t.Context()
-	sub, err := b.Subscribe(ctx)
+	sub, err := b.Subscribe(ctx, items.FromNow)
 	if err != nil {
 		t.Fatalf("Subscribe() = %v", err)
 	}
@@ -902,7 +913,7 @@ func cmpInt(a, b int64) int {
 
 func testBrokerOnlyLater(t *testing.T, s items.Store, b items.Broker) {
 	AddItems(t, s, "before")
-	sub, err := b.Subscribe(t.Context())
+	sub, err := b.Subscribe(t.Context(), items.FromNow)
 	if err != nil {
 		t.Fatalf("Subscribe() = %v", err)
 	}
@@ -915,11 +926,11 @@ func testBrokerOnlyLater(t *testing.T, s items.Store, b items.Broker) {
 
 func testBrokerTwoSubscribers(t *testing.T, s items.Store, b items.Broker) {
 	ctx := t.Context()
-	sub1, err := b.Subscribe(ctx)
+	sub1, err := b.Subscribe(ctx, items.FromNow)
 	if err != nil {
 		t.Fatalf("Subscribe() = %v", err)
 	}
-	sub2, err := b.Subscribe(ctx)
+	sub2, err := b.Subscribe(ctx, items.FromNow)
 	if err != nil {
 		t.Fatalf("Subscribe() = %v", err)
 	}
@@ -934,12 +945,98 @@ func testBrokerTwoSubscribers(t *testing.T, s items.Store, b items.Broker) {
 
 func testBrokerCancel(t *testing.T, b items.Broker) {
 	ctx, cancel := context.WithCancel(t.Context())
-	sub, err := b.Subscribe(ctx)
+	sub, err := b.Subscribe(ctx, items.FromNow)
 	if err != nil {
 		t.Fatalf("Subscribe() = %v", err)
 	}
 	cancel()
 	if got, err := WaitEnd(t, sub); err != nil || len(got) != 0 {
 		t.Errorf("after cancel: received %v, Err() = %v, want nothing and nil", got, err)
+	}
+}
+
+func testBrokerResume(t *testing.T, s items.Store, b items.Broker) {
+	added := AddItems(t, s, "one", "two", "three", "four")
+	sub, err := b.Subscribe(t.Context(), added[1].ID)
+	if err != nil {
+		t.Fatalf("Subscribe(after %d) = %v", added[1].ID, err)
+	}
+	later := AddItems(t, s, "five")
+	want := append(added[2:], later...)
+	if diff := cmp.Diff(want, Receive(t, sub, len(want))); diff != "" {
+		t.Errorf("resumed after %d: received items mismatch (-want +got):\n%s", added[1].ID, diff)
+	}
+
+	// After the newest item: nothing until one is added.
+	sub, err = b.Subscribe(t.Context(), later[0].ID)
+	if err != nil {
+		t.Fatalf("Subscribe(after %d) = %v", later[0].ID, err)
+	}
+	want = AddItems(t, s, "six")
+	if diff := cmp.Diff(want, Receive(t, sub, 1)); diff != "" {
+		t.Errorf("resumed after the newest: received items mismatch (-want +got):\n%s", diff)
+	}
+}
+
+// testBrokerSlowSubscriber checks that a subscriber that reads nothing
+// while many items are added holds up neither the writer nor another
+// subscriber, and then gets every item, in order: more than a process
+// keeps in memory, so some come from the store.
+func testBrokerSlowSubscriber(t *testing.T, s items.Store, b items.Broker) {
+	const n = 1500
+	ctx := t.Context()
+	slow, err := b.Subscribe(ctx, items.FromNow)
+	if err != nil {
+		t.Fatalf("Subscribe() = %v", err)
+	}
+	fast, err := b.Subscribe(ctx, items.FromNow)
+	if err != nil {
+		t.Fatalf("Subscribe() = %v", err)
+	}
+	var want []items.Item
+	for i := range n / 100 {
+		var wg sync.WaitGroup
+		batch := make([]items.Item, 100)
+		for j := range batch {
+			wg.Go(func() {
+				it, err := s.AddItem(ctx, items.NewItem{Name: fmt.Sprintf("slow %d-%d", i, j)})
+				if err != nil {
+					t.Errorf("AddItem() = %v", err)
+				}
+				batch[j] = it
+			})
+		}
+		wg.Wait()
+		if t.Failed() {
+			return
+		}
+		got := Receive(t, fast, len(batch))
+		want = append(want, got...)
+	}
+	if diff := cmp.Diff(IDs(want), IDs(Receive(t, slow, n))); diff != "" {
+		t.Errorf("the slow subscriber received (-as the fast one +slow):\n%s", diff)
+	}
+}
+
+func testBrokerShutdown(t *testing.T, s items.Store, b items.Broker) {
+	sd, ok := b.(Shutdowner)
+	if !ok {
+		t.Skip("the broker has no Shutdown")
+	}
+	sub, err := b.Subscribe(t.Context(), items.FromNow)
+	if err != nil {
+		t.Fatalf("Subscribe() = %v", err)
+	}
+	want := AddItems(t, s, "before 1", "before 2")
+	sd.Shutdown()
+	got, err := WaitEnd(t, sub)
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("received before the end (-added +received):\n%s", diff)
+	}
+	if !errors.Is(err, items.ErrGoingAway) {
+		t.Errorf("Err() = %v, want items.ErrGoingAway", err)
+	}
+	if _, err := b.Subscribe(t.Context(), items.FromNow); err == nil {
+		t.Errorf("Subscribe() after Shutdown succeeded, want an error")
 	}
 }
