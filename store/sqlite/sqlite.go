@@ -39,8 +39,8 @@ const busyTimeout = 5 * time.Second
 // AddItem go through one goroutine, the writer, which stores those of
 // concurrent calls in one transaction (see write).
 type Store struct {
-	w   *sql.DB // one connection, for every write
-	r   *sql.DB // read-only connections
+	w *sql.DB // one connection, for every write
+	r *sql.DB // read-only connections
 	// log delivers added items to subscribers; the writer appends to it.
 	log *pubsub.Log
 
