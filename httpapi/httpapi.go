@@ -200,6 +200,7 @@ func newGraphQL(cfg Config, deps Deps, tokens auth.TokenStore) http.Handler {
 		// Production mode: "Did you mean …" would reveal the schema that
 		// turning introspection off hides.
 		srv.SetDisableSuggestion(true)
+		srv.Use(graph.NoIntrospection{})
 	}
 	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](cfg.APQCacheSize)})
 	srv.Use(&graph.Limits{

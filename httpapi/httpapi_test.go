@@ -752,11 +752,24 @@ func TestIntrospection(t *testing.T) {
 	off := httpapi.DefaultConfig()
 	off.Introspection = false
 	prod := newTestServerWith(t, off)
-	r := prod.post(t, "", `{ __schema { types { name } } }`, nil)
-	if len(r.Errors) == 0 {
-		t.Errorf("introspection with it turned off answered %s", r.Data)
+	for _, q := range []string{
+		`{ __schema { types { name } } }`,
+		`{ items { totalCount } __type(name: "Item") { name } }`,
+		`query { ...F } fragment F on Query { ... on Query { __schema { queryType { name } } } }`,
+	} {
+		r := prod.post(t, "", q, nil)
+		if len(r.Errors) != 1 || r.Errors[0].Code() != "GRAPHQL_VALIDATION_FAILED" ||
+			!strings.Contains(r.Errors[0].Message, "introspection is not allowed") || r.Data != nil {
+			t.Errorf("%s with introspection off: data %s, errors %+v; want GRAPHQL_VALIDATION_FAILED saying introspection is off, no data", q, r.Data, r.Errors)
+		}
 	}
-	r = prod.post(t, "", `{ itemz { totalCount } }`, nil)
+	if r := prod.post(t, "", `{ __typename items(first: 1) { nodes { __typename id } } }`, nil); len(r.Errors) != 0 {
+		t.Errorf("__typename with introspection off: errors %+v, want none", r.Errors)
+	}
+	if logs := prod.logs.String(); strings.Contains(logs, "level=ERROR") {
+		t.Errorf("refused introspection logged an error:\n%s", logs)
+	}
+	r := prod.post(t, "", `{ itemz { totalCount } }`, nil)
 	if len(r.Errors) != 1 || strings.Contains(r.Errors[0].Message, "Did you mean") {
 		t.Errorf("with introspection off, errors = %+v, want one without suggestions", r.Errors)
 	}
