@@ -26,7 +26,7 @@ const defaultPageSize = 20
 
 // page returns the page of items matching search that first and after
 // select. It fails with code BAD_USER_INPUT for a `first` outside
-// 0..MaxPageSize or a malformed cursor.
+// 0..MaxPageSize or a malformed cursor; an empty cursor is no cursor.
 func (r *Resolver) page(ctx context.Context, search string, first *int, after *string) (model.ItemConnection, error) {
 	n := defaultPageSize
 	if first != nil {
@@ -36,7 +36,7 @@ func (r *Resolver) page(ctx context.Context, search string, first *int, after *s
 		return model.ItemConnection{}, items.Errorf(items.Invalid, "first must be between 0 and %d, got %d", items.MaxPageSize, n)
 	}
 	var afterID int64
-	if after != nil {
+	if after != nil && *after != "" { // "": no cursor, as genqlient sends an unset one
 		id, err := model.DecodeCursor(*after)
 		if err != nil {
 			return model.ItemConnection{}, err

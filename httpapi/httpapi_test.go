@@ -287,6 +287,9 @@ func TestPageArguments(t *testing.T) {
 		{"search first 101", `{ search(query: "a", first: 101) { nodes { id } } }`, nil, "BAD_USER_INPUT", 0},
 		{"garbage cursor", `{ items(after: "garbage!") { nodes { id } } }`, nil, "BAD_USER_INPUT", 0},
 		{"cursor of another shape", `{ items(after: "aXRlbTphYmM") { nodes { id } } }`, nil, "BAD_USER_INPUT", 0},
+		{"empty cursor is no cursor", `{ items(after: "") { nodes { id } } }`, nil, "", 2},
+		{"empty cursor variable", `query($a: String) { items(after: $a) { nodes { id } } }`, map[string]any{"a": ""}, "", 2},
+		{"search with an empty cursor", `{ items: search(query: "an", after: "") { nodes { id } } }`, nil, "", 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -747,6 +750,16 @@ func TestIntrospection(t *testing.T) {
 		if !names[want] {
 			t.Errorf("introspection lacks type %s", want)
 		}
+	}
+
+	var timeType struct {
+		Type struct {
+			SpecifiedByURL string `json:"specifiedByURL"`
+		} `json:"__type"`
+	}
+	ts.post(t, "", `{ __type(name: "Time") { specifiedByURL } }`, nil).decode(t, &timeType)
+	if got, want := timeType.Type.SpecifiedByURL, "https://scalars.graphql.org/andimarek/date-time"; got != want {
+		t.Errorf("Time's specifiedByURL = %q, want %q (code generators type Time from it)", got, want)
 	}
 
 	off := httpapi.DefaultConfig()
