@@ -4,6 +4,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -342,4 +344,37 @@ func containing(names []string, sub string) int {
 		}
 	}
 	return n
+}
+
+// TestOpenReadOnly checks that a database the process cannot write fails
+// Open, naming the file and why, rather than letting a server start whose
+// every write would fail.
+func TestOpenReadOnly(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ro.db")
+	s, err := sqlite.Open(t.Context(), path)
+	if err != nil {
+		t.Fatalf("Open(%q) = %v", path, err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(path, 0o444); err != nil {
+		t.Fatal(err)
+	}
+	if f, err := os.OpenFile(path, os.O_WRONLY, 0); err == nil {
+		// Root writes a file whatever its mode: make it immutable instead.
+		f.Close()
+		if out, err := exec.Command("chattr", "+i", path).CombinedOutput(); err != nil {
+			t.Skipf("cannot make %s read-only for this user (chattr: %v %s)", path, err, out)
+		}
+		t.Cleanup(func() { _ = exec.Command("chattr", "-i", path).Run() })
+	}
+	s, err = sqlite.Open(t.Context(), path)
+	if err == nil {
+		s.Close()
+		t.Fatalf("Open(read-only %q) succeeded, want an error", path)
+	}
+	if msg := err.Error(); !strings.Contains(msg, path) || !strings.Contains(msg, "cannot be written") {
+		t.Errorf("Open(read-only) = %q, want an error naming the file and that it cannot be written", msg)
+	}
 }
