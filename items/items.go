@@ -1,6 +1,7 @@
 // Package items is the domain of the items service: plain types, the errors
 // every layer speaks, and the interfaces that storage backends implement.
-// It imports nothing but the standard library and knows no I/O.
+// It imports nothing but the standard library (and golang.org/x/text for
+// Unicode normalisation) and knows no I/O.
 package items
 
 import (
