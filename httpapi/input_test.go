@@ -126,3 +126,99 @@ func TestSearchLongerThanAnyName(t *testing.T) {
 		})
 	}
 }
+
+// TestCoercionNamesTheValue checks that a value refused as an argument,
+// written in the document or sent as a variable, is refused before
+// anything executes with a message naming it as the client wrote it.
+func TestCoercionNamesTheValue(t *testing.T) {
+	ts := newTestServer(t)
+	const intVar = `query($n: Int) { items(first: $n) { nodes { id } } }`
+	const inputVar = `mutation($i: AddItemInput!) { addItem(input: $i) { id } }`
+	tests := []struct {
+		name     string
+		query    string
+		vars     map[string]any // decoded from JSON with UseNumber, as the server does
+		wantMsg  string
+		wantPath []any // the error's path, for variables
+	}{
+		{"literal 5.0", `{ items(first: 5.0) { nodes { id } } }`, nil,
+			"Int cannot represent non-integer value: 5.0", nil},
+		{"literal 5.5", `{ items(first: 5.5) { nodes { id } } }`, nil,
+			"Int cannot represent non-integer value: 5.5", nil},
+		{"literal 1e400, once", `{ items(first: 1e400) { nodes { id } } }`, nil,
+			"Int cannot represent non-integer value: 1e400", nil},
+		{"literal 2147483648", `{ items(first: 2147483648) { nodes { id } } }`, nil,
+			"Int cannot represent non 32-bit signed integer value: 2147483648", nil},
+		{"literal -2147483649", `{ search(query: "a", first: -2147483649) { nodes { id } } }`, nil,
+			"Int cannot represent non 32-bit signed integer value: -2147483649", nil},
+		{"literal beyond 64 bits", `{ items(first: 99999999999999999999) { nodes { id } } }`, nil,
+			"Int cannot represent non 32-bit signed integer value: 99999999999999999999", nil},
+		{"default value 2147483648", `query($n: Int = 2147483648) { items(first: $n) { nodes { id } } }`, nil,
+			"Int cannot represent non 32-bit signed integer value: 2147483648", nil},
+
+		{"variable 5.0", intVar, jsonVars(t, `{"n": 5.0}`),
+			`Variable "$n" got an invalid value: Int cannot represent non-integer value: 5.0`, []any{"variable", "n"}},
+		{"variable 5.5", intVar, jsonVars(t, `{"n": 5.5}`),
+			`Variable "$n" got an invalid value: Int cannot represent non-integer value: 5.5`, []any{"variable", "n"}},
+		{"variable 1e400", intVar, jsonVars(t, `{"n": 1e400}`),
+			`Variable "$n" got an invalid value: Int cannot represent non-integer value: 1e400`, []any{"variable", "n"}},
+		{"variable 2147483648", intVar, jsonVars(t, `{"n": 2147483648}`),
+			`Variable "$n" got an invalid value: Int cannot represent non 32-bit signed integer value: 2147483648`, []any{"variable", "n"}},
+		{"variable beyond 64 bits", intVar, jsonVars(t, `{"n": 99999999999999999999}`),
+			`Variable "$n" got an invalid value: Int cannot represent non 32-bit signed integer value: 99999999999999999999`, []any{"variable", "n"}},
+		{"variable of 300 digits", intVar, jsonVars(t, `{"n": 1`+strings.Repeat("0", 300)+`}`),
+			`Variable "$n" got an invalid value: Int cannot represent non 32-bit signed integer value: 1` + strings.Repeat("0", 39) + `… (a number of 301 characters)`, []any{"variable", "n"}},
+		{"variable of digits as a string", intVar, jsonVars(t, `{"n": "5"}`),
+			`Variable "$n" got an invalid value: Int cannot represent non-integer value: "5"`, []any{"variable", "n"}},
+		{"variable of letters", intVar, jsonVars(t, `{"n": "ten"}`),
+			`Variable "$n" got an invalid value: Int cannot represent non-integer value: "ten"`, []any{"variable", "n"}},
+		{"variable true", intVar, jsonVars(t, `{"n": true}`),
+			`Variable "$n" got an invalid value: Int cannot represent non-integer value: true`, []any{"variable", "n"}},
+		{"field 1.5 for a String", inputVar, jsonVars(t, `{"i": {"name": 1.5}}`),
+			`Variable "$i" got an invalid value at i.name: String cannot represent a non string value: 1.5`, []any{"variable", "i", "name"}},
+		{"field 1e400 for a String", inputVar, jsonVars(t, `{"i": {"name": 1e400}}`),
+			`Variable "$i" got an invalid value at i.name: String cannot represent a non string value: 1e400`, []any{"variable", "i", "name"}},
+		{"field true for a String", inputVar, jsonVars(t, `{"i": {"name": true}}`),
+			`Variable "$i" got an invalid value at i.name: String cannot represent a non string value: true`, []any{"variable", "i", "name"}},
+		{"ID 1.5", `query($id: ID!) { item(id: $id) { id } }`, jsonVars(t, `{"id": 1.5}`),
+			`Variable "$id" got an invalid value: ID cannot represent a non-string and non-integer value: 1.5`, []any{"variable", "id"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := ts.post(t, ts.userToken, tt.query, tt.vars)
+			if diff := cmp.Diff([]string{"GRAPHQL_VALIDATION_FAILED"}, r.codes()); diff != "" {
+				t.Fatalf("codes (-want +got):\n%s\nerrors: %+v", diff, r.Errors)
+			}
+			if got := r.Errors[0].Message; got != tt.wantMsg {
+				t.Errorf("message = %q, want %q", got, tt.wantMsg)
+			}
+			if tt.wantPath != nil {
+				if diff := cmp.Diff(tt.wantPath, r.Errors[0].Path); diff != "" {
+					t.Errorf("path (-want +got):\n%s", diff)
+				}
+			}
+			if r.HasData {
+				t.Errorf("a response where nothing executed has a data key")
+			}
+		})
+	}
+	t.Run("in range", func(t *testing.T) {
+		for _, vars := range []string{`{"n": 0}`, `{"n": 100}`, `{"n": null}`, `{}`} {
+			var got struct{ Items connection }
+			ts.post(t, "", intVar, jsonVars(t, vars)).decode(t, &got)
+		}
+	})
+}
+
+// jsonVars decodes variables as the server does, numbers as json.Number,
+// so that a test sends 5.0 and 1e400 as written.
+func jsonVars(t testing.TB, s string) map[string]any {
+	t.Helper()
+	dec := json.NewDecoder(strings.NewReader(s))
+	dec.UseNumber()
+	var v map[string]any
+	if err := dec.Decode(&v); err != nil {
+		t.Fatalf("variables %s: %v", s, err)
+	}
+	return v
+}
