@@ -222,3 +222,88 @@ func jsonVars(t testing.TB, s string) map[string]any {
 	}
 	return v
 }
+
+func TestAddItemNames(t *testing.T) {
+	ts := newTestServer(t)
+	const mutation = `mutation($input: AddItemInput!) { addItem(input: $input) { id name } }`
+	tests := []struct {
+		name     string
+		in       string
+		want     string // the stored name, when accepted
+		wantCode string
+	}{
+		{"NFC", "Cafe\u0301", "Caf\u00e9", ""},
+		{"trimmed and NFC", "\u3000 Cafe\u0301\u00a0", "Caf\u00e9", ""},
+		{"200 code points after NFC", strings.Repeat("e\u0301", 200), strings.Repeat("\u00e9", 200), ""},
+		{"emoji with ZWJ", "\U0001F469\u200D\U0001F4BB", "\U0001F469\u200D\U0001F4BB", ""},
+		{"201 code points after NFC", strings.Repeat("e\u0301", 201), "", "BAD_USER_INPUT"},
+		{"zero-width space", "\u200b", "", "BAD_USER_INPUT"},
+		{"zero-width joiners", "\u200c\u200d\u2060", "", "BAD_USER_INPUT"},
+		{"byte-order mark", "\ufeff", "", "BAD_USER_INPUT"},
+		{"soft hyphen", "\u00ad", "", "BAD_USER_INPUT"},
+		{"Hangul filler", "\u3164", "", "BAD_USER_INPUT"},
+		{"combining mark alone", "\u0301", "", "BAD_USER_INPUT"},
+		{"right-to-left override", "\u202eelppA", "", "BAD_USER_INPUT"},
+		{"isolate", "Apple\u2067x\u2069", "", "BAD_USER_INPUT"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := count(t, ts.store)
+			r := ts.post(t, ts.userToken, mutation, map[string]any{"input": map[string]any{"name": tt.in}})
+			if tt.wantCode != "" {
+				if diff := cmp.Diff([]string{tt.wantCode}, r.codes()); diff != "" {
+					t.Errorf("codes (-want +got):\n%s", diff)
+				}
+				if after := count(t, ts.store); after != before {
+					t.Errorf("refused addItem stored something: %d items, want %d", after, before)
+				}
+				return
+			}
+			var got struct{ AddItem item }
+			r.decode(t, &got)
+			if got.AddItem.Name != tt.want {
+				t.Errorf("addItem(%+q).name = %+q, want %+q", tt.in, got.AddItem.Name, tt.want)
+			}
+		})
+	}
+}
+
+func TestCreateTokenUserNames(t *testing.T) {
+	ts := newTestServer(t) // has users alice and root
+	const mutation = `mutation($user: String!) { createToken(user: $user) }`
+	tests := []struct {
+		user     string
+		wantName string // the user the token is for, when made
+	}{
+		{"bob", "bob"},
+		{"Bob", "bob"},
+		{"ALICE", "alice"},
+		{" carol.d_2-x ", "carol.d_2-x"},
+		{"admin\u200b", ""},
+		{"\u0430lice", ""},
+		{"r\u043e\u043et", ""}, // Cyrillic о
+		{"\ufeffroot", ""},
+		{"ro\u00adot", ""},
+		{"new user", ""},
+		{"J\u00fcrgen", ""},
+		{strings.Repeat("x", 65), ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.user, func(t *testing.T) {
+			r := ts.post(t, ts.adminToken, mutation, map[string]any{"user": tt.user})
+			if tt.wantName == "" {
+				if diff := cmp.Diff([]string{"BAD_USER_INPUT"}, r.codes()); diff != "" {
+					t.Errorf("createToken(%+q) codes (-want +got):\n%s", tt.user, diff)
+				}
+				return
+			}
+			var got struct{ CreateToken string }
+			r.decode(t, &got)
+			var me struct{ Me user }
+			ts.post(t, got.CreateToken, `{ me { name } }`, nil).decode(t, &me)
+			if me.Me.Name != tt.wantName {
+				t.Errorf("createToken(%+q): me.name = %q, want %q", tt.user, me.Me.Name, tt.wantName)
+			}
+		})
+	}
+}
