@@ -3,6 +3,10 @@ package items_test
 import (
 	"strings"
 	"testing"
+	"unicode"
+	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
 
 	"itemsapi/items"
 )
@@ -195,4 +199,41 @@ func TestSearchTooLong(t *testing.T) {
 			t.Errorf("SearchTooLong(%s) = %v, want %v", tt.name, got, tt.want)
 		}
 	}
+}
+
+// FuzzValidateName checks what ValidateName promises of every name it
+// accepts: the stored name is NFC, trimmed, 1 to MaxNameLength code
+// points, free of controls and bidirectional controls, holds a visible
+// character, and is accepted again unchanged.
+func FuzzValidateName(f *testing.F) {
+	for _, s := range []string{"Apple", " Cafe\u0301 ", "\u200b", "\ufeffa", "\u202eabc", "\u3164", "a\u0301\u0323", "\u1100\u1161\u11a8", "\xff", strings.Repeat("e\u0301", 201)} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, err := items.ValidateName(s)
+		if err != nil {
+			if items.ErrorCode(err) != items.Invalid {
+				t.Fatalf("ValidateName(%+q) code = %s, want %s", s, items.ErrorCode(err), items.Invalid)
+			}
+			return
+		}
+		if !norm.NFC.IsNormalString(got) {
+			t.Errorf("ValidateName(%+q) = %+q, not NFC", s, got)
+		}
+		if strings.TrimFunc(got, unicode.IsSpace) != got {
+			t.Errorf("ValidateName(%+q) = %+q, not trimmed", s, got)
+		}
+		if n := utf8.RuneCountInString(got); n < 1 || n > items.MaxNameLength {
+			t.Errorf("ValidateName(%+q) = %+q, %d code points", s, got, n)
+		}
+		if strings.IndexFunc(got, unicode.IsControl) >= 0 || strings.IndexFunc(got, items.IsBidiControl) >= 0 {
+			t.Errorf("ValidateName(%+q) = %+q, with a control", s, got)
+		}
+		if strings.IndexFunc(got, items.IsVisible) < 0 {
+			t.Errorf("ValidateName(%+q) = %+q, nothing visible", s, got)
+		}
+		if again, err := items.ValidateName(got); err != nil || again != got {
+			t.Errorf("ValidateName(%+q) = %+q, %v; want it unchanged", got, again, err)
+		}
+	})
 }
