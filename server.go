@@ -481,6 +481,9 @@ func runToken(ctx context.Context, args []string, getenv func(string) string, st
 	defer store.Close()
 	token, hash := items.NewToken()
 	u, err := store.AddToken(ctx, name, r, hash)
+	if items.ErrorCode(err) == items.Invalid {
+		return fmt.Errorf("--user %q: %w", name, err)
+	}
 	if err != nil {
 		return err
 	}

@@ -188,6 +188,7 @@ func newGraphQL(cfg Config, deps Deps, tokens auth.TokenStore) http.Handler {
 	srv.SetErrorPresenter(graph.ErrorPresenter(deps.Logger))
 	srv.SetRecoverFunc(graph.Recover(deps.Logger))
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](cfg.QueryCacheSize))
+	srv.SetValidationRulesFn(graph.ValidationRules)
 	if deps.Metrics != nil {
 		srv.Use(deps.Metrics.Extension())
 	}
