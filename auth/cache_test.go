@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"itemsapi/auth"
+	"itemsapi/internal/cache"
 	"itemsapi/items"
 	"itemsapi/store/memory"
 )
@@ -24,7 +25,7 @@ func TestCachedTokens(t *testing.T) {
 	mem := memory.New()
 	defer mem.Close()
 	inner := &countingTokens{TokenStore: mem}
-	cached := auth.CachedTokens(inner, 2)
+	cached := auth.CachedTokens(inner, 16*cache.EntryOverhead)
 
 	tokens := make([]items.TokenHash, 3)
 	for i, name := range []string{"ann", "ben", "cat"} {

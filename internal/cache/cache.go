@@ -178,7 +178,7 @@ func (c *Cache[K, V]) remove(e *entry[K, V]) {
 // to the main one, gives a main entry another turn, or removes an entry.
 // The caller holds c.mu and the cache is not empty.
 func (c *Cache[K, V]) evict() {
-	if c.main.n == 0 || (c.small.n > 0 && c.small.bytes > c.cfg.MaxBytes/10) {
+	if c.main.n == 0 || c.smallOver() {
 		e := c.small.back()
 		if e.freq.Load() > 0 {
 			// Read since admitted: promoted.
@@ -202,6 +202,17 @@ func (c *Cache[K, V]) evict() {
 	}
 	c.remove(e)
 	c.evictions.Add(1)
+}
+
+// smallOver reports whether the small queue holds more than its share, a
+// tenth of the cache, in bytes or (with MaxEntries) in entries. The caller
+// holds c.mu.
+func (c *Cache[K, V]) smallOver() bool {
+	if c.small.n == 0 {
+		return false
+	}
+	return c.small.bytes > c.cfg.MaxBytes/10 ||
+		(c.cfg.MaxEntries > 0 && c.small.n > max(c.cfg.MaxEntries/10, 1))
 }
 
 // Stats describes what a cache holds and how it served.
