@@ -68,8 +68,9 @@ func verdictCost(v verdict) int64 {
 	if v.err == nil {
 		return 0
 	}
-	// The error, its message and its extensions map.
-	return 256 + int64(len(v.err.Message))
+	// The error, its message and its extensions map (a map of one
+	// entry takes some 300 bytes).
+	return 512 + int64(len(v.err.Message))
 }
 
 var (
