@@ -204,7 +204,7 @@ func (c *responseCache) serve(w http.ResponseWriter, r *http.Request, e *cachedR
 func (c *responseCache) store(key string, e *cachedResponse) {
 	e.key = key
 	h := maphash.String(c.seed, key)
-	if old, ok := c.entries.Get(h); ok && old.key == key && old.gen > e.gen {
+	if old, ok := c.entries.Peek(h); ok && old.key == key && old.gen > e.gen {
 		return
 	}
 	c.entries.Set(h, e, e.cost())

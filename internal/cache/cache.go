@@ -113,6 +113,16 @@ func (c *Cache[K, V]) Get(k K) (V, bool) {
 	return e.val, true
 }
 
+// Peek returns the value stored for k, as Get does, but counts no read.
+func (c *Cache[K, V]) Peek(k K) (V, bool) {
+	v, ok := c.m.Load(k)
+	if !ok {
+		var zero V
+		return zero, false
+	}
+	return v.(*entry[K, V]).val, true
+}
+
 // Set stores v for k, replacing what was stored before, and evicts other
 // entries until the cache is within its bounds again. cost is what k and v
 // hold on the heap besides the entry's own overhead: the bytes of a string,
@@ -125,14 +135,21 @@ func (c *Cache[K, V]) Set(k K, v V, cost int64) bool {
 	h := maphash.Comparable(c.seed, k)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if old, ok := c.m.Load(k); ok {
-		c.remove(old.(*entry[K, V]))
+	e := &entry[K, V]{key: k, val: v, cost: cost}
+	replaced := false
+	if o, ok := c.m.Load(k); ok {
+		// A new value for a key in use (a fresher answer, say) keeps
+		// the old one's queue and reads.
+		old := o.(*entry[K, V])
+		c.remove(old)
+		e.inMain, replaced = old.inMain, true
+		e.freq.Store(old.freq.Load())
 	}
 	if !keep {
+		c.ghost.trim(c.len())
 		return false
 	}
-	e := &entry[K, V]{key: k, val: v, cost: cost}
-	if c.ghost.has(h) {
+	if e.inMain || !replaced && c.ghost.has(h) {
 		// Evicted from the small queue not long ago, and asked for
 		// again: a key worth the main queue.
 		e.inMain = true

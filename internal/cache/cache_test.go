@@ -103,6 +103,27 @@ func TestReplace(t *testing.T) {
 	checkInvariants(t, c)
 }
 
+// TestReplaceKeepsStanding checks that a new value for a key that earned
+// the main queue stays there, with its reads.
+func TestReplaceKeepsStanding(t *testing.T) {
+	c := New[int, int](Config{MaxBytes: 100 * EntryOverhead})
+	c.Set(0, 0, 0)
+	c.Get(0)
+	for i := 1; i < 150; i++ { // push 0 out of the small queue, into main
+		c.Set(i, i, 0)
+	}
+	c.Get(0)
+	c.Set(0, 1, 0)
+	c.mu.Lock()
+	e, _ := c.m.Load(0)
+	inMain, freq := e.(*entry[int, int]).inMain, e.(*entry[int, int]).freq.Load()
+	c.mu.Unlock()
+	if !inMain || freq == 0 {
+		t.Errorf("after a new value: in main %v, reads %d; want the main queue and the reads kept", inMain, freq)
+	}
+	checkInvariants(t, c)
+}
+
 func TestTooLarge(t *testing.T) {
 	c := New[int, int](Config{MaxBytes: 8000})
 	if !c.Set(1, 1, 1000-EntryOverhead) {
