@@ -14,7 +14,8 @@ import (
 // names a user whose ID and name never change (the user's highest role may
 // grow, but a caller acts with the role of the token it sent). Unknown
 // tokens are not remembered: one may be created at any moment. A maxBytes
-// of 0 remembers nothing.
+// of 0 remembers nothing. The store returned has a method
+// CacheStats() cache.Stats.
 func CachedTokens(store TokenStore, maxBytes int64) TokenStore {
 	return &tokenCache{store: store, found: cache.New[items.TokenHash, caller](cache.Config{MaxBytes: maxBytes})}
 }
@@ -43,3 +44,6 @@ func (c *tokenCache) UserByToken(ctx context.Context, hash items.TokenHash) (ite
 	c.found.Set(hash, caller{user, role}, int64(len(user.Name)))
 	return user, role, nil
 }
+
+// CacheStats returns what the cache of tokens holds.
+func (c *tokenCache) CacheStats() cache.Stats { return c.found.Stats() }

@@ -90,6 +90,9 @@ func (l *Limits) Validate(graphql.ExecutableSchema) error {
 	return nil
 }
 
+// CacheStats returns what the cache of verdicts holds.
+func (l *Limits) CacheStats() cache.Stats { return l.verdicts.Stats() }
+
 // MutateOperationParameters implements graphql.OperationParameterMutator:
 // it runs after persisted queries are resolved and before parsing.
 func (l *Limits) MutateOperationParameters(ctx context.Context, p *graphql.RawParams) *gqlerror.Error {

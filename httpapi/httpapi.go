@@ -18,6 +18,7 @@ import (
 
 	"itemsapi/auth"
 	"itemsapi/graph"
+	"itemsapi/internal/cache"
 	"itemsapi/items"
 	"itemsapi/metrics"
 	"itemsapi/playground"
@@ -156,14 +157,26 @@ func NewHandler(cfg Config, deps Deps) http.Handler {
 	if len(cfg.WebsocketOrigins) == 0 {
 		cfg.WebsocketOrigins = cfg.CORSOrigins
 	}
-	cache := func(next http.Handler) http.Handler { return next }
+	if rs, ok := deps.Store.(interface{ CacheStats() map[string]cache.Stats }); ok && deps.Metrics != nil {
+		// The read cache (store/readcache).
+		for _, name := range []string{"items", "pages", "counts"} {
+			deps.Metrics.Cache("read_"+name, func() cache.Stats { return rs.CacheStats()[name] })
+		}
+	}
+	respCache := func(next http.Handler) http.Handler { return next }
 	if cfg.ResponseCacheBytes > 0 {
 		rc := newResponseCache(cfg.ResponseCacheBytes, deps.Metrics)
 		deps.Store = rc.watch(deps.Store)
-		cache = rc.middleware
+		respCache = rc.middleware
+		if deps.Metrics != nil {
+			deps.Metrics.Cache("responses", rc.entries.Stats)
+		}
 	}
 	// Tokens never change once made: a lookup per token, not per request.
 	tokens := auth.CachedTokens(deps.Store, cfg.TokenCacheBytes)
+	if ts, ok := tokens.(interface{ CacheStats() cache.Stats }); ok && deps.Metrics != nil {
+		deps.Metrics.Cache("tokens", ts.CacheStats)
+	}
 	gql := newGraphQL(cfg, deps, tokens)
 	r := chi.NewRouter()
 	r.Use(deadlines(cfg.ReadTimeout, cfg.WriteTimeout))
@@ -186,7 +199,7 @@ func NewHandler(cfg Config, deps Deps) http.Handler {
 		api = api.With(csrfPrevention)
 	}
 	inflight := newInflight(cfg.MaxInflightBytes, cfg.MaxBodyBytes)
-	api.With(auth.Middleware(tokens), limitBody(cfg.MaxBodyBytes), inflight.middleware, cache).Handle("/graphql", gql)
+	api.With(auth.Middleware(tokens), limitBody(cfg.MaxBodyBytes), inflight.middleware, respCache).Handle("/graphql", gql)
 	if deps.Metrics != nil {
 		r.Method(http.MethodGet, "/metrics", deps.Metrics.Handler())
 	}
@@ -206,7 +219,8 @@ func newGraphQL(cfg Config, deps Deps, tokens auth.TokenStore) http.Handler {
 
 	srv.SetErrorPresenter(graph.ErrorPresenter(deps.Logger))
 	srv.SetRecoverFunc(graph.Recover(deps.Logger))
-	srv.SetQueryCache(newQueryCache(cfg.QueryCacheBytes, cfg.QueryCacheSize))
+	qc := newQueryCache(cfg.QueryCacheBytes, cfg.QueryCacheSize)
+	srv.SetQueryCache(qc)
 	if deps.Metrics != nil {
 		srv.Use(deps.Metrics.Extension())
 	}
@@ -220,15 +234,22 @@ func newGraphQL(cfg Config, deps Deps, tokens auth.TokenStore) http.Handler {
 		// turning introspection off hides.
 		srv.SetDisableSuggestion(true)
 	}
-	srv.Use(extension.AutomaticPersistedQuery{Cache: newAPQCache(cfg.APQCacheBytes)})
-	srv.Use(&graph.Limits{
+	apq := newAPQCache(cfg.APQCacheBytes)
+	srv.Use(extension.AutomaticPersistedQuery{Cache: apq})
+	limits := &graph.Limits{
 		MaxTokens:     cfg.MaxTokens,
 		MaxDepth:      cfg.MaxDepth,
 		MaxCost:       cfg.MaxCost,
 		MaxDirectives: cfg.MaxDirectives,
 		CacheBytes:    cfg.LimitsCacheBytes,
 		Reserve:       reserve,
-	})
+	}
+	srv.Use(limits)
+	if deps.Metrics != nil {
+		deps.Metrics.Cache("query", qc.c.Stats)
+		deps.Metrics.Cache("apq", apq.c.Stats)
+		deps.Metrics.Cache("limits", limits.CacheStats) // made by srv.Use
+	}
 	srv.Use(&graph.StrictVariables{})
 	srv.Use(graph.UserCache{})
 	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {

@@ -236,8 +236,9 @@ func (c *Cache[K, V]) smallOver() bool {
 type Stats struct {
 	// Entries is the number of entries kept.
 	Entries int
-	// Bytes is what they are reckoned to cost, overheads included.
-	Bytes int64
+	// Bytes is what they are reckoned to cost, overheads included, and
+	// MaxBytes the budget.
+	Bytes, MaxBytes int64
 	// Hits and Misses count the calls of Get that found a value and
 	// those that did not; Evictions the entries evicted to make room.
 	Hits, Misses, Evictions uint64
@@ -248,7 +249,7 @@ func (c *Cache[K, V]) Stats() Stats {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return Stats{
-		Entries: c.len(), Bytes: c.bytes,
+		Entries: c.len(), Bytes: c.bytes, MaxBytes: c.cfg.MaxBytes,
 		Hits: c.hits.Load(), Misses: c.misses.Load(), Evictions: c.evictions.Load(),
 	}
 }

@@ -380,6 +380,12 @@ func (s *Store) Stats() Stats {
 	return Stats{Items: stats(s.itemCache), Pages: stats(s.pageCache), Counts: stats(s.countCache)}
 }
 
+// CacheStats returns the full statistics of each cache, by name: items,
+// pages and counts.
+func (s *Store) CacheStats() map[string]cache.Stats {
+	return map[string]cache.Stats{"items": s.itemCache.Stats(), "pages": s.pageCache.Stats(), "counts": s.countCache.Stats()}
+}
+
 // CacheStats describes what one of the caches holds.
 type CacheStats struct {
 	// Entries is the number of entries cached.
