@@ -96,11 +96,13 @@ func (res *reservation) grow(ctx context.Context, n int64) error {
 	if n <= 0 {
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(ctx, inflightWait)
-	defer cancel()
-	if err := res.in.sem.Acquire(ctx, n); err != nil {
-		res.refused = true
-		return errBusy
+	if !res.in.sem.TryAcquire(n) { // the timer only when it must wait
+		ctx, cancel := context.WithTimeout(ctx, inflightWait)
+		defer cancel()
+		if err := res.in.sem.Acquire(ctx, n); err != nil {
+			res.refused = true
+			return errBusy
+		}
 	}
 	res.held += n
 	return nil
