@@ -162,3 +162,31 @@ func TestCachesWithinBudget(t *testing.T) {
 		runtime.KeepAlive(c)
 	})
 }
+
+// TestVerdictsKeepOnlyParsedDocuments: a document that does not lex or
+// parse leaves no verdict; one that parses, or is over the token limit
+// before it is parsed, leaves one, keyed by a hash.
+func TestVerdictsKeepOnlyParsedDocuments(t *testing.T) {
+	l := &graph.Limits{MaxTokens: 50, MaxDepth: 5, MaxCost: 100, MaxDirectives: 5, CacheBytes: 1 << 20}
+	if err := l.Validate(nil); err != nil {
+		t.Fatal(err)
+	}
+	ctx := graphql.WithOperationContext(context.Background(), &graphql.OperationContext{})
+	for _, tt := range []struct {
+		name, query string
+		kept        int
+	}{
+		{"does not lex", `{ item(id: "1) { id } }`, 0},
+		{"does not parse", `{ __typename`, 0},
+		{"comments only", "# nothing", 0},
+		{"parses", `{ __typename }`, 1},
+		{"over the cost limit", `{ items(first: 100) { nodes { id name } } }`, 1},
+		{"over the token limit", "{" + strings.Repeat(" __typename", 60) + " }", 1},
+	} {
+		before := l.CacheStats().Entries
+		l.MutateOperationParameters(ctx, &graphql.RawParams{Query: tt.query})
+		if got := l.CacheStats().Entries - before; got != tt.kept {
+			t.Errorf("%s: %d verdicts kept, want %d", tt.name, got, tt.kept)
+		}
+	}
+}
