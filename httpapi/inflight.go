@@ -8,7 +8,6 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/sync/semaphore"
 )
 
 // Bytes in flight: the requests being read and parsed at once, across all
@@ -40,15 +39,68 @@ const inflightWait = time.Second
 // errBusy is the error of a reservation that could not be had in time.
 var errBusy = errors.New("too many bytes in flight")
 
-// inflight is the budget of the bytes in flight.
+// inflight is the budget of the bytes in flight: a weighted semaphore
+// that is not first come, first served (golang.org/x/sync/semaphore is):
+// a request that fits in what is free goes ahead of larger ones waiting,
+// so that a flood of large bodies does not hold up small queries. A large
+// one that finds no room within inflightWait is refused, not starved.
 type inflight struct {
-	sem     *semaphore.Weighted
 	max     int64
 	maxBody int64
+
+	mu      sync.Mutex
+	used    int64
+	waiting int           // requests waiting for room, for tests
+	freed   chan struct{} // closed, and replaced, when bytes are released
 }
 
 func newInflight(maxBytes, maxBody int64) *inflight {
-	return &inflight{sem: semaphore.NewWeighted(maxBytes), max: maxBytes, maxBody: maxBody}
+	return &inflight{max: maxBytes, maxBody: maxBody, freed: make(chan struct{})}
+}
+
+// tryAcquire takes n bytes if they are free.
+func (f *inflight) tryAcquire(n int64) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.used+n > f.max {
+		return false
+	}
+	f.used += n
+	return true
+}
+
+// acquire takes n bytes, waiting for them until ctx is done.
+func (f *inflight) acquire(ctx context.Context, n int64) error {
+	f.mu.Lock()
+	f.waiting++
+	defer func() {
+		f.mu.Lock()
+		f.waiting--
+		f.mu.Unlock()
+	}()
+	for f.used+n > f.max {
+		freed := f.freed
+		f.mu.Unlock()
+		select {
+		case <-freed:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		f.mu.Lock()
+	}
+	f.used += n
+	f.mu.Unlock()
+	return nil
+}
+
+// release gives back n bytes and wakes the requests waiting, each to see
+// whether it fits now.
+func (f *inflight) release(n int64) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.used -= n
+	close(f.freed)
+	f.freed = make(chan struct{})
 }
 
 // reservation is what one request holds of the budget.
@@ -96,10 +148,10 @@ func (res *reservation) grow(ctx context.Context, n int64) error {
 	if n <= 0 {
 		return nil
 	}
-	if !res.in.sem.TryAcquire(n) { // the timer only when it must wait
+	if !res.in.tryAcquire(n) { // the timer only when it must wait
 		ctx, cancel := context.WithTimeout(ctx, inflightWait)
 		defer cancel()
-		if err := res.in.sem.Acquire(ctx, n); err != nil {
+		if err := res.in.acquire(ctx, n); err != nil {
 			res.refused = true
 			return errBusy
 		}
@@ -113,7 +165,7 @@ func (res *reservation) release() {
 	res.mu.Lock()
 	defer res.mu.Unlock()
 	if res.held > 0 {
-		res.in.sem.Release(res.held)
+		res.in.release(res.held)
 		res.held = 0
 	}
 }
