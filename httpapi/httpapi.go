@@ -221,6 +221,7 @@ func newGraphQL(cfg Config, deps Deps, tokens auth.TokenStore) http.Handler {
 	srv.SetRecoverFunc(graph.Recover(deps.Logger))
 	qc := newQueryCache(cfg.QueryCacheBytes, cfg.QueryCacheSize)
 	srv.SetQueryCache(qc)
+	srv.SetValidationRulesFn(graph.ValidationRules)
 	if deps.Metrics != nil {
 		srv.Use(deps.Metrics.Extension())
 	}
@@ -233,6 +234,7 @@ func newGraphQL(cfg Config, deps Deps, tokens auth.TokenStore) http.Handler {
 		// Production mode: "Did you mean …" would reveal the schema that
 		// turning introspection off hides.
 		srv.SetDisableSuggestion(true)
+		srv.Use(graph.NoIntrospection{})
 	}
 	apq := newAPQCache(cfg.APQCacheBytes)
 	srv.Use(extension.AutomaticPersistedQuery{Cache: apq})

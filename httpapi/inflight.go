@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"sync"
 	"time"
-
 )
 
 // Bytes in flight: the requests being read and parsed at once, across all
