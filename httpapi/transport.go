@@ -91,7 +91,10 @@ func (t httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 			buf.WriteByte(',')
 		}
 		_, body := t.execute(r, params, media, exec)
-		if refused(r.Context()) {
+		if i == 0 && refused(r.Context()) {
+			// Nothing ran: the whole batch may be sent again. Past the
+			// first, the operations before may have run (a mutation):
+			// the refused one answers its own error in the batch.
 			writeBusy(w)
 			return
 		}
