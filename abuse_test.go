@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -10,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -594,6 +597,148 @@ func (a *abuser) storeCalls(t *testing.T, methods ...string) int {
 		}
 	}
 	return n
+}
+
+// abuseHeapSysBound bounds the memory the Go heap ever took from the
+// system (runtime.MemStats.HeapSys, which the runtime never gives back as
+// address space): the peak footprint of the heap, bytes in flight
+// included, and the part of RSS that a flood could grow.
+const abuseHeapSysBound = 256 << 20
+
+// abuseHeapBound is what the Go heap may hold, after a collection, once
+// a flood of documents has gone by: the caches' 60 MiB at their default
+// budgets, and the rest of the process (this test's included) in 36 MiB.
+// With the collector's headroom, that is a server well under 256 MB of RSS.
+const abuseHeapBound = 96 << 20
+
+// TestAbuseMemory floods one real server with distinct documents, each
+// flood past every cache's budget, and checks after each that the heap
+// holds no more than abuseHeapBound: every cache is bounded in bytes. The
+// server runs in this process, so the heap measured is the server's (and
+// the test's, which keeps nothing). Run with -v to see the figures. With
+// the race detector, which makes each request ten times slower, the
+// floods are a tenth as long (abuseScale): still far past every budget.
+func TestAbuseMemory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("floods of gigabytes: not with -short")
+	}
+	db := "sqlite:" + filepath.Join(t.TempDir(), "items.db")
+	s := start(t, nil, "--db", db)
+	a := newAbuser(t, s.url)
+	// Each request is answered in tens of milliseconds (hundreds under
+	// the race detector); the floods are about memory, not speed, so
+	// their client waits longer than abuseDeadline on a loaded machine.
+	tr := &http.Transport{}
+	t.Cleanup(tr.CloseIdleConnections)
+	client := &http.Client{Transport: tr, Timeout: time.Minute}
+	base, _ := abuseHeap()
+	t.Logf("heap at start: %.1f MiB", float64(base)/(1<<20))
+
+	// flood sends n POSTs, 4 at once, the body of each made by body(i),
+	// and wants each answered 200, or 503 with Retry-After when the
+	// bytes in flight are at their bound.
+	flood := func(t *testing.T, n int, body func(i int) []byte, check func(t *testing.T, r abuseReply)) {
+		t.Helper()
+		var next atomic.Int64
+		var busy atomic.Int64
+		var wg sync.WaitGroup
+		for range 4 {
+			wg.Go(func() {
+				for {
+					i := int(next.Add(1)) - 1
+					if i >= n || t.Failed() {
+						return
+					}
+					req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, a.url+"/graphql", bytes.NewReader(body(i)))
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					req.Header.Set("Content-Type", abuseJSON)
+					resp, err := client.Do(req)
+					if err != nil {
+						t.Errorf("request %d: %v", i, err)
+						return
+					}
+					raw, err := io.ReadAll(resp.Body)
+					resp.Body.Close()
+					if err != nil {
+						t.Errorf("request %d: %v", i, err)
+						return
+					}
+					r := abuseReply{Status: resp.StatusCode, Header: resp.Header, Raw: raw}
+					if json.Unmarshal(raw, &r.Body) == nil {
+						_ = json.Unmarshal(r.Body["errors"], &r.Errors)
+					}
+					if r.Status == http.StatusServiceUnavailable && r.Header.Get("Retry-After") != "" {
+						busy.Add(1)
+						continue
+					}
+					check(t, r)
+				}
+			})
+		}
+		wg.Wait()
+		heap, sys := abuseHeap()
+		t.Logf("%d requests (%d answered 503): heap after GC %.1f MiB, %.1f MiB above the start; heap taken from the system %.1f MiB",
+			n, busy.Load(), float64(heap)/(1<<20), float64(heap-base)/(1<<20), float64(sys)/(1<<20))
+		if sys > abuseHeapSysBound {
+			t.Errorf("after %d requests the heap has taken %.1f MiB from the system, over the bound of %d MiB",
+				n, float64(sys)/(1<<20), abuseHeapSysBound>>20)
+		}
+		if heap > abuseHeapBound {
+			t.Errorf("after %d requests the heap holds %.1f MiB, over the bound of %d MiB",
+				n, float64(heap)/(1<<20), abuseHeapBound>>20)
+		}
+		if busy.Load() > int64(n)/2 {
+			t.Errorf("%d of %d requests answered 503: 4 clients at once should mostly fit", busy.Load(), n)
+		}
+	}
+	// padded returns a JSON request body of size bytes whose query is
+	// prefix, then a comment that makes it distinct for i.
+	padded := func(i, size int, prefix string) []byte {
+		head := fmt.Sprintf(`{"query":"%s\n# %d `, prefix, i)
+		tail := `"}`
+		b := make([]byte, 0, size)
+		b = append(b, head...)
+		b = append(b, strings.Repeat("x", max(size-len(head)-len(tail), 0))...)
+		return append(b, tail...)
+	}
+	want200 := func(t *testing.T, r abuseReply) {
+		if r.Status != http.StatusOK || string(r.Body["data"]) != `{"__typename":"Query"}` {
+			t.Errorf("answer = %d %s, want 200 with data", r.Status, r.short())
+		}
+	}
+
+	t.Run("b 1,000 distinct documents of 1.9 MB", func(t *testing.T) {
+		flood(t, 1000/abuseScale, func(i int) []byte { return padded(i, 1_900_000, "{ __typename }") }, want200)
+		a.stillServes(t)
+	})
+	t.Run("c 1,100 documents of 1 MB that do not parse", func(t *testing.T) {
+		flood(t, 1100/abuseScale, func(i int) []byte { return padded(i, 1_000_000, "{ __typename") },
+			func(t *testing.T, r abuseReply) {
+				r.want(t, http.StatusOK, "GRAPHQL_PARSE_FAILED")
+			})
+		a.stillServes(t)
+	})
+	t.Run("d 100,000 APQ registrations", func(t *testing.T) {
+		flood(t, 100_000/abuseScale, func(i int) []byte {
+			q := fmt.Sprintf(`{ __typename }\n# %d %s`, i, strings.Repeat("x", 1000))
+			h := sha256.Sum256([]byte(strings.ReplaceAll(q, `\n`, "\n")))
+			return fmt.Appendf(nil, `{"query":"%s","extensions":{"persistedQuery":{"version":1,"sha256Hash":"%x"}}}`, q, h)
+		}, want200)
+		a.stillServes(t)
+	})
+}
+
+// abuseHeap returns the Go heap in use after a full collection, and what
+// the heap has taken from the system.
+func abuseHeap() (inUse, sys uint64) {
+	runtime.GC()
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapAlloc, m.HeapSys
 }
 
 // abuser sends requests to one server with a client that gives up after
