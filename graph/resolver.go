@@ -8,8 +8,6 @@ package graph
 import (
 	"context"
 
-	"github.com/99designs/gqlgen/graphql/handler/transport"
-
 	"itemsapi/graph/model"
 	"itemsapi/items"
 )
@@ -77,7 +75,7 @@ func forward(ctx context.Context, sub *items.Subscription) <-chan items.Item {
 			}
 		}
 		if err := sub.Err(); err != nil && ctx.Err() == nil {
-			transport.AddSubscriptionError(ctx, subscriptionError(err))
+			items.EndSubscription(ctx, err)
 		}
 	}()
 	return out
