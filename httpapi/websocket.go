@@ -626,19 +626,67 @@ func (c *wsConn) start(id string, payload json.RawMessage) verdict {
 		return verdict{}
 	}
 
+	// The document is parsed and validated here, on the socket's own
+	// goroutine, as gqlgen's transport did: an operation's goroutine then
+	// only streams, and keeps a small stack.
+	c.mu.Lock()
+	ctx, cancel := context.WithCancel(c.ctx)
+	c.mu.Unlock()
+	info := &requestInfo{}
+	ctx = context.WithValue(items.WithRequestID(ctx, reqID), requestInfoKey{}, info)
+	ctx = graphql.StartOperationTrace(ctx)
+	params.Headers = c.r.Header
+	params.ReadTime = graphql.TraceTiming{Start: received, End: graphql.Now()}
+	rc, errs := c.exec.CreateOperationContext(ctx, params)
+	if errs != nil {
+		defer cancel()
+		resp := c.exec.DispatchError(graphql.WithOperationContext(ctx, rc), errs)
+		if errcode.GetErrorKind(errs) == errcode.KindProtocol {
+			c.write(nil, c.errorMessage(id, resp.Errors))
+		} else {
+			c.write(nil, c.message(c.nextType(), id, marshalResponse(resp)))
+			c.write(nil, c.message("complete", id, nil))
+		}
+		now := time.Now()
+		c.t.access.request(now, reqID, "WS", c.r.URL.Path, params.OperationName, http.StatusBadRequest, now.Sub(received))
+		return verdict{}
+	}
+
 	c.mu.Lock()
 	if c.closing {
 		c.mu.Unlock()
+		cancel()
 		return verdict{}
 	}
-	ctx, cancel := context.WithCancel(c.ctx)
 	op := &wsOp{id: id, cancel: cancel}
 	c.ops[id] = op
 	c.live[op] = struct{}{}
 	c.goroutines.Add(1)
 	c.mu.Unlock()
-	go c.run(ctx, op, params, reqID, received)
+	// The operation counts from here until its goroutine returns.
+	// DispatchOperation runs the operation interceptors and, for a
+	// subscription, the resolver that opens its stream; it runs here too,
+	// so that the goroutine only waits for results and sends them.
+	ended := func() {}
+	if c.t.metrics != nil {
+		ctx, ended = c.t.metrics.OperationStarted(ctx)
+	}
+	ctx = items.WithSubscriptionEnd(graphql.WithOperationContext(ctx, rc), op.setEnd)
+	responses, ctx, panicked := c.dispatch(ctx, rc)
+	go c.run(ctx, op, rc, responses, panicked, ended, info, reqID, received)
 	return verdict{}
+}
+
+// dispatch calls DispatchOperation, and reports a panic in it.
+func (c *wsConn) dispatch(ctx context.Context, rc *graphql.OperationContext) (_ graphql.ResponseHandler, _ context.Context, panicked bool) {
+	defer func() {
+		if p := recover(); p != nil {
+			_ = rc.Recover(ctx, p) // logs it
+			panicked = true
+		}
+	}()
+	responses, ctx := c.exec.DispatchOperation(ctx, rc)
+	return responses, ctx, false
 }
 
 // awaitEnding waits, while the socket runs as many operations as it may
@@ -702,85 +750,62 @@ func (c *wsConn) stop(id string) {
 	op.cancel()
 }
 
-// run runs one operation on its own goroutine, and logs it when it ends.
-func (c *wsConn) run(ctx context.Context, op *wsOp, params *graphql.RawParams, reqID string, received time.Time) {
-	defer c.opDone(op)
-	defer op.cancel()
-	if c.t.metrics != nil {
-		var ended func()
-		ctx, ended = c.t.metrics.OperationStarted(ctx)
-		defer ended()
+// run is the goroutine of one operation: it sends the operation's
+// results, then its end, and logs it. The frames below a parked operation
+// (run, stream) are kept small, and the operation's setting-up ran on the
+// socket's goroutine (see start): a parked subscription then needs a
+// small stack, which matters at 20,000 of them.
+func (c *wsConn) run(ctx context.Context, op *wsOp, rc *graphql.OperationContext, responses graphql.ResponseHandler, panicked bool, ended func(), info *requestInfo, reqID string, received time.Time) {
+	if !panicked {
+		panicked = c.stream(ctx, op, rc, responses)
 	}
-	info := &requestInfo{}
-	ctx = context.WithValue(items.WithRequestID(ctx, reqID), requestInfoKey{}, info)
-	ctx = items.WithSubscriptionEnd(ctx, op.setEnd)
-	status := http.StatusOK
-	defer func() {
-		if op.stopped.Load() && status == http.StatusOK {
-			status = statusClientClosed
-		}
-		info.mu.Lock()
-		name := info.operation
-		info.mu.Unlock()
-		now := time.Now()
-		c.t.access.request(now, reqID, "WS", c.r.URL.Path, name, status, now.Sub(received))
-	}()
-	status = c.execute(ctx, op, params, received)
+	c.finishOp(ctx, op, panicked, ended, info, reqID, received)
 }
 
-// statusClientClosed is the access-log status of an operation that its
-// client ended before it ended by itself (nginx's 499).
-const statusClientClosed = 499
-
-// execute runs the operation through gqlgen's executor and sends its
-// results, then its end: complete, or an error message when its stream
-// ended for a reason of its own, or nothing at shutdown. It returns the
-// access-log status.
-func (c *wsConn) execute(ctx context.Context, op *wsOp, params *graphql.RawParams, received time.Time) (status int) {
-	ctx = graphql.StartOperationTrace(ctx)
-	params.Headers = c.r.Header
-	params.ReadTime = graphql.TraceTiming{Start: received, End: graphql.Now()}
-	rc, errs := c.exec.CreateOperationContext(ctx, params)
-	if errs != nil {
-		resp := c.exec.DispatchError(graphql.WithOperationContext(ctx, rc), errs)
-		if errcode.GetErrorKind(errs) == errcode.KindProtocol {
-			c.writeLast(op, c.errorMessage(op.id, resp.Errors))
-		} else {
-			c.writeResponse(op, resp)
-			c.writeLast(op, c.message("complete", op.id, nil))
-		}
-		return http.StatusBadRequest
-	}
-	ctx = graphql.WithOperationContext(ctx, rc)
+// stream sends the operation's results until there are no more. It
+// reports whether the operation panicked.
+func (c *wsConn) stream(ctx context.Context, op *wsOp, rc *graphql.OperationContext, responses graphql.ResponseHandler) (panicked bool) {
 	defer func() {
 		if p := recover(); p != nil {
 			_ = rc.Recover(ctx, p) // logs it
-			c.writeLast(op, c.errorMessage(op.id, gqlerror.List{{
-				Message: "internal server error", Extensions: map[string]any{"code": string(items.Internal)},
-			}}))
-			status = http.StatusInternalServerError
+			panicked = true
 		}
 	}()
-	responses, ctx := c.exec.DispatchOperation(ctx, rc)
-	for {
-		resp := responses(ctx)
-		if resp == nil {
-			break
-		}
-		if err := c.writeResponse(op, resp); err != nil {
-			op.cancel() // the socket is gone
-		}
+	for resp := responses(ctx); resp != nil; resp = responses(ctx) {
+		c.sendResult(op, resp)
 	}
+	return false
+}
+
+// sendResult sends one result of op; a write that fails ends op, whose
+// socket is gone.
+func (c *wsConn) sendResult(op *wsOp, resp *graphql.Response) {
+	if err := c.write(op, c.message(c.nextType(), op.id, marshalResponse(resp))); err != nil {
+		op.cancel()
+	}
+}
+
+// finishOp sends the end of op: complete, or an error message when it
+// panicked or its stream ended for a reason of its own, or nothing at
+// shutdown; then it uncounts op and writes its access-log line.
+func (c *wsConn) finishOp(ctx context.Context, op *wsOp, panicked bool, ended func(), info *requestInfo, reqID string, received time.Time) {
+	status := http.StatusOK
 	switch err := op.end(); {
+	case panicked:
+		c.writeLast(op, c.errorMessage(op.id, gqlerror.List{{
+			Message: "internal server error", Extensions: map[string]any{"code": string(items.Internal)},
+		}}))
+		status = http.StatusInternalServerError
 	case err == nil:
 		if ctx.Err() == nil {
 			c.writeLast(op, c.message("complete", op.id, nil))
+		} else if op.stopped.Load() {
+			status = statusClientClosed
 		}
-		return http.StatusOK
 	case errors.Is(err, items.ErrGoingAway):
 		// The server shuts down: the socket closes with 1001 once its
 		// operations have ended, and the client resumes elsewhere.
-		return http.StatusServiceUnavailable
+		status = http.StatusServiceUnavailable
 	default:
 		code := items.ErrorCode(err)
 		if code == items.Internal {
@@ -789,12 +814,24 @@ func (c *wsConn) execute(ctx context.Context, op *wsOp, params *graphql.RawParam
 		c.writeLast(op, c.errorMessage(op.id, gqlerror.List{{
 			Message: items.ErrorMessage(err), Extensions: map[string]any{"code": string(code)},
 		}}))
+		status = http.StatusInternalServerError
 		if code == items.Unavailable {
-			return http.StatusServiceUnavailable
+			status = http.StatusServiceUnavailable
 		}
-		return http.StatusInternalServerError
 	}
+	op.cancel()
+	ended()
+	c.opDone(op)
+	info.mu.Lock()
+	name := info.operation
+	info.mu.Unlock()
+	now := time.Now()
+	c.t.access.request(now, reqID, "WS", c.r.URL.Path, name, status, now.Sub(received))
 }
+
+// statusClientClosed is the access-log status of an operation that its
+// client ended before it ended by itself (nginx's 499).
+const statusClientClosed = 499
 
 // opDone uncounts op as its goroutine returns, and closes a draining
 // socket whose last operation it was.
@@ -828,17 +865,22 @@ func (c *wsConn) refuseLogged(id, reqID string, status int, code, message string
 	c.t.access.request(now, reqID, "WS", c.r.URL.Path, "", status, now.Sub(start))
 }
 
-// writeResponse sends one result of op.
-func (c *wsConn) writeResponse(op *wsOp, resp *graphql.Response) error {
+// nextType is the type of a result message: next, or data on the legacy
+// protocol.
+func (c *wsConn) nextType() string {
+	if c.legacy {
+		return "data"
+	}
+	return "next"
+}
+
+// marshalResponse is the JSON of one result.
+func marshalResponse(resp *graphql.Response) []byte {
 	payload, err := json.Marshal(resp)
 	if err != nil {
 		panic(err) // a response of gqlgen's own types always marshals
 	}
-	typ := "next"
-	if c.legacy {
-		typ = "data"
-	}
-	return c.write(op, c.message(typ, op.id, payload))
+	return payload
 }
 
 // write sends msg, unless it belongs to an operation that has been
