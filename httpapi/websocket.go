@@ -120,6 +120,7 @@ func (t *websocketTransport) Do(w http.ResponseWriter, r *http.Request, exec gra
 		return
 	}
 	c := &wsConn{t: t, exec: exec, r: r, reqID: items.RequestID(r.Context()), live: map[*wsOp]struct{}{}, ops: map[string]*wsOp{}, changed: make(chan struct{})}
+	c.readCtx, c.stopRead = context.WithCancel(context.Background())
 	if refusal := t.register(c); refusal != "" {
 		w.Header().Set("Retry-After", "10")
 		writeError(w, http.StatusServiceUnavailable, codeBadRequest, refusal)
@@ -198,11 +199,28 @@ func (t *websocketTransport) Shutdown(ctx context.Context) error {
 	for _, c := range conns {
 		c.closeWith(coderws.StatusGoingAway, reasonGoingAway)
 	}
-	// Their operations' contexts are done and their writes fail or time
-	// out: the sockets end within a write timeout.
-	<-t.drained
+	// Their operations' contexts are done. A client has a second to
+	// answer the close; then its connection is cut, which fails the
+	// writes that wait, so that no socket holds the shutdown up for long.
+	grace := time.NewTimer(closeHandshakeWait)
+	defer grace.Stop()
+	select {
+	case <-t.drained:
+	case <-grace.C:
+		t.mu.Lock()
+		conns = t.openSockets()
+		t.mu.Unlock()
+		for _, c := range conns {
+			c.abort()
+		}
+		<-t.drained
+	}
 	return ctx.Err()
 }
+
+// closeHandshakeWait is how long Shutdown waits, once its ctx is done, for
+// clients to answer the close of their sockets.
+const closeHandshakeWait = time.Second
 
 // openSockets lists the open sockets. t.mu is held.
 func (t *websocketTransport) openSockets() []*wsConn {
@@ -289,6 +307,8 @@ type wsConn struct {
 	initTimer  *time.Timer
 	keepAlive  *time.Timer
 	lastPong   time.Time
+	readCtx    context.Context // the reads'; abort cancels it
+	stopRead   context.CancelFunc
 	changed    chan struct{} // closed and replaced as an operation returns
 	goroutines sync.WaitGroup
 }
@@ -326,6 +346,7 @@ func (op *wsOp) end() error {
 // their goroutines.
 func (c *wsConn) serve(conn *coderws.Conn) {
 	c.legacy = conn.Subprotocol() != subprotocolTransportWS
+	defer c.stopRead()
 	base, cancel := context.WithCancel(c.r.Context())
 	c.mu.Lock()
 	c.conn, c.ctx, c.cancel = conn, base, cancel
@@ -348,7 +369,7 @@ func (c *wsConn) serve(conn *coderws.Conn) {
 		c.drain()
 	}
 	for {
-		_, data, err := conn.Read(context.Background())
+		_, data, err := conn.Read(c.readCtx)
 		if err != nil {
 			return
 		}
@@ -401,6 +422,10 @@ func (c *wsConn) closeWith(code coderws.StatusCode, reason string) {
 	cancel()
 	go func() { _ = conn.Close(code, reason) }()
 }
+
+// abort cuts the socket's connection, without a close handshake, even
+// one under way: cancelling a read closes the connection.
+func (c *wsConn) abort() { c.stopRead() }
 
 // drain makes the socket refuse new operations and close with 1001 once
 // none runs.
@@ -632,9 +657,7 @@ func (c *wsConn) start(id string, payload json.RawMessage) verdict {
 	c.mu.Lock()
 	ctx, cancel := context.WithCancel(c.ctx)
 	c.mu.Unlock()
-	info := &requestInfo{}
-	ctx = context.WithValue(items.WithRequestID(ctx, reqID), requestInfoKey{}, info)
-	ctx = graphql.StartOperationTrace(ctx)
+	ctx = graphql.StartOperationTrace(items.WithRequestID(ctx, reqID))
 	params.Headers = c.r.Header
 	params.ReadTime = graphql.TraceTiming{Start: received, End: graphql.Now()}
 	rc, errs := c.exec.CreateOperationContext(ctx, params)
@@ -658,6 +681,10 @@ func (c *wsConn) start(id string, payload json.RawMessage) verdict {
 		cancel()
 		return verdict{}
 	}
+	name := rc.OperationName
+	if name == "" && rc.Operation != nil {
+		name = rc.Operation.Name
+	}
 	op := &wsOp{id: id, cancel: cancel}
 	c.ops[id] = op
 	c.live[op] = struct{}{}
@@ -673,7 +700,7 @@ func (c *wsConn) start(id string, payload json.RawMessage) verdict {
 	}
 	ctx = items.WithSubscriptionEnd(graphql.WithOperationContext(ctx, rc), op.setEnd)
 	responses, ctx, panicked := c.dispatch(ctx, rc)
-	go c.run(ctx, op, rc, responses, panicked, ended, info, reqID, received)
+	go c.run(ctx, op, rc, responses, panicked, ended, name, reqID, received)
 	return verdict{}
 }
 
@@ -755,11 +782,11 @@ func (c *wsConn) stop(id string) {
 // (run, stream) are kept small, and the operation's setting-up ran on the
 // socket's goroutine (see start): a parked subscription then needs a
 // small stack, which matters at 20,000 of them.
-func (c *wsConn) run(ctx context.Context, op *wsOp, rc *graphql.OperationContext, responses graphql.ResponseHandler, panicked bool, ended func(), info *requestInfo, reqID string, received time.Time) {
+func (c *wsConn) run(ctx context.Context, op *wsOp, rc *graphql.OperationContext, responses graphql.ResponseHandler, panicked bool, ended func(), name, reqID string, received time.Time) {
 	if !panicked {
 		panicked = c.stream(ctx, op, rc, responses)
 	}
-	c.finishOp(ctx, op, panicked, ended, info, reqID, received)
+	c.finishOp(ctx, op, panicked, ended, name, reqID, received)
 }
 
 // stream sends the operation's results until there are no more. It
@@ -788,7 +815,7 @@ func (c *wsConn) sendResult(op *wsOp, resp *graphql.Response) {
 // finishOp sends the end of op: complete, or an error message when it
 // panicked or its stream ended for a reason of its own, or nothing at
 // shutdown; then it uncounts op and writes its access-log line.
-func (c *wsConn) finishOp(ctx context.Context, op *wsOp, panicked bool, ended func(), info *requestInfo, reqID string, received time.Time) {
+func (c *wsConn) finishOp(ctx context.Context, op *wsOp, panicked bool, ended func(), name, reqID string, received time.Time) {
 	status := http.StatusOK
 	switch err := op.end(); {
 	case panicked:
@@ -822,9 +849,6 @@ func (c *wsConn) finishOp(ctx context.Context, op *wsOp, panicked bool, ended fu
 	op.cancel()
 	ended()
 	c.opDone(op)
-	info.mu.Lock()
-	name := info.operation
-	info.mu.Unlock()
 	now := time.Now()
 	c.t.access.request(now, reqID, "WS", c.r.URL.Path, name, status, now.Sub(received))
 }

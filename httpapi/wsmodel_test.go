@@ -17,12 +17,14 @@ import (
 
 	"itemsapi/httpapi"
 	"itemsapi/items"
+	"itemsapi/metrics"
 	"itemsapi/store/memory"
 )
 
 // newWSServer is newTestServerWith that also returns the handler, to see
-// which websocket operations run, and uses broker when it is not nil.
-func newWSServer(t testing.TB, cfg httpapi.Config, broker items.Broker) (*testServer, *httpapi.Handler) {
+// which websocket operations run, uses broker when it is not nil, and is
+// measured by m when it is not nil. Access-log lines go to ts.logs.
+func newWSServer(t testing.TB, cfg httpapi.Config, broker items.Broker, m *metrics.Metrics) (*testServer, *httpapi.Handler) {
 	t.Helper()
 	mem := memory.New()
 	t.Cleanup(func() { mem.Close() })
@@ -34,7 +36,7 @@ func newWSServer(t testing.TB, cfg httpapi.Config, broker items.Broker) (*testSe
 		broker = mem
 	}
 	h := httpapi.NewHandler(cfg, httpapi.Deps{Store: store, Broker: broker,
-		Logger: slog.New(slog.NewTextHandler(ts.logs, nil)), AccessLog: ts.logs})
+		Logger: slog.New(slog.NewTextHandler(ts.logs, nil)), AccessLog: ts.logs, Metrics: m})
 	ts.Server = httptest.NewServer(h)
 	t.Cleanup(ts.Close)
 	return ts, h
@@ -227,7 +229,7 @@ func TestWebsocketModel(t *testing.T) {
 		t.Run(proto, func(t *testing.T) {
 			cfg := httpapi.DefaultConfig()
 			cfg.MaxSubscriptionsPerSocket = 2
-			ts, h := newWSServer(t, cfg, nil)
+			ts, h := newWSServer(t, cfg, nil, nil)
 			modelToken = ts.adminToken
 			seed := uint64(time.Now().UnixNano())
 			t.Logf("seed %d", seed)
