@@ -336,4 +336,3 @@ func (m *wsModel) sync(t *testing.T, c *modelClient, n int) []string {
 		}
 	}
 }
-
