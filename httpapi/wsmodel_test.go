@@ -120,6 +120,7 @@ func dialModel(t testing.TB, ts *testServer, subprotocol string) *modelClient {
 type wsModel struct {
 	legacy      bool
 	limit       int
+	token       string // of connection_init
 	initialised bool
 	running     map[string]bool // subscriptions running
 	silenced    map[string]bool // ids the client ended: nothing more may come for them
@@ -158,7 +159,7 @@ func (m *wsModel) next(r *rand.Rand, n int) step {
 			return step{send: `{"type":"connection_init"}`, closeCode: 4429}
 		}
 		m.initialised = true
-		return step{send: `{"type":"connection_init","payload":{"token":"` + modelToken + `"}}`, want: []string{"connection_ack "}}
+		return step{send: `{"type":"connection_init","payload":{"token":"` + m.token + `"}}`, want: []string{"connection_ack "}}
 	case k < 5: // garbage
 		if m.legacy {
 			return step{send: `{"type":`, want: []string{"connection_error "}}
@@ -216,8 +217,6 @@ func (m *wsModel) runningIDs() []string {
 	return ids
 }
 
-var modelToken string
-
 // TestWebsocketModel sends random message sequences on both protocols
 // and, after each message, checks the operations that run against a plain
 // model of the protocol, the messages the client gets against what the
@@ -230,7 +229,6 @@ func TestWebsocketModel(t *testing.T) {
 			cfg := httpapi.DefaultConfig()
 			cfg.MaxSubscriptionsPerSocket = 2
 			ts, h := newWSServer(t, cfg, nil, nil)
-			modelToken = ts.adminToken
 			seed := uint64(time.Now().UnixNano())
 			t.Logf("seed %d", seed)
 			r := rand.New(rand.NewPCG(seed, 1))
@@ -245,7 +243,7 @@ func TestWebsocketModel(t *testing.T) {
 }
 
 func runModelSocket(t *testing.T, ts *testServer, h *httpapi.Handler, proto string, r *rand.Rand, steps int) {
-	m := &wsModel{legacy: proto == "graphql-ws", limit: 2, running: map[string]bool{}, silenced: map[string]bool{}}
+	m := &wsModel{legacy: proto == "graphql-ws", limit: 2, token: ts.adminToken, running: map[string]bool{}, silenced: map[string]bool{}}
 	c := dialModel(t, ts, proto)
 	defer c.conn.CloseNow()
 	var history []string
