@@ -358,14 +358,10 @@ func (c *wsConn) serve(conn *coderws.Conn) {
 			c.closeWith(closeInitTimeout, "Connection initialisation timeout")
 		})
 	}
-	closing, draining := c.closing, c.draining
+	draining := c.draining
 	c.mu.Unlock()
 	defer c.finish()
-	switch {
-	case closing: // Shutdown came first
-		c.closeWith(coderws.StatusGoingAway, reasonGoingAway)
-		return
-	case draining:
+	if draining { // Shutdown came first
 		c.drain()
 	}
 	for {
@@ -413,12 +409,16 @@ func (c *wsConn) closeWith(code coderws.StatusCode, reason string) {
 		c.mu.Unlock()
 		return
 	}
+	if c.conn == nil {
+		// Not accepted yet, and only Shutdown closes such a socket:
+		// serve drains it, with 1001, as soon as it is.
+		c.draining = true
+		c.mu.Unlock()
+		return
+	}
 	c.closing = true
 	conn, cancel := c.conn, c.cancel
 	c.mu.Unlock()
-	if conn == nil {
-		return // not accepted yet: serve closes it
-	}
 	cancel()
 	go func() { _ = conn.Close(code, reason) }()
 }
@@ -616,17 +616,18 @@ func (c *wsConn) start(id string, payload json.RawMessage) verdict {
 	params, reqErr := paramsFromJSON(payload)
 
 	c.mu.Lock()
+	c.seq++
+	reqID := c.reqID + "." + strconv.FormatUint(c.seq, 10)
 	if old := c.ops[id]; old != nil && !old.silenced.Load() {
 		c.mu.Unlock()
 		if !c.legacy {
 			return verdict{closeCode: closeSubscriberExists,
 				reason: limitReason("Subscriber for "+id+" already exists", "Subscriber already exists")}
 		}
-		c.refuse(id, codeBadRequest, "an operation with this id is already running; stop it first or use another id")
+		c.refuseLogged(id, reqID, http.StatusConflict, codeBadRequest,
+			"an operation with this id is already running; stop it first or use another id")
 		return verdict{}
 	}
-	c.seq++
-	reqID := c.reqID + "." + strconv.FormatUint(c.seq, 10)
 	c.awaitEnding()
 	switch {
 	case c.draining:
