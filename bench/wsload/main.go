@@ -200,6 +200,21 @@ func nonReading(ctx context.Context, s *probe, sockets, subs, nItems int) error 
 		}
 	}
 	t0 := time.Now()
+	stopSampling := make(chan struct{})
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		tick := time.NewTicker(time.Second)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stopSampling:
+				return
+			case <-tick.C:
+				s.report(fmt.Sprintf("  while adding (%v)", time.Since(t0).Round(time.Second)))
+			}
+		}
+	}()
 	var wg sync.WaitGroup
 	var next atomic.Int64
 	var failed atomic.Int64
@@ -213,6 +228,8 @@ func nonReading(ctx context.Context, s *probe, sockets, subs, nItems int) error 
 		})
 	}
 	wg.Wait()
+	close(stopSampling)
+	<-sampled
 	fmt.Printf("added %d items in %v (%d failed)\n", nItems, time.Since(t0).Round(time.Millisecond), failed.Load())
 	s.report("right after the items")
 	s.settle()
@@ -239,8 +256,9 @@ func (s *probe) report(when string) {
 	}
 	m := s.metrics()
 	stacks, _ := strconv.ParseFloat(m["go_memstats_stack_inuse_bytes"], 64)
-	fmt.Printf("%-45s VmRSS %10s  VmHWM %10s  stacks %4.0f MB  goroutines %6s  subscriptions_active %6s  websockets %5s\n",
-		when+":", field("VmRSS"), field("VmHWM"), stacks/(1<<20), m["go_goroutines"], m["itemsapi_subscriptions_active"], m["itemsapi_websocket_connections"])
+	heap, _ := strconv.ParseFloat(m["go_memstats_heap_inuse_bytes"], 64)
+	fmt.Printf("%-45s VmRSS %10s  VmHWM %10s  heap %4.0f MB  stacks %4.0f MB  goroutines %6s  subscriptions_active %6s  websockets %5s\n",
+		when+":", field("VmRSS"), field("VmHWM"), heap/(1<<20), stacks/(1<<20), m["go_goroutines"], m["itemsapi_subscriptions_active"], m["itemsapi_websocket_connections"])
 }
 
 func (s *probe) metrics() map[string]string {
