@@ -273,7 +273,6 @@ func TestAbuse(t *testing.T) {
 		b64 := func(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
 		for _, cursor := range []string{
 			"!!!",
-			"",
 			b64("hello world"),               // valid base64, not a cursor
 			b64("item:abc"),                  // the right prefix, not a number
 			b64("item:-1"),                   // negative
@@ -534,6 +533,137 @@ func TestAbuse(t *testing.T) {
 			}
 		})
 	})
+
+	run("18 1.9 MB search string", func(t *testing.T) {
+		// No name is longer than 200 code points: a longer search string
+		// matches nothing, and is answered without asking the store (the
+		// store's call counts in /metrics do not move), from its first few
+		// hundred bytes.
+		empty := `{"search":{"totalCount":0,"nodes":[],"pageInfo":{"hasNextPage":false,"hasPreviousPage":false,"startCursor":null,"endCursor":null}}}`
+		const query = `query($q: String) { search(query: $q) { totalCount nodes { id } pageInfo { hasNextPage hasPreviousPage startCursor endCursor } } }`
+		for _, tt := range []struct{ name, q string }{
+			{"1.9 MB in a variable", strings.Repeat("\u00e9", 950_000)},
+			{"201 code points", strings.Repeat("x", 201)},
+		} {
+			t.Run(tt.name, func(t *testing.T) {
+				before := a.storeCalls(t, "Items", "CountItems")
+				r := a.query(t, tt.name, query, map[string]any{"q": tt.q})
+				if r.Status != http.StatusOK || len(r.Errors) > 0 || string(r.Body["data"]) != empty {
+					t.Errorf("answer = %d %s, want 200 with %s", r.Status, r.short(), empty)
+				}
+				if after := a.storeCalls(t, "Items", "CountItems"); after != before {
+					t.Errorf("the store was asked %d times (Items and CountItems), want 0", after-before)
+				}
+			})
+		}
+		t.Run("1.9 MB in the document", func(t *testing.T) {
+			before := a.storeCalls(t, "Items", "CountItems")
+			r := a.query(t, "1.9 MB search literal", `{ search(query: "`+strings.Repeat("\u00e9", 950_000)+`") { totalCount } }`, nil)
+			if r.Status != http.StatusOK || string(r.Body["data"]) != `{"search":{"totalCount":0}}` {
+				t.Errorf("answer = %d %s, want 200 with totalCount 0", r.Status, r.short())
+			}
+			if after := a.storeCalls(t, "Items", "CountItems"); after != before {
+				t.Errorf("the store was asked %d times (Items and CountItems), want 0", after-before)
+			}
+		})
+	})
+
+	run("19 invisible and bidirectional item names", func(t *testing.T) {
+		before := a.totalCount(t)
+		for _, tt := range []struct{ name, value, want string }{
+			{"zero-width spaces", "\u200b\u200b\u200b", "visible"},
+			{"ZWNJ, ZWJ and word joiner", "\u200c\u200d\u2060", "visible"},
+			{"byte-order mark", "\ufeff", "visible"},
+			{"soft hyphens between spaces", " \u00ad\u00ad ", "visible"},
+			{"Hangul filler", "\u3164", "visible"},
+			{"right-to-left override", "\u202egnp.exe", "bidirectional"},
+			{"isolate", "a\u2066b\u2069", "bidirectional"},
+		} {
+			t.Run(tt.name, func(t *testing.T) {
+				r := a.query(t, "addItem "+tt.name, `mutation($in: AddItemInput!) { addItem(input: $in) { id } }`,
+					map[string]any{"in": map[string]any{"name": tt.value}}, "Authorization", "Bearer "+adminToken)
+				r.want(t, http.StatusOK, "BAD_USER_INPUT", "name", tt.want)
+			})
+		}
+		if after := a.totalCount(t); after != before {
+			t.Errorf("totalCount = %d after the refused addItems, was %d: something was stored", after, before)
+		}
+	})
+
+	run("20 look-alike user names", func(t *testing.T) {
+		for _, tt := range []struct{ name, user string }{
+			{"admin and a zero-width space", "admin\u200b"},
+			{"Cyrillic а", "\u0430dmin"},
+			{"byte-order mark", "\ufeffadmin"},
+			{"fullwidth", "\uff41\uff44\uff4d\uff49\uff4e"},
+			{"combining mark", "admi\u0301n"},
+		} {
+			t.Run(tt.name, func(t *testing.T) {
+				r := a.query(t, "createToken "+tt.name, `mutation($u: String!) { createToken(user: $u) }`,
+					map[string]any{"u": tt.user}, "Authorization", "Bearer "+adminToken)
+				r.want(t, http.StatusOK, "BAD_USER_INPUT", "ASCII")
+			})
+		}
+		t.Run("ADMIN names admin", func(t *testing.T) {
+			var got struct{ CreateToken string }
+			a.data(t, "createToken ADMIN", `mutation { createToken(user: "ADMIN") }`, nil, adminToken, &got)
+			var me struct{ Me struct{ Name string } }
+			a.data(t, "me with the token of ADMIN", `{ me { name } }`, nil, got.CreateToken, &me)
+			if me.Me.Name != "admin" {
+				t.Errorf("createToken(user: \"ADMIN\") made a token for %q, want admin", me.Me.Name)
+			}
+		})
+	})
+
+	run("21 numbers that are not Ints", func(t *testing.T) {
+		for _, v := range []string{"5.0", "1e400", "2147483648"} {
+			t.Run("literal "+v, func(t *testing.T) {
+				r := a.query(t, "first: "+v, `{ items(first: `+v+`) { nodes { id } } }`, nil, "Accept", abuseGQLResp)
+				r.want(t, http.StatusBadRequest, "GRAPHQL_VALIDATION_FAILED", "Int cannot represent", v)
+				r.wantNoData(t)
+			})
+			t.Run("variable "+v, func(t *testing.T) {
+				r := a.post(t, "$n = "+v, `{"query":"query($n: Int) { items(first: $n) { nodes { id } } }","variables":{"n":`+v+`}}`,
+					"Accept", abuseGQLResp)
+				r.want(t, http.StatusBadRequest, "GRAPHQL_VALIDATION_FAILED", "$n", "Int cannot represent", v)
+				r.wantNoData(t)
+			})
+		}
+	})
+}
+
+// storeCalls returns how many calls of those store methods the server has
+// counted in /metrics.
+func (a *abuser) storeCalls(t *testing.T, methods ...string) int {
+	t.Helper()
+	resp, err := a.client.Get(a.url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, m := range methods {
+		prefix := `itemsapi_store_call_duration_seconds_count{method="` + m + `"} `
+		found := false
+		for line := range strings.Lines(string(body)) {
+			if v, ok := strings.CutPrefix(strings.TrimSpace(line), prefix); ok {
+				var c int
+				if _, err := fmt.Sscan(v, &c); err != nil {
+					t.Fatalf("/metrics: %q: %v", line, err)
+				}
+				n += c
+				found = true
+			}
+		}
+		if !found {
+			t.Fatalf("/metrics has no %s", strings.TrimSpace(prefix))
+		}
+	}
+	return n
 }
 
 // abuser sends requests to one server with a client that gives up after

@@ -18,6 +18,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -74,12 +75,103 @@ type serverLimits struct {
 	MaxHeaderBytes    int
 }
 
-// newFlagSet returns the flag set of the server, which prints its usage
-// to w.
+// newFlagSet returns the flag set of the server, which prints --help and
+// --version to w. A bad flag prints nothing there: run returns its error.
 func newFlagSet(w io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("itemsapi", flag.ContinueOnError)
-	fs.SetOutput(w)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	help := fs.Bool("help", false, "print this help and exit")
+	fs.BoolVar(help, "h", false, "print this help and exit")
+	version := fs.Bool("version", false, "print the version and exit")
+	fs.Usage = func() {
+		switch {
+		case *help:
+			_ = printHelp(w, fs)
+		case *version:
+			_ = printVersion(w)
+		}
+	}
 	return fs
+}
+
+// envName is the environment variable of a flag: its name in upper snake
+// case (--max-cost is MAX_COST), but for --addr and --db.
+func envName(flagName string) string {
+	switch flagName {
+	case "addr":
+		return "ADDR, or PORT for the port alone"
+	case "db":
+		return "DATABASE_URL"
+	case "help", "h", "version":
+		return ""
+	}
+	return strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// printHelp writes the usage of the server and of its token subcommand to
+// w, each flag with its environment variable and default.
+func printHelp(w io.Writer, fs *flag.FlagSet) error {
+	var b strings.Builder
+	b.WriteString(`itemsapi serves the items GraphQL API (playground at /, API at /graphql).
+
+Usage:
+  itemsapi [flags]                 serve
+  itemsapi token create --user NAME [--role USER|ADMIN] [--db DSN]
+                                   make an API token against the store and
+                                   print it, once, as the last line
+  itemsapi --version               print the version and exit
+
+Every flag may also be set by its environment variable; a flag given on
+the command line wins.
+
+Flags:
+`)
+	fs.VisitAll(func(f *flag.Flag) {
+		if f.Name == "h" {
+			return
+		}
+		fmt.Fprintf(&b, "  --%s\n        %s", f.Name, f.Usage)
+		if env := envName(f.Name); env != "" {
+			fmt.Fprintf(&b, " (env %s", env)
+			if f.DefValue != "" {
+				fmt.Fprintf(&b, "; default %s", f.DefValue)
+			}
+			b.WriteString(")")
+		}
+		b.WriteString("\n")
+	})
+	b.WriteString(`
+Environment only:
+  BOOTSTRAP_ADMIN_TOKEN
+        at every start, made (or kept) a valid ADMIN token of user "admin";
+        unset by default: there is no built-in token
+`)
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// printVersion writes the module version and VCS revision the binary was
+// built from.
+func printVersion(w io.Writer) error {
+	version, revision := "(devel)", "unknown"
+	modified := false
+	if info, ok := debug.ReadBuildInfo(); ok {
+		version = info.Main.Version
+		for _, s := range info.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				revision = s.Value
+			case "vcs.modified":
+				modified = s.Value == "true"
+			}
+		}
+	}
+	if modified {
+		revision += " (modified)"
+	}
+	_, err := fmt.Fprintf(w, "itemsapi %s, revision %s, %s\n", version, revision, runtime.Version())
+	return err
 }
 
 // parseConfig fills a config from the defaults, then the environment, then
@@ -107,8 +199,8 @@ func parseConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (c
 	}
 	cfg.BootstrapToken = getenv("BOOTSTRAP_ADMIN_TOKEN")
 
-	fs.StringVar(&cfg.Addr, "addr", cfg.Addr, "address to listen on (env ADDR, or PORT for the port alone)")
-	fs.StringVar(&cfg.DB, "db", cfg.DB, "store: sqlite:PATH, memory, or postgres://… (env DATABASE_URL)")
+	fs.StringVar(&cfg.Addr, "addr", cfg.Addr, "address to listen on: :8080 is every interface, 127.0.0.1:8080 this machine only")
+	fs.StringVar(&cfg.DB, "db", cfg.DB, "store: sqlite:PATH (embedded), memory (nothing kept), or postgres://…")
 	fs.Var(int32Flag{&cfg.PG.MaxConns}, "pg-max-conns", "PostgreSQL pool size (0: the URL's pool_max_conns, else max(4, CPUs))")
 	fs.DurationVar(&cfg.PG.ConnectTimeout, "pg-connect-timeout", postgres.DefaultConnectTimeout, "PostgreSQL connect timeout")
 	fs.DurationVar(&cfg.PG.StatementTimeout, "pg-statement-timeout", postgres.DefaultStatementTimeout, "PostgreSQL statement timeout")
@@ -140,10 +232,10 @@ func parseConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (c
 	// name in upper snake case: --max-cost is MAX_COST.
 	var envErr error
 	fs.VisitAll(func(f *flag.Flag) {
-		if f.Name == "addr" || f.Name == "db" {
+		name := envName(f.Name)
+		if f.Name == "addr" || f.Name == "db" || name == "" {
 			return
 		}
-		name := strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
 		if v := getenv(name); v != "" && envErr == nil {
 			if err := f.Value.Set(v); err != nil {
 				envErr = fmt.Errorf("%s=%q: %w", name, v, err)
@@ -154,7 +246,14 @@ func parseConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (c
 		return cfg, envErr
 	}
 	if err := fs.Parse(args); err != nil {
-		return cfg, err
+		if errors.Is(err, flag.ErrHelp) { // -h, --help or --version: printed
+			return cfg, err
+		}
+		return cfg, fmt.Errorf("%w (itemsapi --help lists the flags)", err)
+	}
+	if fs.Lookup("help").Value.String() == "true" || fs.Lookup("version").Value.String() == "true" {
+		fs.Usage()
+		return cfg, flag.ErrHelp
 	}
 	if fs.NArg() > 0 {
 		return cfg, fmt.Errorf("unexpected argument %q", fs.Arg(0))
@@ -191,7 +290,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runToken(ctx, args[1:], getenv, stdout, log)
 	}
 
-	cfg, err := parseConfig(newFlagSet(stderr), args, getenv)
+	cfg, err := parseConfig(newFlagSet(stdout), args, getenv)
 	if err != nil {
 		return err
 	}
@@ -398,6 +497,9 @@ func runToken(ctx context.Context, args []string, getenv func(string) string, st
 	defer store.Close()
 	token, hash := items.NewToken()
 	u, err := store.AddToken(ctx, name, r, hash)
+	if items.ErrorCode(err) == items.Invalid {
+		return fmt.Errorf("--user %q: %w", name, err)
+	}
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -404,5 +406,45 @@ func TestFlushingWriter(t *testing.T) {
 	f.Flush()
 	if got := out.String(); got != "one\ntwo\nthree\n" {
 		t.Errorf("after Flush: %q", got)
+	}
+}
+
+func TestHelpAndVersion(t *testing.T) {
+	var stdout, stderr strings.Builder
+	err := run(t.Context(), []string{"--help"}, func(string) string { return "" }, &stdout, &stderr)
+	if !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("run(--help) = %v, want flag.ErrHelp (exit 0 without serving)", err)
+	}
+	help := stdout.String()
+	fs := newFlagSet(io.Discard)
+	fs.VisitAll(func(f *flag.Flag) {
+		if f.Name == "h" {
+			return
+		}
+		if !strings.Contains(help, "--"+f.Name+"\n") {
+			t.Errorf("--help does not list --%s", f.Name)
+		}
+		if env := envName(f.Name); env != "" && !strings.Contains(help, "env "+env) {
+			t.Errorf("--help does not name the environment variable %s of --%s", env, f.Name)
+		}
+	})
+	for _, want := range []string{"token create --user NAME", "BOOTSTRAP_ADMIN_TOKEN", "default :8080", "DATABASE_URL; default sqlite:items.db"} {
+		if !strings.Contains(help, want) {
+			t.Errorf("--help lacks %q", want)
+		}
+	}
+	if stderr.Len() != 0 {
+		t.Errorf("--help wrote to standard error: %q", stderr.String())
+	}
+
+	stdout.Reset()
+	err = run(t.Context(), []string{"--version"}, func(string) string { return "" }, &stdout, &stderr)
+	if !errors.Is(err, flag.ErrHelp) || !strings.HasPrefix(stdout.String(), "itemsapi ") || !strings.Contains(stdout.String(), "revision ") {
+		t.Errorf("run(--version) = %v, printed %q; want the version and revision", err, stdout.String())
+	}
+
+	err = run(t.Context(), []string{"--no-such-flag"}, func(string) string { return "" }, &stdout, &stderr)
+	if err == nil || !strings.Contains(err.Error(), "--help") {
+		t.Errorf("run(--no-such-flag) = %v, want an error that points to --help", err)
 	}
 }

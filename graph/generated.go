@@ -82,7 +82,7 @@ type ComplexityRoot struct {
 	}
 
 	Subscription struct {
-		ItemAdded func(childComplexity int) int
+		ItemAdded func(childComplexity int, after *int64) int
 	}
 
 	User struct {
@@ -110,7 +110,7 @@ type QueryResolver interface {
 	Me(ctx context.Context) (items.User, error)
 }
 type SubscriptionResolver interface {
-	ItemAdded(ctx context.Context) (<-chan items.Item, error)
+	ItemAdded(ctx context.Context, after *int64) (<-chan items.Item, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -293,7 +293,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			break
 		}
 
-		return e.ComplexityRoot.Subscription.ItemAdded(childComplexity), true
+		args, err := ec.field_Subscription_itemAdded_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.ItemAdded(childComplexity, args["after"].(*int64)), true
 
 	case "User.id":
 		if e.ComplexityRoot.User.ID == nil {
@@ -432,7 +437,7 @@ directive @auth(
 An instant in time, written in RFC 3339 in UTC with up to microsecond
 precision, for example ` + "`" + `2026-11-25T14:17:15.123456Z` + "`" + `.
 """
-scalar Time
+scalar Time @specifiedBy(url: "https://scalars.graphql.org/andimarek/date-time")
 
 "What an API token allows."
 enum Role {
@@ -556,10 +561,21 @@ type Mutation {
   ): String! @auth(requires: ADMIN)
 }
 
-"Live updates."
+"""
+Live updates. Each subscription follows the store's log of changes: every
+subscriber sees the events in one order, the order of the log (on
+PostgreSQL, across every process sharing the database), each event once.
+"""
 type Subscription {
-  "Every item added from now on, in the order they were added."
-  itemAdded: Item!
+  """
+  Every item added from now on, in the order of the log. With ` + "`" + `after` + "`" + `, the
+  items added after the item with that ID come first, from the store, so a
+  client that reconnects with the last ID it received misses nothing.
+  """
+  itemAdded(
+    "Resume after the item with this ID: the last one the client received."
+    after: ID
+  ): Item!
 }
 `, BuiltIn: false},
 }
@@ -878,6 +894,20 @@ func (ec *executionContext) field_Query_search_args(ctx context.Context, rawArgs
 		return nil, err
 	}
 	args["after"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_itemAdded_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*int64, error) {
+			return ec.unmarshalOID2ᚖint64(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg0
 	return args, nil
 }
 
@@ -1759,7 +1789,8 @@ func (ec *executionContext) _Subscription_itemAdded(ctx context.Context, field g
 			return ec.fieldContext_Subscription_itemAdded(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Subscription().ItemAdded(ctx)
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().ItemAdded(ctx, fc.Args["after"].(*int64))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v items.Item) graphql.Marshaler {
@@ -1769,7 +1800,7 @@ func (ec *executionContext) _Subscription_itemAdded(ctx context.Context, field g
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_Subscription_itemAdded(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+func (ec *executionContext) fieldContext_Subscription_itemAdded(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "Subscription",
 		Field:      field,
@@ -1778,6 +1809,17 @@ func (ec *executionContext) fieldContext_Subscription_itemAdded(_ context.Contex
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Item(ctx, field)
 		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_itemAdded_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }
@@ -4042,6 +4084,24 @@ func (ec *executionContext) marshalOBoolean2ᚖbool(ctx context.Context, sel ast
 	_ = sel
 	_ = ctx
 	res := scalar.MarshalBoolean(*v)
+	return res
+}
+
+func (ec *executionContext) unmarshalOID2ᚖint64(ctx context.Context, v any) (*int64, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := scalar.UnmarshalID(v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOID2ᚖint64(ctx context.Context, sel ast.SelectionSet, v *int64) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := scalar.MarshalID(*v)
 	return res
 }
 

@@ -24,22 +24,11 @@ const defaultPageSize = 20
 
 // page returns the page of items matching search that first and after
 // select. It fails with code BAD_USER_INPUT for a `first` outside
-// 0..MaxPageSize or a malformed cursor.
+// 0..MaxPageSize or a malformed cursor; an empty cursor is no cursor.
 func (r *Resolver) page(ctx context.Context, search string, first *int, after *string) (model.ItemConnection, error) {
-	n := defaultPageSize
-	if first != nil {
-		n = *first
-	}
-	if n < 0 || n > items.MaxPageSize {
-		return model.ItemConnection{}, items.Errorf(items.Invalid, "first must be between 0 and %d, got %d", items.MaxPageSize, n)
-	}
-	var afterID int64
-	if after != nil {
-		id, err := model.DecodeCursor(*after)
-		if err != nil {
-			return model.ItemConnection{}, err
-		}
-		afterID = id
+	n, afterID, err := pageArgs(first, after)
+	if err != nil {
+		return model.ItemConnection{}, err
 	}
 	page, err := r.Store.Items(ctx, items.ItemQuery{Search: search, After: afterID, Limit: n + 1})
 	if err != nil {
@@ -59,24 +48,34 @@ func (r *Resolver) page(ctx context.Context, search string, first *int, after *s
 	}, nil
 }
 
-// forward relays a subscription's items to gqlgen. When the subscription
-// ends for a reason of its own (the subscriber fell behind, the store
-// closed) rather than because the client left, the client is told why with
-// an error message for that operation instead of a silent complete.
-func forward(ctx context.Context, sub *items.Subscription) <-chan items.Item {
-	out := make(chan items.Item)
-	go func() {
-		defer close(out)
-		for it := range sub.C {
-			select {
-			case out <- it:
-			case <-ctx.Done():
-				return
-			}
+// noMatch is the answer to a search that can match nothing, given without
+// asking the store: no items, a total count of 0, no page before or after,
+// null cursors. The page arguments are checked as page checks them, so
+// that a bad `first` or cursor is refused whatever the search string.
+func (r *Resolver) noMatch(first *int, after *string) (model.ItemConnection, error) {
+	if _, _, err := pageArgs(first, after); err != nil {
+		return model.ItemConnection{}, err
+	}
+	return model.ItemConnection{
+		Count: func(context.Context) (int, error) { return 0, nil },
+	}, nil
+}
+
+// pageArgs returns the page size and the ID after which a page starts. It
+// fails with code BAD_USER_INPUT for a `first` outside 0..MaxPageSize or a
+// malformed cursor.
+func pageArgs(first *int, after *string) (n int, afterID int64, err error) {
+	n = defaultPageSize
+	if first != nil {
+		n = *first
+	}
+	if n < 0 || n > items.MaxPageSize {
+		return 0, 0, items.Errorf(items.Invalid, "first must be between 0 and %d, got %d", items.MaxPageSize, n)
+	}
+	if after != nil && *after != "" { // "": no cursor, as genqlient sends an unset one
+		if afterID, err = model.DecodeCursor(*after); err != nil {
+			return 0, 0, err
 		}
-		if err := sub.Err(); err != nil && ctx.Err() == nil {
-			items.EndSubscription(ctx, err)
-		}
-	}()
-	return out
+	}
+	return n, afterID, nil
 }

@@ -219,6 +219,7 @@ func newGraphQL(cfg Config, deps Deps, ws *websocketTransport) http.Handler {
 	srv.SetErrorPresenter(graph.ErrorPresenter(deps.Logger))
 	srv.SetRecoverFunc(graph.Recover(deps.Logger))
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](cfg.QueryCacheSize))
+	srv.SetValidationRulesFn(graph.ValidationRules)
 	if deps.Metrics != nil {
 		srv.Use(deps.Metrics.Extension())
 	}
@@ -231,6 +232,7 @@ func newGraphQL(cfg Config, deps Deps, ws *websocketTransport) http.Handler {
 		// Production mode: "Did you mean …" would reveal the schema that
 		// turning introspection off hides.
 		srv.SetDisableSuggestion(true)
+		srv.Use(graph.NoIntrospection{})
 	}
 	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](cfg.APQCacheSize)})
 	srv.Use(&graph.Limits{

@@ -287,6 +287,9 @@ func TestPageArguments(t *testing.T) {
 		{"search first 101", `{ search(query: "a", first: 101) { nodes { id } } }`, nil, "BAD_USER_INPUT", 0},
 		{"garbage cursor", `{ items(after: "garbage!") { nodes { id } } }`, nil, "BAD_USER_INPUT", 0},
 		{"cursor of another shape", `{ items(after: "aXRlbTphYmM") { nodes { id } } }`, nil, "BAD_USER_INPUT", 0},
+		{"empty cursor is no cursor", `{ items(after: "") { nodes { id } } }`, nil, "", 2},
+		{"empty cursor variable", `query($a: String) { items(after: $a) { nodes { id } } }`, map[string]any{"a": ""}, "", 2},
+		{"search with an empty cursor", `{ items: search(query: "an", after: "") { nodes { id } } }`, nil, "", 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -749,14 +752,37 @@ func TestIntrospection(t *testing.T) {
 		}
 	}
 
+	var timeType struct {
+		Type struct {
+			SpecifiedByURL string `json:"specifiedByURL"`
+		} `json:"__type"`
+	}
+	ts.post(t, "", `{ __type(name: "Time") { specifiedByURL } }`, nil).decode(t, &timeType)
+	if got, want := timeType.Type.SpecifiedByURL, "https://scalars.graphql.org/andimarek/date-time"; got != want {
+		t.Errorf("Time's specifiedByURL = %q, want %q (code generators type Time from it)", got, want)
+	}
+
 	off := httpapi.DefaultConfig()
 	off.Introspection = false
 	prod := newTestServerWith(t, off)
-	r := prod.post(t, "", `{ __schema { types { name } } }`, nil)
-	if len(r.Errors) == 0 {
-		t.Errorf("introspection with it turned off answered %s", r.Data)
+	for _, q := range []string{
+		`{ __schema { types { name } } }`,
+		`{ items { totalCount } __type(name: "Item") { name } }`,
+		`query { ...F } fragment F on Query { ... on Query { __schema { queryType { name } } } }`,
+	} {
+		r := prod.post(t, "", q, nil)
+		if len(r.Errors) != 1 || r.Errors[0].Code() != "GRAPHQL_VALIDATION_FAILED" ||
+			!strings.Contains(r.Errors[0].Message, "introspection is not allowed") || r.Data != nil {
+			t.Errorf("%s with introspection off: data %s, errors %+v; want GRAPHQL_VALIDATION_FAILED saying introspection is off, no data", q, r.Data, r.Errors)
+		}
 	}
-	r = prod.post(t, "", `{ itemz { totalCount } }`, nil)
+	if r := prod.post(t, "", `{ __typename items(first: 1) { nodes { __typename id } } }`, nil); len(r.Errors) != 0 {
+		t.Errorf("__typename with introspection off: errors %+v, want none", r.Errors)
+	}
+	if logs := prod.logs.String(); strings.Contains(logs, "level=ERROR") {
+		t.Errorf("refused introspection logged an error:\n%s", logs)
+	}
+	r := prod.post(t, "", `{ itemz { totalCount } }`, nil)
 	if len(r.Errors) != 1 || strings.Contains(r.Errors[0].Message, "Did you mean") {
 		t.Errorf("with introspection off, errors = %+v, want one without suggestions", r.Errors)
 	}

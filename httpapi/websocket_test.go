@@ -50,8 +50,8 @@ type notifyingBroker struct {
 	subscribed chan struct{}
 }
 
-func (b *notifyingBroker) Subscribe(ctx context.Context) (*items.Subscription, error) {
-	sub, err := b.Broker.Subscribe(ctx)
+func (b *notifyingBroker) Subscribe(ctx context.Context, afterItem int64) (*items.Subscription, error) {
+	sub, err := b.Broker.Subscribe(ctx, afterItem)
 	if err == nil {
 		b.subscribed <- struct{}{}
 	}
@@ -488,9 +488,10 @@ func TestWebsocketKeepAlive(t *testing.T) {
 // as the hub drops a subscriber that fell behind.
 type droppingBroker struct{}
 
-func (droppingBroker) Subscribe(context.Context) (*items.Subscription, error) {
+func (droppingBroker) Subscribe(ctx context.Context, _ int64) (*items.Subscription, error) {
 	c := make(chan items.Item, 1)
 	c <- items.Item{ID: 7, Name: "seven", CreatedAt: time.Now()}
+	items.EndSubscription(ctx, pubsub.ErrTooSlow)
 	close(c)
 	return &items.Subscription{C: c, Err: func() error { return pubsub.ErrTooSlow }}, nil
 }
@@ -514,8 +515,8 @@ func TestWebsocketDroppedSubscriberIsTold(t *testing.T) {
 	if err := json.Unmarshal(c.expect("error", "s").Payload, &errs); err != nil {
 		t.Fatal(err)
 	}
-	if len(errs) != 1 || !strings.Contains(errs[0].Message, "did not keep up") {
-		t.Errorf("errors = %+v, want one saying the subscriber did not keep up", errs)
+	if len(errs) != 1 || !strings.Contains(errs[0].Message, "fell more than") {
+		t.Errorf("errors = %+v, want one saying the subscriber fell behind", errs)
 	}
 	c.pingPong() // the connection stays usable
 }

@@ -258,7 +258,7 @@ type endingBroker struct {
 	err error
 }
 
-func (b *endingBroker) Subscribe(ctx context.Context) (*items.Subscription, error) {
+func (b *endingBroker) Subscribe(ctx context.Context, _ int64) (*items.Subscription, error) {
 	c := make(chan items.Item)
 	var ended atomic.Bool
 	go func() {
@@ -266,6 +266,7 @@ func (b *endingBroker) Subscribe(ctx context.Context) (*items.Subscription, erro
 		select {
 		case <-b.end:
 			ended.Store(true)
+			items.EndSubscription(ctx, b.err)
 		case <-ctx.Done():
 		}
 	}()
@@ -374,7 +375,7 @@ func TestWebsocketShutdown(t *testing.T) {
 // as they are taken, counting them.
 type floodBroker struct{ sent atomic.Int64 }
 
-func (b *floodBroker) Subscribe(ctx context.Context) (*items.Subscription, error) {
+func (b *floodBroker) Subscribe(ctx context.Context, _ int64) (*items.Subscription, error) {
 	c := make(chan items.Item)
 	desc := strings.Repeat("x", 64<<10)
 	go func() {

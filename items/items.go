@@ -1,6 +1,7 @@
 // Package items is the domain of the items service: plain types, the errors
 // every layer speaks, and the interfaces that storage backends implement.
-// It imports nothing but the standard library and knows no I/O.
+// It imports nothing but the standard library (and golang.org/x/text for
+// Unicode normalisation) and knows no I/O.
 package items
 
 import (
@@ -78,9 +79,13 @@ type Store interface {
 	// UserByToken returns the user holding the token with that hash and the
 	// role the token grants, or an error with code Unauthenticated.
 	UserByToken(ctx context.Context, hash TokenHash) (User, Role, error)
-	// AddToken stores a token hash that grants role to the user with that
-	// name, creating the user if new, and returns the user. Adding a hash
-	// that is already stored changes nothing and succeeds, so that several
+	// AddToken stores a token hash that grants role to the user that
+	// userName designates, and returns the user: the user with exactly
+	// that name; else, among the users whose names equal it but for ASCII
+	// case (FoldUserName), the oldest; else a new user, whose name must
+	// pass ValidateNewUserName (an error with code Invalid otherwise).
+	// Names stored before that rule keep working. Adding a hash that is
+	// already stored changes nothing and succeeds, so that several
 	// processes may bootstrap the same token at once.
 	AddToken(ctx context.Context, userName string, role Role, hash TokenHash) (User, error)
 
@@ -90,12 +95,30 @@ type Store interface {
 	Close() error
 }
 
-// Broker delivers every item added from now on to each subscriber, in the
-// order the items were added.
+// Event is one entry of a store's log of changes: today, an item added.
+type Event struct {
+	// Pos is the event's position in the store's log: positive, increasing
+	// in the order every subscriber sees, never reused. On a store with one
+	// writer it is the item's ID.
+	Pos  int64
+	Item Item
+}
+
+// FromNow is the position to give Broker.Subscribe for a subscription
+// to the items added from now on.
+const FromNow int64 = -1
+
+// Broker delivers the items added to a store to each subscriber, in the
+// order of the store's log, each item once.
 type Broker interface {
-	// Subscribe returns a subscription that lasts until ctx is done or the
-	// subscriber falls too far behind.
-	Subscribe(ctx context.Context) (*Subscription, error)
+	// Subscribe returns a subscription that lasts until ctx is done, the
+	// broker shuts down, or the subscriber falls too far behind. With
+	// afterItem = FromNow it gets the items added from now on; with
+	// afterItem >= 0 it first gets, from the store, the items whose events
+	// follow that of the item with that ID (0: every item), then the later
+	// ones: a client that reconnects with the last ID it received misses
+	// nothing.
+	Subscribe(ctx context.Context, afterItem int64) (*Subscription, error)
 }
 
 // Subscription is one subscriber's stream of added items.
@@ -103,6 +126,6 @@ type Subscription struct {
 	// C yields the items in order. It is closed when the subscription ends.
 	C <-chan Item
 	// Err, once C is closed, says why: nil when ctx ended it, an *Error
-	// otherwise (for instance a subscriber dropped for being too slow).
+	// otherwise (ErrGoingAway at shutdown, for instance).
 	Err func() error
 }

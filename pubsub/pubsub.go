@@ -1,117 +1,310 @@
-// Package pubsub fans items out to the subscribers of one process. A
-// publisher never blocks: a subscriber whose buffer is full is dropped.
+// Package pubsub delivers a store's log of added items to the subscribers
+// of one process. A subscriber is a position in the log, not a queue of
+// copies: a writer appends an event in O(1) whatever the number or the
+// speed of the subscribers, each subscriber reads the events after its
+// position from a ring of recent events kept in memory, and one that has
+// fallen behind the ring reads them from the store, in pages, in order.
 package pubsub
 
 import (
 	"context"
+	"sort"
 	"sync"
+	"sync/atomic"
 
 	"itemsapi/items"
 )
 
-// DefaultBuffer is how many items a subscriber may fall behind before it
-// is dropped.
-const DefaultBuffer = 256
+// Defaults of a Log.
+const (
+	// DefaultRing is how many recent events a Log keeps in memory.
+	DefaultRing = 1024
+	// DefaultMaxLag is how many events a subscriber may be behind the
+	// newest before it is dropped.
+	DefaultMaxLag = 100_000
+	// page is how many events a subscriber reads from the store at once.
+	page = 256
+)
 
-// ErrTooSlow ends the subscription of a subscriber that fell behind.
-var ErrTooSlow = items.Errorf(items.Unavailable, "subscription dropped: the client did not keep up with the items being added")
+// ErrTooSlow ends the subscription of a subscriber that fell too far
+// behind.
+var ErrTooSlow = items.Errorf(items.Unavailable, "subscription dropped: the client fell more than 100,000 items behind")
 
-// errClosed ends the subscriptions of a hub that is closed.
-var errClosed = items.Errorf(items.Unavailable, "subscription ended: the server is shutting down")
+// errClosed ends the subscriptions of a log whose store is closed.
+var errClosed = items.Errorf(items.Unavailable, "subscription ended: the store is closed")
 
-// Hub is an items.Broker for one process. The zero value is not usable;
-// call New.
-type Hub struct {
-	buffer int
+// Reader reads a store's log: up to limit events whose position is above
+// after, in order. It returns committed events only.
+type Reader func(ctx context.Context, after int64, limit int) ([]items.Event, error)
 
-	mu     sync.Mutex
-	subs   map[*sub]struct{}
-	closed bool
+// Log is the log of one store as this process follows it. The zero value
+// is not usable; call New.
+type Log struct {
+	read   Reader
+	maxLag int64
+	active atomic.Int64
+
+	mu sync.Mutex
+	// ring holds the newest events, oldest first from ring[start]; it
+	// holds every event whose position is above floor, up to head.
+	ring  []items.Event
+	start int
+	n     int
+	floor int64
+	head  int64
+	// wake is closed, then replaced, when events are appended or the log
+	// ends; kicked asks the waker to do so.
+	wake   chan struct{}
+	kick   chan struct{}
+	ending bool  // Shutdown was called: deliver up to stopAt, then end
+	stopAt int64 // head when Shutdown was called
+	closed bool  // Close was called: end now
 }
 
-type sub struct {
-	c    chan items.Item
-	once sync.Once
-	err  error // set before c is closed
+// Options tune a Log; zero values take the defaults.
+type Options struct {
+	// Ring is how many recent events are kept in memory.
+	Ring int
+	// MaxLag is how far behind the newest event a subscriber may be.
+	MaxLag int64
 }
 
-func (s *sub) end(err error) {
-	s.once.Do(func() {
-		s.err = err
-		close(s.c)
-	})
-}
-
-var _ items.Broker = (*Hub)(nil)
-
-// New returns a hub whose subscribers may fall buffer items behind
-// (DefaultBuffer when buffer <= 0).
-func New(buffer int) *Hub {
-	if buffer <= 0 {
-		buffer = DefaultBuffer
+// New returns a log whose newest event is at position head (0 for an
+// empty log), read from the store by read.
+func New(read Reader, head int64, opts Options) *Log {
+	if opts.Ring <= 0 {
+		opts.Ring = DefaultRing
 	}
-	return &Hub{buffer: buffer, subs: make(map[*sub]struct{})}
-}
-
-// Subscribe implements items.Broker. It fails only on a closed hub.
-func (h *Hub) Subscribe(ctx context.Context) (*items.Subscription, error) {
-	s := &sub{c: make(chan items.Item, h.buffer)}
-	h.mu.Lock()
-	if h.closed {
-		h.mu.Unlock()
-		return nil, errClosed
+	if opts.MaxLag <= 0 {
+		opts.MaxLag = DefaultMaxLag
 	}
-	h.subs[s] = struct{}{}
-	h.mu.Unlock()
-
-	context.AfterFunc(ctx, func() { h.drop(s, nil) })
-	return &items.Subscription{
-		C: s.c,
-		Err: func() error {
-			return s.err
-		},
-	}, nil
+	l := &Log{
+		read:   read,
+		maxLag: opts.MaxLag,
+		ring:   make([]items.Event, opts.Ring),
+		floor:  head,
+		head:   head,
+		wake:   make(chan struct{}),
+		kick:   make(chan struct{}, 1),
+	}
+	go l.waker()
+	return l
 }
 
-// drop removes s and ends its stream with err.
-func (h *Hub) drop(s *sub, err error) {
-	h.mu.Lock()
-	delete(h.subs, s)
-	h.mu.Unlock()
-	s.end(err)
-}
-
-// Publish hands it to every subscriber without waiting for any. Callers
-// that need subscribers to see items in the order they were added publish
-// under the same lock that orders the additions.
-func (h *Hub) Publish(it items.Item) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	for s := range h.subs {
-		select {
-		case s.c <- it:
-		default:
-			delete(h.subs, s)
-			s.end(ErrTooSlow)
+// waker wakes the waiting subscribers when asked: closing a channel that
+// many wait on readies each of them, which is work a writer should not do.
+// It returns once the log is closed.
+func (l *Log) waker() {
+	for range l.kick {
+		l.mu.Lock()
+		old := l.wake
+		l.wake = make(chan struct{})
+		closed := l.closed
+		l.mu.Unlock()
+		close(old)
+		if closed {
+			return
 		}
 	}
 }
 
-// Subscribers returns how many subscriptions are active.
-func (h *Hub) Subscribers() int {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return len(h.subs)
+// Append adds events to the log; their positions must be above every
+// position appended before, in increasing order. Events at or below the
+// head are ignored, so a reader that sees an event twice may append it
+// twice. Append never waits for a subscriber.
+func (l *Log) Append(events ...items.Event) {
+	l.mu.Lock()
+	appended := false
+	for _, e := range events {
+		if e.Pos <= l.head {
+			continue
+		}
+		if l.n == len(l.ring) {
+			l.floor = l.ring[l.start].Pos
+			l.ring[l.start] = items.Event{}
+			l.start = (l.start + 1) % len(l.ring)
+			l.n--
+		}
+		l.ring[(l.start+l.n)%len(l.ring)] = e
+		l.n++
+		l.head = e.Pos
+		appended = true
+	}
+	l.mu.Unlock()
+	if appended {
+		l.wakeUp()
+	}
 }
 
-// Close ends every subscription; later calls to Subscribe fail.
-func (h *Hub) Close() {
-	h.mu.Lock()
-	subs := h.subs
-	h.subs = map[*sub]struct{}{}
-	h.closed = true
-	h.mu.Unlock()
-	for s := range subs {
-		s.end(errClosed)
+func (l *Log) wakeUp() {
+	select {
+	case l.kick <- struct{}{}:
+	default: // a wake-up is pending already
 	}
+}
+
+// Head returns the position of the newest event appended.
+func (l *Log) Head() int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.head
+}
+
+// Subscribers returns how many subscriptions are running.
+func (l *Log) Subscribers() int { return int(l.active.Load()) }
+
+// Subscribe returns a subscription to the events after position after
+// (FromNow: after the head). It fails only once the log has ended.
+func (l *Log) Subscribe(ctx context.Context, after int64) (*items.Subscription, error) {
+	l.mu.Lock()
+	switch {
+	case l.closed:
+		l.mu.Unlock()
+		return nil, errClosed
+	case l.ending:
+		l.mu.Unlock()
+		return nil, items.ErrGoingAway
+	}
+	if after < 0 {
+		after = l.head
+	}
+	l.mu.Unlock()
+
+	c := make(chan items.Item)
+	s := &subscription{}
+	l.active.Add(1)
+	go func() {
+		defer l.active.Add(-1)
+		err := l.follow(ctx, c, after)
+		if err != nil && ctx.Err() == nil {
+			s.err.Store(&err)
+			items.EndSubscription(ctx, err)
+		}
+		close(c)
+	}()
+	return &items.Subscription{C: c, Err: s.Err}, nil
+}
+
+type subscription struct{ err atomic.Pointer[error] }
+
+func (s *subscription) Err() error {
+	if p := s.err.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// follow sends the items of the events after pos to c until ctx ends or
+// the log does; it returns why it stopped (nil for ctx).
+func (l *Log) follow(ctx context.Context, c chan<- items.Item, pos int64) error {
+	buf := make([]items.Event, 0, 16)
+	for {
+		events, wait, err := l.next(ctx, pos, buf[:0])
+		if err != nil {
+			return err
+		}
+		for _, e := range events {
+			select {
+			case c <- e.Item:
+				pos = e.Pos
+			case <-ctx.Done():
+				return nil
+			}
+		}
+		if wait != nil {
+			select {
+			case <-wait:
+			case <-ctx.Done():
+				return nil
+			}
+		}
+	}
+}
+
+// next returns the events after pos, from the ring or the store; or, when
+// there are none yet, a channel closed when there may be.
+func (l *Log) next(ctx context.Context, pos int64, buf []items.Event) ([]items.Event, <-chan struct{}, error) {
+	l.mu.Lock()
+	switch {
+	case pos >= l.head || l.ending && pos >= l.stopAt:
+		wait := l.wake
+		closed, ending := l.closed, l.ending
+		l.mu.Unlock()
+		switch {
+		case closed:
+			return nil, nil, errClosed
+		case ending:
+			return nil, nil, items.ErrGoingAway
+		}
+		return nil, wait, nil
+	case l.head-pos > l.maxLag:
+		l.mu.Unlock()
+		return nil, nil, ErrTooSlow
+	case pos >= l.floor:
+		// Every event above pos is in the ring.
+		i := sort.Search(l.n, func(i int) bool { return l.ring[(l.start+i)%len(l.ring)].Pos > pos })
+		for ; i < l.n && len(buf) < cap(buf); i++ {
+			buf = append(buf, l.ring[(l.start+i)%len(l.ring)])
+		}
+		l.mu.Unlock()
+		return l.stop(buf), nil, nil
+	case l.closed:
+		l.mu.Unlock()
+		return nil, nil, errClosed // the store is closed: it cannot be read
+	}
+	wait := l.wake
+	l.mu.Unlock()
+	events, err := l.read(ctx, pos, page)
+	switch {
+	case err != nil && ctx.Err() != nil:
+		return nil, nil, nil // follow sees ctx's end
+	case err != nil:
+		return nil, nil, err
+	case len(events) == 0:
+		// The store has not caught up with what was appended (a reader
+		// of another connection, a replica): try again at the next event.
+		return nil, wait, nil
+	}
+	return l.stop(events), nil, nil
+}
+
+// stop cuts events at the position where a shutting-down log stops.
+func (l *Log) stop(events []items.Event) []items.Event {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.ending {
+		return events
+	}
+	for i, e := range events {
+		if e.Pos > l.stopAt {
+			return events[:i]
+		}
+	}
+	return events
+}
+
+// Shutdown lets each subscription deliver every event appended so far,
+// then end with items.ErrGoingAway; later calls to Subscribe fail with it.
+func (l *Log) Shutdown() {
+	l.mu.Lock()
+	if !l.ending && !l.closed {
+		l.ending = true
+		l.stopAt = l.head
+	}
+	l.mu.Unlock()
+	l.wakeUp()
+}
+
+// Close ends every subscription once it has delivered what the log holds
+// in memory, without reading the store again: call it as the store
+// closes. Later calls to Subscribe fail.
+func (l *Log) Close() {
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return
+	}
+	l.closed = true
+	l.mu.Unlock()
+	l.wakeUp()
 }

@@ -3,6 +3,10 @@ package pubsub_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"math/rand/v2"
+	"runtime"
+	"sort"
 	"sync"
 	"testing"
 	"time"
@@ -15,221 +19,352 @@ import (
 
 const timeout = 10 * time.Second
 
-func subscribe(t *testing.T, ctx context.Context, h *pubsub.Hub) *items.Subscription {
+// store is the durable log a Log reads when a subscriber is behind its
+// memory: every event appended, kept in order.
+type store struct {
+	mu     sync.Mutex
+	events []items.Event
+	reads  int
+}
+
+func (s *store) add(evs ...items.Event) {
+	s.mu.Lock()
+	s.events = append(s.events, evs...)
+	s.mu.Unlock()
+}
+
+func (s *store) read(_ context.Context, after int64, limit int) ([]items.Event, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.reads++
+	i := sort.Search(len(s.events), func(i int) bool { return s.events[i].Pos > after })
+	return append([]items.Event(nil), s.events[i:min(len(s.events), i+limit)]...), nil
+}
+
+func (s *store) readCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.reads
+}
+
+// event returns the event at pos, whose item has the same ID.
+func event(pos int64) items.Event {
+	return items.Event{Pos: pos, Item: items.Item{ID: pos, Name: fmt.Sprint("item ", pos)}}
+}
+
+// appendRange appends the events from..to to the store, then to the log,
+// as a store's writer does once they are durable.
+func appendRange(s *store, l *pubsub.Log, from, to int64) []items.Item {
+	var evs []items.Event
+	var its []items.Item
+	for p := from; p <= to; p++ {
+		evs = append(evs, event(p))
+		its = append(its, event(p).Item)
+	}
+	s.add(evs...)
+	l.Append(evs...)
+	return its
+}
+
+func newLog(t *testing.T, ring int) (*store, *pubsub.Log) {
 	t.Helper()
-	sub, err := h.Subscribe(ctx)
+	s := &store{}
+	l := pubsub.New(s.read, 0, pubsub.Options{Ring: ring})
+	t.Cleanup(l.Close)
+	return s, l
+}
+
+func subscribe(t *testing.T, ctx context.Context, l *pubsub.Log, after int64) *items.Subscription {
+	t.Helper()
+	sub, err := l.Subscribe(ctx, after)
 	if err != nil {
-		t.Fatalf("Subscribe() = %v", err)
+		t.Fatalf("Subscribe(%d) = %v", after, err)
 	}
 	return sub
 }
 
-// next returns the next item of sub, and false once sub has ended.
-func next(t *testing.T, sub *items.Subscription) (items.Item, bool) {
+// receive reads n items of sub.
+func receive(t *testing.T, sub *items.Subscription, n int) []items.Item {
 	t.Helper()
-	select {
-	case it, ok := <-sub.C:
-		return it, ok
-	case <-time.After(timeout):
-		t.Fatalf("no item nor end within %v", timeout)
-		return items.Item{}, false
+	got := make([]items.Item, 0, n)
+	for len(got) < n {
+		select {
+		case it, ok := <-sub.C:
+			if !ok {
+				t.Fatalf("subscription ended after %d items of %d: %v", len(got), n, sub.Err())
+			}
+			got = append(got, it)
+		case <-time.After(timeout):
+			t.Fatalf("received %d items of %d within %v", len(got), n, timeout)
+		}
 	}
+	return got
 }
 
-// drain reads sub until it ends and returns what it read.
-func drain(t *testing.T, sub *items.Subscription) []items.Item {
+// drain reads sub until it ends and returns what it read and why it ended.
+func drain(t *testing.T, sub *items.Subscription) ([]items.Item, error) {
 	t.Helper()
 	var got []items.Item
 	for {
-		it, ok := next(t, sub)
-		if !ok {
-			return got
-		}
-		got = append(got, it)
-	}
-}
-
-func item(id int64) items.Item { return items.Item{ID: id, Name: "item"} }
-
-func TestOrder(t *testing.T) {
-	h := pubsub.New(0)
-	defer h.Close()
-	subs := []*items.Subscription{subscribe(t, t.Context(), h), subscribe(t, t.Context(), h)}
-	var want []items.Item
-	for id := range int64(pubsub.DefaultBuffer) {
-		want = append(want, item(id+1))
-		h.Publish(item(id + 1))
-	}
-	for i, sub := range subs {
-		var got []items.Item
-		for range want {
-			it, ok := next(t, sub)
+		select {
+		case it, ok := <-sub.C:
 			if !ok {
-				t.Fatalf("subscriber %d ended after %d items: Err() = %v", i, len(got), sub.Err())
+				return got, sub.Err()
 			}
 			got = append(got, it)
-		}
-		if diff := cmp.Diff(want, got); diff != "" {
-			t.Errorf("subscriber %d: items mismatch (-published +received):\n%s", i, diff)
-		}
-	}
-}
-
-func TestSlowSubscriberDropped(t *testing.T) {
-	const buffer = 2
-	h := pubsub.New(buffer)
-	defer h.Close()
-	slow := subscribe(t, t.Context(), h)
-	fast := subscribe(t, t.Context(), h)
-
-	// The publisher never waits: with the slow subscriber's buffer full,
-	// Publish returns at once and drops it.
-	for id := int64(1); id <= buffer+1; id++ {
-		h.Publish(item(id))
-		if it, ok := next(t, fast); !ok || it.ID != id {
-			t.Fatalf("fast subscriber got %v, %v, want item %d", it, ok, id)
-		}
-	}
-	if got := h.Subscribers(); got != 1 {
-		t.Errorf("Subscribers() = %d after dropping the slow one, want 1", got)
-	}
-	got := drain(t, slow)
-	if diff := cmp.Diff([]items.Item{item(1), item(2)}, got); diff != "" {
-		t.Errorf("slow subscriber got (-want +got):\n%s", diff)
-	}
-	if err := slow.Err(); !errors.Is(err, pubsub.ErrTooSlow) {
-		t.Errorf("slow subscriber Err() = %v, want ErrTooSlow", err)
-	}
-	if code := items.ErrorCode(slow.Err()); code != items.Unavailable {
-		t.Errorf("ErrorCode(slow.Err()) = %q, want %q", code, items.Unavailable)
-	}
-
-	// The fast subscriber goes on.
-	h.Publish(item(4))
-	if it, ok := next(t, fast); !ok || it.ID != 4 {
-		t.Errorf("fast subscriber got %v, %v, want item 4", it, ok)
-	}
-}
-
-func TestCancel(t *testing.T) {
-	h := pubsub.New(0)
-	defer h.Close()
-	ctx, cancel := context.WithCancel(t.Context())
-	sub := subscribe(t, ctx, h)
-	other := subscribe(t, t.Context(), h)
-	h.Publish(item(1))
-	h.Publish(item(2))
-	cancel()
-	// What was published before the cancel may still be read.
-	got := drain(t, sub)
-	if len(got) > 2 {
-		t.Errorf("after cancel, read %v, want at most items 1 and 2", got)
-	}
-	if err := sub.Err(); err != nil {
-		t.Errorf("after cancel, Err() = %v, want nil", err)
-	}
-	if n := h.Subscribers(); n != 1 {
-		t.Errorf("Subscribers() = %d after one of two cancelled, want 1", n)
-	}
-	h.Publish(item(3))
-	for _, id := range []int64{1, 2, 3} {
-		if it, ok := next(t, other); !ok || it.ID != id {
-			t.Errorf("other subscriber got %v, %v, want item %d", it, ok, id)
+		case <-time.After(timeout):
+			t.Fatalf("subscription did not end within %v", timeout)
 		}
 	}
 }
 
-func TestCancelledBeforeSubscribe(t *testing.T) {
-	h := pubsub.New(0)
-	defer h.Close()
-	ctx, cancel := context.WithCancel(t.Context())
-	cancel()
-	sub := subscribe(t, ctx, h)
-	drain(t, sub)
-	if err := sub.Err(); err != nil {
-		t.Errorf("Err() = %v, want nil", err)
-	}
-}
-
-func TestClose(t *testing.T) {
-	h := pubsub.New(0)
-	subs := []*items.Subscription{subscribe(t, t.Context(), h), subscribe(t, t.Context(), h)}
-	h.Publish(item(1))
-	h.Close()
+func TestOrderAndFanOut(t *testing.T) {
+	s, l := newLog(t, 8)
+	subs := []*items.Subscription{subscribe(t, t.Context(), l, items.FromNow), subscribe(t, t.Context(), l, items.FromNow)}
+	want := appendRange(s, l, 1, 100)
 	for i, sub := range subs {
-		got := drain(t, sub)
-		if len(got) > 1 {
-			t.Errorf("subscriber %d read %v after Close, want at most item 1", i, got)
+		if diff := cmp.Diff(want, receive(t, sub, len(want))); diff != "" {
+			t.Errorf("subscriber %d (-want +got):\n%s", i, diff)
 		}
-		if code := items.ErrorCode(sub.Err()); code != items.Unavailable {
-			t.Errorf("subscriber %d: Err() = %v (code %q), want code %q", i, sub.Err(), code, items.Unavailable)
-		}
-	}
-	if sub, err := h.Subscribe(t.Context()); err == nil {
-		t.Errorf("Subscribe() after Close = %v, nil, want an error", sub)
-	}
-	h.Publish(item(2)) // does not panic
-	h.Close()          // nor does a second Close
-	if n := h.Subscribers(); n != 0 {
-		t.Errorf("Subscribers() after Close = %d, want 0", n)
 	}
 }
 
-// TestConcurrent publishes while subscribers come, go and fall behind, for
-// the race detector: no send on a closed channel, no data race.
-func TestConcurrent(t *testing.T) {
-	h := pubsub.New(4)
-	var background, cyclers sync.WaitGroup
-	stop := make(chan struct{})
-	background.Go(func() {
-		for id := int64(1); ; id++ {
-			select {
-			case <-stop:
-				return
-			default:
-				h.Publish(item(id))
-			}
+func TestFromNowSkipsEarlierEvents(t *testing.T) {
+	s, l := newLog(t, 8)
+	appendRange(s, l, 1, 5)
+	sub := subscribe(t, t.Context(), l, items.FromNow)
+	want := appendRange(s, l, 6, 7)
+	if diff := cmp.Diff(want, receive(t, sub, 2)); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
+
+func TestResumeAfterReadsTheStore(t *testing.T) {
+	s, l := newLog(t, 4)
+	all := appendRange(s, l, 1, 50) // the ring keeps 47..50
+	sub := subscribe(t, t.Context(), l, 10)
+	if diff := cmp.Diff(all[10:], receive(t, sub, 40)); diff != "" {
+		t.Errorf("resumed after 10 (-want +got):\n%s", diff)
+	}
+	if s.readCount() == 0 {
+		t.Errorf("the store was never read, though the ring holds only the last 4 events")
+	}
+	more := appendRange(s, l, 51, 52)
+	if diff := cmp.Diff(more, receive(t, sub, 2)); diff != "" {
+		t.Errorf("after catching up (-want +got):\n%s", diff)
+	}
+}
+
+func TestResumeAfterTheHeadWaits(t *testing.T) {
+	s, l := newLog(t, 4)
+	appendRange(s, l, 1, 3)
+	sub := subscribe(t, t.Context(), l, 5)
+	want := appendRange(s, l, 4, 7)
+	if diff := cmp.Diff(want[2:], receive(t, sub, 2)); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
+
+// A subscriber that does not read holds up nobody: the writer appends and
+// the others receive, and the slow one later gets everything, in order,
+// from the store.
+func TestSlowSubscriberHoldsUpNobody(t *testing.T) {
+	s, l := newLog(t, 16)
+	slow := subscribe(t, t.Context(), l, items.FromNow)
+	fast := subscribe(t, t.Context(), l, items.FromNow)
+	var want []items.Item
+	for from := int64(1); from <= 10_000; from += 100 {
+		batch := appendRange(s, l, from, from+99) // never waits for slow
+		want = append(want, batch...)
+		receive(t, fast, len(batch))
+	}
+	if diff := cmp.Diff(want, receive(t, slow, len(want))); diff != "" {
+		t.Errorf("slow subscriber (-want +got):\n%s", diff)
+	}
+}
+
+func TestGapsInPositions(t *testing.T) {
+	s, l := newLog(t, 4)
+	sub := subscribe(t, t.Context(), l, items.FromNow)
+	var want []items.Item
+	for _, p := range []int64{3, 4, 9, 20, 21, 22, 40, 41, 60} {
+		s.add(event(p))
+		l.Append(event(p))
+		want = append(want, event(p).Item)
+	}
+	if diff := cmp.Diff(want, receive(t, sub, len(want))); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+	late := subscribe(t, t.Context(), l, 4)
+	if diff := cmp.Diff(want[2:], receive(t, late, len(want)-2)); diff != "" {
+		t.Errorf("resumed after 4 (-want +got):\n%s", diff)
+	}
+}
+
+func TestAppendIgnoresWhatItHasSeen(t *testing.T) {
+	s, l := newLog(t, 8)
+	sub := subscribe(t, t.Context(), l, items.FromNow)
+	want := appendRange(s, l, 1, 3)
+	l.Append(event(2), event(3)) // a reader that saw them twice
+	want = append(want, appendRange(s, l, 4, 4)...)
+	if diff := cmp.Diff(want, receive(t, sub, 4)); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
+
+func TestCancelEndsWithoutError(t *testing.T) {
+	_, l := newLog(t, 8)
+	ctx, cancel := context.WithCancel(t.Context())
+	sub := subscribe(t, ctx, l, items.FromNow)
+	cancel()
+	if got, err := drain(t, sub); len(got) != 0 || err != nil {
+		t.Errorf("after cancel: %v, %v; want nothing and nil", got, err)
+	}
+	waitSubscribers(t, l, 0)
+}
+
+func TestShutdownDeliversWhatWasAppended(t *testing.T) {
+	s, l := newLog(t, 4)
+	ended := make(chan error, 1)
+	ctx := items.WithSubscriptionEnd(t.Context(), func(err error) { ended <- err })
+	behind := subscribe(t, ctx, l, items.FromNow)
+	want := appendRange(s, l, 1, 20)
+	l.Shutdown()
+	appendRange(s, l, 21, 22) // after the shutdown began: not delivered
+	got, err := drain(t, behind)
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("delivered before the end (-want +got):\n%s", diff)
+	}
+	if !errors.Is(err, items.ErrGoingAway) {
+		t.Errorf("Err() = %v, want ErrGoingAway", err)
+	}
+	if err := <-ended; !errors.Is(err, items.ErrGoingAway) {
+		t.Errorf("EndSubscription got %v, want ErrGoingAway", err)
+	}
+	if _, err := l.Subscribe(t.Context(), items.FromNow); !errors.Is(err, items.ErrGoingAway) {
+		t.Errorf("Subscribe after Shutdown = %v, want ErrGoingAway", err)
+	}
+}
+
+func TestCloseEndsNow(t *testing.T) {
+	s, l := newLog(t, 4)
+	sub := subscribe(t, t.Context(), l, items.FromNow)
+	appendRange(s, l, 1, 3)
+	l.Close()
+	_, err := drain(t, sub)
+	if items.ErrorCode(err) != items.Unavailable {
+		t.Errorf("Err() = %v, want code Unavailable", err)
+	}
+	if _, err := l.Subscribe(t.Context(), items.FromNow); err == nil {
+		t.Errorf("Subscribe after Close succeeded")
+	}
+}
+
+func TestTooFarBehindIsDropped(t *testing.T) {
+	s := &store{}
+	l := pubsub.New(s.read, 0, pubsub.Options{Ring: 4, MaxLag: 10})
+	t.Cleanup(l.Close)
+	sub := subscribe(t, t.Context(), l, items.FromNow)
+	appendRange(s, l, 1, 30)
+	_, err := drain(t, sub)
+	if !errors.Is(err, pubsub.ErrTooSlow) {
+		t.Errorf("Err() = %v, want ErrTooSlow", err)
+	}
+}
+
+func waitSubscribers(t *testing.T, l *pubsub.Log, n int) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for l.Subscribers() != n {
+		if time.Now().After(deadline) {
+			t.Fatalf("Subscribers() = %d, want %d", l.Subscribers(), n)
 		}
-	})
-	for range 8 {
-		sub := subscribe(t, t.Context(), h)
-		background.Go(func() {
-			for range sub.C {
+		runtime.Gosched()
+	}
+}
+
+// TestModel checks random sequences of appends (with gaps), subscriptions
+// from random positions, reads and cancellations against a plain model: a
+// subscriber receives exactly the events above its position, in order.
+func TestModel(t *testing.T) {
+	for seed := range uint64(20) {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(seed, 1))
+			s, l := newLog(t, 1+rng.IntN(16))
+			type subscriber struct {
+				sub    *items.Subscription
+				cancel context.CancelFunc
+				pos    int64
+			}
+			var subs []*subscriber
+			var all []items.Event
+			head := int64(0)
+			for range 300 {
+				switch op := rng.IntN(10); {
+				case op < 4: // append a batch, with gaps
+					var evs []items.Event
+					for range 1 + rng.IntN(20) {
+						head += 1 + int64(rng.IntN(3))
+						evs = append(evs, event(head))
+					}
+					s.add(evs...)
+					l.Append(evs...)
+					all = append(all, evs...)
+				case op < 6: // subscribe from now, or after a random position
+					ctx, cancel := context.WithCancel(t.Context())
+					from := items.FromNow
+					pos := head
+					if rng.IntN(2) == 0 && head > 0 {
+						from = rng.Int64N(head + 1)
+						pos = from
+					}
+					subs = append(subs, &subscriber{subscribe(t, ctx, l, from), cancel, pos})
+				case op < 9 && len(subs) > 0: // read what a subscriber has
+					sb := subs[rng.IntN(len(subs))]
+					i := sort.Search(len(all), func(i int) bool { return all[i].Pos > sb.pos })
+					want := all[i:min(len(all), i+rng.IntN(50))]
+					got := receive(t, sb.sub, len(want))
+					for j := range want {
+						if got[j].ID != want[j].Pos {
+							t.Fatalf("subscriber after %d: item %d = %d, want %d", sb.pos, j, got[j].ID, want[j].Pos)
+						}
+					}
+					if len(want) > 0 {
+						sb.pos = want[len(want)-1].Pos
+					}
+				case len(subs) > 0: // a subscriber leaves
+					i := rng.IntN(len(subs))
+					subs[i].cancel()
+					subs = append(subs[:i], subs[i+1:]...)
+				}
+			}
+			for _, sb := range subs {
+				sb.cancel()
+			}
+			waitSubscribers(t, l, 0)
+		})
+	}
+}
+
+// BenchmarkAppend shows that a writer's append costs the same with many
+// subscribers that do not read as with none.
+func BenchmarkAppend(b *testing.B) {
+	for _, n := range []int{0, 20_000} {
+		b.Run(fmt.Sprint("subscribers=", n), func(b *testing.B) {
+			s := &store{}
+			l := pubsub.New(s.read, 0, pubsub.Options{})
+			defer l.Close()
+			for range n {
+				if _, err := l.Subscribe(b.Context(), items.FromNow); err != nil {
+					b.Fatal(err)
+				}
+			}
+			pos := int64(0)
+			for b.Loop() {
+				pos++
+				s.add(event(pos))
+				l.Append(event(pos))
 			}
 		})
 	}
-	for range 8 {
-		cyclers.Go(func() {
-			for range 50 {
-				ctx, cancel := context.WithCancel(t.Context())
-				sub, err := h.Subscribe(ctx)
-				if err != nil {
-					t.Errorf("Subscribe() = %v", err)
-					cancel()
-					return
-				}
-				prev := int64(0)
-				for range 3 {
-					it, ok := <-sub.C
-					if !ok {
-						break
-					}
-					if it.ID <= prev {
-						t.Errorf("got item %d after %d", it.ID, prev)
-					}
-					prev = it.ID
-				}
-				cancel()
-				for range sub.C {
-				}
-				if err := sub.Err(); err != nil && !errors.Is(err, pubsub.ErrTooSlow) {
-					t.Errorf("Err() = %v, want nil or ErrTooSlow", err)
-				}
-			}
-		})
-	}
-	cyclers.Wait()
-	close(stop)
-	h.Close()
-	background.Wait()
 }

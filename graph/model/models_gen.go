@@ -10,6 +10,8 @@ type Mutation struct {
 type Query struct {
 }
 
-// Live updates.
+// Live updates. Each subscription follows the store's log of changes: every
+// subscriber sees the events in one order, the order of the log (on
+// PostgreSQL, across every process sharing the database), each event once.
 type Subscription struct {
 }

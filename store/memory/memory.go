@@ -22,13 +22,14 @@ var (
 // Store is an items.Store and items.Broker in memory, safe for concurrent
 // use. The zero value is not usable; call New.
 type Store struct {
-	hub *pubsub.Hub
+	log *pubsub.Log
 
 	mu       sync.RWMutex
 	items    []entry // in ID order, so pages are found by binary search
 	lastID   int64   // the last item ID assigned
 	users    map[int64]items.User
 	byName   map[string]int64 // user name → ID
+	byFold   map[string]int64 // items.FoldUserName(name) → ID of the first user with it
 	tokens   map[items.TokenHash]token
 	lastUser int64 // the last user ID assigned
 }
@@ -48,16 +49,32 @@ type token struct {
 // New returns a store that holds the demo items.
 func New() *Store {
 	s := &Store{
-		hub:    pubsub.New(0),
 		users:  make(map[int64]items.User),
 		byName: make(map[string]int64),
+		byFold: make(map[string]int64),
 		tokens: make(map[items.TokenHash]token),
 	}
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	for _, n := range items.DemoItems {
 		s.add(n, now)
 	}
+	s.log = pubsub.New(s.events, s.lastID, pubsub.Options{})
 	return s
+}
+
+// events reads the log: an item's event is at the item's position, its ID.
+func (s *Store) events(ctx context.Context, after int64, limit int) ([]items.Event, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	i := s.index(max(after, 0))
+	events := make([]items.Event, 0, min(limit, len(s.items)-i))
+	for _, e := range s.items[i:] {
+		if len(events) == limit {
+			break
+		}
+		events = append(events, items.Event{Pos: e.item.ID, Item: copyItem(e.item)})
+	}
+	return events, nil
 }
 
 // add stores n with the next ID. The caller holds s.mu for writing.
@@ -159,8 +176,8 @@ func (s *Store) AddItem(ctx context.Context, n items.NewItem) (items.Item, error
 		return items.Item{}, items.Errorf(items.Invalid, "no user with id %d", n.CreatedByID)
 	}
 	it := s.add(n, time.Now().UTC().Truncate(time.Microsecond))
-	// Publishing under the lock that assigns IDs keeps subscribers in ID order.
-	s.hub.Publish(copyItem(it))
+	// Appending under the lock that assigns IDs keeps the log in ID order.
+	s.log.Append(items.Event{Pos: it.ID, Item: copyItem(it)})
 	return it, nil
 }
 
@@ -192,7 +209,8 @@ func (s *Store) UserByToken(ctx context.Context, hash items.TokenHash) (items.Us
 }
 
 // AddToken implements items.Store. It returns an error with code Invalid for
-// a role that is not valid.
+// a role that is not valid, or for a new user's name that
+// items.ValidateNewUserName refuses.
 func (s *Store) AddToken(ctx context.Context, userName string, role items.Role, hash items.TokenHash) (items.User, error) {
 	if !role.Valid() {
 		return items.User{}, items.Errorf(items.Invalid, "role %q is not valid", role)
@@ -204,9 +222,16 @@ func (s *Store) AddToken(ctx context.Context, userName string, role items.Role, 
 	}
 	id, ok := s.byName[userName]
 	if !ok {
+		id, ok = s.byFold[items.FoldUserName(userName)]
+	}
+	if !ok {
+		if err := items.ValidateNewUserName(userName); err != nil {
+			return items.User{}, err
+		}
 		s.lastUser++
 		id = s.lastUser
 		s.byName[userName] = id
+		s.byFold[items.FoldUserName(userName)] = id
 		s.users[id] = items.User{ID: id, Name: userName, Role: role}
 	}
 	u := s.users[id]
@@ -219,10 +244,14 @@ func (s *Store) AddToken(ctx context.Context, userName string, role items.Role, 
 }
 
 // Subscribe implements items.Broker. It fails only once the store is
-// closed.
-func (s *Store) Subscribe(ctx context.Context) (*items.Subscription, error) {
-	return s.hub.Subscribe(ctx)
+// closed or shutting down.
+func (s *Store) Subscribe(ctx context.Context, afterItem int64) (*items.Subscription, error) {
+	return s.log.Subscribe(ctx, afterItem)
 }
+
+// Shutdown lets each subscription deliver every item added so far, then
+// end with items.ErrGoingAway.
+func (s *Store) Shutdown() { s.log.Shutdown() }
 
 // Ping implements items.Store: a store in memory always answers.
 func (s *Store) Ping(ctx context.Context) error { return nil }
@@ -230,6 +259,6 @@ func (s *Store) Ping(ctx context.Context) error { return nil }
 // Close implements items.Store: it ends the subscriptions and never fails.
 // The data stay readable.
 func (s *Store) Close() error {
-	s.hub.Close()
+	s.log.Close()
 	return nil
 }

@@ -29,140 +29,104 @@ const (
 // errClosed ends subscriptions asked of a store that is closing.
 var errClosed = items.Errorf(items.Unavailable, "subscription ended: the server is shutting down")
 
-// errListenerDown is the error of a Subscribe that waited too long for the
-// listener to reconnect.
-var errListenerDown = items.Errorf(items.Unavailable, "item notifications are not available at the moment: try again")
-
-// pendingSub is a Subscribe that waits for the listener to publish the item
-// with ID after before its subscriber joins the hub.
-type pendingSub struct {
-	ctx   context.Context // the subscription's
-	after int64
-	reply chan subResult // buffered: the listener never waits on it
-}
-
-type subResult struct {
-	sub *items.Subscription
-	err error
-}
-
-// Subscribe implements items.Broker. The subscription gets every item that
-// any process sharing the database (this one included) commits after
-// Subscribe returns, in ID order, which is also the order of the commits,
-// each item once; it gets no item committed before Subscribe was called.
+// Subscribe implements items.Broker. The subscription gets the items that
+// any process sharing the database (this one included) commits, in ID
+// order, which is also the order of the commits, each item once: with
+// afterItem = FromNow those committed after Subscribe returns, else those
+// above afterItem, read from the database first.
 //
 // How: one connection per Store, outside the pool, LISTENs on the items
 // table's channel; AddItem notifies it in the transaction that inserts. The
-// listener reads the items above the last one it published, in ID order,
-// and publishes them to the Store's hub. Since insertions take a lock that
-// makes IDs commit in order (see addItemSQL), "above the last one
-// published" is exactly "not yet published": a notification is only a
-// wake-up call, and a batch of them costs one query. Subscribe reads the
-// newest ID committed and joins the hub right after the listener has
-// published that item, under the lock that publishing holds, so a
-// subscriber sees neither older items nor a gap.
+// listener reads the items above the newest it has appended to the Store's
+// log, in ID order, and appends them. Since insertions take a lock that
+// makes IDs commit in order (see addItemSQL), "above the newest appended"
+// is exactly "not yet appended": a notification is only a wake-up call,
+// and a batch of them costs one query. A subscriber is a position in that
+// log: it reads the items above its position from the log's memory, or
+// from the database when it is behind it, so a catch-up burst after an
+// outage delays subscribers but drops none.
 //
 // When the listening connection drops, the listener logs it once, at warn
 // level, and reconnects with backoff; once it listens again it reads what
 // was committed meanwhile, so subscribers miss nothing: they get those
-// items late, in order. A subscriber that falls pubsub.DefaultBuffer items
-// behind (for instance during the catch-up after a long outage) is dropped
-// with an error with code Unavailable, as any slow subscriber is.
+// items late, in order.
 //
 // Subscribe fails with an internal error when the database does not
-// answer, and with code Unavailable when the store is closed or when the
-// listener has not caught up within the store's timeouts; when ctx ends
-// while it waits, it returns ctx's error.
-func (s *Store) Subscribe(ctx context.Context) (*items.Subscription, error) {
+// answer, and with code Unavailable when the store is closed or shutting
+// down.
+func (s *Store) Subscribe(ctx context.Context, afterItem int64) (*items.Subscription, error) {
 	select {
 	case <-s.done:
 		return nil, errClosed
 	default:
 	}
-	var newest int64
-	bctx, cancel := s.bound(ctx)
-	err := s.pool.QueryRow(bctx, `SELECT coalesce(max(id), 0) FROM items`).Scan(&newest)
-	cancel()
-	if err != nil {
-		select {
-		case <-s.done:
-			return nil, errClosed
-		default:
-			return nil, translate("subscribe", err)
+	after := afterItem
+	if after < 0 {
+		bctx, cancel := s.bound(ctx)
+		err := s.pool.QueryRow(bctx, `SELECT coalesce(max(id), 0) FROM items`).Scan(&after)
+		cancel()
+		if err != nil {
+			select {
+			case <-s.done:
+				return nil, errClosed
+			default:
+				return nil, translate("subscribe", err)
+			}
 		}
 	}
-
-	s.mu.Lock()
-	if s.delivered >= newest {
-		defer s.mu.Unlock()
-		return s.hub.Subscribe(ctx)
-	}
-	p := &pendingSub{ctx: ctx, after: newest, reply: make(chan subResult, 1)}
-	s.pending = append(s.pending, p)
-	s.mu.Unlock()
-
-	timer := time.NewTimer(s.cfg.ConnectTimeout + s.cfg.StatementTimeout + maxBackoff)
-	defer timer.Stop()
-	var failure error
-	select {
-	case r := <-p.reply:
-		return r.sub, r.err
-	case <-ctx.Done():
-		failure = ctx.Err()
-	case <-timer.C:
-		failure = errListenerDown
-	case <-s.done:
-		failure = errClosed
-	}
-	s.mu.Lock()
-	for i, q := range s.pending {
-		if q == p {
-			s.pending = append(s.pending[:i], s.pending[i+1:]...)
-			break
-		}
-	}
-	s.mu.Unlock()
-	// The listener may have added the subscriber meanwhile.
-	select {
-	case r := <-p.reply:
-		return r.sub, r.err
-	default:
-		return nil, failure
-	}
+	return s.events.Subscribe(ctx, after)
 }
 
-// publish hands it to the hub's subscribers, then lets in those waiting
-// for it. Items come in ID order; publish ignores one it has seen.
-func (s *Store) publish(it items.Item) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if it.ID <= s.delivered {
-		return
+// Shutdown lets each subscription deliver every item committed before it
+// was called, by any process, then end with items.ErrGoingAway. It reads
+// what the listener has not appended yet first, for up to the store's
+// timeouts.
+func (s *Store) Shutdown() {
+	ctx, cancel := s.bound(context.Background())
+	defer cancel()
+	var newest int64
+	if err := s.pool.QueryRow(ctx, `SELECT coalesce(max(id), 0) FROM items`).Scan(&newest); err != nil {
+		s.log.Warn("shutdown: could not read the newest item; subscribers may miss the last ones", "err", err)
 	}
-	s.hub.Publish(it)
-	s.delivered = it.ID
-	if len(s.pending) == 0 {
-		return
-	}
-	waiting := s.pending[:0]
-	for _, p := range s.pending {
-		if p.after > s.delivered {
-			waiting = append(waiting, p)
-			continue
+	for head := s.events.Head(); head < newest; head = s.events.Head() {
+		page, err := s.readEvents(ctx, head, catchUpPage)
+		if err != nil || len(page) == 0 {
+			s.log.Warn("shutdown: could not read the last items; subscribers may miss them", "err", err)
+			break
 		}
-		sub, err := s.hub.Subscribe(p.ctx)
-		p.reply <- subResult{sub, err}
+		s.events.Append(page...)
 	}
-	clear(s.pending[len(waiting):])
-	s.pending = waiting
+	s.events.Shutdown()
+}
+
+// readEvents reads the log from the database for a subscriber behind the
+// log's memory: an item's event is at the position of its ID.
+func (s *Store) readEvents(ctx context.Context, after int64, limit int) ([]items.Event, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	rows, err := s.pool.Query(ctx, `SELECT `+itemColumns+` FROM items WHERE id > $1 ORDER BY id LIMIT $2`, after, limit)
+	if err != nil {
+		return nil, translate("read events", err)
+	}
+	page, err := scanItems(rows, limit)
+	if err != nil {
+		return nil, translate("read events", err)
+	}
+	events := make([]items.Event, len(page))
+	for i, it := range page {
+		events[i] = items.Event{Pos: it.ID, Item: it}
+	}
+	return events, nil
+}
+
+// publish appends it to the log. Items come in ID order; the log ignores
+// one it has seen.
+func (s *Store) publish(it items.Item) {
+	s.events.Append(items.Event{Pos: it.ID, Item: it})
 }
 
 // lastDelivered returns the ID of the last item published.
-func (s *Store) lastDelivered() int64 {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.delivered
-}
+func (s *Store) lastDelivered() int64 { return s.events.Head() }
 
 // connectListener opens the listener's connection and LISTENs.
 func (s *Store) connectListener(ctx context.Context) (*pgx.Conn, error) {

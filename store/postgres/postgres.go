@@ -107,12 +107,9 @@ type Store struct {
 	itemsOID uint32
 	channel  string
 
-	hub *pubsub.Hub
-	// mu orders publishing with subscribing: a subscriber is added to the
-	// hub between two items, never during one (see Subscribe).
-	mu        sync.Mutex
-	delivered int64 // the ID of the last item published; IDs commit in order
-	pending   []*pendingSub
+	// events is the log of added items as this process follows it: the
+	// listener appends to it (see Subscribe).
+	events *pubsub.Log
 
 	listenerPID atomic.Uint32 // the listening backend's process ID; 0 while down
 	stop        context.CancelFunc
@@ -152,7 +149,6 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Store, error) {
 		log:          log,
 		cfg:          cfg,
 		listenConfig: cc.Copy(),
-		hub:          pubsub.New(0),
 		done:         make(chan struct{}),
 	}
 	s.pool, err = pgxpool.NewWithConfig(ctx, poolConfig)
@@ -183,10 +179,12 @@ func (s *Store) open(ctx context.Context) error {
 		return err
 	}
 	// Items committed before LISTEN took effect are not news.
-	if err := conn.QueryRow(bctx, `SELECT coalesce(max(id), 0) FROM items`).Scan(&s.delivered); err != nil {
+	var head int64
+	if err := conn.QueryRow(bctx, `SELECT coalesce(max(id), 0) FROM items`).Scan(&head); err != nil {
 		closeConn(conn)
 		return translate("find the last item", err)
 	}
+	s.events = pubsub.New(s.readEvents, head, pubsub.Options{})
 	lctx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	s.stop = stop
 	go s.listen(lctx, conn)
@@ -218,7 +216,9 @@ func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		s.stop()
 		<-s.done
-		s.hub.Close()
+		if s.events != nil {
+			s.events.Close()
+		}
 		s.pool.Close()
 	})
 	return nil

@@ -279,7 +279,7 @@ func TestCrossStoreDelivery(t *testing.T) {
 	t.Parallel()
 	u := newSchema(t)
 	a, b := open(t, u, nil), open(t, u, nil)
-	sub, err := a.Subscribe(t.Context())
+	sub, err := a.Subscribe(t.Context(), items.FromNow)
 	if err != nil {
 		t.Fatalf("Subscribe() = %v", err)
 	}
@@ -339,7 +339,7 @@ func TestListenerReconnect(t *testing.T) {
 	u := newSchema(t)
 	rec := newRecorder(t)
 	s := open(t, u, slog.New(rec))
-	sub, err := s.Subscribe(t.Context())
+	sub, err := s.Subscribe(t.Context(), items.FromNow)
 	if err != nil {
 		t.Fatalf("Subscribe() = %v", err)
 	}
@@ -390,7 +390,7 @@ func TestIdleCheck(t *testing.T) {
 		t.Fatalf("Open() = %v", err)
 	}
 	t.Cleanup(func() { s.Close() })
-	sub, err := s.Subscribe(t.Context())
+	sub, err := s.Subscribe(t.Context(), items.FromNow)
 	if err != nil {
 		t.Fatalf("Subscribe() = %v", err)
 	}
@@ -430,7 +430,7 @@ func TestRecovers(t *testing.T) {
 	var sub *items.Subscription
 	waitFor(t, "Subscribe to succeed", func() bool {
 		var err error
-		sub, err = s.Subscribe(t.Context())
+		sub, err = s.Subscribe(t.Context(), items.FromNow)
 		return err == nil
 	})
 	var want []items.Item

@@ -351,12 +351,12 @@ var errNoBroker = errors.New("readcache: the inner store is not an items.Broker"
 // Subscribe implements items.Broker by subscribing to the inner store,
 // which publishes the items added through this one. It fails if the inner
 // store is not an items.Broker.
-func (s *Store) Subscribe(ctx context.Context) (*items.Subscription, error) {
+func (s *Store) Subscribe(ctx context.Context, afterItem int64) (*items.Subscription, error) {
 	b, ok := s.inner.(items.Broker)
 	if !ok {
 		return nil, errNoBroker
 	}
-	return b.Subscribe(ctx)
+	return b.Subscribe(ctx, afterItem)
 }
 
 // Stats describes what the caches hold.

@@ -60,7 +60,7 @@ func TestStoreSQLite(t *testing.T) {
 
 func TestSubscribeWithoutBroker(t *testing.T) {
 	s := newStore(t, struct{ items.Store }{memory.New()})
-	if sub, err := s.Subscribe(t.Context()); err == nil {
+	if sub, err := s.Subscribe(t.Context(), items.FromNow); err == nil {
 		t.Errorf("Subscribe() = %v, nil, want an error: the inner store is no broker", sub)
 	}
 }

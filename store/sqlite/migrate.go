@@ -78,7 +78,16 @@ func migrate(ctx context.Context, w *sql.DB) (err error) {
 	case version > len(steps):
 		return fmt.Errorf("%w (schema version %d; this program knows up to %d)", ErrNewerSchema, version, len(steps))
 	case version == len(steps):
-		return tx.Rollback()
+		// Write the version again, to learn now whether the file can be
+		// written: a server on a read-only database would start and then
+		// fail every write.
+		if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", version)); err != nil {
+			return notWritable(ctx, err)
+		}
+		if err := tx.Commit(); err != nil {
+			return notWritable(ctx, err)
+		}
+		return nil
 	}
 	for i := version; i < len(steps); i++ {
 		if _, err := tx.ExecContext(ctx, steps[i]); err != nil {
@@ -92,9 +101,18 @@ func migrate(ctx context.Context, w *sql.DB) (err error) {
 	}
 	// PRAGMA takes no parameters; the number is ours.
 	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", len(steps))); err != nil {
-		return translate(ctx, "set schema version", err)
+		return notWritable(ctx, err)
 	}
-	return translate(ctx, "commit migration", tx.Commit())
+	if err := tx.Commit(); err != nil {
+		return notWritable(ctx, err)
+	}
+	return nil
+}
+
+// notWritable explains a failed write at start: most often a file, or
+// its directory (where the WAL files go), that the server may not write.
+func notWritable(ctx context.Context, err error) error {
+	return fmt.Errorf("the database cannot be written (check the permissions of the file and of its directory, and that its file system is not read-only): %w", translate(ctx, "write", err))
 }
 
 // seed adds the demo items to a new database.

@@ -39,9 +39,10 @@ const busyTimeout = 5 * time.Second
 // AddItem go through one goroutine, the writer, which stores those of
 // concurrent calls in one transaction (see write).
 type Store struct {
-	w   *sql.DB // one connection, for every write
-	r   *sql.DB // read-only connections
-	hub *pubsub.Hub
+	w *sql.DB // one connection, for every write
+	r *sql.DB // read-only connections
+	// log delivers added items to subscribers; the writer appends to it.
+	log *pubsub.Log
 
 	// AddItem hands its item to the writer through adds, unbuffered, so
 	// that the writer has taken an item or not. Import tells the writer
@@ -86,7 +87,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file:") {
 		return nil, fmt.Errorf("sqlite: %q is not a file path", path)
 	}
-	s := &Store{hub: pubsub.New(0)}
+	s := &Store{}
 	if err := s.open(ctx, path); err != nil {
 		_ = s.Close()
 		return nil, err
@@ -123,8 +124,27 @@ func (s *Store) open(ctx context.Context, path string) error {
 	if err := s.prepare(ctx); err != nil {
 		return err
 	}
+	var head int64
+	if err := s.w.QueryRowContext(ctx, `SELECT coalesce(max(id), 0) FROM items`).Scan(&head); err != nil {
+		return translate(ctx, "open the log", err)
+	}
+	s.log = pubsub.New(s.events, head, pubsub.Options{})
 	s.startWriter()
 	return nil
+}
+
+// events reads the log: one writer assigns IDs in commit order, so an
+// item's event is at the position of its ID.
+func (s *Store) events(ctx context.Context, after int64, limit int) ([]items.Event, error) {
+	page, err := appendRows(ctx, make([]items.Item, 0, limit), s.items, after, limit)
+	if err != nil {
+		return nil, err
+	}
+	events := make([]items.Event, len(page))
+	for i, it := range page {
+		events[i] = items.Event{Pos: it.ID, Item: it}
+	}
+	return events, nil
 }
 
 // prepare prepares the statements of s.
@@ -487,8 +507,10 @@ func (s *Store) UserByToken(ctx context.Context, hash items.TokenHash) (items.Us
 }
 
 // AddToken implements items.Store. It returns an error with code Invalid
-// for a role that is not valid. Processes that share the file may add the
-// same token at once: the write lock, taken at BEGIN, orders them.
+// for a role that is not valid, or for a new user's name that
+// items.ValidateNewUserName refuses. Processes that share the file may add
+// the same token, or tokens for one new user, at once: the write lock,
+// taken at BEGIN, orders them.
 func (s *Store) AddToken(ctx context.Context, userName string, role items.Role, hash items.TokenHash) (u items.User, err error) {
 	if !role.Valid() {
 		return items.User{}, items.Errorf(items.Invalid, "role %q is not valid", role)
@@ -520,6 +542,22 @@ func (s *Store) AddToken(ctx context.Context, userName string, role items.Role, 
 		return items.User{}, translate(ctx, "add token", err)
 	}
 
+	// The user with exactly that name, else the oldest whose name is equal
+	// but for ASCII case; a new user's name must pass the rule of new names.
+	var existing string
+	err = tx.QueryRowContext(ctx, `SELECT name FROM users WHERE lower(name) = ?
+		ORDER BY name <> ?, id LIMIT 1`, items.FoldUserName(userName), userName).Scan(&existing)
+	switch {
+	case err == nil:
+		userName = existing
+	case !errors.Is(err, sql.ErrNoRows):
+		return items.User{}, translate(ctx, "find user", err)
+	default:
+		if err = items.ValidateNewUserName(userName); err != nil {
+			return items.User{}, err
+		}
+	}
+
 	// A user's role is the highest role granted to it.
 	err = tx.QueryRowContext(ctx, `INSERT INTO users (name, role) VALUES (?, ?)
 		ON CONFLICT (name) DO UPDATE SET role = CASE WHEN excluded.role = 'ADMIN' THEN 'ADMIN' ELSE users.role END
@@ -543,10 +581,14 @@ func (s *Store) AddToken(ctx context.Context, userName string, role items.Role, 
 
 // Subscribe implements items.Broker: the subscription gets the items this
 // Store adds, not those that another process adds to the same file. It fails
-// once the store is closed.
-func (s *Store) Subscribe(ctx context.Context) (*items.Subscription, error) {
-	return s.hub.Subscribe(ctx)
+// once the store is closed or shutting down.
+func (s *Store) Subscribe(ctx context.Context, afterItem int64) (*items.Subscription, error) {
+	return s.log.Subscribe(ctx, afterItem)
 }
+
+// Shutdown lets each subscription deliver every item committed so far,
+// then end with items.ErrGoingAway.
+func (s *Store) Shutdown() { s.log.Shutdown() }
 
 // Ping implements items.Store: it reads the database file.
 func (s *Store) Ping(ctx context.Context) error {
@@ -566,7 +608,9 @@ func (s *Store) Close() error {
 		// The items the writer took are committed and published before
 		// the subscriptions end.
 		s.stopWriter()
-		s.hub.Close()
+		if s.log != nil {
+			s.log.Close()
+		}
 		var errs []error
 		for _, st := range s.stmts {
 			errs = append(errs, st.Close())

@@ -4,6 +4,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -231,7 +233,7 @@ func TestConcurrentOpen(t *testing.T) {
 func TestImport(t *testing.T) {
 	ctx := t.Context()
 	s := open(t, filepath.Join(t.TempDir(), "items.db"))
-	sub, err := s.Subscribe(ctx)
+	sub, err := s.Subscribe(ctx, items.FromNow)
 	if err != nil {
 		t.Fatalf("Subscribe() = %v", err)
 	}
@@ -324,9 +326,11 @@ func TestImport(t *testing.T) {
 		t.Errorf(`CountItems("") after a failed Import = %d, %v, want %d, nil`, n, err, len(names))
 	}
 
-	// The subscription gets the next added item first, none imported.
+	// The subscription gets the imported items, in order, then the next
+	// added one: the log holds every item stored.
 	added := storetest.AddItems(t, s, "added")
-	if diff := cmp.Diff(added, storetest.Receive(t, sub, 1)); diff != "" {
+	imported := all[len(items.DemoItems):]
+	if diff := cmp.Diff(append(imported, added...), storetest.Receive(t, sub, len(imported)+1)); diff != "" {
 		t.Errorf("received items mismatch (-added +received):\n%s", diff)
 	}
 }
@@ -340,4 +344,37 @@ func containing(names []string, sub string) int {
 		}
 	}
 	return n
+}
+
+// TestOpenReadOnly checks that a database the process cannot write fails
+// Open, naming the file and why, rather than letting a server start whose
+// every write would fail.
+func TestOpenReadOnly(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ro.db")
+	s, err := sqlite.Open(t.Context(), path)
+	if err != nil {
+		t.Fatalf("Open(%q) = %v", path, err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(path, 0o444); err != nil {
+		t.Fatal(err)
+	}
+	if f, err := os.OpenFile(path, os.O_WRONLY, 0); err == nil {
+		// Root writes a file whatever its mode: make it immutable instead.
+		f.Close()
+		if out, err := exec.Command("chattr", "+i", path).CombinedOutput(); err != nil {
+			t.Skipf("cannot make %s read-only for this user (chattr: %v %s)", path, err, out)
+		}
+		t.Cleanup(func() { _ = exec.Command("chattr", "-i", path).Run() })
+	}
+	s, err = sqlite.Open(t.Context(), path)
+	if err == nil {
+		s.Close()
+		t.Fatalf("Open(read-only %q) succeeded, want an error", path)
+	}
+	if msg := err.Error(); !strings.Contains(msg, path) || !strings.Contains(msg, "cannot be written") {
+		t.Errorf("Open(read-only) = %q, want an error naming the file and that it cannot be written", msg)
+	}
 }

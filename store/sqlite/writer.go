@@ -183,11 +183,13 @@ func (s *Store) writeBatch(batch []*addRequest) {
 	// interrupt between the commit and the answer would report a failure
 	// for a stored item.
 	errs := s.store(context.Background(), its)
+	events := make([]items.Event, 0, len(its))
 	for i, it := range its {
 		if errs[i] == nil {
-			s.hub.Publish(it)
+			events = append(events, items.Event{Pos: it.ID, Item: it})
 		}
 	}
+	s.log.Append(events...)
 	for i, req := range batch {
 		if errs[i] != nil {
 			its[i] = items.Item{}
@@ -339,6 +341,11 @@ func (s *Store) Import(ctx context.Context, batch []items.NewItem) error {
 	if err != nil {
 		return translate(ctx, "import", err)
 	}
+	events := make([]items.Event, len(its))
+	for i, it := range its {
+		events[i] = items.Event{Pos: it.ID, Item: it}
+	}
+	s.log.Append(events...)
 	if err := s.indexTail(ctx); err != nil {
 		return err
 	}

@@ -98,7 +98,7 @@ func TestStoreFailsBadItemsAlone(t *testing.T) {
 func TestAddItemBatches(t *testing.T) {
 	ctx := t.Context()
 	s := openTest(t)
-	sub, err := s.Subscribe(ctx)
+	sub, err := s.Subscribe(ctx, items.FromNow)
 	if err != nil {
 		t.Fatalf("Subscribe() = %v", err)
 	}
@@ -198,7 +198,7 @@ func TestCloseWithPendingAddItem(t *testing.T) {
 		t.Fatalf("Open() = %v", err)
 	}
 	t.Cleanup(func() { s.Close() })
-	sub, err := s.Subscribe(ctx)
+	sub, err := s.Subscribe(ctx, items.FromNow)
 	if err != nil {
 		t.Fatalf("Subscribe() = %v", err)
 	}
