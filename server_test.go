@@ -326,10 +326,9 @@ func TestShutdownEndsSubscriptions(t *testing.T) {
 	}
 }
 
-// TestShutdownClosesWebsocketsGoingAway: at shutdown a websocket whose
-// operations have ended closes with 1001 at once, and one whose
-// subscription still runs when --shutdown-grace runs out closes with 1001
-// then.
+// TestShutdownClosesWebsocketsGoingAway: at shutdown an idle websocket
+// closes with 1001 at once, and one with a subscription once the broker
+// has ended it (or when --shutdown-grace runs out).
 func TestShutdownClosesWebsocketsGoingAway(t *testing.T) {
 	s := start(t, map[string]string{"BOOTSTRAP_ADMIN_TOKEN": adminToken}, "--db", "memory", "--shutdown-grace", "500ms")
 	dial := func() *websocket.Conn {

@@ -145,21 +145,31 @@ const tokenCacheSize = 10_000
 type Handler struct {
 	router http.Handler
 	ws     *websocketTransport
+	broker items.Broker
 }
 
 // ServeHTTP implements http.Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.router.ServeHTTP(w, r) }
 
-// Shutdown drains the websockets: from now on an upgrade is answered 503;
-// each open socket closes with 1001 (going away) as soon as none of its
-// operations runs any more (a subscription's stream ends when the broker
-// ends it, with items.ErrGoingAway, after sending what it acknowledged),
-// and when ctx is done every socket left closes with 1001 too, its
-// operations cancelled. It returns once every socket has closed and
-// every operation returned: nil if all drained before ctx was done, ctx's
-// error otherwise. Call it alongside http.Server.Shutdown, with the same
-// ctx, which does not wait for hijacked connections.
-func (h *Handler) Shutdown(ctx context.Context) error { return h.ws.Shutdown(ctx) }
+// Shutdown drains the websockets: from now on an upgrade is answered 503
+// and a new operation on an open socket gets an error; the broker, when it
+// has a Shutdown method (the stores' brokers do), is told to end every
+// subscription, with items.ErrGoingAway, once it has delivered every item
+// acknowledged so far; each open socket closes with 1001 (going away) as
+// soon as none of its operations runs any more, and when ctx is done every
+// socket left closes with 1001 too, its operations cancelled. It returns
+// once every socket has closed and every operation returned: nil if all
+// drained before ctx was done, ctx's error otherwise. Call it alongside
+// http.Server.Shutdown, with the same ctx: that one does not wait for
+// hijacked connections, and the streams of other transports end with the
+// broker's.
+func (h *Handler) Shutdown(ctx context.Context) error {
+	h.ws.beginShutdown()
+	if b, ok := h.broker.(interface{ Shutdown() }); ok {
+		b.Shutdown()
+	}
+	return h.ws.awaitShutdown(ctx)
+}
 
 // NewHandler returns the HTTP handler of the whole service.
 func NewHandler(cfg Config, deps Deps) *Handler {
@@ -205,7 +215,7 @@ func NewHandler(cfg Config, deps Deps) *Handler {
 	pg := playground.Handler("/graphql")
 	r.Handle("/", pg)
 	r.Handle(playground.AssetPrefix+"*", pg)
-	return &Handler{router: r, ws: ws}
+	return &Handler{router: r, ws: ws, broker: deps.Broker}
 }
 
 // newGraphQL configures gqlgen's server explicitly: transports, the error

@@ -171,13 +171,10 @@ func (t *websocketTransport) closeDrained() {
 	}
 }
 
-// Shutdown refuses new websockets (503), closes each open one with 1001
-// as soon as none of its operations runs any more (their streams end when
-// the broker ends them, with items.ErrGoingAway), and when ctx is done
-// closes every socket left with 1001 too, ending its operations. It
-// returns once every socket has closed and every operation has returned:
-// nil if they all drained in time, ctx's error otherwise.
-func (t *websocketTransport) Shutdown(ctx context.Context) error {
+// beginShutdown refuses new websockets from now on (503), and closes
+// each open one with 1001 as soon as none of its operations runs any more
+// (their streams end when the broker ends them, with items.ErrGoingAway).
+func (t *websocketTransport) beginShutdown() {
 	t.mu.Lock()
 	t.shutting = true
 	if len(t.sockets) == 0 {
@@ -188,13 +185,20 @@ func (t *websocketTransport) Shutdown(ctx context.Context) error {
 	for _, c := range conns {
 		c.drain()
 	}
+}
+
+// awaitShutdown waits, after beginShutdown, for every socket to close, and
+// when ctx is done closes every socket left with 1001 too, ending its
+// operations. It returns once every socket has closed and every operation
+// has returned: nil if they all drained in time, ctx's error otherwise.
+func (t *websocketTransport) awaitShutdown(ctx context.Context) error {
 	select {
 	case <-t.drained:
 		return nil
 	case <-ctx.Done():
 	}
 	t.mu.Lock()
-	conns = t.openSockets()
+	conns := t.openSockets()
 	t.mu.Unlock()
 	for _, c := range conns {
 		c.closeWith(coderws.StatusGoingAway, reasonGoingAway)

@@ -353,8 +353,26 @@ func TestWebsocketShutdown(t *testing.T) {
 		waitGoroutines(t, baseline)
 	})
 
-	t.Run("and when the grace runs out", func(t *testing.T) {
+	t.Run("the broker is told to end its streams", func(t *testing.T) {
+		// The memory store's broker has a Shutdown method.
 		ts, h := newWSServer(t, httpapi.DefaultConfig(), nil, nil)
+		c := ts.dialWS(t, "graphql-transport-ws", nil)
+		c.init("")
+		subscribe(c, "1")
+		waitRunning(t, h, []string{"1"})
+		done := make(chan error, 1)
+		go func() { done <- h.Shutdown(context.Background()) }()
+		if got := c.closeCode(); got != websocket.StatusGoingAway {
+			t.Errorf("close code %d, want 1001", got)
+		}
+		if err := <-done; err != nil {
+			t.Errorf("Shutdown = %v, want nil", err)
+		}
+	})
+
+	t.Run("and when the grace runs out", func(t *testing.T) {
+		never := &endingBroker{end: make(chan struct{}), err: items.ErrGoingAway} // no Shutdown method
+		ts, h := newWSServer(t, httpapi.DefaultConfig(), never, nil)
 		c := ts.dialWS(t, "graphql-transport-ws", nil)
 		c.init("")
 		subscribe(c, "1")
