@@ -206,12 +206,18 @@ func nonReading(ctx context.Context, s *probe, sockets, subs, nItems int) error 
 		defer close(sampled)
 		tick := time.NewTicker(time.Second)
 		defer tick.Stop()
+		profiled := false
 		for {
 			select {
 			case <-stopSampling:
 				return
 			case <-tick.C:
 				s.report(fmt.Sprintf("  while adding (%v)", time.Since(t0).Round(time.Second)))
+				if debugAddr != "" && !profiled && time.Since(t0) > 2*time.Second {
+					profiled = true
+					_ = save("http://"+debugAddr+"/debug/pprof/goroutine", "/tmp/wsload.adding.goroutine")
+					_ = save("http://"+debugAddr+"/debug/pprof/heap", "/tmp/wsload.adding.heap")
+				}
 			}
 		}
 	}()
