@@ -40,17 +40,27 @@ import (
 // the client completed them. No guard in front of it can count what runs,
 // so the transport is ours:
 //
-//   - each operation runs on one goroutine, and is counted (against
-//     Config.MaxSubscriptionsPerSocket and in itemsapi_subscriptions_active)
-//     from the moment that goroutine starts until it returns, whatever the
-//     client's ids say;
+//   - the socket's goroutine reads the client's messages in order, and
+//     parses, validates and dispatches each operation (for a subscription,
+//     its resolver opens the stream); the operation then runs on one
+//     goroutine of its own, which waits for results and sends them. It is
+//     counted (against Config.MaxSubscriptionsPerSocket, and in
+//     itemsapi_subscriptions_active) from its dispatch until that goroutine
+//     returns, whatever the client's ids say; a subscribe past the limit
+//     first waits, up to a write timeout, for operations already ended to
+//     return;
 //   - an id is busy while its operation runs and the client has not ended
 //     it; a client's complete (stop) cancels the operation and silences it
 //     at once, so that nothing more is sent for it, and frees the id, while
 //     the operation stays counted until its goroutine has returned;
-//   - every operation passes the rate limits of HTTP requests, gets an
-//     access-log line, and reports through items.EndSubscription why its
-//     stream ended;
+//   - every operation passes the rate limits of HTTP requests (the
+//     upgrade's client address, the connection_init token), gets an
+//     access-log line (method WS, request ID <the upgrade's>.<n>), and
+//     learns through items.EndSubscription why its stream ended: an error
+//     message for the client, or nothing at all for items.ErrGoingAway;
+//   - Shutdown drains: 503 to new upgrades, an error to new operations,
+//     1001 to each socket once its operations have ended, or at the end
+//     of the grace;
 //   - a message is written by the goroutine that has it to send, one at a
 //     time per socket, each within Config.WebsocketWriteTimeout: a client
 //     that does not read holds at most one message per operation, and is
