@@ -212,10 +212,38 @@ func TestWebsocketRateLimit(t *testing.T) {
 	})
 }
 
+// counter reads the counter name{labels} from reg (labels as "k=v,k=v"
+// in the order of the metric's labels).
+func counter(t testing.TB, reg prometheus.Gatherer, name, labels string) float64 {
+	t.Helper()
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() != name {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			var kv []string
+			for _, l := range m.GetLabel() {
+				kv = append(kv, l.GetName()+"="+l.GetValue())
+			}
+			if strings.Join(kv, ",") == labels {
+				return m.GetCounter().GetValue()
+			}
+		}
+	}
+	return 0
+}
+
+// TestWebsocketAccessLog: each operation over a websocket gets the access
+// line of an HTTP request, and the GraphQL metrics.
 func TestWebsocketAccessLog(t *testing.T) {
 	cfg := httpapi.DefaultConfig()
 	cfg.MaxSubscriptionsPerSocket = 1
-	ts, h := newWSServer(t, cfg, nil, nil)
+	reg := prometheus.NewRegistry()
+	ts, h := newWSServer(t, cfg, nil, metrics.New(reg))
 	c := ts.dialWS(t, "graphql-transport-ws", http.Header{"X-Request-Id": {"sock-7"}})
 	c.init("")
 	c.send(subscribeMsg("q", `query Fruit { item(id: "1") { name } }`))
@@ -248,6 +276,18 @@ func TestWebsocketAccessLog(t *testing.T) {
 	}
 	if !regexp.MustCompile(`req_id=sock-7.2 method=WS path=/graphql op=Feed status=499 dur_ms=[0-9.]+\n`).MatchString(ts.logs.String()) {
 		t.Errorf("the line of sock-7.2 has no duration:\n%s", ts.logs)
+	}
+	for _, tt := range []struct {
+		name, labels string
+		want         float64
+	}{
+		{"itemsapi_graphql_requests_total", "operation=Fruit,type=query", 1},
+		{"itemsapi_graphql_requests_total", "operation=Feed,type=subscription", 1},
+		{"itemsapi_graphql_errors_total", "code=GRAPHQL_VALIDATION_FAILED", 1},
+	} {
+		if got := counter(t, reg, tt.name, tt.labels); got != tt.want {
+			t.Errorf("%s{%s} = %v, want %v", tt.name, tt.labels, got, tt.want)
+		}
 	}
 }
 
