@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
@@ -14,11 +15,14 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/coder/websocket"
 )
 
 // abuseDeadline is how long any hostile request may take to be answered.
@@ -445,6 +449,71 @@ func TestAbuse(t *testing.T) {
 			r.want(t, http.StatusOK, "GRAPHQL_VALIDATION_FAILED", "directives")
 			r.wantNoData(t)
 		})
+	})
+
+	run("18 50,000 legacy starts with one id", func(t *testing.T) {
+		// A legacy start with the id of a running operation gets an error
+		// and starts nothing: gqlgen's transport started one subscription
+		// per start (50,000 took 920 MB and 50,700 goroutines).
+		const starts = 50_000
+		before := abuseLiveHeap()
+		peak := a.watchActive(t)
+		ws := a.dialWS(t, "graphql-ws")
+		ws.send(t, `{"type":"connection_init","payload":{"token":"`+adminToken+`"}}`)
+		ws.expect(t, "connection_ack", "")
+		start := `{"type":"start","id":"1","payload":{"query":"subscription { itemAdded { name } }"}}`
+		t0 := time.Now()
+		go func() {
+			for range starts {
+				if ws.conn.Write(t.Context(), websocket.MessageText, []byte(start)) != nil {
+					return
+				}
+			}
+		}()
+		for i := range starts - 1 {
+			if m := ws.next(t, 30*time.Second); m.Type != "error" || m.ID != "1" {
+				t.Fatalf("answer %d to a start with a running id: %s %q %s, want an error for 1", i, m.Type, m.ID, m.Payload)
+			}
+		}
+		t.Logf("%d starts answered in %v", starts, time.Since(t0).Round(time.Millisecond))
+		if got := a.active(t); got != 1 {
+			t.Errorf("itemsapi_subscriptions_active = %v, want 1", got)
+		}
+		if grown := abuseLiveHeap() - before; grown > 64<<20 {
+			t.Errorf("the heap grew by %d MiB, want under 64", grown>>20)
+		}
+		// One item reaches the one subscription once.
+		var added struct{ AddItem struct{ ID string } }
+		a.data(t, "addItem", `mutation { addItem(input: {name: "once"}) { id } }`, nil, adminToken, &added)
+		if m := ws.next(t, abuseDeadline); m.Type != "data" || m.ID != "1" {
+			t.Fatalf("got %s %q %s, want the item for 1", m.Type, m.ID, m.Payload)
+		}
+		ws.send(t, `{"type":"stop","id":"1"}`)
+		ws.expect(t, "complete", "1")
+		a.waitActive(t, 0)
+		if max := peak(); max > 20 {
+			t.Errorf("itemsapi_subscriptions_active reached %v, above the limit of 20 operations per socket", max)
+		}
+	})
+
+	run("19 subscribe/complete churn on one id", func(t *testing.T) {
+		// gqlgen's transport left hundreds of these running after their
+		// complete.
+		peak := a.watchActive(t)
+		ws := a.dialWS(t, "graphql-transport-ws")
+		ws.send(t, `{"type":"connection_init"}`)
+		ws.expect(t, "connection_ack", "")
+		sub := `{"type":"subscribe","id":"a","payload":{"query":"subscription { itemAdded { name } }"}}`
+		for range 2_000 {
+			ws.send(t, sub)
+			ws.send(t, `{"type":"complete","id":"a"}`)
+		}
+		ws.send(t, `{"type":"ping"}`)
+		ws.expect(t, "pong", "")
+		a.waitActive(t, 0)
+		if max := peak(); max > 20 {
+			t.Errorf("itemsapi_subscriptions_active reached %v, above the limit of 20 operations per socket", max)
+		}
 	})
 
 	run("17 1 MB of whitespace and comments", func(t *testing.T) {
@@ -925,6 +994,143 @@ func (a *abuser) allNames(t *testing.T) []string {
 		names = append(names, n.Name)
 	}
 	return names
+}
+
+// abuseWS is a websocket client of the abuse tests.
+type abuseWS struct{ conn *websocket.Conn }
+
+type abuseMessage struct {
+	Type    string          `json:"type"`
+	ID      string          `json:"id"`
+	Payload json.RawMessage `json:"payload"`
+}
+
+func (a *abuser) dialWS(t *testing.T, subprotocol string) *abuseWS {
+	t.Helper()
+	conn, _, err := websocket.Dial(t.Context(), "ws"+strings.TrimPrefix(a.url, "http")+"/graphql",
+		&websocket.DialOptions{Subprotocols: []string{subprotocol}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.CloseNow() })
+	return &abuseWS{conn: conn}
+}
+
+func (w *abuseWS) send(t *testing.T, msg string) {
+	t.Helper()
+	if err := w.conn.Write(t.Context(), websocket.MessageText, []byte(msg)); err != nil {
+		t.Fatalf("write %s: %v", msg, err)
+	}
+}
+
+// next returns the next message but keep-alives, waiting up to d.
+func (w *abuseWS) next(t *testing.T, d time.Duration) abuseMessage {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), d)
+	defer cancel()
+	for {
+		_, data, err := w.conn.Read(ctx)
+		if err != nil {
+			t.Fatalf("read: %v", err)
+		}
+		var m abuseMessage
+		if err := json.Unmarshal(data, &m); err != nil {
+			t.Fatalf("server message %s: %v", data, err)
+		}
+		if m.Type != "ka" && m.Type != "ping" {
+			return m
+		}
+	}
+}
+
+func (w *abuseWS) expect(t *testing.T, typ, id string) {
+	t.Helper()
+	if m := w.next(t, abuseDeadline); m.Type != typ || m.ID != id {
+		t.Fatalf("got %s %q %s, want %s %q", m.Type, m.ID, m.Payload, typ, id)
+	}
+}
+
+// active reads itemsapi_subscriptions_active from /metrics.
+func (a *abuser) active(t *testing.T) float64 {
+	t.Helper()
+	req := a.request(t, http.MethodGet, "/metrics", nil)
+	resp, err := a.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	for line := range strings.SplitSeq(string(body), "\n") {
+		if v, ok := strings.CutPrefix(line, "itemsapi_subscriptions_active "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return f
+		}
+	}
+	t.Fatal("no itemsapi_subscriptions_active in /metrics")
+	return 0
+}
+
+// waitActive waits until itemsapi_subscriptions_active is want.
+func (a *abuser) waitActive(t *testing.T, want float64) {
+	t.Helper()
+	deadline := time.Now().Add(abuseDeadline)
+	for got := a.active(t); got != want; got = a.active(t) {
+		if time.Now().After(deadline) {
+			t.Fatalf("itemsapi_subscriptions_active = %v, want %v", got, want)
+		}
+	}
+}
+
+// watchActive samples itemsapi_subscriptions_active until the test ends;
+// the returned function gives the highest value seen so far.
+func (a *abuser) watchActive(t *testing.T) func() float64 {
+	var mu sync.Mutex
+	peak := 0.0
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(2 * time.Millisecond) // a sampling rate
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+			req, _ := http.NewRequestWithContext(context.Background(), http.MethodGet, a.url+"/metrics", nil)
+			resp, err := a.client.Do(req)
+			if err != nil {
+				continue
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			for line := range strings.SplitSeq(string(body), "\n") {
+				if v, ok := strings.CutPrefix(line, "itemsapi_subscriptions_active "); ok {
+					f, _ := strconv.ParseFloat(v, 64)
+					mu.Lock()
+					peak = max(peak, f)
+					mu.Unlock()
+				}
+			}
+		}
+	}()
+	t.Cleanup(func() { close(stop); <-done })
+	return func() float64 {
+		mu.Lock()
+		defer mu.Unlock()
+		return peak
+	}
+}
+
+// abuseLiveHeap is the live heap, after a collection: the server runs in
+// this process.
+func abuseLiveHeap() int64 {
+	inUse, _ := abuseHeap()
+	return int64(inUse)
 }
 
 // abuseNestedOfType returns an introspection query whose selections nest

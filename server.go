@@ -358,10 +358,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 }
 
 // serve serves h on ln until ctx is done, then lets in-flight requests
-// finish for up to grace and closes the websockets.
+// finish for up to grace and drains the websockets: a handler with a
+// Shutdown method (httpapi.Handler) closes each with 1001 once its
+// operations have ended, or when grace runs out.
 func serve(ctx context.Context, ln net.Listener, h http.Handler, limits serverLimits, grace time.Duration, log *slog.Logger) error {
-	// Websockets are hijacked connections, which Shutdown does not wait
-	// for: they end when this base context is cancelled.
+	// Websockets are hijacked connections, which srv.Shutdown does not
+	// wait for: h drains them, or else they end when this base context is
+	// cancelled.
 	base, cancelBase := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelBase()
 	srv := &http.Server{
@@ -372,7 +375,10 @@ func serve(ctx context.Context, ln net.Listener, h http.Handler, limits serverLi
 		BaseContext:       func(net.Listener) context.Context { return base },
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	srv.RegisterOnShutdown(cancelBase)
+	drainer, drains := h.(interface{ Shutdown(context.Context) error })
+	if !drains {
+		srv.RegisterOnShutdown(cancelBase)
+	}
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -386,7 +392,17 @@ func serve(ctx context.Context, ln net.Listener, h http.Handler, limits serverLi
 	log.Info("shutting down")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
+	drained := make(chan error, 1)
+	if drains {
+		go func() { drained <- drainer.Shutdown(shutdownCtx) }()
+	} else {
+		drained <- nil
+	}
+	err := srv.Shutdown(shutdownCtx)
+	if err := <-drained; err != nil {
+		log.Warn("websockets still busy when the shutdown grace ran out were closed", "err", err)
+	}
+	if err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil

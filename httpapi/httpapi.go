@@ -79,8 +79,13 @@ type Config struct {
 	// is answered 503 with Retry-After.
 	MaxWebsockets int
 	// MaxSubscriptionsPerSocket bounds the operations running at once on
-	// one websocket; past it a subscribe gets an error message.
+	// one websocket, counted from the start of each operation's goroutine
+	// to its return; past it a subscribe gets an error message.
 	MaxSubscriptionsPerSocket int
+	// WebsocketWriteTimeout bounds the writing of one message to a
+	// websocket: a client that reads nothing for that long, once the
+	// network's buffers are full, is disconnected. Zero waits forever.
+	WebsocketWriteTimeout time.Duration
 
 	// ReadTimeout bounds reading a request, body included, and
 	// WriteTimeout writing its answer. Neither applies to a websocket once
@@ -131,6 +136,7 @@ func DefaultConfig() Config {
 		WebsocketInitTimeout:      10 * time.Second,
 		MaxWebsockets:             1000,
 		MaxSubscriptionsPerSocket: 20,
+		WebsocketWriteTimeout:     10 * time.Second,
 		ReadTimeout:               30 * time.Second,
 		WriteTimeout:              30 * time.Second,
 		RateLimit:                 RateLimit{Window: time.Minute},
@@ -152,8 +158,40 @@ type Deps struct {
 	AccessLog io.Writer
 }
 
+// Handler is the HTTP handler of the whole service. Its websockets
+// outlive the requests that http.Server.Shutdown waits for: Shutdown
+// drains them.
+type Handler struct {
+	router http.Handler
+	ws     *websocketTransport
+	broker items.Broker
+}
+
+// ServeHTTP implements http.Handler.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.router.ServeHTTP(w, r) }
+
+// Shutdown drains the websockets: from now on an upgrade is answered 503
+// and a new operation on an open socket gets an error; the broker, when it
+// has a Shutdown method (the stores' brokers do), is told to end every
+// subscription, with items.ErrGoingAway, once it has delivered every item
+// acknowledged so far; each open socket closes with 1001 (going away) as
+// soon as none of its operations runs any more, and when ctx is done every
+// socket left closes with 1001 too, its operations cancelled. It returns
+// once every socket has closed and every operation returned: nil if all
+// drained before ctx was done, ctx's error otherwise. Call it alongside
+// http.Server.Shutdown, with the same ctx: that one does not wait for
+// hijacked connections, and the streams of other transports end with the
+// broker's.
+func (h *Handler) Shutdown(ctx context.Context) error {
+	h.ws.beginShutdown()
+	if b, ok := h.broker.(interface{ Shutdown() }); ok {
+		b.Shutdown()
+	}
+	return h.ws.awaitShutdown(ctx)
+}
+
 // NewHandler returns the HTTP handler of the whole service.
-func NewHandler(cfg Config, deps Deps) http.Handler {
+func NewHandler(cfg Config, deps Deps) *Handler {
 	if len(cfg.WebsocketOrigins) == 0 {
 		cfg.WebsocketOrigins = cfg.CORSOrigins
 	}
@@ -177,7 +215,10 @@ func NewHandler(cfg Config, deps Deps) http.Handler {
 	if ts, ok := tokens.(interface{ CacheStats() cache.Stats }); ok && deps.Metrics != nil {
 		deps.Metrics.Cache("tokens", ts.CacheStats)
 	}
-	gql := newGraphQL(cfg, deps, tokens)
+	limits := newLimiter(cfg.RateLimit)
+	access := newAccessLog(deps.AccessLog, deps.Logger)
+	ws := newWebsocket(cfg, deps, tokens, limits, access)
+	gql := newGraphQL(cfg, deps, ws)
 	r := chi.NewRouter()
 	r.Use(deadlines(cfg.ReadTimeout, cfg.WriteTimeout))
 	if deps.Metrics != nil {
@@ -186,8 +227,8 @@ func NewHandler(cfg Config, deps Deps) http.Handler {
 	if deps.Tracing != nil {
 		r.Use(deps.Tracing.Middleware)
 	}
-	r.Use(requestLog(newAccessLog(deps.AccessLog, deps.Logger)), recoverPanics(deps.Logger),
-		clientAddress(cfg.RateLimit), rateLimit(cfg.RateLimit))
+	r.Use(requestLog(access), recoverPanics(deps.Logger),
+		clientAddress(cfg.RateLimit), rateLimit(limits))
 
 	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeText(w, http.StatusOK, "ok\n")
@@ -206,14 +247,14 @@ func NewHandler(cfg Config, deps Deps) http.Handler {
 	pg := playground.Handler("/graphql")
 	r.Handle("/", pg)
 	r.Handle(playground.AssetPrefix+"*", pg)
-	return r
+	return &Handler{router: r, ws: ws, broker: deps.Broker}
 }
 
 // newGraphQL configures gqlgen's server explicitly: transports, the error
 // presenter, panic recovery, caches and limits.
-func newGraphQL(cfg Config, deps Deps, tokens auth.TokenStore) http.Handler {
+func newGraphQL(cfg Config, deps Deps, ws *websocketTransport) http.Handler {
 	srv := handler.New(graph.NewSchema(&graph.Resolver{Store: deps.Store, Broker: deps.Broker}))
-	srv.AddTransport(newWebsocket(cfg, tokens))
+	srv.AddTransport(ws)
 	srv.AddTransport(transport.Options{AllowedMethods: []string{http.MethodGet, http.MethodPost}})
 	srv.AddTransport(httpTransport{maxBatch: cfg.MaxBatch})
 

@@ -99,7 +99,7 @@ func New(reg *prometheus.Registry, opts ...Option) *Metrics {
 		}, []string{"code"}),
 		subscriptions: prometheus.NewGauge(prometheus.GaugeOpts{
 			Namespace: namespace, Name: "subscriptions_active",
-			Help: "GraphQL subscriptions whose stream has not ended.",
+			Help: "GraphQL operations running: subscriptions whose stream has not ended, and every operation running on a websocket.",
 		}),
 		cacheHits: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: namespace, Name: "graphql_response_cache_hits_total",
