@@ -12,3 +12,10 @@ func WithIdleCheck(cfg Config, d time.Duration) Config {
 	cfg.idleCheck = d
 	return cfg
 }
+
+// WithSweep returns cfg with the follower running a stamping round and
+// reading the log every d without being woken.
+func WithSweep(cfg Config, d time.Duration) Config {
+	cfg.sweep = d
+	return cfg
+}
