@@ -1,6 +1,9 @@
 package postgres
 
-import "time"
+import (
+	"context"
+	"time"
+)
 
 // ListenerPID returns the process ID of the backend that the store's
 // listener is connected to, 0 while it is reconnecting.
@@ -19,3 +22,7 @@ func WithSweep(cfg Config, d time.Duration) Config {
 	cfg.sweep = d
 	return cfg
 }
+
+// Stamp runs stamping rounds until every committed event has a position,
+// and returns the newest position.
+func (s *Store) Stamp(ctx context.Context) (int64, error) { return s.stamp(ctx) }

@@ -24,6 +24,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -45,6 +46,14 @@ var (
 const (
 	DefaultConnectTimeout   = 5 * time.Second
 	DefaultStatementTimeout = 5 * time.Second
+	// DefaultMaxConns is the pool's size when neither Config.MaxConns nor
+	// the URL's pool_max_conns sets it. Insertions commit independently
+	// and PostgreSQL flushes the commits that wait together at once, so a
+	// connection that waits for its flush costs no CPU and more of them
+	// make larger groups: with pgxpool's default (4 on a small machine),
+	// a fifth concurrent addItem waits for a connection instead of joining
+	// the flush.
+	DefaultMaxConns = 16
 )
 
 // Config says which database to use and how long to wait for it.
@@ -55,8 +64,7 @@ type Config struct {
 	// store's tables in schema s.
 	URL string
 	// MaxConns is the size of the connection pool; 0 keeps the URL's
-	// pool_max_conns, else pgxpool's default (the greater of 4 and the
-	// number of CPUs). The store opens one more connection, outside the
+	// pool_max_conns, else DefaultMaxConns. The store opens one more connection, outside the
 	// pool, to listen for added items.
 	MaxConns int32
 	// ConnectTimeout bounds each attempt to open a connection; 0 means
@@ -144,8 +152,11 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Store, error) {
 		// The parse error may quote the URL, password and all.
 		return nil, errors.New("postgres: the database URL does not parse")
 	}
-	if cfg.MaxConns > 0 {
+	switch {
+	case cfg.MaxConns > 0:
 		poolConfig.MaxConns = cfg.MaxConns
+	case !strings.Contains(cfg.URL, "pool_max_conns"):
+		poolConfig.MaxConns = DefaultMaxConns
 	}
 	cc := poolConfig.ConnConfig
 	cc.ConnectTimeout = cfg.ConnectTimeout
