@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -204,4 +205,161 @@ func subscribe(t *testing.T, base, token string) <-chan string {
 			t.Fatal("the subscription did not start within 10 s")
 		}
 	}
+}
+
+// TestScaleOutOrder runs two servers on one database with 64 concurrent
+// writers over HTTP, spread over both, and a few writers that hold their
+// transactions open for a while (as a slow process would), with websocket
+// subscribers on both servers: every subscriber receives every
+// acknowledged item exactly once, in one order that is the same for all,
+// and each writer's items in the order it added them. Each HTTP writer
+// adds 10 items; ITEMSAPI_SCALEOUT_FULL=1 makes it 500.
+func TestScaleOutOrder(t *testing.T) {
+	db := pgSchema(t)
+	env := map[string]string{"BOOTSTRAP_ADMIN_TOKEN": adminToken}
+	servers := []*server{start(t, env, "--db", db), start(t, env, "--db", db)}
+	each := 10
+	if os.Getenv("ITEMSAPI_SCALEOUT_FULL") == "1" {
+		each = 500
+	}
+	const writers, slowWriters, slowEach = 64, 4, 5
+
+	type follower struct {
+		mu    sync.Mutex
+		names []string
+	}
+	var followers []*follower
+	for _, s := range servers {
+		for range 2 {
+			f := &follower{}
+			names := subscribe(t, s.url, adminToken)
+			go func() {
+				for name := range names {
+					if strings.HasPrefix(name, "marker ") {
+						continue
+					}
+					f.mu.Lock()
+					f.names = append(f.names, name)
+					f.mu.Unlock()
+				}
+			}()
+			followers = append(followers, f)
+		}
+	}
+
+	acked := make([][]string, writers+slowWriters)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for w := range writers {
+		target := servers[w%len(servers)].url
+		wg.Go(func() {
+			for i := range each {
+				name := fmt.Sprintf("w%d-%d", w, i)
+				if _, err := addItem(t.Context(), target, name); err != nil {
+					t.Errorf("addItem(%s): %v", name, err)
+					return
+				}
+				acked[w] = append(acked[w], name)
+			}
+		})
+	}
+	for w := writers; w < writers+slowWriters; w++ {
+		wg.Go(func() {
+			conn, err := pgx.Connect(t.Context(), db)
+			if err != nil {
+				t.Errorf("connect: %v", err)
+				return
+			}
+			defer conn.Close(context.WithoutCancel(t.Context()))
+			for i := range slowEach {
+				name := fmt.Sprintf("w%d-%d", w, i)
+				if err := slowAdd(t.Context(), conn, name, time.Duration(50+50*i)*time.Millisecond); err != nil {
+					t.Errorf("slow add %s: %v", name, err)
+					return
+				}
+				acked[w] = append(acked[w], name)
+			}
+		})
+	}
+	wg.Wait()
+	total := 0
+	for _, names := range acked {
+		total += len(names)
+	}
+	t.Logf("%d items acknowledged in %v", total, time.Since(start))
+	if t.Failed() {
+		return
+	}
+
+	deadline := time.Now().Add(30*time.Second + time.Duration(total)*time.Millisecond)
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for i, f := range followers {
+		for {
+			f.mu.Lock()
+			n := len(f.names)
+			f.mu.Unlock()
+			if n >= total {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("subscriber %d received %d of %d items", i, n, total)
+			}
+			<-tick.C
+		}
+	}
+	t.Logf("every subscriber received them %v after the first addItem", time.Since(start))
+
+	var first []string
+	for i, f := range followers {
+		f.mu.Lock()
+		got := slices.Clone(f.names)
+		f.mu.Unlock()
+		index := make(map[string]int, len(got))
+		for j, name := range got {
+			if k, dup := index[name]; dup {
+				t.Errorf("subscriber %d: %s received twice, at %d and %d", i, name, k, j)
+			}
+			index[name] = j
+		}
+		for w, names := range acked {
+			for j, name := range names {
+				k, ok := index[name]
+				switch {
+				case !ok:
+					t.Errorf("subscriber %d: acknowledged %s not received", i, name)
+				case j > 0 && k < index[names[j-1]]:
+					t.Errorf("subscriber %d: writer %d's %s received before %s", i, w, name, names[j-1])
+				}
+			}
+		}
+		if i == 0 {
+			first = got
+		} else if !slices.Equal(first, got) {
+			t.Errorf("subscribers 0 and %d received different orders", i)
+		}
+	}
+}
+
+// slowAdd adds an item in a transaction that stays open for hold after the
+// insertion, as a slow process would; it inserts the item and its event as
+// the PostgreSQL store does.
+func slowAdd(ctx context.Context, conn *pgx.Conn, name string, hold time.Duration) error {
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	_, err = tx.Exec(ctx, `
+		WITH added AS (
+			INSERT INTO items (name, name_folded, created_at) VALUES ($1, upper($1), clock_timestamp()) RETURNING id
+		)
+		INSERT INTO events (item_id) SELECT id FROM added`, name)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, `SELECT pg_sleep($1)`, hold.Seconds()); err != nil {
+		return err
+	}
+	return tx.Commit(ctx)
 }
