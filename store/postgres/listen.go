@@ -138,7 +138,7 @@ func (s *Store) startAfter(ctx context.Context, afterItem int64) (int64, error) 
 	// From now: a round that begins after this call stamps every event
 	// committed before it, and the newest position it returns is above
 	// them and below every event stamped later.
-	top, err := s.stamp(ctx)
+	top, err := s.stampSince(ctx)
 	if err != nil {
 		return 0, err
 	}
@@ -180,7 +180,7 @@ func (s *Store) positionOf(ctx context.Context, id int64) (pos int64, ok bool, e
 		case attempt > 0:
 			return 0, false, errors.New("postgres: an event is still unstamped after a stamping round")
 		}
-		if _, err := s.stamp(ctx); err != nil {
+		if _, err := s.stampSince(ctx); err != nil {
 			return 0, false, err
 		}
 	}
@@ -193,7 +193,7 @@ func (s *Store) positionOf(ctx context.Context, id int64) (pos int64, ok bool, e
 func (s *Store) Shutdown() {
 	ctx, cancel := s.bound(context.Background())
 	defer cancel()
-	top, err := s.stamp(ctx)
+	top, err := s.stampSince(ctx)
 	if err != nil {
 		s.log.Warn("shutdown: could not stamp the last events; subscribers may miss the last items", "err", err)
 	}
@@ -217,6 +217,59 @@ func (s *Store) stamp(ctx context.Context) (int64, error) {
 		if err != nil || n < stampBatch {
 			return top, err
 		}
+	}
+}
+
+// stampSince returns the newest position after stamping rounds that began
+// after it was called, so that every event committed before the call has a
+// position at or below it. Calls that come while such rounds run share the
+// next ones: a thousand clients subscribing at once cost a few rounds, not
+// a thousand.
+func (s *Store) stampSince(ctx context.Context) (int64, error) {
+	s.barrierMu.Lock()
+	w := s.pending
+	if w == nil {
+		w = &stampWait{done: make(chan struct{})}
+		s.pending = w
+		if !s.stamping {
+			s.stamping = true
+			go s.stampPending()
+		}
+	}
+	s.barrierMu.Unlock()
+	select {
+	case <-w.done:
+		return w.top, w.err
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+}
+
+// stampWait is the stamping that the callers of stampSince wait for.
+type stampWait struct {
+	done chan struct{} // closed once top and err are set
+	top  int64
+	err  error
+}
+
+// stampPending runs stamping rounds for the callers of stampSince while
+// there are any: the calls that came before a round began wait for it,
+// those that come during it for the next.
+func (s *Store) stampPending() {
+	for {
+		s.barrierMu.Lock()
+		w := s.pending
+		s.pending = nil
+		if w == nil {
+			s.stamping = false
+			s.barrierMu.Unlock()
+			return
+		}
+		s.barrierMu.Unlock()
+		ctx, cancel := s.bound(context.Background())
+		w.top, w.err = s.stamp(ctx)
+		cancel()
+		close(w.done)
 	}
 }
 

@@ -13,6 +13,10 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"itemsapi/items"
+	"itemsapi/store/postgres"
+	"itemsapi/store/storetest"
 )
 
 // txRecord is one transaction of TestStampingRandom: when it began and
@@ -280,4 +284,112 @@ func follow(t *testing.T, ctx context.Context, pool *pgxpool.Pool, read ...int64
 			return read
 		}
 	}
+}
+
+// TestSubscribeBoundary subscribes from now, again and again, while
+// writers add items and leave them unstamped (as a writer that died after
+// its commit would), so that only the subscriptions stamp: a subscriber never receives an item whose addition
+// returned before Subscribe was called, and receives every item whose
+// addition began after Subscribe returned. A subscription after an
+// unstamped item starts right after it.
+func TestSubscribeBoundary(t *testing.T) {
+	t.Parallel()
+	u := newSchema(t)
+	// No sweep during the test: only writers and subscribers stamp.
+	s, err := postgres.Open(t.Context(), postgres.WithSweep(postgres.Config{URL: u, MaxConns: 8}, time.Hour), nil)
+	if err != nil {
+		t.Fatalf("Open() = %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	conn, err := pgx.Connect(t.Context(), u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.WithoutCancel(t.Context()))
+
+	// Resuming after an unstamped item.
+	first := insertUnannounced(t, conn, "unstamped 1")
+	second := insertUnannounced(t, conn, "unstamped 2")
+	sub, err := s.Subscribe(t.Context(), first)
+	if err != nil {
+		t.Fatalf("Subscribe(after %d) = %v", first, err)
+	}
+	if got := storetest.IDs(storetest.Receive(t, sub, 1)); got[0] != second {
+		t.Errorf("Subscribe(after unstamped %d) received %v first, want %d", first, got, second)
+	}
+
+	type added struct {
+		id         int64
+		begin, end int64
+	}
+	var (
+		clock atomic.Int64
+		mu    sync.Mutex
+		log   []added
+	)
+	writing, stop := context.WithCancel(t.Context())
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Go(func() {
+			c, err := pgx.Connect(t.Context(), u)
+			if err != nil {
+				t.Errorf("connect: %v", err)
+				return
+			}
+			defer c.Close(context.WithoutCancel(t.Context()))
+			for i := 0; writing.Err() == nil; i++ {
+				a := added{begin: clock.Add(1)}
+				a.id = insertUnannounced(t, c, fmt.Sprintf("w%d-%d", w, i))
+				a.end = clock.Add(1)
+				mu.Lock()
+				log = append(log, a)
+				mu.Unlock()
+			}
+		})
+	}
+	type subscriber struct {
+		sub           *items.Subscription
+		called, ended int64
+	}
+	var subs []subscriber
+	for i := range 20 {
+		// Committed, and unstamped unless a round has just run.
+		a := added{begin: clock.Add(1), id: insertUnannounced(t, conn, fmt.Sprintf("before %d", i))}
+		a.end = clock.Add(1)
+		mu.Lock()
+		log = append(log, a)
+		mu.Unlock()
+		called := clock.Add(1)
+		sub, err := s.Subscribe(t.Context(), items.FromNow)
+		if err != nil {
+			t.Fatalf("Subscribe() = %v", err)
+		}
+		subs = append(subs, subscriber{sub, called, clock.Add(1)})
+	}
+	stop()
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	// The last item, added after every Subscribe returned, ends each
+	// subscriber's stream.
+	last := storetest.AddItems(t, s, "last")[0]
+	for i, sub := range subs {
+		got := map[int64]bool{}
+		for it := range sub.sub.C {
+			got[it.ID] = true
+			if it.ID == last.ID {
+				break
+			}
+		}
+		for _, a := range log {
+			switch {
+			case a.end < sub.called && got[a.id]:
+				t.Errorf("subscriber %d received item %d, added before it subscribed", i, a.id)
+			case a.begin > sub.ended && !got[a.id]:
+				t.Errorf("subscriber %d missed item %d, added after it subscribed", i, a.id)
+			}
+		}
+	}
+	t.Logf("%d items added around %d subscriptions", len(log), len(subs))
 }

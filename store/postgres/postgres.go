@@ -126,6 +126,11 @@ type Store struct {
 	appendMu sync.Mutex
 	// wake asks the follower for a stamping round and a read.
 	wake chan struct{}
+	// pending is the stamping that callers of stampSince wait for, and
+	// stamping says whether stampPending runs; both under barrierMu.
+	barrierMu sync.Mutex
+	pending   *stampWait
+	stamping  bool
 
 	listenerPID atomic.Uint32 // the listening backend's process ID; 0 while down
 	stop        context.CancelFunc
