@@ -227,6 +227,7 @@ func TestScaleOutOrder(t *testing.T) {
 	type follower struct {
 		mu    sync.Mutex
 		names []string
+		at    []time.Time // when each name was received
 	}
 	var followers []*follower
 	for _, s := range servers {
@@ -240,6 +241,7 @@ func TestScaleOutOrder(t *testing.T) {
 					}
 					f.mu.Lock()
 					f.names = append(f.names, name)
+					f.at = append(f.at, time.Now())
 					f.mu.Unlock()
 				}
 			}()
@@ -248,6 +250,16 @@ func TestScaleOutOrder(t *testing.T) {
 	}
 
 	acked := make([][]string, writers+slowWriters)
+	var (
+		ackMu sync.Mutex
+		ackAt = map[string]time.Time{}
+	)
+	ack := func(w int, name string) {
+		acked[w] = append(acked[w], name)
+		ackMu.Lock()
+		ackAt[name] = time.Now()
+		ackMu.Unlock()
+	}
 	var wg sync.WaitGroup
 	start := time.Now()
 	for w := range writers {
@@ -259,7 +271,7 @@ func TestScaleOutOrder(t *testing.T) {
 					t.Errorf("addItem(%s): %v", name, err)
 					return
 				}
-				acked[w] = append(acked[w], name)
+				ack(w, name)
 			}
 		})
 	}
@@ -277,7 +289,7 @@ func TestScaleOutOrder(t *testing.T) {
 					t.Errorf("slow add %s: %v", name, err)
 					return
 				}
-				acked[w] = append(acked[w], name)
+				ack(w, name)
 			}
 		})
 	}
@@ -310,10 +322,20 @@ func TestScaleOutOrder(t *testing.T) {
 	}
 	t.Logf("every subscriber received them %v after the first addItem", time.Since(start))
 
-	var first []string
+	var (
+		first []string
+		late  []time.Duration // from acknowledgement to receipt
+	)
 	for i, f := range followers {
 		f.mu.Lock()
 		got := slices.Clone(f.names)
+		for j, name := range got {
+			// The slow writers wake no server: their items wait for a
+			// server's next stamping round, or its sweep.
+			if at, ok := ackAt[name]; ok && writerOf(name) < writers {
+				late = append(late, max(f.at[j].Sub(at), 0))
+			}
+		}
 		f.mu.Unlock()
 		index := make(map[string]int, len(got))
 		for j, name := range got {
@@ -339,6 +361,18 @@ func TestScaleOutOrder(t *testing.T) {
 			t.Errorf("subscribers 0 and %d received different orders", i)
 		}
 	}
+	slices.Sort(late)
+	if len(late) > 0 {
+		t.Logf("from acknowledgement to receipt, over HTTP: p50 %v, p99 %v, max %v (0 when received before the answer)",
+			late[len(late)/2], late[len(late)*99/100], late[len(late)-1])
+	}
+}
+
+// writerOf returns the writer number w of a name "w<w>-<i>".
+func writerOf(name string) int {
+	var w, i int
+	fmt.Sscanf(name, "w%d-%d", &w, &i)
+	return w
 }
 
 // slowAdd adds an item in a transaction that stays open for hold after the
