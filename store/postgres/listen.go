@@ -42,8 +42,8 @@ const stampLock int32 = 0x7374616d // "stam"
 var errClosed = items.Errorf(items.Unavailable, "subscription ended: the server is shutting down")
 
 // stampSQL gives positions to the events that have none, in seq order, up
-// to $1 of them, numbering on from the newest position; it notifies
-// channel $2 when it gave any. It returns how many it stamped and the
+// to $1 of them, numbering on from the newest position; when it gave any,
+// it notifies channel $2 with payload $3, the stamping process's name. It returns how many it stamped and the
 // newest position. It must run after the stamping lock is taken, in the
 // same transaction, as a statement of its own: its snapshot is then taken
 // after the previous round committed, so it sees that round's positions
@@ -63,7 +63,7 @@ WITH todo AS (
 ), summary AS (
 	SELECT count(*) AS n, coalesce(max(pos), (SELECT top FROM base)) AS top FROM stamped
 )
-SELECT n, top, CASE WHEN n > 0 THEN pg_notify($2, top::text) END FROM summary`
+SELECT n, top, CASE WHEN n > 0 THEN pg_notify($2, $3) END FROM summary`
 
 // readSQL reads up to $2 events above position $1 with their items, in
 // order.
@@ -138,12 +138,7 @@ func (s *Store) startAfter(ctx context.Context, afterItem int64) (int64, error) 
 	// From now: a round that begins after this call stamps every event
 	// committed before it, and the newest position it returns is above
 	// them and below every event stamped later.
-	top, err := s.stampSince(ctx)
-	if err != nil {
-		return 0, err
-	}
-	s.wakeStamper() // appends up to top, if no notification does
-	return top, nil
+	return s.stampSince(ctx)
 }
 
 // positionOf returns the position of the event of the item with that ID,
@@ -239,6 +234,9 @@ func (s *Store) stampSince(ctx context.Context) (int64, error) {
 	s.barrierMu.Unlock()
 	select {
 	case <-w.done:
+		// The follower appends what these rounds stamped: the listener
+		// ignores this process's own notifications.
+		s.wakeStamper()
 		return w.top, w.err
 	case <-ctx.Done():
 		return 0, ctx.Err()
@@ -281,7 +279,7 @@ func (s *Store) stampRound(ctx context.Context) (n int, top int64, err error) {
 	defer cancel()
 	b := &pgx.Batch{}
 	b.Queue(`SELECT pg_advisory_xact_lock($1::int4, $2::int4)`, stampLock, int32(s.itemsOID))
-	b.Queue(stampSQL, stampBatch, s.channel)
+	b.Queue(stampSQL, stampBatch, s.channel, s.name)
 	br := s.pool.SendBatch(ctx, b)
 	if _, err = br.Exec(); err == nil {
 		err = br.QueryRow().Scan(&n, &top, nil)
@@ -448,12 +446,14 @@ func (s *Store) listen(ctx context.Context, conn *pgx.Conn) {
 	}
 }
 
-// hear wakes the follower at each notification, until the connection
-// fails or ctx ends.
+// hear wakes the follower at each notification of another process's
+// stamping round, until the connection fails or ctx ends. Those of this
+// process's rounds are ignored: whoever ran the round wakes the follower
+// if it needs to.
 func (s *Store) hear(ctx context.Context, conn *pgx.Conn) error {
 	for {
 		wctx, cancel := context.WithTimeout(ctx, s.cfg.idleCheck)
-		_, err := conn.WaitForNotification(wctx)
+		n, err := conn.WaitForNotification(wctx)
 		idle := wctx.Err() == context.DeadlineExceeded
 		cancel()
 		switch {
@@ -469,7 +469,7 @@ func (s *Store) hear(ctx context.Context, conn *pgx.Conn) error {
 			}
 		case err != nil:
 			return err
-		default:
+		case n.Payload != s.name:
 			s.wakeStamper()
 		}
 	}

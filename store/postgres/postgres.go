@@ -20,6 +20,7 @@ package postgres
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -119,6 +120,8 @@ type Store struct {
 	// hear nor wait for this one.
 	itemsOID uint32
 	channel  string
+	// name tells this Store's notifications from other processes'.
+	name string
 
 	// events is the log of added items as this process follows it: the
 	// follower appends to it, under appendMu (see Subscribe).
@@ -174,6 +177,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Store, error) {
 		log:          log,
 		cfg:          cfg,
 		listenConfig: cc.Copy(),
+		name:         rand.Text(),
 		wake:         make(chan struct{}, 1),
 		done:         make(chan struct{}),
 		followed:     make(chan struct{}),
