@@ -31,7 +31,7 @@ const Timeout = 10 * time.Second
 // nothing else, and arranges with t.Cleanup for it to be closed; it fails t
 // if it cannot. Close may then be called twice (once by the suite), so a
 // second call must not panic. Subtests run in parallel.
-func Run(t *testing.T, newStore func(t *testing.T) items.Store) {
+func Run(t *testing.T, newStore func(t *testing.T) items.Store, opts ...Option) {
 	t.Run("DemoItems", func(t *testing.T) { t.Parallel(); testDemoItems(t, newStore(t)) })
 	t.Run("Item", func(t *testing.T) { t.Parallel(); testItem(t, newStore(t)) })
 	t.Run("AddItem", func(t *testing.T) { t.Parallel(); testAddItem(t, newStore(t)) })
@@ -58,7 +58,7 @@ func Run(t *testing.T, newStore func(t *testing.T) items.Store) {
 		RunBroker(t, func(t *testing.T) (items.Store, items.Broker) {
 			s := newStore(t)
 			return s, s.(items.Broker)
-		})
+		}, opts...)
 		t.Run("CloseEndsSubscriptions", func(t *testing.T) {
 			t.Parallel()
 			s := newStore(t)
@@ -74,8 +74,12 @@ func Run(t *testing.T, newStore func(t *testing.T) items.Store) {
 // the IDs when several callers add at once), and that cancelling a subscription's context ends it with a nil Err.
 // newStore returns a new store (holding the demo items) and the broker that
 // publishes what it adds, and arranges for both to be closed.
-func RunBroker(t *testing.T, newStore func(t *testing.T) (items.Store, items.Broker)) {
-	t.Run("Order", func(t *testing.T) { t.Parallel(); s, b := newStore(t); testBrokerOrder(t, s, b) })
+func RunBroker(t *testing.T, newStore func(t *testing.T) (items.Store, items.Broker), opts ...Option) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	t.Run("Order", func(t *testing.T) { t.Parallel(); s, b := newStore(t); testBrokerOrder(t, s, b, o) })
 	t.Run("OnlyLater", func(t *testing.T) { t.Parallel(); s, b := newStore(t); testBrokerOnlyLater(t, s, b) })
 	t.Run("TwoSubscribers", func(t *testing.T) { t.Parallel(); s, b := newStore(t); testBrokerTwoSubscribers(t, s, b) })
 	t.Run("Cancel", func(t *testing.T) { t.Parallel(); _, b := newStore(t); testBrokerCancel(t, b) })
@@ -83,6 +87,16 @@ func RunBroker(t *testing.T, newStore func(t *testing.T) (items.Store, items.Bro
 	t.Run("SlowSubscriber", func(t *testing.T) { t.Parallel(); s, b := newStore(t); testBrokerSlowSubscriber(t, s, b) })
 	t.Run("Shutdown", func(t *testing.T) { t.Parallel(); s, b := newStore(t); testBrokerShutdown(t, s, b) })
 }
+
+// Option tells the suite about a store.
+type Option func(*options)
+
+type options struct{ idOrder bool }
+
+// LogInIDOrder says that the store's log is in the order of the items'
+// IDs, as on a store that has one writer (each item's event at the
+// position of its ID): the suite then checks that order too.
+func LogInIDOrder() Option { return func(o *options) { o.idOrder = true } }
 
 // Shutdowner is a broker that can end its subscriptions at shutdown.
 type Shutdowner interface {
@@ -865,8 +879,9 @@ func testCloseEndsSubscriptions(t *testing.T, s items.Store, b items.Broker) {
 // same order, the order of the store's log. That order need not be the
 // items' IDs (with concurrent writers an ID may commit after a greater
 // one), but it keeps the order of each goroutine's additions: an item
-// added after another was acknowledged comes after it.
-func testBrokerOrder(t *testing.T, s items.Store, b items.Broker) {
+// added after another was acknowledged comes after it. With LogInIDOrder,
+// it is the IDs' order.
+func testBrokerOrder(t *testing.T, s items.Store, b items.Broker, o options) {
 	const goroutines, each = 4, 25
 	ctx := t.Context()
 	subs := make([]*items.Subscription, 2)
@@ -917,6 +932,9 @@ func testBrokerOrder(t *testing.T, s items.Store, b items.Broker) {
 	}
 	if diff := cmp.Diff(IDs(got), IDs(Receive(t, subs[1], len(got)))); diff != "" {
 		t.Errorf("the two subscribers received different orders (-first +second):\n%s", diff)
+	}
+	if ids := IDs(got); o.idOrder && !slices.IsSorted(ids) {
+		t.Errorf("received IDs %v, want them increasing: the store's log is in ID order", ids)
 	}
 }
 
