@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -392,4 +394,39 @@ func TestSubscribeBoundary(t *testing.T) {
 		}
 	}
 	t.Logf("%d items added around %d subscriptions", len(log), len(subs))
+}
+
+// TestShutdownDeliversUnstamped commits items that nobody has stamped or
+// announced (as another process that died after its commits would leave
+// them) just before Shutdown: the subscribers still get them, then
+// ErrGoingAway.
+func TestShutdownDeliversUnstamped(t *testing.T) {
+	t.Parallel()
+	u := newSchema(t)
+	s, err := postgres.Open(t.Context(), postgres.WithSweep(postgres.Config{URL: u, MaxConns: 4}, time.Hour), nil)
+	if err != nil {
+		t.Fatalf("Open() = %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	sub, err := s.Subscribe(t.Context(), items.FromNow)
+	if err != nil {
+		t.Fatalf("Subscribe() = %v", err)
+	}
+	conn, err := pgx.Connect(t.Context(), u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.WithoutCancel(t.Context()))
+	var want []int64
+	for i := range 3 {
+		want = append(want, insertUnannounced(t, conn, fmt.Sprintf("unannounced %d", i)))
+	}
+	s.Shutdown()
+	got, err := storetest.WaitEnd(t, sub)
+	if diff := cmp.Diff(want, storetest.IDs(got)); diff != "" {
+		t.Errorf("received before the end (-committed +received):\n%s", diff)
+	}
+	if !errors.Is(err, items.ErrGoingAway) {
+		t.Errorf("Err() = %v, want items.ErrGoingAway", err)
+	}
 }
