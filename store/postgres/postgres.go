@@ -65,8 +65,8 @@ type Config struct {
 	// store's tables in schema s.
 	URL string
 	// MaxConns is the size of the connection pool; 0 keeps the URL's
-	// pool_max_conns, else DefaultMaxConns. The store opens one more connection, outside the
-	// pool, to listen for added items.
+	// pool_max_conns, else DefaultMaxConns. The store opens one more
+	// connection, outside the pool, to listen for stamping rounds.
 	MaxConns int32
 	// ConnectTimeout bounds each attempt to open a connection; 0 means
 	// DefaultConnectTimeout. It replaces the URL's connect_timeout.
