@@ -205,7 +205,7 @@ func parseConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (c
 
 	fs.StringVar(&cfg.Addr, "addr", cfg.Addr, "address to listen on: :8080 is every interface, 127.0.0.1:8080 this machine only")
 	fs.StringVar(&cfg.DB, "db", cfg.DB, "store: sqlite:PATH (embedded), memory (nothing kept), or postgres://…")
-	fs.Var(int32Flag{&cfg.PG.MaxConns}, "pg-max-conns", "PostgreSQL pool size (0: the URL's pool_max_conns, else max(4, CPUs))")
+	fs.Var(int32Flag{&cfg.PG.MaxConns}, "pg-max-conns", "PostgreSQL pool size (0: the URL's pool_max_conns, else 16)")
 	fs.DurationVar(&cfg.PG.ConnectTimeout, "pg-connect-timeout", postgres.DefaultConnectTimeout, "PostgreSQL connect timeout")
 	fs.DurationVar(&cfg.PG.StatementTimeout, "pg-statement-timeout", postgres.DefaultStatementTimeout, "PostgreSQL statement timeout")
 	fs.BoolVar(&cfg.HTTP.Introspection, "introspection", cfg.HTTP.Introspection, "answer introspection queries")
