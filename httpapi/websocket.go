@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"path"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -99,6 +100,9 @@ type websocketTransport struct {
 	access  *accessLog
 	log     *slog.Logger
 	metrics *metrics.Metrics // nil: not measured
+	// deliveries bounds the subscription events being executed at once,
+	// over every socket (see items.Gate).
+	deliveries *items.Gate
 
 	mu       sync.Mutex
 	sockets  map[*wsConn]struct{}
@@ -111,8 +115,9 @@ var _ graphql.Transport = (*websocketTransport)(nil)
 func newWebsocket(cfg Config, deps Deps, tokens auth.TokenStore, l *limiter, access *accessLog) *websocketTransport {
 	return &websocketTransport{
 		cfg: cfg, tokens: tokens, limiter: l, access: access, log: deps.Logger, metrics: deps.Metrics,
-		sockets: map[*wsConn]struct{}{},
-		drained: make(chan struct{}),
+		deliveries: items.NewGate(4 * runtime.GOMAXPROCS(0)),
+		sockets:    map[*wsConn]struct{}{},
+		drained:    make(chan struct{}),
 	}
 }
 
@@ -331,6 +336,7 @@ type wsConn struct {
 type wsOp struct {
 	id     string
 	cancel context.CancelFunc
+	pacer  *items.Pacer
 	// silenced: nothing more is sent for it. Set under wsConn.wmu, before
 	// its last message, or when the client ends it.
 	silenced atomic.Bool
@@ -713,7 +719,8 @@ func (c *wsConn) start(id string, payload json.RawMessage) verdict {
 	if c.t.metrics != nil {
 		ctx, ended = c.t.metrics.OperationStarted(ctx)
 	}
-	ctx = items.WithSubscriptionEnd(graphql.WithOperationContext(ctx, rc), op.setEnd)
+	op.pacer = items.NewPacer()
+	ctx = items.WithPacer(items.WithSubscriptionEnd(graphql.WithOperationContext(ctx, rc), op.setEnd), op.pacer)
 	responses, ctx, panicked := c.dispatch(ctx, rc)
 	go c.run(ctx, op, rc, responses, panicked, ended, name, reqID, received)
 	return verdict{}
@@ -813,10 +820,55 @@ func (c *wsConn) stream(ctx context.Context, op *wsOp, rc *graphql.OperationCont
 			panicked = true
 		}
 	}()
-	for resp := responses(ctx); resp != nil; resp = responses(ctx) {
-		c.sendResult(op, resp)
+	if !op.pacer.Joined() {
+		// Not a subscription of a paced producer: results come as the
+		// handler makes them.
+		for resp := responses(ctx); resp != nil; resp = responses(ctx) {
+			c.sendResult(op, resp)
+		}
+		return false
 	}
-	return false
+	results := make(chan executed, 1)
+	for {
+		// Wait for news without executing anything, so that this
+		// goroutine's stack stays small whatever an execution needs;
+		// each item is executed on a goroutine that ends with it, inside
+		// the gate that bounds executions at once. Writing the answer,
+		// which a client that reads slowly holds up, is outside it.
+		select {
+		case <-op.pacer.Pending():
+		case <-ctx.Done():
+			return false
+		}
+		if c.t.deliveries.Enter(ctx) != nil {
+			return false
+		}
+		go func() {
+			defer c.t.deliveries.Leave()
+			defer func() {
+				if p := recover(); p != nil {
+					_ = rc.Recover(ctx, p) // logs it
+					results <- executed{panicked: true}
+				}
+			}()
+			op.pacer.Ready()
+			results <- executed{resp: responses(ctx)}
+		}()
+		r := <-results
+		switch {
+		case r.panicked:
+			return true
+		case r.resp == nil:
+			return false
+		}
+		c.sendResult(op, r.resp)
+	}
+}
+
+// executed is what an execution of a subscription's item gave.
+type executed struct {
+	resp     *graphql.Response
+	panicked bool
 }
 
 // sendResult sends one result of op; a write that fails ends op, whose

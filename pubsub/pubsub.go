@@ -172,14 +172,16 @@ func (l *Log) Subscribe(ctx context.Context, after int64) (*items.Subscription, 
 
 	c := make(chan items.Item)
 	s := &subscription{}
+	pacer := items.JoinPacer(ctx)
 	l.active.Add(1)
 	go func() {
 		defer l.active.Add(-1)
-		err := l.follow(ctx, c, after)
+		err := l.follow(ctx, c, after, pacer)
 		if err != nil && ctx.Err() == nil {
 			s.err.Store(&err)
 			items.EndSubscription(ctx, err)
 		}
+		pacer.Announce()
 		close(c)
 	}()
 	return &items.Subscription{C: c, Err: s.Err}, nil
@@ -196,7 +198,7 @@ func (s *subscription) Err() error {
 
 // follow sends the items of the events after pos to c until ctx ends or
 // the log does; it returns why it stopped (nil for ctx).
-func (l *Log) follow(ctx context.Context, c chan<- items.Item, pos int64) error {
+func (l *Log) follow(ctx context.Context, c chan<- items.Item, pos int64, pacer *items.Pacer) error {
 	buf := make([]items.Event, 0, 16)
 	for {
 		events, wait, err := l.next(ctx, pos, buf[:0])
@@ -204,6 +206,10 @@ func (l *Log) follow(ctx context.Context, c chan<- items.Item, pos int64) error 
 			return err
 		}
 		for _, e := range events {
+			pacer.Announce()
+			if pacer.Wait(ctx) != nil {
+				return nil
+			}
 			select {
 			case c <- e.Item:
 				pos = e.Pos
