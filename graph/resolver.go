@@ -66,6 +66,9 @@ func (r *Resolver) page(ctx context.Context, search string, first *int, after *s
 // because the client left tells the client why, with an error message for
 // that operation instead of a silent complete.
 func reportEnd(ctx context.Context) context.Context {
+	if items.HasSubscriptionEnd(ctx) {
+		return ctx // the transport reports it its own way (HTTP streams)
+	}
 	return items.WithSubscriptionEnd(ctx, func(err error) {
 		transport.AddSubscriptionError(ctx, subscriptionError(err))
 	})

@@ -23,3 +23,11 @@ func EndSubscription(ctx context.Context, err error) {
 		end(err)
 	}
 }
+
+// HasSubscriptionEnd reports whether ctx carries a hook of
+// WithSubscriptionEnd, so that a layer under the transport does not
+// replace the transport's own.
+func HasSubscriptionEnd(ctx context.Context) bool {
+	_, ok := ctx.Value(subscriptionEndKey).(func(error))
+	return ok
+}
