@@ -219,6 +219,8 @@ func parseConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (c
 	fs.IntVar(&cfg.Server.MaxHeaderBytes, "max-header-bytes", cfg.Server.MaxHeaderBytes, "largest request header, in bytes")
 	fs.IntVar(&cfg.HTTP.MaxWebsockets, "max-websockets", cfg.HTTP.MaxWebsockets, "most websockets open at once")
 	fs.IntVar(&cfg.HTTP.MaxSubscriptionsPerSocket, "max-subscriptions", cfg.HTTP.MaxSubscriptionsPerSocket, "most operations running at once on one websocket")
+	// Transports: HTTP streams.
+	fs.IntVar(&cfg.HTTP.MaxStreams, "max-streams", cfg.HTTP.MaxStreams, "most HTTP streams open at once (graphql-sse, multipart/mixed)")
 	fs.Var(listFlag{&cfg.HTTP.CORSOrigins}, "cors-origins", "comma-separated origins whose pages may call the API and open websockets (https://app.example.com, https://*.example.com); none by default")
 	fs.BoolVar(&cfg.HTTP.CSRFPrevention, "csrf-prevention", cfg.HTTP.CSRFPrevention, "refuse requests a browser could send cross-site without a preflight, as Apollo Server does (for proxies that add cookies)")
 	fs.IntVar(&cfg.HTTP.RateLimit.Requests, "rate-limit", cfg.HTTP.RateLimit.Requests, "requests per --rate-window per client address and per token (0: off)")
@@ -261,7 +263,7 @@ func parseConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (c
 	h := cfg.HTTP
 	if h.MaxBodyBytes <= 0 || h.MaxCost <= 0 || h.MaxDepth <= 0 || h.MaxTokens <= 0 ||
 		h.MaxDirectives <= 0 || h.MaxBatch <= 0 || h.QueryCacheSize <= 0 ||
-		h.MaxWebsockets <= 0 || h.MaxSubscriptionsPerSocket <= 0 || cfg.Server.MaxHeaderBytes <= 0 {
+		h.MaxWebsockets <= 0 || h.MaxSubscriptionsPerSocket <= 0 || h.MaxStreams <= 0 || cfg.Server.MaxHeaderBytes <= 0 {
 		return cfg, errors.New("limits and cache sizes must be positive")
 	}
 	if h.RateLimit.Requests < 0 || h.RateLimit.Window < time.Second {

@@ -67,6 +67,14 @@ type Config struct {
 	// one websocket; past it a subscribe gets an error message.
 	MaxSubscriptionsPerSocket int
 
+	// Transports: streams (see sse.go, multipart.go).
+	//
+	// MaxStreams bounds the HTTP streams open at once (graphql-sse event
+	// streams and reservations, multipart/mixed answers); past it a
+	// request for one is answered 503 with Retry-After. A reservation
+	// runs at most MaxSubscriptionsPerSocket operations.
+	MaxStreams int
+
 	// ReadTimeout bounds reading a request, body included, and
 	// WriteTimeout writing its answer. Neither applies to a websocket once
 	// upgraded. (The header's own timeout is the http.Server's.)
@@ -108,6 +116,7 @@ func DefaultConfig() Config {
 		WebsocketInitTimeout:      10 * time.Second,
 		MaxWebsockets:             1000,
 		MaxSubscriptionsPerSocket: 20,
+		MaxStreams:                1000,
 		ReadTimeout:               30 * time.Second,
 		WriteTimeout:              30 * time.Second,
 		RateLimit:                 RateLimit{Window: time.Minute},
@@ -163,7 +172,8 @@ func NewHandler(cfg Config, deps Deps) http.Handler {
 	})
 	r.Get("/readyz", ready(deps.Store, deps.Logger))
 	api := r.With(corsMiddleware(cfg.CORSOrigins),
-		allowMethods(http.MethodGet, http.MethodPost, http.MethodOptions))
+		// PUT and DELETE: graphql-sse's single-connection mode.
+		allowMethods(http.MethodGet, http.MethodPost, http.MethodOptions, http.MethodPut, http.MethodDelete))
 	if cfg.CSRFPrevention {
 		api = api.With(csrfPrevention)
 	}
@@ -181,9 +191,24 @@ func NewHandler(cfg Config, deps Deps) http.Handler {
 // presenter, panic recovery, caches and limits.
 func newGraphQL(cfg Config, deps Deps, tokens auth.TokenStore) http.Handler {
 	srv := handler.New(graph.NewSchema(&graph.Resolver{Store: deps.Store, Broker: deps.Broker}))
+	// gqlgen serves a request with the first transport that supports it,
+	// so the order is the design: websocket upgrades (a GET like a
+	// query's), then OPTIONS, then graphql-sse's single-connection mode
+	// (PUT, DELETE, and any request carrying a stream token, whose POSTs
+	// are otherwise ordinary GraphQL requests), and last GraphQL over
+	// HTTP, which reads each operation and then answers it in JSON, as an
+	// event stream or as multipart/mixed, from its Accept header and its
+	// type (see acceptance.answer).
 	srv.AddTransport(newWebsocket(cfg, tokens))
-	srv.AddTransport(transport.Options{AllowedMethods: []string{http.MethodGet, http.MethodPost}})
-	srv.AddTransport(httpTransport{maxBatch: cfg.MaxBatch})
+	srv.AddTransport(transport.Options{AllowedMethods: []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete}})
+	streams := &streaming{
+		set: newStreamSet(cfg.MaxStreams),
+		cfg: streamConfig{keepAlive: cfg.KeepAlive, writeTimeout: cfg.WriteTimeout},
+		log: deps.Logger,
+	}
+	plain := httpTransport{maxBatch: cfg.MaxBatch, streams: streams}
+	srv.AddTransport(newSSEReservations(plain, streams, cfg.MaxSubscriptionsPerSocket))
+	srv.AddTransport(plain)
 
 	srv.SetErrorPresenter(graph.ErrorPresenter(deps.Logger))
 	srv.SetRecoverFunc(graph.Recover(deps.Logger))
