@@ -67,13 +67,22 @@ type Config struct {
 	// one websocket; past it a subscribe gets an error message.
 	MaxSubscriptionsPerSocket int
 
-	// Transports: streams (see sse.go, multipart.go).
+	// Transports: streams, trusted documents (see sse.go, multipart.go,
+	// trusted.go).
 	//
 	// MaxStreams bounds the HTTP streams open at once (graphql-sse event
 	// streams and reservations, multipart/mixed answers); past it a
 	// request for one is answered 503 with Retry-After. A reservation
 	// runs at most MaxSubscriptionsPerSocket operations.
 	MaxStreams int
+	// TrustedDocuments are the documents of LoadTrustedDocuments, by
+	// sha256: a request may name one by documentId or by
+	// extensions.persistedQuery.sha256Hash.
+	TrustedDocuments map[string]string
+	// OnlyTrustedDocuments refuses every other document, before parsing,
+	// with PERSISTED_QUERY_NOT_FOUND, and turns the registration of
+	// automatic persisted queries off.
+	OnlyTrustedDocuments bool
 
 	// ReadTimeout bounds reading a request, body included, and
 	// WriteTimeout writing its answer. Neither applies to a websocket once
@@ -227,7 +236,12 @@ func newGraphQL(cfg Config, deps Deps, tokens auth.TokenStore) http.Handler {
 		srv.SetDisableSuggestion(true)
 		srv.Use(graph.NoIntrospection{})
 	}
-	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](cfg.APQCacheSize)})
+	if len(cfg.TrustedDocuments) > 0 || cfg.OnlyTrustedDocuments {
+		srv.Use(newTrustedDocuments(cfg.TrustedDocuments, cfg.OnlyTrustedDocuments, deps.Metrics))
+	}
+	if !cfg.OnlyTrustedDocuments {
+		srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](cfg.APQCacheSize)})
+	}
 	srv.Use(&graph.Limits{
 		MaxTokens:     cfg.MaxTokens,
 		MaxDepth:      cfg.MaxDepth,

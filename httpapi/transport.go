@@ -340,6 +340,7 @@ func paramsFromJSON(body []byte) (*graphql.RawParams, *requestError) {
 		OperationName any `json:"operationName"`
 		Variables     any `json:"variables"`
 		Extensions    any `json:"extensions"`
+		DocumentID    any `json:"documentId"`
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
@@ -366,6 +367,9 @@ func paramsFromJSON(body []byte) (*graphql.RawParams, *requestError) {
 	if p.Extensions, ok = objectOrNull(w.Extensions); !ok {
 		return nil, &requestError{http.StatusBadRequest, "extensions must be a JSON object"}
 	}
+	if reqErr := withDocumentID(p, w.DocumentID); reqErr != nil {
+		return nil, reqErr
+	}
 	if p.Query == "" && !hasPersistedQuery(p.Extensions) {
 		return nil, &requestError{http.StatusBadRequest, "the request has no query: send a GraphQL document as a string in query"}
 	}
@@ -391,7 +395,7 @@ func objectOrNull(v any) (map[string]any, bool) {
 func paramsFromQuery(r *http.Request) (*graphql.RawParams, *requestError) {
 	q := r.URL.Query()
 	p := &graphql.RawParams{Query: q.Get("query"), OperationName: q.Get("operationName")}
-	for _, v := range []string{p.Query, p.OperationName, q.Get("variables"), q.Get("extensions")} {
+	for _, v := range []string{p.Query, p.OperationName, q.Get("variables"), q.Get("extensions"), q.Get("documentId")} {
 		if !utf8.ValidString(v) {
 			return nil, &requestError{http.StatusBadRequest, "the request's parameters are not valid UTF-8"}
 		}
@@ -403,6 +407,11 @@ func paramsFromQuery(r *http.Request) (*graphql.RawParams, *requestError) {
 	}
 	if v := q.Get("extensions"); v != "" {
 		if reqErr := decodeObject(json.RawMessage(v), "extensions", &p.Extensions); reqErr != nil {
+			return nil, reqErr
+		}
+	}
+	if id := q.Get("documentId"); id != "" {
+		if reqErr := withDocumentID(p, id); reqErr != nil {
 			return nil, reqErr
 		}
 	}
