@@ -14,7 +14,7 @@ func TestAccepted(t *testing.T) {
 		json      = ""
 	)
 	for _, tc := range []struct {
-		accept                          string
+		accept                       string
 		query, subscription, refused string
 	}{
 		{"", json, json, json},
