@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -220,8 +221,23 @@ func (t *sseReservations) lookup(w http.ResponseWriter, r *http.Request) *reserv
 
 // reserve answers a PUT: a new reservation, whose token is the body.
 func (t *sseReservations) reserve(w http.ResponseWriter, r *http.Request) {
-	if streamToken(r) != "" {
-		writeError(w, http.StatusConflict, codeBadRequest, "a stream is reserved without a token: send PUT alone")
+	// The graphql-sse client sends the token of its last reservation
+	// again when it reserves anew; the reference server then reserves
+	// under that token, unless it is in use. So does this one, for a
+	// token that cannot be guessed more easily than one it would make.
+	token := streamToken(r)
+	switch {
+	case token == "":
+		token = rand.Text()
+	case len(token) < len(rand.Text()) || len(token) > 128 || !wellFormedID(strings.ReplaceAll(token, "=", "")):
+		writeError(w, http.StatusBadRequest, codeBadRequest, "a stream token is 26 to 128 letters, digits, '.', '_' or '-'")
+		return
+	}
+	t.mu.Lock()
+	_, taken := t.byKey[token]
+	t.mu.Unlock()
+	if taken {
+		writeError(w, http.StatusConflict, codeBadRequest, "a stream is reserved under this token already")
 		return
 	}
 	// The reservation outlives the PUT: its context keeps the request's
@@ -230,9 +246,16 @@ func (t *sseReservations) reserve(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return
 	}
-	res := &reservation{token: rand.Text(), release: release, opened: make(chan struct{}), ops: map[string]context.CancelFunc{}}
+	res := &reservation{token: token, release: release, opened: make(chan struct{}), ops: map[string]context.CancelFunc{}}
 	res.ctx, res.cancel = context.WithCancel(ctx)
 	t.mu.Lock()
+	if _, taken := t.byKey[token]; taken {
+		t.mu.Unlock()
+		res.cancel()
+		release()
+		writeError(w, http.StatusConflict, codeBadRequest, "a stream is reserved under this token already")
+		return
+	}
 	t.byKey[res.token] = res
 	t.mu.Unlock()
 	res.timer = time.AfterFunc(reservationTimeout, func() {

@@ -328,3 +328,33 @@ func TestSSEManyAtOnce(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+func TestSSEReservationTokens(t *testing.T) {
+	// The graphql-sse client sends its last token again when it reserves
+	// anew.
+	ts := newStreamServer(t, httpapi.DefaultConfig())
+	put := func(token string) (int, string) {
+		t.Helper()
+		header := map[string]string{}
+		if token != "" {
+			header["X-GraphQL-Event-Stream-Token"] = token
+		}
+		resp := ts.request(t, http.MethodPut, "/graphql", "", header)
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	status, token := put("")
+	if status != http.StatusCreated || len(token) < 26 {
+		t.Fatalf("PUT: %d %q, want 201 and a token of 26 characters or more", status, token)
+	}
+	if status, _ := put(token); status != http.StatusConflict {
+		t.Errorf("PUT with a token in use: %d, want 409", status)
+	}
+	if status, _ := put("short"); status != http.StatusBadRequest {
+		t.Errorf("PUT with a guessable token: %d, want 400", status)
+	}
+	mine := strings.Repeat("A", 32)
+	if status, got := put(mine); status != http.StatusCreated || got != mine {
+		t.Errorf("PUT with a free token: %d %q, want 201 and that token", status, got)
+	}
+}
