@@ -169,7 +169,31 @@ type reservation struct {
 }
 
 func newSSEReservations(h httpTransport, s *streaming, maxOps int) *sseReservations {
-	return &sseReservations{http: h, streams: s, maxOps: maxOps, byKey: map[string]*reservation{}}
+	t := &sseReservations{http: h, streams: s, maxOps: maxOps, byKey: map[string]*reservation{}}
+	s.set.mu.Lock()
+	s.set.onShutdown = append(s.set.onShutdown, t.shutdown)
+	s.set.mu.Unlock()
+	return t
+}
+
+// shutdown closes every reservation that runs no operation: one that
+// does closes when its last operation ends (see run), which the broker
+// ends at shutdown.
+func (t *sseReservations) shutdown() {
+	t.mu.Lock()
+	all := make([]*reservation, 0, len(t.byKey))
+	for _, res := range t.byKey {
+		all = append(all, res)
+	}
+	t.mu.Unlock()
+	for _, res := range all {
+		res.mu.Lock()
+		idle := len(res.ops) == 0
+		res.mu.Unlock()
+		if idle {
+			res.cancel()
+		}
+	}
 }
 
 // Supports implements graphql.Transport: a PUT or DELETE, or a request
@@ -372,6 +396,10 @@ func (t *sseReservations) operate(w http.ResponseWriter, r *http.Request, exec g
 	full := t.maxOps > 0 && len(res.ops) >= t.maxOps
 	res.mu.Unlock()
 	switch {
+	case t.streams.set.shuttingDown():
+		w.Header().Set("Retry-After", "10")
+		writeError(w, http.StatusServiceUnavailable, codeBadRequest, "the server is shutting down; retry later")
+		return
 	case busy:
 		writeError(w, http.StatusConflict, codeBadRequest, "an operation with this id runs on the stream already")
 		return
@@ -440,25 +468,31 @@ func (t *sseReservations) run(ctx context.Context, res *reservation, id string, 
 		return out.write(sseNext, []byte(`{"id":`), idJSON, []byte(`,"payload":`), payload, []byte("}"), sseEnd)
 	}
 	endErr := runOperation(ctx, exec, rc, func(_ *graphql.Response, body []byte) error { return next(body) })
+	goingAway := errors.Is(endErr, items.ErrGoingAway)
 	switch {
 	case ctx.Err() != nil || stopped():
 		// Stopped by the client, or its stream ended.
-	case errors.Is(endErr, items.ErrGoingAway):
-		// The server shuts down: the stream closes, so that the client
+	case goingAway:
+		// The server shuts down: no complete; the stream closes once its
+		// other operations have sent what they have, and the client
 		// reconnects elsewhere.
-		res.cancel()
-		return
 	case endErr != nil:
 		t.streams.logEnd(ctx, endErr)
 		body, _ := json.Marshal(struct {
 			Errors gqlerror.List `json:"errors"`
 		}{endErrors(endErr)})
 		_ = next(body)
-	}
-	if !stopped() {
-		_ = out.write(sseCompleteForID, []byte(`{"id":`), idJSON, []byte("}"), sseEnd)
+		fallthrough
+	default:
+		if !stopped() {
+			_ = out.write(sseCompleteForID, []byte(`{"id":`), idJSON, []byte("}"), sseEnd)
+		}
 	}
 	res.mu.Lock()
 	delete(res.ops, id)
+	idle := len(res.ops) == 0
 	res.mu.Unlock()
+	if idle && (goingAway || t.streams.set.shuttingDown()) {
+		res.cancel()
+	}
 }

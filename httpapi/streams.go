@@ -28,9 +28,13 @@ import (
 // each KeepAlive so that proxies keep it open.
 //
 // A stream ends when its operation ends, when its client leaves, or when
-// the server shuts down: its context is the request's, which the server's
-// base context ends, and Shutdown ends the streams of a handler whose
-// server drains instead.
+// the server shuts down. Its context is the request's, which the server's
+// base context ends. When the http.Server's shutdown begins (the set
+// watches it), new streams are refused with 503, a subscription's stream
+// closes once the broker has ended it with items.ErrGoingAway after
+// delivering what it acknowledged, and a reserved stream closes once its
+// operations have; streamSet.Shutdown(ctx) does the same and also ends,
+// when ctx is done, whatever is left.
 
 // streamSet counts the streams open now and ends them at shutdown.
 type streamSet struct {
@@ -40,6 +44,11 @@ type streamSet struct {
 	open     map[*openStream]struct{}
 	shutting bool
 	drained  chan struct{} // closed once shutting with nothing open
+	// onShutdown are called once when the shutdown begins: a reserved
+	// stream idle at that time closes, as no operation will end it.
+	onShutdown []func()
+	// servers are the http.Servers whose shutdown begins this one's.
+	servers map[*http.Server]bool
 }
 
 // openStream is one stream of a streamSet.
@@ -48,7 +57,50 @@ type openStream struct {
 }
 
 func newStreamSet(maxOpen int) *streamSet {
-	return &streamSet{max: maxOpen, open: map[*openStream]struct{}{}, drained: make(chan struct{})}
+	return &streamSet{max: maxOpen, open: map[*openStream]struct{}{}, drained: make(chan struct{}), servers: map[*http.Server]bool{}}
+}
+
+// watchServer begins the shutdown of the set when the http.Server that
+// serves ctx's request begins its own, so that streams end however the
+// program shuts its server down.
+func (s *streamSet) watchServer(ctx context.Context) {
+	srv, ok := ctx.Value(http.ServerContextKey).(*http.Server)
+	if !ok {
+		return
+	}
+	s.mu.Lock()
+	seen := s.servers[srv]
+	s.servers[srv] = true
+	s.mu.Unlock()
+	if !seen {
+		srv.RegisterOnShutdown(s.beginShutdown)
+	}
+}
+
+// beginShutdown refuses new streams from now on and calls the onShutdown
+// hooks, once.
+func (s *streamSet) beginShutdown() {
+	s.mu.Lock()
+	if s.shutting {
+		s.mu.Unlock()
+		return
+	}
+	s.shutting = true
+	if len(s.open) == 0 {
+		close(s.drained)
+	}
+	hooks := s.onShutdown
+	s.mu.Unlock()
+	for _, f := range hooks {
+		f()
+	}
+}
+
+// shuttingDown reports whether the shutdown has begun.
+func (s *streamSet) shuttingDown() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.shutting
 }
 
 // errTooManyStreams refuses a stream past the limit, or during shutdown.
@@ -59,6 +111,7 @@ var errTooManyStreams = errors.New("too many streams")
 // Past the limit, or while the server shuts down, it writes a 503 with
 // Retry-After to w and returns errTooManyStreams.
 func (s *streamSet) acquire(ctx context.Context, w http.ResponseWriter) (context.Context, func(), error) {
+	s.watchServer(ctx)
 	s.mu.Lock()
 	if s.shutting || (s.max > 0 && len(s.open) >= s.max) {
 		shutting := s.shutting
@@ -102,14 +155,7 @@ func (s *streamSet) count() int {
 // shutdown began. When ctx is done first, it ends every stream left and
 // returns ctx's error once they have all been released.
 func (s *streamSet) Shutdown(ctx context.Context) error {
-	s.mu.Lock()
-	if !s.shutting {
-		s.shutting = true
-		if len(s.open) == 0 {
-			close(s.drained)
-		}
-	}
-	s.mu.Unlock()
+	s.beginShutdown()
 	select {
 	case <-s.drained:
 		return nil

@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -224,3 +225,44 @@ func gqlBody(query string, extensions map[string]any) string {
 
 // getPath is /graphql?query=….
 func getPath(query string) string { return "/graphql?query=" + url.QueryEscape(query) }
+
+func TestStreamsEndAtShutdown(t *testing.T) {
+	ts := newStreamServer(t, httpapi.DefaultConfig())
+	events := newSSEReader(t, ts.request(t, http.MethodPost, "/graphql", gqlBody(itemAddedAfter2, nil), map[string]string{"Accept": acceptSSE}))
+	parts := newMultipartReader(t, ts.request(t, http.MethodPost, "/graphql", gqlBody(itemAddedAfter2, nil), map[string]string{"Accept": apolloSubscriptionAccept}), "subscriptionspec")
+	put := ts.request(t, http.MethodPut, "/graphql", "", nil)
+	token, _ := io.ReadAll(put.Body)
+	reserved := newSSEReader(t, ts.request(t, http.MethodGet, "/graphql?token="+string(token), "", map[string]string{"Accept": acceptSSE}))
+	ts.waitMetric(t, "itemsapi_subscriptions_active", 2)
+	ts.addItem(t, "pear")
+
+	// As the server's shutdown does: the http.Server stops, and the
+	// broker ends its subscriptions once it has delivered what it
+	// acknowledged.
+	shutdown := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		shutdown <- ts.Config.Shutdown(ctx)
+	}()
+	ts.mem.Shutdown()
+
+	if ev := events.must(); ev.name != "next" || !strings.Contains(ev.data, "pear") {
+		t.Errorf("event stream: %+v, want pear", ev)
+	}
+	if ev, ok := events.next(); ok {
+		t.Errorf("event stream: %+v after the shutdown, want its end", ev)
+	}
+	if body := parts.must(); !strings.Contains(body, "pear") {
+		t.Errorf("multipart: %s, want pear", body)
+	}
+	if body, ok, err := parts.next(); ok || err == nil {
+		t.Errorf("multipart: %q, %v after the shutdown, want it cut short", body, err)
+	}
+	if ev, ok := reserved.next(); ok {
+		t.Errorf("reserved stream: %+v, want its end", ev)
+	}
+	if err := <-shutdown; err != nil {
+		t.Errorf("Shutdown = %v, want every stream ended in time", err)
+	}
+}
