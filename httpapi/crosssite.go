@@ -31,6 +31,7 @@ var corsHeaders = []string{
 	"apollo-require-preflight", "x-apollo-operation-name",
 	"apollographql-client-name", "apollographql-client-version",
 	"graphql-client-name", "graphql-client-version",
+	streamTokenHeader, // graphql-sse's single-connection mode
 }
 
 // corsMiddleware answers preflights and adds CORS headers for the listed
@@ -42,7 +43,7 @@ func corsMiddleware(origins []string) func(http.Handler) http.Handler {
 	}
 	return cors.Handler(cors.Options{
 		AllowedOrigins: origins,
-		AllowedMethods: []string{http.MethodGet, http.MethodPost, http.MethodOptions},
+		AllowedMethods: []string{http.MethodGet, http.MethodPost, http.MethodOptions, http.MethodPut, http.MethodDelete},
 		AllowedHeaders: corsHeaders,
 		ExposedHeaders: []string{"X-Request-Id", "Retry-After"},
 		// Credentials are headers, never cookies: nothing to allow.
