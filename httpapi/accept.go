@@ -91,7 +91,10 @@ type acceptance struct {
 
 // accepted parses the Accept header of a request. No header accepts JSON.
 func accepted(header string) acceptance {
-	if strings.TrimSpace(header) == "" {
+	if !containsFold(header, "event-stream") && !containsFold(header, "multipart") {
+		// No stream can be asked for: the ranges of JSON would only be
+		// compared among themselves, which responseMedia does. This
+		// spares the parse on the hot path of plain queries.
 		return acceptance{json: 1}
 	}
 	var a acceptance
@@ -158,4 +161,25 @@ func (a acceptance) answer(kind ast.Operation) string {
 		return mediaMultipart
 	}
 	return ""
+}
+
+// containsFold reports whether s contains the lower-case ASCII substr,
+// in any case, without allocating.
+func containsFold(s, substr string) bool {
+	for i := 0; i+len(substr) <= len(s); i++ {
+		j := 0
+		for ; j < len(substr); j++ {
+			c := s[i+j]
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			if c != substr[j] {
+				break
+			}
+		}
+		if j == len(substr) {
+			return true
+		}
+	}
+	return false
 }
