@@ -246,9 +246,11 @@ func (t *sseReservations) lookup(w http.ResponseWriter, r *http.Request) *reserv
 // reserve answers a PUT: a new reservation, whose token is the body.
 func (t *sseReservations) reserve(w http.ResponseWriter, r *http.Request) {
 	// The graphql-sse client sends the token of its last reservation
-	// again when it reserves anew; the reference server then reserves
-	// under that token, unless it is in use. So does this one, for a
-	// token that cannot be guessed more easily than one it would make.
+	// again when it reserves anew, often before the server has seen its
+	// last stream close. Only the holder of a token can send it: the
+	// reservation it names is over, and a new one takes its token. A
+	// token the client made up must be no easier to guess than one the
+	// server makes.
 	token := streamToken(r)
 	switch {
 	case token == "":
@@ -258,11 +260,10 @@ func (t *sseReservations) reserve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	t.mu.Lock()
-	_, taken := t.byKey[token]
+	old := t.byKey[token]
 	t.mu.Unlock()
-	if taken {
-		writeError(w, http.StatusConflict, codeBadRequest, "a stream is reserved under this token already")
-		return
+	if old != nil {
+		t.end(old)
 	}
 	// The reservation outlives the PUT: its context keeps the request's
 	// values but ends with the reservation.
