@@ -78,6 +78,11 @@ func preflighted(r *http.Request) bool {
 	if r.Header.Get("apollo-require-preflight") != "" || r.Header.Get("x-apollo-operation-name") != "" {
 		return true
 	}
+	// PUT and DELETE (graphql-sse's reservations) are never simple, nor
+	// is a request with the stream token header.
+	if r.Method != http.MethodGet && r.Method != http.MethodPost && r.Method != http.MethodHead || r.Header.Get(streamTokenHeader) != "" {
+		return true
+	}
 	ct := r.Header.Get("Content-Type")
 	if ct == "" {
 		return false

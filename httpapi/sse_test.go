@@ -358,3 +358,27 @@ func TestSSEReservationTokens(t *testing.T) {
 		t.Errorf("PUT with a free token: %d %q, want 201 and that token", status, got)
 	}
 }
+
+func TestSSEUnderCSRFPrevention(t *testing.T) {
+	// PUT, DELETE and the token header are never simple requests: a
+	// browser asks first, so CSRF prevention lets them through.
+	cfg := httpapi.DefaultConfig()
+	cfg.CSRFPrevention = true
+	ts := newStreamServer(t, cfg)
+	put := ts.request(t, http.MethodPut, "/graphql", "", nil)
+	token, _ := io.ReadAll(put.Body)
+	if put.StatusCode != http.StatusCreated {
+		t.Fatalf("PUT: %d, want 201", put.StatusCode)
+	}
+	withToken := map[string]string{"X-GraphQL-Event-Stream-Token": string(token), "Accept": acceptSSE}
+	if resp := ts.request(t, http.MethodGet, "/graphql", "", withToken); resp.StatusCode != http.StatusOK {
+		t.Errorf("GET of the stream with the token header: %d, want 200", resp.StatusCode)
+	}
+	if resp := ts.request(t, http.MethodDelete, "/graphql?operationId=x", "", withToken); resp.StatusCode != http.StatusOK {
+		t.Errorf("DELETE: %d, want 200", resp.StatusCode)
+	}
+	// EventSource's GET is a simple request: refused, as any such GET.
+	if resp := ts.request(t, http.MethodGet, getPath(itemAddedAfter2), "", map[string]string{"Accept": acceptSSE}); resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("EventSource's GET: %d, want 400", resp.StatusCode)
+	}
+}
