@@ -273,16 +273,6 @@ func (t *sseReservations) reserve(w http.ResponseWriter, r *http.Request) {
 	}
 	res := &reservation{token: token, release: release, opened: make(chan struct{}), ops: map[string]context.CancelFunc{}}
 	res.ctx, res.cancel = context.WithCancel(ctx)
-	t.mu.Lock()
-	if _, taken := t.byKey[token]; taken {
-		t.mu.Unlock()
-		res.cancel()
-		release()
-		writeError(w, http.StatusConflict, codeBadRequest, "a stream is reserved under this token already")
-		return
-	}
-	t.byKey[res.token] = res
-	t.mu.Unlock()
 	res.timer = time.AfterFunc(reservationTimeout, func() {
 		res.mu.Lock()
 		open := res.streaming
@@ -291,6 +281,17 @@ func (t *sseReservations) reserve(w http.ResponseWriter, r *http.Request) {
 			t.end(res)
 		}
 	})
+	t.mu.Lock()
+	if _, taken := t.byKey[token]; taken {
+		t.mu.Unlock()
+		res.timer.Stop()
+		res.cancel()
+		release()
+		writeError(w, http.StatusConflict, codeBadRequest, "a stream is reserved under this token already")
+		return
+	}
+	t.byKey[res.token] = res
+	t.mu.Unlock()
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.WriteHeader(http.StatusCreated)
 	_, _ = w.Write([]byte(res.token))
@@ -304,7 +305,11 @@ func (t *sseReservations) end(res *reservation) {
 		delete(t.byKey, res.token)
 	}
 	t.mu.Unlock()
+	// Cancelled under res.mu, where operate checks it before it counts a
+	// new operation: none is counted once Wait may have begun.
+	res.mu.Lock()
 	res.cancel()
+	res.mu.Unlock()
 	res.timer.Stop()
 	res.running.Wait()
 	res.release()
