@@ -168,3 +168,23 @@ func TestDeferredFragmentsCountInLimits(t *testing.T) {
 		})
 	}
 }
+
+func TestDeferOverSSE(t *testing.T) {
+	// graphql-sse carries the patches of the 2022 draft as next events:
+	// the initial result with hasNext, then {data, path, label, hasNext}.
+	ts := newStreamServer(t, httpapi.DefaultConfig())
+	resp := ts.request(t, http.MethodPost, "/graphql", gqlBody(deferQuery, nil), map[string]string{"Accept": acceptSSE})
+	r := newSSEReader(t, resp)
+	var got []string
+	for {
+		ev := r.must()
+		if ev.name == "complete" {
+			break
+		}
+		got = append(got, ev.data)
+	}
+	if len(got) != 3 || !strings.Contains(got[0], `"hasNext":true`) || !strings.Contains(got[2], `"hasNext":false`) ||
+		!strings.Contains(got[1], `"path":["items","nodes",`) || !strings.Contains(got[1], `"label":"more"`) {
+		t.Errorf("events %q, want the initial result and a patch per item", got)
+	}
+}
