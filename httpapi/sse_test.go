@@ -382,3 +382,24 @@ func TestSSEUnderCSRFPrevention(t *testing.T) {
 		t.Errorf("EventSource's GET: %d, want 400", resp.StatusCode)
 	}
 }
+
+func TestSSEReservationOperationLimit(t *testing.T) {
+	cfg := httpapi.DefaultConfig()
+	cfg.MaxSubscriptionsPerSocket = 1
+	ts := newStreamServer(t, cfg)
+	put := ts.request(t, http.MethodPut, "/graphql", "", nil)
+	token, _ := io.ReadAll(put.Body)
+	withToken := map[string]string{"X-GraphQL-Event-Stream-Token": string(token)}
+	if resp := ts.request(t, http.MethodPost, "/graphql", gqlBody(itemAddedAfter2, map[string]any{"operationId": "a"}), withToken); resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("first operation: %d, want 202", resp.StatusCode)
+	}
+	if resp := ts.request(t, http.MethodPost, "/graphql", gqlBody(itemAddedAfter2, map[string]any{"operationId": "b"}), withToken); resp.StatusCode != http.StatusTooManyRequests {
+		t.Errorf("second operation past --max-subscriptions 1: %d, want 429", resp.StatusCode)
+	}
+	if resp := ts.request(t, http.MethodDelete, "/graphql?operationId=a", "", withToken); resp.StatusCode != http.StatusOK {
+		t.Fatalf("DELETE: %d", resp.StatusCode)
+	}
+	if resp := ts.request(t, http.MethodPost, "/graphql", gqlBody(itemAddedAfter2, map[string]any{"operationId": "b"}), withToken); resp.StatusCode != http.StatusAccepted {
+		t.Errorf("an operation once the first is stopped: %d, want 202", resp.StatusCode)
+	}
+}
