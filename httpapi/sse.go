@@ -160,11 +160,14 @@ type reservation struct {
 	release func() // the slot of the stream set
 	timer   *time.Timer
 
-	mu        sync.Mutex
-	out       *streamWriter // nil until the stream opens
-	opened    chan struct{} // closed when the stream opens
-	ops       map[string]context.CancelFunc
-	running   sync.WaitGroup
+	mu      sync.Mutex
+	out     *streamWriter // nil until the stream opens
+	opened  chan struct{} // closed when the stream opens
+	ops     map[string]context.CancelFunc
+	running sync.WaitGroup
+	// active counts the goroutines of operations: what runs, which a
+	// stopped operation does until it has returned.
+	active    int
 	streaming bool
 }
 
@@ -399,7 +402,7 @@ func (t *sseReservations) operate(w http.ResponseWriter, r *http.Request, exec g
 	}
 	res.mu.Lock()
 	_, busy := res.ops[id]
-	full := t.maxOps > 0 && len(res.ops) >= t.maxOps
+	full := t.maxOps > 0 && res.active >= t.maxOps
 	res.mu.Unlock()
 	switch {
 	case t.streams.set.shuttingDown():
@@ -436,12 +439,25 @@ func (t *sseReservations) operate(w http.ResponseWriter, r *http.Request, exec g
 		writeError(w, http.StatusConflict, codeBadRequest, "an operation with this id runs on the stream already")
 		return
 	}
+	if t.maxOps > 0 && res.active >= t.maxOps {
+		res.mu.Unlock()
+		cancel()
+		writeError(w, http.StatusTooManyRequests, codeBadRequest,
+			fmt.Sprintf("this stream already runs %d operations, the most it may; complete one first", t.maxOps))
+		return
+	}
 	res.ops[id] = cancel
+	res.active++
 	res.running.Add(1)
 	res.mu.Unlock()
 	stopWith := context.AfterFunc(res.ctx, cancel)
 	go func() {
 		defer res.running.Done()
+		defer func() {
+			res.mu.Lock()
+			res.active--
+			res.mu.Unlock()
+		}()
 		defer stopWith()
 		defer cancel()
 		t.run(ctx, res, id, exec, op.rc)
