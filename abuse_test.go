@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -10,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -463,6 +466,279 @@ func TestAbuse(t *testing.T) {
 			}
 		})
 	})
+
+	run("18 1.9 MB search string", func(t *testing.T) {
+		// No name is longer than 200 code points: a longer search string
+		// matches nothing, and is answered without asking the store (the
+		// store's call counts in /metrics do not move), from its first few
+		// hundred bytes.
+		empty := `{"search":{"totalCount":0,"nodes":[],"pageInfo":{"hasNextPage":false,"hasPreviousPage":false,"startCursor":null,"endCursor":null}}}`
+		const query = `query($q: String) { search(query: $q) { totalCount nodes { id } pageInfo { hasNextPage hasPreviousPage startCursor endCursor } } }`
+		for _, tt := range []struct{ name, q string }{
+			{"1.9 MB in a variable", strings.Repeat("\u00e9", 950_000)},
+			{"201 code points", strings.Repeat("x", 201)},
+		} {
+			t.Run(tt.name, func(t *testing.T) {
+				before := a.storeCalls(t, "Items", "CountItems")
+				r := a.query(t, tt.name, query, map[string]any{"q": tt.q})
+				if r.Status != http.StatusOK || len(r.Errors) > 0 || string(r.Body["data"]) != empty {
+					t.Errorf("answer = %d %s, want 200 with %s", r.Status, r.short(), empty)
+				}
+				if after := a.storeCalls(t, "Items", "CountItems"); after != before {
+					t.Errorf("the store was asked %d times (Items and CountItems), want 0", after-before)
+				}
+			})
+		}
+		t.Run("1.9 MB in the document", func(t *testing.T) {
+			before := a.storeCalls(t, "Items", "CountItems")
+			r := a.query(t, "1.9 MB search literal", `{ search(query: "`+strings.Repeat("\u00e9", 950_000)+`") { totalCount } }`, nil)
+			if r.Status != http.StatusOK || string(r.Body["data"]) != `{"search":{"totalCount":0}}` {
+				t.Errorf("answer = %d %s, want 200 with totalCount 0", r.Status, r.short())
+			}
+			if after := a.storeCalls(t, "Items", "CountItems"); after != before {
+				t.Errorf("the store was asked %d times (Items and CountItems), want 0", after-before)
+			}
+		})
+	})
+
+	run("19 invisible and bidirectional item names", func(t *testing.T) {
+		before := a.totalCount(t)
+		for _, tt := range []struct{ name, value, want string }{
+			{"zero-width spaces", "\u200b\u200b\u200b", "visible"},
+			{"ZWNJ, ZWJ and word joiner", "\u200c\u200d\u2060", "visible"},
+			{"byte-order mark", "\ufeff", "visible"},
+			{"soft hyphens between spaces", " \u00ad\u00ad ", "visible"},
+			{"Hangul filler", "\u3164", "visible"},
+			{"right-to-left override", "\u202egnp.exe", "bidirectional"},
+			{"isolate", "a\u2066b\u2069", "bidirectional"},
+		} {
+			t.Run(tt.name, func(t *testing.T) {
+				r := a.query(t, "addItem "+tt.name, `mutation($in: AddItemInput!) { addItem(input: $in) { id } }`,
+					map[string]any{"in": map[string]any{"name": tt.value}}, "Authorization", "Bearer "+adminToken)
+				r.want(t, http.StatusOK, "BAD_USER_INPUT", "name", tt.want)
+			})
+		}
+		if after := a.totalCount(t); after != before {
+			t.Errorf("totalCount = %d after the refused addItems, was %d: something was stored", after, before)
+		}
+	})
+
+	run("20 look-alike user names", func(t *testing.T) {
+		for _, tt := range []struct{ name, user string }{
+			{"admin and a zero-width space", "admin\u200b"},
+			{"Cyrillic а", "\u0430dmin"},
+			{"byte-order mark", "\ufeffadmin"},
+			{"fullwidth", "\uff41\uff44\uff4d\uff49\uff4e"},
+			{"combining mark", "admi\u0301n"},
+		} {
+			t.Run(tt.name, func(t *testing.T) {
+				r := a.query(t, "createToken "+tt.name, `mutation($u: String!) { createToken(user: $u) }`,
+					map[string]any{"u": tt.user}, "Authorization", "Bearer "+adminToken)
+				r.want(t, http.StatusOK, "BAD_USER_INPUT", "ASCII")
+			})
+		}
+		t.Run("ADMIN names admin", func(t *testing.T) {
+			var got struct{ CreateToken string }
+			a.data(t, "createToken ADMIN", `mutation { createToken(user: "ADMIN") }`, nil, adminToken, &got)
+			var me struct{ Me struct{ Name string } }
+			a.data(t, "me with the token of ADMIN", `{ me { name } }`, nil, got.CreateToken, &me)
+			if me.Me.Name != "admin" {
+				t.Errorf("createToken(user: \"ADMIN\") made a token for %q, want admin", me.Me.Name)
+			}
+		})
+	})
+
+	run("21 numbers that are not Ints", func(t *testing.T) {
+		for _, v := range []string{"5.0", "1e400", "2147483648"} {
+			t.Run("literal "+v, func(t *testing.T) {
+				r := a.query(t, "first: "+v, `{ items(first: `+v+`) { nodes { id } } }`, nil, "Accept", abuseGQLResp)
+				r.want(t, http.StatusBadRequest, "GRAPHQL_VALIDATION_FAILED", "Int cannot represent", v)
+				r.wantNoData(t)
+			})
+			t.Run("variable "+v, func(t *testing.T) {
+				r := a.post(t, "$n = "+v, `{"query":"query($n: Int) { items(first: $n) { nodes { id } } }","variables":{"n":`+v+`}}`,
+					"Accept", abuseGQLResp)
+				r.want(t, http.StatusBadRequest, "GRAPHQL_VALIDATION_FAILED", "$n", "Int cannot represent", v)
+				r.wantNoData(t)
+			})
+		}
+	})
+}
+
+// storeCalls returns how many calls of those store methods the server has
+// counted in /metrics.
+func (a *abuser) storeCalls(t *testing.T, methods ...string) int {
+	t.Helper()
+	resp, err := a.client.Get(a.url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, m := range methods {
+		prefix := `itemsapi_store_call_duration_seconds_count{method="` + m + `"} `
+		found := false
+		for line := range strings.Lines(string(body)) {
+			if v, ok := strings.CutPrefix(strings.TrimSpace(line), prefix); ok {
+				var c int
+				if _, err := fmt.Sscan(v, &c); err != nil {
+					t.Fatalf("/metrics: %q: %v", line, err)
+				}
+				n += c
+				found = true
+			}
+		}
+		if !found {
+			t.Fatalf("/metrics has no %s", strings.TrimSpace(prefix))
+		}
+	}
+	return n
+}
+
+// abuseHeapSysBound bounds the memory the Go heap ever took from the
+// system (runtime.MemStats.HeapSys, which the runtime never gives back as
+// address space): the peak footprint of the heap, bytes in flight
+// included, and the part of RSS that a flood could grow.
+const abuseHeapSysBound = 256 << 20
+
+// abuseHeapBound is what the Go heap may hold, after a collection, once
+// a flood of documents has gone by: the caches' 60 MiB at their default
+// budgets, and the rest of the process (this test's included) in 36 MiB.
+// With the collector's headroom, that is a server well under 256 MB of RSS.
+const abuseHeapBound = 96 << 20
+
+// TestAbuseMemory floods one real server with distinct documents, each
+// flood past every cache's budget, and checks after each that the heap
+// holds no more than abuseHeapBound: every cache is bounded in bytes. The
+// server runs in this process, so the heap measured is the server's (and
+// the test's, which keeps nothing). Run with -v to see the figures. With
+// the race detector, which makes each request ten times slower, the
+// floods are a tenth as long (abuseScale): still far past every budget.
+func TestAbuseMemory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("floods of gigabytes: not with -short")
+	}
+	db := "sqlite:" + filepath.Join(t.TempDir(), "items.db")
+	s := start(t, nil, "--db", db)
+	a := newAbuser(t, s.url)
+	// Each request is answered in tens of milliseconds (hundreds under
+	// the race detector); the floods are about memory, not speed, so
+	// their client waits longer than abuseDeadline on a loaded machine.
+	tr := &http.Transport{}
+	t.Cleanup(tr.CloseIdleConnections)
+	client := &http.Client{Transport: tr, Timeout: time.Minute}
+	base, _ := abuseHeap()
+	t.Logf("heap at start: %.1f MiB", float64(base)/(1<<20))
+
+	// flood sends n POSTs, 4 at once, the body of each made by body(i),
+	// and wants each answered 200, or 503 with Retry-After when the
+	// bytes in flight are at their bound.
+	flood := func(t *testing.T, n int, body func(i int) []byte, check func(t *testing.T, r abuseReply)) {
+		t.Helper()
+		var next atomic.Int64
+		var busy atomic.Int64
+		var wg sync.WaitGroup
+		for range 4 {
+			wg.Go(func() {
+				for {
+					i := int(next.Add(1)) - 1
+					if i >= n || t.Failed() {
+						return
+					}
+					req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, a.url+"/graphql", bytes.NewReader(body(i)))
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					req.Header.Set("Content-Type", abuseJSON)
+					resp, err := client.Do(req)
+					if err != nil {
+						t.Errorf("request %d: %v", i, err)
+						return
+					}
+					raw, err := io.ReadAll(resp.Body)
+					resp.Body.Close()
+					if err != nil {
+						t.Errorf("request %d: %v", i, err)
+						return
+					}
+					r := abuseReply{Status: resp.StatusCode, Header: resp.Header, Raw: raw}
+					if json.Unmarshal(raw, &r.Body) == nil {
+						_ = json.Unmarshal(r.Body["errors"], &r.Errors)
+					}
+					if r.Status == http.StatusServiceUnavailable && r.Header.Get("Retry-After") != "" {
+						busy.Add(1)
+						continue
+					}
+					check(t, r)
+				}
+			})
+		}
+		wg.Wait()
+		heap, sys := abuseHeap()
+		t.Logf("%d requests (%d answered 503): heap after GC %.1f MiB, %.1f MiB above the start; heap taken from the system %.1f MiB",
+			n, busy.Load(), float64(heap)/(1<<20), float64(heap-base)/(1<<20), float64(sys)/(1<<20))
+		if sys > abuseHeapSysBound {
+			t.Errorf("after %d requests the heap has taken %.1f MiB from the system, over the bound of %d MiB",
+				n, float64(sys)/(1<<20), abuseHeapSysBound>>20)
+		}
+		if heap > abuseHeapBound {
+			t.Errorf("after %d requests the heap holds %.1f MiB, over the bound of %d MiB",
+				n, float64(heap)/(1<<20), abuseHeapBound>>20)
+		}
+		if busy.Load() > int64(n)/2 {
+			t.Errorf("%d of %d requests answered 503: 4 clients at once should mostly fit", busy.Load(), n)
+		}
+	}
+	// padded returns a JSON request body of size bytes whose query is
+	// prefix, then a comment that makes it distinct for i.
+	padded := func(i, size int, prefix string) []byte {
+		head := fmt.Sprintf(`{"query":"%s\n# %d `, prefix, i)
+		tail := `"}`
+		b := make([]byte, 0, size)
+		b = append(b, head...)
+		b = append(b, strings.Repeat("x", max(size-len(head)-len(tail), 0))...)
+		return append(b, tail...)
+	}
+	want200 := func(t *testing.T, r abuseReply) {
+		if r.Status != http.StatusOK || string(r.Body["data"]) != `{"__typename":"Query"}` {
+			t.Errorf("answer = %d %s, want 200 with data", r.Status, r.short())
+		}
+	}
+
+	t.Run("b 1,000 distinct documents of 1.9 MB", func(t *testing.T) {
+		flood(t, 1000/abuseScale, func(i int) []byte { return padded(i, 1_900_000, "{ __typename }") }, want200)
+		a.stillServes(t)
+	})
+	t.Run("c 1,100 documents of 1 MB that do not parse", func(t *testing.T) {
+		flood(t, 1100/abuseScale, func(i int) []byte { return padded(i, 1_000_000, "{ __typename") },
+			func(t *testing.T, r abuseReply) {
+				r.want(t, http.StatusOK, "GRAPHQL_PARSE_FAILED")
+			})
+		a.stillServes(t)
+	})
+	t.Run("d 100,000 APQ registrations", func(t *testing.T) {
+		flood(t, 100_000/abuseScale, func(i int) []byte {
+			q := fmt.Sprintf(`{ __typename }\n# %d %s`, i, strings.Repeat("x", 1000))
+			h := sha256.Sum256([]byte(strings.ReplaceAll(q, `\n`, "\n")))
+			return fmt.Appendf(nil, `{"query":"%s","extensions":{"persistedQuery":{"version":1,"sha256Hash":"%x"}}}`, q, h)
+		}, want200)
+		a.stillServes(t)
+	})
+}
+
+// abuseHeap returns the Go heap in use after a full collection, and what
+// the heap has taken from the system.
+func abuseHeap() (inUse, sys uint64) {
+	runtime.GC()
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapAlloc, m.HeapSys
 }
 
 // abuser sends requests to one server with a client that gives up after

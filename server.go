@@ -66,6 +66,9 @@ type config struct {
 	Tracing bool
 	// DebugAddr, when set, serves net/http/pprof there, apart from the API.
 	DebugAddr string
+	// ReadCacheBytes bounds the read cache (store/readcache); 0 turns it
+	// off. It is always off on PostgreSQL.
+	ReadCacheBytes int64
 }
 
 // serverLimits are the http.Server's own bounds on a connection.
@@ -178,10 +181,11 @@ func printVersion(w io.Writer) error {
 // the flags that were given, and validates it.
 func parseConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (config, error) {
 	cfg := config{
-		Addr:          ":8080",
-		DB:            "sqlite:items.db",
-		ShutdownGrace: 10 * time.Second,
-		HTTP:          httpapi.DefaultConfig(),
+		Addr:           ":8080",
+		DB:             "sqlite:items.db",
+		ShutdownGrace:  10 * time.Second,
+		HTTP:           httpapi.DefaultConfig(),
+		ReadCacheBytes: readcache.DefaultMaxBytes,
 		Server: serverLimits{
 			ReadHeaderTimeout: 10 * time.Second,
 			IdleTimeout:       120 * time.Second,
@@ -211,7 +215,13 @@ func parseConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (c
 	fs.IntVar(&cfg.HTTP.MaxTokens, "max-tokens", cfg.HTTP.MaxTokens, "largest document, in lexical tokens")
 	fs.IntVar(&cfg.HTTP.MaxDirectives, "max-directives", cfg.HTTP.MaxDirectives, "most directives on one field")
 	fs.IntVar(&cfg.HTTP.MaxBatch, "max-batch", cfg.HTTP.MaxBatch, "most operations in a batched request")
-	fs.IntVar(&cfg.HTTP.QueryCacheSize, "query-cache", cfg.HTTP.QueryCacheSize, "parsed documents to keep")
+	fs.IntVar(&cfg.HTTP.QueryCacheSize, "query-cache", cfg.HTTP.QueryCacheSize, "most parsed documents to keep, within --query-cache-bytes")
+	fs.Int64Var(&cfg.HTTP.QueryCacheBytes, "query-cache-bytes", cfg.HTTP.QueryCacheBytes, "memory for parsed documents, each weighed at 64 bytes per byte of text (0: off)")
+	fs.Int64Var(&cfg.HTTP.LimitsCacheBytes, "limits-cache-bytes", cfg.HTTP.LimitsCacheBytes, "memory for the limits' verdicts on documents, kept by hash (0: off)")
+	fs.Int64Var(&cfg.HTTP.APQCacheBytes, "apq-cache-bytes", cfg.HTTP.APQCacheBytes, "memory for automatic persisted queries, weighed by their text (0: none kept)")
+	fs.Int64Var(&cfg.HTTP.TokenCacheBytes, "token-cache-bytes", cfg.HTTP.TokenCacheBytes, "memory for tokens already looked up (0: off)")
+	fs.Int64Var(&cfg.ReadCacheBytes, "read-cache-bytes", cfg.ReadCacheBytes, "memory for items, pages and counts read (0: off; always off on PostgreSQL)")
+	fs.Int64Var(&cfg.HTTP.MaxInflightBytes, "max-inflight-bytes", cfg.HTTP.MaxInflightBytes, "memory for the requests being read and parsed at once; past it a request waits up to a second, then gets 503")
 	fs.DurationVar(&cfg.Server.ReadHeaderTimeout, "read-header-timeout", cfg.Server.ReadHeaderTimeout, "time a client has to send a request's headers")
 	fs.DurationVar(&cfg.HTTP.ReadTimeout, "read-timeout", cfg.HTTP.ReadTimeout, "time a client has to send a whole request, body included")
 	fs.DurationVar(&cfg.HTTP.WriteTimeout, "write-timeout", cfg.HTTP.WriteTimeout, "time to write an answer")
@@ -284,8 +294,12 @@ func parseConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (c
 	case h.OnlyTrustedDocuments:
 		return cfg, errors.New("--only-trusted-documents needs --trusted-documents FILE")
 	}
-	if h.ResponseCacheBytes < 0 {
-		return cfg, errors.New("--response-cache-bytes must be 0 (off) or more")
+	if h.ResponseCacheBytes < 0 || h.QueryCacheBytes < 0 || h.LimitsCacheBytes < 0 ||
+		h.APQCacheBytes < 0 || h.TokenCacheBytes < 0 || cfg.ReadCacheBytes < 0 {
+		return cfg, errors.New("cache budgets (--*-cache-bytes) must be 0 (off) or more")
+	}
+	if h.MaxInflightBytes <= 0 {
+		return cfg, errors.New("--max-inflight-bytes must be positive")
 	}
 	if isPostgres(cfg.DB) {
 		// Other processes write to the same database: an answer kept
@@ -328,10 +342,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	m := metrics.New(prometheus.NewRegistry())
 	served := m.Store(store) // metrics see the calls that reach the store
-	if !isPostgres(cfg.DB) {
+	if !isPostgres(cfg.DB) && cfg.ReadCacheBytes > 0 {
 		// This process makes every write, so hot reads may come from
 		// memory, exactly (see store/readcache).
-		served = readcache.New(served)
+		served = readcache.New(served, readcache.WithMaxBytes(cfg.ReadCacheBytes))
 	}
 	deps := httpapi.Deps{Store: served, Broker: broker, Logger: log, Metrics: m, AccessLog: logs}
 	if cfg.Tracing {
@@ -495,6 +509,9 @@ func runToken(ctx context.Context, args []string, getenv func(string) string, st
 	defer store.Close()
 	token, hash := items.NewToken()
 	u, err := store.AddToken(ctx, name, r, hash)
+	if items.ErrorCode(err) == items.Invalid {
+		return fmt.Errorf("--user %q: %w", name, err)
+	}
 	if err != nil {
 		return err
 	}

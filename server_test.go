@@ -282,7 +282,30 @@ func TestConfig(t *testing.T) {
 			t.Errorf("config = %+v", h)
 		}
 	})
-	for _, bad := range [][]string{{"--trusted-proxies", "10.0.0.0/33"}, {"--rate-limit", "-1"}, {"--max-websockets", "0"}} {
+	t.Run("cache budgets", func(t *testing.T) {
+		cfg, err := parseConfig(newFlagSet(io.Discard), nil, func(string) string { return "" })
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := cfg.HTTP
+		total := h.QueryCacheBytes + h.LimitsCacheBytes + h.APQCacheBytes + h.TokenCacheBytes +
+			h.ResponseCacheBytes + cfg.ReadCacheBytes
+		if total != 60<<20 {
+			t.Errorf("the caches' default budgets total %d bytes, want the 60 MiB the README states", total)
+		}
+		env := map[string]string{"QUERY_CACHE_BYTES": "1000000", "MAX_INFLIGHT_BYTES": "8000000"}
+		cfg, err = parseConfig(newFlagSet(io.Discard), []string{"--read-cache-bytes", "0", "--query-cache", "50"},
+			func(k string) string { return env[k] })
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cfg.HTTP.QueryCacheBytes != 1_000_000 || cfg.HTTP.MaxInflightBytes != 8_000_000 ||
+			cfg.ReadCacheBytes != 0 || cfg.HTTP.QueryCacheSize != 50 {
+			t.Errorf("config = %+v, read cache %d", cfg.HTTP, cfg.ReadCacheBytes)
+		}
+	})
+	for _, bad := range [][]string{{"--trusted-proxies", "10.0.0.0/33"}, {"--rate-limit", "-1"}, {"--max-websockets", "0"},
+		{"--query-cache-bytes", "-1"}, {"--max-inflight-bytes", "0"}} {
 		if _, err := parseConfig(newFlagSet(io.Discard), bad, func(string) string { return "" }); err == nil {
 			t.Errorf("parseConfig(%q) accepted it", bad)
 		}

@@ -2,9 +2,13 @@ package auth_test
 
 import (
 	"context"
+	"encoding/binary"
+	"fmt"
+	"runtime"
 	"testing"
 
 	"itemsapi/auth"
+	"itemsapi/internal/cache"
 	"itemsapi/items"
 	"itemsapi/store/memory"
 )
@@ -24,7 +28,7 @@ func TestCachedTokens(t *testing.T) {
 	mem := memory.New()
 	defer mem.Close()
 	inner := &countingTokens{TokenStore: mem}
-	cached := auth.CachedTokens(inner, 2)
+	cached := auth.CachedTokens(inner, 16*cache.EntryOverhead)
 
 	tokens := make([]items.TokenHash, 3)
 	for i, name := range []string{"ann", "ben", "cat"} {
@@ -63,5 +67,41 @@ func TestCachedTokens(t *testing.T) {
 		if _, _, err := cached.UserByToken(ctx, h); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// namedTokens knows every token, each of a user with a long name.
+type namedTokens struct{}
+
+func (namedTokens) UserByToken(_ context.Context, h items.TokenHash) (items.User, items.Role, error) {
+	name := fmt.Sprintf("%x", h[:]) // 64 bytes, the longest name
+	return items.User{ID: int64(h[0]), Name: name, Role: items.RoleUser}, items.RoleUser, nil
+}
+
+// TestCachedTokensWithinBudget looks up far more tokens than fit and
+// checks that the heap grows by no more than the budget.
+func TestCachedTokensWithinBudget(t *testing.T) {
+	const budget = 1 << 20
+	heap := func() int64 {
+		runtime.GC()
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return int64(m.HeapAlloc)
+	}
+	before := heap()
+	cached := auth.CachedTokens(namedTokens{}, budget)
+	for i := range 50_000 { // some 25 MB if all were kept
+		var h items.TokenHash
+		binary.LittleEndian.PutUint64(h[:], uint64(i))
+		if _, _, err := cached.UserByToken(t.Context(), h); err != nil {
+			t.Fatal(err)
+		}
+	}
+	grown := heap() - before
+	runtime.KeepAlive(cached)
+	t.Logf("50,000 tokens: the heap grew by %d bytes; budget %d", grown, budget)
+	if grown > budget+budget/16 {
+		t.Errorf("the heap grew by %d bytes, over the budget of %d", grown, budget)
 	}
 }

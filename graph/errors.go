@@ -30,7 +30,7 @@ func ErrorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 			return presented(gqlErr, e.Message, publicCode(e.Code))
 		}
 		if code, ok := gqlErr.Extensions["code"].(string); ok && code != "" && gqlErr.Err == nil {
-			return namedVariable(gqlErr)
+			return namedVariable(ctx, gqlErr)
 		}
 		switch {
 		case errors.Is(err, errRecovered):
@@ -103,8 +103,10 @@ func subscriptionError(err error) *gqlerror.Error {
 // namedVariable names the variable in the message of a gqlparser coercion
 // error ("cannot use string as Int", with path variable.n), as the
 // GraphQL reference implementation does: Variable "$n" got an invalid
-// value: …. The path stays, for clients that read it.
-func namedVariable(e *gqlerror.Error) *gqlerror.Error {
+// value: …; and, when the variables as sent tell it, names the value
+// ("Int cannot represent non-integer value: 5.0" where gqlparser says
+// "cannot use value 0 as Int"). The path stays, for clients that read it.
+func namedVariable(ctx context.Context, e *gqlerror.Error) *gqlerror.Error {
 	if len(e.Path) < 2 || e.Path[0] != ast.PathName("variable") {
 		return e
 	}
@@ -113,6 +115,9 @@ func namedVariable(e *gqlerror.Error) *gqlerror.Error {
 		return e
 	}
 	out := *e
-	out.Message = fmt.Sprintf("Variable \"$%s\" got an invalid value at %s: %s", name, e.Path[1:].String(), e.Message)
+	out.Message = explainVariable(ctx, e.Path)
+	if out.Message == "" {
+		out.Message = fmt.Sprintf("Variable \"$%s\" got an invalid value at %s: %s", name, e.Path[1:].String(), e.Message)
+	}
 	return &out
 }

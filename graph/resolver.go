@@ -28,20 +28,9 @@ const defaultPageSize = 20
 // select. It fails with code BAD_USER_INPUT for a `first` outside
 // 0..MaxPageSize or a malformed cursor; an empty cursor is no cursor.
 func (r *Resolver) page(ctx context.Context, search string, first *int, after *string) (model.ItemConnection, error) {
-	n := defaultPageSize
-	if first != nil {
-		n = *first
-	}
-	if n < 0 || n > items.MaxPageSize {
-		return model.ItemConnection{}, items.Errorf(items.Invalid, "first must be between 0 and %d, got %d", items.MaxPageSize, n)
-	}
-	var afterID int64
-	if after != nil && *after != "" { // "": no cursor, as genqlient sends an unset one
-		id, err := model.DecodeCursor(*after)
-		if err != nil {
-			return model.ItemConnection{}, err
-		}
-		afterID = id
+	n, afterID, err := pageArgs(first, after)
+	if err != nil {
+		return model.ItemConnection{}, err
 	}
 	page, err := r.Store.Items(ctx, items.ItemQuery{Search: search, After: afterID, Limit: n + 1})
 	if err != nil {
@@ -59,6 +48,38 @@ func (r *Resolver) page(ctx context.Context, search string, first *int, after *s
 			return r.Store.CountItems(ctx, search)
 		},
 	}, nil
+}
+
+// noMatch is the answer to a search that can match nothing, given without
+// asking the store: no items, a total count of 0, no page before or after,
+// null cursors. The page arguments are checked as page checks them, so
+// that a bad `first` or cursor is refused whatever the search string.
+func (r *Resolver) noMatch(first *int, after *string) (model.ItemConnection, error) {
+	if _, _, err := pageArgs(first, after); err != nil {
+		return model.ItemConnection{}, err
+	}
+	return model.ItemConnection{
+		Count: func(context.Context) (int, error) { return 0, nil },
+	}, nil
+}
+
+// pageArgs returns the page size and the ID after which a page starts. It
+// fails with code BAD_USER_INPUT for a `first` outside 0..MaxPageSize or a
+// malformed cursor.
+func pageArgs(first *int, after *string) (n int, afterID int64, err error) {
+	n = defaultPageSize
+	if first != nil {
+		n = *first
+	}
+	if n < 0 || n > items.MaxPageSize {
+		return 0, 0, items.Errorf(items.Invalid, "first must be between 0 and %d, got %d", items.MaxPageSize, n)
+	}
+	if after != nil && *after != "" { // "": no cursor, as genqlient sends an unset one
+		if afterID, err = model.DecodeCursor(*after); err != nil {
+			return 0, 0, err
+		}
+	}
+	return n, afterID, nil
 }
 
 // reportEnd returns ctx under which a subscription that ends for a reason

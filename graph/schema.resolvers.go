@@ -63,6 +63,15 @@ func (r *queryResolver) Search(ctx context.Context, query *string, first *int, a
 	var q string
 	if query != nil {
 		q = *query
+		// No name is longer than items.MaxNameLength code points, so a
+		// longer string matches nothing: answer at once, from its first
+		// few hundred bytes, without asking the store and without reading
+		// the rest of it to check its UTF-8 or look for NUL (the request's
+		// JSON and the document were valid UTF-8 to get here, and nothing
+		// passes the string on).
+		if items.SearchTooLong(q) {
+			return r.noMatch(first, after)
+		}
 		if err := items.ValidateSearch(q); err != nil {
 			return model.ItemConnection{}, err
 		}

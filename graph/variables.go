@@ -4,27 +4,38 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"math"
 	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"itemsapi/graph/scalar"
+	"itemsapi/items"
 )
 
 // StrictVariables is a gqlgen extension that coerces variables as the
 // GraphQL specification says, before anything executes. gqlparser lets a
 // JSON number pass as a String (it arrives as a json.Number, which is a
-// Go string) and a string of digits as an Int; this refuses both, with
-// code GRAPHQL_VALIDATION_FAILED, so that a request with such variables is
-// a request error and not a field error.
+// Go string), a string of digits as an Int, and an Int beyond 32 bits;
+// this refuses them, with code GRAPHQL_VALIDATION_FAILED, so that a
+// request with such variables is a request error and not a field error.
+//
+// Every refusal names the value the client sent: "Variable "$n" got an
+// invalid value: Int cannot represent non-integer value: 5.0". gqlparser
+// coerces variables before any extension sees the operation, and its own
+// refusals do not ("cannot use value 0 as Int" for 5.0 or 1e400, after a
+// failed conversion), so StrictVariables also keeps the variables as sent,
+// before gqlparser converts them, for the error presenter to explain such
+// a refusal in the same words (see explainVariable).
 type StrictVariables struct {
 	schema *ast.Schema
 }
 
 var (
-	_ graphql.HandlerExtension        = (*StrictVariables)(nil)
-	_ graphql.OperationContextMutator = (*StrictVariables)(nil)
+	_ graphql.HandlerExtension          = (*StrictVariables)(nil)
+	_ graphql.OperationParameterMutator = (*StrictVariables)(nil)
+	_ graphql.OperationContextMutator   = (*StrictVariables)(nil)
 )
 
 // ExtensionName implements graphql.HandlerExtension.
@@ -36,6 +47,25 @@ func (s *StrictVariables) Validate(es graphql.ExecutableSchema) error {
 	return nil
 }
 
+// sentVariablesKey names the variables as sent among the operation's
+// stats extensions.
+const sentVariablesKey = "StrictVariables.sent"
+
+// sentVariables are the variables of a request as the client sent them.
+type sentVariables struct {
+	schema *ast.Schema
+	values map[string]any
+}
+
+// MutateOperationParameters implements graphql.OperationParameterMutator:
+// it keeps the variables as sent, for explainVariable. It refuses nothing.
+func (s *StrictVariables) MutateOperationParameters(ctx context.Context, p *graphql.RawParams) *gqlerror.Error {
+	if len(p.Variables) > 0 && graphql.HasOperationContext(ctx) {
+		graphql.GetOperationContext(ctx).Stats.SetExtension(sentVariablesKey, &sentVariables{s.schema, p.Variables})
+	}
+	return nil
+}
+
 // MutateOperationContext implements graphql.OperationContextMutator.
 func (s *StrictVariables) MutateOperationContext(_ context.Context, oc *graphql.OperationContext) *gqlerror.Error {
 	for _, def := range oc.Operation.VariableDefinitions {
@@ -43,9 +73,11 @@ func (s *StrictVariables) MutateOperationContext(_ context.Context, oc *graphql.
 		if !ok {
 			continue
 		}
-		if msg := s.check(def.Type, v, def.Variable); msg != "" {
+		path := ast.Path{ast.PathName(def.Variable)}
+		if at, msg := check(s.schema, def.Type, v, path); msg != "" {
 			return &gqlerror.Error{
-				Message:    fmt.Sprintf("Variable \"$%s\" got an invalid value: %s", def.Variable, msg),
+				Message:    variableMessage(def.Variable, at, msg),
+				Path:       append(ast.Path{ast.PathName("variable")}, at...), // as gqlparser's
 				Locations:  []gqlerror.Location{{Line: def.Position.Line, Column: def.Position.Column}},
 				Extensions: map[string]any{"code": "GRAPHQL_VALIDATION_FAILED"},
 			}
@@ -54,108 +86,156 @@ func (s *StrictVariables) MutateOperationContext(_ context.Context, oc *graphql.
 	return nil
 }
 
-// check returns what is wrong with v as a value of type t at path, or "".
-func (s *StrictVariables) check(t *ast.Type, v any, path string) string {
+// variableMessage is the message of a refused variable: what is wrong
+// with the value at path (the variable itself, or a part of it).
+func variableMessage(name string, path ast.Path, msg string) string {
+	if len(path) <= 1 {
+		return fmt.Sprintf("Variable \"$%s\" got an invalid value: %s", name, msg)
+	}
+	return fmt.Sprintf("Variable \"$%s\" got an invalid value at %s: %s", name, path, msg)
+}
+
+// check returns where in v, a value of type t at path, something is
+// wrong, and what; or "".
+func check(schema *ast.Schema, t *ast.Type, v any, path ast.Path) (ast.Path, string) {
 	if v == nil {
-		return "" // gqlparser has checked nullability
+		return nil, "" // gqlparser has checked nullability
 	}
 	if t.Elem != nil {
 		list, ok := v.([]any)
 		if !ok { // a single value stands for a list of one
-			return s.check(t.Elem, v, path)
+			return check(schema, t.Elem, v, path)
 		}
 		for i, e := range list {
-			if msg := s.check(t.Elem, e, fmt.Sprintf("%s[%d]", path, i)); msg != "" {
-				return msg
+			if at, msg := check(schema, t.Elem, e, append(path[:len(path):len(path)], ast.PathIndex(i))); msg != "" {
+				return at, msg
 			}
 		}
-		return ""
+		return nil, ""
 	}
-	def := s.schema.Types[t.NamedType]
+	def := schema.Types[t.NamedType]
 	if def == nil {
-		return ""
+		return nil, ""
 	}
-	switch def.Kind {
-	case ast.InputObject:
+	if def.Kind == ast.InputObject {
 		obj, ok := v.(map[string]any)
 		if !ok {
-			return fmt.Sprintf("at %q, %s must be an object", path, def.Name)
+			return path, fmt.Sprintf("%s must be an object, not %s", def.Name, scalar.Describe(v))
 		}
 		for _, f := range def.Fields {
 			if fv, ok := obj[f.Name]; ok {
-				if msg := s.check(f.Type, fv, path+"."+f.Name); msg != "" {
-					return msg
+				if at, msg := check(schema, f.Type, fv, append(path[:len(path):len(path)], ast.PathName(f.Name))); msg != "" {
+					return at, msg
 				}
 			}
 		}
-	case ast.Enum:
+		return nil, ""
+	}
+	if msg := valueProblem(def, v); msg != "" {
+		return path, msg
+	}
+	return nil, ""
+}
+
+// valueProblem says why v, sent as JSON, is not a value of the scalar or
+// enum def, naming v; or "" when it is one as far as coercion goes (an ID
+// or a Time of the wrong form is left to its resolver, BAD_USER_INPUT).
+func valueProblem(def *ast.Definition, v any) string {
+	if def.Kind == ast.Enum {
 		if _, ok := v.(string); !ok {
-			return fmt.Sprintf("at %q, %s must be one of its values as a string", path, def.Name)
+			return fmt.Sprintf("Enum %q cannot represent non-enum value: %s", def.Name, scalar.Describe(v))
 		}
-	case ast.Scalar:
-		if !scalarAccepts(def.Name, v) {
-			return fmt.Sprintf("at %q, %s cannot represent %s", path, def.Name, kindOf(v))
+		return ""
+	}
+	if def.Kind != ast.Scalar {
+		return ""
+	}
+	switch def.Name {
+	case "Int":
+		if _, err := scalar.UnmarshalInt(v); err != nil {
+			return items.ErrorMessage(err)
+		}
+	case "Float":
+		switch v := v.(type) {
+		case json.Number:
+			if _, err := v.Float64(); err != nil {
+				return "Float cannot represent a value out of range: " + scalar.Describe(v)
+			}
+		case float64, int, int32, int64:
+		default:
+			return "Float cannot represent non numeric value: " + scalar.Describe(v)
+		}
+	case "String", "Time":
+		if _, ok := v.(string); !ok {
+			return def.Name + " cannot represent a non string value: " + scalar.Describe(v)
+		}
+	case "Boolean":
+		if _, ok := v.(bool); !ok {
+			return "Boolean cannot represent a non boolean value: " + scalar.Describe(v)
+		}
+	case "ID":
+		switch v := v.(type) {
+		case string, int, int32, int64:
+		case json.Number:
+			if strings.ContainsAny(string(v), ".eE") {
+				return "ID cannot represent a non-string and non-integer value: " + scalar.Describe(v)
+			}
+		default:
+			return "ID cannot represent a non-string and non-integer value: " + scalar.Describe(v)
 		}
 	}
 	return ""
 }
 
-// scalarAccepts reports whether a JSON value may stand for a scalar.
-func scalarAccepts(scalar string, v any) bool {
-	switch scalar {
-	case "String", "Time":
-		_, ok := v.(string)
-		return ok
-	case "Boolean":
-		_, ok := v.(bool)
-		return ok
-	case "Int":
-		n, ok := v.(json.Number)
-		if !ok {
-			return isInt(v)
-		}
-		i, err := n.Int64()
-		return err == nil && i >= math.MinInt32 && i <= math.MaxInt32
-	case "Float":
-		switch v.(type) {
-		case json.Number, float64, int, int64:
-			return true
-		}
-		return false
-	case "ID":
-		switch v := v.(type) {
-		case string:
-			return true
-		case json.Number:
-			return !strings.ContainsAny(string(v), ".eE")
-		default:
-			return isInt(v)
+// explainVariable returns the message that names the value of a variable
+// which gqlparser refused to coerce, in the words of StrictVariables; or
+// "" when it cannot tell (no variables kept, a path that leads nowhere).
+// path is that of gqlparser's error: "variable", the variable's name, then
+// the way into the value.
+func explainVariable(ctx context.Context, path ast.Path) string {
+	if len(path) < 2 || path[0] != ast.PathName("variable") || !graphql.HasOperationContext(ctx) {
+		return ""
+	}
+	oc := graphql.GetOperationContext(ctx)
+	sent, ok := oc.Stats.GetExtension(sentVariablesKey).(*sentVariables)
+	name, isName := path[1].(ast.PathName)
+	if !ok || !isName || oc.Operation == nil {
+		return ""
+	}
+	def := oc.Operation.VariableDefinitions.ForName(string(name))
+	v, ok := sent.values[string(name)]
+	if def == nil || !ok {
+		return ""
+	}
+	t := def.Type
+	for _, step := range path[2:] {
+		switch step := step.(type) {
+		case ast.PathIndex:
+			if t.Elem == nil {
+				return ""
+			}
+			t = t.Elem
+			if list, ok := v.([]any); ok { // else a single value stands for a list of one
+				if int(step) >= len(list) {
+					return ""
+				}
+				v = list[step]
+			}
+		case ast.PathName:
+			obj, ok := v.(map[string]any)
+			typ := sent.schema.Types[t.Name()]
+			if !ok || typ == nil || typ.Fields.ForName(string(step)) == nil {
+				return ""
+			}
+			v, t = obj[string(step)], typ.Fields.ForName(string(step)).Type
 		}
 	}
-	return true
-}
-
-func isInt(v any) bool {
-	switch v.(type) {
-	case int, int32, int64:
-		return true
+	typ := sent.schema.Types[t.Name()]
+	if v == nil || t.Elem != nil || typ == nil {
+		return ""
 	}
-	return false
-}
-
-// kindOf names the JSON kind of v for an error message.
-func kindOf(v any) string {
-	switch v.(type) {
-	case string:
-		return "a string"
-	case json.Number, float64, int, int32, int64:
-		return "a number"
-	case bool:
-		return "a boolean"
-	case map[string]any:
-		return "an object"
-	case []any:
-		return "a list"
+	if msg := valueProblem(typ, v); msg != "" {
+		return variableMessage(string(name), path[1:], msg)
 	}
-	return "that value"
+	return ""
 }

@@ -13,13 +13,12 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
-	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/go-chi/chi/v5"
-	"github.com/vektah/gqlparser/v2/ast"
 
 	"itemsapi/auth"
 	"itemsapi/graph"
+	"itemsapi/internal/cache"
 	"itemsapi/items"
 	"itemsapi/metrics"
 	"itemsapi/playground"
@@ -44,10 +43,26 @@ type Config struct {
 	MaxDirectives int
 	// MaxBatch bounds the operations of a batched request.
 	MaxBatch int
-	// QueryCacheSize is how many parsed and validated documents are kept.
+	// QueryCacheBytes bounds the memory of the parsed and validated
+	// documents kept, each weighed at 64 bytes per byte of its text (the
+	// most measured); a document over an eighth of it is not kept.
+	QueryCacheBytes int64
+	// QueryCacheSize, when above 0, bounds the number of those documents
+	// too.
 	QueryCacheSize int
-	// APQCacheSize is how many automatic persisted queries are kept.
-	APQCacheSize int
+	// LimitsCacheBytes bounds the memory of the limits' verdicts, kept by
+	// a hash of each document (see graph.Limits).
+	LimitsCacheBytes int64
+	// APQCacheBytes bounds the memory of the automatic persisted queries
+	// kept, each weighed by its text.
+	APQCacheBytes int64
+	// TokenCacheBytes bounds the memory of the tokens whose lookup is
+	// remembered.
+	TokenCacheBytes int64
+	// MaxInflightBytes bounds the memory that the requests being read and
+	// parsed hold at once, as reckoned in inflight.go; past it a request
+	// waits up to a second, then is answered 503 with Retry-After.
+	MaxInflightBytes int64
 	// KeepAlive is how often a websocket is pinged; a graphql-transport-ws
 	// client that answers no ping for twice as long is disconnected.
 	KeepAlive time.Duration
@@ -111,16 +126,24 @@ type Config struct {
 // on.
 func DefaultConfig() Config {
 	return Config{
-		Introspection:  true,
-		MaxBodyBytes:   2 << 20,
-		MaxTokens:      200_000,
-		MaxDepth:       20,
-		MaxCost:        10_000,
-		MaxDirectives:  10,
-		MaxBatch:       10,
-		QueryCacheSize: 1000,
-		APQCacheSize:   1000,
-		KeepAlive:      10 * time.Second,
+		Introspection: true,
+		MaxBodyBytes:  2 << 20,
+		MaxTokens:     200_000,
+		MaxDepth:      20,
+		MaxCost:       10_000,
+		MaxDirectives: 10,
+		MaxBatch:      10,
+		KeepAlive:     10 * time.Second,
+
+		// The caches: 44 MiB here, and the read cache's 16 MiB
+		// (store/readcache) make 60 MiB in all.
+		QueryCacheBytes:    20 << 20,
+		QueryCacheSize:     1000,
+		LimitsCacheBytes:   2 << 20,
+		APQCacheBytes:      4 << 20,
+		TokenCacheBytes:    2 << 20,
+		ResponseCacheBytes: 16 << 20,
+		MaxInflightBytes:   64 << 20,
 
 		WebsocketInitTimeout:      10 * time.Second,
 		MaxWebsockets:             1000,
@@ -129,7 +152,6 @@ func DefaultConfig() Config {
 		ReadTimeout:               30 * time.Second,
 		WriteTimeout:              30 * time.Second,
 		RateLimit:                 RateLimit{Window: time.Minute},
-		ResponseCacheBytes:        16 << 20,
 	}
 }
 
@@ -148,22 +170,31 @@ type Deps struct {
 	AccessLog io.Writer
 }
 
-// tokenCacheSize bounds the tokens whose lookup is remembered.
-const tokenCacheSize = 10_000
-
 // NewHandler returns the HTTP handler of the whole service.
 func NewHandler(cfg Config, deps Deps) http.Handler {
 	if len(cfg.WebsocketOrigins) == 0 {
 		cfg.WebsocketOrigins = cfg.CORSOrigins
 	}
-	cache := func(next http.Handler) http.Handler { return next }
+	if rs, ok := deps.Store.(interface{ CacheStats() map[string]cache.Stats }); ok && deps.Metrics != nil {
+		// The read cache (store/readcache).
+		for _, name := range []string{"items", "pages", "counts"} {
+			deps.Metrics.Cache("read_"+name, func() cache.Stats { return rs.CacheStats()[name] })
+		}
+	}
+	respCache := func(next http.Handler) http.Handler { return next }
 	if cfg.ResponseCacheBytes > 0 {
 		rc := newResponseCache(cfg.ResponseCacheBytes, deps.Metrics)
 		deps.Store = rc.watch(deps.Store)
-		cache = rc.middleware
+		respCache = rc.middleware
+		if deps.Metrics != nil {
+			deps.Metrics.Cache("responses", rc.entries.Stats)
+		}
 	}
 	// Tokens never change once made: a lookup per token, not per request.
-	tokens := auth.CachedTokens(deps.Store, tokenCacheSize)
+	tokens := auth.CachedTokens(deps.Store, cfg.TokenCacheBytes)
+	if ts, ok := tokens.(interface{ CacheStats() cache.Stats }); ok && deps.Metrics != nil {
+		deps.Metrics.Cache("tokens", ts.CacheStats)
+	}
 	gql := newGraphQL(cfg, deps, tokens)
 	r := chi.NewRouter()
 	r.Use(deadlines(cfg.ReadTimeout, cfg.WriteTimeout))
@@ -186,7 +217,8 @@ func NewHandler(cfg Config, deps Deps) http.Handler {
 	if cfg.CSRFPrevention {
 		api = api.With(csrfPrevention)
 	}
-	api.With(auth.Middleware(tokens), limitBody(cfg.MaxBodyBytes), cache).Handle("/graphql", gql)
+	inflight := newInflight(cfg.MaxInflightBytes, cfg.MaxBodyBytes)
+	api.With(auth.Middleware(tokens), limitBody(cfg.MaxBodyBytes), inflight.middleware, respCache).Handle("/graphql", gql)
 	if deps.Metrics != nil {
 		r.Method(http.MethodGet, "/metrics", deps.Metrics.Handler())
 	}
@@ -221,7 +253,9 @@ func newGraphQL(cfg Config, deps Deps, tokens auth.TokenStore) http.Handler {
 
 	srv.SetErrorPresenter(graph.ErrorPresenter(deps.Logger))
 	srv.SetRecoverFunc(graph.Recover(deps.Logger))
-	srv.SetQueryCache(lru.New[*ast.QueryDocument](cfg.QueryCacheSize))
+	qc := newQueryCache(cfg.QueryCacheBytes, cfg.QueryCacheSize)
+	srv.SetQueryCache(qc)
+	srv.SetValidationRulesFn(graph.ValidationRules)
 	if deps.Metrics != nil {
 		srv.Use(deps.Metrics.Extension())
 	}
@@ -239,16 +273,24 @@ func newGraphQL(cfg Config, deps Deps, tokens auth.TokenStore) http.Handler {
 	if len(cfg.TrustedDocuments) > 0 || cfg.OnlyTrustedDocuments {
 		srv.Use(newTrustedDocuments(cfg.TrustedDocuments, cfg.OnlyTrustedDocuments, deps.Metrics))
 	}
+	apq := newAPQCache(cfg.APQCacheBytes)
 	if !cfg.OnlyTrustedDocuments {
-		srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](cfg.APQCacheSize)})
+		srv.Use(extension.AutomaticPersistedQuery{Cache: apq})
 	}
-	srv.Use(&graph.Limits{
+	limits := &graph.Limits{
 		MaxTokens:     cfg.MaxTokens,
 		MaxDepth:      cfg.MaxDepth,
 		MaxCost:       cfg.MaxCost,
 		MaxDirectives: cfg.MaxDirectives,
-		CacheSize:     cfg.QueryCacheSize,
-	})
+		CacheBytes:    cfg.LimitsCacheBytes,
+		Reserve:       reserve,
+	}
+	srv.Use(limits)
+	if deps.Metrics != nil {
+		deps.Metrics.Cache("query", qc.c.Stats)
+		deps.Metrics.Cache("apq", apq.c.Stats)
+		deps.Metrics.Cache("limits", limits.CacheStats) // made by srv.Use
+	}
 	srv.Use(&graph.StrictVariables{})
 	srv.Use(graph.UserCache{})
 	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {

@@ -74,6 +74,7 @@ func (s *streaming) serve(w http.ResponseWriter, r *http.Request, exec graphql.G
 		return
 	}
 	defer release()
+	releaseInflight(ctx)
 	if media == mediaMultipart {
 		s.serveMultipart(ctx, w, exec, rc, errs)
 		return
@@ -138,7 +139,7 @@ func (s *streaming) logEnd(ctx context.Context, err error) {
 	}
 }
 
-// sseReservations is the transport of single-connection mode: the
+// reservations is the transport of single-connection mode: the
 // requests that reserve, open and use a stream by its token.
 type sseReservations struct {
 	http    httpTransport
@@ -147,13 +148,13 @@ type sseReservations struct {
 	maxOps int
 
 	mu    sync.Mutex
-	byKey map[string]*reservation
+	byKey map[string]*sseReservation
 }
 
 var _ graphql.Transport = (*sseReservations)(nil)
 
-// reservation is one reserved stream.
-type reservation struct {
+// sseReservation is one reserved stream.
+type sseReservation struct {
 	token   string
 	ctx     context.Context
 	cancel  context.CancelFunc
@@ -172,7 +173,7 @@ type reservation struct {
 }
 
 func newSSEReservations(h httpTransport, s *streaming, maxOps int) *sseReservations {
-	t := &sseReservations{http: h, streams: s, maxOps: maxOps, byKey: map[string]*reservation{}}
+	t := &sseReservations{http: h, streams: s, maxOps: maxOps, byKey: map[string]*sseReservation{}}
 	s.set.mu.Lock()
 	s.set.onShutdown = append(s.set.onShutdown, t.shutdown)
 	s.set.mu.Unlock()
@@ -184,7 +185,7 @@ func newSSEReservations(h httpTransport, s *streaming, maxOps int) *sseReservati
 // ends at shutdown.
 func (t *sseReservations) shutdown() {
 	t.mu.Lock()
-	all := make([]*reservation, 0, len(t.byKey))
+	all := make([]*sseReservation, 0, len(t.byKey))
 	for _, res := range t.byKey {
 		all = append(all, res)
 	}
@@ -235,7 +236,7 @@ func (t *sseReservations) Do(w http.ResponseWriter, r *http.Request, exec graphq
 }
 
 // lookup returns the reservation of the request's token, or answers 404.
-func (t *sseReservations) lookup(w http.ResponseWriter, r *http.Request) *reservation {
+func (t *sseReservations) lookup(w http.ResponseWriter, r *http.Request) *sseReservation {
 	tok := streamToken(r)
 	t.mu.Lock()
 	res := t.byKey[tok]
@@ -274,7 +275,7 @@ func (t *sseReservations) reserve(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return
 	}
-	res := &reservation{token: token, release: release, opened: make(chan struct{}), ops: map[string]context.CancelFunc{}}
+	res := &sseReservation{token: token, release: release, opened: make(chan struct{}), ops: map[string]context.CancelFunc{}}
 	res.ctx, res.cancel = context.WithCancel(ctx)
 	res.timer = time.AfterFunc(reservationTimeout, func() {
 		res.mu.Lock()
@@ -302,7 +303,7 @@ func (t *sseReservations) reserve(w http.ResponseWriter, r *http.Request) {
 
 // end ends a reservation: its operations stop and its slot is released
 // once they have returned.
-func (t *sseReservations) end(res *reservation) {
+func (t *sseReservations) end(res *sseReservation) {
 	t.mu.Lock()
 	if t.byKey[res.token] == res {
 		delete(t.byKey, res.token)
@@ -328,7 +329,7 @@ func (t *sseReservations) open(w http.ResponseWriter, r *http.Request) {
 	res.mu.Lock()
 	if res.streaming {
 		res.mu.Unlock()
-		writeError(w, http.StatusConflict, codeBadRequest, "the stream of this reservation is open already")
+		writeError(w, http.StatusConflict, codeBadRequest, "the stream of this sseReservation is open already")
 		return
 	}
 	res.streaming = true
@@ -467,7 +468,7 @@ func (t *sseReservations) operate(w http.ResponseWriter, r *http.Request, exec g
 
 // run runs one operation of a reservation, its events tagged with id,
 // once the stream is open.
-func (t *sseReservations) run(ctx context.Context, res *reservation, id string, exec graphql.GraphExecutor, rc *graphql.OperationContext) {
+func (t *sseReservations) run(ctx context.Context, res *sseReservation, id string, exec graphql.GraphExecutor, rc *graphql.OperationContext) {
 	select {
 	case <-res.opened:
 	case <-ctx.Done():

@@ -316,3 +316,13 @@ func runOperation(ctx context.Context, exec graphql.GraphExecutor, rc *graphql.O
 func endErrors(err error) gqlerror.List {
 	return gqlerror.List{{Message: items.ErrorMessage(err), Extensions: map[string]any{"code": string(items.ErrorCode(err))}}}
 }
+
+// releaseInflight gives back the bytes in flight (inflight.go) that
+// reading and parsing the request of ctx reserved: a stream outlives the
+// parsing of its operation, and would otherwise hold them for as long as
+// it is open.
+func releaseInflight(ctx context.Context) {
+	if res, ok := ctx.Value(reservationKey{}).(*reservation); ok {
+		res.release()
+	}
+}

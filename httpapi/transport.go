@@ -86,6 +86,10 @@ func (t httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 	acc := accepted(r.Header.Get("Accept"))
 	if !isBatch {
 		op := ops[0]
+		if refused(r.Context()) {
+			writeBusy(w)
+			return
+		}
 		answer := acc.answer(op.kind())
 		if op.rc != nil && op.rc.Operation != nil && r.Method == http.MethodGet && op.rc.Operation.Operation == ast.Mutation {
 			answer = "" // refused below, whatever the Accept header
@@ -104,6 +108,12 @@ func (t httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 		}
 		w.WriteHeader(status)
 		_, _ = w.Write(body)
+		return
+	}
+	if refused(r.Context()) {
+		// Every operation is prepared before any runs: nothing ran, and
+		// the whole batch may be sent again.
+		writeBusy(w)
 		return
 	}
 	for _, op := range ops {
@@ -283,14 +293,8 @@ func (t httpTransport) readParams(r *http.Request) (batch []*graphql.RawParams, 
 		p, reqErr := paramsFromQuery(r)
 		return []*graphql.RawParams{p}, false, reqErr
 	}
-	mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || mt != mediaJSON {
-		return nil, false, &requestError{http.StatusUnsupportedMediaType,
-			"unsupported Content-Type: send the request as application/json"}
-	}
-	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
-		return nil, false, &requestError{http.StatusUnsupportedMediaType,
-			"unsupported charset " + cs + ": send the request in utf-8"}
+	if reqErr := checkContentType(r.Header.Get("Content-Type")); reqErr != nil {
+		return nil, false, reqErr
 	}
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
@@ -328,6 +332,25 @@ func (t httpTransport) readParams(r *http.Request) (batch []*graphql.RawParams, 
 	}
 	p, reqErr := paramsFromJSON(body)
 	return []*graphql.RawParams{p}, false, reqErr
+}
+
+// checkContentType refuses the Content-Type of a POST unless it is
+// application/json in UTF-8 (stated or not). The response cache asks it
+// too, so that a request is refused or answered alike, cached or not.
+func checkContentType(ct string) *requestError {
+	if ct == mediaJSON {
+		return nil
+	}
+	mt, params, err := mime.ParseMediaType(ct)
+	if err != nil || mt != mediaJSON {
+		return &requestError{http.StatusUnsupportedMediaType,
+			"unsupported Content-Type: send the request as application/json"}
+	}
+	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
+		return &requestError{http.StatusUnsupportedMediaType,
+			"unsupported charset " + cs + ": send the request in utf-8"}
+	}
+	return nil
 }
 
 // paramsFromJSON decodes the JSON body of a GraphQL request in one pass,

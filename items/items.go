@@ -1,6 +1,7 @@
 // Package items is the domain of the items service: plain types, the errors
 // every layer speaks, and the interfaces that storage backends implement.
-// It imports nothing but the standard library and knows no I/O.
+// It imports nothing but the standard library (and golang.org/x/text for
+// Unicode normalisation) and knows no I/O.
 package items
 
 import (
@@ -78,9 +79,13 @@ type Store interface {
 	// UserByToken returns the user holding the token with that hash and the
 	// role the token grants, or an error with code Unauthenticated.
 	UserByToken(ctx context.Context, hash TokenHash) (User, Role, error)
-	// AddToken stores a token hash that grants role to the user with that
-	// name, creating the user if new, and returns the user. Adding a hash
-	// that is already stored changes nothing and succeeds, so that several
+	// AddToken stores a token hash that grants role to the user that
+	// userName designates, and returns the user: the user with exactly
+	// that name; else, among the users whose names equal it but for ASCII
+	// case (FoldUserName), the oldest; else a new user, whose name must
+	// pass ValidateNewUserName (an error with code Invalid otherwise).
+	// Names stored before that rule keep working. Adding a hash that is
+	// already stored changes nothing and succeeds, so that several
 	// processes may bootstrap the same token at once.
 	AddToken(ctx context.Context, userName string, role Role, hash TokenHash) (User, error)
 

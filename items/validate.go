@@ -4,6 +4,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 // Limits on what an item may hold, in Unicode code points.
@@ -13,23 +15,15 @@ const (
 	MaxUserNameLength    = 100
 )
 
-// Validate trims the name and checks n against the rules of the public
-// contract. It returns the cleaned item, or an *Error with code Invalid
-// that says which rule failed.
+// Validate checks n against the rules of the public contract and returns
+// it cleaned: the name as ValidateName leaves it. It fails with an *Error
+// of code Invalid that says which rule failed.
 func (n NewItem) Validate() (NewItem, error) {
-	if !utf8.ValidString(n.Name) {
-		return n, Errorf(Invalid, "name is not valid UTF-8")
+	name, err := ValidateName(n.Name)
+	if err != nil {
+		return n, err
 	}
-	n.Name = strings.TrimFunc(n.Name, unicode.IsSpace)
-	switch l := utf8.RuneCountInString(n.Name); {
-	case l == 0:
-		return n, Errorf(Invalid, "name must not be empty")
-	case l > MaxNameLength:
-		return n, Errorf(Invalid, "name is %d characters long; at most %d are allowed", l, MaxNameLength)
-	}
-	if strings.IndexFunc(n.Name, unicode.IsControl) >= 0 {
-		return n, Errorf(Invalid, "name must not contain control characters")
-	}
+	n.Name = name
 	if d := n.Description; d != nil {
 		if !utf8.ValidString(*d) {
 			return n, Errorf(Invalid, "description is not valid UTF-8")
@@ -44,8 +38,91 @@ func (n NewItem) Validate() (NewItem, error) {
 	return n, nil
 }
 
-// ValidateUserName trims a user name for a new token and checks it: 1 to
-// MaxUserNameLength code points of valid UTF-8 without control characters.
+// ValidateName returns an item name as it is stored, or an *Error of code
+// Invalid naming the rule it breaks. The rules, in the order checked:
+//
+//  1. valid UTF-8;
+//  2. normalised to NFC (so that "é" typed as e + U+0301 and as U+00E9 is
+//     one name), then trimmed of Unicode white space at both ends;
+//  3. 1 to MaxNameLength code points, counted after 2;
+//  4. no control characters (Unicode category Cc: tab, newline, NUL…);
+//  5. no bidirectional embedding, override or isolate controls (U+202A–
+//     U+202E, U+2066–U+2069), which reorder how the text around them
+//     is shown; the marks U+200E, U+200F and U+061C stay allowed;
+//  6. at least one visible character (see IsVisible), so that a name made
+//     only of zero-width spaces, joiners, a byte-order mark, soft hyphens,
+//     variation selectors, combining marks or Hangul fillers is refused.
+//
+// Invisible characters next to a visible one are kept: ZWJ joins emoji
+// sequences and ZWNJ is needed in Persian and Indic words.
+func ValidateName(name string) (string, error) {
+	if !utf8.ValidString(name) {
+		return name, Errorf(Invalid, "name is not valid UTF-8")
+	}
+	// Once trimmed, a string of more than 4 code points per allowed one
+	// cannot normalise to an allowed length (NFC composes at most four
+	// code points into one, as U+1F82 from α and three marks): refuse it
+	// before normalising a few megabytes.
+	if l := utf8.RuneCountInString(strings.TrimFunc(name, unicode.IsSpace)); l > 4*MaxNameLength {
+		return name, Errorf(Invalid, "name is %d characters long; at most %d are allowed", l, MaxNameLength)
+	}
+	name = strings.TrimFunc(norm.NFC.String(name), unicode.IsSpace)
+	switch l := utf8.RuneCountInString(name); {
+	case l == 0:
+		return name, Errorf(Invalid, "name must not be empty")
+	case l > MaxNameLength:
+		return name, Errorf(Invalid, "name is %d characters long; at most %d are allowed", l, MaxNameLength)
+	}
+	if strings.IndexFunc(name, unicode.IsControl) >= 0 {
+		return name, Errorf(Invalid, "name must not contain control characters")
+	}
+	if i := strings.IndexFunc(name, IsBidiControl); i >= 0 {
+		r, _ := utf8.DecodeRuneInString(name[i:])
+		return name, Errorf(Invalid, "name must not contain bidirectional controls (U+202A–U+202E, U+2066–U+2069); it contains U+%04X", r)
+	}
+	if strings.IndexFunc(name, IsVisible) < 0 {
+		return name, Errorf(Invalid, "name must contain a visible character (a letter, digit, punctuation mark or symbol); zero-width, format and other invisible characters alone are not a name")
+	}
+	return name, nil
+}
+
+// IsBidiControl reports whether r is a bidirectional embedding, override
+// or isolate control: U+202A–U+202E (LRE, RLE, PDF, LRO, RLO) or
+// U+2066–U+2069 (LRI, RLI, FSI, PDI).
+func IsBidiControl(r rune) bool {
+	return r >= 0x202A && r <= 0x202E || r >= 0x2066 && r <= 0x2069
+}
+
+// IsVisible reports whether r is drawn with a mark of its own: a letter,
+// number, punctuation mark or symbol (general categories L, N, P and S)
+// that is not a default-ignorable code point and not U+2800 BRAILLE
+// PATTERN BLANK, a symbol drawn as nothing.
+//
+// So white space (Z), controls (Cc), format characters (Cf: U+200B zero-
+// width space, U+200C ZWNJ, U+200D ZWJ, U+2060 word joiner, U+FEFF byte-
+// order mark, U+00AD soft hyphen, the bidirectional marks…), private-use
+// and unassigned code points are not visible; nor are marks (M), which
+// only decorate the character before them (a combining accent, the
+// variation selectors U+FE00–U+FE0F, U+034F combining grapheme joiner);
+// nor the letters that Unicode lists as default-ignorable because they are
+// drawn as nothing (the Hangul fillers U+115F, U+1160, U+3164, U+FFA0).
+func IsVisible(r rune) bool {
+	if r == '\u2800' {
+		return false
+	}
+	return unicode.In(r, unicode.L, unicode.N, unicode.P, unicode.S) &&
+		!unicode.Is(unicode.Other_Default_Ignorable_Code_Point, r)
+}
+
+// MaxNewUserNameLength bounds the name of a new user, in bytes (all ASCII).
+const MaxNewUserNameLength = 64
+
+// ValidateUserName trims the user name given for a new token and checks
+// what any user name must be: 1 to MaxUserNameLength code points of valid
+// UTF-8 without control characters. Names stored before the stricter rule
+// of ValidateNewUserName passed only this one; a store applies that rule
+// when the name would make a new user. It fails with an *Error of code
+// Invalid.
 func ValidateUserName(name string) (string, error) {
 	if !utf8.ValidString(name) {
 		return name, Errorf(Invalid, "user is not valid UTF-8")
@@ -61,6 +138,55 @@ func ValidateUserName(name string) (string, error) {
 		return name, Errorf(Invalid, "user must not contain control characters")
 	}
 	return name, nil
+}
+
+// ValidateNewUserName checks the name of a user about to be created: 1 to
+// MaxNewUserNameLength ASCII letters, digits, '.', '_' or '-', so that no
+// two users look alike (no zero-width characters, no Cyrillic "а" for a
+// Latin "a"); names that differ only in case are one user (see
+// FoldUserName). It fails with an *Error of code Invalid.
+func ValidateNewUserName(name string) error {
+	if name == "" || len(name) > MaxNewUserNameLength {
+		return Errorf(Invalid, "a new user name must be 1 to %d characters long", MaxNewUserNameLength)
+	}
+	for i := 0; i < len(name); i++ {
+		if !userNameByte(name[i]) {
+			return Errorf(Invalid, "a new user name may only hold ASCII letters, digits, '.', '_' and '-'")
+		}
+	}
+	return nil
+}
+
+func userNameByte(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == '-'
+}
+
+// FoldUserName returns name with ASCII letters in lower case, and every
+// other byte as it is: the key under which stores find the user a name
+// designates when no user has exactly that name. ASCII only, as new names
+// are, and as SQLite's lower() and PostgreSQL's lower(… COLLATE "C") fold.
+func FoldUserName(name string) string {
+	b := []byte(name)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
+}
+
+// SearchTooLong reports whether q is longer than MaxNameLength code
+// points, so that it can match no name. It reads at most
+// 4*(MaxNameLength+1) bytes of q, whatever its length: a code point takes
+// 1 to 4 bytes in UTF-8 (a byte of invalid UTF-8 counts as one).
+func SearchTooLong(q string) bool {
+	if len(q) <= MaxNameLength {
+		return false
+	}
+	if len(q) > 4*MaxNameLength {
+		return true
+	}
+	return utf8.RuneCountInString(q) > MaxNameLength
 }
 
 // ValidateSearch checks a search text: valid UTF-8 without NUL, which

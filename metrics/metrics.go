@@ -1,6 +1,7 @@
 // Package metrics measures the service for Prometheus: HTTP requests and
 // websockets (Middleware), GraphQL operations and their errors
-// (Extension), store calls (Store), and the Go runtime and process. Every
+// (Extension), store calls (Store), the caches (Cache), and the Go runtime
+// and process. Every
 // metric lives on the registry given to New, never on the global one, and
 // every label takes its values from a bounded set, so that no client can
 // make the number of series grow without end.
@@ -44,7 +45,8 @@ type Metrics struct {
 	storeDuration *prometheus.HistogramVec
 	storeErrors   *prometheus.CounterVec
 
-	names operationNames
+	names  operationNames
+	caches *caches
 }
 
 // Option changes a setting of New.
@@ -118,7 +120,8 @@ func New(reg *prometheus.Registry, opts ...Option) *Metrics {
 			Namespace: namespace, Name: "store_errors_total",
 			Help: "Store calls that failed, by method; not found, unknown tokens and cancelled requests are not failures.",
 		}, []string{"method"}),
-		names: operationNames{max: DefaultMaxOperationNames},
+		names:  operationNames{max: DefaultMaxOperationNames},
+		caches: newCaches(),
 	}
 	for _, o := range opts {
 		o(m)
@@ -139,7 +142,7 @@ func New(reg *prometheus.Registry, opts ...Option) *Metrics {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.httpInFlight, m.httpRequests, m.httpDuration, m.websockets,
 		m.gqlRequests, m.gqlDuration, m.gqlErrors, m.subscriptions, m.cacheHits, m.trustedRefused,
-		m.storeDuration, m.storeErrors,
+		m.storeDuration, m.storeErrors, m.caches,
 	)
 	// Created once: each handler registers its own metrics on reg.
 	m.handler = promhttp.InstrumentMetricHandler(reg, promhttp.HandlerFor(reg, promhttp.HandlerOpts{

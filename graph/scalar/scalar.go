@@ -6,10 +6,12 @@ package scalar
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -26,7 +28,7 @@ func MarshalString(s string) graphql.Marshaler { return graphql.MarshalString(s)
 func UnmarshalString(v any) (string, error) {
 	s, ok := v.(string)
 	if !ok {
-		return "", items.Errorf(items.Invalid, "String cannot represent a non-string value: %s", describe(v))
+		return "", items.Errorf(items.Invalid, "String cannot represent a non-string value: %s", Describe(v))
 	}
 	if !utf8.ValidString(s) {
 		return "", items.Errorf(items.Invalid, "String is not valid UTF-8")
@@ -38,7 +40,12 @@ func UnmarshalString(v any) (string, error) {
 func MarshalInt(i int) graphql.Marshaler { return graphql.MarshalInt(i) }
 
 // UnmarshalInt accepts only a whole number within 32 bits, as the
-// specification's Int: a string, even of digits, is not an Int.
+// specification's Int: a string, even of digits, is not an Int, and
+// neither is a number written with a fraction or an exponent (5.0, 1e2),
+// as in a GraphQL document, where those are Float literals. It fails with
+// code BAD_USER_INPUT and a message that names the value as sent:
+// "Int cannot represent non-integer value: 5.0", "Int cannot represent
+// non 32-bit signed integer value: 2147483648".
 func UnmarshalInt(v any) (int, error) {
 	var n int64
 	switch v := v.(type) {
@@ -49,23 +56,40 @@ func UnmarshalInt(v any) (int, error) {
 	case int64:
 		n = v
 	case json.Number:
-		i, err := v.Int64()
+		if strings.ContainsAny(string(v), ".eE") {
+			return 0, nonInteger(v)
+		}
+		i, err := strconv.ParseInt(string(v), 10, 64)
+		if errors.Is(err, strconv.ErrRange) {
+			return 0, outOfRange(v)
+		}
 		if err != nil {
-			return 0, items.Errorf(items.Invalid, "Int cannot represent a non-integer value: %s", describe(v))
+			return 0, nonInteger(v)
 		}
 		n = i
-	case float64:
-		if v != math.Trunc(v) {
-			return 0, items.Errorf(items.Invalid, "Int cannot represent a non-integer value: %s", describe(v))
+	case float64: // from a decoder without UseNumber, which cannot tell 5 from 5.0
+		if v != math.Trunc(v) || math.IsInf(v, 0) {
+			return 0, nonInteger(v)
+		}
+		if v < math.MinInt32 || v > math.MaxInt32 {
+			return 0, outOfRange(v)
 		}
 		n = int64(v)
 	default:
-		return 0, items.Errorf(items.Invalid, "Int cannot represent a non-integer value: %s", describe(v))
+		return 0, nonInteger(v)
 	}
 	if n < math.MinInt32 || n > math.MaxInt32 {
-		return 0, items.Errorf(items.Invalid, "Int cannot represent a value outside 32 bits: %d", n)
+		return 0, outOfRange(v)
 	}
 	return int(n), nil
+}
+
+func nonInteger(v any) error {
+	return items.Errorf(items.Invalid, "Int cannot represent non-integer value: %s", Describe(v))
+}
+
+func outOfRange(v any) error {
+	return items.Errorf(items.Invalid, "Int cannot represent non 32-bit signed integer value: %s", Describe(v))
 }
 
 // MarshalBoolean writes b as a JSON boolean.
@@ -75,7 +99,7 @@ func MarshalBoolean(b bool) graphql.Marshaler { return graphql.MarshalBoolean(b)
 func UnmarshalBoolean(v any) (bool, error) {
 	b, ok := v.(bool)
 	if !ok {
-		return false, items.Errorf(items.Invalid, "Boolean cannot represent a non-boolean value: %s", describe(v))
+		return false, items.Errorf(items.Invalid, "Boolean cannot represent a non-boolean value: %s", Describe(v))
 	}
 	return b, nil
 }
@@ -106,7 +130,7 @@ func UnmarshalID(v any) (int64, error) {
 	case int64:
 		s = strconv.FormatInt(v, 10)
 	default:
-		return 0, items.Errorf(items.Invalid, "ID cannot represent value: %s", describe(v))
+		return 0, items.Errorf(items.Invalid, "ID cannot represent value: %s", Describe(v))
 	}
 	id, err := ParseID(s)
 	if err != nil {
@@ -157,7 +181,7 @@ func MarshalTime(t time.Time) graphql.Marshaler {
 func UnmarshalTime(v any) (time.Time, error) {
 	s, ok := v.(string)
 	if !ok {
-		return time.Time{}, items.Errorf(items.Invalid, "Time cannot represent a non-string value: %s", describe(v))
+		return time.Time{}, items.Errorf(items.Invalid, "Time cannot represent a non-string value: %s", Describe(v))
 	}
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
@@ -166,8 +190,10 @@ func UnmarshalTime(v any) (time.Time, error) {
 	return t.UTC(), nil
 }
 
-// describe names a rejected input value without echoing much of it.
-func describe(v any) string {
+// Describe names a rejected input value as the client wrote it, without
+// echoing much of it: a number as sent (its first 40 characters), a short
+// string quoted, the kind of anything else.
+func Describe(v any) string {
 	switch v := v.(type) {
 	case nil:
 		return "null"
@@ -176,7 +202,14 @@ func describe(v any) string {
 			return "a string"
 		}
 		return strconv.Quote(v)
-	case bool, int, int32, int64, float64, json.Number:
+	case json.Number:
+		if len(v) > 40 {
+			return fmt.Sprintf("%s… (a number of %d characters)", v[:40], len(v))
+		}
+		return string(v)
+	case float64:
+		return strconv.FormatFloat(v, 'g', -1, 64)
+	case bool, int, int32, int64:
 		return fmt.Sprint(v)
 	case map[string]any:
 		return "an object"

@@ -3,6 +3,7 @@ package scalar
 import (
 	"encoding/json"
 	"strconv"
+	"strings"
 	"testing"
 
 	"itemsapi/items"
@@ -58,4 +59,44 @@ func FuzzParseID(f *testing.F) {
 			t.Fatalf("ParseID(%q) = %d", s, id)
 		}
 	})
+}
+
+func TestUnmarshalIntNamesTheValue(t *testing.T) {
+	tests := []struct {
+		in      any
+		want    int
+		wantMsg string // when refused
+	}{
+		{json.Number("5"), 5, ""},
+		{json.Number("-2147483648"), -2147483648, ""},
+		{json.Number("2147483647"), 2147483647, ""},
+		{int64(7), 7, ""},
+		{float64(7), 7, ""},
+		{json.Number("5.0"), 0, "Int cannot represent non-integer value: 5.0"},
+		{json.Number("5.5"), 0, "Int cannot represent non-integer value: 5.5"},
+		{json.Number("1e2"), 0, "Int cannot represent non-integer value: 1e2"},
+		{json.Number("1e400"), 0, "Int cannot represent non-integer value: 1e400"},
+		{json.Number("-0.0"), 0, "Int cannot represent non-integer value: -0.0"},
+		{json.Number("2147483648"), 0, "Int cannot represent non 32-bit signed integer value: 2147483648"},
+		{json.Number("-2147483649"), 0, "Int cannot represent non 32-bit signed integer value: -2147483649"},
+		{json.Number("99999999999999999999"), 0, "Int cannot represent non 32-bit signed integer value: 99999999999999999999"},
+		{json.Number("1" + strings.Repeat("0", 100)), 0, "Int cannot represent non 32-bit signed integer value: 1" + strings.Repeat("0", 39) + "… (a number of 101 characters)"},
+		{int64(1 << 31), 0, "Int cannot represent non 32-bit signed integer value: 2147483648"},
+		{float64(5.5), 0, "Int cannot represent non-integer value: 5.5"},
+		{float64(1e20), 0, "Int cannot represent non 32-bit signed integer value: 1e+20"},
+		{"5", 0, `Int cannot represent non-integer value: "5"`},
+		{true, 0, "Int cannot represent non-integer value: true"},
+	}
+	for _, tt := range tests {
+		got, err := UnmarshalInt(tt.in)
+		if tt.wantMsg == "" {
+			if err != nil || got != tt.want {
+				t.Errorf("UnmarshalInt(%#v) = %d, %v; want %d, nil", tt.in, got, err, tt.want)
+			}
+			continue
+		}
+		if err == nil || err.Error() != tt.wantMsg {
+			t.Errorf("UnmarshalInt(%#v) = %d, %v; want the error %q", tt.in, got, err, tt.wantMsg)
+		}
+	}
 }

@@ -29,6 +29,7 @@ type Store struct {
 	lastID   int64   // the last item ID assigned
 	users    map[int64]items.User
 	byName   map[string]int64 // user name → ID
+	byFold   map[string]int64 // items.FoldUserName(name) → ID of the first user with it
 	tokens   map[items.TokenHash]token
 	lastUser int64 // the last user ID assigned
 }
@@ -50,6 +51,7 @@ func New() *Store {
 	s := &Store{
 		users:  make(map[int64]items.User),
 		byName: make(map[string]int64),
+		byFold: make(map[string]int64),
 		tokens: make(map[items.TokenHash]token),
 	}
 	now := time.Now().UTC().Truncate(time.Microsecond)
@@ -207,7 +209,8 @@ func (s *Store) UserByToken(ctx context.Context, hash items.TokenHash) (items.Us
 }
 
 // AddToken implements items.Store. It returns an error with code Invalid for
-// a role that is not valid.
+// a role that is not valid, or for a new user's name that
+// items.ValidateNewUserName refuses.
 func (s *Store) AddToken(ctx context.Context, userName string, role items.Role, hash items.TokenHash) (items.User, error) {
 	if !role.Valid() {
 		return items.User{}, items.Errorf(items.Invalid, "role %q is not valid", role)
@@ -219,9 +222,16 @@ func (s *Store) AddToken(ctx context.Context, userName string, role items.Role, 
 	}
 	id, ok := s.byName[userName]
 	if !ok {
+		id, ok = s.byFold[items.FoldUserName(userName)]
+	}
+	if !ok {
+		if err := items.ValidateNewUserName(userName); err != nil {
+			return items.User{}, err
+		}
 		s.lastUser++
 		id = s.lastUser
 		s.byName[userName] = id
+		s.byFold[items.FoldUserName(userName)] = id
 		s.users[id] = items.User{ID: id, Name: userName, Role: role}
 	}
 	u := s.users[id]

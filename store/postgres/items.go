@@ -261,8 +261,9 @@ func (s *Store) UserByToken(ctx context.Context, hash items.TokenHash) (items.Us
 }
 
 // AddToken implements items.Store. It returns an error with code Invalid
-// for a role that is not valid, or a user name that is not valid UTF-8 or
-// contains a NUL character.
+// for a role that is not valid, a user name that is not valid UTF-8 or
+// contains a NUL character, or a new user's name that
+// items.ValidateNewUserName refuses.
 //
 // A hash stored already (a restart with the same bootstrap token) costs
 // one read. Otherwise one transaction creates the user or raises its role,
@@ -288,6 +289,9 @@ func (s *Store) AddToken(ctx context.Context, userName string, role items.Role, 
 	}
 
 	added, err := s.addToken(ctx, userName, role, hash)
+	if e, ok := errors.AsType[*items.Error](err); ok {
+		return items.User{}, e
+	}
 	if err != nil {
 		return items.User{}, translate("add token", err)
 	}
@@ -302,6 +306,11 @@ func (s *Store) AddToken(ctx context.Context, userName string, role items.Role, 
 	return u, nil
 }
 
+// userNameLock is the first key of the advisory locks that AddToken takes
+// on a folded user name ("users" in ASCII); the second is a hash of the
+// name.
+const userNameLock int32 = 0x75736572
+
 // addToken runs the transaction of AddToken. It returns the zero User, and
 // rolls back, when the hash was stored meanwhile.
 func (s *Store) addToken(ctx context.Context, userName string, role items.Role, hash items.TokenHash) (items.User, error) {
@@ -310,6 +319,30 @@ func (s *Store) addToken(ctx context.Context, userName string, role items.Role, 
 		return items.User{}, err
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
+	// The user with exactly that name, else the oldest whose name is equal
+	// but for ASCII case; a new user's name must pass the rule of new names.
+	// The lock, on the folded name until the transaction ends, keeps two
+	// transactions from each creating a user for "Bob" and "bob".
+	folded := items.FoldUserName(userName)
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, hashtext($2))`, userNameLock, folded); err != nil {
+		return items.User{}, err
+	}
+	var existing string
+	err = tx.QueryRow(ctx, `
+		SELECT name FROM users WHERE lower(name COLLATE "C") = $1
+		ORDER BY name <> $2, id LIMIT 1`,
+		folded, userName,
+	).Scan(&existing)
+	switch {
+	case err == nil:
+		userName = existing
+	case !errors.Is(err, pgx.ErrNoRows):
+		return items.User{}, err
+	default:
+		if err := items.ValidateNewUserName(userName); err != nil {
+			return items.User{}, err
+		}
+	}
 	var u items.User
 	err = tx.QueryRow(ctx, `
 		INSERT INTO users (name, role) VALUES ($1, $2)

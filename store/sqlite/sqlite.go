@@ -507,8 +507,10 @@ func (s *Store) UserByToken(ctx context.Context, hash items.TokenHash) (items.Us
 }
 
 // AddToken implements items.Store. It returns an error with code Invalid
-// for a role that is not valid. Processes that share the file may add the
-// same token at once: the write lock, taken at BEGIN, orders them.
+// for a role that is not valid, or for a new user's name that
+// items.ValidateNewUserName refuses. Processes that share the file may add
+// the same token, or tokens for one new user, at once: the write lock,
+// taken at BEGIN, orders them.
 func (s *Store) AddToken(ctx context.Context, userName string, role items.Role, hash items.TokenHash) (u items.User, err error) {
 	if !role.Valid() {
 		return items.User{}, items.Errorf(items.Invalid, "role %q is not valid", role)
@@ -538,6 +540,22 @@ func (s *Store) AddToken(ctx context.Context, userName string, role items.Role, 
 		return u, nil
 	case !errors.Is(err, sql.ErrNoRows):
 		return items.User{}, translate(ctx, "add token", err)
+	}
+
+	// The user with exactly that name, else the oldest whose name is equal
+	// but for ASCII case; a new user's name must pass the rule of new names.
+	var existing string
+	err = tx.QueryRowContext(ctx, `SELECT name FROM users WHERE lower(name) = ?
+		ORDER BY name <> ?, id LIMIT 1`, items.FoldUserName(userName), userName).Scan(&existing)
+	switch {
+	case err == nil:
+		userName = existing
+	case !errors.Is(err, sql.ErrNoRows):
+		return items.User{}, translate(ctx, "find user", err)
+	default:
+		if err = items.ValidateNewUserName(userName); err != nil {
+			return items.User{}, err
+		}
 	}
 
 	// A user's role is the highest role granted to it.

@@ -43,6 +43,8 @@ func Run(t *testing.T, newStore func(t *testing.T) items.Store) {
 	t.Run("Search", func(t *testing.T) { t.Parallel(); testSearch(t, newStore(t)) })
 	t.Run("SearchPages", func(t *testing.T) { t.Parallel(); testSearchPages(t, newStore(t)) })
 	t.Run("AddToken", func(t *testing.T) { t.Parallel(); testAddToken(t, newStore(t)) })
+	t.Run("UserNames", func(t *testing.T) { t.Parallel(); testUserNames(t, newStore(t)) })
+	t.Run("ConcurrentUserNames", func(t *testing.T) { t.Parallel(); testConcurrentUserNames(t, newStore(t)) })
 	t.Run("Roles", func(t *testing.T) { t.Parallel(); testRoles(t, newStore(t)) })
 	t.Run("UserByToken", func(t *testing.T) { t.Parallel(); testUserByToken(t, newStore(t)) })
 	t.Run("Users", func(t *testing.T) { t.Parallel(); testUsers(t, newStore(t)) })
@@ -619,15 +621,143 @@ func testAddToken(t *testing.T, s items.Store) {
 	if bob.ID == alice.ID {
 		t.Errorf("AddToken(bob) returned alice's ID %d", bob.ID)
 	}
-	if u, _ := AddUser(t, s, "Alice", items.RoleUser); u.ID == alice.ID || u.Name != "Alice" {
-		t.Errorf("AddToken(Alice) = %v, want a user other than %v: names are case-sensitive", u, alice)
-	}
 	got, err := s.Users(ctx, []int64{alice.ID})
 	if err != nil {
 		t.Fatalf("Users(%d) = %v", alice.ID, err)
 	}
 	if diff := cmp.Diff([]items.User{alice}, got); diff != "" {
 		t.Errorf("Users(%d) mismatch (-want +got):\n%s", alice.ID, diff)
+	}
+}
+
+// testUserNames checks how AddToken finds or makes the user a name
+// designates: exactly, else equal but for ASCII case; a new name must pass
+// items.ValidateNewUserName.
+func testUserNames(t *testing.T, s items.Store) {
+	ctx := t.Context()
+	alice, _ := AddUser(t, s, "alice", items.RoleUser)
+	bob, _ := AddUser(t, s, "Bob.Smith_2-x", items.RoleUser)
+	tests := []struct {
+		name     string
+		want     items.User // the user, when no error
+		wantCode items.Code
+	}{
+		{"alice", alice, ""},
+		{"Alice", alice, ""},
+		{"ALICE", alice, ""},
+		{"bob.smith_2-X", bob, ""},
+		{"BOB.SMITH_2-X", bob, ""},
+		{"alice\u200b", items.User{}, items.Invalid}, // zero-width space
+		{"\u0430lice", items.User{}, items.Invalid},  // Cyrillic а
+		{"\ufeffalice", items.User{}, items.Invalid}, // byte-order mark
+		{"al\u0131ce", items.User{}, items.Invalid},  // dotless ı
+		{"\u212aate", items.User{}, items.Invalid},   // the Kelvin sign is not K
+		{"new user", items.User{}, items.Invalid},    // no spaces
+		{"J\u00fcrgen", items.User{}, items.Invalid}, // non-ASCII, new
+		{strings.Repeat("a", 65), items.User{}, items.Invalid},
+	}
+	for _, tt := range tests {
+		_, hash := items.NewToken()
+		got, err := s.AddToken(ctx, tt.name, items.RoleUser, hash)
+		if tt.wantCode != "" {
+			if code := items.ErrorCode(err); code != tt.wantCode {
+				t.Errorf("AddToken(%+q) = %v, %v; want an error with code %s", tt.name, got, err, tt.wantCode)
+			}
+			if _, _, err := s.UserByToken(ctx, hash); items.ErrorCode(err) != items.Unauthenticated {
+				t.Errorf("after a refused AddToken(%+q), UserByToken = %v, want code %s", tt.name, err, items.Unauthenticated)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("AddToken(%+q) = %v", tt.name, err)
+			continue
+		}
+		if diff := cmp.Diff(tt.want, got); diff != "" {
+			t.Errorf("AddToken(%+q) mismatch (-want +got):\n%s", tt.name, diff)
+		}
+		if u, _, err := s.UserByToken(ctx, hash); err != nil || u.ID != tt.want.ID {
+			t.Errorf("UserByToken(token of %+q) = %v, %v; want %v", tt.name, u, err, tt.want)
+		}
+	}
+	// An admin token under another case raises the one user's role.
+	if u, _ := AddUser(t, s, "ALICE", items.RoleAdmin); u.ID != alice.ID || u.Name != "alice" || u.Role != items.RoleAdmin {
+		t.Errorf("AddToken(ALICE, ADMIN) = %v, want alice with role ADMIN", u)
+	}
+}
+
+// testConcurrentUserNames checks that tokens made at once for one new
+// user under names that differ in case make one user.
+func testConcurrentUserNames(t *testing.T, s items.Store) {
+	ctx := t.Context()
+	names := []string{"grace", "Grace", "GRACE", "gRaCe", "grace", "GRACE"}
+	users := make([]items.User, len(names))
+	errs := make([]error, len(names))
+	var wg sync.WaitGroup
+	for i, name := range names {
+		wg.Go(func() {
+			_, hash := items.NewToken()
+			users[i], errs[i] = s.AddToken(ctx, name, items.RoleUser, hash)
+		})
+	}
+	wg.Wait()
+	for i := range names {
+		if errs[i] != nil {
+			t.Fatalf("concurrent AddToken(%q) = %v", names[i], errs[i])
+		}
+		if users[i] != users[0] {
+			t.Errorf("concurrent AddToken(%q) = %v, want %v: one user", names[i], users[i], users[0])
+		}
+	}
+}
+
+// LegacyUser is a user stored before new user names had to be ASCII,
+// with one token.
+type LegacyUser struct {
+	Name string
+	Hash items.TokenHash
+}
+
+// RunLegacyUserNames checks that users stored before the rule of
+// items.ValidateNewUserName keep working. newStore returns a store holding
+// the demo items and those users, stored in that order (so with increasing
+// IDs) as the backend's earlier versions did, each with a USER token, and
+// arranges for it to be closed.
+func RunLegacyUserNames(t *testing.T, newStore func(t *testing.T, users []LegacyUser) items.Store) {
+	legacy := make([]LegacyUser, 0, 5)
+	for _, name := range []string{"J\u00fcrgen", "Bob", "bob", "BOB", "Zo\u00eb Smith"} {
+		_, hash := items.NewToken()
+		legacy = append(legacy, LegacyUser{Name: name, Hash: hash})
+	}
+	s := newStore(t, legacy)
+	ctx := t.Context()
+	ids := make(map[string]int64)
+	for _, l := range legacy {
+		u, role, err := s.UserByToken(ctx, l.Hash)
+		if err != nil || u.Name != l.Name || role != items.RoleUser {
+			t.Fatalf("UserByToken(token of %q) = %v, %v, %v; want that user, USER", l.Name, u, role, err)
+		}
+		ids[l.Name] = u.ID
+	}
+	tests := []struct {
+		name, want string
+	}{
+		{"J\u00fcrgen", "J\u00fcrgen"}, // not a new name: a new token for the user
+		{"j\u00fcrgen", "J\u00fcrgen"}, // ASCII case only
+		{"Zo\u00eb Smith", "Zo\u00eb Smith"},
+		{"Bob", "Bob"}, // an exact match wins
+		{"bob", "bob"},
+		{"BOB", "BOB"},
+		{"bOB", "Bob"}, // else the oldest of the names equal but for case
+	}
+	for _, tt := range tests {
+		_, hash := items.NewToken()
+		got, err := s.AddToken(ctx, tt.name, items.RoleUser, hash)
+		if err != nil || got.ID != ids[tt.want] || got.Name != tt.want {
+			t.Errorf("AddToken(%+q) = %v, %v; want user %d, %+q", tt.name, got, err, ids[tt.want], tt.want)
+		}
+	}
+	if _, err := s.AddToken(ctx, "J\u00dcrgen", items.RoleUser, items.HashToken("x")); items.ErrorCode(err) != items.Invalid {
+		t.Errorf("AddToken(J\u00dcrgen) = %v, want code %s: a new non-ASCII name", err, items.Invalid)
 	}
 }
 

@@ -1,0 +1,180 @@
+// Command subload measures what subscribers that never read cost the
+// writers: it opens sockets with subscriptions on each (graphql-transport-ws)
+// and then reads nothing more from them, so that the server's writes to
+// them back up, while writers add items as fast as the server acknowledges
+// them. It prints addItem's throughput and latency over a window that
+// starts once warm items have been added, and the server's RSS.
+//
+//	go run ./bench/subload -url http://127.0.0.1:8080/graphql -token T \
+//	    -sockets 1000 -subs 20 -pid $(pgrep itemsapi)
+//
+// Run it with -sockets 0 for the figure without subscribers.
+package main
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"net/http"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+func main() {
+	url := flag.String("url", "http://127.0.0.1:8080/graphql", "the server's GraphQL endpoint")
+	token := flag.String("token", os.Getenv("TOKEN"), "an API token for addItem (env TOKEN)")
+	sockets := flag.Int("sockets", 1000, "websockets to open")
+	subs := flag.Int("subs", 20, "subscriptions on each socket")
+	writers := flag.Int("writers", 32, "concurrent addItem clients")
+	warm := flag.Int("warm", 10_000, "items added before the measured window")
+	window := flag.Duration("window", 10*time.Second, "the measured window")
+	pid := flag.Int("pid", 0, "the server's process ID, to read its RSS")
+	flag.Parse()
+	if *token == "" {
+		log.Fatal("subload: -token (or TOKEN) is required")
+	}
+	ctx := context.Background()
+
+	var conns []*websocket.Conn
+	wsURL := "ws" + strings.TrimPrefix(*url, "http")
+	for i := range *sockets {
+		c, err := openSubscriber(ctx, wsURL, *subs)
+		if err != nil {
+			log.Fatalf("subload: socket %d: %v", i, err)
+		}
+		conns = append(conns, c)
+	}
+	fmt.Printf("sockets %d × subscriptions %d open; server RSS %s\n", *sockets, *subs, rss(*pid))
+
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: *writers}}
+	var added atomic.Int64
+	var mu sync.Mutex
+	var latencies []time.Duration
+	var measuring atomic.Bool
+	start := make(chan struct{})
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := range *writers {
+		wg.Go(func() {
+			<-start
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				t0 := time.Now()
+				if err := addItem(ctx, client, *url, *token, fmt.Sprintf("load %d-%d", w, i)); err != nil {
+					log.Fatalf("subload: addItem: %v", err)
+				}
+				d := time.Since(t0)
+				added.Add(1)
+				if measuring.Load() {
+					mu.Lock()
+					latencies = append(latencies, d)
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	close(start)
+	for added.Load() < int64(*warm) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	from := added.Load()
+	measuring.Store(true)
+	t0 := time.Now()
+	time.Sleep(*window)
+	measuring.Store(false)
+	n := added.Load() - from
+	elapsed := time.Since(t0)
+	close(stop)
+	wg.Wait()
+
+	mu.Lock()
+	slices.Sort(latencies)
+	p := func(q float64) time.Duration {
+		if len(latencies) == 0 {
+			return 0
+		}
+		return latencies[min(len(latencies)-1, int(q*float64(len(latencies))))]
+	}
+	fmt.Printf("addItem: %.0f/s over %v after %d warm items; p50 %v, p99 %v, max %v; server RSS %s\n",
+		float64(n)/elapsed.Seconds(), elapsed.Round(time.Millisecond), from,
+		p(0.50).Round(10*time.Microsecond), p(0.99).Round(10*time.Microsecond), p(1).Round(10*time.Microsecond), rss(*pid))
+	mu.Unlock()
+	for _, c := range conns {
+		c.CloseNow()
+	}
+}
+
+// openSubscriber opens a socket, starts subs subscriptions to itemAdded on
+// it, and returns it without reading anything after the ack.
+func openSubscriber(ctx context.Context, url string, subs int) (*websocket.Conn, error) {
+	c, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{Subprotocols: []string{"graphql-transport-ws"}})
+	if err != nil {
+		return nil, err
+	}
+	if err := c.Write(ctx, websocket.MessageText, []byte(`{"type":"connection_init","payload":{}}`)); err != nil {
+		return nil, err
+	}
+	if _, msg, err := c.Read(ctx); err != nil || !bytes.Contains(msg, []byte("connection_ack")) {
+		return nil, fmt.Errorf("no connection_ack: %s %v", msg, err)
+	}
+	for i := range subs {
+		msg := fmt.Sprintf(`{"type":"subscribe","id":"%d","payload":{"query":"subscription { itemAdded { id name description createdAt } }"}}`, i)
+		if err := c.Write(ctx, websocket.MessageText, []byte(msg)); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+func addItem(ctx context.Context, client *http.Client, url, token, name string) error {
+	body := fmt.Sprintf(`{"query":"mutation { addItem(input: {name: \"%s\"}) { id } }"}`, name)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, strings.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK || bytes.Contains(b, []byte(`"errors"`)) {
+		return fmt.Errorf("%d %s", resp.StatusCode, b)
+	}
+	return nil
+}
+
+// rss returns the resident set size of process pid, from /proc.
+func rss(pid int) string {
+	if pid == 0 {
+		return "(no -pid)"
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return err.Error()
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	return "?"
+}

@@ -1,0 +1,69 @@
+package graph
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+	"github.com/vektah/gqlparser/v2/validator/core"
+	"github.com/vektah/gqlparser/v2/validator/rules"
+)
+
+// ValidationRules returns gqlparser's default validation rules with two
+// changes, so that a literal in a document is refused as its variable
+// would be (StrictVariables), naming the value as written:
+//   - Int32Literals refuses an Int literal beyond 32 bits that gqlparser
+//     lets through when it fits 64 (2147483648 reached the resolver and was
+//     a BAD_USER_INPUT field error instead of GRAPHQL_VALIDATION_FAILED);
+//   - ValuesOfCorrectType reports each error once (gqlparser reports
+//     "Int cannot represent non-integer value: 1e400" twice).
+//
+// It is the function that gqlgen's SetValidationRulesFn takes.
+func ValidationRules() *rules.Rules {
+	r := rules.NewDefaultRules()
+	r.ReplaceRule(rules.ValuesOfCorrectTypeRule.Name, onceEach(rules.ValuesOfCorrectTypeRule.RuleFunc))
+	r.AddRule(int32Literals.Name, int32Literals.RuleFunc)
+	return r
+}
+
+// int32Literals refuses an Int literal that fits 64 bits but not 32;
+// longer ones gqlparser refuses itself.
+var int32Literals = core.Rule{
+	Name: "Int32Literals",
+	RuleFunc: func(observers *core.Events, addError core.AddErrFunc) {
+		observers.OnValue(func(_ *core.Walker, value *ast.Value) {
+			if value.Kind != ast.IntValue || value.Definition == nil || value.Definition.Name != "Int" ||
+				value.Definition.Kind != ast.Scalar {
+				return
+			}
+			n, err := strconv.ParseInt(value.Raw, 10, 64)
+			if errors.Is(err, strconv.ErrRange) || err == nil && n >= math.MinInt32 && n <= math.MaxInt32 {
+				return
+			}
+			addError(core.Message("Int cannot represent non 32-bit signed integer value: %s", value.Raw), core.At(value.Position))
+		})
+	},
+}
+
+// onceEach wraps a rule so that it reports an error (a message at a
+// position) once however often it finds it in one document.
+func onceEach(rule core.RuleFunc) core.RuleFunc {
+	return func(observers *core.Events, addError core.AddErrFunc) {
+		seen := make(map[string]bool)
+		rule(observers, func(options ...core.ErrorOption) {
+			var e gqlerror.Error
+			for _, o := range options {
+				o(&e)
+			}
+			key := fmt.Sprint(e.Message, e.Locations, e.Path)
+			if seen[key] {
+				return
+			}
+			seen[key] = true
+			addError(options...)
+		})
+	}
+}

@@ -1,0 +1,5 @@
+-- 0004: a user is found by its name under ASCII case folding when no user
+-- has exactly that name (items.FoldUserName; SQLite's lower() folds ASCII
+-- only). Not UNIQUE: names that differ only in case may have been stored
+-- before new names had to be ASCII, and they keep working.
+CREATE INDEX users_name_lower ON users (lower(name));
