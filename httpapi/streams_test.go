@@ -266,3 +266,22 @@ func TestStreamsEndAtShutdown(t *testing.T) {
 		t.Errorf("Shutdown = %v, want every stream ended in time", err)
 	}
 }
+
+func TestStreamsGiveBackBytesInFlight(t *testing.T) {
+	// A stream holds no reckoned parsing memory once its operation runs:
+	// streams open for hours must not starve requests of the budget.
+	cfg := httpapi.DefaultConfig()
+	cfg.MaxInflightBytes = 12_000 // about one small operation's reckoning
+	ts := newStreamServer(t, cfg)
+	for i := range 4 {
+		resp := ts.request(t, http.MethodPost, "/graphql", gqlBody(itemAddedAfter2, nil), map[string]string{"Accept": acceptSSE})
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("stream %d: %d, want 200", i, resp.StatusCode)
+		}
+		newSSEReader(t, resp)
+	}
+	ts.waitMetric(t, "itemsapi_subscriptions_active", 4)
+	if resp := ts.request(t, http.MethodPost, "/graphql", gqlBody(`{ item(id: "1") { name } }`, nil), nil); resp.StatusCode != http.StatusOK {
+		t.Errorf("a query beside the streams: %d, want 200", resp.StatusCode)
+	}
+}
