@@ -78,18 +78,20 @@ func (t httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 		return
 	}
 	// Every operation is parsed and validated before any runs, so that a
-	// request that must be refused is refused before anything executes.
+	// request that must be refused is refused before anything executes:
+	// one refused memory (inflight.go) ran nothing, and may be sent again
+	// whole.
 	ops := make([]prepared, len(batch))
 	for i, params := range batch {
 		ops[i] = t.prepare(r, params, exec)
-	}
-	acc := accepted(r.Header.Get("Accept"))
-	if !isBatch {
-		op := ops[0]
 		if refused(r.Context()) {
 			writeBusy(w)
 			return
 		}
+	}
+	acc := accepted(r.Header.Get("Accept"))
+	if !isBatch {
+		op := ops[0]
 		answer := acc.answer(op.kind())
 		if op.rc != nil && op.rc.Operation != nil && r.Method == http.MethodGet && op.rc.Operation.Operation == ast.Mutation {
 			answer = "" // refused below, whatever the Accept header
@@ -108,12 +110,6 @@ func (t httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 		}
 		w.WriteHeader(status)
 		_, _ = w.Write(body)
-		return
-	}
-	if refused(r.Context()) {
-		// Every operation is prepared before any runs: nothing ran, and
-		// the whole batch may be sent again.
-		writeBusy(w)
 		return
 	}
 	for _, op := range ops {
