@@ -188,3 +188,16 @@ func TestDeferOverSSE(t *testing.T) {
 		t.Errorf("events %q, want the initial result and a patch per item", got)
 	}
 }
+
+func TestMultipartRefusedOperationIsJSON(t *testing.T) {
+	// What refuses an operation before it runs is a GraphQL over HTTP
+	// answer, which Apollo Client reads as any other.
+	ts := newStreamServer(t, httpapi.DefaultConfig())
+	resp := ts.request(t, http.MethodPost, "/graphql", gqlBody(`subscription { nope }`, nil), map[string]string{"Accept": apolloSubscriptionAccept})
+	var body struct{ Errors []gqlError }
+	err := json.NewDecoder(resp.Body).Decode(&body)
+	if resp.StatusCode != http.StatusBadRequest || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/graphql-response+json") ||
+		err != nil || len(body.Errors) != 1 || body.Errors[0].Code() != "GRAPHQL_VALIDATION_FAILED" {
+		t.Errorf("%d %q %+v, want 400 application/graphql-response+json with GRAPHQL_VALIDATION_FAILED", resp.StatusCode, resp.Header.Get("Content-Type"), body.Errors)
+	}
+}
