@@ -229,6 +229,10 @@ func parseConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (c
 	fs.IntVar(&cfg.Server.MaxHeaderBytes, "max-header-bytes", cfg.Server.MaxHeaderBytes, "largest request header, in bytes")
 	fs.IntVar(&cfg.HTTP.MaxWebsockets, "max-websockets", cfg.HTTP.MaxWebsockets, "most websockets open at once")
 	fs.IntVar(&cfg.HTTP.MaxSubscriptionsPerSocket, "max-subscriptions", cfg.HTTP.MaxSubscriptionsPerSocket, "most operations running at once on one websocket")
+	// Transports: HTTP streams and trusted documents.
+	fs.IntVar(&cfg.HTTP.MaxStreams, "max-streams", cfg.HTTP.MaxStreams, "most HTTP streams open at once (graphql-sse, multipart/mixed)")
+	trustedDocs := fs.String("trusted-documents", "", "file of trusted documents (Apollo's persisted query manifest, or a JSON object of sha256 → document), which requests may name by documentId or persisted query hash")
+	fs.BoolVar(&cfg.HTTP.OnlyTrustedDocuments, "only-trusted-documents", cfg.HTTP.OnlyTrustedDocuments, "refuse every document that is not in --trusted-documents, and automatic persisted query registration")
 	fs.Var(listFlag{&cfg.HTTP.CORSOrigins}, "cors-origins", "comma-separated origins whose pages may call the API and open websockets (https://app.example.com, https://*.example.com); none by default")
 	fs.BoolVar(&cfg.HTTP.CSRFPrevention, "csrf-prevention", cfg.HTTP.CSRFPrevention, "refuse requests a browser could send cross-site without a preflight, as Apollo Server does (for proxies that add cookies)")
 	fs.IntVar(&cfg.HTTP.RateLimit.Requests, "rate-limit", cfg.HTTP.RateLimit.Requests, "requests per --rate-window per client address and per token (0: off)")
@@ -271,7 +275,7 @@ func parseConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (c
 	h := cfg.HTTP
 	if h.MaxBodyBytes <= 0 || h.MaxCost <= 0 || h.MaxDepth <= 0 || h.MaxTokens <= 0 ||
 		h.MaxDirectives <= 0 || h.MaxBatch <= 0 || h.QueryCacheSize <= 0 ||
-		h.MaxWebsockets <= 0 || h.MaxSubscriptionsPerSocket <= 0 || cfg.Server.MaxHeaderBytes <= 0 {
+		h.MaxWebsockets <= 0 || h.MaxSubscriptionsPerSocket <= 0 || h.MaxStreams <= 0 || cfg.Server.MaxHeaderBytes <= 0 {
 		return cfg, errors.New("limits and cache sizes must be positive")
 	}
 	if h.RateLimit.Requests < 0 || h.RateLimit.Window < time.Second {
@@ -279,6 +283,16 @@ func parseConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (c
 	}
 	if err := httpapi.ValidPrefixes(h.RateLimit.TrustedProxies); err != nil {
 		return cfg, err
+	}
+	switch {
+	case *trustedDocs != "":
+		docs, err := httpapi.LoadTrustedDocuments(*trustedDocs)
+		if err != nil {
+			return cfg, err
+		}
+		cfg.HTTP.TrustedDocuments = docs
+	case h.OnlyTrustedDocuments:
+		return cfg, errors.New("--only-trusted-documents needs --trusted-documents FILE")
 	}
 	if h.ResponseCacheBytes < 0 || h.QueryCacheBytes < 0 || h.LimitsCacheBytes < 0 ||
 		h.APQCacheBytes < 0 || h.TokenCacheBytes < 0 || cfg.ReadCacheBytes < 0 {

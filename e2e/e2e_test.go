@@ -1,6 +1,8 @@
 // Package e2e runs real GraphQL clients against the real server: the
-// graphql-http audit suite, Apollo Client, the graphql-ws client and raw
-// websockets, GraphiQL in headless Chromium, and graphql-js introspection.
+// graphql-http audit suite, Apollo Client (over JSON, multipart
+// subscriptions, @defer and trusted documents), the graphql-ws client and
+// raw websockets, the graphql-sse client, GraphiQL and EventSource in
+// headless Chromium, and graphql-js introspection.
 // Each client is a Node script here; each test starts a fresh server from
 // the binary that TestMain built, runs one script and checks the JSON
 // summary that the script prints last.
@@ -87,9 +89,9 @@ var listeningLine = regexp.MustCompile(`msg=listening addr=(\S+)`)
 // startServer runs the binary on a free port with a memory store, waits
 // until /healthz answers, and stops it at the end of the test, which fails
 // if the server does not shut down cleanly.
-func startServer(t *testing.T) *server {
+func startServer(t *testing.T, args ...string) *server {
 	t.Helper()
-	cmd := exec.Command(binary, "--addr", "127.0.0.1:0", "--db", "memory")
+	cmd := exec.Command(binary, append([]string{"--addr", "127.0.0.1:0", "--db", "memory"}, args...)...)
 	cmd.Env = append(os.Environ(), "BOOTSTRAP_ADMIN_TOKEN="+adminToken)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
@@ -202,7 +204,13 @@ type summary struct {
 // checks, fails the test for each failed one, and returns its summary.
 func runScript(t *testing.T, script string, env ...string) summary {
 	t.Helper()
-	s := startServer(t)
+	return runScriptWith(t, script, nil, env...)
+}
+
+// runScriptWith is runScript against a server started with serverArgs.
+func runScriptWith(t *testing.T, script string, serverArgs []string, env ...string) summary {
+	t.Helper()
+	s := startServer(t, serverArgs...)
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "node", script)
@@ -283,4 +291,53 @@ func TestGraphiQLInBrowser(t *testing.T) {
 	} else {
 		t.Logf("screenshot: %s", shot)
 	}
+}
+
+// Transports of the second version: graphql-sse in both modes, a
+// browser's EventSource, Apollo Client's multipart subscriptions and
+// @defer, and trusted documents from a manifest made by the real tool.
+
+func TestGraphQLSSE(t *testing.T) {
+	requireNode(t)
+	runScript(t, "sse.mjs")
+}
+
+func TestEventSourceInBrowser(t *testing.T) {
+	requireNode(t)
+	if _, err := os.Stat(chromium); err != nil {
+		skip(t, chromium+" is not installed: apt-get install chromium")
+	}
+	runScript(t, "eventsource.mjs", "CHROMIUM="+chromium)
+}
+
+func TestApolloClientStreams(t *testing.T) {
+	requireNode(t)
+	runScript(t, "apollo-streams.mjs")
+}
+
+// TestTrustedDocuments makes the manifest as a client's build would, with
+// Apollo's generate-persisted-query-manifest over the operations of
+// trusted.mjs, then serves only the documents it lists.
+func TestTrustedDocuments(t *testing.T) {
+	requireNode(t)
+	dir := t.TempDir()
+	source, err := filepath.Abs("trusted.mjs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	manifest := filepath.Join(dir, "manifest.json")
+	config, _ := json.Marshal(map[string]any{"documents": []string{source}, "output": manifest})
+	if err := os.WriteFile(filepath.Join(dir, "persisted-query-manifest.config.json"), config, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tool, err := filepath.Abs("node_modules/.bin/generate-persisted-query-manifest")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gen := exec.CommandContext(t.Context(), tool)
+	gen.Dir = dir
+	if out, err := gen.CombinedOutput(); err != nil {
+		t.Fatalf("generate-persisted-query-manifest: %v\n%s", err, out)
+	}
+	runScriptWith(t, "trusted.mjs", []string{"--trusted-documents", manifest, "--only-trusted-documents"}, "MANIFEST="+manifest)
 }

@@ -2,10 +2,8 @@ package graph
 
 import (
 	"context"
-	"maps"
 
 	"github.com/99designs/gqlgen/graphql"
-	"github.com/vektah/gqlparser/v2/ast"
 
 	"itemsapi/items"
 )
@@ -15,20 +13,10 @@ import (
 // never check again.
 func NewSchema(r *Resolver) graphql.ExecutableSchema {
 	return NewExecutableSchema(Config{
-		Schema:     withoutDefer(parsedSchema),
+		Schema:     parsedSchema,
 		Resolvers:  r,
 		Directives: DirectiveRoot{Auth: Auth},
 	})
-}
-
-// withoutDefer returns s without the @defer directive that gqlparser's
-// prelude declares: the server delivers no incremental results, and the
-// schema that introspection shows is schema.graphqls as written.
-func withoutDefer(s *ast.Schema) *ast.Schema {
-	c := *s
-	c.Directives = maps.Clone(s.Directives)
-	delete(c.Directives, "defer")
-	return &c
 }
 
 // Auth implements @auth(requires: Role): the field resolves only for a

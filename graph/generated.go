@@ -434,6 +434,19 @@ directive @auth(
 ) on FIELD_DEFINITION
 
 """
+Delivers the fragment it marks after the rest of the response, when the
+client takes incremental delivery (` + "`" + `Accept: multipart/mixed;deferSpec=20220824` + "`" + `,
+as Apollo Client sends it); a client that takes JSON alone gets the
+fragment inline, in one answer.
+"""
+directive @defer(
+  "Defer the fragment when true; deliver it inline when false."
+  if: Boolean = true
+  "A name for the deferred payload, which the client sees with it."
+  label: String
+) on FRAGMENT_SPREAD | INLINE_FRAGMENT
+
+"""
 An instant in time, written in RFC 3339 in UTC with up to microsecond
 precision, for example ` + "`" + `2026-11-25T14:17:15.123456Z` + "`" + `.
 """

@@ -31,6 +31,7 @@ var corsHeaders = []string{
 	"apollo-require-preflight", "x-apollo-operation-name",
 	"apollographql-client-name", "apollographql-client-version",
 	"graphql-client-name", "graphql-client-version",
+	streamTokenHeader, // graphql-sse's single-connection mode
 }
 
 // corsMiddleware answers preflights and adds CORS headers for the listed
@@ -42,7 +43,7 @@ func corsMiddleware(origins []string) func(http.Handler) http.Handler {
 	}
 	return cors.Handler(cors.Options{
 		AllowedOrigins: origins,
-		AllowedMethods: []string{http.MethodGet, http.MethodPost, http.MethodOptions},
+		AllowedMethods: []string{http.MethodGet, http.MethodPost, http.MethodOptions, http.MethodPut, http.MethodDelete},
 		AllowedHeaders: corsHeaders,
 		ExposedHeaders: []string{"X-Request-Id", "Retry-After"},
 		// Credentials are headers, never cookies: nothing to allow.
@@ -75,6 +76,11 @@ func csrfPrevention(next http.Handler) http.Handler {
 // before r (or r is not from a browser script at all).
 func preflighted(r *http.Request) bool {
 	if r.Header.Get("apollo-require-preflight") != "" || r.Header.Get("x-apollo-operation-name") != "" {
+		return true
+	}
+	// PUT and DELETE (graphql-sse's reservations) are never simple, nor
+	// is a request with the stream token header.
+	if r.Method != http.MethodGet && r.Method != http.MethodPost && r.Method != http.MethodHead || r.Header.Get(streamTokenHeader) != "" {
 		return true
 	}
 	ct := r.Header.Get("Content-Type")

@@ -17,6 +17,7 @@ func FuzzParamsFromJSON(f *testing.F) {
 	for _, s := range []string{
 		`{"query":"{ __typename }"}`, `{"query":1}`, `{}`, `[]`, `{"query":"q","variables":{"a":1.5e300}}`,
 		`{"query":"q","variables":[]}`, `{"query":"q"} x`, `{"extensions":{"persistedQuery":{"version":1}}}`, "\xff",
+		`{"documentId":"sha256:abc"}`, `{"documentId":1}`, `{"documentId":"x","query":"q"}`, `{"documentId":null,"query":"q"}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -49,6 +50,7 @@ type wireParamsReference struct {
 	OperationName json.RawMessage `json:"operationName"`
 	Variables     json.RawMessage `json:"variables"`
 	Extensions    json.RawMessage `json:"extensions"`
+	DocumentID    json.RawMessage `json:"documentId"`
 }
 
 func paramsFromJSONReference(body []byte) (*graphql.RawParams, *requestError) {
@@ -74,6 +76,13 @@ func paramsFromJSONReference(body []byte) (*graphql.RawParams, *requestError) {
 		return nil, reqErr
 	}
 	if reqErr := decodeObject(w.Extensions, "extensions", &p.Extensions); reqErr != nil {
+		return nil, reqErr
+	}
+	var documentID any
+	if len(w.DocumentID) > 0 {
+		_ = json.Unmarshal(w.DocumentID, &documentID)
+	}
+	if reqErr := withDocumentID(p, documentID); reqErr != nil {
 		return nil, reqErr
 	}
 	if p.Query == "" && !hasPersistedQuery(p.Extensions) {

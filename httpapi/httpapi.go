@@ -87,6 +87,23 @@ type Config struct {
 	// network's buffers are full, is disconnected. Zero waits forever.
 	WebsocketWriteTimeout time.Duration
 
+	// Transports: streams, trusted documents (see sse.go, multipart.go,
+	// trusted.go).
+	//
+	// MaxStreams bounds the HTTP streams open at once (graphql-sse event
+	// streams and reservations, multipart/mixed answers); past it a
+	// request for one is answered 503 with Retry-After. A reservation
+	// runs at most MaxSubscriptionsPerSocket operations.
+	MaxStreams int
+	// TrustedDocuments are the documents of LoadTrustedDocuments, by
+	// sha256: a request may name one by documentId or by
+	// extensions.persistedQuery.sha256Hash.
+	TrustedDocuments map[string]string
+	// OnlyTrustedDocuments refuses every other document, before parsing,
+	// with PERSISTED_QUERY_NOT_FOUND, and turns the registration of
+	// automatic persisted queries off.
+	OnlyTrustedDocuments bool
+
 	// ReadTimeout bounds reading a request, body included, and
 	// WriteTimeout writing its answer. Neither applies to a websocket once
 	// upgraded. (The header's own timeout is the http.Server's.)
@@ -137,6 +154,7 @@ func DefaultConfig() Config {
 		MaxWebsockets:             1000,
 		MaxSubscriptionsPerSocket: 20,
 		WebsocketWriteTimeout:     10 * time.Second,
+		MaxStreams:                1000,
 		ReadTimeout:               30 * time.Second,
 		WriteTimeout:              30 * time.Second,
 		RateLimit:                 RateLimit{Window: time.Minute},
@@ -235,7 +253,8 @@ func NewHandler(cfg Config, deps Deps) *Handler {
 	})
 	r.Get("/readyz", ready(deps.Store, deps.Logger))
 	api := r.With(corsMiddleware(cfg.CORSOrigins),
-		allowMethods(http.MethodGet, http.MethodPost, http.MethodOptions))
+		// PUT and DELETE: graphql-sse's single-connection mode.
+		allowMethods(http.MethodGet, http.MethodPost, http.MethodOptions, http.MethodPut, http.MethodDelete))
 	if cfg.CSRFPrevention {
 		api = api.With(csrfPrevention)
 	}
@@ -254,9 +273,24 @@ func NewHandler(cfg Config, deps Deps) *Handler {
 // presenter, panic recovery, caches and limits.
 func newGraphQL(cfg Config, deps Deps, ws *websocketTransport) http.Handler {
 	srv := handler.New(graph.NewSchema(&graph.Resolver{Store: deps.Store, Broker: deps.Broker}))
+	// gqlgen serves a request with the first transport that supports it,
+	// so the order is the design: websocket upgrades (a GET like a
+	// query's), then OPTIONS, then graphql-sse's single-connection mode
+	// (PUT, DELETE, and any request carrying a stream token, whose POSTs
+	// are otherwise ordinary GraphQL requests), and last GraphQL over
+	// HTTP, which reads each operation and then answers it in JSON, as an
+	// event stream or as multipart/mixed, from its Accept header and its
+	// type (see acceptance.answer).
 	srv.AddTransport(ws)
-	srv.AddTransport(transport.Options{AllowedMethods: []string{http.MethodGet, http.MethodPost}})
-	srv.AddTransport(httpTransport{maxBatch: cfg.MaxBatch})
+	srv.AddTransport(transport.Options{AllowedMethods: []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete}})
+	streams := &streaming{
+		set: newStreamSet(cfg.MaxStreams),
+		cfg: streamConfig{keepAlive: cfg.KeepAlive, writeTimeout: cfg.WriteTimeout},
+		log: deps.Logger,
+	}
+	plain := httpTransport{maxBatch: cfg.MaxBatch, streams: streams}
+	srv.AddTransport(newSSEReservations(plain, streams, cfg.MaxSubscriptionsPerSocket))
+	srv.AddTransport(plain)
 
 	srv.SetErrorPresenter(graph.ErrorPresenter(deps.Logger))
 	srv.SetRecoverFunc(graph.Recover(deps.Logger))
@@ -277,8 +311,13 @@ func newGraphQL(cfg Config, deps Deps, ws *websocketTransport) http.Handler {
 		srv.SetDisableSuggestion(true)
 		srv.Use(graph.NoIntrospection{})
 	}
+	if len(cfg.TrustedDocuments) > 0 || cfg.OnlyTrustedDocuments {
+		srv.Use(newTrustedDocuments(cfg.TrustedDocuments, cfg.OnlyTrustedDocuments, deps.Metrics))
+	}
 	apq := newAPQCache(cfg.APQCacheBytes)
-	srv.Use(extension.AutomaticPersistedQuery{Cache: apq})
+	if !cfg.OnlyTrustedDocuments {
+		srv.Use(extension.AutomaticPersistedQuery{Cache: apq})
+	}
 	limits := &graph.Limits{
 		MaxTokens:     cfg.MaxTokens,
 		MaxDepth:      cfg.MaxDepth,

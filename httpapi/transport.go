@@ -33,9 +33,17 @@ const codeBadRequest = "BAD_REQUEST"
 // that accept application/graphql-response+json and a 200 for those that
 // accept only application/json, and a response where nothing executed has
 // no data key. gqlgen's own transports answer 422 and send "data": null.
+//
+// The transport also answers as a stream, which its Accept header and
+// the operation decide (see acceptance.answer): a graphql-sse event
+// stream in distinct-connections mode, or a multipart/mixed answer
+// (Apollo's subscriptions, @defer). A subscription that the client takes
+// in no stream, or one inside a batch, is a 400 at once.
 type httpTransport struct {
 	// maxBatch bounds the operations of a batched (JSON array) request.
 	maxBatch int
+	// streams serves the answers that are streams.
+	streams *streaming
 }
 
 var _ graphql.Transport = httpTransport{}
@@ -69,12 +77,34 @@ func (t httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 		writeError(w, reqErr.status, codeBadRequest, reqErr.message)
 		return
 	}
-	if !isBatch {
-		status, body := t.execute(r, batch[0], media, exec)
+	// Every operation is parsed and validated before any runs, so that a
+	// request that must be refused is refused before anything executes:
+	// one refused memory (inflight.go) ran nothing, and may be sent again
+	// whole.
+	ops := make([]prepared, len(batch))
+	for i, params := range batch {
+		ops[i] = t.prepare(r, params, exec)
 		if refused(r.Context()) {
 			writeBusy(w)
 			return
 		}
+	}
+	acc := accepted(r.Header.Get("Accept"))
+	if !isBatch {
+		op := ops[0]
+		answer := acc.answer(op.kind())
+		if op.rc != nil && op.rc.Operation != nil && r.Method == http.MethodGet && op.rc.Operation.Operation == ast.Mutation {
+			answer = "" // refused below, whatever the Accept header
+		}
+		switch {
+		case answer == mediaEventStream || answer == mediaMultipart:
+			t.streams.serve(w, r, exec, op.rc, op.errs, answer)
+			return
+		case op.kind() == ast.Subscription:
+			t.refuseSubscription(w, r, exec, op.rc, false)
+			return
+		}
+		status, body := t.finish(r, op, media, exec)
 		if status == http.StatusMethodNotAllowed {
 			w.Header().Set("Allow", "POST")
 		}
@@ -82,49 +112,88 @@ func (t httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 		_, _ = w.Write(body)
 		return
 	}
+	for _, op := range ops {
+		if op.kind() == ast.Subscription {
+			t.refuseSubscription(w, r, exec, op.rc, true)
+			return
+		}
+	}
 	// A batch answers 200 with one result per operation; each result's
 	// own failures are in its errors.
 	var buf bytes.Buffer
 	buf.WriteByte('[')
-	for i, params := range batch {
+	for i, op := range ops {
 		if i > 0 {
 			buf.WriteByte(',')
 		}
-		_, body := t.execute(r, params, media, exec)
-		if i == 0 && refused(r.Context()) {
-			// Nothing ran: the whole batch may be sent again. Past the
-			// first, the operations before may have run (a mutation):
-			// the refused one answers its own error in the batch.
-			writeBusy(w)
-			return
-		}
+		_, body := t.finish(r, op, media, exec)
 		buf.Write(body)
 	}
 	buf.WriteByte(']')
 	_, _ = w.Write(buf.Bytes())
 }
 
-// execute runs one operation and returns the status and body to answer.
-func (httpTransport) execute(r *http.Request, params *graphql.RawParams, media string, exec graphql.GraphExecutor) (int, []byte) {
-	ctx := r.Context()
+// refuseSubscription answers 400 to a subscription that the request
+// cannot stream: it would otherwise wait for its first event, and answer
+// only that.
+func (httpTransport) refuseSubscription(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor, rc *graphql.OperationContext, inBatch bool) {
+	msg := "a subscription over HTTP needs a stream: send Accept: text/event-stream (graphql-sse) or multipart/mixed;subscriptionSpec=1.0 (Apollo), or subscribe over a websocket"
+	if inBatch {
+		msg = "a subscription cannot be part of a batch: send it alone, with Accept: text/event-stream or multipart/mixed;subscriptionSpec=1.0, or over a websocket"
+	}
+	resp := exec.DispatchError(graphql.WithOperationContext(r.Context(), rc), gqlerror.List{{
+		Message:    msg,
+		Extensions: map[string]any{"code": codeBadRequest},
+	}})
+	w.WriteHeader(http.StatusBadRequest)
+	_, _ = w.Write(errorsOnly(resp))
+}
+
+// prepared is an operation parsed and validated, or the errors that
+// refuse it.
+type prepared struct {
+	rc   *graphql.OperationContext
+	errs gqlerror.List
+}
+
+// kind is the type of the operation, or "" when it was refused.
+func (p prepared) kind() ast.Operation {
+	if p.errs != nil || p.rc == nil || p.rc.Operation == nil {
+		return ""
+	}
+	return p.rc.Operation.Operation
+}
+
+// prepare parses and validates one operation.
+func (httpTransport) prepare(r *http.Request, params *graphql.RawParams, exec graphql.GraphExecutor) prepared {
 	start := graphql.Now()
 	params.Headers = r.Header
 	params.ReadTime = graphql.TraceTiming{Start: start, End: start}
+	rc, errs := exec.CreateOperationContext(r.Context(), params)
+	return prepared{rc: rc, errs: errs}
+}
 
-	rc, errs := exec.CreateOperationContext(ctx, params)
+// finish runs one prepared operation and returns the status and body to
+// answer.
+func (httpTransport) finish(r *http.Request, op prepared, media string, exec graphql.GraphExecutor) (int, []byte) {
+	ctx := r.Context()
+	rc, errs := op.rc, op.errs
 	if errs != nil {
 		resp := exec.DispatchError(graphql.WithOperationContext(ctx, rc), errs)
 		return statusForRequestErrors(resp.Errors, media), errorsOnly(resp)
 	}
-	if r.Method == http.MethodGet && rc.Operation != nil && rc.Operation.Operation != ast.Query {
+	if r.Method == http.MethodGet && rc.Operation != nil && rc.Operation.Operation == ast.Mutation {
 		resp := exec.DispatchError(graphql.WithOperationContext(ctx, rc), gqlerror.List{{
-			Message:    "only queries may be sent over GET: send " + string(rc.Operation.Operation) + "s with POST",
+			Message:    "mutations may not be sent over GET: send them with POST",
 			Extensions: map[string]any{"code": codeBadRequest},
 		}})
 		return http.StatusMethodNotAllowed, errorsOnly(resp)
 	}
 	responses, ctx := exec.DispatchOperation(ctx, rc)
 	resp := responses(ctx)
+	// A client that takes JSON alone gets deferred fragments (@defer)
+	// inline, in one answer.
+	resp = inlineDeferred(ctx, resp, responses)
 	body, err := json.Marshal(resp)
 	if err != nil {
 		panic(err) // a response of gqlgen's own types always marshals
@@ -290,6 +359,7 @@ func paramsFromJSON(body []byte) (*graphql.RawParams, *requestError) {
 		OperationName any `json:"operationName"`
 		Variables     any `json:"variables"`
 		Extensions    any `json:"extensions"`
+		DocumentID    any `json:"documentId"`
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
@@ -316,6 +386,9 @@ func paramsFromJSON(body []byte) (*graphql.RawParams, *requestError) {
 	if p.Extensions, ok = objectOrNull(w.Extensions); !ok {
 		return nil, &requestError{http.StatusBadRequest, "extensions must be a JSON object"}
 	}
+	if reqErr := withDocumentID(p, w.DocumentID); reqErr != nil {
+		return nil, reqErr
+	}
 	if p.Query == "" && !hasPersistedQuery(p.Extensions) {
 		return nil, &requestError{http.StatusBadRequest, "the request has no query: send a GraphQL document as a string in query"}
 	}
@@ -341,7 +414,7 @@ func objectOrNull(v any) (map[string]any, bool) {
 func paramsFromQuery(r *http.Request) (*graphql.RawParams, *requestError) {
 	q := r.URL.Query()
 	p := &graphql.RawParams{Query: q.Get("query"), OperationName: q.Get("operationName")}
-	for _, v := range []string{p.Query, p.OperationName, q.Get("variables"), q.Get("extensions")} {
+	for _, v := range []string{p.Query, p.OperationName, q.Get("variables"), q.Get("extensions"), q.Get("documentId")} {
 		if !utf8.ValidString(v) {
 			return nil, &requestError{http.StatusBadRequest, "the request's parameters are not valid UTF-8"}
 		}
@@ -353,6 +426,11 @@ func paramsFromQuery(r *http.Request) (*graphql.RawParams, *requestError) {
 	}
 	if v := q.Get("extensions"); v != "" {
 		if reqErr := decodeObject(json.RawMessage(v), "extensions", &p.Extensions); reqErr != nil {
+			return nil, reqErr
+		}
+	}
+	if id := q.Get("documentId"); id != "" {
+		if reqErr := withDocumentID(p, id); reqErr != nil {
 			return nil, reqErr
 		}
 	}

@@ -111,8 +111,8 @@ func TestGraphQLOverHTTP(t *testing.T) {
 			wantStatus: 405, wantCode: "BAD_REQUEST", wantAllow: "POST"},
 		{name: "GET without query", method: "GET", path: "/graphql",
 			wantStatus: 400, wantCode: "BAD_REQUEST"},
-		{name: "PUT", method: "PUT", contentType: jsonCT, body: `{"query":"{ __typename }"}`,
-			wantStatus: 405, wantCode: "BAD_REQUEST", wantAllow: "GET, POST, OPTIONS"},
+		{name: "PATCH", method: "PATCH", contentType: jsonCT, body: `{"query":"{ __typename }"}`,
+			wantStatus: 405, wantCode: "BAD_REQUEST", wantAllow: "GET, POST, OPTIONS, PUT, DELETE"},
 		{name: "batch over the limit", method: "POST", contentType: jsonCT, body: "[" + strings.Repeat(`{"query":"{ __typename }"},`, 10) + `{"query":"{ __typename }"}]`,
 			wantStatus: 400, wantCode: "BAD_REQUEST"},
 	}

@@ -39,6 +39,8 @@ type Metrics struct {
 	gqlErrors     *prometheus.CounterVec
 	subscriptions prometheus.Gauge
 	cacheHits     prometheus.Counter
+	// trustedRefused: see TrustedDocumentRefused (documents.go).
+	trustedRefused prometheus.Counter
 
 	storeDuration *prometheus.HistogramVec
 	storeErrors   *prometheus.CounterVec
@@ -105,6 +107,10 @@ func New(reg *prometheus.Registry, opts ...Option) *Metrics {
 			Namespace: namespace, Name: "graphql_response_cache_hits_total",
 			Help: "GraphQL queries answered from the response cache, without running.",
 		}),
+		trustedRefused: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: namespace, Name: "trusted_documents_refused_total",
+			Help: "GraphQL documents refused because they are not among the trusted documents (--only-trusted-documents), or name a trusted document that does not exist.",
+		}),
 		storeDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: namespace, Name: "store_call_duration_seconds",
 			Help:    "Time a call to the store took, by method.",
@@ -135,7 +141,7 @@ func New(reg *prometheus.Registry, opts ...Option) *Metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.httpInFlight, m.httpRequests, m.httpDuration, m.websockets,
-		m.gqlRequests, m.gqlDuration, m.gqlErrors, m.subscriptions, m.cacheHits,
+		m.gqlRequests, m.gqlDuration, m.gqlErrors, m.subscriptions, m.cacheHits, m.trustedRefused,
 		m.storeDuration, m.storeErrors, m.caches,
 	)
 	// Created once: each handler registers its own metrics on reg.
