@@ -230,6 +230,7 @@ func parseConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (c
 	fs.IntVar(&cfg.HTTP.MaxWebsockets, "max-websockets", cfg.HTTP.MaxWebsockets, "most websockets open at once")
 	fs.IntVar(&cfg.HTTP.MaxSubscriptionsPerSocket, "max-subscriptions", cfg.HTTP.MaxSubscriptionsPerSocket, "most operations running at once on one websocket")
 	// Transports: HTTP streams and trusted documents.
+	fs.DurationVar(&cfg.HTTP.WebsocketWriteTimeout, "websocket-write-timeout", cfg.HTTP.WebsocketWriteTimeout, "a websocket whose message cannot be written for this long (a client that reads nothing) is closed")
 	fs.IntVar(&cfg.HTTP.MaxStreams, "max-streams", cfg.HTTP.MaxStreams, "most HTTP streams open at once (graphql-sse, multipart/mixed)")
 	trustedDocs := fs.String("trusted-documents", "", "file of trusted documents (Apollo's persisted query manifest, or a JSON object of sha256 → document), which requests may name by documentId or persisted query hash")
 	fs.BoolVar(&cfg.HTTP.OnlyTrustedDocuments, "only-trusted-documents", cfg.HTTP.OnlyTrustedDocuments, "refuse every document that is not in --trusted-documents, and automatic persisted query registration")
@@ -275,7 +276,8 @@ func parseConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (c
 	h := cfg.HTTP
 	if h.MaxBodyBytes <= 0 || h.MaxCost <= 0 || h.MaxDepth <= 0 || h.MaxTokens <= 0 ||
 		h.MaxDirectives <= 0 || h.MaxBatch <= 0 || h.QueryCacheSize <= 0 ||
-		h.MaxWebsockets <= 0 || h.MaxSubscriptionsPerSocket <= 0 || h.MaxStreams <= 0 || cfg.Server.MaxHeaderBytes <= 0 {
+		h.MaxWebsockets <= 0 || h.MaxSubscriptionsPerSocket <= 0 || h.MaxStreams <= 0 || cfg.Server.MaxHeaderBytes <= 0 ||
+		h.WebsocketWriteTimeout <= 0 {
 		return cfg, errors.New("limits and cache sizes must be positive")
 	}
 	if h.RateLimit.Requests < 0 || h.RateLimit.Window < time.Second {
@@ -387,6 +389,7 @@ func serve(ctx context.Context, ln net.Listener, h http.Handler, limits serverLi
 		IdleTimeout:       limits.IdleTimeout,
 		MaxHeaderBytes:    limits.MaxHeaderBytes,
 		BaseContext:       func(net.Listener) context.Context { return base },
+		ConnContext:       httpapi.ConnContext,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	drainer, drains := h.(interface{ Shutdown(context.Context) error })

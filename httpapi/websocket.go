@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"path"
@@ -151,7 +152,32 @@ func (t *websocketTransport) Do(w http.ResponseWriter, r *http.Request, exec gra
 		return // Accept has answered
 	}
 	conn.SetReadLimit(wsReadLimit)
+	limitSendBuffer(r.Context())
 	c.serve(conn)
+}
+
+// wsSendBuffer is the kernel's send buffer of a websocket's connection.
+// Left to itself the kernel grows it to megabytes for a client that reads
+// nothing, and the server would execute and write thousands of events
+// for such a client before its writes block; with a small buffer they
+// block after a few dozen, and cost nothing more.
+const wsSendBuffer = 32 << 10
+
+type connKey struct{}
+
+// ConnContext returns ctx carrying c, the connection a request came on:
+// the http.Server's ConnContext, so that a websocket can size its send
+// buffer.
+func ConnContext(ctx context.Context, c net.Conn) context.Context {
+	return context.WithValue(ctx, connKey{}, c)
+}
+
+// limitSendBuffer sets the send buffer of the TCP connection that ctx
+// carries, if any.
+func limitSendBuffer(ctx context.Context) {
+	if tc, ok := ctx.Value(connKey{}).(*net.TCPConn); ok {
+		_ = tc.SetWriteBuffer(wsSendBuffer)
+	}
 }
 
 // register adds c to the open sockets, or returns why it may not open.

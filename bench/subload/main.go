@@ -8,7 +8,9 @@
 //	go run ./bench/subload -url http://127.0.0.1:8080/graphql -token T \
 //	    -sockets 1000 -subs 20 -pid $(pgrep itemsapi)
 //
-// Run it with -sockets 0 for the figure without subscribers.
+// Run it with -sockets 0 for the figure without subscribers. The server
+// closes a socket that answers no ping for 20 s: the sockets must be open
+// at the window's start and end, which the output says.
 package main
 
 import (
@@ -44,15 +46,25 @@ func main() {
 	}
 	ctx := context.Background()
 
-	var conns []*websocket.Conn
+	// Open the sockets 50 at a time: the server closes a socket that
+	// answers no ping for 20 s, and these never read one, so the window
+	// must end within 20 s of the first.
+	conns := make([]*websocket.Conn, *sockets)
 	wsURL := "ws" + strings.TrimPrefix(*url, "http")
-	for i := range *sockets {
-		c, err := openSubscriber(ctx, wsURL, *subs)
-		if err != nil {
-			log.Fatalf("subload: socket %d: %v", i, err)
-		}
-		conns = append(conns, c)
+	var dial sync.WaitGroup
+	sem := make(chan struct{}, 50)
+	for i := range conns {
+		sem <- struct{}{}
+		dial.Go(func() {
+			defer func() { <-sem }()
+			c, err := openSubscriber(ctx, wsURL, *subs)
+			if err != nil {
+				log.Fatalf("subload: socket %d: %v", i, err)
+			}
+			conns[i] = c
+		})
 	}
+	dial.Wait()
 	fmt.Printf("sockets %d × subscriptions %d open; server RSS %s\n", *sockets, *subs, rss(*pid))
 
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: *writers}}
@@ -91,12 +103,15 @@ func main() {
 		time.Sleep(10 * time.Millisecond)
 	}
 	from := added.Load()
+	openAtStart := gauge(*url, "itemsapi_websocket_connections")
 	measuring.Store(true)
 	t0 := time.Now()
 	time.Sleep(*window)
 	measuring.Store(false)
 	n := added.Load() - from
 	elapsed := time.Since(t0)
+	fmt.Printf("websockets open at the window's start: %s, at its end: %s; subscriptions at its end: %s\n",
+		openAtStart, gauge(*url, "itemsapi_websocket_connections"), gauge(*url, "itemsapi_subscriptions_active"))
 	close(stop)
 	wg.Wait()
 
@@ -160,6 +175,23 @@ func addItem(ctx context.Context, client *http.Client, url, token, name string) 
 		return fmt.Errorf("%d %s", resp.StatusCode, b)
 	}
 	return nil
+}
+
+// gauge returns the value of a metric without labels that the server at
+// url (its /graphql) serves on /metrics.
+func gauge(url, name string) string {
+	resp, err := http.Get(strings.TrimSuffix(url, "/graphql") + "/metrics")
+	if err != nil {
+		return err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			return v
+		}
+	}
+	return "?"
 }
 
 // rss returns the resident set size of process pid, from /proc.
