@@ -115,6 +115,9 @@ type Store struct {
 	stop        context.CancelFunc
 	done        chan struct{} // closed when the listener has stopped
 	closeOnce   sync.Once
+
+	// tokens follows token revocations (see tokens.go).
+	tokens tokenWatch
 }
 
 // Open connects to the database that cfg names, brings its schema up to
@@ -188,6 +191,12 @@ func (s *Store) open(ctx context.Context) error {
 	lctx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	s.stop = stop
 	go s.listen(lctx, conn)
+	if err := s.watchTokens(ctx); err != nil {
+		stop()
+		<-s.done
+		s.events.Close()
+		return err
+	}
 	return nil
 }
 
@@ -216,6 +225,7 @@ func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		s.stop()
 		<-s.done
+		s.tokens.close()
 		if s.events != nil {
 			s.events.Close()
 		}
