@@ -1,56 +1,55 @@
 package auth
 
 import (
-	"context"
 	"sync"
 
 	"itemsapi/items"
 )
 
-// CachedTokens returns store with the tokens it found remembered, up to
-// size of them, so that a client sending the same token again costs no
-// store call. That is exact, on one process or many: a token, once stored,
-// never changes and is never removed, and it names a user whose ID and
-// name never change (the user's highest role may grow, but a caller acts
-// with the role of the token it sent). Unknown tokens are not remembered:
-// one may be created at any moment.
-func CachedTokens(store TokenStore, size int) TokenStore {
-	return &tokenCache{store: store, size: size, found: make(map[items.TokenHash]caller)}
-}
-
-type caller struct {
-	user items.User
-	role items.Role
-}
-
-type tokenCache struct {
-	store TokenStore
-	size  int
+// cache holds token look-ups by hash, up to size of them. It only stores:
+// what makes an entry still valid is Tokens' business (tokens.go), so this
+// map can be swapped for another bounded cache without touching that.
+type cache struct {
+	size int
 
 	mu    sync.RWMutex
-	found map[items.TokenHash]caller
+	found map[items.TokenHash]*entry
 }
 
-// UserByToken implements TokenStore.
-func (c *tokenCache) UserByToken(ctx context.Context, hash items.TokenHash) (items.User, items.Role, error) {
+func newCache(size int) *cache {
+	return &cache{size: size, found: make(map[items.TokenHash]*entry)}
+}
+
+// get returns the entry of hash, or nil.
+func (c *cache) get(hash items.TokenHash) *entry {
 	c.mu.RLock()
-	hit, ok := c.found[hash]
-	c.mu.RUnlock()
-	if ok {
-		return hit.user, hit.role, nil
-	}
-	user, role, err := c.store.UserByToken(ctx, hash)
-	if err != nil {
-		return user, role, err
-	}
+	defer c.mu.RUnlock()
+	return c.found[hash]
+}
+
+// put stores e under hash, evicting entries to stay within size, and
+// returns the entries it evicted (not the one e replaced).
+func (c *cache) put(hash items.TokenHash, e *entry) (evicted []*entry) {
 	c.mu.Lock()
-	for k := range c.found {
-		if len(c.found) < c.size {
-			break
+	defer c.mu.Unlock()
+	if _, ok := c.found[hash]; !ok {
+		for k, old := range c.found {
+			if len(c.found) < c.size {
+				break
+			}
+			delete(c.found, k) // a random one: map order
+			evicted = append(evicted, old)
 		}
-		delete(c.found, k) // a random one: map order
 	}
-	c.found[hash] = caller{user, role}
-	c.mu.Unlock()
-	return user, role, nil
+	c.found[hash] = e
+	return evicted
+}
+
+// each calls f with every entry, under the read lock.
+func (c *cache) each(f func(*entry)) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	for _, e := range c.found {
+		f(e)
+	}
 }
