@@ -128,10 +128,14 @@ type Deps struct {
 	// text handler would write it, formatted without slog (faster); when
 	// nil, the lines go through Logger.
 	AccessLog io.Writer
+	// Tokens authenticates requests, exactly, over Store; when nil, the
+	// handler makes one with Clock (the caller should then own a *Tokens to
+	// Close, so that the last uses of tokens are written).
+	Tokens *auth.Tokens
+	// Clock tells the time for token rules (time.Now when nil); tests move
+	// it forward to an expiry.
+	Clock func() time.Time
 }
-
-// tokenCacheSize bounds the tokens whose lookup is remembered.
-const tokenCacheSize = 10_000
 
 // NewHandler returns the HTTP handler of the whole service.
 func NewHandler(cfg Config, deps Deps) http.Handler {
@@ -144,8 +148,12 @@ func NewHandler(cfg Config, deps Deps) http.Handler {
 		deps.Store = rc.watch(deps.Store)
 		cache = rc.middleware
 	}
-	// Tokens never change once made: a lookup per token, not per request.
-	tokens := auth.CachedTokens(deps.Store, tokenCacheSize)
+	// One look-up per token, and per request one check that nothing was
+	// revoked (see auth.Tokens).
+	tokens := deps.Tokens
+	if tokens == nil {
+		tokens = auth.NewTokens(deps.Store, auth.Options{Clock: deps.Clock, Logger: deps.Logger})
+	}
 	gql := newGraphQL(cfg, deps, tokens)
 	r := chi.NewRouter()
 	r.Use(deadlines(cfg.ReadTimeout, cfg.WriteTimeout))
@@ -179,8 +187,8 @@ func NewHandler(cfg Config, deps Deps) http.Handler {
 
 // newGraphQL configures gqlgen's server explicitly: transports, the error
 // presenter, panic recovery, caches and limits.
-func newGraphQL(cfg Config, deps Deps, tokens auth.TokenStore) http.Handler {
-	srv := handler.New(graph.NewSchema(&graph.Resolver{Store: deps.Store, Broker: deps.Broker}))
+func newGraphQL(cfg Config, deps Deps, tokens *auth.Tokens) http.Handler {
+	srv := handler.New(graph.NewSchema(&graph.Resolver{Store: deps.Store, Broker: deps.Broker, Clock: deps.Clock}))
 	srv.AddTransport(newWebsocket(cfg, tokens))
 	srv.AddTransport(transport.Options{AllowedMethods: []string{http.MethodGet, http.MethodPost}})
 	srv.AddTransport(httpTransport{maxBatch: cfg.MaxBatch})
