@@ -37,7 +37,9 @@ var errMissingUser = &missingUser{}
 
 type missingUser struct{}
 
-func (*missingUser) Error() string { return "graph: a token's or caller's user is missing from the store" }
+func (*missingUser) Error() string {
+	return "graph: a token's or caller's user is missing from the store"
+}
 
 // tokenUsers returns the user of each token, in one store call.
 func tokenUsers(ctx context.Context, store items.Store, objs []*items.Token) ([]items.User, error) {
