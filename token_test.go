@@ -7,8 +7,8 @@ import (
 	"net/http"
 	"path/filepath"
 	"regexp"
-	"strings"
 	"strconv"
+	"strings"
 	"testing"
 
 	"itemsapi/items"
