@@ -328,7 +328,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	// Closed after the server has stopped (deferred before serve), so the
 	// last uses of tokens are written.
-	tokens := auth.NewTokens(served, auth.Options{Logger: log})
+	topts := auth.Options{Logger: log}
+	if n, ok := store.(interface{ TokenRevisionChanged() <-chan struct{} }); ok {
+		topts.Notified = n.TokenRevisionChanged // PostgreSQL: revocations by other processes, at once
+	}
+	tokens := auth.NewTokens(served, topts)
 	defer tokens.Close()
 	deps := httpapi.Deps{Store: served, Broker: broker, Logger: log, Metrics: m, AccessLog: logs, Tokens: tokens}
 	if cfg.Tracing {

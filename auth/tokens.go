@@ -32,6 +32,10 @@ type Options struct {
 	PollInterval time.Duration
 	// Logger receives failures to record uses; nil discards them.
 	Logger *slog.Logger
+	// Notified, when set, returns a channel that the store closes when it
+	// hears of a revocation (as postgres.Store.TokenRevisionChanged does),
+	// so that watchers hear at once rather than at the next poll.
+	Notified func() <-chan struct{}
 }
 
 // Tokens authenticates requests by token hash, exactly and cheaply: it
@@ -263,11 +267,17 @@ func (t *Tokens) poll() {
 	defer t.wg.Done()
 	tick := time.NewTicker(t.opts.PollInterval)
 	defer tick.Stop()
+	var notified <-chan struct{} // nil: never
+	if t.opts.Notified != nil {
+		notified = t.opts.Notified()
+	}
 	for {
 		select {
 		case <-t.stopPoll:
 			return
 		case <-tick.C:
+		case <-notified:
+			notified = t.opts.Notified() // before the read, which sees what closed it
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), t.opts.PollInterval*4)
 		rev, err := t.store.TokenRevision(ctx)

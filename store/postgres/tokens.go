@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -14,23 +15,36 @@ import (
 	"itemsapi/items"
 )
 
-// Token revocations reach every process at once: a revocation increases
-// the one row of token_revision and, in the same transaction, notifies
-// the channel tokens_<oid of token_revision>. Each Store holds one more
-// connection, outside the pool, that LISTENs there and keeps the newest
-// revision in memory, so TokenRevision, which every authenticated request
-// calls, reads no row. While that connection is down (and until it listens
-// again and has read the revision, its catch-up), TokenRevision reads the
-// row instead: exact, one round trip.
+// Token revocations reach every process: a revocation increases the one
+// row of token_revision and, in the same transaction, notifies the channel
+// tokens_<oid of token_revision>.
+//
+// TokenRevision, the check every authenticated request makes, reads that
+// row: one primary-key-less single-row read, one round trip. A value kept
+// in memory from the notifications would save it, but would not be exact:
+// a client that saw its revocation return from process A, then sent the
+// token to process B, was measured getting an answer from B before B's
+// listener had heard (the notification travels apart from the answer).
+// "From the next request on, on every process" needs B to ask the
+// database after the request arrived.
+//
+// The notifications still serve: each Store holds one more connection,
+// outside the pool, that LISTENs there and wakes TokenRevisionChanged's
+// waiters at once, so that watchers (websockets whose token is revoked)
+// hear within milliseconds rather than at their next poll. After a
+// reconnection it reads the row (catch-up) and wakes them if it moved.
 
 // tokenWatch is the state of a Store's revocation listener.
 type tokenWatch struct {
-	channel   string
-	revision  atomic.Int64
-	listening atomic.Bool // revision is current: the listener is up and caught up
-	clock     atomic.Pointer[items.Clock]
-	stop      context.CancelFunc
-	done      chan struct{}
+	channel  string
+	revision atomic.Int64 // the greatest revision heard of
+	pid      atomic.Uint32 // the listening backend's process ID; 0 while down
+	clock    atomic.Pointer[items.Clock]
+	stop     context.CancelFunc
+	done     chan struct{}
+
+	mu      sync.Mutex
+	changed chan struct{} // closed when revision grows, then replaced
 }
 
 func (w *tokenWatch) close() {
@@ -95,18 +109,38 @@ func (s *Store) connectTokenListener(ctx context.Context) (*pgx.Conn, error) {
 		return nil, translate("read the token revision", err)
 	}
 	s.raiseRevision(rev)
-	s.tokens.listening.Store(true)
+	s.tokens.pid.Store(conn.PgConn().PID())
 	return conn, nil
 }
 
-// raiseRevision records rev unless a greater one is known.
+// raiseRevision records rev and wakes the waiters of TokenRevisionChanged,
+// unless a revision as great is known.
 func (s *Store) raiseRevision(rev int64) {
-	for {
-		old := s.tokens.revision.Load()
-		if rev <= old || s.tokens.revision.CompareAndSwap(old, rev) {
-			return
-		}
+	w := &s.tokens
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if rev <= w.revision.Load() {
+		return
 	}
+	w.revision.Store(rev)
+	if w.changed != nil {
+		close(w.changed)
+		w.changed = nil
+	}
+}
+
+// TokenRevisionChanged returns a channel closed when this store hears of
+// a revocation (by any process) newer than any it heard of before: by a
+// notification, at once. Call it again for the next one. For
+// auth.Options.Notified.
+func (s *Store) TokenRevisionChanged() <-chan struct{} {
+	w := &s.tokens
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.changed == nil {
+		w.changed = make(chan struct{})
+	}
+	return w.changed
 }
 
 // listenTokens follows the revocations until ctx ends, reconnecting with
@@ -115,12 +149,12 @@ func (s *Store) listenTokens(ctx context.Context, conn *pgx.Conn) {
 	defer close(s.tokens.done)
 	for {
 		err := s.followTokens(ctx, conn)
-		s.tokens.listening.Store(false)
+		s.tokens.pid.Store(0)
 		closeConn(conn)
 		if ctx.Err() != nil {
 			return
 		}
-		s.log.Warn("token listener lost its database connection; reconnecting: until then every authenticated request reads the token revision",
+		s.log.Warn("token listener lost its database connection; reconnecting: until then websockets hear of revocations at their next poll",
 			"op", "listen_tokens", "err", err)
 		conn = nil
 		for backoff := minBackoff; conn == nil; backoff = min(2*backoff, maxBackoff) {
@@ -172,12 +206,9 @@ func (s *Store) followTokens(ctx context.Context, conn *pgx.Conn) error {
 	}
 }
 
-// TokenRevision implements items.TokenStore: from memory while the
-// listener is up, else one row read.
+// TokenRevision implements items.TokenStore: one row read, exact (see
+// above).
 func (s *Store) TokenRevision(ctx context.Context) (int64, error) {
-	if s.tokens.listening.Load() {
-		return s.tokens.revision.Load(), nil
-	}
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	var rev int64
