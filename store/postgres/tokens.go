@@ -37,7 +37,7 @@ import (
 // tokenWatch is the state of a Store's revocation listener.
 type tokenWatch struct {
 	channel  string
-	revision atomic.Int64 // the greatest revision heard of
+	revision atomic.Int64  // the greatest revision heard of
 	pid      atomic.Uint32 // the listening backend's process ID; 0 while down
 	clock    atomic.Pointer[items.Clock]
 	stop     context.CancelFunc
