@@ -4,6 +4,8 @@ import (
 	"context"
 	"time"
 
+	"github.com/99designs/gqlgen/graphql"
+
 	"itemsapi/graph/model"
 	"itemsapi/items"
 )
@@ -50,11 +52,16 @@ func tokenUsers(ctx context.Context, store items.Store, objs []*items.Token) ([]
 	return usersByID(ctx, store, ids)
 }
 
-// me returns the caller's user, with its role read now.
+// me returns the caller's user. Its role is read from the store, now,
+// when the query selects it (and only then: `me { id name }` costs no
+// read beyond the token's, which is usually cached).
 func (r *Resolver) me(ctx context.Context) (items.User, error) {
 	caller, err := items.CallerFrom(ctx)
 	if err != nil {
 		return items.User{}, err
+	}
+	if !selects(ctx, "User", "role") {
+		return caller.User, nil
 	}
 	users, err := usersByID(ctx, r.Store, []int64{caller.User.ID})
 	if err != nil {
@@ -159,4 +166,15 @@ func (r *Resolver) tokens(ctx context.Context, first *int, after *string, user *
 			return r.Store.CountTokens(ctx, userID)
 		},
 	}, nil
+}
+
+// selects reports whether the selection of the field being resolved, of
+// type typeName, holds the field name, directly or through fragments.
+func selects(ctx context.Context, typeName, name string) bool {
+	for _, f := range graphql.CollectFieldsCtx(ctx, []string{typeName}) {
+		if f.Name == name {
+			return true
+		}
+	}
+	return false
 }

@@ -399,3 +399,26 @@ func TestAuthenticatedSteadyState(t *testing.T) {
 		t.Errorf("after a revocation: %d look-ups, want 2", got)
 	}
 }
+
+// TestMeReadsRoleOnlyWhenAsked: me without its role costs no store read
+// beyond the (cached) token; with it, one, so that the role is never
+// served from a cache past an expiry or a revocation.
+func TestMeReadsRoleOnlyWhenAsked(t *testing.T) {
+	ts := newTokenServer(t)
+	for _, tt := range []struct {
+		query string
+		want  int64
+	}{
+		{`{ me { id name } }`, 0},
+		{`{ me { name role } }`, 1},
+		{`{ me { ...F } } fragment F on User { role }`, 1},
+		{`{ me { ... on User { role } } items { nodes { createdBy { role } } } }`, 1},
+	} {
+		ts.post(t, ts.userToken, `{ me { name } }`, nil).decode(t, &struct{}{}) // the token cached
+		ts.store.userCalls.Store(0)
+		ts.post(t, ts.userToken, tt.query, nil).decode(t, &struct{}{})
+		if got := ts.store.userCalls.Load(); got != tt.want {
+			t.Errorf("%s: %d calls of Users, want %d", tt.query, got, tt.want)
+		}
+	}
+}

@@ -33,6 +33,7 @@ type Store struct {
 	byFold   map[string]int64 // items.FoldUserName(name) → ID of the first user with it
 	tokens   map[items.TokenHash]*items.Token
 	tokenIDs []*items.Token // in ID order: tokenIDs[i].ID == i+1
+	byUser   map[int64][]*items.Token
 	lastUser int64          // the last user ID assigned
 	// revision counts revocations (TokenRevision); written under mu.
 	revision atomic.Int64
@@ -53,6 +54,7 @@ func New() *Store {
 		byName: make(map[string]int64),
 		byFold: make(map[string]int64),
 		tokens: make(map[items.TokenHash]*items.Token),
+		byUser: make(map[int64][]*items.Token),
 	}
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	for _, n := range items.DemoItems {

@@ -49,6 +49,7 @@ func (s *Store) addToken(t items.Token, hash items.TokenHash) items.Token {
 	p := &t
 	s.tokens[hash] = p
 	s.tokenIDs = append(s.tokenIDs, p)
+	s.byUser[t.UserID] = append(s.byUser[t.UserID], p)
 	return copyToken(*p)
 }
 
@@ -56,8 +57,8 @@ func (s *Store) addToken(t items.Token, hash items.TokenHash) items.Token {
 // tokens. The caller holds s.mu.
 func (s *Store) withRole(u items.User, now time.Time) items.User {
 	u.Role = items.RoleUser
-	for _, t := range s.tokenIDs {
-		if t.UserID == u.ID && t.Role == items.RoleAdmin && t.Usable(now) == nil {
+	for _, t := range s.byUser[u.ID] {
+		if t.Role == items.RoleAdmin && t.Usable(now) == nil {
 			u.Role = items.RoleAdmin
 			break
 		}
