@@ -34,7 +34,7 @@ type Store struct {
 	tokens   map[items.TokenHash]*items.Token
 	tokenIDs []*items.Token // in ID order: tokenIDs[i].ID == i+1
 	byUser   map[int64][]*items.Token
-	lastUser int64          // the last user ID assigned
+	lastUser int64 // the last user ID assigned
 	// revision counts revocations (TokenRevision); written under mu.
 	revision atomic.Int64
 	clock    atomic.Pointer[items.Clock]
