@@ -105,12 +105,9 @@ func (t Token) Expired(now time.Time) bool {
 	return t.ExpiresAt != nil && !now.Before(*t.ExpiresAt)
 }
 
-// MaxTokenLifetime is how far ahead a token's expiry may be set.
-const MaxTokenLifetime = 366 * 24 * time.Hour
-
 // ValidateExpiry checks the expiry asked for a new token at now: in the
-// future, and at most a year ahead (MaxTokenLifetime, a leap year's day
-// included). It fails with code Invalid.
+// future, and at most a calendar year ahead (now.AddDate(1, 0, 0)). It
+// fails with code Invalid.
 func ValidateExpiry(expiresAt *time.Time, now time.Time) error {
 	if expiresAt == nil {
 		return nil
@@ -118,7 +115,7 @@ func ValidateExpiry(expiresAt *time.Time, now time.Time) error {
 	if !expiresAt.After(now) {
 		return Errorf(Invalid, "expiresAt %s is not in the future", expiresAt.UTC().Format(time.RFC3339))
 	}
-	if expiresAt.Sub(now) > MaxTokenLifetime {
+	if expiresAt.After(now.AddDate(1, 0, 0)) {
 		return Errorf(Invalid, "expiresAt %s is more than a year ahead", expiresAt.UTC().Format(time.RFC3339))
 	}
 	return nil
