@@ -1,6 +1,9 @@
 package main
 
 import (
+	"bytes"
+	"context"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -10,12 +13,16 @@ import (
 	"net/http"
 	"net/url"
 	"path/filepath"
+	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/coder/websocket"
 )
 
 // abuseDeadline is how long any hostile request may take to be answered.
@@ -444,6 +451,71 @@ func TestAbuse(t *testing.T) {
 		})
 	})
 
+	run("18 50,000 legacy starts with one id", func(t *testing.T) {
+		// A legacy start with the id of a running operation gets an error
+		// and starts nothing: gqlgen's transport started one subscription
+		// per start (50,000 took 920 MB and 50,700 goroutines).
+		const starts = 50_000
+		before := abuseLiveHeap()
+		peak := a.watchActive(t)
+		ws := a.dialWS(t, "graphql-ws")
+		ws.send(t, `{"type":"connection_init","payload":{"token":"`+adminToken+`"}}`)
+		ws.expect(t, "connection_ack", "")
+		start := `{"type":"start","id":"1","payload":{"query":"subscription { itemAdded { name } }"}}`
+		t0 := time.Now()
+		go func() {
+			for range starts {
+				if ws.conn.Write(t.Context(), websocket.MessageText, []byte(start)) != nil {
+					return
+				}
+			}
+		}()
+		for i := range starts - 1 {
+			if m := ws.next(t, 30*time.Second); m.Type != "error" || m.ID != "1" {
+				t.Fatalf("answer %d to a start with a running id: %s %q %s, want an error for 1", i, m.Type, m.ID, m.Payload)
+			}
+		}
+		t.Logf("%d starts answered in %v", starts, time.Since(t0).Round(time.Millisecond))
+		if got := a.active(t); got != 1 {
+			t.Errorf("itemsapi_subscriptions_active = %v, want 1", got)
+		}
+		if grown := abuseLiveHeap() - before; grown > 64<<20 {
+			t.Errorf("the heap grew by %d MiB, want under 64", grown>>20)
+		}
+		// One item reaches the one subscription once.
+		var added struct{ AddItem struct{ ID string } }
+		a.data(t, "addItem", `mutation { addItem(input: {name: "once"}) { id } }`, nil, adminToken, &added)
+		if m := ws.next(t, abuseDeadline); m.Type != "data" || m.ID != "1" {
+			t.Fatalf("got %s %q %s, want the item for 1", m.Type, m.ID, m.Payload)
+		}
+		ws.send(t, `{"type":"stop","id":"1"}`)
+		ws.expect(t, "complete", "1")
+		a.waitActive(t, 0)
+		if max := peak(); max > 20 {
+			t.Errorf("itemsapi_subscriptions_active reached %v, above the limit of 20 operations per socket", max)
+		}
+	})
+
+	run("19 subscribe/complete churn on one id", func(t *testing.T) {
+		// gqlgen's transport left hundreds of these running after their
+		// complete.
+		peak := a.watchActive(t)
+		ws := a.dialWS(t, "graphql-transport-ws")
+		ws.send(t, `{"type":"connection_init"}`)
+		ws.expect(t, "connection_ack", "")
+		sub := `{"type":"subscribe","id":"a","payload":{"query":"subscription { itemAdded { name } }"}}`
+		for range 2_000 {
+			ws.send(t, sub)
+			ws.send(t, `{"type":"complete","id":"a"}`)
+		}
+		ws.send(t, `{"type":"ping"}`)
+		ws.expect(t, "pong", "")
+		a.waitActive(t, 0)
+		if max := peak(); max > 20 {
+			t.Errorf("itemsapi_subscriptions_active reached %v, above the limit of 20 operations per socket", max)
+		}
+	})
+
 	run("17 1 MB of whitespace and comments", func(t *testing.T) {
 		const line = "  \t\n# nothing to see here, move along\n,,,"
 		filler := strings.Repeat(line, 1<<20/len(line))
@@ -594,6 +666,148 @@ func (a *abuser) storeCalls(t *testing.T, methods ...string) int {
 		}
 	}
 	return n
+}
+
+// abuseHeapSysBound bounds the memory the Go heap ever took from the
+// system (runtime.MemStats.HeapSys, which the runtime never gives back as
+// address space): the peak footprint of the heap, bytes in flight
+// included, and the part of RSS that a flood could grow.
+const abuseHeapSysBound = 256 << 20
+
+// abuseHeapBound is what the Go heap may hold, after a collection, once
+// a flood of documents has gone by: the caches' 60 MiB at their default
+// budgets, and the rest of the process (this test's included) in 36 MiB.
+// With the collector's headroom, that is a server well under 256 MB of RSS.
+const abuseHeapBound = 96 << 20
+
+// TestAbuseMemory floods one real server with distinct documents, each
+// flood past every cache's budget, and checks after each that the heap
+// holds no more than abuseHeapBound: every cache is bounded in bytes. The
+// server runs in this process, so the heap measured is the server's (and
+// the test's, which keeps nothing). Run with -v to see the figures. With
+// the race detector, which makes each request ten times slower, the
+// floods are a tenth as long (abuseScale): still far past every budget.
+func TestAbuseMemory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("floods of gigabytes: not with -short")
+	}
+	db := "sqlite:" + filepath.Join(t.TempDir(), "items.db")
+	s := start(t, nil, "--db", db)
+	a := newAbuser(t, s.url)
+	// Each request is answered in tens of milliseconds (hundreds under
+	// the race detector); the floods are about memory, not speed, so
+	// their client waits longer than abuseDeadline on a loaded machine.
+	tr := &http.Transport{}
+	t.Cleanup(tr.CloseIdleConnections)
+	client := &http.Client{Transport: tr, Timeout: time.Minute}
+	base, _ := abuseHeap()
+	t.Logf("heap at start: %.1f MiB", float64(base)/(1<<20))
+
+	// flood sends n POSTs, 4 at once, the body of each made by body(i),
+	// and wants each answered 200, or 503 with Retry-After when the
+	// bytes in flight are at their bound.
+	flood := func(t *testing.T, n int, body func(i int) []byte, check func(t *testing.T, r abuseReply)) {
+		t.Helper()
+		var next atomic.Int64
+		var busy atomic.Int64
+		var wg sync.WaitGroup
+		for range 4 {
+			wg.Go(func() {
+				for {
+					i := int(next.Add(1)) - 1
+					if i >= n || t.Failed() {
+						return
+					}
+					req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, a.url+"/graphql", bytes.NewReader(body(i)))
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					req.Header.Set("Content-Type", abuseJSON)
+					resp, err := client.Do(req)
+					if err != nil {
+						t.Errorf("request %d: %v", i, err)
+						return
+					}
+					raw, err := io.ReadAll(resp.Body)
+					resp.Body.Close()
+					if err != nil {
+						t.Errorf("request %d: %v", i, err)
+						return
+					}
+					r := abuseReply{Status: resp.StatusCode, Header: resp.Header, Raw: raw}
+					if json.Unmarshal(raw, &r.Body) == nil {
+						_ = json.Unmarshal(r.Body["errors"], &r.Errors)
+					}
+					if r.Status == http.StatusServiceUnavailable && r.Header.Get("Retry-After") != "" {
+						busy.Add(1)
+						continue
+					}
+					check(t, r)
+				}
+			})
+		}
+		wg.Wait()
+		heap, sys := abuseHeap()
+		t.Logf("%d requests (%d answered 503): heap after GC %.1f MiB, %.1f MiB above the start; heap taken from the system %.1f MiB",
+			n, busy.Load(), float64(heap)/(1<<20), float64(heap-base)/(1<<20), float64(sys)/(1<<20))
+		if sys > abuseHeapSysBound {
+			t.Errorf("after %d requests the heap has taken %.1f MiB from the system, over the bound of %d MiB",
+				n, float64(sys)/(1<<20), abuseHeapSysBound>>20)
+		}
+		if heap > abuseHeapBound {
+			t.Errorf("after %d requests the heap holds %.1f MiB, over the bound of %d MiB",
+				n, float64(heap)/(1<<20), abuseHeapBound>>20)
+		}
+		if busy.Load() > int64(n)/2 {
+			t.Errorf("%d of %d requests answered 503: 4 clients at once should mostly fit", busy.Load(), n)
+		}
+	}
+	// padded returns a JSON request body of size bytes whose query is
+	// prefix, then a comment that makes it distinct for i.
+	padded := func(i, size int, prefix string) []byte {
+		head := fmt.Sprintf(`{"query":"%s\n# %d `, prefix, i)
+		tail := `"}`
+		b := make([]byte, 0, size)
+		b = append(b, head...)
+		b = append(b, strings.Repeat("x", max(size-len(head)-len(tail), 0))...)
+		return append(b, tail...)
+	}
+	want200 := func(t *testing.T, r abuseReply) {
+		if r.Status != http.StatusOK || string(r.Body["data"]) != `{"__typename":"Query"}` {
+			t.Errorf("answer = %d %s, want 200 with data", r.Status, r.short())
+		}
+	}
+
+	t.Run("b 1,000 distinct documents of 1.9 MB", func(t *testing.T) {
+		flood(t, 1000/abuseScale, func(i int) []byte { return padded(i, 1_900_000, "{ __typename }") }, want200)
+		a.stillServes(t)
+	})
+	t.Run("c 1,100 documents of 1 MB that do not parse", func(t *testing.T) {
+		flood(t, 1100/abuseScale, func(i int) []byte { return padded(i, 1_000_000, "{ __typename") },
+			func(t *testing.T, r abuseReply) {
+				r.want(t, http.StatusOK, "GRAPHQL_PARSE_FAILED")
+			})
+		a.stillServes(t)
+	})
+	t.Run("d 100,000 APQ registrations", func(t *testing.T) {
+		flood(t, 100_000/abuseScale, func(i int) []byte {
+			q := fmt.Sprintf(`{ __typename }\n# %d %s`, i, strings.Repeat("x", 1000))
+			h := sha256.Sum256([]byte(strings.ReplaceAll(q, `\n`, "\n")))
+			return fmt.Appendf(nil, `{"query":"%s","extensions":{"persistedQuery":{"version":1,"sha256Hash":"%x"}}}`, q, h)
+		}, want200)
+		a.stillServes(t)
+	})
+}
+
+// abuseHeap returns the Go heap in use after a full collection, and what
+// the heap has taken from the system.
+func abuseHeap() (inUse, sys uint64) {
+	runtime.GC()
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapAlloc, m.HeapSys
 }
 
 // abuser sends requests to one server with a client that gives up after
@@ -780,6 +994,143 @@ func (a *abuser) allNames(t *testing.T) []string {
 		names = append(names, n.Name)
 	}
 	return names
+}
+
+// abuseWS is a websocket client of the abuse tests.
+type abuseWS struct{ conn *websocket.Conn }
+
+type abuseMessage struct {
+	Type    string          `json:"type"`
+	ID      string          `json:"id"`
+	Payload json.RawMessage `json:"payload"`
+}
+
+func (a *abuser) dialWS(t *testing.T, subprotocol string) *abuseWS {
+	t.Helper()
+	conn, _, err := websocket.Dial(t.Context(), "ws"+strings.TrimPrefix(a.url, "http")+"/graphql",
+		&websocket.DialOptions{Subprotocols: []string{subprotocol}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.CloseNow() })
+	return &abuseWS{conn: conn}
+}
+
+func (w *abuseWS) send(t *testing.T, msg string) {
+	t.Helper()
+	if err := w.conn.Write(t.Context(), websocket.MessageText, []byte(msg)); err != nil {
+		t.Fatalf("write %s: %v", msg, err)
+	}
+}
+
+// next returns the next message but keep-alives, waiting up to d.
+func (w *abuseWS) next(t *testing.T, d time.Duration) abuseMessage {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), d)
+	defer cancel()
+	for {
+		_, data, err := w.conn.Read(ctx)
+		if err != nil {
+			t.Fatalf("read: %v", err)
+		}
+		var m abuseMessage
+		if err := json.Unmarshal(data, &m); err != nil {
+			t.Fatalf("server message %s: %v", data, err)
+		}
+		if m.Type != "ka" && m.Type != "ping" {
+			return m
+		}
+	}
+}
+
+func (w *abuseWS) expect(t *testing.T, typ, id string) {
+	t.Helper()
+	if m := w.next(t, abuseDeadline); m.Type != typ || m.ID != id {
+		t.Fatalf("got %s %q %s, want %s %q", m.Type, m.ID, m.Payload, typ, id)
+	}
+}
+
+// active reads itemsapi_subscriptions_active from /metrics.
+func (a *abuser) active(t *testing.T) float64 {
+	t.Helper()
+	req := a.request(t, http.MethodGet, "/metrics", nil)
+	resp, err := a.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	for line := range strings.SplitSeq(string(body), "\n") {
+		if v, ok := strings.CutPrefix(line, "itemsapi_subscriptions_active "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return f
+		}
+	}
+	t.Fatal("no itemsapi_subscriptions_active in /metrics")
+	return 0
+}
+
+// waitActive waits until itemsapi_subscriptions_active is want.
+func (a *abuser) waitActive(t *testing.T, want float64) {
+	t.Helper()
+	deadline := time.Now().Add(abuseDeadline)
+	for got := a.active(t); got != want; got = a.active(t) {
+		if time.Now().After(deadline) {
+			t.Fatalf("itemsapi_subscriptions_active = %v, want %v", got, want)
+		}
+	}
+}
+
+// watchActive samples itemsapi_subscriptions_active until the test ends;
+// the returned function gives the highest value seen so far.
+func (a *abuser) watchActive(t *testing.T) func() float64 {
+	var mu sync.Mutex
+	peak := 0.0
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(2 * time.Millisecond) // a sampling rate
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+			req, _ := http.NewRequestWithContext(context.Background(), http.MethodGet, a.url+"/metrics", nil)
+			resp, err := a.client.Do(req)
+			if err != nil {
+				continue
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			for line := range strings.SplitSeq(string(body), "\n") {
+				if v, ok := strings.CutPrefix(line, "itemsapi_subscriptions_active "); ok {
+					f, _ := strconv.ParseFloat(v, 64)
+					mu.Lock()
+					peak = max(peak, f)
+					mu.Unlock()
+				}
+			}
+		}
+	}()
+	t.Cleanup(func() { close(stop); <-done })
+	return func() float64 {
+		mu.Lock()
+		defer mu.Unlock()
+		return peak
+	}
+}
+
+// abuseLiveHeap is the live heap, after a collection: the server runs in
+// this process.
+func abuseLiveHeap() int64 {
+	inUse, _ := abuseHeap()
+	return int64(inUse)
 }
 
 // abuseNestedOfType returns an introspection query whose selections nest

@@ -69,6 +69,9 @@ type config struct {
 	Tracing bool
 	// DebugAddr, when set, serves net/http/pprof there, apart from the API.
 	DebugAddr string
+	// ReadCacheBytes bounds the read cache (store/readcache); 0 turns it
+	// off. It is always off on PostgreSQL.
+	ReadCacheBytes int64
 }
 
 // serverLimits are the http.Server's own bounds on a connection.
@@ -185,10 +188,11 @@ func printVersion(w io.Writer) error {
 // the flags that were given, and validates it.
 func parseConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (config, error) {
 	cfg := config{
-		Addr:          ":8080",
-		DB:            "sqlite:items.db",
-		ShutdownGrace: 10 * time.Second,
-		HTTP:          httpapi.DefaultConfig(),
+		Addr:           ":8080",
+		DB:             "sqlite:items.db",
+		ShutdownGrace:  10 * time.Second,
+		HTTP:           httpapi.DefaultConfig(),
+		ReadCacheBytes: readcache.DefaultMaxBytes,
 		Server: serverLimits{
 			ReadHeaderTimeout: 10 * time.Second,
 			IdleTimeout:       120 * time.Second,
@@ -208,7 +212,7 @@ func parseConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (c
 
 	fs.StringVar(&cfg.Addr, "addr", cfg.Addr, "address to listen on: :8080 is every interface, 127.0.0.1:8080 this machine only")
 	fs.StringVar(&cfg.DB, "db", cfg.DB, "store: sqlite:PATH (embedded), memory (nothing kept), or postgres://…")
-	fs.Var(int32Flag{&cfg.PG.MaxConns}, "pg-max-conns", "PostgreSQL pool size (0: the URL's pool_max_conns, else max(4, CPUs))")
+	fs.Var(int32Flag{&cfg.PG.MaxConns}, "pg-max-conns", "PostgreSQL pool size (0: the URL's pool_max_conns, else 16)")
 	fs.DurationVar(&cfg.PG.ConnectTimeout, "pg-connect-timeout", postgres.DefaultConnectTimeout, "PostgreSQL connect timeout")
 	fs.DurationVar(&cfg.PG.StatementTimeout, "pg-statement-timeout", postgres.DefaultStatementTimeout, "PostgreSQL statement timeout")
 	fs.BoolVar(&cfg.HTTP.Introspection, "introspection", cfg.HTTP.Introspection, "answer introspection queries")
@@ -218,7 +222,13 @@ func parseConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (c
 	fs.IntVar(&cfg.HTTP.MaxTokens, "max-tokens", cfg.HTTP.MaxTokens, "largest document, in lexical tokens")
 	fs.IntVar(&cfg.HTTP.MaxDirectives, "max-directives", cfg.HTTP.MaxDirectives, "most directives on one field")
 	fs.IntVar(&cfg.HTTP.MaxBatch, "max-batch", cfg.HTTP.MaxBatch, "most operations in a batched request")
-	fs.IntVar(&cfg.HTTP.QueryCacheSize, "query-cache", cfg.HTTP.QueryCacheSize, "parsed documents to keep")
+	fs.IntVar(&cfg.HTTP.QueryCacheSize, "query-cache", cfg.HTTP.QueryCacheSize, "most parsed documents to keep, within --query-cache-bytes")
+	fs.Int64Var(&cfg.HTTP.QueryCacheBytes, "query-cache-bytes", cfg.HTTP.QueryCacheBytes, "memory for parsed documents, each weighed at 64 bytes per byte of text (0: off)")
+	fs.Int64Var(&cfg.HTTP.LimitsCacheBytes, "limits-cache-bytes", cfg.HTTP.LimitsCacheBytes, "memory for the limits' verdicts on documents, kept by hash (0: off)")
+	fs.Int64Var(&cfg.HTTP.APQCacheBytes, "apq-cache-bytes", cfg.HTTP.APQCacheBytes, "memory for automatic persisted queries, weighed by their text (0: none kept)")
+	fs.Int64Var(&cfg.HTTP.TokenCacheBytes, "token-cache-bytes", cfg.HTTP.TokenCacheBytes, "memory for tokens already looked up (0: off)")
+	fs.Int64Var(&cfg.ReadCacheBytes, "read-cache-bytes", cfg.ReadCacheBytes, "memory for items, pages and counts read (0: off; always off on PostgreSQL)")
+	fs.Int64Var(&cfg.HTTP.MaxInflightBytes, "max-inflight-bytes", cfg.HTTP.MaxInflightBytes, "memory for the requests being read and parsed at once; past it a request waits up to a second, then gets 503")
 	fs.DurationVar(&cfg.Server.ReadHeaderTimeout, "read-header-timeout", cfg.Server.ReadHeaderTimeout, "time a client has to send a request's headers")
 	fs.DurationVar(&cfg.HTTP.ReadTimeout, "read-timeout", cfg.HTTP.ReadTimeout, "time a client has to send a whole request, body included")
 	fs.DurationVar(&cfg.HTTP.WriteTimeout, "write-timeout", cfg.HTTP.WriteTimeout, "time to write an answer")
@@ -277,8 +287,12 @@ func parseConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (c
 	if err := httpapi.ValidPrefixes(h.RateLimit.TrustedProxies); err != nil {
 		return cfg, err
 	}
-	if h.ResponseCacheBytes < 0 {
-		return cfg, errors.New("--response-cache-bytes must be 0 (off) or more")
+	if h.ResponseCacheBytes < 0 || h.QueryCacheBytes < 0 || h.LimitsCacheBytes < 0 ||
+		h.APQCacheBytes < 0 || h.TokenCacheBytes < 0 || cfg.ReadCacheBytes < 0 {
+		return cfg, errors.New("cache budgets (--*-cache-bytes) must be 0 (off) or more")
+	}
+	if h.MaxInflightBytes <= 0 {
+		return cfg, errors.New("--max-inflight-bytes must be positive")
 	}
 	if isPostgres(cfg.DB) {
 		// Other processes write to the same database: an answer kept
@@ -321,14 +335,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	m := metrics.New(prometheus.NewRegistry())
 	served := m.Store(store) // metrics see the calls that reach the store
-	if !isPostgres(cfg.DB) {
+	if !isPostgres(cfg.DB) && cfg.ReadCacheBytes > 0 {
 		// This process makes every write, so hot reads may come from
 		// memory, exactly (see store/readcache).
-		served = readcache.New(served)
+		served = readcache.New(served, readcache.WithMaxBytes(cfg.ReadCacheBytes))
 	}
 	// Closed after the server has stopped (deferred before serve), so the
 	// last uses of tokens are written.
-	topts := auth.Options{Logger: log}
+	topts := auth.Options{MaxBytes: cfg.HTTP.TokenCacheBytes, Logger: log}
 	if n, ok := store.(interface{ TokenRevisionChanged() <-chan struct{} }); ok {
 		topts.Notified = n.TokenRevisionChanged // PostgreSQL: revocations by other processes, at once
 	}
@@ -359,10 +373,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 }
 
 // serve serves h on ln until ctx is done, then lets in-flight requests
-// finish for up to grace and closes the websockets.
+// finish for up to grace and drains the websockets: a handler with a
+// Shutdown method (httpapi.Handler) closes each with 1001 once its
+// operations have ended, or when grace runs out.
 func serve(ctx context.Context, ln net.Listener, h http.Handler, limits serverLimits, grace time.Duration, log *slog.Logger) error {
-	// Websockets are hijacked connections, which Shutdown does not wait
-	// for: they end when this base context is cancelled.
+	// Websockets are hijacked connections, which srv.Shutdown does not
+	// wait for: h drains them, or else they end when this base context is
+	// cancelled.
 	base, cancelBase := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelBase()
 	srv := &http.Server{
@@ -373,7 +390,10 @@ func serve(ctx context.Context, ln net.Listener, h http.Handler, limits serverLi
 		BaseContext:       func(net.Listener) context.Context { return base },
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	srv.RegisterOnShutdown(cancelBase)
+	drainer, drains := h.(interface{ Shutdown(context.Context) error })
+	if !drains {
+		srv.RegisterOnShutdown(cancelBase)
+	}
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -387,7 +407,17 @@ func serve(ctx context.Context, ln net.Listener, h http.Handler, limits serverLi
 	log.Info("shutting down")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
+	drained := make(chan error, 1)
+	if drains {
+		go func() { drained <- drainer.Shutdown(shutdownCtx) }()
+	} else {
+		drained <- nil
+	}
+	err := srv.Shutdown(shutdownCtx)
+	if err := <-drained; err != nil {
+		log.Warn("websockets still busy when the shutdown grace ran out were closed", "err", err)
+	}
+	if err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
@@ -560,14 +590,17 @@ func (f *flushingWriter) Flush() {
 // and whose requests allocate a lot, unless GOGC or GOMEMLIMIT say
 // otherwise: a collection when the heap has grown by 400% rather than
 // 100% spends a quarter of the CPU on collecting and cuts the pauses that
-// make p99 latency, and a soft limit of 96 MiB makes the collector work
-// harder before the heap would grow past it.
+// make p99 latency, and a soft limit of 192 MiB makes the collector work
+// harder before the heap would grow past it: room for the 60 MiB the
+// caches may hold at the defaults, the 64 MiB of requests in flight, and
+// the garbage of a busy second, within the 256 MB the server is measured
+// against.
 func tuneGC(getenv func(string) string) {
 	if getenv("GOGC") == "" {
 		debug.SetGCPercent(400)
 	}
 	if getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(96 << 20)
+		debug.SetMemoryLimit(192 << 20)
 	}
 }
 

@@ -17,6 +17,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/coder/websocket"
 )
 
 // server is one run of the real program, as a test drives it.
@@ -282,7 +284,30 @@ func TestConfig(t *testing.T) {
 			t.Errorf("config = %+v", h)
 		}
 	})
-	for _, bad := range [][]string{{"--trusted-proxies", "10.0.0.0/33"}, {"--rate-limit", "-1"}, {"--max-websockets", "0"}} {
+	t.Run("cache budgets", func(t *testing.T) {
+		cfg, err := parseConfig(newFlagSet(io.Discard), nil, func(string) string { return "" })
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := cfg.HTTP
+		total := h.QueryCacheBytes + h.LimitsCacheBytes + h.APQCacheBytes + h.TokenCacheBytes +
+			h.ResponseCacheBytes + cfg.ReadCacheBytes
+		if total != 60<<20 {
+			t.Errorf("the caches' default budgets total %d bytes, want the 60 MiB the README states", total)
+		}
+		env := map[string]string{"QUERY_CACHE_BYTES": "1000000", "MAX_INFLIGHT_BYTES": "8000000"}
+		cfg, err = parseConfig(newFlagSet(io.Discard), []string{"--read-cache-bytes", "0", "--query-cache", "50"},
+			func(k string) string { return env[k] })
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cfg.HTTP.QueryCacheBytes != 1_000_000 || cfg.HTTP.MaxInflightBytes != 8_000_000 ||
+			cfg.ReadCacheBytes != 0 || cfg.HTTP.QueryCacheSize != 50 {
+			t.Errorf("config = %+v, read cache %d", cfg.HTTP, cfg.ReadCacheBytes)
+		}
+	})
+	for _, bad := range [][]string{{"--trusted-proxies", "10.0.0.0/33"}, {"--rate-limit", "-1"}, {"--max-websockets", "0"},
+		{"--query-cache-bytes", "-1"}, {"--max-inflight-bytes", "0"}} {
 		if _, err := parseConfig(newFlagSet(io.Discard), bad, func(string) string { return "" }); err == nil {
 			t.Errorf("parseConfig(%q) accepted it", bad)
 		}
@@ -320,6 +345,66 @@ func TestShutdownEndsSubscriptions(t *testing.T) {
 			}
 		case <-time.After(5 * time.Second):
 			t.Fatal("the subscription was still open 5 s after shutdown")
+		}
+	}
+}
+
+// TestShutdownClosesWebsocketsGoingAway: at shutdown an idle websocket
+// closes with 1001 at once, and one with a subscription once the broker
+// has ended it (or when --shutdown-grace runs out).
+func TestShutdownClosesWebsocketsGoingAway(t *testing.T) {
+	s := start(t, map[string]string{"BOOTSTRAP_ADMIN_TOKEN": adminToken}, "--db", "memory", "--shutdown-grace", "500ms")
+	dial := func() *websocket.Conn {
+		conn, _, err := websocket.Dial(t.Context(), "ws"+strings.TrimPrefix(s.url, "http")+"/graphql",
+			&websocket.DialOptions{Subprotocols: []string{"graphql-transport-ws"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { conn.CloseNow() })
+		if err := conn.Write(t.Context(), websocket.MessageText, []byte(`{"type":"connection_init"}`)); err != nil {
+			t.Fatal(err)
+		}
+		return conn
+	}
+	closed := func(conn *websocket.Conn) <-chan websocket.StatusCode {
+		c := make(chan websocket.StatusCode, 1)
+		go func() {
+			for {
+				if _, _, err := conn.Read(context.Background()); err != nil {
+					c <- websocket.CloseStatus(err)
+					return
+				}
+			}
+		}()
+		return c
+	}
+	idle := closed(dial())
+	busy := dial()
+	for _, m := range []string{`{"type":"subscribe","id":"1","payload":{"query":"subscription { itemAdded { id } }"}}`, `{"type":"ping"}`} {
+		if err := busy.Write(t.Context(), websocket.MessageText, []byte(m)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The pong comes once the server has read the subscribe.
+	for {
+		_, data, err := busy.Read(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(data), `"pong"`) {
+			break
+		}
+	}
+	busyClosed := closed(busy)
+	s.stop(t)
+	for name, c := range map[string]<-chan websocket.StatusCode{"idle": idle, "busy": busyClosed} {
+		select {
+		case code := <-c:
+			if code != websocket.StatusGoingAway {
+				t.Errorf("%s socket: close code %d, want 1001", name, code)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%s socket still open 5 s after shutdown", name)
 		}
 	}
 }

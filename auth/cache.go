@@ -1,55 +1,35 @@
 package auth
 
 import (
-	"sync"
-
+	"itemsapi/internal/cache"
 	"itemsapi/items"
 )
 
-// cache holds token look-ups by hash, up to size of them. It only stores:
-// what makes an entry still valid is Tokens' business (tokens.go), so this
-// map can be swapped for another bounded cache without touching that.
-type cache struct {
-	size int
-
-	mu    sync.RWMutex
-	found map[items.TokenHash]*entry
+// tokenCache holds token look-ups by hash within a byte budget (see
+// internal/cache). It only stores: what makes an entry still valid is
+// Tokens' business (tokens.go).
+type tokenCache struct {
+	found *cache.Cache[items.TokenHash, *entry]
 }
 
-func newCache(size int) *cache {
-	return &cache{size: size, found: make(map[items.TokenHash]*entry)}
+func newTokenCache(maxBytes int64) *tokenCache {
+	return &tokenCache{found: cache.New[items.TokenHash, *entry](cache.Config{MaxBytes: maxBytes})}
 }
+
+// entryBytes is what an entry points at besides its user's name: the
+// entry, and the times its token may hold.
+const entryBytes = 256
 
 // get returns the entry of hash, or nil.
-func (c *cache) get(hash items.TokenHash) *entry {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	return c.found[hash]
+func (c *tokenCache) get(hash items.TokenHash) *entry {
+	e, _ := c.found.Get(hash)
+	return e
 }
 
-// put stores e under hash, evicting entries to stay within size, and
-// returns the entries it evicted (not the one e replaced).
-func (c *cache) put(hash items.TokenHash, e *entry) (evicted []*entry) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if _, ok := c.found[hash]; !ok {
-		for k, old := range c.found {
-			if len(c.found) < c.size {
-				break
-			}
-			delete(c.found, k) // a random one: map order
-			evicted = append(evicted, old)
-		}
-	}
-	c.found[hash] = e
-	return evicted
+// put stores e under hash.
+func (c *tokenCache) put(hash items.TokenHash, e *entry) {
+	c.found.Set(hash, e, entryBytes+int64(len(e.user.Name)))
 }
 
-// each calls f with every entry, under the read lock.
-func (c *cache) each(f func(*entry)) {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	for _, e := range c.found {
-		f(e)
-	}
-}
+// stats returns what the cache holds.
+func (c *tokenCache) stats() cache.Stats { return c.found.Stats() }

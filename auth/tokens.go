@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"itemsapi/internal/cache"
 	"itemsapi/items"
 )
 
@@ -20,8 +21,10 @@ type Store interface {
 
 // Options tune Tokens; the zero value gives the defaults.
 type Options struct {
-	// Size bounds the tokens whose look-up is remembered (10,000).
-	Size int
+	// MaxBytes bounds the memory of the tokens whose look-up is
+	// remembered (see internal/cache); 0 remembers none, so that every
+	// request looks its token up.
+	MaxBytes int64
 	// Clock tells the time for expiry (time.Now); tests move it forward.
 	Clock func() time.Time
 	// TouchInterval is how often uses are written to the store as tokens'
@@ -55,15 +58,15 @@ type Options struct {
 // Tokens is safe for concurrent use. Close writes the last uses.
 type Tokens struct {
 	store Store
-	cache *cache
+	cache *tokenCache
 	opts  Options
 	log   *slog.Logger
 
 	mu        sync.Mutex
 	revision  int64         // the greatest revision seen
 	changed   chan struct{} // closed when revision grows, then replaced
-	pending   map[int64]time.Time
-	lastTouch atomic.Int64 // unix microseconds; read without mu
+	dirty     []*entry      // the entries used since the last write of uses
+	lastTouch atomic.Int64  // unix microseconds; read without mu
 	touching  bool
 	closed    bool
 	polling   bool
@@ -78,16 +81,14 @@ type entry struct {
 	tok  items.Token
 	user items.User // without its role, which other tokens change
 	rev  int64      // the revision read before the look-up
-	// used is the last use, in unix microseconds; touched the last one
-	// written (or handed to the writer).
-	used, touched atomic.Int64
+	// used is the last use, in unix microseconds; dirty says the entry is
+	// in Tokens.dirty, its use not written yet.
+	used  atomic.Int64
+	dirty atomic.Bool
 }
 
 // NewTokens returns Tokens over store.
 func NewTokens(store Store, opts Options) *Tokens {
-	if opts.Size <= 0 {
-		opts.Size = 10_000
-	}
 	if opts.Clock == nil {
 		opts.Clock = time.Now
 	}
@@ -102,9 +103,8 @@ func NewTokens(store Store, opts Options) *Tokens {
 		log = slog.New(slog.DiscardHandler)
 	}
 	t := &Tokens{
-		store: store, cache: newCache(opts.Size), opts: opts, log: log,
-		changed: make(chan struct{}), pending: make(map[int64]time.Time),
-		stopPoll: make(chan struct{}),
+		store: store, cache: newTokenCache(opts.MaxBytes), opts: opts, log: log,
+		changed: make(chan struct{}), stopPoll: make(chan struct{}),
 	}
 	t.lastTouch.Store(opts.Clock().UnixMicro())
 	return t
@@ -129,6 +129,12 @@ func (t *Tokens) Authenticate(ctx context.Context, hash items.TokenHash) (items.
 	// contended write per request.
 	if us := now.UnixMicro(); us-e.used.Load() >= int64(time.Second/time.Microsecond) {
 		e.used.Store(us)
+		// Once per entry until the next write of uses: the lock is rare.
+		if e.dirty.CompareAndSwap(false, true) {
+			t.mu.Lock()
+			t.dirty = append(t.dirty, e)
+			t.mu.Unlock()
+		}
 	}
 	t.maybeTouch(now)
 	return items.Caller{User: e.user, Role: e.tok.Role, Token: e.tok}, nil
@@ -165,16 +171,11 @@ func (t *Tokens) lookup(ctx context.Context, hash items.TokenHash) (*entry, erro
 	user.Role = ""
 	fresh := &entry{tok: tok, user: user, rev: rev}
 	if e != nil {
+		// The old entry's unwritten use, if any, is written from the
+		// old entry, which stays in t.dirty.
 		fresh.used.Store(e.used.Load())
-		fresh.touched.Store(e.touched.Load())
 	}
-	if evicted := t.cache.put(hash, fresh); len(evicted) > 0 {
-		t.mu.Lock()
-		for _, old := range evicted {
-			t.keep(old)
-		}
-		t.mu.Unlock()
-	}
+	t.cache.put(hash, fresh)
 	return fresh, nil
 }
 
@@ -187,18 +188,6 @@ func (t *Tokens) observe(rev int64) {
 		t.revision = rev
 		close(t.changed)
 		t.changed = make(chan struct{})
-	}
-}
-
-// keep moves the unwritten use of e to pending. t.mu is held.
-func (t *Tokens) keep(e *entry) {
-	used := e.used.Load()
-	if used > e.touched.Load() {
-		e.touched.Store(used)
-		at := time.UnixMicro(used).UTC()
-		if at.After(t.pending[e.tok.ID]) {
-			t.pending[e.tok.ID] = at
-		}
 	}
 }
 
@@ -223,21 +212,20 @@ func (t *Tokens) maybeTouch(now time.Time) {
 	}()
 }
 
-// touch writes the uses not written yet.
+// touch writes the uses not written yet: those of the entries in t.dirty,
+// evicted from the cache or not.
 func (t *Tokens) touch() {
 	t.mu.Lock()
-	used := t.pending
-	t.pending = make(map[int64]time.Time)
+	dirty := t.dirty
+	t.dirty = nil
 	t.mu.Unlock()
-	t.cache.each(func(e *entry) {
-		u := e.used.Load()
-		if u > e.touched.Load() {
-			e.touched.Store(u)
-			if at := time.UnixMicro(u).UTC(); at.After(used[e.tok.ID]) {
-				used[e.tok.ID] = at
-			}
+	used := make(map[int64]time.Time, len(dirty))
+	for _, e := range dirty {
+		e.dirty.Store(false) // before the read: a later use marks it again
+		if at := time.UnixMicro(e.used.Load()).UTC(); at.After(used[e.tok.ID]) {
+			used[e.tok.ID] = at
 		}
-	})
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := t.store.TouchTokens(ctx, used); err != nil {
@@ -328,6 +316,9 @@ func (t *Tokens) Watch(ctx context.Context, hash items.TokenHash) (items.Caller,
 	}()
 	return caller, ended, nil
 }
+
+// CacheStats returns what the cache of look-ups holds.
+func (t *Tokens) CacheStats() cache.Stats { return t.cache.stats() }
 
 // Close stops the poll and writes the uses not written yet. Authenticate
 // still works after it, but records no more uses.

@@ -41,6 +41,9 @@ func newTokens(t *testing.T, opts auth.Options) (*auth.Tokens, *countingStore, *
 	clock := storetest.NewFakeClock()
 	mem.SetClock(clock.Now)
 	opts.Clock = clock.Now
+	if opts.MaxBytes == 0 {
+		opts.MaxBytes = 1 << 20
+	}
 	store := &countingStore{Store: mem}
 	tokens := auth.NewTokens(store, opts)
 	t.Cleanup(func() { tokens.Close() })
@@ -135,7 +138,7 @@ func TestUnknownNotRemembered(t *testing.T) {
 }
 
 func TestBounded(t *testing.T) {
-	tokens, store, _ := newTokens(t, auth.Options{Size: 2})
+	tokens, store, _ := newTokens(t, auth.Options{MaxBytes: 1})
 	ctx := t.Context()
 	var hashes []items.TokenHash
 	for _, name := range []string{"a", "b", "c", "d"} {

@@ -87,19 +87,6 @@ func Recover(log *slog.Logger) graphql.RecoverFunc {
 	}
 }
 
-// subscriptionError is the error that ends a subscription, as the client
-// sees it: the safe message of an *items.Error with its public code.
-func subscriptionError(err error) *gqlerror.Error {
-	code := items.Internal
-	if e, ok := errors.AsType[*items.Error](err); ok {
-		code = e.Code
-	}
-	return &gqlerror.Error{
-		Message:    items.ErrorMessage(err),
-		Extensions: map[string]any{"code": publicCode(code)},
-	}
-}
-
 // namedVariable names the variable in the message of a gqlparser coercion
 // error ("cannot use string as Int", with path variable.n), as the
 // GraphQL reference implementation does: Variable "$n" got an invalid

@@ -2,15 +2,17 @@ package graph
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
+	"unsafe"
 
 	"github.com/99designs/gqlgen/graphql"
-	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 	"github.com/vektah/gqlparser/v2/lexer"
 	"github.com/vektah/gqlparser/v2/parser"
 
+	"itemsapi/internal/cache"
 	"itemsapi/items"
 )
 
@@ -19,7 +21,10 @@ import (
 // number of fields for some rules, so a document of 10,000 aliases must be
 // refused before gqlparser's validator ever sees it. Each refusal is a
 // GRAPHQL_VALIDATION_FAILED error whose message names the limit. Verdicts
-// are cached by document, so a repeated query costs one map look-up.
+// are cached by the SHA-256 of the operation name and document, never the
+// document itself, so a repeated query costs a hash and one map look-up; a
+// document that does not lex or parse leaves no verdict, as its text is all
+// that could be kept of it.
 type Limits struct {
 	// MaxTokens bounds the lexical tokens of a document.
 	MaxTokens int
@@ -32,14 +37,41 @@ type Limits struct {
 	MaxCost int
 	// MaxDirectives bounds the directives on one field or fragment.
 	MaxDirectives int
-	// CacheSize is how many documents' verdicts are kept.
-	CacheSize int
+	// CacheBytes bounds the memory of the verdicts kept (see
+	// internal/cache); 0 keeps none.
+	CacheBytes int64
+	// Reserve, when not nil, is asked for the memory that parsing a
+	// document will take (see BytesPerToken), before Limits parses it and
+	// again, from a cached verdict, before gqlgen does. An error refuses
+	// the operation with INTERNAL_SERVER_ERROR; Reserve's caller is
+	// expected to answer it as it sees fit (the HTTP API answers 503).
+	Reserve func(ctx context.Context, bytes int64) error
 
-	verdicts *lru.LRU[verdict]
+	verdicts *cache.Cache[[sha256.Size]byte, verdict]
 }
 
-// verdict is what Limits found of one document and operation name.
-type verdict struct{ err *gqlerror.Error }
+// BytesPerToken is what parsing and validating a document is reckoned to
+// take on the heap per lexical token. Measured: up to 415 bytes for a
+// document of fields without arguments (`{ __typename __typename … }`),
+// about 85 for fields with arguments and selections; rounded up.
+const BytesPerToken = 512
+
+// verdict is what Limits found of one document and operation name: the
+// error, if any, and the document's lexical tokens.
+type verdict struct {
+	err    *gqlerror.Error
+	tokens int
+}
+
+// verdictCost is what a verdict holds besides the cache's own overhead.
+func verdictCost(v verdict) int64 {
+	if v.err == nil {
+		return 0
+	}
+	// The error, its message and its extensions map (a map of one
+	// entry takes some 300 bytes).
+	return 512 + int64(len(v.err.Message))
+}
 
 var (
 	_ graphql.HandlerExtension          = (*Limits)(nil)
@@ -54,32 +86,80 @@ func (l *Limits) Validate(graphql.ExecutableSchema) error {
 	if l.MaxTokens <= 0 || l.MaxDepth <= 0 || l.MaxCost <= 0 || l.MaxDirectives <= 0 {
 		return fmt.Errorf("limits must be positive: %+v", *l)
 	}
-	l.verdicts = lru.New[verdict](max(l.CacheSize, 1))
+	l.verdicts = cache.New[[sha256.Size]byte, verdict](cache.Config{MaxBytes: l.CacheBytes})
 	return nil
 }
+
+// CacheStats returns what the cache of verdicts holds.
+func (l *Limits) CacheStats() cache.Stats { return l.verdicts.Stats() }
 
 // MutateOperationParameters implements graphql.OperationParameterMutator:
 // it runs after persisted queries are resolved and before parsing.
 func (l *Limits) MutateOperationParameters(ctx context.Context, p *graphql.RawParams) *gqlerror.Error {
-	key := p.OperationName + "\x00" + p.Query
-	if v, ok := l.verdicts.Get(ctx, key); ok {
+	key := documentKey(p.OperationName, p.Query)
+	if v, ok := l.verdicts.Get(key); ok {
+		if v.err == nil {
+			// gqlgen parses it next, unless its own cache has it.
+			if err := l.reserve(ctx, v.tokens); err != nil {
+				return err
+			}
+		}
 		return v.err
 	}
-	err := l.check(p.Query, p.OperationName)
-	l.verdicts.Add(ctx, key, verdict{err})
-	return err
+	v, keep, err := l.check(ctx, p.Query, p.OperationName)
+	if err != nil {
+		return err
+	}
+	if keep {
+		l.verdicts.Set(key, v, verdictCost(v))
+	}
+	return v.err
 }
 
-// check returns the error for a document over a limit, or nil. A document
-// that does not lex or parse is left to gqlgen, which reports it.
-func (l *Limits) check(query, operationName string) *gqlerror.Error {
+// documentKey is the SHA-256 of an operation name and a document, apart.
+func documentKey(operationName, query string) [sha256.Size]byte {
+	h := sha256.New()
+	h.Write(bytesOf(operationName))
+	h.Write([]byte{0})
+	h.Write(bytesOf(query))
+	var key [sha256.Size]byte
+	h.Sum(key[:0])
+	return key
+}
+
+// bytesOf returns the bytes of s without copying them, for a writer that
+// keeps the io.Writer contract (it neither modifies nor retains them):
+// []byte(s) would copy a document of megabytes, and a buffer passed
+// through the hash.Hash interface escapes to the heap.
+func bytesOf(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
+
+// reserve asks Reserve for the memory parsing tokens takes.
+func (l *Limits) reserve(ctx context.Context, tokens int) *gqlerror.Error {
+	if l.Reserve == nil {
+		return nil
+	}
+	if err := l.Reserve(ctx, int64(tokens)*BytesPerToken); err != nil {
+		return &gqlerror.Error{
+			Message:    "the server is too busy to parse this document now: retry later",
+			Extensions: map[string]any{"code": "INTERNAL_SERVER_ERROR"},
+		}
+	}
+	return nil
+}
+
+// check returns the verdict of a document, and whether the document
+// lexed and parsed, so that its verdict may be kept; a document that does
+// not is left to gqlgen, which reports it. err is not nil when the memory
+// to parse the document could not be reserved.
+func (l *Limits) check(ctx context.Context, query, operationName string) (v verdict, keep bool, err *gqlerror.Error) {
 	src := &ast.Source{Input: query}
 	lx := lexer.New(src)
 	significant := false // a token other than a comment
-	for n := 0; ; n++ {
+	n := 0
+	for ; ; n++ {
 		tok, err := lx.ReadToken()
 		if err != nil {
-			return nil
+			return verdict{}, false, nil
 		}
 		if tok.Kind != lexer.Comment && tok.Kind != lexer.EOF {
 			significant = true
@@ -88,23 +168,34 @@ func (l *Limits) check(query, operationName string) *gqlerror.Error {
 			if !significant && query != "" {
 				// Only white space and comments: gqlparser would parse
 				// it as a document with no operation, but the grammar
-				// wants at least one definition.
-				return &gqlerror.Error{
+				// wants at least one definition. A document that does
+				// not parse: not kept.
+				return verdict{err: &gqlerror.Error{
 					Message:    "Syntax Error: Unexpected <EOF>: the document has no definition",
 					Locations:  []gqlerror.Location{{Line: tok.Pos.Line, Column: tok.Pos.Column}},
 					Extensions: map[string]any{"code": "GRAPHQL_PARSE_FAILED"},
-				}
+				}}, false, nil
 			}
 			break
 		}
 		if n >= l.MaxTokens {
-			return limitError("the document has more than %d tokens, the limit", l.MaxTokens)
+			// Over the limit, whatever follows: a verdict worth keeping,
+			// as the document is refused before it is parsed.
+			return verdict{err: limitError("the document has more than %d tokens, the limit", l.MaxTokens)}, true, nil
 		}
 	}
-	doc, err := parser.ParseQuery(src)
-	if err != nil {
-		return nil
+	if err := l.reserve(ctx, n); err != nil {
+		return verdict{}, false, err
 	}
+	doc, perr := parser.ParseQuery(src)
+	if perr != nil {
+		return verdict{}, false, nil
+	}
+	return verdict{err: l.measure(doc, operationName), tokens: n}, true, nil
+}
+
+// measure returns the error for an operation of doc over a limit, or nil.
+func (l *Limits) measure(doc *ast.QueryDocument, operationName string) *gqlerror.Error {
 	w := walker{limits: l, doc: doc}
 	for _, op := range doc.Operations {
 		if operationName != "" && op.Name != operationName {

@@ -9,8 +9,6 @@ import (
 	"context"
 	"time"
 
-	"github.com/99designs/gqlgen/graphql/handler/transport"
-
 	"itemsapi/graph/model"
 	"itemsapi/items"
 )
@@ -84,14 +82,4 @@ func pageArgs(first *int, after *string) (n int, afterID int64, err error) {
 		}
 	}
 	return n, afterID, nil
-}
-
-// reportEnd returns ctx under which a subscription that ends for a reason
-// of its own (the subscriber fell behind, the store closed) rather than
-// because the client left tells the client why, with an error message for
-// that operation instead of a silent complete.
-func reportEnd(ctx context.Context) context.Context {
-	return items.WithSubscriptionEnd(ctx, func(err error) {
-		transport.AddSubscriptionError(ctx, subscriptionError(err))
-	})
 }

@@ -93,7 +93,7 @@ func (r *subscriptionResolver) ItemAdded(ctx context.Context, after *int64) (<-c
 	if after != nil {
 		from = *after
 	}
-	sub, err := r.Broker.Subscribe(reportEnd(ctx), from)
+	sub, err := r.Broker.Subscribe(ctx, from)
 	if err != nil {
 		return nil, err
 	}

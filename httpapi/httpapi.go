@@ -13,13 +13,12 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
-	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/go-chi/chi/v5"
-	"github.com/vektah/gqlparser/v2/ast"
 
 	"itemsapi/auth"
 	"itemsapi/graph"
+	"itemsapi/internal/cache"
 	"itemsapi/items"
 	"itemsapi/metrics"
 	"itemsapi/playground"
@@ -44,10 +43,26 @@ type Config struct {
 	MaxDirectives int
 	// MaxBatch bounds the operations of a batched request.
 	MaxBatch int
-	// QueryCacheSize is how many parsed and validated documents are kept.
+	// QueryCacheBytes bounds the memory of the parsed and validated
+	// documents kept, each weighed at 64 bytes per byte of its text (the
+	// most measured); a document over an eighth of it is not kept.
+	QueryCacheBytes int64
+	// QueryCacheSize, when above 0, bounds the number of those documents
+	// too.
 	QueryCacheSize int
-	// APQCacheSize is how many automatic persisted queries are kept.
-	APQCacheSize int
+	// LimitsCacheBytes bounds the memory of the limits' verdicts, kept by
+	// a hash of each document (see graph.Limits).
+	LimitsCacheBytes int64
+	// APQCacheBytes bounds the memory of the automatic persisted queries
+	// kept, each weighed by its text.
+	APQCacheBytes int64
+	// TokenCacheBytes bounds the memory of the tokens whose lookup is
+	// remembered.
+	TokenCacheBytes int64
+	// MaxInflightBytes bounds the memory that the requests being read and
+	// parsed hold at once, as reckoned in inflight.go; past it a request
+	// waits up to a second, then is answered 503 with Retry-After.
+	MaxInflightBytes int64
 	// KeepAlive is how often a websocket is pinged; a graphql-transport-ws
 	// client that answers no ping for twice as long is disconnected.
 	KeepAlive time.Duration
@@ -64,8 +79,13 @@ type Config struct {
 	// is answered 503 with Retry-After.
 	MaxWebsockets int
 	// MaxSubscriptionsPerSocket bounds the operations running at once on
-	// one websocket; past it a subscribe gets an error message.
+	// one websocket, counted from the start of each operation's goroutine
+	// to its return; past it a subscribe gets an error message.
 	MaxSubscriptionsPerSocket int
+	// WebsocketWriteTimeout bounds the writing of one message to a
+	// websocket: a client that reads nothing for that long, once the
+	// network's buffers are full, is disconnected. Zero waits forever.
+	WebsocketWriteTimeout time.Duration
 
 	// ReadTimeout bounds reading a request, body included, and
 	// WriteTimeout writing its answer. Neither applies to a websocket once
@@ -94,24 +114,32 @@ type Config struct {
 // on.
 func DefaultConfig() Config {
 	return Config{
-		Introspection:  true,
-		MaxBodyBytes:   2 << 20,
-		MaxTokens:      200_000,
-		MaxDepth:       20,
-		MaxCost:        10_000,
-		MaxDirectives:  10,
-		MaxBatch:       10,
-		QueryCacheSize: 1000,
-		APQCacheSize:   1000,
-		KeepAlive:      10 * time.Second,
+		Introspection: true,
+		MaxBodyBytes:  2 << 20,
+		MaxTokens:     200_000,
+		MaxDepth:      20,
+		MaxCost:       10_000,
+		MaxDirectives: 10,
+		MaxBatch:      10,
+		KeepAlive:     10 * time.Second,
+
+		// The caches: 44 MiB here, and the read cache's 16 MiB
+		// (store/readcache) make 60 MiB in all.
+		QueryCacheBytes:    20 << 20,
+		QueryCacheSize:     1000,
+		LimitsCacheBytes:   2 << 20,
+		APQCacheBytes:      4 << 20,
+		TokenCacheBytes:    2 << 20,
+		ResponseCacheBytes: 16 << 20,
+		MaxInflightBytes:   64 << 20,
 
 		WebsocketInitTimeout:      10 * time.Second,
 		MaxWebsockets:             1000,
 		MaxSubscriptionsPerSocket: 20,
+		WebsocketWriteTimeout:     10 * time.Second,
 		ReadTimeout:               30 * time.Second,
 		WriteTimeout:              30 * time.Second,
 		RateLimit:                 RateLimit{Window: time.Minute},
-		ResponseCacheBytes:        16 << 20,
 	}
 }
 
@@ -137,24 +165,71 @@ type Deps struct {
 	Clock func() time.Time
 }
 
+// Handler is the HTTP handler of the whole service. Its websockets
+// outlive the requests that http.Server.Shutdown waits for: Shutdown
+// drains them.
+type Handler struct {
+	router http.Handler
+	ws     *websocketTransport
+	broker items.Broker
+}
+
+// ServeHTTP implements http.Handler.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.router.ServeHTTP(w, r) }
+
+// Shutdown drains the websockets: from now on an upgrade is answered 503
+// and a new operation on an open socket gets an error; the broker, when it
+// has a Shutdown method (the stores' brokers do), is told to end every
+// subscription, with items.ErrGoingAway, once it has delivered every item
+// acknowledged so far; each open socket closes with 1001 (going away) as
+// soon as none of its operations runs any more, and when ctx is done every
+// socket left closes with 1001 too, its operations cancelled. It returns
+// once every socket has closed and every operation returned: nil if all
+// drained before ctx was done, ctx's error otherwise. Call it alongside
+// http.Server.Shutdown, with the same ctx: that one does not wait for
+// hijacked connections, and the streams of other transports end with the
+// broker's.
+func (h *Handler) Shutdown(ctx context.Context) error {
+	h.ws.beginShutdown()
+	if b, ok := h.broker.(interface{ Shutdown() }); ok {
+		b.Shutdown()
+	}
+	return h.ws.awaitShutdown(ctx)
+}
+
 // NewHandler returns the HTTP handler of the whole service.
-func NewHandler(cfg Config, deps Deps) http.Handler {
+func NewHandler(cfg Config, deps Deps) *Handler {
 	if len(cfg.WebsocketOrigins) == 0 {
 		cfg.WebsocketOrigins = cfg.CORSOrigins
 	}
-	cache := func(next http.Handler) http.Handler { return next }
+	if rs, ok := deps.Store.(interface{ CacheStats() map[string]cache.Stats }); ok && deps.Metrics != nil {
+		// The read cache (store/readcache).
+		for _, name := range []string{"items", "pages", "counts"} {
+			deps.Metrics.Cache("read_"+name, func() cache.Stats { return rs.CacheStats()[name] })
+		}
+	}
+	respCache := func(next http.Handler) http.Handler { return next }
 	if cfg.ResponseCacheBytes > 0 {
 		rc := newResponseCache(cfg.ResponseCacheBytes, deps.Metrics)
 		deps.Store = rc.watch(deps.Store)
-		cache = rc.middleware
+		respCache = rc.middleware
+		if deps.Metrics != nil {
+			deps.Metrics.Cache("responses", rc.entries.Stats)
+		}
 	}
 	// One look-up per token, and per request one check that nothing was
 	// revoked (see auth.Tokens).
 	tokens := deps.Tokens
 	if tokens == nil {
-		tokens = auth.NewTokens(deps.Store, auth.Options{Clock: deps.Clock, Logger: deps.Logger})
+		tokens = auth.NewTokens(deps.Store, auth.Options{MaxBytes: cfg.TokenCacheBytes, Clock: deps.Clock, Logger: deps.Logger})
 	}
-	gql := newGraphQL(cfg, deps, tokens)
+	if deps.Metrics != nil {
+		deps.Metrics.Cache("tokens", tokens.CacheStats)
+	}
+	limits := newLimiter(cfg.RateLimit)
+	access := newAccessLog(deps.AccessLog, deps.Logger)
+	ws := newWebsocket(cfg, deps, tokens, limits, access)
+	gql := newGraphQL(cfg, deps, ws)
 	r := chi.NewRouter()
 	r.Use(deadlines(cfg.ReadTimeout, cfg.WriteTimeout))
 	if deps.Metrics != nil {
@@ -163,8 +238,8 @@ func NewHandler(cfg Config, deps Deps) http.Handler {
 	if deps.Tracing != nil {
 		r.Use(deps.Tracing.Middleware)
 	}
-	r.Use(requestLog(newAccessLog(deps.AccessLog, deps.Logger)), recoverPanics(deps.Logger),
-		clientAddress(cfg.RateLimit), rateLimit(cfg.RateLimit))
+	r.Use(requestLog(access), recoverPanics(deps.Logger),
+		clientAddress(cfg.RateLimit), rateLimit(limits))
 
 	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeText(w, http.StatusOK, "ok\n")
@@ -175,27 +250,29 @@ func NewHandler(cfg Config, deps Deps) http.Handler {
 	if cfg.CSRFPrevention {
 		api = api.With(csrfPrevention)
 	}
-	api.With(auth.Middleware(tokens), limitBody(cfg.MaxBodyBytes), cache).Handle("/graphql", gql)
+	inflight := newInflight(cfg.MaxInflightBytes, cfg.MaxBodyBytes)
+	api.With(auth.Middleware(tokens), limitBody(cfg.MaxBodyBytes), inflight.middleware, respCache).Handle("/graphql", gql)
 	if deps.Metrics != nil {
 		r.Method(http.MethodGet, "/metrics", deps.Metrics.Handler())
 	}
 	pg := playground.Handler("/graphql")
 	r.Handle("/", pg)
 	r.Handle(playground.AssetPrefix+"*", pg)
-	return r
+	return &Handler{router: r, ws: ws, broker: deps.Broker}
 }
 
 // newGraphQL configures gqlgen's server explicitly: transports, the error
 // presenter, panic recovery, caches and limits.
-func newGraphQL(cfg Config, deps Deps, tokens *auth.Tokens) http.Handler {
+func newGraphQL(cfg Config, deps Deps, ws *websocketTransport) http.Handler {
 	srv := handler.New(graph.NewSchema(&graph.Resolver{Store: deps.Store, Broker: deps.Broker, Clock: deps.Clock}))
-	srv.AddTransport(newWebsocket(cfg, tokens))
+	srv.AddTransport(ws)
 	srv.AddTransport(transport.Options{AllowedMethods: []string{http.MethodGet, http.MethodPost}})
 	srv.AddTransport(httpTransport{maxBatch: cfg.MaxBatch})
 
 	srv.SetErrorPresenter(graph.ErrorPresenter(deps.Logger))
 	srv.SetRecoverFunc(graph.Recover(deps.Logger))
-	srv.SetQueryCache(lru.New[*ast.QueryDocument](cfg.QueryCacheSize))
+	qc := newQueryCache(cfg.QueryCacheBytes, cfg.QueryCacheSize)
+	srv.SetQueryCache(qc)
 	srv.SetValidationRulesFn(graph.ValidationRules)
 	if deps.Metrics != nil {
 		srv.Use(deps.Metrics.Extension())
@@ -211,14 +288,22 @@ func newGraphQL(cfg Config, deps Deps, tokens *auth.Tokens) http.Handler {
 		srv.SetDisableSuggestion(true)
 		srv.Use(graph.NoIntrospection{})
 	}
-	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](cfg.APQCacheSize)})
-	srv.Use(&graph.Limits{
+	apq := newAPQCache(cfg.APQCacheBytes)
+	srv.Use(extension.AutomaticPersistedQuery{Cache: apq})
+	limits := &graph.Limits{
 		MaxTokens:     cfg.MaxTokens,
 		MaxDepth:      cfg.MaxDepth,
 		MaxCost:       cfg.MaxCost,
 		MaxDirectives: cfg.MaxDirectives,
-		CacheSize:     cfg.QueryCacheSize,
-	})
+		CacheBytes:    cfg.LimitsCacheBytes,
+		Reserve:       reserve,
+	}
+	srv.Use(limits)
+	if deps.Metrics != nil {
+		deps.Metrics.Cache("query", qc.c.Stats)
+		deps.Metrics.Cache("apq", apq.c.Stats)
+		deps.Metrics.Cache("limits", limits.CacheStats) // made by srv.Use
+	}
 	srv.Use(&graph.StrictVariables{})
 	srv.Use(graph.UserCache{})
 	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {

@@ -58,40 +58,67 @@ func ValidPrefixes(prefixes []string) error {
 	return nil
 }
 
-// rateLimit limits every client address, and separately every token, to
-// rl.Requests per rl.Window (a sliding window): a token's budget follows it
-// from address to address, and an address cannot escape its own by
-// presenting made-up tokens. Past either, the answer is 429 with
-// Retry-After and nothing runs. Tokens are keyed by their hash, so no
-// token is held in memory.
-func rateLimit(rl RateLimit) func(http.Handler) http.Handler {
+// limiter holds the request budgets of client addresses and of tokens:
+// rl.Requests per rl.Window each (a sliding window). A token's budget
+// follows it from address to address, and an address cannot escape its
+// own by presenting made-up tokens. Tokens are keyed by their hash, so no
+// token is held in memory. HTTP requests (rateLimit) and websocket
+// operations draw on the same budgets.
+type limiter struct {
+	byAddress *httprate.RateLimiter
+	byToken   *httprate.RateLimiter
+	window    time.Duration
+	message   string
+}
+
+// newLimiter returns the limiter of rl, or nil when rl is off.
+func newLimiter(rl RateLimit) *limiter {
 	if rl.Requests <= 0 {
-		return func(next http.Handler) http.Handler { return next }
+		return nil
 	}
-	// An address that could not be told (a malformed X-Forwarded-For)
-	// shares one bucket with all such.
-	byAddress := httprate.NewRateLimiter(rl.Requests, rl.Window)
-	byToken := httprate.NewRateLimiter(rl.Requests, rl.Window)
-	message := fmt.Sprintf("rate limit exceeded: at most %d requests per %s per client; retry later", rl.Requests, rl.Window)
-	refuse := func(w http.ResponseWriter) {
-		if w.Header().Get("Retry-After") == "" {
-			w.Header().Set("Retry-After", strconv.Itoa(int(rl.Window.Seconds())))
+	return &limiter{
+		// An address that could not be told (a malformed
+		// X-Forwarded-For) shares one bucket with all such.
+		byAddress: httprate.NewRateLimiter(rl.Requests, rl.Window),
+		byToken:   httprate.NewRateLimiter(rl.Requests, rl.Window),
+		window:    rl.Window,
+		message:   fmt.Sprintf("rate limit exceeded: at most %d requests per %s per client; retry later", rl.Requests, rl.Window),
+	}
+}
+
+// limited counts one request of the client address that r's context
+// holds (see clientAddress) and of token, when hasToken, and reports
+// whether either is over its budget. It sets httprate's X-RateLimit
+// headers on w.
+func (l *limiter) limited(w http.ResponseWriter, r *http.Request, token string, hasToken bool) bool {
+	key := "a:" + httprate.CanonicalizeIP(middleware.GetClientIP(r.Context()))
+	if l.byAddress.OnLimit(w, r, key) {
+		return true
+	}
+	if hasToken {
+		hash := items.HashToken(token)
+		if l.byToken.OnLimit(w, r, "t:"+string(hash[:])) {
+			return true
 		}
-		writeError(w, http.StatusTooManyRequests, codeBadRequest, message)
+	}
+	return false
+}
+
+// rateLimit limits every request with l (see limiter). Past a budget, the
+// answer is 429 with Retry-After and nothing runs.
+func rateLimit(l *limiter) func(http.Handler) http.Handler {
+	if l == nil {
+		return func(next http.Handler) http.Handler { return next }
 	}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			key := "a:" + httprate.CanonicalizeIP(middleware.GetClientIP(r.Context()))
-			if byAddress.OnLimit(w, r, key) {
-				refuse(w)
-				return
-			}
-			if token, ok := auth.FromHeader(r.Header); ok {
-				hash := items.HashToken(token)
-				if byToken.OnLimit(w, r, "t:"+string(hash[:])) {
-					refuse(w)
-					return
+			token, hasToken := auth.FromHeader(r.Header)
+			if l.limited(w, r, token, hasToken) {
+				if w.Header().Get("Retry-After") == "" {
+					w.Header().Set("Retry-After", strconv.Itoa(int(l.window.Seconds())))
 				}
+				writeError(w, http.StatusTooManyRequests, codeBadRequest, l.message)
+				return
 			}
 			next.ServeHTTP(w, r)
 		})

@@ -3,14 +3,16 @@ package httpapi
 import (
 	"bytes"
 	"context"
+	"hash/maphash"
 	"io"
-	"mime"
 	"net/http"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
+	"itemsapi/internal/cache"
 	"itemsapi/items"
 	"itemsapi/metrics"
 )
@@ -33,25 +35,26 @@ import (
 // of at most maxKeyBytes, or as a GET. Their key is the method, the Accept
 // header and the body or query string. Batches are not kept.
 //
-// Bounded: the keys and bodies kept total at most maxBytes; past it,
-// entries are dropped at random until the new one fits.
+// Bounded: the keys and bodies kept are weighed in bytes in the service's
+// one cache (see internal/cache), within maxBytes; an answer larger than a
+// sixteenth of it is not kept. Entries are found by a hash of their key,
+// and the key kept with the entry is compared, so a hit costs no
+// allocation and a collision is a miss.
 
 // maxKeyBytes bounds the request bodies the cache considers.
 const maxKeyBytes = 8 << 10
 
 type responseCache struct {
-	gen      atomic.Uint64
-	maxBytes int64
-	metrics  *metrics.Metrics
-
-	mu      sync.RWMutex
-	entries map[string]*cachedResponse
-	size    int64
+	gen     atomic.Uint64
+	metrics *metrics.Metrics
+	seed    maphash.Seed
+	entries *cache.Cache[uint64, *cachedResponse]
 
 	keys sync.Pool // *[]byte buffers for building keys
 }
 
 type cachedResponse struct {
+	key       string
 	gen       uint64
 	body      []byte
 	operation string
@@ -60,12 +63,18 @@ type cachedResponse struct {
 	contentType, cacheControl []string
 }
 
-func (e *cachedResponse) cost(key string) int64 {
-	return int64(len(key) + len(e.body) + len(e.operation) + 192)
+// cost is what e holds besides the cache's overhead: its strings and
+// slices, and the headers' slices and strings.
+func (e *cachedResponse) cost() int64 {
+	return int64(unsafe.Sizeof(*e) + uintptr(len(e.key)+len(e.body)+len(e.operation)) + 128)
 }
 
 func newResponseCache(maxBytes int64, m *metrics.Metrics) *responseCache {
-	c := &responseCache{maxBytes: maxBytes, metrics: m, entries: make(map[string]*cachedResponse)}
+	c := &responseCache{
+		metrics: m,
+		seed:    maphash.MakeSeed(),
+		entries: cache.New[uint64, *cachedResponse](cache.Config{MaxBytes: maxBytes, MaxEntryBytes: maxBytes / 16}),
+	}
 	c.keys.New = func() any { b := make([]byte, 0, 1024); return &b }
 	return c
 }
@@ -143,7 +152,9 @@ func (c *responseCache) key(r *http.Request, buf []byte) (key, body []byte, ok b
 		buf = append(buf, 0)
 		return append(buf, r.URL.RawQuery...), nil, true
 	case http.MethodPost:
-		if r.ContentLength <= 0 || r.ContentLength > maxKeyBytes || !isJSON(r.Header.Get("Content-Type")) {
+		if r.ContentLength <= 0 || r.ContentLength > maxKeyBytes || checkContentType(r.Header.Get("Content-Type")) != nil {
+			// The transport refuses what it does not take: a request
+			// it would refuse is never answered from here.
 			return nil, nil, false
 		}
 		buf = append(buf, "POST\x00"...)
@@ -167,21 +178,9 @@ func (c *responseCache) key(r *http.Request, buf []byte) (key, body []byte, ok b
 	return nil, nil, false
 }
 
-// isJSON reports whether a Content-Type is application/json, the one the
-// transport takes for a POST.
-func isJSON(ct string) bool {
-	if ct == "application/json" {
-		return true
-	}
-	mt, _, err := mime.ParseMediaType(ct)
-	return err == nil && mt == "application/json"
-}
-
 func (c *responseCache) lookup(key []byte, gen uint64) *cachedResponse {
-	c.mu.RLock()
-	e := c.entries[string(key)]
-	c.mu.RUnlock()
-	if e == nil || e.gen != gen {
+	e, ok := c.entries.Get(maphash.Bytes(c.seed, key))
+	if !ok || e.gen != gen || e.key != string(key) {
 		return nil
 	}
 	return e
@@ -201,31 +200,14 @@ func (c *responseCache) serve(w http.ResponseWriter, r *http.Request, e *cachedR
 	}
 }
 
-// store keeps e under key, dropping entries at random until it fits. An
-// answer bigger than a sixteenth of the cache is not kept.
+// store keeps e under key, unless a newer answer is kept already.
 func (c *responseCache) store(key string, e *cachedResponse) {
-	cost := e.cost(key)
-	if cost > c.maxBytes/16 {
+	e.key = key
+	h := maphash.String(c.seed, key)
+	if old, ok := c.entries.Peek(h); ok && old.key == key && old.gen > e.gen {
 		return
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if old := c.entries[key]; old != nil {
-		if old.gen > e.gen {
-			return // a newer answer is there already
-		}
-		c.size -= old.cost(key)
-		delete(c.entries, key)
-	}
-	for k, old := range c.entries {
-		if c.size+cost <= c.maxBytes {
-			break
-		}
-		c.size -= old.cost(k)
-		delete(c.entries, k)
-	}
-	c.entries[key] = e
-	c.size += cost
+	c.entries.Set(h, e, e.cost())
 }
 
 // watch returns s with every write bumping the cache's generation once it

@@ -164,3 +164,37 @@ func TestResponseCacheOff(t *testing.T) {
 }
 
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// TestResponseCacheKeysOnlyWhatTheTransportTakes: a request the transport
+// refuses is refused alike whether its body is in the cache or not, and
+// one it takes is answered alike.
+func TestResponseCacheKeysOnlyWhatTheTransportTakes(t *testing.T) {
+	ts, _ := newCountingServer(t)
+	body := `{"query":"{ item(id: \"1\") { name } }"}`
+	tests := []struct {
+		contentType string
+		want        int
+	}{
+		{"application/json; charset=latin1", http.StatusUnsupportedMediaType},
+		{"application/json; charset=iso-8859-1", http.StatusUnsupportedMediaType},
+		{"application/json;charset=", http.StatusUnsupportedMediaType},
+		{"text/plain", http.StatusUnsupportedMediaType},
+		{"application/json; charset=UTF-8", http.StatusOK},
+		{"application/json", http.StatusOK},
+	}
+	for _, tt := range tests {
+		t.Run(tt.contentType, func(t *testing.T) {
+			for _, when := range []string{"cold", "warm", "warm again"} {
+				if when != "cold" {
+					// The same body, sent as the transport takes it,
+					// is in the cache now.
+					send(t, http.MethodPost, ts.URL+"/graphql", body, map[string]string{"Content-Type": "application/json"})
+				}
+				resp, got := send(t, http.MethodPost, ts.URL+"/graphql", body, map[string]string{"Content-Type": tt.contentType})
+				if resp.StatusCode != tt.want {
+					t.Errorf("%s: status %d, want %d\n%s", when, resp.StatusCode, tt.want, got)
+				}
+			}
+		})
+	}
+}

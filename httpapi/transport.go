@@ -71,6 +71,10 @@ func (t httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 	}
 	if !isBatch {
 		status, body := t.execute(r, batch[0], media, exec)
+		if refused(r.Context()) {
+			writeBusy(w)
+			return
+		}
 		if status == http.StatusMethodNotAllowed {
 			w.Header().Set("Allow", "POST")
 		}
@@ -87,6 +91,13 @@ func (t httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 			buf.WriteByte(',')
 		}
 		_, body := t.execute(r, params, media, exec)
+		if i == 0 && refused(r.Context()) {
+			// Nothing ran: the whole batch may be sent again. Past the
+			// first, the operations before may have run (a mutation):
+			// the refused one answers its own error in the batch.
+			writeBusy(w)
+			return
+		}
 		buf.Write(body)
 	}
 	buf.WriteByte(']')
@@ -209,14 +220,8 @@ func (t httpTransport) readParams(r *http.Request) (batch []*graphql.RawParams, 
 		p, reqErr := paramsFromQuery(r)
 		return []*graphql.RawParams{p}, false, reqErr
 	}
-	mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || mt != mediaJSON {
-		return nil, false, &requestError{http.StatusUnsupportedMediaType,
-			"unsupported Content-Type: send the request as application/json"}
-	}
-	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
-		return nil, false, &requestError{http.StatusUnsupportedMediaType,
-			"unsupported charset " + cs + ": send the request in utf-8"}
+	if reqErr := checkContentType(r.Header.Get("Content-Type")); reqErr != nil {
+		return nil, false, reqErr
 	}
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
@@ -254,6 +259,25 @@ func (t httpTransport) readParams(r *http.Request) (batch []*graphql.RawParams, 
 	}
 	p, reqErr := paramsFromJSON(body)
 	return []*graphql.RawParams{p}, false, reqErr
+}
+
+// checkContentType refuses the Content-Type of a POST unless it is
+// application/json in UTF-8 (stated or not). The response cache asks it
+// too, so that a request is refused or answered alike, cached or not.
+func checkContentType(ct string) *requestError {
+	if ct == mediaJSON {
+		return nil
+	}
+	mt, params, err := mime.ParseMediaType(ct)
+	if err != nil || mt != mediaJSON {
+		return &requestError{http.StatusUnsupportedMediaType,
+			"unsupported Content-Type: send the request as application/json"}
+	}
+	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
+		return &requestError{http.StatusUnsupportedMediaType,
+			"unsupported charset " + cs + ": send the request in utf-8"}
+	}
+	return nil
 }
 
 // paramsFromJSON decodes the JSON body of a GraphQL request in one pass,

@@ -1,62 +1,80 @@
 package httpapi
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"path"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
-	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/99designs/gqlgen/graphql/errcode"
 	coderws "github.com/coder/websocket"
+	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"itemsapi/auth"
 	"itemsapi/items"
+	"itemsapi/metrics"
 )
 
-// Subscriptions travel over gqlgen's websocket transport, which speaks
-// graphql-transport-ws and the legacy graphql-ws (subscriptions-transport-ws)
-// but, measured on gqlgen 0.17.98, strays from the graphql-transport-ws
-// specification (PROTOCOL.md of github.com/enisdenjo/graphql-ws):
+// GraphQL over websockets, in both protocols that clients speak:
+// graphql-transport-ws (PROTOCOL.md of github.com/enisdenjo/graphql-ws)
+// and the legacy graphql-ws of subscriptions-transport-ws. Operations run
+// through gqlgen's executor (CreateOperationContext, DispatchOperation), as
+// over HTTP, with its extensions, limits and error presenter.
 //
-//   - a connection_init whose payload is not an object ends the handler
-//     without closing the socket, which then stays open, unread;
-//   - a message that is not JSON, has no type or an unknown one closes the
-//     socket with 1002 before the ack and 1000 after it, not with 4400;
-//   - a subscribe before connection_init closes with 1002, not 4401;
-//   - a second connection_init closes with 1002, not 4429;
-//   - no connection_init in time closes with 1002, not 4408;
-//   - a subscribe whose id is running replaces that operation instead of
-//     closing with 4409;
-//   - a ping before connection_init closes the socket instead of being
-//     answered;
-//   - an error is followed by a complete, and a client's complete by more
-//     messages for that operation, which the specification rules out.
+// We used to wrap gqlgen's own websocket transport, but it keys the
+// operations of a socket by the ids the client picks: a legacy `start`
+// with an id that runs starts another operation and forgets the first
+// (still running, no longer stoppable), and a graphql-transport-ws
+// subscribe/complete/subscribe with one id leaves operations running after
+// the client completed them. No guard in front of it can count what runs,
+// so the transport is ours:
 //
-// Rather than fork gqlgen, guardedImplementation sits between it and the
-// socket: it reads each client message before gqlgen does and closes the
-// socket with the specification's code when a message breaks a rule, and it
-// holds back the server messages that the specification says not to send.
-// websocketTransport adds an origin check before the upgrade and makes
-// sure every socket is closed when gqlgen is done with it.
-//
-// One gap remains: reusing an operation id right after completing it may
-// get a late complete of the old operation, because gqlgen itself keys its
-// operations by id alone. Real clients use a fresh id for each operation.
+//   - the socket's goroutine reads the client's messages in order, and
+//     parses, validates and dispatches each operation (for a subscription,
+//     its resolver opens the stream); the operation then runs on one
+//     goroutine of its own, which waits for results and sends them. It is
+//     counted (against Config.MaxSubscriptionsPerSocket, and in
+//     itemsapi_subscriptions_active) from its dispatch until that goroutine
+//     returns, whatever the client's ids say; a subscribe past the limit
+//     first waits, up to a write timeout, for operations already ended to
+//     return;
+//   - an id is busy while its operation runs and the client has not ended
+//     it; a client's complete (stop) cancels the operation and silences it
+//     at once, so that nothing more is sent for it, and frees the id, while
+//     the operation stays counted until its goroutine has returned;
+//   - every operation passes the rate limits of HTTP requests (the
+//     upgrade's client address, the connection_init token), gets an
+//     access-log line (method WS, request ID <the upgrade's>.<n>), and
+//     learns through items.EndSubscription why its stream ended: an error
+//     message for the client, or nothing at all for items.ErrGoingAway;
+//   - Shutdown drains: 503 to new upgrades, an error to new operations,
+//     1001 to each socket once its operations have ended, or at the end
+//     of the grace;
+//   - a message is written by the goroutine that has it to send, one at a
+//     time per socket, each within Config.WebsocketWriteTimeout: a client
+//     that does not read holds at most one message per operation, and is
+//     disconnected when a write times out. Nothing is queued.
 
-// subprotocolTransportWS is the subprotocol of the graphql-transport-ws
-// specification; gqlgen serves the legacy graphql-ws for any other.
-const subprotocolTransportWS = "graphql-transport-ws"
+// Subprotocols of the two protocols. A client that names neither gets the
+// legacy one, as with gqlgen.
+const (
+	subprotocolTransportWS = "graphql-transport-ws"
+	subprotocolLegacy      = "graphql-ws"
+)
 
-// Close codes of the graphql-transport-ws specification.
+// Close codes of the graphql-transport-ws specification (the legacy
+// protocol uses them too where it has none of its own).
 const (
 	closeBadRequest          = 4400
 	closeUnauthorized        = 4401
@@ -65,73 +83,184 @@ const (
 	closeTooManyInitRequests = 4429
 )
 
-// websocketTransport is gqlgen's websocket transport, behind an origin
-// check and guardedImplementation.
+// wsReadLimit bounds one client message, as gqlgen's transport did.
+const wsReadLimit = 1 << 20
+
+// reasonGoingAway is the close reason, and the error message, of a server
+// that shuts down.
+const reasonGoingAway = "the server is shutting down"
+
+// websocketTransport serves GraphQL over websockets. It keeps the sockets
+// open, so that Shutdown can drain them.
 type websocketTransport struct {
-	transport.Websocket
-	origins []string
-	// open counts the sockets open now; at most maxOpen at once.
-	open    *atomic.Int64
-	maxOpen int64
+	cfg     Config
+	tokens  auth.TokenStore
+	limiter *limiter // nil: no rate limit
+	access  *accessLog
+	log     *slog.Logger
+	metrics *metrics.Metrics // nil: not measured
+
+	mu       sync.Mutex
+	sockets  map[*wsConn]struct{}
+	shutting bool
+	drained  chan struct{} // closed once shutting and no socket is left
 }
 
-var _ graphql.Transport = websocketTransport{}
+var _ graphql.Transport = (*websocketTransport)(nil)
 
-// newWebsocket returns the websocket transport of cfg. The token of a
-// socket comes from its connection_init payload.
-func newWebsocket(cfg Config, store auth.TokenStore) websocketTransport {
-	coder := transport.CoderWebsocketImplementation{AcceptOptions: coderws.AcceptOptions{
-		CompressionMode: coderws.CompressionDisabled,
-		OriginPatterns:  cfg.WebsocketOrigins,
-	}}
-	return websocketTransport{
-		origins: cfg.WebsocketOrigins,
-		open:    new(atomic.Int64),
-		maxOpen: int64(cfg.MaxWebsockets),
-		Websocket: transport.Websocket{
-			Implementation: guardedImplementation{
-				inner:       coder,
-				initTimeout: cfg.WebsocketInitTimeout,
-				maxOps:      cfg.MaxSubscriptionsPerSocket,
-			},
-			// InitTimeout stays zero: the guard enforces it, with 4408.
-			KeepAlivePingInterval: cfg.KeepAlive, // "ka" on graphql-ws
-			PingPongInterval:      cfg.KeepAlive, // ping on graphql-transport-ws; no pong in twice that closes
-			InitFunc: func(ctx context.Context, payload transport.InitPayload) (context.Context, *transport.InitPayload, error) {
-				if token, ok := auth.FromInitPayload(payload); ok {
-					ctx = auth.WithToken(ctx, store, token)
-				}
-				return ctx, nil, nil
-			},
-		},
+func newWebsocket(cfg Config, deps Deps, tokens auth.TokenStore, l *limiter, access *accessLog) *websocketTransport {
+	return &websocketTransport{
+		cfg: cfg, tokens: tokens, limiter: l, access: access, log: deps.Logger, metrics: deps.Metrics,
+		sockets: map[*wsConn]struct{}{},
+		drained: make(chan struct{}),
 	}
 }
 
+// Supports implements graphql.Transport: every upgrade request.
+func (*websocketTransport) Supports(r *http.Request) bool { return r.Header.Get("Upgrade") != "" }
+
 // Do implements graphql.Transport. It refuses an upgrade from another
-// origin with a 403 (coder/websocket would too, but then gqlgen writes a
-// second response over its own), refuses one past the limit of open
-// sockets with a 503, and closes the socket when gqlgen returns, whatever
-// gqlgen did with it.
-func (t websocketTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
-	if !originAllowed(r, t.origins) {
+// origin with a 403, and one past the limit of open sockets, or once
+// shutdown has begun, with a 503; then it serves the socket until it
+// closes and every operation of it has returned.
+func (t *websocketTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
+	if !originAllowed(r, t.cfg.WebsocketOrigins) {
 		writeError(w, http.StatusForbidden, string(items.Forbidden),
 			"websocket connections from the origin of this page are not allowed")
 		return
 	}
-	if n := t.open.Add(1); t.maxOpen > 0 && n > t.maxOpen {
-		t.open.Add(-1)
+	c := &wsConn{t: t, exec: exec, r: r, reqID: items.RequestID(r.Context()), live: map[*wsOp]struct{}{}, ops: map[string]*wsOp{}, changed: make(chan struct{})}
+	c.readCtx, c.stopRead = context.WithCancel(context.Background())
+	if refusal := t.register(c); refusal != "" {
 		w.Header().Set("Retry-After", "10")
-		writeError(w, http.StatusServiceUnavailable, codeBadRequest,
-			fmt.Sprintf("the server has the most websockets it takes open (%d); retry later", t.maxOpen))
+		writeError(w, http.StatusServiceUnavailable, codeBadRequest, refusal)
 		return
 	}
-	defer t.open.Add(-1)
-	accepted := &acceptedConn{}
-	t.Websocket.Do(w, r.WithContext(context.WithValue(r.Context(), acceptedConnKey{}, accepted)), exec)
-	if accepted.conn != nil {
-		accepted.conn.closeWith(coderws.StatusInternalError, "connection ended")
-		_ = accepted.conn.Close()
+	defer t.unregister(c)
+	conn, err := coderws.Accept(w, r, &coderws.AcceptOptions{
+		Subprotocols:    []string{subprotocolTransportWS, subprotocolLegacy},
+		CompressionMode: coderws.CompressionDisabled,
+		OriginPatterns:  t.cfg.WebsocketOrigins,
+	})
+	if err != nil {
+		return // Accept has answered
 	}
+	conn.SetReadLimit(wsReadLimit)
+	c.serve(conn)
+}
+
+// register adds c to the open sockets, or returns why it may not open.
+func (t *websocketTransport) register(c *wsConn) string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	switch {
+	case t.shutting:
+		return reasonGoingAway + "; retry later"
+	case t.cfg.MaxWebsockets > 0 && len(t.sockets) >= t.cfg.MaxWebsockets:
+		return fmt.Sprintf("the server has the most websockets it takes open (%d); retry later", t.cfg.MaxWebsockets)
+	}
+	t.sockets[c] = struct{}{}
+	return ""
+}
+
+func (t *websocketTransport) unregister(c *wsConn) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	delete(t.sockets, c)
+	if t.shutting && len(t.sockets) == 0 {
+		t.closeDrained()
+	}
+}
+
+// closeDrained closes t.drained once. t.mu is held.
+func (t *websocketTransport) closeDrained() {
+	select {
+	case <-t.drained:
+	default:
+		close(t.drained)
+	}
+}
+
+// beginShutdown refuses new websockets from now on (503), and closes
+// each open one with 1001 as soon as none of its operations runs any more
+// (their streams end when the broker ends them, with items.ErrGoingAway).
+func (t *websocketTransport) beginShutdown() {
+	t.mu.Lock()
+	t.shutting = true
+	if len(t.sockets) == 0 {
+		t.closeDrained()
+	}
+	conns := t.openSockets()
+	t.mu.Unlock()
+	for _, c := range conns {
+		c.drain()
+	}
+}
+
+// awaitShutdown waits, after beginShutdown, for every socket to close, and
+// when ctx is done closes every socket left with 1001 too, ending its
+// operations. It returns once every socket has closed and every operation
+// has returned: nil if they all drained in time, ctx's error otherwise.
+func (t *websocketTransport) awaitShutdown(ctx context.Context) error {
+	select {
+	case <-t.drained:
+		return nil
+	case <-ctx.Done():
+	}
+	t.mu.Lock()
+	conns := t.openSockets()
+	t.mu.Unlock()
+	for _, c := range conns {
+		c.closeWith(coderws.StatusGoingAway, reasonGoingAway)
+	}
+	// Their operations' contexts are done. A client has a second to
+	// answer the close; then its connection is cut, which fails the
+	// writes that wait, so that no socket holds the shutdown up for long.
+	grace := time.NewTimer(closeHandshakeWait)
+	defer grace.Stop()
+	select {
+	case <-t.drained:
+	case <-grace.C:
+		t.mu.Lock()
+		conns = t.openSockets()
+		t.mu.Unlock()
+		for _, c := range conns {
+			c.abort()
+		}
+		<-t.drained
+	}
+	return ctx.Err()
+}
+
+// closeHandshakeWait is how long Shutdown waits, once its ctx is done, for
+// clients to answer the close of their sockets.
+const closeHandshakeWait = time.Second
+
+// openSockets lists the open sockets. t.mu is held.
+func (t *websocketTransport) openSockets() []*wsConn {
+	conns := make([]*wsConn, 0, len(t.sockets))
+	for c := range t.sockets {
+		conns = append(conns, c)
+	}
+	return conns
+}
+
+// runningOps returns the ids of the operations whose goroutine runs, on
+// every socket, sorted: for tests.
+func (t *websocketTransport) runningOps() []string {
+	t.mu.Lock()
+	conns := t.openSockets()
+	t.mu.Unlock()
+	var ids []string
+	for _, c := range conns {
+		c.mu.Lock()
+		for op := range c.live {
+			ids = append(ids, op.id)
+		}
+		c.mu.Unlock()
+	}
+	slices.Sort(ids)
+	return ids
 }
 
 // originAllowed reports whether a websocket may be opened from the Origin
@@ -163,146 +292,185 @@ func originAllowed(r *http.Request, patterns []string) bool {
 	return false
 }
 
-// acceptedConn passes the socket that guardedImplementation accepted back
-// to websocketTransport.Do, through the request's context.
-type acceptedConn struct{ conn *guardedConn }
+// wsConn is one socket.
+type wsConn struct {
+	t      *websocketTransport
+	exec   graphql.GraphExecutor
+	r      *http.Request // the upgrade request: headers, client address
+	reqID  string        // the upgrade's request ID; operations' derive from it
+	legacy bool
 
-type acceptedConnKey struct{}
+	// wmu makes writes one at a time, and makes the check that an
+	// operation may still send one with its write.
+	wmu sync.Mutex
 
-// guardedImplementation accepts sockets with inner and guards each one.
-type guardedImplementation struct {
-	inner transport.WebsocketImplementation
-	// initTimeout bounds the wait for connection_init; zero waits forever.
-	initTimeout time.Duration
-	// maxOps bounds the operations running at once on one socket; zero
-	// leaves them unbounded.
-	maxOps int
+	mu          sync.Mutex
+	conn        *coderws.Conn
+	ctx         context.Context // operations' parent: the upgrade's, with the token of connection_init
+	cancel      context.CancelFunc
+	token       string
+	hasToken    bool
+	initialised bool
+	// live holds every operation whose goroutine runs; ops the one of
+	// each id that the client has not ended (or the latest).
+	live       map[*wsOp]struct{}
+	ops        map[string]*wsOp
+	seq        uint64
+	draining   bool
+	closing    bool
+	initTimer  *time.Timer
+	keepAlive  *time.Timer
+	lastPong   time.Time
+	readCtx    context.Context // the reads'; abort cancels it
+	stopRead   context.CancelFunc
+	changed    chan struct{} // closed and replaced as an operation returns
+	goroutines sync.WaitGroup
 }
 
-// Accept implements transport.WebsocketImplementation.
-func (g guardedImplementation) Accept(w http.ResponseWriter, r *http.Request, opts transport.WebsocketAcceptOptions) (transport.WebsocketConn, error) {
-	conn, err := g.inner.Accept(w, r, opts)
-	if err != nil {
-		return nil, err
+// wsOp is one operation of a socket.
+type wsOp struct {
+	id     string
+	cancel context.CancelFunc
+	// silenced: nothing more is sent for it. Set under wsConn.wmu, before
+	// its last message, or when the client ends it.
+	silenced atomic.Bool
+	// stopped: the client ended it.
+	stopped atomic.Bool
+
+	mu     sync.Mutex
+	endErr error // why its stream ended, from items.EndSubscription
+}
+
+func (op *wsOp) setEnd(err error) {
+	op.mu.Lock()
+	if op.endErr == nil {
+		op.endErr = err
 	}
-	c := &guardedConn{
-		WebsocketConn: conn,
-		transportWS:   conn.Subprotocol() == subprotocolTransportWS,
-		maxOps:        g.maxOps,
-		ops:           map[string]opState{},
+	op.mu.Unlock()
+}
+
+func (op *wsOp) end() error {
+	op.mu.Lock()
+	defer op.mu.Unlock()
+	return op.endErr
+}
+
+// serve runs the socket: it reads and handles the client's messages in
+// order until the socket closes, then ends the operations and waits for
+// their goroutines.
+func (c *wsConn) serve(conn *coderws.Conn) {
+	c.legacy = conn.Subprotocol() != subprotocolTransportWS
+	defer c.stopRead()
+	base, cancel := context.WithCancel(c.r.Context())
+	c.mu.Lock()
+	c.conn, c.ctx, c.cancel = conn, base, cancel
+	if tok, ok := auth.FromHeader(c.r.Header); ok {
+		c.token, c.hasToken = tok, true
 	}
-	if g.initTimeout > 0 {
-		c.initTimer = time.AfterFunc(g.initTimeout, func() {
+	if d := c.t.cfg.WebsocketInitTimeout; d > 0 {
+		c.initTimer = time.AfterFunc(d, func() {
 			c.closeWith(closeInitTimeout, "Connection initialisation timeout")
 		})
 	}
-	if accepted, ok := r.Context().Value(acceptedConnKey{}).(*acceptedConn); ok {
-		accepted.conn = c
+	draining := c.draining
+	c.mu.Unlock()
+	defer c.finish()
+	if draining { // Shutdown came first
+		c.drain()
 	}
-	return c, nil
+	for {
+		_, data, err := conn.Read(c.readCtx)
+		if err != nil {
+			return
+		}
+		var v verdict
+		if c.legacy {
+			v = c.handleLegacy(data)
+		} else {
+			v = c.handle(data)
+		}
+		if v.closeCode != 0 {
+			c.closeWith(v.closeCode, v.reason)
+			return
+		}
+	}
 }
 
-// opState is where an operation of a socket stands.
-type opState int
-
-const (
-	opRunning opState = iota + 1
-	// opEnded: the client completed it, or the server sent its error;
-	// nothing more is sent for it.
-	opEnded
-)
-
-// guardedConn is one socket, as gqlgen reads and writes it. On the legacy
-// graphql-ws it only checks the connection_init payload and the init
-// timeout; on graphql-transport-ws it enforces the specification.
-type guardedConn struct {
-	transport.WebsocketConn
-	transportWS bool
-	maxOps      int
-	initTimer   *time.Timer
-
-	mu          sync.Mutex
-	initialised bool
-	closed      bool
-	ops         map[string]opState
+// finish ends every operation of the socket and waits for them.
+func (c *wsConn) finish() {
+	c.mu.Lock()
+	for _, t := range []*time.Timer{c.initTimer, c.keepAlive} {
+		if t != nil {
+			t.Stop()
+		}
+	}
+	closing := c.closing
+	c.closing = true
+	c.mu.Unlock()
+	c.cancel()
+	c.goroutines.Wait()
+	if !closing {
+		_ = c.conn.CloseNow() // the client closed it, or the connection broke
+	}
 }
 
-var (
-	_ transport.WebsocketReadLimiter   = (*guardedConn)(nil)
-	_ transport.WebsocketReadDeadliner = (*guardedConn)(nil)
-)
+// closeWith closes the socket with code and reason, unless it is closing
+// already, and ends its operations. The close handshake runs on its own
+// goroutine: it waits up to 5 s for the client's answer.
+func (c *wsConn) closeWith(code coderws.StatusCode, reason string) {
+	c.mu.Lock()
+	if c.closing {
+		c.mu.Unlock()
+		return
+	}
+	if c.conn == nil {
+		// Not accepted yet, and only Shutdown closes such a socket:
+		// serve drains it, with 1001, as soon as it is.
+		c.draining = true
+		c.mu.Unlock()
+		return
+	}
+	c.closing = true
+	conn, cancel := c.conn, c.cancel
+	c.mu.Unlock()
+	cancel()
+	go func() { _ = conn.Close(code, reason) }()
+}
 
-// verdict is what the guard does with a client message.
+// abort cuts the socket's connection, without a close handshake, even
+// one under way: cancelling a read closes the connection.
+func (c *wsConn) abort() { c.stopRead() }
+
+// drain makes the socket refuse new operations and close with 1001 once
+// none runs.
+func (c *wsConn) drain() {
+	c.mu.Lock()
+	c.draining = true
+	idle := c.conn != nil && len(c.live) == 0
+	c.mu.Unlock()
+	if idle {
+		c.closeWith(coderws.StatusGoingAway, reasonGoingAway)
+	}
+}
+
+// verdict is what a client message does to the socket: nothing more than
+// handling it did, or close the socket with closeCode and reason.
 type verdict struct {
-	closeCode coderws.StatusCode // if not 0, close the socket with this code and reason
+	closeCode coderws.StatusCode
 	reason    string
-	reply     []byte // answer this, and do not pass the message on
-	drop      bool   // do not pass the message on
 }
 
 func badRequest(reason string) verdict { return verdict{closeCode: closeBadRequest, reason: reason} }
 
-// NextReader implements transport.WebsocketConn: it returns the next
-// message that gqlgen should see, after the guard has passed it.
-func (c *guardedConn) NextReader() (int, io.Reader, error) {
-	for {
-		typ, r, err := c.WebsocketConn.NextReader()
-		if err != nil {
-			return typ, r, err
-		}
-		data, err := io.ReadAll(r)
-		if err != nil {
-			return typ, nil, err
-		}
-		v := c.check(data)
-		switch {
-		case v.closeCode != 0:
-			c.closeWith(v.closeCode, v.reason)
-			return typ, nil, fmt.Errorf("%w: %s", transport.ErrWebsocketClosed, v.reason)
-		case v.reply != nil:
-			if err := c.WebsocketConn.WriteJSON(json.RawMessage(v.reply)); err != nil {
-				return typ, nil, err
-			}
-		case v.drop:
-		default:
-			return typ, bytes.NewReader(data), nil
-		}
-	}
-}
-
-// check applies the rules of the protocol to one client message.
-func (c *guardedConn) check(data []byte) verdict {
+// handle applies one message of graphql-transport-ws.
+func (c *wsConn) handle(data []byte) verdict {
 	var msg map[string]json.RawMessage
 	if err := json.Unmarshal(data, &msg); err != nil || msg == nil {
-		if !c.transportWS {
-			return verdict{} // gqlgen answers the legacy protocol itself
-		}
 		return badRequest("Invalid message received: not a JSON object")
 	}
 	typ, _ := jsonString(msg["type"])
-	payload := msg["payload"]
-
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	id, hasID := jsonString(msg["id"])
-	if !c.transportWS {
-		switch typ {
-		case "connection_init":
-			if !nullOrObject(payload) {
-				return badRequest("Invalid message received: the payload of connection_init must be an object")
-			}
-			c.stopInitTimer()
-		case "start":
-			if c.tooManyOps() {
-				return verdict{reply: c.tooManyOpsError(id)}
-			}
-			c.ops[id] = opRunning
-		case "stop":
-			delete(c.ops, id)
-		}
-		return verdict{}
-	}
-
+	payload := msg["payload"]
 	switch typ {
 	case "":
 		return badRequest("Invalid message received: no type")
@@ -325,38 +493,506 @@ func (c *guardedConn) check(data []byte) verdict {
 		return badRequest(limitReason("Invalid message received: unexpected type "+typ, "Invalid message received: unexpected type"))
 	}
 
+	c.mu.Lock()
+	initialised := c.initialised
+	c.mu.Unlock()
 	switch {
-	case typ == "connection_init" && c.initialised:
+	case typ == "connection_init" && initialised:
 		return verdict{closeCode: closeTooManyInitRequests, reason: "Too many initialisation requests"}
 	case typ == "connection_init":
-		c.initialised = true
-		c.stopInitTimer()
-	case !c.initialised:
-		// gqlgen takes nothing but connection_init before it.
-		switch typ {
-		case "subscribe":
+		c.init(payload)
+	case typ == "ping":
+		c.write(nil, pong(payload))
+	case typ == "pong":
+		c.mu.Lock()
+		c.lastPong = time.Now()
+		c.mu.Unlock()
+	case !initialised:
+		if typ == "subscribe" {
 			return verdict{closeCode: closeUnauthorized, reason: "Unauthorized"}
-		case "ping":
-			return verdict{reply: pong(payload)}
-		default: // a pong, or the complete of an unknown operation
-			return verdict{drop: true}
 		}
+		// the complete of an unknown operation: nothing to do
 	case typ == "subscribe":
-		if c.ops[id] == opRunning {
-			return verdict{closeCode: closeSubscriberExists,
-				reason: limitReason("Subscriber for "+id+" already exists", "Subscriber already exists")}
-		}
-		if c.tooManyOps() {
-			return verdict{reply: c.tooManyOpsError(id)}
-		}
-		c.ops[id] = opRunning
+		return c.start(id, payload)
 	case typ == "complete":
-		if c.ops[id] == opRunning {
-			c.ops[id] = opEnded
-		}
+		c.stop(id)
 	}
 	return verdict{}
 }
+
+// handleLegacy applies one message of the legacy graphql-ws. Its rules
+// are those of subscriptions-transport-ws's server: a message it cannot
+// read gets a connection_error and the socket stays open.
+func (c *wsConn) handleLegacy(data []byte) verdict {
+	var msg map[string]json.RawMessage
+	if err := json.Unmarshal(data, &msg); err != nil || msg == nil {
+		c.write(nil, connectionError("the message is not a JSON object"))
+		return verdict{}
+	}
+	typ, _ := jsonString(msg["type"])
+	id, hasID := jsonString(msg["id"])
+	payload := msg["payload"]
+	c.mu.Lock()
+	initialised := c.initialised
+	c.mu.Unlock()
+	switch typ {
+	case "connection_init":
+		if !nullOrObject(payload) {
+			return badRequest("Invalid message received: the payload of connection_init must be an object")
+		}
+		if initialised {
+			return verdict{closeCode: closeTooManyInitRequests, reason: "Too many initialisation requests"}
+		}
+		c.init(payload)
+	case "connection_terminate":
+		return verdict{closeCode: coderws.StatusNormalClosure, reason: "terminated"}
+	case "start":
+		switch {
+		case !initialised:
+			return verdict{closeCode: closeUnauthorized, reason: "Unauthorized"}
+		case !hasID:
+			c.write(nil, connectionError("start needs a string id"))
+		default:
+			return c.start(id, payload)
+		}
+	case "stop":
+		if initialised && hasID {
+			c.stop(id)
+		}
+	default:
+		c.write(nil, connectionError(limitReason("unexpected message type "+typ, "unexpected message type")))
+	}
+	return verdict{}
+}
+
+// init acknowledges connection_init, takes the token of its payload, and
+// starts the keep-alive.
+func (c *wsConn) init(payload json.RawMessage) {
+	var p map[string]any
+	_ = json.Unmarshal(payload, &p) // null or an object, checked
+	c.mu.Lock()
+	c.initialised = true
+	if tok, ok := auth.FromInitPayload(p); ok {
+		c.token, c.hasToken = tok, true
+	}
+	if c.hasToken {
+		c.ctx = auth.WithToken(c.ctx, c.t.tokens, c.token)
+	}
+	if c.initTimer != nil {
+		c.initTimer.Stop()
+	}
+	c.lastPong = time.Now()
+	c.mu.Unlock()
+	c.write(nil, []byte(`{"type":"connection_ack"}`))
+	if c.legacy {
+		c.write(nil, []byte(`{"type":"ka"}`))
+	}
+	if d := c.t.cfg.KeepAlive; d > 0 {
+		c.mu.Lock()
+		if !c.closing {
+			c.keepAlive = time.AfterFunc(d, c.tick)
+		}
+		c.mu.Unlock()
+	}
+}
+
+// tick sends a keep-alive: "ka" on the legacy protocol, a ping on
+// graphql-transport-ws, whose client is disconnected if it answered no
+// ping for twice the interval.
+func (c *wsConn) tick() {
+	d := c.t.cfg.KeepAlive
+	c.mu.Lock()
+	late := !c.legacy && time.Since(c.lastPong) > 2*d
+	c.mu.Unlock()
+	if late {
+		c.closeWith(coderws.StatusPolicyViolation, "no pong within twice the keep-alive interval")
+		return
+	}
+	if c.legacy {
+		c.write(nil, []byte(`{"type":"ka"}`))
+	} else {
+		c.write(nil, []byte(`{"type":"ping"}`))
+	}
+	c.mu.Lock()
+	if !c.closing {
+		c.keepAlive.Reset(d)
+	}
+	c.mu.Unlock()
+}
+
+// start starts operation id, or refuses it: a busy id closes a
+// graphql-transport-ws socket with 4409 and gets an error message on the
+// legacy protocol (the running operation goes on); past the limit of
+// operations, during shutdown, or past a rate limit it gets an error
+// message and the socket stays open.
+func (c *wsConn) start(id string, payload json.RawMessage) verdict {
+	received := graphql.Now()
+	params, reqErr := paramsFromJSON(payload)
+
+	c.mu.Lock()
+	c.seq++
+	reqID := c.reqID + "." + strconv.FormatUint(c.seq, 10)
+	if old := c.ops[id]; old != nil && !old.silenced.Load() {
+		c.mu.Unlock()
+		if !c.legacy {
+			return verdict{closeCode: closeSubscriberExists,
+				reason: limitReason("Subscriber for "+id+" already exists", "Subscriber already exists")}
+		}
+		c.refuseLogged(id, reqID, http.StatusConflict, codeBadRequest,
+			"an operation with this id is already running; stop it first or use another id")
+		return verdict{}
+	}
+	c.awaitEnding()
+	switch {
+	case c.draining:
+		c.mu.Unlock()
+		c.refuseLogged(id, reqID, http.StatusServiceUnavailable, string(items.Unavailable), reasonGoingAway)
+		return verdict{}
+	case c.t.cfg.MaxSubscriptionsPerSocket > 0 && len(c.live) >= c.t.cfg.MaxSubscriptionsPerSocket:
+		c.mu.Unlock()
+		c.refuseLogged(id, reqID, http.StatusServiceUnavailable, codeBadRequest, fmt.Sprintf(
+			"this connection already runs %d operations, the most it may; complete one first", c.t.cfg.MaxSubscriptionsPerSocket))
+		return verdict{}
+	}
+	token, hasToken := c.token, c.hasToken
+	c.mu.Unlock()
+
+	if reqErr != nil {
+		c.refuseLogged(id, reqID, http.StatusBadRequest, codeBadRequest, reqErr.message)
+		return verdict{}
+	}
+	if l := c.t.limiter; l != nil && l.limited(headerSink{http.Header{}}, c.r, token, hasToken) {
+		c.refuseLogged(id, reqID, http.StatusTooManyRequests, codeBadRequest, l.message)
+		return verdict{}
+	}
+
+	// The document is parsed and validated here, on the socket's own
+	// goroutine, as gqlgen's transport did: an operation's goroutine then
+	// only streams, and keeps a small stack.
+	c.mu.Lock()
+	ctx, cancel := context.WithCancel(c.ctx)
+	c.mu.Unlock()
+	ctx = graphql.StartOperationTrace(items.WithRequestID(ctx, reqID))
+	params.Headers = c.r.Header
+	params.ReadTime = graphql.TraceTiming{Start: received, End: graphql.Now()}
+	rc, errs := c.exec.CreateOperationContext(ctx, params)
+	if errs != nil {
+		defer cancel()
+		resp := c.exec.DispatchError(graphql.WithOperationContext(ctx, rc), errs)
+		if errcode.GetErrorKind(errs) == errcode.KindProtocol {
+			c.write(nil, c.errorMessage(id, resp.Errors))
+		} else {
+			c.write(nil, c.message(c.nextType(), id, marshalResponse(resp)))
+			c.write(nil, c.message("complete", id, nil))
+		}
+		now := time.Now()
+		c.t.access.request(now, reqID, "WS", c.r.URL.Path, params.OperationName, http.StatusBadRequest, now.Sub(received))
+		return verdict{}
+	}
+
+	c.mu.Lock()
+	if c.closing {
+		c.mu.Unlock()
+		cancel()
+		return verdict{}
+	}
+	name := rc.OperationName
+	if name == "" && rc.Operation != nil {
+		name = rc.Operation.Name
+	}
+	op := &wsOp{id: id, cancel: cancel}
+	c.ops[id] = op
+	c.live[op] = struct{}{}
+	c.goroutines.Add(1)
+	c.mu.Unlock()
+	// The operation counts from here until its goroutine returns.
+	// DispatchOperation runs the operation interceptors and, for a
+	// subscription, the resolver that opens its stream; it runs here too,
+	// so that the goroutine only waits for results and sends them.
+	ended := func() {}
+	if c.t.metrics != nil {
+		ctx, ended = c.t.metrics.OperationStarted(ctx)
+	}
+	ctx = items.WithSubscriptionEnd(graphql.WithOperationContext(ctx, rc), op.setEnd)
+	responses, ctx, panicked := c.dispatch(ctx, rc)
+	go c.run(ctx, op, rc, responses, panicked, ended, name, reqID, received)
+	return verdict{}
+}
+
+// dispatch calls DispatchOperation, and reports a panic in it.
+func (c *wsConn) dispatch(ctx context.Context, rc *graphql.OperationContext) (_ graphql.ResponseHandler, _ context.Context, panicked bool) {
+	defer func() {
+		if p := recover(); p != nil {
+			_ = rc.Recover(ctx, p) // logs it
+			panicked = true
+		}
+	}()
+	responses, ctx := c.exec.DispatchOperation(ctx, rc)
+	return responses, ctx, false
+}
+
+// awaitEnding waits, while the socket runs as many operations as it may
+// and some of them are ending (the client or the server ended them, and
+// their goroutines are returning), for those to return, for up to a write
+// timeout: a client may complete an operation and start another at once.
+// c.mu is held.
+func (c *wsConn) awaitEnding() {
+	limit := c.t.cfg.MaxSubscriptionsPerSocket
+	var deadline <-chan time.Time
+	for limit > 0 && len(c.live) >= limit && !c.closing {
+		ending := false
+		for op := range c.live {
+			if op.silenced.Load() {
+				ending = true
+				break
+			}
+		}
+		if !ending {
+			return
+		}
+		if deadline == nil {
+			d := c.t.cfg.WebsocketWriteTimeout
+			if d <= 0 {
+				d = 5 * time.Second
+			}
+			t := time.NewTimer(d)
+			defer t.Stop()
+			deadline = t.C
+		}
+		changed := c.changed
+		c.mu.Unlock()
+		select {
+		case <-changed:
+		case <-deadline:
+			c.mu.Lock()
+			return
+		}
+		c.mu.Lock()
+	}
+}
+
+// stop ends operation id for the client: nothing more is sent for it (on
+// the legacy protocol, a complete first), and its context is cancelled.
+// It stays counted until its goroutine returns.
+func (c *wsConn) stop(id string) {
+	c.mu.Lock()
+	op := c.ops[id]
+	c.mu.Unlock()
+	if op == nil || op.silenced.Load() {
+		return
+	}
+	op.stopped.Store(true)
+	if c.legacy {
+		c.writeLast(op, c.message("complete", id, nil))
+	} else {
+		c.wmu.Lock()
+		op.silenced.Store(true)
+		c.wmu.Unlock()
+	}
+	op.cancel()
+}
+
+// run is the goroutine of one operation: it sends the operation's
+// results, then its end, and logs it. The frames below a parked operation
+// (run, stream) are kept small, and the operation's setting-up ran on the
+// socket's goroutine (see start): a parked subscription then needs a
+// small stack, which matters at 20,000 of them.
+func (c *wsConn) run(ctx context.Context, op *wsOp, rc *graphql.OperationContext, responses graphql.ResponseHandler, panicked bool, ended func(), name, reqID string, received time.Time) {
+	if !panicked {
+		panicked = c.stream(ctx, op, rc, responses)
+	}
+	c.finishOp(ctx, op, panicked, ended, name, reqID, received)
+}
+
+// stream sends the operation's results until there are no more. It
+// reports whether the operation panicked.
+func (c *wsConn) stream(ctx context.Context, op *wsOp, rc *graphql.OperationContext, responses graphql.ResponseHandler) (panicked bool) {
+	defer func() {
+		if p := recover(); p != nil {
+			_ = rc.Recover(ctx, p) // logs it
+			panicked = true
+		}
+	}()
+	for resp := responses(ctx); resp != nil; resp = responses(ctx) {
+		c.sendResult(op, resp)
+	}
+	return false
+}
+
+// sendResult sends one result of op; a write that fails ends op, whose
+// socket is gone.
+func (c *wsConn) sendResult(op *wsOp, resp *graphql.Response) {
+	if err := c.write(op, c.message(c.nextType(), op.id, marshalResponse(resp))); err != nil {
+		op.cancel()
+	}
+}
+
+// finishOp sends the end of op: complete, or an error message when it
+// panicked or its stream ended for a reason of its own, or nothing at
+// shutdown; then it uncounts op and writes its access-log line.
+func (c *wsConn) finishOp(ctx context.Context, op *wsOp, panicked bool, ended func(), name, reqID string, received time.Time) {
+	status := http.StatusOK
+	switch err := op.end(); {
+	case panicked:
+		c.writeLast(op, c.errorMessage(op.id, gqlerror.List{{
+			Message: "internal server error", Extensions: map[string]any{"code": string(items.Internal)},
+		}}))
+		status = http.StatusInternalServerError
+	case err == nil:
+		if ctx.Err() == nil {
+			c.writeLast(op, c.message("complete", op.id, nil))
+		} else if op.stopped.Load() {
+			status = statusClientClosed
+		}
+	case errors.Is(err, items.ErrGoingAway):
+		// The server shuts down: the socket closes with 1001 once its
+		// operations have ended, and the client resumes elsewhere.
+		status = http.StatusServiceUnavailable
+	default:
+		code := items.ErrorCode(err)
+		if code == items.Internal {
+			c.t.log.ErrorContext(ctx, "subscription ended", "req_id", items.RequestID(ctx), "err", err)
+		}
+		c.writeLast(op, c.errorMessage(op.id, gqlerror.List{{
+			Message: items.ErrorMessage(err), Extensions: map[string]any{"code": string(code)},
+		}}))
+		status = http.StatusInternalServerError
+		if code == items.Unavailable {
+			status = http.StatusServiceUnavailable
+		}
+	}
+	op.cancel()
+	ended()
+	c.opDone(op)
+	now := time.Now()
+	c.t.access.request(now, reqID, "WS", c.r.URL.Path, name, status, now.Sub(received))
+}
+
+// statusClientClosed is the access-log status of an operation that its
+// client ended before it ended by itself (nginx's 499).
+const statusClientClosed = 499
+
+// opDone uncounts op as its goroutine returns, and closes a draining
+// socket whose last operation it was.
+func (c *wsConn) opDone(op *wsOp) {
+	c.mu.Lock()
+	delete(c.live, op)
+	if c.ops[op.id] == op {
+		delete(c.ops, op.id)
+	}
+	drained := c.draining && len(c.live) == 0
+	close(c.changed)
+	c.changed = make(chan struct{})
+	c.mu.Unlock()
+	if drained {
+		c.closeWith(coderws.StatusGoingAway, reasonGoingAway)
+	}
+	c.goroutines.Done()
+}
+
+// refuse answers operation id with an error message of that code, and
+// starts nothing.
+func (c *wsConn) refuse(id, code, message string) {
+	c.write(nil, c.errorMessage(id, gqlerror.List{{Message: message, Extensions: map[string]any{"code": code}}}))
+}
+
+// refuseLogged is refuse, with the operation's access-log line.
+func (c *wsConn) refuseLogged(id, reqID string, status int, code, message string) {
+	start := time.Now()
+	c.refuse(id, code, message)
+	now := time.Now()
+	c.t.access.request(now, reqID, "WS", c.r.URL.Path, "", status, now.Sub(start))
+}
+
+// nextType is the type of a result message: next, or data on the legacy
+// protocol.
+func (c *wsConn) nextType() string {
+	if c.legacy {
+		return "data"
+	}
+	return "next"
+}
+
+// marshalResponse is the JSON of one result.
+func marshalResponse(resp *graphql.Response) []byte {
+	payload, err := json.Marshal(resp)
+	if err != nil {
+		panic(err) // a response of gqlgen's own types always marshals
+	}
+	return payload
+}
+
+// write sends msg, unless it belongs to an operation that has been
+// silenced. A write that takes longer than the write timeout closes the
+// socket.
+func (c *wsConn) write(op *wsOp, msg []byte) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if op != nil && op.silenced.Load() {
+		return nil
+	}
+	return c.writeLocked(msg)
+}
+
+// writeLast sends the last message of op: nothing is sent for op after it.
+func (c *wsConn) writeLast(op *wsOp, msg []byte) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if op.silenced.Swap(true) {
+		return
+	}
+	_ = c.writeLocked(msg)
+}
+
+func (c *wsConn) writeLocked(msg []byte) error {
+	ctx := context.Background()
+	if d := c.t.cfg.WebsocketWriteTimeout; d > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, d)
+		defer cancel()
+	}
+	return c.conn.Write(ctx, coderws.MessageText, msg)
+}
+
+// message is a server message of type typ for operation id, with payload
+// when not nil.
+func (c *wsConn) message(typ, id string, payload []byte) []byte {
+	idJSON, _ := json.Marshal(id) // a string always marshals
+	b := make([]byte, 0, len(`{"type":"","id":,"payload":}`)+len(typ)+len(idJSON)+len(payload))
+	b = append(b, `{"type":"`...)
+	b = append(b, typ...)
+	b = append(b, `","id":`...)
+	b = append(b, idJSON...)
+	if payload != nil {
+		b = append(b, `,"payload":`...)
+		b = append(b, payload...)
+	}
+	return append(b, '}')
+}
+
+// errorMessage is the error message that ends operation id with errs.
+func (c *wsConn) errorMessage(id string, errs gqlerror.List) []byte {
+	payload, err := json.Marshal(errs)
+	if err != nil {
+		panic(err)
+	}
+	return c.message("error", id, payload)
+}
+
+// connectionError is the legacy protocol's message for a client message
+// that the server could not take.
+func connectionError(message string) []byte {
+	payload, _ := json.Marshal(map[string]string{"message": message})
+	return fmt.Appendf(nil, `{"type":"connection_error","payload":%s}`, payload)
+}
+
+// headerSink is a ResponseWriter that keeps nothing: the rate limiter sets
+// headers on it for websocket operations, which have none to send.
+type headerSink struct{ h http.Header }
+
+func (s headerSink) Header() http.Header       { return s.h }
+func (headerSink) Write(b []byte) (int, error) { return len(b), nil }
+func (headerSink) WriteHeader(int)             {}
 
 // checkSubscribePayload returns what is wrong with the payload of a
 // subscribe message, or "".
@@ -375,117 +1011,6 @@ func checkSubscribePayload(raw json.RawMessage) string {
 		return "the variables and extensions of subscribe must be objects"
 	}
 	return ""
-}
-
-// tooManyOps reports whether the socket runs as many operations as it
-// may. c.mu is held.
-func (c *guardedConn) tooManyOps() bool {
-	if c.maxOps <= 0 {
-		return false
-	}
-	running := 0
-	for _, st := range c.ops {
-		if st == opRunning {
-			running++
-		}
-	}
-	return running >= c.maxOps
-}
-
-// tooManyOpsError is the error message that refuses operation id because
-// the socket runs as many as it may; the socket stays open.
-func (c *guardedConn) tooManyOpsError(id string) []byte {
-	idJSON, _ := json.Marshal(id)
-	return fmt.Appendf(nil, `{"id":%s,"type":"error","payload":[{"message":"this connection already runs %d operations, the most it may; complete one first","extensions":{"code":%q}}]}`,
-		idJSON, c.maxOps, codeBadRequest)
-}
-
-// WriteJSON implements transport.WebsocketConn: it keeps track of the
-// operations that end, and on graphql-transport-ws it sends nothing for an
-// operation that has ended, and no complete after an error.
-func (c *guardedConn) WriteJSON(v any) error {
-	data, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	var msg struct{ Type, ID string }
-	if err := json.Unmarshal(data, &msg); err != nil {
-		return err
-	}
-	if msg.ID != "" && !c.mayWrite(msg.Type, msg.ID) {
-		return nil
-	}
-	return c.WebsocketConn.WriteJSON(json.RawMessage(data))
-}
-
-// mayWrite reports whether a server message of typ for operation id may
-// go out, and records that it did.
-func (c *guardedConn) mayWrite(typ, id string) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if !c.transportWS {
-		if typ == "complete" || typ == "error" {
-			delete(c.ops, id)
-		}
-		return true
-	}
-	running := c.ops[id] == opRunning
-	switch typ {
-	case "complete":
-		delete(c.ops, id)
-	case "error":
-		if running {
-			c.ops[id] = opEnded
-		}
-	}
-	return running
-}
-
-// WriteClose implements transport.WebsocketConn: the first close wins.
-func (c *guardedConn) WriteClose(code int, reason string) error {
-	c.closeWith(coderws.StatusCode(code), reason)
-	return nil
-}
-
-// closeWith starts closing the socket, unless it is closing already.
-func (c *guardedConn) closeWith(code coderws.StatusCode, reason string) {
-	c.mu.Lock()
-	if c.closed {
-		c.mu.Unlock()
-		return
-	}
-	c.closed = true
-	c.mu.Unlock()
-	_ = c.WebsocketConn.WriteClose(int(code), reason)
-}
-
-// Close implements transport.WebsocketConn.
-func (c *guardedConn) Close() error {
-	c.stopInitTimer()
-	return c.WebsocketConn.Close()
-}
-
-func (c *guardedConn) stopInitTimer() {
-	if c.initTimer != nil {
-		c.initTimer.Stop()
-	}
-}
-
-// SetReadLimit implements transport.WebsocketReadLimiter, so that gqlgen's
-// limit on a message's size holds.
-func (c *guardedConn) SetReadLimit(limit int64) {
-	if l, ok := c.WebsocketConn.(transport.WebsocketReadLimiter); ok {
-		l.SetReadLimit(limit)
-	}
-}
-
-// SetReadDeadline implements transport.WebsocketReadDeadliner, so that a
-// client that does not answer pings is closed.
-func (c *guardedConn) SetReadDeadline(t time.Time) error {
-	if d, ok := c.WebsocketConn.(transport.WebsocketReadDeadliner); ok {
-		return d.SetReadDeadline(t)
-	}
-	return nil
 }
 
 // pong answers a ping with its payload.

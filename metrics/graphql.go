@@ -22,7 +22,9 @@ var errorCodes = [...]string{
 // itemsapi_graphql_requests_total and
 // itemsapi_graphql_request_duration_seconds by operation name and type,
 // itemsapi_graphql_errors_total by the extensions.code of each error a
-// response carries, and itemsapi_subscriptions_active.
+// response carries, and itemsapi_subscriptions_active (the subscriptions
+// whose stream has not ended, but for operations that their transport
+// counts with OperationStarted).
 //
 // It sees every response of gqlgen's executor: those of operations that
 // ran (each event of a subscription included) and those of requests that
@@ -86,6 +88,18 @@ func (e extension) InterceptOperation(ctx context.Context, next graphql.Operatio
 		}
 	}
 
+	if ctx.Value(countedKey{}) != nil {
+		// Its transport counts it for as long as it runs (see
+		// OperationStarted).
+		return func(ctx context.Context) *graphql.Response {
+			resp := responses(context.WithValue(ctx, inOperationKey{}, true))
+			if resp != nil {
+				e.m.countErrors(resp.Errors)
+			}
+			return resp
+		}
+	}
+
 	// A subscription is active from now until its stream ends: the
 	// handler returns nil, or the operation's context is done (the client
 	// stopped it, the connection closed, or a transport gave up on the
@@ -105,6 +119,24 @@ func (e extension) InterceptOperation(ctx context.Context, next graphql.Operatio
 		e.m.countErrors(resp.Errors)
 		return resp
 	}
+}
+
+// countedKey marks the context of an operation whose transport counts it
+// in itemsapi_subscriptions_active itself.
+type countedKey struct{}
+
+// OperationStarted counts one operation in itemsapi_subscriptions_active
+// until the returned function is called (later calls do nothing), and
+// returns a copy of ctx under which Extension does not count that
+// operation again. A transport that runs each operation on a goroutine of
+// its own calls it as that goroutine starts, runs the operation under the
+// returned context, and calls the function as the goroutine returns: the
+// gauge then counts exactly what runs, queries and mutations included,
+// however the client ended the operation.
+func (m *Metrics) OperationStarted(ctx context.Context) (context.Context, func()) {
+	m.subscriptions.Inc()
+	var once sync.Once
+	return context.WithValue(ctx, countedKey{}, true), func() { once.Do(m.subscriptions.Dec) }
 }
 
 // InterceptResponse implements graphql.ResponseInterceptor. It measures

@@ -1,6 +1,7 @@
 // Package metrics measures the service for Prometheus: HTTP requests and
 // websockets (Middleware), GraphQL operations and their errors
-// (Extension), store calls (Store), and the Go runtime and process. Every
+// (Extension), store calls (Store), the caches (Cache), and the Go runtime
+// and process. Every
 // metric lives on the registry given to New, never on the global one, and
 // every label takes its values from a bounded set, so that no client can
 // make the number of series grow without end.
@@ -42,7 +43,8 @@ type Metrics struct {
 	storeDuration *prometheus.HistogramVec
 	storeErrors   *prometheus.CounterVec
 
-	names operationNames
+	names  operationNames
+	caches *caches
 }
 
 // Option changes a setting of New.
@@ -97,7 +99,7 @@ func New(reg *prometheus.Registry, opts ...Option) *Metrics {
 		}, []string{"code"}),
 		subscriptions: prometheus.NewGauge(prometheus.GaugeOpts{
 			Namespace: namespace, Name: "subscriptions_active",
-			Help: "GraphQL subscriptions whose stream has not ended.",
+			Help: "GraphQL operations running: subscriptions whose stream has not ended, and every operation running on a websocket.",
 		}),
 		cacheHits: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: namespace, Name: "graphql_response_cache_hits_total",
@@ -112,7 +114,8 @@ func New(reg *prometheus.Registry, opts ...Option) *Metrics {
 			Namespace: namespace, Name: "store_errors_total",
 			Help: "Store calls that failed, by method; not found, unknown tokens and cancelled requests are not failures.",
 		}, []string{"method"}),
-		names: operationNames{max: DefaultMaxOperationNames},
+		names:  operationNames{max: DefaultMaxOperationNames},
+		caches: newCaches(),
 	}
 	for _, o := range opts {
 		o(m)
@@ -133,7 +136,7 @@ func New(reg *prometheus.Registry, opts ...Option) *Metrics {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.httpInFlight, m.httpRequests, m.httpDuration, m.websockets,
 		m.gqlRequests, m.gqlDuration, m.gqlErrors, m.subscriptions, m.cacheHits,
-		m.storeDuration, m.storeErrors,
+		m.storeDuration, m.storeErrors, m.caches,
 	)
 	// Created once: each handler registers its own metrics on reg.
 	m.handler = promhttp.InstrumentMetricHandler(reg, promhttp.HandlerFor(reg, promhttp.HandlerOpts{

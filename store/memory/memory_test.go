@@ -13,7 +13,7 @@ func TestStore(t *testing.T) {
 		s := memory.New()
 		t.Cleanup(func() { s.Close() })
 		return s
-	})
+	}, storetest.LogInIDOrder())
 }
 
 // TestDescriptionNotShared checks that neither the store nor a caller can

@@ -1,6 +1,9 @@
 package postgres
 
-import "time"
+import (
+	"context"
+	"time"
+)
 
 // ListenerPID returns the process ID of the backend that the store's
 // listener is connected to, 0 while it is reconnecting.
@@ -12,3 +15,14 @@ func WithIdleCheck(cfg Config, d time.Duration) Config {
 	cfg.idleCheck = d
 	return cfg
 }
+
+// WithSweep returns cfg with the follower running a stamping round and
+// reading the log every d without being woken.
+func WithSweep(cfg Config, d time.Duration) Config {
+	cfg.sweep = d
+	return cfg
+}
+
+// Stamp runs stamping rounds until every committed event has a position,
+// and returns the newest position.
+func (s *Store) Stamp(ctx context.Context) (int64, error) { return s.stamp(ctx) }

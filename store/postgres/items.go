@@ -149,28 +149,23 @@ func (s *Store) CountItems(ctx context.Context, search string) (int, error) {
 	return n, nil
 }
 
-// insertLock is the first key of the advisory lock that AddItem takes; the
-// second is the items table's object ID.
-const insertLock int32 = 0x6974656d // "item"
-
-// addItemSQL inserts an item and notifies the listeners in one statement,
-// so in one implicit transaction and one round trip. The advisory lock,
-// taken before the identity draws the ID and held until commit, serializes
-// the insertions of every process: IDs are drawn in the order the
-// insertions commit, so the notifications (delivered in commit order)
-// arrive in ID order, and a reader that sees item N sees every committed
-// item below N. The lock is held for the insertion and commit only, never
-// across a round trip to the client. The CTE scan of "locked" runs before
-// the INSERT builds its row: a CTE with a volatile function is not inlined.
+// addItemSQL inserts an item and its event in one statement, so in one
+// implicit transaction and one round trip. It takes no lock that other
+// insertions wait for: insertions of every process commit independently
+// (and share their WAL flushes, PostgreSQL's group commit). It does not
+// NOTIFY either: a NOTIFY takes a lock on the whole database's
+// notification queue from before commit until after it, which would make
+// insertions take turns again. The event gets its position in the log
+// after commit, from the stamper (see Subscribe), which AddItem wakes.
 const addItemSQL = `
-WITH locked AS (
-	SELECT pg_advisory_xact_lock($1::int4, $2::int4)
-), added AS (
+WITH added AS (
 	INSERT INTO items (name, name_folded, description, created_at, created_by)
-	SELECT $3, $4, $5, clock_timestamp(), nullif($6::bigint, 0) FROM locked
+	VALUES ($1, $2, $3, clock_timestamp(), nullif($4::bigint, 0))
 	RETURNING ` + itemColumns + `
+), event AS (
+	INSERT INTO events (item_id) SELECT id FROM added
 )
-SELECT added.*, pg_notify($7, added.id::text) FROM added`
+SELECT * FROM added`
 
 // AddItem implements items.Store. The item is committed when AddItem
 // returns it; every Store on the database, this one included, then
@@ -190,8 +185,8 @@ func (s *Store) AddItem(ctx context.Context, n items.NewItem) (items.Item, error
 	defer cancel()
 	var it items.Item
 	err := s.pool.QueryRow(ctx, addItemSQL,
-		insertLock, int32(s.itemsOID), n.Name, items.FoldString(n.Name), n.Description, n.CreatedByID, s.channel,
-	).Scan(&it.ID, &it.Name, &it.Description, &it.CreatedAt, &it.CreatedByID, nil)
+		n.Name, items.FoldString(n.Name), n.Description, n.CreatedByID,
+	).Scan(&it.ID, &it.Name, &it.Description, &it.CreatedAt, &it.CreatedByID)
 	if pgErr, ok := errors.AsType[*pgconn.PgError](err); ok && pgErr.Code == codeForeignKeyViolation {
 		return items.Item{}, items.Errorf(items.Invalid, "no user with id %d", n.CreatedByID)
 	}
@@ -199,5 +194,6 @@ func (s *Store) AddItem(ctx context.Context, n items.NewItem) (items.Item, error
 		return items.Item{}, translate("add item", err)
 	}
 	it.CreatedAt = it.CreatedAt.UTC()
+	s.wakeStamper()
 	return it, nil
 }

@@ -2,8 +2,8 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"math/rand/v2"
-	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -11,10 +11,17 @@ import (
 	"itemsapi/items"
 )
 
-// How the listener behaves.
+// How the log is followed.
 const (
-	// catchUpPage is how many items the listener reads at once.
+	// catchUpPage is how many events the follower reads at once.
 	catchUpPage = 1000
+	// stampBatch is how many events a stamping round stamps at most.
+	stampBatch = 10_000
+	// sweep is how often each process runs a stamping round and reads the
+	// log without being woken: the bound on the delay of an event whose
+	// wake-up was lost (its writer died between commit and wake-up, or a
+	// notification went to a connection that was down).
+	sweep = time.Second
 	// idleCheck is how long the listener waits for a notification before it
 	// checks that its connection still works: a connection that died
 	// without a word (a network that drops packets) would otherwise go
@@ -26,30 +33,75 @@ const (
 	maxBackoff = 5 * time.Second
 )
 
+// stampLock is the first key of the advisory lock that a stamping round
+// holds; the second is the items table's object ID, so that stores in
+// other schemas stamp independently. Writers never take it.
+const stampLock int32 = 0x7374616d // "stam"
+
 // errClosed ends subscriptions asked of a store that is closing.
 var errClosed = items.Errorf(items.Unavailable, "subscription ended: the server is shutting down")
 
+// stampSQL gives positions to the events that have none, in seq order, up
+// to $1 of them, numbering on from the newest position; when it gave any,
+// it notifies channel $2 with payload $3, the stamping process's name. It returns how many it stamped and the
+// newest position. It must run after the stamping lock is taken, in the
+// same transaction, as a statement of its own: its snapshot is then taken
+// after the previous round committed, so it sees that round's positions
+// and numbers on from them, and it sees every event committed before it
+// began. An event that commits while it runs is left for the next round.
+const stampSQL = `
+WITH todo AS (
+	SELECT seq, row_number() OVER (ORDER BY seq) AS n
+	FROM events WHERE pos IS NULL ORDER BY seq LIMIT $1
+), base AS (
+	SELECT coalesce(max(pos), 0) AS top FROM events WHERE pos IS NOT NULL
+), stamped AS (
+	UPDATE events e SET pos = base.top + todo.n
+	FROM todo, base
+	WHERE e.seq = todo.seq AND e.pos IS NULL
+	RETURNING e.pos
+), summary AS (
+	SELECT count(*) AS n, coalesce(max(pos), (SELECT top FROM base)) AS top FROM stamped
+)
+SELECT n, top, CASE WHEN n > 0 THEN pg_notify($2, $3) END FROM summary`
+
+// readSQL reads up to $2 events above position $1 with their items, in
+// order.
+const readSQL = `
+SELECT e.pos, ` + itemColumns + `
+FROM events e JOIN items i ON i.id = e.item_id
+WHERE e.pos > $1 ORDER BY e.pos LIMIT $2`
+
 // Subscribe implements items.Broker. The subscription gets the items that
-// any process sharing the database (this one included) commits, in ID
-// order, which is also the order of the commits, each item once: with
-// afterItem = FromNow those committed after Subscribe returns, else those
-// above afterItem, read from the database first.
+// any process sharing the database (this one included) commits, in the
+// order of the log, which is the same for every subscriber of every
+// process, each item once: with afterItem = FromNow, those committed after
+// Subscribe returns, and none committed before it was called; with
+// afterItem > 0, those whose events follow that item's, read from the
+// database first (0: every item).
 //
-// How: one connection per Store, outside the pool, LISTENs on the items
-// table's channel; AddItem notifies it in the transaction that inserts. The
-// listener reads the items above the newest it has appended to the Store's
-// log, in ID order, and appends them. Since insertions take a lock that
-// makes IDs commit in order (see addItemSQL), "above the newest appended"
-// is exactly "not yet appended": a notification is only a wake-up call,
-// and a batch of them costs one query. A subscriber is a position in that
-// log: it reads the items above its position from the log's memory, or
-// from the database when it is behind it, so a catch-up burst after an
-// outage delays subscribers but drops none.
+// The log (see docs/log.md): AddItem inserts an item and its event, which
+// has no position yet, in one statement, without a lock shared by writers.
+// After commit, a stamping round, under an advisory lock that only
+// stamping takes, numbers the committed events that have no position on
+// from the newest position and notifies every process. So positions are
+// given in an order in which they become visible: a reader that sees
+// position P sees every position below it, and "the events above my
+// position" is exactly "the events I have not read", which ordering by
+// item ID is not once insertions commit independently.
 //
-// When the listening connection drops, the listener logs it once, at warn
-// level, and reconnects with backoff; once it listens again it reads what
-// was committed meanwhile, so subscribers miss nothing: they get those
-// items late, in order.
+// Each process follows the log with one goroutine that, when woken (by an
+// AddItem of this process, by a notification that another process
+// stamped, or every second), runs a stamping round and appends the events
+// above the head of the process's log (pubsub.Log), in pages. A subscriber
+// is a position in that log: it reads from memory, or from the database
+// when it is behind, so a burst delays subscribers but drops none. A lost
+// wake-up (a writer that died after its commit, a notification sent while
+// the listening connection was down) delays events by a second at most,
+// never loses them.
+//
+// afterItem > 0 that names no item: after the event of the greatest item
+// ID below it, or from now when it is above every item ID.
 //
 // Subscribe fails with an internal error when the database does not
 // answer, and with code Unavailable when the store is closed or shutting
@@ -60,73 +112,291 @@ func (s *Store) Subscribe(ctx context.Context, afterItem int64) (*items.Subscrip
 		return nil, errClosed
 	default:
 	}
-	after := afterItem
-	if after < 0 {
-		bctx, cancel := s.bound(ctx)
-		err := s.pool.QueryRow(bctx, `SELECT coalesce(max(id), 0) FROM items`).Scan(&after)
-		cancel()
-		if err != nil {
-			select {
-			case <-s.done:
-				return nil, errClosed
-			default:
-				return nil, translate("subscribe", err)
-			}
+	after, err := s.startAfter(ctx, afterItem)
+	if err != nil {
+		select {
+		case <-s.done:
+			return nil, errClosed
+		default:
+			return nil, translate("subscribe", err)
 		}
 	}
 	return s.events.Subscribe(ctx, after)
 }
 
+// startAfter returns the position that a subscription starts after.
+func (s *Store) startAfter(ctx context.Context, afterItem int64) (int64, error) {
+	if afterItem == 0 {
+		return 0, nil
+	}
+	if afterItem > 0 {
+		pos, ok, err := s.positionOf(ctx, afterItem)
+		if err != nil || ok {
+			return pos, err
+		}
+	}
+	// From now: a round that begins after this call stamps every event
+	// committed before it, and the newest position it returns is above
+	// them and below every event stamped later.
+	return s.stampSince(ctx)
+}
+
+// positionOf returns the position of the event of the item with that ID,
+// stamping it first if it has none yet; for an ID that names no item, that
+// of the greatest item ID below it, or ok = false when it is above every
+// item ID.
+func (s *Store) positionOf(ctx context.Context, id int64) (pos int64, ok bool, err error) {
+	for attempt := 0; ; attempt++ {
+		bctx, cancel := s.bound(ctx)
+		var (
+			itemID int64
+			stamp  *int64
+		)
+		err := s.pool.QueryRow(bctx, `
+			SELECT item_id, pos FROM events
+			WHERE item_id <= $1 AND kind = 'item_added'
+			ORDER BY item_id DESC LIMIT 1`, id).Scan(&itemID, &stamp)
+		if err == nil && itemID < id {
+			var newest int64
+			err = s.pool.QueryRow(bctx, `SELECT coalesce(max(id), 0) FROM items`).Scan(&newest)
+			if err == nil && id > newest {
+				cancel()
+				return 0, false, nil
+			}
+		}
+		cancel()
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
+			return 0, true, nil // every item is above id
+		case err != nil:
+			return 0, false, err
+		case stamp != nil:
+			return *stamp, true, nil
+		case attempt > 0:
+			return 0, false, errors.New("postgres: an event is still unstamped after a stamping round")
+		}
+		if _, err := s.stampSince(ctx); err != nil {
+			return 0, false, err
+		}
+	}
+}
+
 // Shutdown lets each subscription deliver every item committed before it
-// was called, by any process, then end with items.ErrGoingAway. It reads
-// what the listener has not appended yet first, for up to the store's
-// timeouts.
+// was called, by any process, then end with items.ErrGoingAway. It stamps
+// and reads what the log has not appended yet first, for up to the
+// store's timeouts.
 func (s *Store) Shutdown() {
 	ctx, cancel := s.bound(context.Background())
 	defer cancel()
-	var newest int64
-	if err := s.pool.QueryRow(ctx, `SELECT coalesce(max(id), 0) FROM items`).Scan(&newest); err != nil {
-		s.log.Warn("shutdown: could not read the newest item; subscribers may miss the last ones", "err", err)
+	top, err := s.stampSince(ctx)
+	if err != nil {
+		s.log.Warn("shutdown: could not stamp the last events; subscribers may miss the last items", "err", err)
 	}
-	for head := s.events.Head(); head < newest; head = s.events.Head() {
-		page, err := s.readEvents(ctx, head, catchUpPage)
-		if err != nil || len(page) == 0 {
-			s.log.Warn("shutdown: could not read the last items; subscribers may miss them", "err", err)
-			break
+	for err == nil && s.events.Head() < top {
+		var n int
+		if n, err = s.catchUp(ctx); err == nil && n == 0 {
+			err = errors.New("no event above the head")
 		}
-		s.events.Append(page...)
+		if err != nil {
+			s.log.Warn("shutdown: could not read the last events; subscribers may miss the last items", "err", err)
+		}
 	}
 	s.events.Shutdown()
 }
 
-// readEvents reads the log from the database for a subscriber behind the
-// log's memory: an item's event is at the position of its ID.
+// stamp runs stamping rounds until no committed event lacks a position,
+// and returns the newest position. Rounds of every process take turns.
+func (s *Store) stamp(ctx context.Context) (int64, error) {
+	for {
+		n, top, err := s.stampRound(ctx)
+		if err != nil || n < stampBatch {
+			return top, err
+		}
+	}
+}
+
+// stampSince returns the newest position after stamping rounds that began
+// after it was called, so that every event committed before the call has a
+// position at or below it. Calls that come while such rounds run share the
+// next ones: a thousand clients subscribing at once cost a few rounds, not
+// a thousand.
+func (s *Store) stampSince(ctx context.Context) (int64, error) {
+	s.barrierMu.Lock()
+	w := s.pending
+	if w == nil {
+		w = &stampWait{done: make(chan struct{})}
+		s.pending = w
+		if !s.stamping {
+			s.stamping = true
+			go s.stampPending()
+		}
+	}
+	s.barrierMu.Unlock()
+	select {
+	case <-w.done:
+		// The follower appends what these rounds stamped: the listener
+		// ignores this process's own notifications.
+		s.wakeStamper()
+		return w.top, w.err
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+}
+
+// stampWait is the stamping that the callers of stampSince wait for.
+type stampWait struct {
+	done chan struct{} // closed once top and err are set
+	top  int64
+	err  error
+}
+
+// stampPending runs stamping rounds for the callers of stampSince while
+// there are any: the calls that came before a round began wait for it,
+// those that come during it for the next.
+func (s *Store) stampPending() {
+	for {
+		s.barrierMu.Lock()
+		w := s.pending
+		s.pending = nil
+		if w == nil {
+			s.stamping = false
+			s.barrierMu.Unlock()
+			return
+		}
+		s.barrierMu.Unlock()
+		ctx, cancel := s.bound(context.Background())
+		w.top, w.err = s.stamp(ctx)
+		cancel()
+		close(w.done)
+	}
+}
+
+// stampRound runs one stamping round: the lock, then stampSQL, in one
+// implicit transaction and one round trip. It returns how many events it
+// stamped and the newest position.
+func (s *Store) stampRound(ctx context.Context) (n int, top int64, err error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	b := &pgx.Batch{}
+	b.Queue(`SELECT pg_advisory_xact_lock($1::int4, $2::int4)`, stampLock, int32(s.itemsOID))
+	b.Queue(stampSQL, stampBatch, s.channel, s.name)
+	br := s.pool.SendBatch(ctx, b)
+	if _, err = br.Exec(); err == nil {
+		err = br.QueryRow().Scan(&n, &top, nil)
+	}
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return 0, 0, translate("stamp events", err)
+	}
+	return n, top, nil
+}
+
+// readEvents reads up to limit events above position after, in order: the
+// pubsub.Reader of the log, for subscribers behind its memory.
 func (s *Store) readEvents(ctx context.Context, after int64, limit int) ([]items.Event, error) {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
-	rows, err := s.pool.Query(ctx, `SELECT `+itemColumns+` FROM items WHERE id > $1 ORDER BY id LIMIT $2`, after, limit)
+	rows, err := s.pool.Query(ctx, readSQL, after, limit)
 	if err != nil {
 		return nil, translate("read events", err)
 	}
-	page, err := scanItems(rows, limit)
-	if err != nil {
+	defer rows.Close()
+	page := make([]items.Event, 0, min(limit, catchUpPage))
+	for rows.Next() {
+		var (
+			e  items.Event
+			it = &e.Item
+		)
+		if err := rows.Scan(&e.Pos, &it.ID, &it.Name, &it.Description, &it.CreatedAt, &it.CreatedByID); err != nil {
+			return nil, translate("read events", err)
+		}
+		it.CreatedAt = it.CreatedAt.UTC()
+		page = append(page, e)
+	}
+	if err := rows.Err(); err != nil {
 		return nil, translate("read events", err)
 	}
-	events := make([]items.Event, len(page))
-	for i, it := range page {
-		events[i] = items.Event{Pos: it.ID, Item: it}
+	return page, nil
+}
+
+// catchUp appends to the log the events above its head, in pages, and
+// returns how many.
+func (s *Store) catchUp(ctx context.Context) (int, error) {
+	s.appendMu.Lock()
+	defer s.appendMu.Unlock()
+	total := 0
+	for {
+		page, err := s.readEvents(ctx, s.events.Head(), catchUpPage)
+		if err != nil {
+			return total, err
+		}
+		s.events.Append(page...)
+		total += len(page)
+		if len(page) < catchUpPage {
+			return total, nil
+		}
 	}
-	return events, nil
 }
 
-// publish appends it to the log. Items come in ID order; the log ignores
-// one it has seen.
-func (s *Store) publish(it items.Item) {
-	s.events.Append(items.Event{Pos: it.ID, Item: it})
+// advance runs a stamping round and appends what is new to the log.
+func (s *Store) advance(ctx context.Context) (int, error) {
+	if _, err := s.stamp(ctx); err != nil {
+		return 0, err
+	}
+	return s.catchUp(ctx)
 }
 
-// lastDelivered returns the ID of the last item published.
-func (s *Store) lastDelivered() int64 { return s.events.Head() }
+// wakeStamper asks the follower for a stamping round and a read; wake-ups
+// that come while it works make one more round, not one each.
+func (s *Store) wakeStamper() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// follow is the follower: it advances the log when woken and every
+// s.cfg.sweep, until ctx ends; while the database fails it, it logs that
+// once and tries again with backoff. It closes s.followed when it returns.
+func (s *Store) follow(ctx context.Context) {
+	defer close(s.followed)
+	tick := time.NewTicker(s.cfg.sweep)
+	defer tick.Stop()
+	backoff := minBackoff
+	failing := false
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.wake:
+		case <-tick.C:
+		}
+		_, err := s.advance(ctx)
+		switch {
+		case ctx.Err() != nil:
+			return
+		case err != nil:
+			if !failing {
+				s.log.Warn("event follower failed; retrying: items will be delivered late", "op", "follow", "err", err)
+				failing = true
+			}
+			timer := time.NewTimer(backoff/2 + rand.N(backoff/2+1))
+			select {
+			case <-ctx.Done():
+				timer.Stop()
+				return
+			case <-timer.C:
+			}
+			backoff = min(2*backoff, maxBackoff)
+			s.wakeStamper()
+		case failing:
+			s.log.Info("event follower recovered", "op", "follow")
+			failing, backoff = false, minBackoff
+		}
+	}
+}
 
 // connectListener opens the listener's connection and LISTENs.
 func (s *Store) connectListener(ctx context.Context) (*pgx.Conn, error) {
@@ -152,13 +422,13 @@ func closeConn(conn *pgx.Conn) {
 	conn.Close(ctx)
 }
 
-// listen is the listener: it publishes what conn hears until ctx ends,
-// reconnecting whenever the connection fails. It closes s.done when it
-// returns.
+// listen is the listener: it wakes the follower at each notification that
+// another round stamped events, until ctx ends, reconnecting whenever the
+// connection fails. It closes s.done when it returns.
 func (s *Store) listen(ctx context.Context, conn *pgx.Conn) {
 	defer close(s.done)
 	for {
-		err := s.follow(ctx, conn)
+		err := s.hear(ctx, conn)
 		s.listenerPID.Store(0)
 		closeConn(conn)
 		if ctx.Err() != nil {
@@ -166,20 +436,21 @@ func (s *Store) listen(ctx context.Context, conn *pgx.Conn) {
 		}
 		s.log.Warn("item listener lost its database connection; reconnecting: items added meanwhile will be delivered late",
 			"op", "listen", "err", err)
-		down := time.Now()
-		var caught int
-		conn, caught = s.reconnect(ctx)
+		down, head := time.Now(), s.events.Head()
+		conn = s.reconnect(ctx)
 		if conn == nil {
 			return
 		}
 		s.log.Info("item listener reconnected", "op", "listen",
-			"down_ms", time.Since(down).Milliseconds(), "caught_up", caught)
+			"down_ms", time.Since(down).Milliseconds(), "caught_up", s.events.Head()-head)
 	}
 }
 
-// follow publishes the items that notifications announce, until the
-// connection fails or ctx ends.
-func (s *Store) follow(ctx context.Context, conn *pgx.Conn) error {
+// hear wakes the follower at each notification of another process's
+// stamping round, until the connection fails or ctx ends. Those of this
+// process's rounds are ignored: whoever ran the round wakes the follower
+// if it needs to.
+func (s *Store) hear(ctx context.Context, conn *pgx.Conn) error {
 	for {
 		wctx, cancel := context.WithTimeout(ctx, s.cfg.idleCheck)
 		n, err := conn.WaitForNotification(wctx)
@@ -189,54 +460,25 @@ func (s *Store) follow(ctx context.Context, conn *pgx.Conn) error {
 		case ctx.Err() != nil:
 			return ctx.Err()
 		case err != nil && idle:
-			// A deadline leaves the connection usable. Checking it with a
-			// query also publishes anything a lost notification announced.
+			// A deadline leaves the connection usable: check it.
+			bctx, cancel := s.bound(ctx)
+			err = conn.Ping(bctx)
+			cancel()
+			if err != nil {
+				return err
+			}
 		case err != nil:
 			return err
-		default:
-			if id, err := strconv.ParseInt(n.Payload, 10, 64); err == nil && id <= s.lastDelivered() {
-				continue // published with an earlier batch
-			}
-		}
-		if _, err := s.catchUp(ctx, conn); err != nil {
-			return err
-		}
-	}
-}
-
-// catchUp publishes the items committed above the last one published, in
-// ID order, and returns how many.
-func (s *Store) catchUp(ctx context.Context, conn *pgx.Conn) (int, error) {
-	total := 0
-	for {
-		bctx, cancel := s.bound(ctx)
-		rows, err := conn.Query(bctx,
-			`SELECT `+itemColumns+` FROM items WHERE id > $1 ORDER BY id LIMIT $2`,
-			s.lastDelivered(), catchUpPage)
-		if err != nil {
-			cancel()
-			return total, err
-		}
-		page, err := scanItems(rows, 0) // usually one item or a few
-		cancel()
-		if err != nil {
-			return total, err
-		}
-		for _, it := range page {
-			s.publish(it)
-		}
-		total += len(page)
-		if len(page) < catchUpPage {
-			return total, nil
+		case n.Payload != s.name:
+			s.wakeStamper()
 		}
 	}
 }
 
 // reconnect connects the listener again, waiting longer after each failed
-// attempt, and publishes what was committed while it was away. It returns
-// the connection and how many items it caught up with, or nil once ctx
-// ends.
-func (s *Store) reconnect(ctx context.Context) (*pgx.Conn, int) {
+// attempt, and appends what was stamped while it was away. It returns the
+// connection, or nil once ctx ends.
+func (s *Store) reconnect(ctx context.Context) *pgx.Conn {
 	backoff := minBackoff
 	for attempt := 1; ; attempt++ {
 		wait := backoff/2 + rand.N(backoff/2+1)
@@ -244,22 +486,23 @@ func (s *Store) reconnect(ctx context.Context) (*pgx.Conn, int) {
 		select {
 		case <-ctx.Done():
 			timer.Stop()
-			return nil, 0
+			return nil
 		case <-timer.C:
 		}
 		backoff = min(2*backoff, maxBackoff)
 
 		conn, err := s.connectListener(ctx)
 		if err == nil {
-			var n int
-			if n, err = s.catchUp(ctx, conn); err == nil {
-				return conn, n
+			// Listening now: whatever is stamped from here on is notified;
+			// what was stamped before is read here.
+			if _, err = s.advance(ctx); err == nil {
+				return conn
 			}
 			s.listenerPID.Store(0)
 			closeConn(conn)
 		}
 		if ctx.Err() != nil {
-			return nil, 0
+			return nil
 		}
 		s.log.Debug("item listener could not reconnect", "op", "listen", "attempt", attempt, "err", err)
 	}

@@ -9,20 +9,23 @@
 // tables in the first schema of the connection's search_path, so one
 // database can hold several stores, one per schema.
 //
-// Insertions take turns: each holds a lock on its items table while it
-// inserts and commits (one statement, one round trip; see addItemSQL), so
-// that IDs commit in increasing order. That is what lets every process
-// deliver the same stream, in ID order, and catch up exactly after losing
-// its connection; it bounds the rate of AddItem to about one per commit
-// (a few thousand a second on a local disk), which suits a catalogue.
+// Insertions commit independently: no lock is shared by the writers of
+// every process, so AddItem's rate grows with the connections and the
+// processes, and commits share their WAL flushes. Subscribers still read
+// one order: after commit, each event gets a position in the store's log
+// from a stamping round, and positions become visible in increasing order
+// (see Subscribe, and docs/log.md for why simpler designs lose or reorder
+// events).
 package postgres
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -44,6 +47,14 @@ var (
 const (
 	DefaultConnectTimeout   = 5 * time.Second
 	DefaultStatementTimeout = 5 * time.Second
+	// DefaultMaxConns is the pool's size when neither Config.MaxConns nor
+	// the URL's pool_max_conns sets it. Insertions commit independently
+	// and PostgreSQL flushes the commits that wait together at once, so a
+	// connection that waits for its flush costs no CPU and more of them
+	// make larger groups: with pgxpool's default (4 on a small machine),
+	// a fifth concurrent addItem waits for a connection instead of joining
+	// the flush.
+	DefaultMaxConns = 16
 )
 
 // Config says which database to use and how long to wait for it.
@@ -54,9 +65,8 @@ type Config struct {
 	// store's tables in schema s.
 	URL string
 	// MaxConns is the size of the connection pool; 0 keeps the URL's
-	// pool_max_conns, else pgxpool's default (the greater of 4 and the
-	// number of CPUs). The store opens one more connection, outside the
-	// pool, to listen for added items.
+	// pool_max_conns, else DefaultMaxConns. The store opens one more
+	// connection, outside the pool, to listen for stamping rounds.
 	MaxConns int32
 	// ConnectTimeout bounds each attempt to open a connection; 0 means
 	// DefaultConnectTimeout. It replaces the URL's connect_timeout.
@@ -67,8 +77,9 @@ type Config struct {
 	// statement_timeout.
 	StatementTimeout time.Duration
 
-	// idleCheck replaces the constant of that name, for tests.
+	// idleCheck and sweep replace the constants of those names, for tests.
 	idleCheck time.Duration
+	sweep     time.Duration
 }
 
 // DefaultConfig returns the configuration that Open uses for url when the
@@ -87,6 +98,9 @@ func (c Config) withDefaults() Config {
 	if c.idleCheck <= 0 {
 		c.idleCheck = idleCheck
 	}
+	if c.sweep <= 0 {
+		c.sweep = sweep
+	}
 	return c
 }
 
@@ -101,19 +115,30 @@ type Store struct {
 	// which is not one of the pool's.
 	listenConfig *pgx.ConnConfig
 	// itemsOID is the object ID of this store's items table. It names the
-	// channel of its notifications and keys the lock that orders its
-	// insertions, so that stores in other schemas of the same database
-	// neither hear nor wait for this one.
+	// channel of its notifications and keys the lock of its stamping
+	// rounds, so that stores in other schemas of the same database neither
+	// hear nor wait for this one.
 	itemsOID uint32
 	channel  string
+	// name tells this Store's notifications from other processes'.
+	name string
 
 	// events is the log of added items as this process follows it: the
-	// listener appends to it (see Subscribe).
-	events *pubsub.Log
+	// follower appends to it, under appendMu (see Subscribe).
+	events   *pubsub.Log
+	appendMu sync.Mutex
+	// wake asks the follower for a stamping round and a read.
+	wake chan struct{}
+	// pending is the stamping that callers of stampSince wait for, and
+	// stamping says whether stampPending runs; both under barrierMu.
+	barrierMu sync.Mutex
+	pending   *stampWait
+	stamping  bool
 
 	listenerPID atomic.Uint32 // the listening backend's process ID; 0 while down
 	stop        context.CancelFunc
 	done        chan struct{} // closed when the listener has stopped
+	followed    chan struct{} // closed when the follower has stopped
 	closeOnce   sync.Once
 
 	// tokens follows token revocations (see tokens.go).
@@ -138,8 +163,11 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Store, error) {
 		// The parse error may quote the URL, password and all.
 		return nil, errors.New("postgres: the database URL does not parse")
 	}
-	if cfg.MaxConns > 0 {
+	switch {
+	case cfg.MaxConns > 0:
 		poolConfig.MaxConns = cfg.MaxConns
+	case !strings.Contains(cfg.URL, "pool_max_conns"):
+		poolConfig.MaxConns = DefaultMaxConns
 	}
 	cc := poolConfig.ConnConfig
 	cc.ConnectTimeout = cfg.ConnectTimeout
@@ -152,7 +180,10 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Store, error) {
 		log:          log,
 		cfg:          cfg,
 		listenConfig: cc.Copy(),
+		name:         rand.Text(),
+		wake:         make(chan struct{}, 1),
 		done:         make(chan struct{}),
+		followed:     make(chan struct{}),
 	}
 	s.pool, err = pgxpool.NewWithConfig(ctx, poolConfig)
 	if err != nil {
@@ -181,19 +212,22 @@ func (s *Store) open(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	// Items committed before LISTEN took effect are not news.
+	// Events stamped before LISTEN took effect are not news.
 	var head int64
-	if err := conn.QueryRow(bctx, `SELECT coalesce(max(id), 0) FROM items`).Scan(&head); err != nil {
+	if err := conn.QueryRow(bctx, `SELECT coalesce(max(pos), 0) FROM events WHERE pos IS NOT NULL`).Scan(&head); err != nil {
 		closeConn(conn)
-		return translate("find the last item", err)
+		return translate("find the last event", err)
 	}
 	s.events = pubsub.New(s.readEvents, head, pubsub.Options{})
 	lctx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	s.stop = stop
 	go s.listen(lctx, conn)
+	go s.follow(lctx)
+	s.wakeStamper() // events that a process left unstamped
 	if err := s.watchTokens(ctx); err != nil {
 		stop()
 		<-s.done
+		<-s.followed
 		s.events.Close()
 		return err
 	}
@@ -225,6 +259,7 @@ func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		s.stop()
 		<-s.done
+		<-s.followed
 		s.tokens.close()
 		if s.events != nil {
 			s.events.Close()

@@ -26,7 +26,7 @@ func TestLegacyUserNames(t *testing.T) {
 			t.Fatalf("connect: %v", err)
 		}
 		defer conn.Close(context.WithoutCancel(ctx))
-		for _, stmt := range []string{"DROP INDEX users_name_lower", "DELETE FROM schema_migrations WHERE version = 2"} {
+		for _, stmt := range []string{"DROP INDEX users_name_lower", "DELETE FROM schema_migrations WHERE version = 3"} {
 			if _, err := conn.Exec(ctx, stmt); err != nil {
 				t.Fatalf("%s: %v", stmt, err)
 			}

@@ -4,7 +4,8 @@
 // the inner store would have given at some moment during the call, so a
 // read that starts after AddItem returned sees the item added. It is
 // bounded: each cache holds at most a set number of entries and of bytes,
-// and evicts by CLOCK when full.
+// and evicts as the service's one cache does (see internal/cache) when
+// full.
 //
 // # One process must own every write
 //
@@ -73,6 +74,7 @@ import (
 	"sync/atomic"
 	"unsafe"
 
+	"itemsapi/internal/cache"
 	"itemsapi/items"
 )
 
@@ -83,7 +85,7 @@ var (
 
 // The default bounds. The bytes bound applies to an estimate of the heap
 // that each entry holds, its share of the maps included, which errs on the
-// high side; beyond it there are only the caches' clocks, 8 bytes a slot.
+// high side.
 const (
 	DefaultMaxItems  = 64 << 10 // items cached by ID
 	DefaultMaxPages  = 8 << 10  // pages of Items cached
@@ -131,9 +133,9 @@ type Store struct {
 
 	ver        atomic.Pointer[version] // the current version; see the package doc
 	total      atomic.Pointer[count]   // the count of all items, or nil
-	itemCache  *cache[int64, items.Item]
-	pageCache  *cache[pageKey, page]
-	countCache *cache[string, count]
+	itemCache  *cache.Cache[int64, items.Item]
+	pageCache  *cache.Cache[pageKey, page]
+	countCache *cache.Cache[string, count]
 }
 
 // version is the state of the writes at one moment. It never changes: a
@@ -191,6 +193,15 @@ func New(inner items.Store, opts ...Option) *Store {
 	return s
 }
 
+// newCache returns a cache of at most maxEntries entries and maxBytes
+// bytes, in which an entry may take all of maxBytes; 0 entries turn it off.
+func newCache[K comparable, V any](maxEntries int, maxBytes int64) *cache.Cache[K, V] {
+	if maxEntries <= 0 {
+		maxBytes = 0
+	}
+	return cache.New[K, V](cache.Config{MaxBytes: maxBytes, MaxEntries: maxEntries, MaxEntryBytes: maxBytes})
+}
+
 // unchanged reports whether a read that loaded v before it called the
 // inner store read the state of v, so that its result may be cached with v.
 func (s *Store) unchanged(v *version) bool {
@@ -199,14 +210,14 @@ func (s *Store) unchanged(v *version) bool {
 
 // Item implements items.Store.
 func (s *Store) Item(ctx context.Context, id int64) (items.Item, error) {
-	if it, ok := s.itemCache.get(id); ok {
+	if it, ok := s.itemCache.Get(id); ok {
 		return it, nil
 	}
 	it, err := s.inner.Item(ctx, id)
 	if err != nil {
 		return items.Item{}, err
 	}
-	s.itemCache.put(id, detach(it), int64(itemStructSize)+itemSize(it))
+	s.itemCache.Set(id, detach(it), int64(itemStructSize)+itemSize(it))
 	return it, nil
 }
 
@@ -214,7 +225,7 @@ func (s *Store) Item(ctx context.Context, id int64) (items.Item, error) {
 func (s *Store) Items(ctx context.Context, q items.ItemQuery) ([]items.Item, error) {
 	key := pageKey{search: q.Search, after: max(q.After, 0), limit: q.Limit}
 	v := s.ver.Load()
-	if p, ok := s.pageCache.get(key); ok && (p.full || p.ver == v) {
+	if p, ok := s.pageCache.Get(key); ok && (p.full || p.ver == v) {
 		return p.list, nil
 	}
 	list, err := s.inner.Items(ctx, q)
@@ -239,7 +250,7 @@ func (s *Store) putPage(key pageKey, list []items.Item, v *version) {
 		size += itemSize(it)
 	}
 	key.search = strings.Clone(key.search)
-	s.pageCache.put(key, page{list: cp, full: full, ver: v}, size)
+	s.pageCache.Set(key, page{list: cp, full: full, ver: v}, size)
 }
 
 // CountItems implements items.Store.
@@ -248,7 +259,7 @@ func (s *Store) CountItems(ctx context.Context, search string) (int, error) {
 		return s.countAll(ctx)
 	}
 	v := s.ver.Load()
-	if c, ok := s.countCache.get(search); ok && c.ver == v {
+	if c, ok := s.countCache.Get(search); ok && c.ver == v {
 		return c.n, nil
 	}
 	n, err := s.inner.CountItems(ctx, search)
@@ -256,7 +267,7 @@ func (s *Store) CountItems(ctx context.Context, search string) (int, error) {
 		return 0, err
 	}
 	if len(search) <= maxSearch && s.unchanged(v) {
-		s.countCache.put(strings.Clone(search), count{n: n, ver: v}, allocSize(len(search)))
+		s.countCache.Set(strings.Clone(search), count{n: n, ver: v}, allocSize(len(search)))
 	}
 	return n, nil
 }
@@ -366,7 +377,26 @@ type Stats struct {
 
 // Stats returns what the caches hold now.
 func (s *Store) Stats() Stats {
-	return Stats{Items: s.itemCache.stats(), Pages: s.pageCache.stats(), Counts: s.countCache.stats()}
+	return Stats{Items: stats(s.itemCache), Pages: stats(s.pageCache), Counts: stats(s.countCache)}
+}
+
+// CacheStats returns the full statistics of each cache, by name: items,
+// pages and counts.
+func (s *Store) CacheStats() map[string]cache.Stats {
+	return map[string]cache.Stats{"items": s.itemCache.Stats(), "pages": s.pageCache.Stats(), "counts": s.countCache.Stats()}
+}
+
+// CacheStats describes what one of the caches holds.
+type CacheStats struct {
+	// Entries is the number of entries cached.
+	Entries int
+	// Bytes is what they are reckoned to hold on the heap.
+	Bytes int64
+}
+
+func stats[K comparable, V any](c *cache.Cache[K, V]) CacheStats {
+	st := c.Stats()
+	return CacheStats{Entries: st.Entries, Bytes: st.Bytes}
 }
 
 // itemStructSize is the size of an items.Item, its strings aside.

@@ -37,7 +37,7 @@ func open(t testing.TB, path string) *sqlite.Store {
 func TestStore(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) items.Store {
 		return open(t, filepath.Join(t.TempDir(), "items.db"))
-	})
+	}, storetest.LogInIDOrder())
 }
 
 func TestReopen(t *testing.T) {

@@ -1,0 +1,199 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// Bytes in flight: the requests being read and parsed at once, across all
+// clients, hold at most a set budget of memory, so that a thousand
+// concurrent bodies of 2 MB cannot take gigabytes between them. The
+// memory is reckoned, not measured:
+//
+//   - before its body is read, a request reserves bodyBytesFactor times
+//     its Content-Length (the limit of a body when the length is not
+//     declared; the query string for a GET): the body as read, which may
+//     take twice its size while it grows, and the document decoded from it;
+//   - before a document is parsed (graph.Limits lexes it first, and knows
+//     its tokens), graph.BytesPerToken per token, for the document parsed
+//     and validated.
+//
+// Both stay reserved until the request has been answered. A request that
+// cannot reserve what it needs within inflightWait is answered 503 with
+// Retry-After: 1, and nothing of it runs. A request whose needs exceed the
+// whole budget is granted the whole budget, so that it runs, alone.
+// Websocket upgrades reserve nothing: a socket's messages are bounded by
+// its own read limit.
+
+// bodyBytesFactor is what reading and decoding a body takes per byte.
+const bodyBytesFactor = 3
+
+// inflightWait is the longest a request waits for memory to be freed.
+const inflightWait = time.Second
+
+// errBusy is the error of a reservation that could not be had in time.
+var errBusy = errors.New("too many bytes in flight")
+
+// inflight is the budget of the bytes in flight: a weighted semaphore
+// that is not first come, first served (golang.org/x/sync/semaphore is):
+// a request that fits in what is free goes ahead of larger ones waiting,
+// so that a flood of large bodies does not hold up small queries. A large
+// one that finds no room within inflightWait is refused, not starved.
+type inflight struct {
+	max     int64
+	maxBody int64
+
+	mu      sync.Mutex
+	used    int64
+	waiting int           // requests waiting for room, for tests
+	freed   chan struct{} // closed, and replaced, when bytes are released
+}
+
+func newInflight(maxBytes, maxBody int64) *inflight {
+	return &inflight{max: maxBytes, maxBody: maxBody, freed: make(chan struct{})}
+}
+
+// tryAcquire takes n bytes if they are free.
+func (f *inflight) tryAcquire(n int64) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.used+n > f.max {
+		return false
+	}
+	f.used += n
+	return true
+}
+
+// acquire takes n bytes, waiting for them until ctx is done.
+func (f *inflight) acquire(ctx context.Context, n int64) error {
+	f.mu.Lock()
+	f.waiting++
+	defer func() {
+		f.mu.Lock()
+		f.waiting--
+		f.mu.Unlock()
+	}()
+	for f.used+n > f.max {
+		freed := f.freed
+		f.mu.Unlock()
+		select {
+		case <-freed:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		f.mu.Lock()
+	}
+	f.used += n
+	f.mu.Unlock()
+	return nil
+}
+
+// release gives back n bytes and wakes the requests waiting, each to see
+// whether it fits now.
+func (f *inflight) release(n int64) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.used -= n
+	close(f.freed)
+	f.freed = make(chan struct{})
+}
+
+// reservation is what one request holds of the budget.
+type reservation struct {
+	in *inflight
+
+	mu      sync.Mutex
+	held    int64
+	refused bool
+}
+
+type reservationKey struct{}
+
+// middleware reserves the memory to read a request's body, and lets
+// graph.Limits reserve more through reserve; it releases all of it once
+// the request is answered.
+func (f *inflight) middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Upgrade") != "" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		n := int64(len(r.URL.RawQuery))
+		if r.Method == http.MethodPost {
+			n = r.ContentLength
+			if n < 0 || n > f.maxBody {
+				n = f.maxBody
+			}
+		}
+		res := &reservation{in: f}
+		defer res.release()
+		if res.grow(r.Context(), n*bodyBytesFactor) != nil {
+			writeBusy(w)
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), reservationKey{}, res)))
+	})
+}
+
+// grow reserves n more bytes, waiting up to inflightWait for them.
+func (res *reservation) grow(ctx context.Context, n int64) error {
+	res.mu.Lock()
+	defer res.mu.Unlock()
+	n = min(n, res.in.max-res.held)
+	if n <= 0 {
+		return nil
+	}
+	if !res.in.tryAcquire(n) { // the timer only when it must wait
+		ctx, cancel := context.WithTimeout(ctx, inflightWait)
+		defer cancel()
+		if err := res.in.acquire(ctx, n); err != nil {
+			res.refused = true
+			return errBusy
+		}
+	}
+	res.held += n
+	return nil
+}
+
+// release gives back all that res holds.
+func (res *reservation) release() {
+	res.mu.Lock()
+	defer res.mu.Unlock()
+	if res.held > 0 {
+		res.in.release(res.held)
+		res.held = 0
+	}
+}
+
+// reserve is graph.Limits.Reserve: it reserves n more bytes for the
+// request of ctx, if it has a reservation (a websocket's operations have
+// none).
+func reserve(ctx context.Context, n int64) error {
+	res, ok := ctx.Value(reservationKey{}).(*reservation)
+	if !ok {
+		return nil
+	}
+	return res.grow(ctx, n)
+}
+
+// refused reports whether the request of ctx was refused memory.
+func refused(ctx context.Context) bool {
+	res, ok := ctx.Value(reservationKey{}).(*reservation)
+	if !ok {
+		return false
+	}
+	res.mu.Lock()
+	defer res.mu.Unlock()
+	return res.refused
+}
+
+// writeBusy answers a request refused for lack of memory.
+func writeBusy(w http.ResponseWriter) {
+	w.Header().Set("Retry-After", strconv.Itoa(int(inflightWait/time.Second)))
+	writeError(w, http.StatusServiceUnavailable, codeBadRequest,
+		"the server is reading and parsing as many bytes as it may: retry later")
+}

@@ -1,0 +1,32 @@
+package metrics_test
+
+import (
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"itemsapi/internal/cache"
+	"itemsapi/metrics"
+)
+
+func TestCache(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m := metrics.New(reg)
+	c := cache.New[string, string](cache.Config{MaxBytes: 1 << 20})
+	m.Cache("query", c.Stats)
+	c.Set("a", "A", 100)
+	c.Get("a")
+	c.Get("b")
+	for name, want := range map[string]float64{
+		"itemsapi_cache_entries":      1,
+		"itemsapi_cache_bytes":        100 + cache.EntryOverhead,
+		"itemsapi_cache_budget_bytes": 1 << 20,
+		"itemsapi_cache_hits_total":   1,
+		"itemsapi_cache_misses_total": 1,
+	} {
+		if diff := cmp.Diff(map[string]float64{"cache=query": want}, snapshot(t, reg, name)); diff != "" {
+			t.Errorf("%s (-want +got):\n%s", name, diff)
+		}
+	}
+}
