@@ -1,7 +1,9 @@
 // Command itemsapi serves the items GraphQL API.
 //
 //	go run .                                   # serve on :8080 with items.db
-//	go run . token create --user NAME [--role ADMIN]
+//	go run . token create --user NAME [--role ADMIN] [--expires 720h]
+//	go run . token list [--user NAME]
+//	go run . token revoke ID
 //
 // See README.md for the configuration.
 package main
@@ -28,6 +30,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"itemsapi/auth"
 	"itemsapi/httpapi"
 	"itemsapi/items"
 	"itemsapi/metrics"
@@ -120,9 +123,13 @@ func printHelp(w io.Writer, fs *flag.FlagSet) error {
 
 Usage:
   itemsapi [flags]                 serve
-  itemsapi token create --user NAME [--role USER|ADMIN] [--db DSN]
+  itemsapi token create --user NAME [--role USER|ADMIN] [--expires DURATION] [--db DSN]
                                    make an API token against the store and
                                    print it, once, as the last line
+  itemsapi token list [--user NAME] [--db DSN]
+                                   list tokens (never their secrets)
+  itemsapi token revoke ID [--db DSN]
+                                   revoke a token, from the next request on
   itemsapi --version               print the version and exit
 
 Every flag may also be set by its environment variable; a flag given on
@@ -349,7 +356,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		// memory, exactly (see store/readcache).
 		served = readcache.New(served, readcache.WithMaxBytes(cfg.ReadCacheBytes))
 	}
-	deps := httpapi.Deps{Store: served, Broker: broker, Logger: log, Metrics: m, AccessLog: logs}
+	// Closed after the server has stopped (deferred before serve), so the
+	// last uses of tokens are written.
+	topts := auth.Options{MaxBytes: cfg.HTTP.TokenCacheBytes, Logger: log}
+	if n, ok := store.(interface{ TokenRevisionChanged() <-chan struct{} }); ok {
+		topts.Notified = n.TokenRevisionChanged // PostgreSQL: revocations by other processes, at once
+	}
+	tokens := auth.NewTokens(served, topts)
+	defer tokens.Close()
+	deps := httpapi.Deps{Store: served, Broker: broker, Logger: log, Metrics: m, AccessLog: logs, Tokens: tokens}
 	if cfg.Tracing {
 		tr, err := tracing.Setup(ctx, log)
 		if err != nil {
@@ -475,68 +490,6 @@ func redactDSN(dsn string) string {
 		return scheme + "://" + user + ":xxxxx@" + host
 	}
 	return dsn
-}
-
-// bootstrap makes token, when set, a valid ADMIN token of user admin. It
-// is safe at every start and from several processes at once.
-func bootstrap(ctx context.Context, store items.Store, token string, log *slog.Logger) error {
-	if token == "" {
-		return nil
-	}
-	if len(token) < 16 {
-		log.Warn("BOOTSTRAP_ADMIN_TOKEN is shorter than 16 characters: guessable tokens are unsafe")
-	}
-	if _, err := store.AddToken(ctx, "admin", items.RoleAdmin, items.HashToken(token)); err != nil {
-		return fmt.Errorf("bootstrap admin token: %w", err)
-	}
-	log.Info("bootstrap admin token ready", "user", "admin")
-	return nil
-}
-
-// runToken implements `token create --user NAME [--role ADMIN]`: it makes
-// a token against the configured store and prints it once.
-func runToken(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer, log *slog.Logger) error {
-	if len(args) == 0 || args[0] != "create" {
-		return errors.New("usage: token create --user NAME [--role USER|ADMIN] [--db DSN]")
-	}
-	fs := flag.NewFlagSet("token create", flag.ContinueOnError)
-	db := "sqlite:items.db"
-	if v := getenv("DATABASE_URL"); v != "" {
-		db = v
-	}
-	fs.StringVar(&db, "db", db, "store: sqlite:PATH or postgres://… (env DATABASE_URL)")
-	user := fs.String("user", "", "the user's name (required)")
-	role := fs.String("role", string(items.RoleUser), "USER or ADMIN")
-	if err := fs.Parse(args[1:]); err != nil {
-		return err
-	}
-	name, err := items.ValidateUserName(*user)
-	if err != nil {
-		return fmt.Errorf("--user: %w", err)
-	}
-	r := items.Role(strings.ToUpper(*role))
-	if !r.Valid() {
-		return fmt.Errorf("--role %q: want USER or ADMIN", *role)
-	}
-	if db == "memory" {
-		return errors.New("--db memory keeps nothing: a token made there would be lost")
-	}
-	store, _, err := openStore(ctx, db, postgres.DefaultConfig(db), slog.New(slog.DiscardHandler))
-	if err != nil {
-		return err
-	}
-	defer store.Close()
-	token, hash := items.NewToken()
-	u, err := store.AddToken(ctx, name, r, hash)
-	if items.ErrorCode(err) == items.Invalid {
-		return fmt.Errorf("--user %q: %w", name, err)
-	}
-	if err != nil {
-		return err
-	}
-	log.Info("token created", "user", u.Name, "role", r)
-	_, err = fmt.Fprintln(stdout, token)
-	return err
 }
 
 // int32Flag is a flag.Value for an int32 setting.

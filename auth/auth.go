@@ -7,15 +7,20 @@ package auth
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strings"
 
 	"itemsapi/items"
 )
 
-// TokenStore is what auth needs of a store.
+// TokenStore finds the caller that holds a token: a *Tokens, the exact
+// cache in front of the store.
 type TokenStore interface {
-	UserByToken(ctx context.Context, hash items.TokenHash) (items.User, items.Role, error)
+	// Authenticate returns the caller holding the token with that hash,
+	// or an error with code Unauthenticated saying why not (unknown,
+	// items.ErrTokenRevoked, items.ErrTokenExpired).
+	Authenticate(ctx context.Context, hash items.TokenHash) (items.Caller, error)
 }
 
 // maxTokenLength bounds what is hashed and looked up: our tokens are 47
@@ -81,13 +86,15 @@ func WithToken(ctx context.Context, store TokenStore, token string) context.Cont
 		if token == "" || len(token) > maxTokenLength {
 			return items.Caller{}, errUnknownToken
 		}
-		user, role, err := store.UserByToken(ctx, items.HashToken(token))
-		if err != nil {
-			if items.ErrorCode(err) == items.Unauthenticated {
-				return items.Caller{}, errUnknownToken
-			}
+		caller, err := store.Authenticate(ctx, items.HashToken(token))
+		switch {
+		case err == nil:
+			return caller, nil
+		case errors.Is(err, items.ErrTokenRevoked), errors.Is(err, items.ErrTokenExpired):
 			return items.Caller{}, err
+		case items.ErrorCode(err) == items.Unauthenticated:
+			return items.Caller{}, errUnknownToken
 		}
-		return items.Caller{User: user, Role: role}, nil
+		return items.Caller{}, err
 	})
 }

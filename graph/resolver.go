@@ -7,6 +7,7 @@ package graph
 
 import (
 	"context"
+	"time"
 
 	"itemsapi/graph/model"
 	"itemsapi/items"
@@ -17,6 +18,9 @@ import (
 type Resolver struct {
 	Store  items.Store
 	Broker items.Broker
+	// Clock tells the time for the rules on token expiry (time.Now when
+	// nil).
+	Clock func() time.Time
 }
 
 // defaultPageSize is the page size when a client gives no `first`.

@@ -9,6 +9,7 @@ import (
 	"context"
 	"itemsapi/graph/model"
 	"itemsapi/items"
+	"time"
 )
 
 func (r *itemResolver) CreatedBy(ctx context.Context, objs []*items.Item) ([]*items.User, error) {
@@ -28,20 +29,12 @@ func (r *mutationResolver) AddItem(ctx context.Context, input items.NewItem) (it
 	return r.Store.AddItem(ctx, n)
 }
 
-func (r *mutationResolver) CreateToken(ctx context.Context, user string, role *items.Role) (string, error) {
-	name, err := items.ValidateUserName(user)
-	if err != nil {
-		return "", err
-	}
-	grant := items.RoleUser
-	if role != nil {
-		grant = *role
-	}
-	token, hash := items.NewToken()
-	if _, err := r.Store.AddToken(ctx, name, grant, hash); err != nil {
-		return "", err
-	}
-	return token, nil
+func (r *mutationResolver) CreateToken(ctx context.Context, user string, role *items.Role, expiresAt *time.Time) (string, error) {
+	return r.createToken(ctx, user, role, expiresAt)
+}
+
+func (r *mutationResolver) RevokeToken(ctx context.Context, id int64) (items.Token, error) {
+	return r.revokeToken(ctx, id)
 }
 
 func (r *queryResolver) Items(ctx context.Context, first *int, after *string) (model.ItemConnection, error) {
@@ -80,13 +73,19 @@ func (r *queryResolver) Search(ctx context.Context, query *string, first *int, a
 }
 
 func (r *queryResolver) Me(ctx context.Context) (items.User, error) {
+	return r.me(ctx)
+}
+
+func (r *queryResolver) Tokens(ctx context.Context, first *int, after *string, user *string) (model.TokenConnection, error) {
+	return r.tokens(ctx, first, after, user)
+}
+
+func (r *queryResolver) CurrentToken(ctx context.Context) (items.Token, error) {
 	caller, err := items.CallerFrom(ctx)
 	if err != nil {
-		return items.User{}, err
+		return items.Token{}, err
 	}
-	me := caller.User
-	me.Role = caller.Role
-	return me, nil
+	return caller.Token, nil
 }
 
 func (r *subscriptionResolver) ItemAdded(ctx context.Context, after *int64) (<-chan items.Item, error) {
@@ -101,6 +100,10 @@ func (r *subscriptionResolver) ItemAdded(ctx context.Context, after *int64) (<-c
 	return sub.C, nil
 }
 
+func (r *tokenResolver) User(ctx context.Context, objs []*items.Token) ([]items.User, error) {
+	return tokenUsers(ctx, r.Store, objs)
+}
+
 func (r *Resolver) Item() ItemResolver { return &itemResolver{r} }
 
 func (r *Resolver) Mutation() MutationResolver { return &mutationResolver{r} }
@@ -109,9 +112,12 @@ func (r *Resolver) Query() QueryResolver { return &queryResolver{r} }
 
 func (r *Resolver) Subscription() SubscriptionResolver { return &subscriptionResolver{r} }
 
+func (r *Resolver) Token() TokenResolver { return &tokenResolver{r} }
+
 type (
 	itemResolver         struct{ *Resolver }
 	mutationResolver     struct{ *Resolver }
 	queryResolver        struct{ *Resolver }
 	subscriptionResolver struct{ *Resolver }
+	tokenResolver        struct{ *Resolver }
 )

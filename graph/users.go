@@ -71,16 +71,26 @@ func createdBy(ctx context.Context, store items.Store, objs []*items.Item) ([]*i
 // load fetches, in one store call, the creators of objs that c does not
 // hold yet. c.mu is held.
 func (c *userCache) load(ctx context.Context, store items.Store, objs []*items.Item) error {
+	ids := make([]int64, 0, len(objs))
+	for _, it := range objs {
+		if it.CreatedByID != 0 {
+			ids = append(ids, it.CreatedByID)
+		}
+	}
+	return c.loadIDs(ctx, store, ids)
+}
+
+// loadIDs fetches, in one store call, the users with those IDs that c does
+// not hold yet. c.mu is held.
+func (c *userCache) loadIDs(ctx context.Context, store items.Store, ids []int64) error {
 	if c.users == nil {
 		c.users = make(map[int64]*items.User)
 	}
 	var missing []int64
-	for _, it := range objs {
-		if id := it.CreatedByID; id != 0 {
-			if _, ok := c.users[id]; !ok {
-				c.users[id] = nil
-				missing = append(missing, id)
-			}
+	for _, id := range ids {
+		if _, ok := c.users[id]; !ok {
+			c.users[id] = nil
+			missing = append(missing, id)
 		}
 	}
 	if len(missing) == 0 {

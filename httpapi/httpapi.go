@@ -174,6 +174,13 @@ type Deps struct {
 	// text handler would write it, formatted without slog (faster); when
 	// nil, the lines go through Logger.
 	AccessLog io.Writer
+	// Tokens authenticates requests, exactly, over Store; when nil, the
+	// handler makes one with Clock (the caller should then own a *Tokens to
+	// Close, so that the last uses of tokens are written).
+	Tokens *auth.Tokens
+	// Clock tells the time for token rules (time.Now when nil); tests move
+	// it forward to an expiry.
+	Clock func() time.Time
 }
 
 // Handler is the HTTP handler of the whole service. Its websockets
@@ -228,10 +235,14 @@ func NewHandler(cfg Config, deps Deps) *Handler {
 			deps.Metrics.Cache("responses", rc.entries.Stats)
 		}
 	}
-	// Tokens never change once made: a lookup per token, not per request.
-	tokens := auth.CachedTokens(deps.Store, cfg.TokenCacheBytes)
-	if ts, ok := tokens.(interface{ CacheStats() cache.Stats }); ok && deps.Metrics != nil {
-		deps.Metrics.Cache("tokens", ts.CacheStats)
+	// One look-up per token, and per request one check that nothing was
+	// revoked (see auth.Tokens).
+	tokens := deps.Tokens
+	if tokens == nil {
+		tokens = auth.NewTokens(deps.Store, auth.Options{MaxBytes: cfg.TokenCacheBytes, Clock: deps.Clock, Logger: deps.Logger})
+	}
+	if deps.Metrics != nil {
+		deps.Metrics.Cache("tokens", tokens.CacheStats)
 	}
 	limits := newLimiter(cfg.RateLimit)
 	access := newAccessLog(deps.AccessLog, deps.Logger)
@@ -272,7 +283,7 @@ func NewHandler(cfg Config, deps Deps) *Handler {
 // newGraphQL configures gqlgen's server explicitly: transports, the error
 // presenter, panic recovery, caches and limits.
 func newGraphQL(cfg Config, deps Deps, ws *websocketTransport) http.Handler {
-	srv := handler.New(graph.NewSchema(&graph.Resolver{Store: deps.Store, Broker: deps.Broker}))
+	srv := handler.New(graph.NewSchema(&graph.Resolver{Store: deps.Store, Broker: deps.Broker, Clock: deps.Clock}))
 	// gqlgen serves a request with the first transport that supports it,
 	// so the order is the design: websocket upgrades (a GET like a
 	// query's), then OPTIONS, then graphql-sse's single-connection mode

@@ -6,10 +6,15 @@ import (
 )
 
 // Caller is who makes a request: the token's user and the role that token
-// grants.
+// grants, the role the request acts with.
 type Caller struct {
+	// User is the token's user. Its Role is not kept: it may change with
+	// any token of the user; read it from the store (Store.Users).
 	User User
 	Role Role
+	// Token is the token of the request (its LastUsedAt as of when it was
+	// looked up).
+	Token Token
 }
 
 type ctxKey struct{ name string }

@@ -33,8 +33,10 @@ type NewItem struct {
 type User struct {
 	ID   int64
 	Name string
-	// Role is the highest role any of the user's tokens grants; the role of
-	// a request is the role of the token it carries (see Caller).
+	// Role is the user's highest role among its unrevoked, unexpired
+	// tokens (RoleUser when none), computed by the store when it reads the
+	// user, at its clock's now. The role a request acts with is that of
+	// the token it carries (Caller.Role).
 	Role Role
 }
 
@@ -77,7 +79,8 @@ type Store interface {
 	// unknown IDs are left out.
 	Users(ctx context.Context, ids []int64) ([]User, error)
 	// UserByToken returns the user holding the token with that hash and the
-	// role the token grants, or an error with code Unauthenticated.
+	// role the token grants, or an error with code Unauthenticated for an
+	// unknown token (or ErrTokenRevoked, ErrTokenExpired).
 	UserByToken(ctx context.Context, hash TokenHash) (User, Role, error)
 	// AddToken stores a token hash that grants role to the user that
 	// userName designates, and returns the user: the user with exactly
@@ -88,6 +91,8 @@ type Store interface {
 	// already stored changes nothing and succeeds, so that several
 	// processes may bootstrap the same token at once.
 	AddToken(ctx context.Context, userName string, role Role, hash TokenHash) (User, error)
+	// TokenStore: tokens with IDs, expiry and revocation.
+	TokenStore
 
 	// Ping reports whether the store answers.
 	Ping(ctx context.Context) error

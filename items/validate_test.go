@@ -3,6 +3,7 @@ package items_test
 import (
 	"strings"
 	"testing"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -236,4 +237,47 @@ func FuzzValidateName(f *testing.F) {
 			t.Errorf("ValidateName(%+q) = %+q, %v; want it unchanged", got, again, err)
 		}
 	})
+}
+
+func TestValidateExpiry(t *testing.T) {
+	now := time.Date(2026, 12, 5, 6, 0, 0, 0, time.UTC)
+	for _, tt := range []struct {
+		at   *time.Time
+		want bool
+	}{
+		{nil, true},
+		{ptr(now.Add(time.Microsecond)), true},
+		{ptr(now.AddDate(1, 0, 0)), true},
+		{ptr(now), false},
+		{ptr(now.Add(-time.Hour)), false},
+		{ptr(now.AddDate(1, 0, 0).Add(time.Microsecond)), false},
+	} {
+		err := items.ValidateExpiry(tt.at, now)
+		if (err == nil) != tt.want || err != nil && items.ErrorCode(err) != items.Invalid {
+			t.Errorf("ValidateExpiry(%v) = %v, want ok %v", tt.at, err, tt.want)
+		}
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func TestTokenIDFromPrefix(t *testing.T) {
+	token, _ := items.MintToken(42)
+	for _, tt := range []struct {
+		in   string
+		id   int64
+		want bool
+	}{
+		{token, 42, true},
+		{"itm_42_", 42, true},
+		{"itm_42", 0, false},
+		{"itm_042_x", 0, false},
+		{"itm__x", 0, false},
+		{"abc_42_x", 0, false},
+		{"itm_99999999999999999999_x", 0, false},
+	} {
+		if id, ok := items.TokenIDFromPrefix(tt.in); ok != tt.want || id != tt.id {
+			t.Errorf("TokenIDFromPrefix(%q) = %d, %v; want %d, %v", tt.in, id, ok, tt.id, tt.want)
+		}
+	}
 }

@@ -12,6 +12,9 @@ import (
 // items.Store.
 var storeMethods = [...]string{
 	"Item", "Items", "CountItems", "AddItem", "Users", "UserByToken", "AddToken", "Ping", "Close",
+	// items.TokenStore
+	"CreateToken", "TokenByHash", "Token", "Tokens", "CountTokens", "UserByName", "RevokeToken",
+	"TouchTokens", "TokenRevision", "BootstrapToken",
 }
 
 // Store returns s with every call timed into

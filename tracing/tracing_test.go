@@ -78,7 +78,7 @@ func newEnv(t *testing.T, store items.Store) *env {
 
 	r := chi.NewRouter()
 	r.Use(tr.Middleware)
-	r.With(auth.Middleware(mem)).Handle("/graphql", srv)
+	r.With(auth.Middleware(auth.NewTokens(mem, auth.Options{}))).Handle("/graphql", srv)
 	return &env{t: t, h: r, spans: spans, adminTk: admin}
 }
 

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"itemsapi/items"
@@ -30,8 +31,13 @@ type Store struct {
 	users    map[int64]items.User
 	byName   map[string]int64 // user name → ID
 	byFold   map[string]int64 // items.FoldUserName(name) → ID of the first user with it
-	tokens   map[items.TokenHash]token
+	tokens   map[items.TokenHash]*items.Token
+	tokenIDs []*items.Token // in ID order: tokenIDs[i].ID == i+1
+	byUser   map[int64][]*items.Token
 	lastUser int64 // the last user ID assigned
+	// revision counts revocations (TokenRevision); written under mu.
+	revision atomic.Int64
+	clock    atomic.Pointer[items.Clock]
 }
 
 // entry is an item and its name under case folding, computed once so that a
@@ -41,18 +47,14 @@ type entry struct {
 	folded string
 }
 
-type token struct {
-	userID int64
-	role   items.Role
-}
-
 // New returns a store that holds the demo items.
 func New() *Store {
 	s := &Store{
 		users:  make(map[int64]items.User),
 		byName: make(map[string]int64),
 		byFold: make(map[string]int64),
-		tokens: make(map[items.TokenHash]token),
+		tokens: make(map[items.TokenHash]*items.Token),
+		byUser: make(map[int64][]*items.Token),
 	}
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	for _, n := range items.DemoItems {
@@ -184,6 +186,7 @@ func (s *Store) AddItem(ctx context.Context, n items.NewItem) (items.Item, error
 // Users implements items.Store. Each user comes once, however often its ID
 // is asked for.
 func (s *Store) Users(ctx context.Context, ids []int64) ([]items.User, error) {
+	now := s.now()
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	users := make([]items.User, 0, len(ids))
@@ -191,7 +194,7 @@ func (s *Store) Users(ctx context.Context, ids []int64) ([]items.User, error) {
 	for _, id := range ids {
 		if u, ok := s.users[id]; ok && !seen[id] {
 			seen[id] = true
-			users = append(users, u)
+			users = append(users, s.withRole(u, now))
 		}
 	}
 	return users, nil
@@ -199,13 +202,8 @@ func (s *Store) Users(ctx context.Context, ids []int64) ([]items.User, error) {
 
 // UserByToken implements items.Store.
 func (s *Store) UserByToken(ctx context.Context, hash items.TokenHash) (items.User, items.Role, error) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	tok, ok := s.tokens[hash]
-	if !ok {
-		return items.User{}, "", items.Errorf(items.Unauthenticated, "unknown token")
-	}
-	return s.users[tok.userID], tok.role, nil
+	tok, u, err := s.TokenByHash(ctx, hash)
+	return items.UsableTokenUser(tok, u, err, s.now())
 }
 
 // AddToken implements items.Store. It returns an error with code Invalid for
@@ -215,32 +213,18 @@ func (s *Store) AddToken(ctx context.Context, userName string, role items.Role, 
 	if !role.Valid() {
 		return items.User{}, items.Errorf(items.Invalid, "role %q is not valid", role)
 	}
+	now := s.now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if tok, ok := s.tokens[hash]; ok {
-		return s.users[tok.userID], nil
+		return s.withRole(s.users[tok.UserID], now), nil
 	}
-	id, ok := s.byName[userName]
-	if !ok {
-		id, ok = s.byFold[items.FoldUserName(userName)]
+	id, err := s.userID(userName)
+	if err != nil {
+		return items.User{}, err
 	}
-	if !ok {
-		if err := items.ValidateNewUserName(userName); err != nil {
-			return items.User{}, err
-		}
-		s.lastUser++
-		id = s.lastUser
-		s.byName[userName] = id
-		s.byFold[items.FoldUserName(userName)] = id
-		s.users[id] = items.User{ID: id, Name: userName, Role: role}
-	}
-	u := s.users[id]
-	if role == items.RoleAdmin {
-		u.Role = items.RoleAdmin
-	}
-	s.users[id] = u
-	s.tokens[hash] = token{userID: id, role: role}
-	return u, nil
+	s.addToken(items.Token{UserID: id, Role: role, CreatedAt: now}, hash)
+	return s.withRole(s.users[id], now), nil
 }
 
 // Subscribe implements items.Broker. It fails only once the store is

@@ -33,8 +33,11 @@ func (e *newerSchemaError) Error() string {
 func (e *newerSchemaError) Is(target error) bool { return target == ErrNewerSchema }
 
 // migrationFiles holds the schema changes, one file each, named
-// NNNN_what.sql and numbered from 0001 without gaps. A file, once released,
-// is never edited: a change is a new file.
+// NNNN_what.sql, applied in the order of their numbers. Numbers may have
+// gaps (files written at the same time on different branches take numbers
+// apart), and a file whose number was not applied yet is applied even
+// when a greater one was. A file, once released, is never edited: a change
+// is a new file.
 //
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
@@ -49,26 +52,32 @@ const migrationLock int64 = 0x6974656d73617069 // "itemsapi"
 // processes' migrations.
 const migrationTimeout = "5min"
 
-// migrations returns the statements of each migration, in order:
-// migrations()[i] brings a database from version i to i+1.
-func migrations() ([]string, error) {
+// migration is one file of migrationFiles.
+type migration struct {
+	version int
+	sql     string
+}
+
+// migrations returns the migrations in the order of their numbers, which
+// are distinct and positive.
+func migrations() ([]migration, error) {
 	names, err := fs.Glob(migrationFiles, "migrations/*.sql")
 	if err != nil {
 		return nil, err
 	}
-	// fs.Glob returns the names sorted.
-	steps := make([]string, 0, len(names))
-	for i, name := range names {
+	// fs.Glob returns the names sorted, and the numbers have four digits.
+	steps := make([]migration, 0, len(names))
+	for _, name := range names {
 		base := path.Base(name)
 		n, err := strconv.Atoi(strings.SplitN(base, "_", 2)[0])
-		if err != nil || n != i+1 {
-			return nil, fmt.Errorf("postgres: migration %s is out of sequence: want number %04d", base, i+1)
+		if err != nil || n <= 0 || len(steps) > 0 && n <= steps[len(steps)-1].version {
+			return nil, fmt.Errorf("postgres: migration %s: want a number NNNN_ above the previous file's", base)
 		}
 		b, err := migrationFiles.ReadFile(name)
 		if err != nil {
 			return nil, err
 		}
-		steps = append(steps, string(b))
+		steps = append(steps, migration{version: n, sql: string(b)})
 	}
 	return steps, nil
 }
@@ -101,35 +110,55 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger) error {
 			return migrationError("prepare", err)
 		}
 	}
-	var version int
-	if err := tx.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&version); err != nil {
+	applied := map[int]bool{}
+	rows, err := tx.Query(ctx, `SELECT version FROM schema_migrations`)
+	if err != nil {
 		return migrationError("read the schema version", err)
 	}
-	if version > len(steps) {
-		return &newerSchemaError{have: version, known: len(steps)}
+	version := 0
+	for rows.Next() {
+		var v int
+		if err := rows.Scan(&v); err != nil {
+			rows.Close()
+			return migrationError("read the schema version", err)
+		}
+		applied[v] = true
+		version = max(version, v)
 	}
-	if version == len(steps) {
-		return nil
+	if err := rows.Err(); err != nil {
+		return migrationError("read the schema version", err)
 	}
-	for i := version; i < len(steps); i++ {
+	known := steps[len(steps)-1].version
+	if version > known {
+		return &newerSchemaError{have: version, known: known}
+	}
+	var done []int
+	for _, m := range steps {
+		if applied[m.version] {
+			continue
+		}
 		// Without arguments, pgx sends the file as one simple query, which
 		// may hold several statements.
-		if _, err := tx.Exec(ctx, steps[i]); err != nil {
-			return migrationError(fmt.Sprintf("apply migration %04d", i+1), err)
+		if _, err := tx.Exec(ctx, m.sql); err != nil {
+			return migrationError(fmt.Sprintf("apply migration %04d", m.version), err)
 		}
-		if i == 0 {
+		if m.version == 1 {
 			if err := seed(ctx, tx); err != nil {
 				return err
 			}
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version) VALUES ($1)`, i+1); err != nil {
+		if _, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version) VALUES ($1)`, m.version); err != nil {
 			return migrationError("record the schema version", err)
 		}
+		done = append(done, m.version)
+	}
+	if len(done) == 0 {
+		return nil
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return migrationError("commit", err)
 	}
-	log.Info("database schema migrated", "from_version", version, "to_version", len(steps))
+	log.Info("database schema migrated", "from_version", version, "applied", done)
 	return nil
 }
 

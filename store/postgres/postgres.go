@@ -140,6 +140,9 @@ type Store struct {
 	done        chan struct{} // closed when the listener has stopped
 	followed    chan struct{} // closed when the follower has stopped
 	closeOnce   sync.Once
+
+	// tokens follows token revocations (see tokens.go).
+	tokens tokenWatch
 }
 
 // Open connects to the database that cfg names, brings its schema up to
@@ -221,6 +224,13 @@ func (s *Store) open(ctx context.Context) error {
 	go s.listen(lctx, conn)
 	go s.follow(lctx)
 	s.wakeStamper() // events that a process left unstamped
+	if err := s.watchTokens(ctx); err != nil {
+		stop()
+		<-s.done
+		<-s.followed
+		s.events.Close()
+		return err
+	}
 	return nil
 }
 
@@ -250,6 +260,7 @@ func (s *Store) Close() error {
 		s.stop()
 		<-s.done
 		<-s.followed
+		s.tokens.close()
 		if s.events != nil {
 			s.events.Close()
 		}

@@ -66,14 +66,19 @@ type Store struct {
 	countIndex  *sql.Stmt
 	// countChecked counts the names that the index matches and that hold
 	// the search text: for a searchPlan that is not exact.
-	countChecked *sql.Stmt
-	countTail    *sql.Stmt
-	userByToken  *sql.Stmt
-	users        *sql.Stmt
-	stmts        []*sql.Stmt // all of the above that are prepared, to close
+	countChecked  *sql.Stmt
+	countTail     *sql.Stmt
+	tokenByHash   *sql.Stmt
+	tokenRevision *sql.Stmt
+	users         *sql.Stmt
+	stmts         []*sql.Stmt // all of the above that are prepared, to close
 
 	closeOnce sync.Once
 	closeErr  error
+
+	// clock, when set (SetClock), replaces the system's for roles and
+	// expiry.
+	clock atomic.Pointer[items.Clock]
 }
 
 // Open opens the SQLite database at path, a file name (the server's
@@ -198,10 +203,11 @@ func (s *Store) statements() []statement {
 			WHERE f.items_fts MATCH ? AND f.rowid <= ? AND instr(i.name_folded, ?) > 0`},
 		// The items above the indexed ID, which the index does not hold.
 		{"countTail", &s.countTail, s.r, `SELECT count(*) FROM items WHERE id > ? AND instr(name_folded, ?) > 0`},
-		{"userByToken", &s.userByToken, s.r, `SELECT u.id, u.name, u.role, t.role
-			FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.hash = ?`},
-		{"users", &s.users, s.r, `SELECT id, name, role FROM users
-			WHERE id IN (SELECT value FROM json_each(?))`},
+		{"tokenByHash", &s.tokenByHash, s.r, `SELECT ` + tokenColumns + `, u.name, ` + userRole + `
+			FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.hash = ?2`},
+		{"tokenRevision", &s.tokenRevision, s.r, `SELECT revision FROM token_revision`},
+		{"users", &s.users, s.r, `SELECT u.id, u.name, ` + userRole + ` FROM users u
+			WHERE u.id IN (SELECT value FROM json_each(?2))`},
 	}
 }
 
@@ -452,7 +458,7 @@ func (s *Store) Users(ctx context.Context, ids []int64) ([]items.User, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: users: %v", err)
 	}
-	rows, err := s.users.QueryContext(ctx, string(list))
+	rows, err := s.users.QueryContext(ctx, s.now().UnixMicro(), string(list))
 	if err != nil {
 		return nil, translate(ctx, "users", err)
 	}
@@ -481,102 +487,6 @@ func parseRole(s string) (items.Role, error) {
 		return r, nil
 	}
 	return "", fmt.Errorf("sqlite: stored role %q is not valid", s)
-}
-
-// UserByToken implements items.Store.
-func (s *Store) UserByToken(ctx context.Context, hash items.TokenHash) (items.User, items.Role, error) {
-	var (
-		u                   items.User
-		userRole, tokenRole string
-	)
-	err := s.userByToken.QueryRowContext(ctx, hash[:]).Scan(&u.ID, &u.Name, &userRole, &tokenRole)
-	if errors.Is(err, sql.ErrNoRows) {
-		return items.User{}, "", items.Errorf(items.Unauthenticated, "unknown token")
-	}
-	if err != nil {
-		return items.User{}, "", translate(ctx, "user by token", err)
-	}
-	if u.Role, err = parseRole(userRole); err != nil {
-		return items.User{}, "", err
-	}
-	role, err := parseRole(tokenRole)
-	if err != nil {
-		return items.User{}, "", err
-	}
-	return u, role, nil
-}
-
-// AddToken implements items.Store. It returns an error with code Invalid
-// for a role that is not valid, or for a new user's name that
-// items.ValidateNewUserName refuses. Processes that share the file may add
-// the same token, or tokens for one new user, at once: the write lock,
-// taken at BEGIN, orders them.
-func (s *Store) AddToken(ctx context.Context, userName string, role items.Role, hash items.TokenHash) (u items.User, err error) {
-	if !role.Valid() {
-		return items.User{}, items.Errorf(items.Invalid, "role %q is not valid", role)
-	}
-	tx, err := s.w.BeginTx(ctx, nil)
-	if err != nil {
-		return items.User{}, translate(ctx, "add token", err)
-	}
-	defer func() {
-		if err != nil {
-			_ = tx.Rollback()
-		}
-	}()
-
-	var userRole string
-	err = tx.QueryRowContext(ctx, `SELECT u.id, u.name, u.role FROM tokens t JOIN users u ON u.id = t.user_id
-		WHERE t.hash = ?`, hash[:]).Scan(&u.ID, &u.Name, &userRole)
-	switch {
-	case err == nil:
-		// Stored already: change nothing.
-		if err = tx.Rollback(); err != nil {
-			return items.User{}, translate(ctx, "add token", err)
-		}
-		if u.Role, err = parseRole(userRole); err != nil {
-			return items.User{}, err
-		}
-		return u, nil
-	case !errors.Is(err, sql.ErrNoRows):
-		return items.User{}, translate(ctx, "add token", err)
-	}
-
-	// The user with exactly that name, else the oldest whose name is equal
-	// but for ASCII case; a new user's name must pass the rule of new names.
-	var existing string
-	err = tx.QueryRowContext(ctx, `SELECT name FROM users WHERE lower(name) = ?
-		ORDER BY name <> ?, id LIMIT 1`, items.FoldUserName(userName), userName).Scan(&existing)
-	switch {
-	case err == nil:
-		userName = existing
-	case !errors.Is(err, sql.ErrNoRows):
-		return items.User{}, translate(ctx, "find user", err)
-	default:
-		if err = items.ValidateNewUserName(userName); err != nil {
-			return items.User{}, err
-		}
-	}
-
-	// A user's role is the highest role granted to it.
-	err = tx.QueryRowContext(ctx, `INSERT INTO users (name, role) VALUES (?, ?)
-		ON CONFLICT (name) DO UPDATE SET role = CASE WHEN excluded.role = 'ADMIN' THEN 'ADMIN' ELSE users.role END
-		RETURNING id, name, role`, userName, string(role)).Scan(&u.ID, &u.Name, &userRole)
-	if err != nil {
-		return items.User{}, translate(ctx, "add user", err)
-	}
-	if u.Role, err = parseRole(userRole); err != nil {
-		return items.User{}, err
-	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO tokens (hash, user_id, role, created_at) VALUES (?, ?, ?, ?)`,
-		hash[:], u.ID, string(role), time.Now().UTC().UnixMicro())
-	if err != nil {
-		return items.User{}, translate(ctx, "add token", err)
-	}
-	if err = tx.Commit(); err != nil {
-		return items.User{}, translate(ctx, "add token", err)
-	}
-	return u, nil
 }
 
 // Subscribe implements items.Broker: the subscription gets the items this

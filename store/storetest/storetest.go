@@ -52,6 +52,7 @@ func Run(t *testing.T, newStore func(t *testing.T) items.Store, opts ...Option) 
 	t.Run("ConcurrentAddToken", func(t *testing.T) { t.Parallel(); testConcurrentAddToken(t, newStore(t)) })
 	t.Run("Ping", func(t *testing.T) { t.Parallel(); testPing(t, newStore(t)) })
 	t.Run("Close", func(t *testing.T) { t.Parallel(); testClose(t, newStore(t)) })
+	t.Run("Tokens", func(t *testing.T) { runTokens(t, newStore) })
 	t.Run("Broker", func(t *testing.T) {
 		t.Parallel()
 		if _, ok := newStore(t).(items.Broker); !ok {

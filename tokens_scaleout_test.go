@@ -1,0 +1,60 @@
+package main
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+)
+
+// TestRevocationReachesEveryProcess runs two servers on one PostgreSQL
+// database: a token revoked on A, or by the CLI, is refused on B, which
+// had it cached, from the very next request.
+func TestRevocationReachesEveryProcess(t *testing.T) {
+	db := pgSchema(t)
+	env := map[string]string{"BOOTSTRAP_ADMIN_TOKEN": adminToken}
+	a := start(t, env, "--db", db)
+	b := start(t, env, "--db", db)
+
+	mint := func(user string) (token, id string) {
+		t.Helper()
+		var made struct{ CreateToken string }
+		r := ask(t, a.url, adminToken, `mutation($u: String!) { createToken(user: $u) }`, map[string]any{"u": user})
+		if err := json.Unmarshal(r.Data, &made); err != nil || len(r.Errors) > 0 {
+			t.Fatalf("createToken on A: %s %+v", r.Data, r.Errors)
+		}
+		var cur struct{ CurrentToken struct{ ID string } }
+		r = ask(t, b.url, made.CreateToken, `{ currentToken { id } }`, nil)
+		if err := json.Unmarshal(r.Data, &cur); err != nil || len(r.Errors) > 0 {
+			t.Fatalf("currentToken on B: %s %+v", r.Data, r.Errors)
+		}
+		for range 3 { // cached on B
+			if r := ask(t, b.url, made.CreateToken, `{ me { name } }`, nil); len(r.Errors) > 0 {
+				t.Fatalf("me on B: %+v", r.Errors)
+			}
+		}
+		return made.CreateToken, cur.CurrentToken.ID
+	}
+	refusedOn := func(s *server, token string, since time.Time) {
+		t.Helper()
+		refused(t, ask(t, s.url, token, `{ me { name } }`, nil), "revoked")
+		t.Logf("refused %v after the revocation returned", time.Since(since))
+	}
+
+	t.Run("revoked on A", func(t *testing.T) {
+		bob, id := mint("bob")
+		r := ask(t, a.url, adminToken, `mutation($id: ID!) { revokeToken(id: $id) { revokedAt } }`, map[string]any{"id": id})
+		if len(r.Errors) > 0 {
+			t.Fatalf("revokeToken on A: %+v", r.Errors)
+		}
+		done := time.Now()
+		refusedOn(b, bob, done)
+		refused(t, ask(t, a.url, bob, `{ me { name } }`, nil), "revoked")
+	})
+	t.Run("revoked by the CLI", func(t *testing.T) {
+		carol, id := mint("carol")
+		tokenCLI(t, db, "revoke", id)
+		done := time.Now()
+		refusedOn(a, carol, done)
+		refusedOn(b, carol, done)
+	})
+}
