@@ -80,6 +80,7 @@ const (
 const (
 	closeBadRequest          = 4400
 	closeUnauthorized        = 4401
+	closeForbidden           = 4403
 	closeInitTimeout         = 4408
 	closeSubscriberExists    = 4409
 	closeTooManyInitRequests = 4429
@@ -96,7 +97,7 @@ const reasonGoingAway = "the server is shutting down"
 // open, so that Shutdown can drain them.
 type websocketTransport struct {
 	cfg     Config
-	tokens  auth.TokenStore
+	tokens  *auth.Tokens
 	limiter *limiter // nil: no rate limit
 	access  *accessLog
 	log     *slog.Logger
@@ -113,7 +114,10 @@ type websocketTransport struct {
 
 var _ graphql.Transport = (*websocketTransport)(nil)
 
-func newWebsocket(cfg Config, deps Deps, tokens auth.TokenStore, l *limiter, access *accessLog) *websocketTransport {
+func newWebsocket(cfg Config, deps Deps, tokens *auth.Tokens, l *limiter, access *accessLog) *websocketTransport {
+	// Sockets watch their tokens: start the poll that tells them of
+	// revocations now, rather than with the first socket.
+	tokens.Changed()
 	return &websocketTransport{
 		cfg: cfg, tokens: tokens, limiter: l, access: access, log: deps.Logger, metrics: deps.Metrics,
 		deliveries: items.NewGate(4 * runtime.GOMAXPROCS(0)),
@@ -532,7 +536,7 @@ func (c *wsConn) handle(data []byte) verdict {
 	case typ == "connection_init" && initialised:
 		return verdict{closeCode: closeTooManyInitRequests, reason: "Too many initialisation requests"}
 	case typ == "connection_init":
-		c.init(payload)
+		return c.init(payload)
 	case typ == "ping":
 		c.write(nil, pong(payload))
 	case typ == "pong":
@@ -575,7 +579,7 @@ func (c *wsConn) handleLegacy(data []byte) verdict {
 		if initialised {
 			return verdict{closeCode: closeTooManyInitRequests, reason: "Too many initialisation requests"}
 		}
-		c.init(payload)
+		return c.init(payload)
 	case "connection_terminate":
 		return verdict{closeCode: coderws.StatusNormalClosure, reason: "terminated"}
 	case "start":
@@ -598,16 +602,34 @@ func (c *wsConn) handleLegacy(data []byte) verdict {
 }
 
 // init acknowledges connection_init, takes the token of its payload, and
-// starts the keep-alive.
-func (c *wsConn) init(payload json.RawMessage) {
+// starts the keep-alive. A token that is unknown, revoked or expired
+// closes the socket with 4403 instead; one that is revoked or expires
+// while the socket is open closes it with 4403 then.
+func (c *wsConn) init(payload json.RawMessage) verdict {
 	var p map[string]any
 	_ = json.Unmarshal(payload, &p) // null or an object, checked
+	tok, hasToken := auth.FromInitPayload(p)
+	if hasToken {
+		_, ended, err := c.t.tokens.Watch(c.ctx, items.HashToken(tok))
+		if err != nil {
+			if items.ErrorCode(err) == items.Internal {
+				c.t.log.ErrorContext(c.ctx, "checking a websocket's token", "req_id", c.reqID, "err", err)
+				return verdict{closeCode: coderws.StatusInternalError, reason: "the token could not be checked"}
+			}
+			return verdict{closeCode: closeForbidden, reason: limitReason("Forbidden: "+items.ErrorMessage(err), "Forbidden")}
+		}
+		go func() {
+			select {
+			case err := <-ended:
+				c.closeWith(closeForbidden, limitReason("Forbidden: "+items.ErrorMessage(err), "Forbidden"))
+			case <-c.ctx.Done():
+			}
+		}()
+	}
 	c.mu.Lock()
 	c.initialised = true
-	if tok, ok := auth.FromInitPayload(p); ok {
+	if hasToken {
 		c.token, c.hasToken = tok, true
-	}
-	if c.hasToken {
 		c.ctx = auth.WithToken(c.ctx, c.t.tokens, c.token)
 	}
 	if c.initTimer != nil {
@@ -626,6 +648,7 @@ func (c *wsConn) init(payload json.RawMessage) {
 		}
 		c.mu.Unlock()
 	}
+	return verdict{}
 }
 
 // tick sends a keep-alive: "ka" on the legacy protocol, a ping on

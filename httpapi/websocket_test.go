@@ -258,7 +258,6 @@ func TestWebsocketAuth(t *testing.T) {
 		{"authorization in lower case", `{"authorization":"Bearer ` + ts.adminToken + `"}`, `{"me":{"name":"root"}}`, ""},
 		{"token", `{"token":"` + ts.userToken + `"}`, `{"me":{"name":"alice"}}`, ""},
 		{"no payload", ``, `null`, "UNAUTHENTICATED"},
-		{"unknown token", `{"token":"nope"}`, `null`, "UNAUTHENTICATED"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -519,4 +518,48 @@ func TestWebsocketDroppedSubscriberIsTold(t *testing.T) {
 		t.Errorf("errors = %+v, want one saying the subscriber fell behind", errs)
 	}
 	c.pingPong() // the connection stays usable
+}
+
+// TestWebsocketTokenLifecycle: a connection_init with a token that is
+// unknown, revoked or expired is refused with 4403, and an open socket
+// whose token is revoked is closed with 4403 within a second.
+func TestWebsocketTokenLifecycle(t *testing.T) {
+	ts := newTestServer(t)
+	for _, proto := range []string{"graphql-transport-ws", "graphql-ws"} {
+		t.Run(proto+" unknown", func(t *testing.T) {
+			c := ts.dialWS(t, proto, nil)
+			c.send(`{"type":"connection_init","payload":{"token":"itm_nope"}}`)
+			if got := c.closeCode(); got != 4403 {
+				t.Errorf("close code = %d, want 4403", got)
+			}
+		})
+	}
+
+	token, hash := items.NewToken()
+	if _, err := ts.store.AddToken(t.Context(), "carol", items.RoleUser, hash); err != nil {
+		t.Fatal(err)
+	}
+	c := ts.dialWS(t, "graphql-transport-ws", nil)
+	c.init(`{"token":"` + token + `"}`)
+	c.pingPong()
+	tok, _, err := ts.store.TokenByHash(t.Context(), hash)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ts.store.RevokeToken(t.Context(), tok.ID, false); err != nil {
+		t.Fatal(err)
+	}
+	revoked := time.Now()
+	if got := c.closeCode(); got != 4403 {
+		t.Errorf("close code after revocation = %d, want 4403", got)
+	}
+	if d := time.Since(revoked); d > 1500*time.Millisecond {
+		t.Errorf("closed %v after the revocation, want within a second", d)
+	}
+
+	again := ts.dialWS(t, "graphql-transport-ws", nil)
+	again.send(`{"type":"connection_init","payload":{"token":"` + token + `"}}`)
+	if got := again.closeCode(); got != 4403 {
+		t.Errorf("close code of a revoked token's init = %d, want 4403", got)
+	}
 }
