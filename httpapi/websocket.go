@@ -618,11 +618,12 @@ func (c *wsConn) init(payload json.RawMessage) verdict {
 			}
 			return verdict{closeCode: closeForbidden, reason: limitReason("Forbidden: "+items.ErrorMessage(err), "Forbidden")}
 		}
+		done := c.ctx.Done() // c.ctx changes below
 		go func() {
 			select {
 			case err := <-ended:
 				c.closeWith(closeForbidden, limitReason("Forbidden: "+items.ErrorMessage(err), "Forbidden"))
-			case <-c.ctx.Done():
+			case <-done:
 			}
 		}()
 	}

@@ -52,10 +52,15 @@ type Log struct {
 	n     int
 	floor int64
 	head  int64
-	// wake is closed, then replaced, when events are appended or the log
-	// ends; kicked asks the waker to do so.
-	wake   chan struct{}
-	kick   chan struct{}
+	// Followers read the log in turns: at most Readers at once hold a
+	// slot (free counts those left); the others wait in line, and those
+	// that have read everything wait in idle until the waker, kicked by
+	// an append or the log's end, hands them slots. So an append wakes a
+	// few followers at a time, not thousands at once, each to park again.
+	free int
+	line []*follower
+	idle []*follower
+	kick chan struct{}
 	ending bool  // Shutdown was called: deliver up to stopAt, then end
 	stopAt int64 // head when Shutdown was called
 	closed bool  // Close was called: end now
@@ -67,7 +72,12 @@ type Options struct {
 	Ring int
 	// MaxLag is how far behind the newest event a subscriber may be.
 	MaxLag int64
+	// Readers is how many subscribers read the log at once.
+	Readers int
 }
+
+// DefaultReaders is how many subscribers read the log at once.
+const DefaultReaders = 8
 
 // New returns a log whose newest event is at position head (0 for an
 // empty log), read from the store by read.
@@ -78,34 +88,114 @@ func New(read Reader, head int64, opts Options) *Log {
 	if opts.MaxLag <= 0 {
 		opts.MaxLag = DefaultMaxLag
 	}
+	if opts.Readers <= 0 {
+		opts.Readers = DefaultReaders
+	}
 	l := &Log{
 		read:   read,
 		maxLag: opts.MaxLag,
 		ring:   make([]items.Event, opts.Ring),
 		floor:  head,
 		head:   head,
-		wake:   make(chan struct{}),
+		free:   opts.Readers,
 		kick:   make(chan struct{}, 1),
 	}
 	go l.waker()
 	return l
 }
 
-// waker wakes the waiting subscribers when asked: closing a channel that
-// many wait on readies each of them, which is work a writer should not do.
-// It returns once the log is closed.
+// waker hands slots to the followers that wait for events, when asked:
+// work that a writer should not do. It returns once the log is closed.
 func (l *Log) waker() {
 	for range l.kick {
 		l.mu.Lock()
-		old := l.wake
-		l.wake = make(chan struct{})
+		idle := l.idle
+		l.idle = nil
+		for _, f := range idle {
+			if f.gone {
+				continue
+			}
+			if l.free > 0 {
+				l.free--
+				f.grant()
+			} else {
+				l.line = append(l.line, f)
+			}
+		}
 		closed := l.closed
 		l.mu.Unlock()
-		close(old)
 		if closed {
 			return
 		}
 	}
+}
+
+// follower is one subscription's reader of the log.
+type follower struct {
+	turn chan struct{} // receives when a slot is handed to it
+	// Under Log.mu: granted, a slot was handed to it and not yet taken;
+	// gone, its subscription ended while it waited.
+	granted, gone bool
+}
+
+func newFollower() *follower { return &follower{turn: make(chan struct{}, 1)} }
+
+// grant hands f a slot. l.mu is held.
+func (f *follower) grant() {
+	f.granted = true
+	f.turn <- struct{}{} // never blocks: one grant at a time
+}
+
+// acquire takes a slot for f, waiting in line for one; false once ctx
+// ends first.
+func (l *Log) acquire(ctx context.Context, f *follower) bool {
+	l.mu.Lock()
+	if l.free > 0 {
+		l.free--
+		l.mu.Unlock()
+		return true
+	}
+	l.line = append(l.line, f)
+	l.mu.Unlock()
+	return l.await(ctx, f)
+}
+
+// await waits for a slot handed to f; false once ctx ends first.
+func (l *Log) await(ctx context.Context, f *follower) bool {
+	select {
+	case <-f.turn:
+		l.mu.Lock()
+		f.granted = false
+		l.mu.Unlock()
+		return true
+	case <-ctx.Done():
+		l.mu.Lock()
+		f.gone = true
+		granted := f.granted
+		f.granted = false
+		l.mu.Unlock()
+		if granted {
+			<-f.turn
+			l.release()
+		}
+		return false
+	}
+}
+
+// release gives a slot back: to the first in line, if any.
+func (l *Log) release() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for len(l.line) > 0 {
+		f := l.line[0]
+		l.line[0] = nil
+		l.line = l.line[1:]
+		if !f.gone {
+			f.grant()
+			return
+		}
+	}
+	l.free++
 }
 
 // Append adds events to the log; their positions must be above every
@@ -200,8 +290,21 @@ func (s *subscription) Err() error {
 // the log does; it returns why it stopped (nil for ctx).
 func (l *Log) follow(ctx context.Context, c chan<- items.Item, pos int64, pacer *items.Pacer) error {
 	buf := make([]items.Event, 0, 16)
+	f := newFollower()
 	for {
-		events, wait, err := l.next(ctx, pos, buf[:0])
+		// Read in turn; wait for the transport and the client outside it.
+		if !l.acquire(ctx, f) {
+			return nil
+		}
+		events, idle, err := l.next(ctx, pos, buf[:0], f)
+		for idle && err == nil {
+			l.release()
+			if !l.await(ctx, f) {
+				return nil
+			}
+			events, idle, err = l.next(ctx, pos, buf[:0], f)
+		}
+		l.release()
 		if err != nil {
 			return err
 		}
@@ -217,35 +320,31 @@ func (l *Log) follow(ctx context.Context, c chan<- items.Item, pos int64, pacer 
 				return nil
 			}
 		}
-		if wait != nil {
-			select {
-			case <-wait:
-			case <-ctx.Done():
-				return nil
-			}
-		}
 	}
 }
 
 // next returns the events after pos, from the ring or the store; or, when
-// there are none yet, a channel closed when there may be.
-func (l *Log) next(ctx context.Context, pos int64, buf []items.Event) ([]items.Event, <-chan struct{}, error) {
+// there are none yet, idle, with f waiting in l.idle for the waker. Its
+// caller holds a slot.
+func (l *Log) next(ctx context.Context, pos int64, buf []items.Event, f *follower) (_ []items.Event, idle bool, _ error) {
 	l.mu.Lock()
 	switch {
 	case pos >= l.head || l.ending && pos >= l.stopAt:
-		wait := l.wake
 		closed, ending := l.closed, l.ending
+		if !closed && !ending {
+			l.idle = append(l.idle, f)
+		}
 		l.mu.Unlock()
 		switch {
 		case closed:
-			return nil, nil, errClosed
+			return nil, false, errClosed
 		case ending:
-			return nil, nil, items.ErrGoingAway
+			return nil, false, items.ErrGoingAway
 		}
-		return nil, wait, nil
+		return nil, true, nil
 	case l.head-pos > l.maxLag:
 		l.mu.Unlock()
-		return nil, nil, ErrTooSlow
+		return nil, false, ErrTooSlow
 	case pos >= l.floor:
 		// Every event above pos is in the ring.
 		i := sort.Search(l.n, func(i int) bool { return l.ring[(l.start+i)%len(l.ring)].Pos > pos })
@@ -253,25 +352,27 @@ func (l *Log) next(ctx context.Context, pos int64, buf []items.Event) ([]items.E
 			buf = append(buf, l.ring[(l.start+i)%len(l.ring)])
 		}
 		l.mu.Unlock()
-		return l.stop(buf), nil, nil
+		return l.stop(buf), false, nil
 	case l.closed:
 		l.mu.Unlock()
-		return nil, nil, errClosed // the store is closed: it cannot be read
+		return nil, false, errClosed // the store is closed: it cannot be read
 	}
-	wait := l.wake
 	l.mu.Unlock()
 	events, err := l.read(ctx, pos, page)
 	switch {
 	case err != nil && ctx.Err() != nil:
-		return nil, nil, nil // follow sees ctx's end
+		return nil, false, ctx.Err() // follow sees ctx's end
 	case err != nil:
-		return nil, nil, err
+		return nil, false, err
 	case len(events) == 0:
 		// The store has not caught up with what was appended (a reader
 		// of another connection, a replica): try again at the next event.
-		return nil, wait, nil
+		l.mu.Lock()
+		l.idle = append(l.idle, f)
+		l.mu.Unlock()
+		return nil, true, nil
 	}
-	return l.stop(events), nil, nil
+	return l.stop(events), false, nil
 }
 
 // stop cuts events at the position where a shutting-down log stops.
