@@ -226,6 +226,9 @@ func NewHandler(cfg Config, deps Deps) *Handler {
 			deps.Metrics.Cache("read_"+name, func() cache.Stats { return rs.CacheStats()[name] })
 		}
 	}
+	// Writes go before subscription deliveries (see writePressure).
+	pressure := &writePressure{}
+	deps.Store = pressure.store(deps.Store)
 	respCache := func(next http.Handler) http.Handler { return next }
 	if cfg.ResponseCacheBytes > 0 {
 		rc := newResponseCache(cfg.ResponseCacheBytes, deps.Metrics)
@@ -247,6 +250,7 @@ func NewHandler(cfg Config, deps Deps) *Handler {
 	limits := newLimiter(cfg.RateLimit)
 	access := newAccessLog(deps.AccessLog, deps.Logger)
 	ws := newWebsocket(cfg, deps, tokens, limits, access)
+	ws.pressure = pressure
 	gql := newGraphQL(cfg, deps, ws)
 	r := chi.NewRouter()
 	r.Use(deadlines(cfg.ReadTimeout, cfg.WriteTimeout))

@@ -103,8 +103,10 @@ type websocketTransport struct {
 	log     *slog.Logger
 	metrics *metrics.Metrics // nil: not measured
 	// deliveries bounds the subscription events being executed at once,
-	// over every socket (see items.Gate).
+	// over every socket (see items.Gate), and pressure lets writes go
+	// first; nil: no writes counted.
 	deliveries *items.Gate
+	pressure   *writePressure
 
 	mu       sync.Mutex
 	sockets  map[*wsConn]struct{}
@@ -890,9 +892,13 @@ func (c *wsConn) stream(ctx context.Context, op *wsOp, rc *graphql.OperationCont
 		case <-ctx.Done():
 			return false
 		}
-		if c.t.deliveries.Enter(ctx) != nil {
+		c.t.pressure.queued.Add(1)
+		entered := c.t.deliveries.Enter(ctx)
+		c.t.pressure.queued.Add(-1)
+		if entered != nil {
 			return false
 		}
+		c.t.pressure.yield(ctx)
 		go func() {
 			defer c.t.deliveries.Leave()
 			defer func() {
