@@ -57,10 +57,10 @@ type Log struct {
 	// that have read everything wait in idle until the waker, kicked by
 	// an append or the log's end, hands them slots. So an append wakes a
 	// few followers at a time, not thousands at once, each to park again.
-	free int
-	line []*follower
-	idle []*follower
-	kick chan struct{}
+	free   int
+	line   []*follower
+	idle   []*follower
+	kick   chan struct{}
 	ending bool  // Shutdown was called: deliver up to stopAt, then end
 	stopAt int64 // head when Shutdown was called
 	closed bool  // Close was called: end now
