@@ -2,11 +2,14 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
@@ -657,6 +660,107 @@ func TestShutdownClientsSurvive(t *testing.T) {
 	}
 	t.Logf("%d items acknowledged (%d committed, %d requests refused by A at shutdown), received %d on A then %d on B after id %s",
 		acked, committed, p.refused(), len(gotA), len(gotB), last)
+}
+
+// TestShutdownGraceRunsOut: a subscriber that stops reading holds A's
+// drain up; at --shutdown-grace (1 s) A closes its socket with 1001
+// anyway and run returns, rather than waiting for the client. The client
+// is stalled past the grace, then reads again, as a slow client would,
+// and finds the socket closed with 1001.
+func TestShutdownGraceRunsOut(t *testing.T) {
+	db := pgSchema(t)
+	const grace = time.Second
+	a := start(t, map[string]string{"BOOTSTRAP_ADMIN_TOKEN": adminToken}, "--db", db, "--shutdown-grace", grace.String())
+
+	// A receive buffer of a fixed size (the kernel would grow it for a
+	// client that reads): the server's writes block after a few hundred
+	// kilobytes, and the client catches up in milliseconds once it reads.
+	dialer := &net.Dialer{}
+	fixed := &websocket.DialOptions{HTTPClient: &http.Client{Transport: &http.Transport{
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			c, err := dialer.DialContext(ctx, network, addr)
+			if tc, ok := c.(*net.TCPConn); ok {
+				_ = tc.SetReadBuffer(64 << 10)
+			}
+			return c, err
+		},
+	}}}
+	f := followItems(t, a.url, "", fixed)
+	f.waitLive(t, a.url)
+	f.pause()
+
+	// Far more than the kernel's buffers hold: about 800 KB of events.
+	const n = 400
+	description := strings.Repeat("x", 1900)
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Go(func() {
+			for i := w; i < n; i += 8 {
+				if err := addDescribed(t.Context(), a.url, fmt.Sprintf("w%d-%d", w, i), description); err != nil {
+					t.Errorf("addItem: %v", err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+
+	began := time.Now()
+	// The client stalls until the grace has run out, then reads again
+	// within the second A gives a client to answer its close: a client
+	// that never reads again cannot receive a close frame at all. (A timer,
+	// not a wait: the stall is what the test is about.)
+	resume := time.AfterFunc(grace+400*time.Millisecond, f.resume)
+	defer resume.Stop()
+	a.stop(t)
+	returned := time.Since(began)
+	if returned < grace || returned > grace+5*time.Second {
+		t.Errorf("run returned %v after the shutdown began, want about the grace (%v) and a second for the close handshake", returned, grace)
+	}
+	if !strings.Contains(a.logs.String(), "still busy when the shutdown grace ran out") {
+		t.Errorf("A drained before its grace ran out: the stalled client did not hold it up (test broken?)\n%s", a.logs)
+	}
+	if !f.wait(10*time.Second, func(f *itemFollower) bool { return f.ended }) {
+		t.Fatal("the stalled socket was still open 10 s after A's shutdown")
+	}
+	if f.status != websocket.StatusGoingAway {
+		t.Errorf("the stalled socket closed with %d (%v) after %d items, want 1001 (going away)", f.status, f.endErr, len(f.events()))
+	}
+	if at := f.endedAt.Sub(began); at < grace {
+		t.Errorf("the stalled socket closed %v after the shutdown began, before the grace (%v)", at, grace)
+	}
+	t.Logf("run returned %v after the shutdown began; the stalled client read %d of %d items, then the close %d",
+		returned, len(f.events()), n, f.status)
+}
+
+// addDescribed adds an item with a description as the admin.
+func addDescribed(ctx context.Context, url, name, description string) error {
+	body, _ := json.Marshal(map[string]any{
+		"query":     `mutation($n: String!, $d: String) { addItem(input: {name: $n, description: $d}) { id } }`,
+		"variables": map[string]any{"n": name, "d": description},
+	})
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url+"/graphql", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+adminToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	var r struct {
+		Data   struct{ AddItem struct{ ID string } }
+		Errors []any
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
+		return err
+	}
+	if len(r.Errors) > 0 || r.Data.AddItem.ID == "" {
+		return fmt.Errorf("addItem errors: %v", r.Errors)
+	}
+	return nil
 }
 
 // itemEvent is an item as a subscriber receives it.
