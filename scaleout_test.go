@@ -2,11 +2,14 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
@@ -520,4 +523,530 @@ func TestKillNineOnPostgres(t *testing.T) {
 		}
 	}
 	t.Logf("%d acknowledged items before kill -9, all received by the other server's subscriber; %d received in all", len(acked), len(got))
+}
+
+// TestShutdownClientsSurvive runs two servers A and B on one database,
+// with writers adding items through both, and a websocket client
+// subscribed to itemAdded on A. A shuts down as SIGTERM would: the client
+// sees its socket close with 1001 only once it has received every item
+// acknowledged before the shutdown began; it resumes on B with
+// `itemAdded(after: <the last id it received>)` while the writers of A
+// move to B, and in the end has received every committed item exactly
+// once, in the order of the log, each writer's items in the order they
+// were added. 8 writers add 200 items before the shutdown and 100 after
+// the client resumed; ITEMSAPI_SCALEOUT_FULL=1 makes it 32, 5,000 and
+// 2,000.
+func TestShutdownClientsSurvive(t *testing.T) {
+	db := pgSchema(t)
+	env := map[string]string{"BOOTSTRAP_ADMIN_TOKEN": adminToken}
+	a := start(t, env, "--db", db, "--shutdown-grace", "10s")
+	b := start(t, env, "--db", db)
+	writers, before, after := 8, 200, 100
+	if os.Getenv("ITEMSAPI_SCALEOUT_FULL") == "1" {
+		writers, before, after = 32, 5000, 2000
+	}
+
+	onA := followItems(t, a.url, "", nil)
+	onA.waitLive(t, a.url)
+
+	p := newWriterPool(writers)
+	stop := make(chan struct{})
+	stopWriters := sync.OnceFunc(func() { close(stop) })
+	var wg sync.WaitGroup
+	defer func() { stopWriters(); wg.Wait() }() // no writer outlives the test
+	for w := range writers {
+		first, other := a.url, b.url
+		if w%2 == 1 {
+			first, other = b.url, a.url
+		}
+		wg.Go(func() { p.write(t, w, first, other, a.url, stop) })
+	}
+	p.waitAcked(t, before)
+
+	required, began := p.beginShutdown()
+	a.stop(t) // fails the test unless run returns within 15 s
+	if !onA.wait(5*time.Second, func(*itemFollower) bool { return onA.ended }) {
+		t.Fatal("the socket on A was still open 5 s after A's run returned")
+	}
+	gotA := onA.events()
+	if onA.status != websocket.StatusGoingAway {
+		t.Errorf("the socket on A closed with %d (%v), want 1001 (going away)", onA.status, onA.endErr)
+	}
+	if others := onA.otherMessages(); len(others) > 0 {
+		t.Errorf("on A, messages other than next: %q", others)
+	}
+	received := map[string]bool{}
+	for _, e := range gotA {
+		received[e.Name] = true
+	}
+	var missing []string
+	for _, name := range required {
+		if !received[name] {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) > 0 {
+		t.Errorf("the socket on A closed before %d of the %d items acknowledged before the shutdown were sent, such as %q",
+			len(missing), len(required), missing[:min(len(missing), 5)])
+	}
+	if strings.Contains(a.logs.String(), "still busy when the shutdown grace ran out") {
+		t.Errorf("A needed its whole shutdown grace for a client that reads:\n%s", a.logs)
+	}
+	t.Logf("A closed the socket with %d, %v after its shutdown began, having sent %d items (%d acknowledged before it began)",
+		onA.status, onA.endedAt.Sub(began), len(gotA), len(required))
+	if len(gotA) == 0 {
+		t.Fatal("nothing received on A: no id to resume after")
+	}
+
+	last := gotA[len(gotA)-1].ID
+	onB := followItems(t, b.url, last, nil)
+	p.waitAcked(t, p.count()+after)
+	stopWriters()
+	wg.Wait()
+	// Every item committed before "end" was added comes before it in the
+	// log, those of requests A cut at shutdown included.
+	if _, err := addItem(t.Context(), b.url, "end"); err != nil {
+		t.Fatal(err)
+	}
+	if !onB.wait(30*time.Second, func(f *itemFollower) bool { return f.has("end") }) {
+		t.Fatalf("the client resumed on B after %s did not receive the last item within 30 s", last)
+	}
+	gotB := onB.events()
+	if others := onB.otherMessages(); len(others) > 0 {
+		t.Errorf("on B, messages other than next: %q", others)
+	}
+
+	// What the log holds: every item's position.
+	pos := logPositions(t, db)
+	all := append(slices.Clone(gotA), gotB...)
+	index := map[string]int{}
+	prev := int64(0)
+	for i, e := range all {
+		if j, dup := index[e.Name]; dup {
+			t.Errorf("%s (id %s) received twice, at %d and %d (%d on A)", e.Name, e.ID, j, i, len(gotA))
+			continue
+		}
+		index[e.Name] = i
+		switch p, ok := pos[e.Name]; {
+		case !ok:
+			t.Errorf("%s received, but it has no position in the log", e.Name)
+		case p <= prev:
+			t.Errorf("%s (position %d) received after position %d: not the log's order", e.Name, p, prev)
+		default:
+			prev = p
+		}
+	}
+	committed := 0
+	for name := range pos {
+		if writerItem(name) {
+			committed++
+			if _, ok := index[name]; !ok {
+				t.Errorf("%s is in the log but was never received", name)
+			}
+		}
+	}
+	acked := 0
+	for w, names := range p.acked {
+		for j, name := range names {
+			acked++
+			k, ok := index[name]
+			switch {
+			case !ok:
+				t.Errorf("acknowledged %s never received", name)
+			case j > 0 && k < index[names[j-1]]:
+				t.Errorf("writer %d's %s received before %s", w, name, names[j-1])
+			}
+		}
+	}
+	t.Logf("%d items acknowledged (%d committed, %d requests refused by A at shutdown), received %d on A then %d on B after id %s",
+		acked, committed, p.refused(), len(gotA), len(gotB), last)
+}
+
+// TestShutdownGraceRunsOut: a subscriber that stops reading holds A's
+// drain up; at --shutdown-grace (1 s) A closes its socket with 1001
+// anyway and run returns, rather than waiting for the client. The client
+// is stalled past the grace, then reads again, as a slow client would,
+// and finds the socket closed with 1001.
+func TestShutdownGraceRunsOut(t *testing.T) {
+	db := pgSchema(t)
+	const grace = time.Second
+	a := start(t, map[string]string{"BOOTSTRAP_ADMIN_TOKEN": adminToken}, "--db", db, "--shutdown-grace", grace.String())
+
+	// A receive buffer of a fixed size (the kernel would grow it for a
+	// client that reads): the server's writes block after a few hundred
+	// kilobytes, and the client catches up in milliseconds once it reads.
+	dialer := &net.Dialer{}
+	fixed := &websocket.DialOptions{HTTPClient: &http.Client{Transport: &http.Transport{
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			c, err := dialer.DialContext(ctx, network, addr)
+			if tc, ok := c.(*net.TCPConn); ok {
+				_ = tc.SetReadBuffer(64 << 10)
+			}
+			return c, err
+		},
+	}}}
+	f := followItems(t, a.url, "", fixed)
+	f.waitLive(t, a.url)
+	f.pause()
+
+	// Far more than the kernel's buffers hold: about 800 KB of events.
+	const n = 400
+	description := strings.Repeat("x", 1900)
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Go(func() {
+			for i := w; i < n; i += 8 {
+				if err := addDescribed(t.Context(), a.url, fmt.Sprintf("w%d-%d", w, i), description); err != nil {
+					t.Errorf("addItem: %v", err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+
+	began := time.Now()
+	// The client stalls until the grace has run out, then reads again
+	// within the second A gives a client to answer its close: a client
+	// that never reads again cannot receive a close frame at all. (A timer,
+	// not a wait: the stall is what the test is about.)
+	resume := time.AfterFunc(grace+400*time.Millisecond, f.resume)
+	defer resume.Stop()
+	a.stop(t)
+	returned := time.Since(began)
+	if returned < grace || returned > grace+5*time.Second {
+		t.Errorf("run returned %v after the shutdown began, want about the grace (%v) and a second for the close handshake", returned, grace)
+	}
+	if !strings.Contains(a.logs.String(), "still busy when the shutdown grace ran out") {
+		t.Errorf("A drained before its grace ran out: the stalled client did not hold it up (test broken?)\n%s", a.logs)
+	}
+	if !f.wait(10*time.Second, func(f *itemFollower) bool { return f.ended }) {
+		t.Fatal("the stalled socket was still open 10 s after A's shutdown")
+	}
+	if f.status != websocket.StatusGoingAway {
+		t.Errorf("the stalled socket closed with %d (%v) after %d items, want 1001 (going away)", f.status, f.endErr, len(f.events()))
+	}
+	if at := f.endedAt.Sub(began); at < grace {
+		t.Errorf("the stalled socket closed %v after the shutdown began, before the grace (%v)", at, grace)
+	}
+	t.Logf("run returned %v after the shutdown began; the stalled client read %d of %d items, then the close %d",
+		returned, len(f.events()), n, f.status)
+}
+
+// addDescribed adds an item with a description as the admin.
+func addDescribed(ctx context.Context, url, name, description string) error {
+	body, _ := json.Marshal(map[string]any{
+		"query":     `mutation($n: String!, $d: String) { addItem(input: {name: $n, description: $d}) { id } }`,
+		"variables": map[string]any{"n": name, "d": description},
+	})
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url+"/graphql", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+adminToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	var r struct {
+		Data   struct{ AddItem struct{ ID string } }
+		Errors []any
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
+		return err
+	}
+	if len(r.Errors) > 0 || r.Data.AddItem.ID == "" {
+		return fmt.Errorf("addItem errors: %v", r.Errors)
+	}
+	return nil
+}
+
+// itemEvent is an item as a subscriber receives it.
+type itemEvent struct{ ID, Name string }
+
+// itemFollower is a graphql-transport-ws client of one itemAdded
+// subscription: it records the items it receives until its socket ends.
+type itemFollower struct {
+	gate   sync.Mutex // held while the client does not read
+	paused bool       // guarded by gate's holder: the test goroutine
+	news   chan struct{}
+
+	mu      sync.Mutex
+	got     []itemEvent
+	others  []string // messages other than next
+	ended   bool
+	status  websocket.StatusCode // how the socket ended
+	endErr  error
+	endedAt time.Time
+}
+
+// followItems subscribes to itemAdded on base, after the item with that
+// id unless after is empty, over a socket dialed with opts.
+func followItems(t *testing.T, base, after string, opts *websocket.DialOptions) *itemFollower {
+	t.Helper()
+	if opts == nil {
+		opts = &websocket.DialOptions{}
+	}
+	opts.Subprotocols = []string{"graphql-transport-ws"}
+	conn, _, err := websocket.Dial(t.Context(), "ws"+strings.TrimPrefix(base, "http")+"/graphql", opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	write := func(m string) {
+		if err := conn.Write(t.Context(), websocket.MessageText, []byte(m)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(`{"type":"connection_init","payload":{"Authorization":"Bearer ` + adminToken + `"}}`)
+	if _, data, err := conn.Read(t.Context()); err != nil || !strings.Contains(string(data), `"connection_ack"`) {
+		t.Fatalf("connection_init answered %s, %v", data, err)
+	}
+	payload := map[string]any{"query": "subscription { itemAdded { id name description } }"}
+	if after != "" {
+		payload = map[string]any{
+			"query":     "subscription($after: ID) { itemAdded(after: $after) { id name description } }",
+			"variables": map[string]any{"after": after},
+		}
+	}
+	sub, _ := json.Marshal(map[string]any{"type": "subscribe", "id": "1", "payload": payload})
+	write(string(sub))
+
+	f := &itemFollower{news: make(chan struct{}, 1)}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			f.gate.Lock()
+			f.gate.Unlock() //nolint:staticcheck // waits while the test holds the gate
+			_, data, err := conn.Read(context.Background())
+			f.mu.Lock()
+			if err != nil {
+				f.ended, f.status, f.endedAt = true, websocket.CloseStatus(err), time.Now()
+				f.endErr = err
+			} else {
+				var m struct {
+					Type    string
+					Payload struct {
+						Data struct{ ItemAdded itemEvent }
+					}
+				}
+				if json.Unmarshal(data, &m) == nil && m.Type == "next" && m.Payload.Data.ItemAdded.ID != "" {
+					f.got = append(f.got, m.Payload.Data.ItemAdded)
+				} else {
+					f.others = append(f.others, string(data))
+				}
+			}
+			f.mu.Unlock()
+			select {
+			case f.news <- struct{}{}:
+			default:
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		f.resume()
+		conn.CloseNow()
+		<-done
+	})
+	return f
+}
+
+// waitLive adds marker items through base until the subscription
+// receives one: from then on it receives every item added.
+func (f *itemFollower) waitLive(t *testing.T, base string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for i := 0; time.Now().Before(deadline); i++ {
+		marker := fmt.Sprintf("marker %d", i)
+		if _, err := addItem(t.Context(), base, marker); err != nil {
+			t.Fatal(err)
+		}
+		var ended bool
+		if f.wait(200*time.Millisecond, func(f *itemFollower) bool { ended = f.ended; return ended || f.has(marker) }) {
+			if ended { // the reader has returned: f is still
+				t.Fatalf("the subscription ended before it started: %d (%v) %q", f.status, f.endErr, f.others)
+			}
+			return
+		}
+	}
+	t.Fatal("the subscription did not start within 10 s")
+}
+
+// wait reports whether cond, called with f.mu held, holds within d.
+func (f *itemFollower) wait(d time.Duration, cond func(*itemFollower) bool) bool {
+	deadline := time.NewTimer(d)
+	defer deadline.Stop()
+	for {
+		f.mu.Lock()
+		ok := cond(f)
+		f.mu.Unlock()
+		if ok {
+			return true
+		}
+		select {
+		case <-f.news:
+		case <-deadline.C:
+			return false
+		}
+	}
+}
+
+// has reports whether an item named name was received. f.mu is held.
+func (f *itemFollower) has(name string) bool {
+	return slices.ContainsFunc(f.got, func(e itemEvent) bool { return e.Name == name })
+}
+
+// events returns the items received so far.
+func (f *itemFollower) events() []itemEvent {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.got)
+}
+
+// otherMessages returns the messages received other than next.
+func (f *itemFollower) otherMessages() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.others)
+}
+
+// pause makes the client stop reading, after the read under way if any.
+func (f *itemFollower) pause() {
+	if !f.paused {
+		f.gate.Lock()
+		f.paused = true
+	}
+}
+
+// resume makes the client read again.
+func (f *itemFollower) resume() {
+	if f.paused {
+		f.paused = false
+		f.gate.Unlock()
+	}
+}
+
+// writerPool is writers adding items "w<w>-<i>" until stopped, each
+// through one server; a writer whose server refuses once its shutdown
+// has begun moves to the other, as a client behind a load balancer
+// would.
+type writerPool struct {
+	mu       sync.Mutex
+	acked    [][]string // per writer, in the order they were acknowledged
+	total    int
+	shutting bool
+	cut      int // requests that failed on the server shutting down
+	news     chan struct{}
+}
+
+func newWriterPool(writers int) *writerPool {
+	return &writerPool{acked: make([][]string, writers), news: make(chan struct{}, 1)}
+}
+
+// write runs writer w through first, then other once first (if it is the
+// one that shuts down) refuses, until stop is closed.
+func (p *writerPool) write(t *testing.T, w int, first, other, shutsDown string, stop <-chan struct{}) {
+	target := first
+	for i := 0; ; i++ {
+		select {
+		case <-stop:
+			return
+		default:
+		}
+		name := fmt.Sprintf("w%d-%d", w, i)
+		_, err := addItem(t.Context(), target, name)
+		p.mu.Lock()
+		switch {
+		case err == nil:
+			p.acked[w] = append(p.acked[w], name)
+			p.total++
+		case target == shutsDown && p.shutting:
+			p.cut++
+			target = other // a new name next: this one may have been committed
+		default:
+			p.mu.Unlock()
+			t.Errorf("addItem(%s) on %s: %v", name, target, err)
+			return
+		}
+		p.mu.Unlock()
+		select {
+		case p.news <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// waitAcked waits until n items are acknowledged.
+func (p *writerPool) waitAcked(t *testing.T, n int) {
+	t.Helper()
+	deadline := time.NewTimer(30*time.Second + time.Duration(n)*10*time.Millisecond)
+	defer deadline.Stop()
+	for p.count() < n {
+		select {
+		case <-p.news:
+		case <-deadline.C:
+			t.Fatalf("%d of %d items acknowledged in time", p.count(), n)
+		}
+	}
+}
+
+func (p *writerPool) count() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.total
+}
+
+func (p *writerPool) refused() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.cut
+}
+
+// beginShutdown marks the moment a shutdown begins and returns the items
+// acknowledged before it.
+func (p *writerPool) beginShutdown() ([]string, time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.shutting = true
+	var names []string
+	for _, acked := range p.acked {
+		names = append(names, acked...)
+	}
+	return names, time.Now()
+}
+
+// writerItem reports whether name is a writer's item, "w<w>-<i>".
+func writerItem(name string) bool {
+	var w, i int
+	n, _ := fmt.Sscanf(name, "w%d-%d", &w, &i)
+	return n == 2 && name == fmt.Sprintf("w%d-%d", w, i)
+}
+
+// logPositions returns the position in the log of every item's event
+// that has one, by item name.
+func logPositions(t *testing.T, db string) map[string]int64 {
+	t.Helper()
+	conn, err := pgx.Connect(t.Context(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.WithoutCancel(t.Context()))
+	rows, _ := conn.Query(t.Context(), `SELECT i.name, e.pos FROM items i JOIN events e ON e.item_id = i.id WHERE e.pos IS NOT NULL`)
+	pos := map[string]int64{}
+	var (
+		name string
+		p    int64
+	)
+	if _, err := pgx.ForEachRow(rows, []any{&name, &p}, func() error {
+		pos[name] = p
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return pos
 }

@@ -268,6 +268,13 @@ func TestApolloClient(t *testing.T) {
 	runScript(t, "apollo.mjs")
 }
 
+// TestApolloClientUserRoles: a user with an ADMIN and a USER token is one
+// User in Apollo's normalised cache, with one role, whichever token asks.
+func TestApolloClientUserRoles(t *testing.T) {
+	requireNode(t)
+	runScript(t, "apollo-roles.mjs")
+}
+
 func TestSubscriptions(t *testing.T) {
 	requireNode(t)
 	runScript(t, "subscriptions.mjs")
