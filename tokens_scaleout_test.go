@@ -1,14 +1,19 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/coder/websocket"
 )
 
 // TestRevocationReachesEveryProcess runs two servers on one PostgreSQL
 // database: a token revoked on A, or by the CLI, is refused on B, which
-// had it cached, from the very next request.
+// had it cached, from the very next request, and B closes a websocket
+// opened with it with 4403 within a second.
 func TestRevocationReachesEveryProcess(t *testing.T) {
 	db := pgSchema(t)
 	env := map[string]string{"BOOTSTRAP_ADMIN_TOKEN": adminToken}
@@ -56,5 +61,41 @@ func TestRevocationReachesEveryProcess(t *testing.T) {
 		done := time.Now()
 		refusedOn(a, carol, done)
 		refusedOn(b, carol, done)
+	})
+	t.Run("B's websocket closed with 4403", func(t *testing.T) {
+		dave, id := mint("dave")
+		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+		defer cancel()
+		conn, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(b.url, "http")+"/graphql",
+			&websocket.DialOptions{Subprotocols: []string{"graphql-transport-ws"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.CloseNow()
+		if err := conn.Write(ctx, websocket.MessageText, []byte(`{"type":"connection_init","payload":{"token":"`+dave+`"}}`)); err != nil {
+			t.Fatal(err)
+		}
+		if _, msg, err := conn.Read(ctx); err != nil || !strings.Contains(string(msg), "connection_ack") {
+			t.Fatalf("init on B: %s %v, want connection_ack", msg, err)
+		}
+		r := ask(t, a.url, adminToken, `mutation($id: ID!) { revokeToken(id: $id) { revokedAt } }`, map[string]any{"id": id})
+		if len(r.Errors) > 0 {
+			t.Fatalf("revokeToken on A: %+v", r.Errors)
+		}
+		done := time.Now()
+		for {
+			_, _, err := conn.Read(ctx)
+			if err == nil {
+				continue // a ping
+			}
+			if got := websocket.CloseStatus(err); got != 4403 {
+				t.Fatalf("B's socket ended with %v (status %d), want a close with 4403", err, got)
+			}
+			break
+		}
+		if d := time.Since(done); d > time.Second {
+			t.Errorf("B closed the socket %v after the revocation on A, want within a second", d)
+		}
+		t.Logf("B closed the socket %v after the revocation on A", time.Since(done))
 	})
 }
