@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"runtime"
+	"runtime/metrics"
 	"slices"
 	"strconv"
 	"strings"
@@ -1197,4 +1198,97 @@ func (b *abuseBody) Read(p []byte) (int, error) {
 func (b *abuseBody) Close() error {
 	b.once.Do(func() { close(b.release) })
 	return nil
+}
+
+// abuseParseBound bounds the live heap while many websockets send large
+// documents at once: the 64 MiB of bytes in flight, and room for the rest.
+const abuseParseBound = 128 << 20
+
+// TestAbuseWebsocketDocuments sends, on many websockets at once, documents
+// of nearly 1 MiB each (a websocket message holds at most 1 MiB), made of
+// 95,000 fields: decoding and parsing each takes tens of megabytes. Over
+// HTTP the bytes in flight bound what such documents take at once; over
+// websockets they must too. Each socket gets its error (the cost limit,
+// or retry later), or is closed with 1013 (try again later) when its
+// message could not have its memory within a second. Without the budget,
+// 256 sockets took the heap to 856 MiB.
+func TestAbuseWebsocketDocuments(t *testing.T) {
+	if testing.Short() {
+		t.Skip("hundreds of megabytes: not with -short")
+	}
+	db := "sqlite:" + filepath.Join(t.TempDir(), "items.db")
+	s := start(t, nil, "--db", db)
+	a := newAbuser(t, s.url)
+	sockets := 256 / abuseScale
+	doc := "subscription { itemAdded { id " + strings.Repeat("__typename ", 95_000) + "} }"
+	payload, _ := json.Marshal(map[string]any{"query": doc})
+	msg := fmt.Appendf(nil, `{"type":"subscribe","id":"1","payload":%s}`, payload)
+	conns := make([]*abuseWS, sockets)
+	for i := range conns {
+		conns[i] = a.dialWS(t, "graphql-transport-ws")
+		conns[i].send(t, `{"type":"connection_init"}`)
+		conns[i].expect(t, "connection_ack", "")
+	}
+	stop := abusePeakLiveHeap()
+	var refused, busy, closed atomic.Int64
+	var wg sync.WaitGroup
+	for _, c := range conns {
+		wg.Go(func() {
+			if err := c.conn.Write(t.Context(), websocket.MessageText, msg); err != nil {
+				t.Error(err)
+				return
+			}
+			ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+			defer cancel()
+			_, data, err := c.conn.Read(ctx)
+			switch {
+			case websocket.CloseStatus(err) == websocket.StatusTryAgainLater:
+				closed.Add(1)
+			case err != nil:
+				t.Error(err)
+			case strings.Contains(string(data), "GRAPHQL_VALIDATION_FAILED"):
+				refused.Add(1)
+			case strings.Contains(string(data), "retry later"):
+				busy.Add(1)
+			default:
+				t.Errorf("answer %.300s, want a refusal", data)
+			}
+		})
+	}
+	wg.Wait()
+	peak := stop()
+	t.Logf("%d sockets, messages of %d bytes: %d over the cost limit, %d told to retry, %d closed with 1013; live heap peaked at %.1f MiB",
+		sockets, len(msg), refused.Load(), busy.Load(), closed.Load(), float64(peak)/(1<<20))
+	if peak > abuseParseBound {
+		t.Errorf("live heap peaked at %.1f MiB, over the bound of %d MiB", float64(peak)/(1<<20), abuseParseBound>>20)
+	}
+	if refused.Load() == 0 {
+		t.Errorf("no document was parsed and refused for its cost")
+	}
+	a.stillServes(t)
+}
+
+// abusePeakLiveHeap samples the live heap (as of the latest collection)
+// every millisecond until the returned function is called, which returns
+// the highest value seen.
+func abusePeakLiveHeap() (stop func() uint64) {
+	s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	var peak uint64
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		tick := time.NewTicker(time.Millisecond)
+		defer tick.Stop()
+		for {
+			metrics.Read(s)
+			peak = max(peak, s[0].Value.Uint64())
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return func() uint64 { close(done); <-finished; return peak }
 }

@@ -235,7 +235,8 @@ func NewHandler(cfg Config, deps Deps) *Handler {
 	}
 	limits := newLimiter(cfg.RateLimit)
 	access := newAccessLog(deps.AccessLog, deps.Logger)
-	ws := newWebsocket(cfg, deps, tokens, limits, access)
+	inflight := newInflight(cfg.MaxInflightBytes, cfg.MaxBodyBytes)
+	ws := newWebsocket(cfg, deps, tokens, limits, access, inflight)
 	gql := newGraphQL(cfg, deps, ws)
 	r := chi.NewRouter()
 	r.Use(deadlines(cfg.ReadTimeout, cfg.WriteTimeout))
@@ -258,7 +259,6 @@ func NewHandler(cfg Config, deps Deps) *Handler {
 	if cfg.CSRFPrevention {
 		api = api.With(csrfPrevention)
 	}
-	inflight := newInflight(cfg.MaxInflightBytes, cfg.MaxBodyBytes)
 	api.With(auth.Middleware(tokens), limitBody(cfg.MaxBodyBytes), inflight.middleware, respCache).Handle("/graphql", gql)
 	if deps.Metrics != nil {
 		r.Method(http.MethodGet, "/metrics", deps.Metrics.Handler())

@@ -26,8 +26,11 @@ import (
 // cannot reserve what it needs within inflightWait is answered 503 with
 // Retry-After: 1, and nothing of it runs. A request whose needs exceed the
 // whole budget is granted the whole budget, so that it runs, alone.
-// Websocket upgrades reserve nothing: a socket's messages are bounded by
-// its own read limit.
+// Websocket upgrades reserve nothing; each message reserves
+// bodyBytesFactor times its bytes as they are read, and parsing its
+// document what it takes, until it has been handled (websocket.go): a
+// socket whose message cannot have its memory within inflightWait is
+// closed with 1013, try again later.
 
 // bodyBytesFactor is what reading and decoding a body takes per byte.
 const bodyBytesFactor = 3
@@ -194,6 +197,9 @@ func refused(ctx context.Context) bool {
 // writeBusy answers a request refused for lack of memory.
 func writeBusy(w http.ResponseWriter) {
 	w.Header().Set("Retry-After", strconv.Itoa(int(inflightWait/time.Second)))
-	writeError(w, http.StatusServiceUnavailable, codeBadRequest,
-		"the server is reading and parsing as many bytes as it may: retry later")
+	writeError(w, http.StatusServiceUnavailable, codeBadRequest, busyMessage)
 }
+
+// busyMessage is the error message of a request or operation refused for
+// lack of memory.
+const busyMessage = "the server is reading and parsing as many bytes as it may: retry later"

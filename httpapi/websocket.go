@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -103,6 +104,10 @@ type websocketTransport struct {
 	// deliveries bounds the subscription events being executed at once,
 	// over every socket (see items.Gate).
 	deliveries *items.Gate
+	// inflight is the budget of bytes in flight that HTTP requests share
+	// (nil: none): a message reserves from it as it is read, and its
+	// operation what parsing its document takes, as a request does.
+	inflight *inflight
 
 	mu       sync.Mutex
 	sockets  map[*wsConn]struct{}
@@ -112,9 +117,9 @@ type websocketTransport struct {
 
 var _ graphql.Transport = (*websocketTransport)(nil)
 
-func newWebsocket(cfg Config, deps Deps, tokens auth.TokenStore, l *limiter, access *accessLog) *websocketTransport {
+func newWebsocket(cfg Config, deps Deps, tokens auth.TokenStore, l *limiter, access *accessLog, f *inflight) *websocketTransport {
 	return &websocketTransport{
-		cfg: cfg, tokens: tokens, limiter: l, access: access, log: deps.Logger, metrics: deps.Metrics,
+		cfg: cfg, tokens: tokens, limiter: l, access: access, log: deps.Logger, metrics: deps.Metrics, inflight: f,
 		deliveries: items.NewGate(4 * runtime.GOMAXPROCS(0)),
 		sockets:    map[*wsConn]struct{}{},
 		drained:    make(chan struct{}),
@@ -318,14 +323,17 @@ type wsConn struct {
 	initialised bool
 	// live holds every operation whose goroutine runs; ops the one of
 	// each id that the client has not ended (or the latest).
-	live       map[*wsOp]struct{}
-	ops        map[string]*wsOp
-	seq        uint64
-	draining   bool
-	closing    bool
-	initTimer  *time.Timer
-	keepAlive  *time.Timer
-	lastPong   time.Time
+	live      map[*wsOp]struct{}
+	ops       map[string]*wsOp
+	seq       uint64
+	draining  bool
+	closing   bool
+	initTimer *time.Timer
+	keepAlive *time.Timer
+	lastPong  time.Time
+	// res is the reservation of bytes in flight of the message being
+	// handled; only the socket's goroutine uses it.
+	res        *reservation
 	readCtx    context.Context // the reads'; abort cancels it
 	stopRead   context.CancelFunc
 	changed    chan struct{} // closed and replaced as an operation returns
@@ -385,19 +393,65 @@ func (c *wsConn) serve(conn *coderws.Conn) {
 		c.drain()
 	}
 	for {
-		_, data, err := conn.Read(c.readCtx)
-		if err != nil {
+		res := &reservation{in: c.t.inflight}
+		data, err := c.read(conn, res)
+		if errors.Is(err, errBusy) {
+			res.release()
+			c.closeWith(coderws.StatusTryAgainLater, busyMessage)
 			return
 		}
+		if err != nil {
+			res.release()
+			return
+		}
+		c.res = res
 		var v verdict
 		if c.legacy {
 			v = c.handleLegacy(data)
 		} else {
 			v = c.handle(data)
 		}
+		c.res = nil
+		res.release()
 		if v.closeCode != 0 {
 			c.closeWith(v.closeCode, v.reason)
 			return
+		}
+	}
+}
+
+// wsReadChunk is how much of a message is read at a time, each chunk's
+// bytes in flight reserved before it is read.
+const wsReadChunk = 32 << 10
+
+// read reads the next message, reserving in res bodyBytesFactor times its
+// bytes as they come (for the message, and the decoding of it): the
+// messages being read and handled at once on every socket hold at most
+// the budget of bytes in flight, and a client that trickles a message
+// holds only what it has sent. A message that cannot have its memory
+// within inflightWait fails with errBusy: the sockets that each hold part
+// of the budget, waiting for more, would otherwise wait for each other.
+func (c *wsConn) read(conn *coderws.Conn, res *reservation) ([]byte, error) {
+	_, r, err := conn.Reader(c.readCtx)
+	if err != nil {
+		return nil, err
+	}
+	if res.in == nil {
+		return io.ReadAll(r)
+	}
+	var data []byte
+	for {
+		if err := res.grow(c.readCtx, wsReadChunk*bodyBytesFactor); err != nil {
+			return nil, err
+		}
+		data = slices.Grow(data, wsReadChunk)
+		n, err := io.ReadFull(r, data[len(data):len(data)+wsReadChunk])
+		data = data[:len(data)+n]
+		switch {
+		case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+			return data, nil
+		case err != nil:
+			return nil, err
 		}
 	}
 }
@@ -678,10 +732,19 @@ func (c *wsConn) start(id string, payload json.RawMessage) verdict {
 	c.mu.Lock()
 	ctx, cancel := context.WithCancel(c.ctx)
 	c.mu.Unlock()
+	if c.res != nil && c.res.in != nil {
+		// Parsing reserves what it takes with the message's bytes.
+		ctx = context.WithValue(ctx, reservationKey{}, c.res)
+	}
 	ctx = graphql.StartOperationTrace(items.WithRequestID(ctx, reqID))
 	params.Headers = c.r.Header
 	params.ReadTime = graphql.TraceTiming{Start: received, End: graphql.Now()}
 	rc, errs := c.exec.CreateOperationContext(ctx, params)
+	if refused(ctx) {
+		cancel()
+		c.refuseLogged(id, reqID, http.StatusServiceUnavailable, codeBadRequest, busyMessage)
+		return verdict{}
+	}
 	if errs != nil {
 		defer cancel()
 		resp := c.exec.DispatchError(graphql.WithOperationContext(ctx, rc), errs)
