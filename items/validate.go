@@ -189,6 +189,12 @@ func SearchTooLong(q string) bool {
 	return utf8.RuneCountInString(q) > MaxNameLength
 }
 
+// NormalizeSearch returns a search text normalised to NFC, as names are
+// (see ValidateName), so that "é" typed as e + U+0301 finds a name stored
+// with U+00E9. Call it on a text that ValidateSearch accepts and that is
+// not SearchTooLong: the contract counts a search's code points as sent.
+func NormalizeSearch(q string) string { return norm.NFC.String(q) }
+
 // ValidateSearch checks a search text: valid UTF-8 without NUL, which
 // some databases refuse.
 func ValidateSearch(q string) error {

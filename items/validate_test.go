@@ -201,6 +201,20 @@ func TestSearchTooLong(t *testing.T) {
 	}
 }
 
+func TestNormalizeSearch(t *testing.T) {
+	tests := []struct{ q, want string }{
+		{"", ""},
+		{"cafe\u0301", "caf\u00e9"},
+		{"CAF\u00c9", "CAF\u00c9"},
+		{strings.Repeat("e\u0301", 100), strings.Repeat("\u00e9", 100)},
+	}
+	for _, tt := range tests {
+		if got := items.NormalizeSearch(tt.q); got != tt.want {
+			t.Errorf("NormalizeSearch(%+q) = %+q, want %+q", tt.q, got, tt.want)
+		}
+	}
+}
+
 // FuzzValidateName checks what ValidateName promises of every name it
 // accepts: the stored name is NFC, trimmed, 1 to MaxNameLength code
 // points, free of controls and bidirectional controls, holds a visible
