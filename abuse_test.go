@@ -1292,3 +1292,83 @@ func abusePeakLiveHeap() (stop func() uint64) {
 	}()
 	return func() uint64 { close(done); <-finished; return peak }
 }
+
+// TestAbuseLongOperationIDs starts operations whose ids are nearly a
+// megabyte long, 20 to a socket (the most it may run), on websockets
+// (both protocols) and on a graphql-sse reservation: an id is kept as
+// long as its operation runs, and echoed in each of its messages, so ids
+// that long would hold gigabytes for 1,000 sockets (before ids were
+// bounded, 20 sockets of each protocol and one reservation held 712 MiB).
+// An id over 128 bytes closes a graphql-transport-ws socket with 4400,
+// gets a connection_error on the legacy protocol, and a 400 over
+// graphql-sse; the live heap stays within abuseHeapBound. An id of 128
+// bytes runs.
+func TestAbuseLongOperationIDs(t *testing.T) {
+	if testing.Short() {
+		t.Skip("hundreds of megabytes: not with -short")
+	}
+	db := "sqlite:" + filepath.Join(t.TempDir(), "items.db")
+	s := start(t, nil, "--db", db)
+	a := newAbuser(t, s.url)
+	const perSocket = 20
+	sockets := 20 / min(abuseScale, 4)
+	long := func(i int) string { return fmt.Sprintf("%0900000d", i) }
+	const sub = `{"query":"subscription { itemAdded { id } }"}`
+	before := abuseLiveHeap()
+	for range sockets {
+		w := a.dialWS(t, "graphql-transport-ws")
+		w.send(t, `{"type":"connection_init"}`)
+		w.expect(t, "connection_ack", "")
+		w.send(t, fmt.Sprintf(`{"type":"subscribe","id":%q,"payload":%s}`, long(0), sub))
+		ctx, cancel := context.WithTimeout(t.Context(), abuseDeadline)
+		_, _, err := w.conn.Read(ctx)
+		cancel()
+		if code := websocket.CloseStatus(err); code != 4400 {
+			t.Fatalf("graphql-transport-ws subscribe with an id of 900 kB: %v, want close 4400", err)
+		}
+	}
+	for range sockets {
+		w := a.dialWS(t, "graphql-ws")
+		w.send(t, `{"type":"connection_init"}`)
+		w.expect(t, "connection_ack", "")
+		for i := range perSocket {
+			w.send(t, fmt.Sprintf(`{"type":"start","id":%q,"payload":%s}`, long(i), sub))
+			if m := w.next(t, abuseDeadline); m.Type != "connection_error" || !strings.Contains(string(m.Payload), "at most 128 bytes") {
+				t.Fatalf("legacy start with an id of 900 kB: %s %.100s, want connection_error", m.Type, m.Payload)
+			}
+		}
+	}
+	put := a.request(t, http.MethodPut, "/graphql", nil)
+	resp, err := a.client.Do(put)
+	if err != nil {
+		t.Fatal(err)
+	}
+	token, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	postOp := func(id string) abuseReply {
+		body, _ := json.Marshal(map[string]any{"query": "subscription { itemAdded { id } }", "extensions": map[string]any{"operationId": id}})
+		req := a.request(t, http.MethodPost, "/graphql", bytes.NewReader(body))
+		req.Header.Set("X-GraphQL-Event-Stream-Token", string(token))
+		return a.send(t, "graphql-sse operation", req)
+	}
+	for i := range perSocket {
+		postOp(long(i)).want(t, http.StatusBadRequest, "BAD_REQUEST", "at most 128 bytes")
+	}
+	heap := abuseLiveHeap()
+	t.Logf("live heap %.1f MiB (%.1f MiB before)", float64(heap)/(1<<20), float64(before)/(1<<20))
+	if heap > abuseHeapBound {
+		t.Errorf("live heap %.1f MiB, over the bound of %d MiB", float64(heap)/(1<<20), abuseHeapBound>>20)
+	}
+
+	// 128 bytes is an id.
+	id128 := strings.Repeat("i", 128)
+	w := a.dialWS(t, "graphql-transport-ws")
+	w.send(t, `{"type":"connection_init"}`)
+	w.expect(t, "connection_ack", "")
+	w.send(t, fmt.Sprintf(`{"type":"subscribe","id":%q,"payload":%s}`, id128, sub))
+	if r := postOp(id128); r.Status != http.StatusAccepted {
+		t.Errorf("graphql-sse operation with an id of 128 bytes: %d %s, want 202", r.Status, r.short())
+	}
+	a.waitActive(t, 1) // the reservation's waits for its stream to open
+	a.stillServes(t)
+}

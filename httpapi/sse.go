@@ -407,6 +407,10 @@ func (t *sseReservations) operate(w http.ResponseWriter, r *http.Request, exec g
 		writeError(w, http.StatusBadRequest, codeBadRequest, "the operation has no id: send it in extensions.operationId")
 		return
 	}
+	if len(id) > maxOperationID {
+		writeError(w, http.StatusBadRequest, codeBadRequest, idTooLong)
+		return
+	}
 	res.mu.Lock()
 	_, busy := res.ops[id]
 	full := t.maxOps > 0 && res.active >= t.maxOps

@@ -88,6 +88,16 @@ const (
 // wsReadLimit bounds one client message, as gqlgen's transport did.
 const wsReadLimit = 1 << 20
 
+// maxOperationID bounds the id a client gives an operation, in bytes,
+// over websockets and graphql-sse: an id is kept while its operation runs
+// and sent again with each of its results, so ids of a megabyte would
+// hold gigabytes over a thousand sockets. Clients use UUIDs (36 bytes) or
+// counters.
+const maxOperationID = 128
+
+// idTooLong is the error of an operation id over maxOperationID.
+var idTooLong = fmt.Sprintf("an operation id is at most %d bytes", maxOperationID)
+
 // reasonGoingAway is the close reason, and the error message, of a server
 // that shuts down.
 const reasonGoingAway = "the server is shutting down"
@@ -542,6 +552,9 @@ func (c *wsConn) handle(data []byte) verdict {
 		if !hasID || id == "" {
 			return badRequest("Invalid message received: subscribe needs a non-empty id")
 		}
+		if len(id) > maxOperationID {
+			return badRequest("Invalid message received: " + idTooLong)
+		}
 		if reason := checkSubscribePayload(payload); reason != "" {
 			return badRequest("Invalid message received: " + reason)
 		}
@@ -612,6 +625,8 @@ func (c *wsConn) handleLegacy(data []byte) verdict {
 			return verdict{closeCode: closeUnauthorized, reason: "Unauthorized"}
 		case !hasID:
 			c.write(nil, connectionError("start needs a string id"))
+		case len(id) > maxOperationID:
+			c.write(nil, connectionError(idTooLong))
 		default:
 			return c.start(id, payload)
 		}
