@@ -1372,3 +1372,65 @@ func TestAbuseLongOperationIDs(t *testing.T) {
 	a.waitActive(t, 1) // the reservation's waits for its stream to open
 	a.stillServes(t)
 }
+
+// TestAbuseLargeSubscriptionDocuments starts, on websockets, the most
+// subscriptions each socket may run, each of a distinct document padded
+// with a comment to nearly the 1 MiB a message may hold: a subscription
+// keeps its document for as long as its client likes, so 20 sockets kept
+// 349 MiB when nothing counted them (1,000 sockets would keep 17 GB). The
+// documents running operations keep count in the bytes in flight: past
+// them, a subscribe is refused (retry later), and the live heap stays
+// within abuseHeapBound. Small subscriptions still run.
+func TestAbuseLargeSubscriptionDocuments(t *testing.T) {
+	if testing.Short() {
+		t.Skip("hundreds of megabytes: not with -short")
+	}
+	db := "sqlite:" + filepath.Join(t.TempDir(), "items.db")
+	s := start(t, nil, "--db", db)
+	a := newAbuser(t, s.url)
+	const perSocket = 20
+	sockets := 20 / min(abuseScale, 4)
+	before := abuseLiveHeap()
+	refused := 0
+	for n := range sockets {
+		w := a.dialWS(t, "graphql-transport-ws")
+		w.send(t, `{"type":"connection_init"}`)
+		w.expect(t, "connection_ack", "")
+		for i := range perSocket {
+			doc := fmt.Sprintf("subscription { itemAdded { id } } # %d %d %s", n, i, strings.Repeat("x", 900_000))
+			payload, _ := json.Marshal(map[string]any{"query": doc})
+			w.send(t, fmt.Sprintf(`{"type":"subscribe","id":"%d","payload":%s}`, i, payload))
+		}
+		// Each refusal is an error message; what runs sends nothing.
+		// The socket handles messages in order: they all come before
+		// the answer to a ping sent after them.
+		w.send(t, `{"type":"ping"}`)
+		for m := w.next(t, abuseDeadline); m.Type != "pong"; m = w.next(t, abuseDeadline) {
+			if m.Type != "error" || !strings.Contains(string(m.Payload), "retry later") {
+				t.Fatalf("message %s %.200s, want only refusals", m.Type, m.Payload)
+			}
+			refused++
+		}
+	}
+	running := a.active(t)
+	heap := abuseLiveHeap()
+	t.Logf("%d subscriptions of 900 kB documents sent: %v run, %d refused; live heap %.1f MiB (%.1f MiB before)",
+		sockets*perSocket, running, refused, float64(heap)/(1<<20), float64(before)/(1<<20))
+	if heap > abuseHeapBound {
+		t.Errorf("live heap %.1f MiB, over the bound of %d MiB", float64(heap)/(1<<20), abuseHeapBound>>20)
+	}
+	if int(running)+refused != sockets*perSocket {
+		t.Errorf("%v running and %d refused, want %d in all", running, refused, sockets*perSocket)
+	}
+	// Many small subscriptions of one document still run.
+	for range 3 {
+		w := a.dialWS(t, "graphql-transport-ws")
+		w.send(t, `{"type":"connection_init"}`)
+		w.expect(t, "connection_ack", "")
+		for i := range perSocket {
+			w.send(t, fmt.Sprintf(`{"type":"subscribe","id":"%d","payload":{"query":"subscription { itemAdded { id } }"}}`, i))
+		}
+	}
+	a.waitActive(t, running+3*perSocket)
+	a.stillServes(t)
+}

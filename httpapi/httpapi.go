@@ -236,8 +236,9 @@ func NewHandler(cfg Config, deps Deps) *Handler {
 	limits := newLimiter(cfg.RateLimit)
 	access := newAccessLog(deps.AccessLog, deps.Logger)
 	inflight := newInflight(cfg.MaxInflightBytes, cfg.MaxBodyBytes)
-	ws := newWebsocket(cfg, deps, tokens, limits, access, inflight)
-	gql := newGraphQL(cfg, deps, ws)
+	held := newHeldDocs(inflight)
+	ws := newWebsocket(cfg, deps, tokens, limits, access, inflight, held)
+	gql := newGraphQL(cfg, deps, ws, held)
 	r := chi.NewRouter()
 	r.Use(deadlines(cfg.ReadTimeout, cfg.WriteTimeout))
 	if deps.Metrics != nil {
@@ -271,7 +272,7 @@ func NewHandler(cfg Config, deps Deps) *Handler {
 
 // newGraphQL configures gqlgen's server explicitly: transports, the error
 // presenter, panic recovery, caches and limits.
-func newGraphQL(cfg Config, deps Deps, ws *websocketTransport) http.Handler {
+func newGraphQL(cfg Config, deps Deps, ws *websocketTransport, held *heldDocs) http.Handler {
 	srv := handler.New(graph.NewSchema(&graph.Resolver{Store: deps.Store, Broker: deps.Broker}))
 	// gqlgen serves a request with the first transport that supports it,
 	// so the order is the design: websocket upgrades (a GET like a
@@ -284,9 +285,10 @@ func newGraphQL(cfg Config, deps Deps, ws *websocketTransport) http.Handler {
 	srv.AddTransport(ws)
 	srv.AddTransport(transport.Options{AllowedMethods: []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete}})
 	streams := &streaming{
-		set: newStreamSet(cfg.MaxStreams),
-		cfg: streamConfig{keepAlive: cfg.KeepAlive, writeTimeout: cfg.WriteTimeout},
-		log: deps.Logger,
+		set:  newStreamSet(cfg.MaxStreams),
+		cfg:  streamConfig{keepAlive: cfg.KeepAlive, writeTimeout: cfg.WriteTimeout},
+		log:  deps.Logger,
+		held: held,
 	}
 	plain := httpTransport{maxBatch: cfg.MaxBatch, streams: streams}
 	srv.AddTransport(newSSEReservations(plain, streams, cfg.MaxSubscriptionsPerSocket))

@@ -7,6 +7,11 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
+
+	"itemsapi/graph"
 )
 
 // Bytes in flight: the requests being read and parsed at once, across all
@@ -203,3 +208,116 @@ func writeBusy(w http.ResponseWriter) {
 // busyMessage is the error message of a request or operation refused for
 // lack of memory.
 const busyMessage = "the server is reading and parsing as many bytes as it may: retry later"
+
+// heldDocs counts in the budget of bytes in flight the parsed documents
+// that running operations keep: a subscription keeps its document (its
+// text and its syntax tree) for as long as it runs, which its client
+// decides, so a thousand sockets each running 20 subscriptions of
+// distinct documents of a megabyte would otherwise keep 20 GB. A document
+// is counted once however many operations run it (gqlgen's query cache
+// hands every request with the same text the same document), so the
+// operations of an application, which run a few documents many times,
+// cost next to nothing; each operation's text is pointed at the
+// document's own, so that no operation keeps a copy of it. They hold at
+// most half the budget, so that requests always have the other half.
+type heldDocs struct {
+	in  *inflight
+	max int64
+
+	mu   sync.Mutex
+	used int64
+	docs map[*ast.QueryDocument]*heldDoc
+}
+
+type heldDoc struct {
+	refs int
+	cost int64
+}
+
+func newHeldDocs(in *inflight) *heldDocs {
+	return &heldDocs{in: in, max: in.max / 2, docs: map[*ast.QueryDocument]*heldDoc{}}
+}
+
+// hold counts rc's document for one more running operation, if the
+// budget has room for it (it does not wait), and returns what to call
+// once the operation has ended; it fails with errBusy.
+func (h *heldDocs) hold(rc *graphql.OperationContext) (release func(), err error) {
+	doc := rc.Doc
+	if h == nil || doc == nil {
+		return func() {}, nil
+	}
+	if src := docSource(doc); src != nil && src.Input == rc.RawQuery {
+		rc.RawQuery = src.Input // the document's copy, not the request's
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	d := h.docs[doc]
+	if d == nil {
+		cost := docCost(doc, len(rc.RawQuery))
+		if h.used+cost > h.max || !h.in.tryAcquire(cost) {
+			return nil, errBusy
+		}
+		h.used += cost
+		d = &heldDoc{cost: cost}
+		h.docs[doc] = d
+	}
+	d.refs++
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			h.mu.Lock()
+			defer h.mu.Unlock()
+			if d.refs--; d.refs == 0 {
+				delete(h.docs, doc)
+				h.used -= d.cost
+				h.in.release(d.cost)
+			}
+		})
+	}, nil
+}
+
+// docSource returns the text a document was parsed from, or nil.
+func docSource(doc *ast.QueryDocument) *ast.Source {
+	for _, op := range doc.Operations {
+		if op.Position != nil && op.Position.Src != nil {
+			return op.Position.Src
+		}
+	}
+	return nil
+}
+
+// docCost is what a parsed document of n bytes of text is reckoned to
+// keep on the heap: its text, and graph.BytesPerToken per node of its
+// syntax tree (a field, argument, directive, fragment or variable), which
+// over-counts a node as the tokens it is made of would. Unlike the query
+// cache's reckoning per byte of text, it does not count a comment or a
+// string as a tree: a document padded with a comment of a megabyte costs
+// a megabyte.
+func docCost(doc *ast.QueryDocument, n int) int64 {
+	nodes := 0
+	var walk func(ast.SelectionSet)
+	walk = func(set ast.SelectionSet) {
+		for _, sel := range set {
+			nodes++
+			switch sel := sel.(type) {
+			case *ast.Field:
+				nodes += len(sel.Arguments) + len(sel.Directives)
+				walk(sel.SelectionSet)
+			case *ast.InlineFragment:
+				nodes += len(sel.Directives)
+				walk(sel.SelectionSet)
+			case *ast.FragmentSpread:
+				nodes += len(sel.Directives)
+			}
+		}
+	}
+	for _, op := range doc.Operations {
+		nodes += 1 + len(op.VariableDefinitions) + len(op.Directives)
+		walk(op.SelectionSet)
+	}
+	for _, f := range doc.Fragments {
+		nodes += 1 + len(f.Directives)
+		walk(f.SelectionSet)
+	}
+	return int64(n) + int64(nodes)*graph.BytesPerToken
+}

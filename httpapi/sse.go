@@ -63,6 +63,8 @@ type streaming struct {
 	set *streamSet
 	cfg streamConfig
 	log *slog.Logger
+	// held counts the documents of running operations (nil: not).
+	held *heldDocs
 }
 
 // serve answers one prepared operation as a stream of media: an event
@@ -75,6 +77,14 @@ func (s *streaming) serve(w http.ResponseWriter, r *http.Request, exec graphql.G
 	}
 	defer release()
 	releaseInflight(ctx)
+	if errs == nil {
+		releaseDoc, err := s.held.hold(rc)
+		if err != nil {
+			writeBusy(w)
+			return
+		}
+		defer releaseDoc()
+	}
 	if media == mediaMultipart {
 		s.serveMultipart(ctx, w, exec, rc, errs)
 		return
@@ -457,6 +467,13 @@ func (t *sseReservations) operate(w http.ResponseWriter, r *http.Request, exec g
 			fmt.Sprintf("this stream already runs %d operations, the most it may; complete one first", t.maxOps))
 		return
 	}
+	releaseDoc, err := t.streams.held.hold(op.rc)
+	if err != nil {
+		res.mu.Unlock()
+		cancel()
+		writeBusy(w)
+		return
+	}
 	sop := &sseOp{cancel: cancel}
 	res.ops[id] = sop
 	res.active++
@@ -470,6 +487,7 @@ func (t *sseReservations) operate(w http.ResponseWriter, r *http.Request, exec g
 			res.active--
 			res.mu.Unlock()
 		}()
+		defer releaseDoc()
 		defer stopWith()
 		defer cancel()
 		t.run(ctx, res, id, sop, exec, op.rc)

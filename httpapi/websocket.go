@@ -118,6 +118,8 @@ type websocketTransport struct {
 	// (nil: none): a message reserves from it as it is read, and its
 	// operation what parsing its document takes, as a request does.
 	inflight *inflight
+	// held counts the documents of running operations (nil: not).
+	held *heldDocs
 
 	mu       sync.Mutex
 	sockets  map[*wsConn]struct{}
@@ -127,9 +129,9 @@ type websocketTransport struct {
 
 var _ graphql.Transport = (*websocketTransport)(nil)
 
-func newWebsocket(cfg Config, deps Deps, tokens auth.TokenStore, l *limiter, access *accessLog, f *inflight) *websocketTransport {
+func newWebsocket(cfg Config, deps Deps, tokens auth.TokenStore, l *limiter, access *accessLog, f *inflight, held *heldDocs) *websocketTransport {
 	return &websocketTransport{
-		cfg: cfg, tokens: tokens, limiter: l, access: access, log: deps.Logger, metrics: deps.Metrics, inflight: f,
+		cfg: cfg, tokens: tokens, limiter: l, access: access, log: deps.Logger, metrics: deps.Metrics, inflight: f, held: held,
 		deliveries: items.NewGate(4 * runtime.GOMAXPROCS(0)),
 		sockets:    map[*wsConn]struct{}{},
 		drained:    make(chan struct{}),
@@ -355,6 +357,8 @@ type wsOp struct {
 	id     string
 	cancel context.CancelFunc
 	pacer  *items.Pacer
+	// releaseDoc uncounts the document the operation keeps (heldDocs).
+	releaseDoc func()
 	// silenced: nothing more is sent for it. Set under wsConn.wmu, before
 	// its last message, or when the client ends it.
 	silenced atomic.Bool
@@ -774,9 +778,16 @@ func (c *wsConn) start(id string, payload json.RawMessage) verdict {
 		return verdict{}
 	}
 
+	releaseDoc, err := c.t.held.hold(rc)
+	if err != nil {
+		cancel()
+		c.refuseLogged(id, reqID, http.StatusServiceUnavailable, codeBadRequest, busyMessage)
+		return verdict{}
+	}
 	c.mu.Lock()
 	if c.closing {
 		c.mu.Unlock()
+		releaseDoc()
 		cancel()
 		return verdict{}
 	}
@@ -784,7 +795,7 @@ func (c *wsConn) start(id string, payload json.RawMessage) verdict {
 	if name == "" && rc.Operation != nil {
 		name = rc.Operation.Name
 	}
-	op := &wsOp{id: id, cancel: cancel}
+	op := &wsOp{id: id, cancel: cancel, releaseDoc: releaseDoc}
 	c.ops[id] = op
 	c.live[op] = struct{}{}
 	c.goroutines.Add(1)
@@ -993,6 +1004,7 @@ func (c *wsConn) finishOp(ctx context.Context, op *wsOp, panicked bool, ended fu
 	}
 	op.cancel()
 	ended()
+	op.releaseDoc()
 	c.opDone(op)
 	now := time.Now()
 	c.t.access.request(now, reqID, "WS", c.r.URL.Path, name, status, now.Sub(received))
