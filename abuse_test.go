@@ -1378,9 +1378,12 @@ func TestAbuseLongOperationIDs(t *testing.T) {
 // with a comment to nearly the 1 MiB a message may hold: a subscription
 // keeps its document for as long as its client likes, so 20 sockets kept
 // 349 MiB when nothing counted them (1,000 sockets would keep 17 GB). The
-// documents running operations keep count in the bytes in flight: past
-// them, a subscribe is refused (retry later), and the live heap stays
-// within abuseHeapBound. Small subscriptions still run.
+// documents running operations keep count in the bytes in flight, up to
+// half of them: past that, a subscribe is refused (retry later), and the
+// live heap stays within abuseParseBound (the caches' budgets, the 32 MiB
+// of documents kept, and the rest). Small subscriptions still run; event
+// streams of large documents are refused with 503 while the documents
+// kept fill their half.
 func TestAbuseLargeSubscriptionDocuments(t *testing.T) {
 	if testing.Short() {
 		t.Skip("hundreds of megabytes: not with -short")
@@ -1416,8 +1419,8 @@ func TestAbuseLargeSubscriptionDocuments(t *testing.T) {
 	heap := abuseLiveHeap()
 	t.Logf("%d subscriptions of 900 kB documents sent: %v run, %d refused; live heap %.1f MiB (%.1f MiB before)",
 		sockets*perSocket, running, refused, float64(heap)/(1<<20), float64(before)/(1<<20))
-	if heap > abuseHeapBound {
-		t.Errorf("live heap %.1f MiB, over the bound of %d MiB", float64(heap)/(1<<20), abuseHeapBound>>20)
+	if heap > abuseParseBound {
+		t.Errorf("live heap %.1f MiB, over the bound of %d MiB", float64(heap)/(1<<20), abuseParseBound>>20)
 	}
 	if int(running)+refused != sockets*perSocket {
 		t.Errorf("%v running and %d refused, want %d in all", running, refused, sockets*perSocket)
@@ -1432,5 +1435,33 @@ func TestAbuseLargeSubscriptionDocuments(t *testing.T) {
 		}
 	}
 	a.waitActive(t, running+3*perSocket)
+	a.stillServes(t)
+
+	// Event streams of 1.9 MB documents, each open until the test ends.
+	var streams, busy int
+	for i := range 40 {
+		doc := fmt.Sprintf("subscription { itemAdded { id } } # sse %d %s", i, strings.Repeat("x", 1_900_000))
+		body, _ := json.Marshal(map[string]any{"query": doc})
+		req := a.request(t, http.MethodPost, "/graphql", bytes.NewReader(body))
+		req.Header.Set("Accept", "text/event-stream")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { resp.Body.Close() })
+		switch resp.StatusCode {
+		case http.StatusOK:
+			streams++
+		case http.StatusServiceUnavailable:
+			busy++
+		default:
+			t.Fatalf("event stream %d: %d", i, resp.StatusCode)
+		}
+	}
+	heap = abuseLiveHeap()
+	t.Logf("40 event streams of 1.9 MB documents: %d open, %d refused; live heap %.1f MiB", streams, busy, float64(heap)/(1<<20))
+	if heap > abuseParseBound {
+		t.Errorf("live heap %.1f MiB, over the bound of %d MiB", float64(heap)/(1<<20), abuseParseBound>>20)
+	}
 	a.stillServes(t)
 }
