@@ -474,3 +474,29 @@ func TestSSEReservationReusedOperationID(t *testing.T) {
 		}
 	}
 }
+
+// TestSSEReservationOperationNotFromTheResponseCache: an operation sent to
+// a reserved stream runs on that stream (202, then its events), even when
+// the response cache holds the answer of the same body sent as an
+// ordinary request.
+func TestSSEReservationOperationNotFromTheResponseCache(t *testing.T) {
+	ts := newStreamServer(t, httpapi.DefaultConfig())
+	put := ts.request(t, http.MethodPut, "/graphql", "", nil)
+	token, _ := io.ReadAll(put.Body)
+	withToken := map[string]string{"X-GraphQL-Event-Stream-Token": string(token)}
+	stream := ts.request(t, http.MethodGet, "/graphql?token="+string(token), "", map[string]string{"Accept": acceptSSE})
+	r := newSSEReader(t, stream)
+	body := gqlBody(`{ item(id: "1") { name } }`, map[string]any{"operationId": "q"})
+	for range 2 { // the second is answered from the cache
+		if resp := ts.request(t, http.MethodPost, "/graphql", body, nil); resp.StatusCode != http.StatusOK {
+			t.Fatalf("ordinary POST: %d, want 200", resp.StatusCode)
+		}
+	}
+	if resp := ts.request(t, http.MethodPost, "/graphql", body, withToken); resp.StatusCode != http.StatusAccepted {
+		b, _ := io.ReadAll(resp.Body)
+		t.Fatalf("POST to the reserved stream: %d %s, want 202", resp.StatusCode, b)
+	}
+	if ev := r.must(); ev.name != "next" || !strings.Contains(ev.data, `"id":"q"`) {
+		t.Errorf("event %+v, want next of q", ev)
+	}
+}
