@@ -213,53 +213,65 @@ const busyMessage = "the server is reading and parsing as many bytes as it may: 
 // that running operations keep: a subscription keeps its document (its
 // text and its syntax tree) for as long as it runs, which its client
 // decides, so a thousand sockets each running 20 subscriptions of
-// distinct documents of a megabyte would otherwise keep 20 GB. A document
-// is counted once however many operations run it (gqlgen's query cache
-// hands every request with the same text the same document), so the
-// operations of an application, which run a few documents many times,
-// cost next to nothing; each operation's text is pointed at the
-// document's own, so that no operation keeps a copy of it. They hold at
-// most half the budget, so that requests always have the other half.
+// distinct documents of a megabyte would otherwise keep 20 GB. A text is
+// kept and counted once however many operations run it: an operation
+// whose text is held already runs the held document (the same text
+// parses and validates the same), whether or not gqlgen's query cache
+// still holds it, so the operations of an application, which run a few
+// documents many times, cost next to nothing, and no operation keeps a
+// copy of its text. Documents hold at most half the budget, so that
+// requests always have the other half.
 type heldDocs struct {
 	in  *inflight
 	max int64
 
 	mu   sync.Mutex
 	used int64
-	docs map[*ast.QueryDocument]*heldDoc
+	docs map[string]*heldDoc // by text
 }
 
 type heldDoc struct {
+	doc  *ast.QueryDocument
+	text string
 	refs int
 	cost int64
 }
 
 func newHeldDocs(in *inflight) *heldDocs {
-	return &heldDocs{in: in, max: in.max / 2, docs: map[*ast.QueryDocument]*heldDoc{}}
+	return &heldDocs{in: in, max: in.max / 2, docs: map[string]*heldDoc{}}
 }
 
 // hold counts rc's document for one more running operation, if the
 // budget has room for it (it does not wait), and returns what to call
-// once the operation has ended; it fails with errBusy.
+// once the operation has ended; it fails with errBusy. rc then runs the
+// held document of its text.
 func (h *heldDocs) hold(rc *graphql.OperationContext) (release func(), err error) {
-	doc := rc.Doc
-	if h == nil || doc == nil {
+	if h == nil || rc.Doc == nil || rc.Operation == nil {
 		return func() {}, nil
-	}
-	if src := docSource(doc); src != nil && src.Input == rc.RawQuery {
-		rc.RawQuery = src.Input // the document's copy, not the request's
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	d := h.docs[doc]
-	if d == nil {
-		cost := docCost(doc, len(rc.RawQuery))
+	d := h.docs[rc.RawQuery]
+	switch {
+	case d != nil:
+		op := d.doc.Operations.ForName(rc.Operation.Name)
+		if op == nil { // cannot be: the same text
+			return nil, errBusy
+		}
+		rc.Doc, rc.Operation, rc.RawQuery = d.doc, op, d.text
+	default:
+		cost := docCost(rc.Doc, len(rc.RawQuery))
 		if h.used+cost > h.max || !h.in.tryAcquire(cost) {
 			return nil, errBusy
 		}
 		h.used += cost
-		d = &heldDoc{cost: cost}
-		h.docs[doc] = d
+		text := rc.RawQuery
+		if src := docSource(rc.Doc); src != nil && src.Input == text {
+			text = src.Input // the document's copy, not the request's
+		}
+		rc.RawQuery = text
+		d = &heldDoc{doc: rc.Doc, text: text, cost: cost}
+		h.docs[text] = d
 	}
 	d.refs++
 	var once sync.Once
@@ -268,7 +280,7 @@ func (h *heldDocs) hold(rc *graphql.OperationContext) (release func(), err error
 			h.mu.Lock()
 			defer h.mu.Unlock()
 			if d.refs--; d.refs == 0 {
-				delete(h.docs, doc)
+				delete(h.docs, d.text)
 				h.used -= d.cost
 				h.in.release(d.cost)
 			}
