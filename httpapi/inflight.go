@@ -167,6 +167,16 @@ func (res *reservation) grow(ctx context.Context, n int64) error {
 	return nil
 }
 
+// trim gives back what res holds beyond n bytes.
+func (res *reservation) trim(n int64) {
+	res.mu.Lock()
+	defer res.mu.Unlock()
+	if res.held > n {
+		res.in.release(res.held - n)
+		res.held = n
+	}
+}
+
 // release gives back all that res holds.
 func (res *reservation) release() {
 	res.mu.Lock()

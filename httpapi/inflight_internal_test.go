@@ -101,3 +101,25 @@ func TestHeldDocs(t *testing.T) {
 		t.Errorf("used %d, %d documents held after all released, want none", f.used, len(h.docs))
 	}
 }
+
+// TestReservationTrim: trim gives back what is held beyond n, and nothing
+// when less is held.
+func TestReservationTrim(t *testing.T) {
+	f := newInflight(1000, 1000)
+	res := &reservation{in: f}
+	if err := res.grow(t.Context(), 300); err != nil {
+		t.Fatal(err)
+	}
+	res.trim(60)
+	if f.used != 60 || res.held != 60 {
+		t.Errorf("after trim(60): used %d, held %d; want 60, 60", f.used, res.held)
+	}
+	res.trim(100)
+	if f.used != 60 {
+		t.Errorf("after trim(100): used %d, want 60", f.used)
+	}
+	res.release()
+	if f.used != 0 {
+		t.Errorf("after release: used %d, want 0", f.used)
+	}
+}

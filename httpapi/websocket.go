@@ -463,6 +463,9 @@ func (c *wsConn) read(conn *coderws.Conn, res *reservation) ([]byte, error) {
 		data = data[:len(data)+n]
 		switch {
 		case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+			// What the message holds, not the chunks reserved for it:
+			// a ping keeps a few bytes while its pong is written.
+			res.trim(int64(len(data)) * bodyBytesFactor)
 			return data, nil
 		case err != nil:
 			return nil, err
