@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"runtime"
+	"runtime/metrics"
 	"slices"
 	"strconv"
 	"strings"
@@ -632,6 +633,39 @@ func TestAbuse(t *testing.T) {
 			})
 		}
 	})
+
+	run("22 one field selected 9,000 times", func(t *testing.T) {
+		// Within the cost limit, but gqlparser's rule that fields of
+		// one response name can be merged compares them pair by pair:
+		// 9,000 copies of __typename took 2.6 s of CPU and 4.7 s to
+		// answer, 40 million comparisons, wherever they stand in the
+		// document: in one selection set, in inline fragments, in a
+		// fragment, or in an operation other than the one run; and
+		// fields that merge from copies of their parents compare alike.
+		many := func(f string) string { return strings.Repeat(f+" ", 9000) }
+		for _, tc := range []struct{ name, body string }{
+			{"in one selection set", `{"query":"{ ` + many("__typename") + `}"}`},
+			{"in inline fragments", `{"query":"{ ` + many("... { __typename }") + `}"}`},
+			{"in a fragment", `{"query":"{ ...F } fragment F on Query { ` + many("__typename") + `}"}`},
+			{"in another operation", `{"query":"query A { __typename } query B { ` + many("__typename") + `}","operationName":"A"}`},
+			{"nested", `{"query":"{ item(id: \"1\") { ` + many("name") + `} }"}`},
+			// 99 copies merge into one field, whose nodes select name
+			// 4,950 times: 0.8 s of CPU.
+			{"merged from copies", `{"query":"{ ` + strings.Repeat(`a: search(query: \"x\", first: 1) { totalCount nodes { `+strings.Repeat("name ", 50)+`} } `, 99) + `}"}`},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				r := a.post(t, tc.name, tc.body, "Accept", abuseGQLResp)
+				r.want(t, http.StatusBadRequest, "GRAPHQL_VALIDATION_FAILED", "selected more than 100 times")
+				r.wantNoData(t)
+			})
+		}
+		t.Run("100 times is fine", func(t *testing.T) {
+			r := a.query(t, "__typename 100 times", "{ "+strings.Repeat("__typename ", 100)+"}", nil)
+			if r.Status != http.StatusOK || string(r.Body["data"]) != `{"__typename":"Query"}` {
+				t.Errorf("answer %d %s, want the data", r.Status, r.short())
+			}
+		})
+	})
 }
 
 // storeCalls returns how many calls of those store methods the server has
@@ -1016,6 +1050,23 @@ func (a *abuser) dialWS(t *testing.T, subprotocol string) *abuseWS {
 	return &abuseWS{conn: conn}
 }
 
+// keepAlive answers the server's pings from now on, until the socket
+// closes, as a client does, so that a slow test's sockets stay open; the
+// socket must not be read otherwise.
+func (w *abuseWS) keepAlive() {
+	go func() {
+		for {
+			_, data, err := w.conn.Read(context.Background())
+			if err != nil {
+				return
+			}
+			if strings.Contains(string(data), `"type":"ping"`) {
+				_ = w.conn.Write(context.Background(), websocket.MessageText, []byte(`{"type":"pong"}`))
+			}
+		}
+	}()
+}
+
 func (w *abuseWS) send(t *testing.T, msg string) {
 	t.Helper()
 	if err := w.conn.Write(t.Context(), websocket.MessageText, []byte(msg)); err != nil {
@@ -1197,4 +1248,277 @@ func (b *abuseBody) Read(p []byte) (int, error) {
 func (b *abuseBody) Close() error {
 	b.once.Do(func() { close(b.release) })
 	return nil
+}
+
+// abuseParseBound bounds the live heap while many websockets send large
+// documents at once: the 64 MiB of bytes in flight, and room for the rest.
+const abuseParseBound = 128 << 20
+
+// TestAbuseWebsocketDocuments sends, on many websockets at once, documents
+// of nearly 1 MiB each (a websocket message holds at most 1 MiB), made of
+// 95,000 fields: decoding and parsing each takes tens of megabytes. Over
+// HTTP the bytes in flight bound what such documents take at once; over
+// websockets they must too. Each socket gets its error (the cost limit,
+// or retry later), or is closed with 1013 (try again later) when its
+// message could not have its memory within a second. Without the budget,
+// 256 sockets took the heap to 856 MiB.
+func TestAbuseWebsocketDocuments(t *testing.T) {
+	if testing.Short() {
+		t.Skip("hundreds of megabytes: not with -short")
+	}
+	db := "sqlite:" + filepath.Join(t.TempDir(), "items.db")
+	s := start(t, nil, "--db", db)
+	a := newAbuser(t, s.url)
+	sockets := 256 / abuseScale
+	doc := "subscription { itemAdded { id " + strings.Repeat("__typename ", 95_000) + "} }"
+	payload, _ := json.Marshal(map[string]any{"query": doc})
+	msg := fmt.Appendf(nil, `{"type":"subscribe","id":"1","payload":%s}`, payload)
+	conns := make([]*abuseWS, sockets)
+	for i := range conns {
+		conns[i] = a.dialWS(t, "graphql-transport-ws")
+		conns[i].send(t, `{"type":"connection_init"}`)
+		conns[i].expect(t, "connection_ack", "")
+	}
+	stop := abusePeakLiveHeap()
+	var refused, busy, closed atomic.Int64
+	var wg sync.WaitGroup
+	for _, c := range conns {
+		wg.Go(func() {
+			if err := c.conn.Write(t.Context(), websocket.MessageText, msg); err != nil {
+				t.Error(err)
+				return
+			}
+			ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+			defer cancel()
+			_, data, err := c.conn.Read(ctx)
+			for err == nil && strings.Contains(string(data), `"type":"ping"`) {
+				// A keep-alive, when the race detector makes this slow.
+				_ = c.conn.Write(ctx, websocket.MessageText, []byte(`{"type":"pong"}`))
+				_, data, err = c.conn.Read(ctx)
+			}
+			switch {
+			case websocket.CloseStatus(err) == websocket.StatusTryAgainLater:
+				closed.Add(1)
+			case err != nil:
+				t.Error(err)
+			case strings.Contains(string(data), "GRAPHQL_VALIDATION_FAILED"):
+				refused.Add(1)
+			case strings.Contains(string(data), "retry later"):
+				busy.Add(1)
+			default:
+				t.Errorf("answer %.300s, want a refusal", data)
+			}
+		})
+	}
+	wg.Wait()
+	peak := stop()
+	t.Logf("%d sockets, messages of %d bytes: %d over the cost limit, %d told to retry, %d closed with 1013; live heap peaked at %.1f MiB",
+		sockets, len(msg), refused.Load(), busy.Load(), closed.Load(), float64(peak)/(1<<20))
+	if peak > abuseParseBound {
+		t.Errorf("live heap peaked at %.1f MiB, over the bound of %d MiB", float64(peak)/(1<<20), abuseParseBound>>20)
+	}
+	if refused.Load() == 0 {
+		t.Errorf("no document was parsed and refused for its cost")
+	}
+	a.stillServes(t)
+}
+
+// abusePeakLiveHeap samples the live heap (as of the latest collection)
+// every millisecond until the returned function is called, which returns
+// the highest value seen.
+func abusePeakLiveHeap() (stop func() uint64) {
+	s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	var peak uint64
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		tick := time.NewTicker(time.Millisecond)
+		defer tick.Stop()
+		for {
+			metrics.Read(s)
+			peak = max(peak, s[0].Value.Uint64())
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return func() uint64 { close(done); <-finished; return peak }
+}
+
+// TestAbuseLongOperationIDs starts operations whose ids are nearly a
+// megabyte long, 20 to a socket (the most it may run), on websockets
+// (both protocols) and on a graphql-sse reservation: an id is kept as
+// long as its operation runs, and echoed in each of its messages, so ids
+// that long would hold gigabytes for 1,000 sockets (before ids were
+// bounded, 20 sockets of each protocol and one reservation held 712 MiB).
+// An id over 128 bytes closes a graphql-transport-ws socket with 4400,
+// gets a connection_error on the legacy protocol, and a 400 over
+// graphql-sse; the live heap stays within abuseHeapBound. An id of 128
+// bytes runs.
+func TestAbuseLongOperationIDs(t *testing.T) {
+	if testing.Short() {
+		t.Skip("hundreds of megabytes: not with -short")
+	}
+	db := "sqlite:" + filepath.Join(t.TempDir(), "items.db")
+	s := start(t, nil, "--db", db)
+	a := newAbuser(t, s.url)
+	const perSocket = 20
+	sockets := 20 / min(abuseScale, 4)
+	long := func(i int) string { return fmt.Sprintf("%0900000d", i) }
+	const sub = `{"query":"subscription { itemAdded { id } }"}`
+	before := abuseLiveHeap()
+	for range sockets {
+		w := a.dialWS(t, "graphql-transport-ws")
+		w.send(t, `{"type":"connection_init"}`)
+		w.expect(t, "connection_ack", "")
+		w.send(t, fmt.Sprintf(`{"type":"subscribe","id":%q,"payload":%s}`, long(0), sub))
+		ctx, cancel := context.WithTimeout(t.Context(), abuseDeadline)
+		_, _, err := w.conn.Read(ctx)
+		cancel()
+		if code := websocket.CloseStatus(err); code != 4400 {
+			t.Fatalf("graphql-transport-ws subscribe with an id of 900 kB: %v, want close 4400", err)
+		}
+	}
+	for range sockets {
+		w := a.dialWS(t, "graphql-ws")
+		w.send(t, `{"type":"connection_init"}`)
+		w.expect(t, "connection_ack", "")
+		for i := range perSocket {
+			w.send(t, fmt.Sprintf(`{"type":"start","id":%q,"payload":%s}`, long(i), sub))
+			if m := w.next(t, time.Minute); m.Type != "connection_error" || !strings.Contains(string(m.Payload), "at most 128 bytes") {
+				t.Fatalf("legacy start with an id of 900 kB: %s %.100s, want connection_error", m.Type, m.Payload)
+			}
+		}
+	}
+	put := a.request(t, http.MethodPut, "/graphql", nil)
+	resp, err := a.client.Do(put)
+	if err != nil {
+		t.Fatal(err)
+	}
+	token, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	postOp := func(id string) abuseReply {
+		body, _ := json.Marshal(map[string]any{"query": "subscription { itemAdded { id } }", "extensions": map[string]any{"operationId": id}})
+		req := a.request(t, http.MethodPost, "/graphql", bytes.NewReader(body))
+		req.Header.Set("X-GraphQL-Event-Stream-Token", string(token))
+		return a.send(t, "graphql-sse operation", req)
+	}
+	for i := range perSocket {
+		postOp(long(i)).want(t, http.StatusBadRequest, "BAD_REQUEST", "at most 128 bytes")
+	}
+	heap := abuseLiveHeap()
+	t.Logf("live heap %.1f MiB (%.1f MiB before)", float64(heap)/(1<<20), float64(before)/(1<<20))
+	if heap > abuseHeapBound {
+		t.Errorf("live heap %.1f MiB, over the bound of %d MiB", float64(heap)/(1<<20), abuseHeapBound>>20)
+	}
+
+	// 128 bytes is an id.
+	id128 := strings.Repeat("i", 128)
+	w := a.dialWS(t, "graphql-transport-ws")
+	w.send(t, `{"type":"connection_init"}`)
+	w.expect(t, "connection_ack", "")
+	w.send(t, fmt.Sprintf(`{"type":"subscribe","id":%q,"payload":%s}`, id128, sub))
+	if r := postOp(id128); r.Status != http.StatusAccepted {
+		t.Errorf("graphql-sse operation with an id of 128 bytes: %d %s, want 202", r.Status, r.short())
+	}
+	a.waitActive(t, 1) // the reservation's waits for its stream to open
+	a.stillServes(t)
+}
+
+// TestAbuseLargeSubscriptionDocuments starts, on websockets, the most
+// subscriptions each socket may run, each of a distinct document padded
+// with a comment to nearly the 1 MiB a message may hold: a subscription
+// keeps its document for as long as its client likes, so 20 sockets kept
+// 349 MiB when nothing counted them (1,000 sockets would keep 17 GB). The
+// documents running operations keep count in the bytes in flight, up to
+// half of them: past that, a subscribe is refused (retry later), and the
+// live heap stays within abuseParseBound (the caches' budgets, the 32 MiB
+// of documents kept, and the rest). Small subscriptions still run; event
+// streams of large documents are refused with 503 while the documents
+// kept fill their half.
+func TestAbuseLargeSubscriptionDocuments(t *testing.T) {
+	if testing.Short() {
+		t.Skip("hundreds of megabytes: not with -short")
+	}
+	db := "sqlite:" + filepath.Join(t.TempDir(), "items.db")
+	s := start(t, nil, "--db", db)
+	a := newAbuser(t, s.url)
+	const perSocket = 20
+	sockets := 20 / min(abuseScale, 4)
+	before := abuseLiveHeap()
+	refused := 0
+	for n := range sockets {
+		w := a.dialWS(t, "graphql-transport-ws")
+		w.send(t, `{"type":"connection_init"}`)
+		w.expect(t, "connection_ack", "")
+		for i := range perSocket {
+			doc := fmt.Sprintf("subscription { itemAdded { id } } # %d %d %s", n, i, strings.Repeat("x", 900_000))
+			payload, _ := json.Marshal(map[string]any{"query": doc})
+			w.send(t, fmt.Sprintf(`{"type":"subscribe","id":"%d","payload":%s}`, i, payload))
+		}
+		// Each refusal is an error message; what runs sends nothing.
+		// The socket handles messages in order: they all come before
+		// the answer to a ping sent after them.
+		w.send(t, `{"type":"ping"}`)
+		for m := w.next(t, time.Minute); m.Type != "pong"; m = w.next(t, time.Minute) {
+			if m.Type != "error" || !strings.Contains(string(m.Payload), "retry later") {
+				t.Fatalf("message %s %.200s, want only refusals", m.Type, m.Payload)
+			}
+			refused++
+		}
+		w.keepAlive()
+	}
+	running := a.active(t)
+	heap := abuseLiveHeap()
+	t.Logf("%d subscriptions of 900 kB documents sent: %v run, %d refused; live heap %.1f MiB (%.1f MiB before)",
+		sockets*perSocket, running, refused, float64(heap)/(1<<20), float64(before)/(1<<20))
+	if heap > abuseParseBound {
+		t.Errorf("live heap %.1f MiB, over the bound of %d MiB", float64(heap)/(1<<20), abuseParseBound>>20)
+	}
+	if int(running)+refused != sockets*perSocket {
+		t.Errorf("%v running and %d refused, want %d in all", running, refused, sockets*perSocket)
+	}
+	// Many small subscriptions of one document still run.
+	for range 3 {
+		w := a.dialWS(t, "graphql-transport-ws")
+		w.send(t, `{"type":"connection_init"}`)
+		w.expect(t, "connection_ack", "")
+		for i := range perSocket {
+			w.send(t, fmt.Sprintf(`{"type":"subscribe","id":"%d","payload":{"query":"subscription { itemAdded { id } }"}}`, i))
+		}
+		w.keepAlive()
+	}
+	a.waitActive(t, running+3*perSocket)
+	a.stillServes(t)
+
+	// Event streams of 1.9 MB documents, each open until the test ends.
+	var streams, busy int
+	for i := range 40 {
+		doc := fmt.Sprintf("subscription { itemAdded { id } } # sse %d %s", i, strings.Repeat("x", 1_900_000))
+		body, _ := json.Marshal(map[string]any{"query": doc})
+		req := a.request(t, http.MethodPost, "/graphql", bytes.NewReader(body))
+		req.Header.Set("Accept", "text/event-stream")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { resp.Body.Close() })
+		switch resp.StatusCode {
+		case http.StatusOK:
+			streams++
+		case http.StatusServiceUnavailable:
+			busy++
+		default:
+			t.Fatalf("event stream %d: %d", i, resp.StatusCode)
+		}
+	}
+	heap = abuseLiveHeap()
+	t.Logf("40 event streams of 1.9 MB documents: %d open, %d refused; live heap %.1f MiB", streams, busy, float64(heap)/(1<<20))
+	if heap > abuseParseBound {
+		t.Errorf("live heap %.1f MiB, over the bound of %d MiB", float64(heap)/(1<<20), abuseParseBound>>20)
+	}
+	a.stillServes(t)
 }

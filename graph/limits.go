@@ -196,6 +196,9 @@ func (l *Limits) check(ctx context.Context, query, operationName string) (v verd
 
 // measure returns the error for an operation of doc over a limit, or nil.
 func (l *Limits) measure(doc *ast.QueryDocument, operationName string) *gqlerror.Error {
+	if err := l.sameNames(doc); err != nil {
+		return err
+	}
 	w := walker{limits: l, doc: doc}
 	for _, op := range doc.Operations {
 		if operationName != "" && op.Name != operationName {
@@ -313,5 +316,98 @@ func pageMultiplier(args ast.ArgumentList) int {
 		return defaultPageSize
 	default:
 		return items.MaxPageSize
+	}
+}
+
+// MaxSameResponseName bounds how many fields a document selects at one
+// response path (the response names from the root: a.nodes.name), where
+// they merge into one field of the answer, counted through inline
+// fragments and spread fragments, in every operation and fragment of the
+// document, the operation that runs or not. gqlparser's rule that such
+// fields can be merged compares them pair by pair: within the cost limit,
+// 9,000 copies of __typename took it 3.3 s, and 99 copies of a search
+// selecting name 50 times, 0.8 s. Clients select a field once per
+// fragment that needs it, a few times at most.
+const MaxSameResponseName = 100
+
+// sameNames returns the error for a document that selects more than
+// MaxSameResponseName fields at one response path, or nil. It expands at
+// most MaxCost fragment spreads in all, the operations' first.
+func (l *Limits) sameNames(doc *ast.QueryDocument) *gqlerror.Error {
+	c := pathCounter{doc: doc, spreadsLeft: l.MaxCost, ids: map[pathKey]int{}, counts: map[int]int{}, spreading: map[string]bool{}}
+	for _, op := range doc.Operations {
+		c.count(op.SelectionSet, c.root())
+	}
+	for _, f := range doc.Fragments {
+		c.count(f.SelectionSet, c.root())
+	}
+	return c.err
+}
+
+// pathKey is a response path: the id of its parent path and the last
+// response name.
+type pathKey struct {
+	parent int
+	name   string
+}
+
+// pathCounter counts the fields selected at each response path.
+type pathCounter struct {
+	doc         *ast.QueryDocument
+	err         *gqlerror.Error
+	spreadsLeft int
+	ids         map[pathKey]int
+	counts      map[int]int
+	spreading   map[string]bool // the fragments being expanded: a cycle stops
+	roots       int
+}
+
+// root returns the id of a new root path.
+func (c *pathCounter) root() int {
+	c.roots--
+	return c.roots
+}
+
+// count counts the fields of set, and below, at paths under parent.
+func (c *pathCounter) count(set ast.SelectionSet, parent int) {
+	for _, sel := range set {
+		if c.err != nil {
+			return
+		}
+		switch sel := sel.(type) {
+		case *ast.Field:
+			name := sel.Alias
+			if name == "" {
+				name = sel.Name
+			}
+			k := pathKey{parent, name}
+			id, ok := c.ids[k]
+			if !ok {
+				id = len(c.ids) + 1
+				c.ids[k] = id
+			}
+			c.counts[id]++
+			if n := c.counts[id]; n > MaxSameResponseName {
+				c.err = limitError("the field %s is selected more than %d times at one place of the answer, the limit", name, MaxSameResponseName)
+				return
+			}
+			c.count(sel.SelectionSet, id)
+		case *ast.InlineFragment:
+			c.count(sel.SelectionSet, parent)
+		case *ast.FragmentSpread:
+			f := c.doc.Fragments.ForName(sel.Name)
+			if f == nil || c.spreading[sel.Name] {
+				continue
+			}
+			if c.spreadsLeft--; c.spreadsLeft < 0 {
+				// Counted far enough: the cost walker refuses an
+				// operation that spreads more, and gqlparser compares
+				// each pair of fragments once.
+				continue
+			}
+			c.spreading[sel.Name] = true
+			c.count(f.SelectionSet, parent)
+			delete(c.spreading, sel.Name)
+		}
 	}
 }

@@ -68,6 +68,7 @@ func (r *queryResolver) Search(ctx context.Context, query *string, first *int, a
 		if err := items.ValidateSearch(q); err != nil {
 			return model.ItemConnection{}, err
 		}
+		q = items.NormalizeSearch(q)
 	}
 	return r.page(ctx, q, first, after)
 }

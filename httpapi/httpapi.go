@@ -249,9 +249,11 @@ func NewHandler(cfg Config, deps Deps) *Handler {
 	}
 	limits := newLimiter(cfg.RateLimit)
 	access := newAccessLog(deps.AccessLog, deps.Logger)
-	ws := newWebsocket(cfg, deps, tokens, limits, access)
+	inflight := newInflight(cfg.MaxInflightBytes, cfg.MaxBodyBytes)
+	held := newHeldDocs(inflight)
+	ws := newWebsocket(cfg, deps, tokens, limits, access, inflight, held)
 	ws.pressure = pressure
-	gql := newGraphQL(cfg, deps, ws)
+	gql := newGraphQL(cfg, deps, ws, held)
 	r := chi.NewRouter()
 	r.Use(deadlines(cfg.ReadTimeout, cfg.WriteTimeout))
 	if deps.Metrics != nil {
@@ -273,7 +275,6 @@ func NewHandler(cfg Config, deps Deps) *Handler {
 	if cfg.CSRFPrevention {
 		api = api.With(csrfPrevention)
 	}
-	inflight := newInflight(cfg.MaxInflightBytes, cfg.MaxBodyBytes)
 	api.With(auth.Middleware(tokens), limitBody(cfg.MaxBodyBytes), inflight.middleware, respCache).Handle("/graphql", gql)
 	if deps.Metrics != nil {
 		r.Method(http.MethodGet, "/metrics", deps.Metrics.Handler())
@@ -286,7 +287,7 @@ func NewHandler(cfg Config, deps Deps) *Handler {
 
 // newGraphQL configures gqlgen's server explicitly: transports, the error
 // presenter, panic recovery, caches and limits.
-func newGraphQL(cfg Config, deps Deps, ws *websocketTransport) http.Handler {
+func newGraphQL(cfg Config, deps Deps, ws *websocketTransport, held *heldDocs) http.Handler {
 	srv := handler.New(graph.NewSchema(&graph.Resolver{Store: deps.Store, Broker: deps.Broker, Clock: deps.Clock}))
 	// gqlgen serves a request with the first transport that supports it,
 	// so the order is the design: websocket upgrades (a GET like a
@@ -299,9 +300,10 @@ func newGraphQL(cfg Config, deps Deps, ws *websocketTransport) http.Handler {
 	srv.AddTransport(ws)
 	srv.AddTransport(transport.Options{AllowedMethods: []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete}})
 	streams := &streaming{
-		set: newStreamSet(cfg.MaxStreams),
-		cfg: streamConfig{keepAlive: cfg.KeepAlive, writeTimeout: cfg.WriteTimeout},
-		log: deps.Logger,
+		set:  newStreamSet(cfg.MaxStreams),
+		cfg:  streamConfig{keepAlive: cfg.KeepAlive, writeTimeout: cfg.WriteTimeout},
+		log:  deps.Logger,
+		held: held,
 	}
 	plain := httpTransport{maxBatch: cfg.MaxBatch, streams: streams}
 	srv.AddTransport(newSSEReservations(plain, streams, cfg.MaxSubscriptionsPerSocket))

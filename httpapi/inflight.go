@@ -7,6 +7,11 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
+
+	"itemsapi/graph"
 )
 
 // Bytes in flight: the requests being read and parsed at once, across all
@@ -26,8 +31,11 @@ import (
 // cannot reserve what it needs within inflightWait is answered 503 with
 // Retry-After: 1, and nothing of it runs. A request whose needs exceed the
 // whole budget is granted the whole budget, so that it runs, alone.
-// Websocket upgrades reserve nothing: a socket's messages are bounded by
-// its own read limit.
+// Websocket upgrades reserve nothing; each message reserves
+// bodyBytesFactor times its bytes as they are read, and parsing its
+// document what it takes, until it has been handled (websocket.go): a
+// socket whose message cannot have its memory within inflightWait is
+// closed with 1013, try again later.
 
 // bodyBytesFactor is what reading and decoding a body takes per byte.
 const bodyBytesFactor = 3
@@ -159,6 +167,16 @@ func (res *reservation) grow(ctx context.Context, n int64) error {
 	return nil
 }
 
+// trim gives back what res holds beyond n bytes.
+func (res *reservation) trim(n int64) {
+	res.mu.Lock()
+	defer res.mu.Unlock()
+	if res.held > n {
+		res.in.release(res.held - n)
+		res.held = n
+	}
+}
+
 // release gives back all that res holds.
 func (res *reservation) release() {
 	res.mu.Lock()
@@ -194,6 +212,134 @@ func refused(ctx context.Context) bool {
 // writeBusy answers a request refused for lack of memory.
 func writeBusy(w http.ResponseWriter) {
 	w.Header().Set("Retry-After", strconv.Itoa(int(inflightWait/time.Second)))
-	writeError(w, http.StatusServiceUnavailable, codeBadRequest,
-		"the server is reading and parsing as many bytes as it may: retry later")
+	writeError(w, http.StatusServiceUnavailable, codeBadRequest, busyMessage)
+}
+
+// busyMessage is the error message of a request or operation refused for
+// lack of memory.
+const busyMessage = "the server is reading and parsing as many bytes as it may: retry later"
+
+// heldDocs counts in the budget of bytes in flight the parsed documents
+// that running operations keep: a subscription keeps its document (its
+// text and its syntax tree) for as long as it runs, which its client
+// decides, so a thousand sockets each running 20 subscriptions of
+// distinct documents of a megabyte would otherwise keep 20 GB. A text is
+// kept and counted once however many operations run it: an operation
+// whose text is held already runs the held document (the same text
+// parses and validates the same), whether or not gqlgen's query cache
+// still holds it, so the operations of an application, which run a few
+// documents many times, cost next to nothing, and no operation keeps a
+// copy of its text. Documents hold at most half the budget, so that
+// requests always have the other half.
+type heldDocs struct {
+	in  *inflight
+	max int64
+
+	mu   sync.Mutex
+	used int64
+	docs map[string]*heldDoc // by text
+}
+
+type heldDoc struct {
+	doc  *ast.QueryDocument
+	text string
+	refs int
+	cost int64
+}
+
+func newHeldDocs(in *inflight) *heldDocs {
+	return &heldDocs{in: in, max: in.max / 2, docs: map[string]*heldDoc{}}
+}
+
+// hold counts rc's document for one more running operation, if the
+// budget has room for it (it does not wait), and returns what to call
+// once the operation has ended; it fails with errBusy. rc then runs the
+// held document of its text.
+func (h *heldDocs) hold(rc *graphql.OperationContext) (release func(), err error) {
+	if h == nil || rc.Doc == nil || rc.Operation == nil {
+		return func() {}, nil
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	d := h.docs[rc.RawQuery]
+	switch {
+	case d != nil:
+		op := d.doc.Operations.ForName(rc.Operation.Name)
+		if op == nil { // cannot be: the same text
+			return nil, errBusy
+		}
+		rc.Doc, rc.Operation, rc.RawQuery = d.doc, op, d.text
+	default:
+		cost := docCost(rc.Doc, len(rc.RawQuery))
+		if h.used+cost > h.max || !h.in.tryAcquire(cost) {
+			return nil, errBusy
+		}
+		h.used += cost
+		text := rc.RawQuery
+		if src := docSource(rc.Doc); src != nil && src.Input == text {
+			text = src.Input // the document's copy, not the request's
+		}
+		rc.RawQuery = text
+		d = &heldDoc{doc: rc.Doc, text: text, cost: cost}
+		h.docs[text] = d
+	}
+	d.refs++
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			h.mu.Lock()
+			defer h.mu.Unlock()
+			if d.refs--; d.refs == 0 {
+				delete(h.docs, d.text)
+				h.used -= d.cost
+				h.in.release(d.cost)
+			}
+		})
+	}, nil
+}
+
+// docSource returns the text a document was parsed from, or nil.
+func docSource(doc *ast.QueryDocument) *ast.Source {
+	for _, op := range doc.Operations {
+		if op.Position != nil && op.Position.Src != nil {
+			return op.Position.Src
+		}
+	}
+	return nil
+}
+
+// docCost is what a parsed document of n bytes of text is reckoned to
+// keep on the heap: its text, and graph.BytesPerToken per node of its
+// syntax tree (a field, argument, directive, fragment or variable), which
+// over-counts a node as the tokens it is made of would. Unlike the query
+// cache's reckoning per byte of text, it does not count a comment or a
+// string as a tree: a document padded with a comment of a megabyte costs
+// a megabyte.
+func docCost(doc *ast.QueryDocument, n int) int64 {
+	nodes := 0
+	var walk func(ast.SelectionSet)
+	walk = func(set ast.SelectionSet) {
+		for _, sel := range set {
+			nodes++
+			switch sel := sel.(type) {
+			case *ast.Field:
+				nodes += len(sel.Arguments) + len(sel.Directives)
+				walk(sel.SelectionSet)
+			case *ast.InlineFragment:
+				nodes += len(sel.Directives)
+				walk(sel.SelectionSet)
+			case *ast.FragmentSpread:
+				nodes += len(sel.Directives)
+			}
+		}
+	}
+	for _, op := range doc.Operations {
+		nodes += 1 + len(op.VariableDefinitions) + len(op.Directives)
+		walk(op.SelectionSet)
+	}
+	for _, f := range doc.Fragments {
+		nodes += 1 + len(f.Directives)
+		walk(f.SelectionSet)
+	}
+	return int64(n) + int64(nodes)*graph.BytesPerToken
 }

@@ -129,6 +129,10 @@ func TestSearchLongerThanAnyName(t *testing.T) {
 		{"long, bad cursor", map[string]any{"q": strings.Repeat("x", 201), "after": "garbage!"}, "", "BAD_USER_INPUT", false},
 		{"200 code points still searched", map[string]any{"q": strings.Repeat("\u00c9", 200)}, "", "", true},
 		{"200 with NUL still refused", map[string]any{"q": strings.Repeat("\x00", 200)}, "", "BAD_USER_INPUT", false},
+		// Names are stored in NFC: a search typed decomposed (as macOS
+		// keyboards send it) finds them, counted once composed.
+		{"decomposed finds the composed name", map[string]any{"q": "E\u0301e\u0301"}, "", "", true},
+		{"200 code points, 100 once composed", map[string]any{"q": strings.Repeat("e\u0301", 100)}, "", "", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -32,7 +32,7 @@ import (
 // Only answers that depend on nothing but the items are kept: queries
 // without errors that select no @auth field and no User (see
 // graph.CallerIndependent), sent as a POST with an application/json body
-// of at most maxKeyBytes, or as a GET. Their key is the method, the Accept
+// of at most maxKeyBytes, or as a GET, without a graphql-sse stream token. Their key is the method, the Accept
 // header and the body or query string. Batches are not kept.
 //
 // Bounded: the keys and bodies kept are weighed in bytes in the service's
@@ -141,6 +141,12 @@ func (c *responseCache) middleware(next http.Handler) http.Handler {
 // it returns for the handler to read in turn; ok is false for a request
 // the cache does not consider.
 func (c *responseCache) key(r *http.Request, buf []byte) (key, body []byte, ok bool) {
+	if streamToken(r) != "" {
+		// An operation of a reserved graphql-sse stream: its answer is a
+		// 202 and events on that stream, whatever the cache holds for
+		// the same body.
+		return nil, nil, false
+	}
 	accept := r.Header.Get("Accept")
 	switch r.Method {
 	case http.MethodGet:

@@ -63,6 +63,8 @@ type streaming struct {
 	set *streamSet
 	cfg streamConfig
 	log *slog.Logger
+	// held counts the documents of running operations (nil: not).
+	held *heldDocs
 }
 
 // serve answers one prepared operation as a stream of media: an event
@@ -75,6 +77,14 @@ func (s *streaming) serve(w http.ResponseWriter, r *http.Request, exec graphql.G
 	}
 	defer release()
 	releaseInflight(ctx)
+	if errs == nil {
+		releaseDoc, err := s.held.hold(rc)
+		if err != nil {
+			writeBusy(w)
+			return
+		}
+		defer releaseDoc()
+	}
 	if media == mediaMultipart {
 		s.serveMultipart(ctx, w, exec, rc, errs)
 		return
@@ -153,6 +163,9 @@ type sseReservations struct {
 
 var _ graphql.Transport = (*sseReservations)(nil)
 
+// sseOp is one operation of a reservation.
+type sseOp struct{ cancel context.CancelFunc }
+
 // sseReservation is one reserved stream.
 type sseReservation struct {
 	token   string
@@ -161,10 +174,13 @@ type sseReservation struct {
 	release func() // the slot of the stream set
 	timer   *time.Timer
 
-	mu      sync.Mutex
-	out     *streamWriter // nil until the stream opens
-	opened  chan struct{} // closed when the stream opens
-	ops     map[string]context.CancelFunc
+	mu     sync.Mutex
+	out    *streamWriter // nil until the stream opens
+	opened chan struct{} // closed when the stream opens
+	// ops holds the operations the client has not stopped, by id. An id
+	// is free again once stopped, while its operation may still be
+	// returning: an operation is known by its *sseOp, never by its id.
+	ops     map[string]*sseOp
 	running sync.WaitGroup
 	// active counts the goroutines of operations: what runs, which a
 	// stopped operation does until it has returned.
@@ -275,7 +291,7 @@ func (t *sseReservations) reserve(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return
 	}
-	res := &sseReservation{token: token, release: release, opened: make(chan struct{}), ops: map[string]context.CancelFunc{}}
+	res := &sseReservation{token: token, release: release, opened: make(chan struct{}), ops: map[string]*sseOp{}}
 	res.ctx, res.cancel = context.WithCancel(ctx)
 	res.timer = time.AfterFunc(reservationTimeout, func() {
 		res.mu.Lock()
@@ -366,11 +382,11 @@ func (t *sseReservations) stop(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	res.mu.Lock()
-	cancel := res.ops[id]
+	op := res.ops[id]
 	delete(res.ops, id)
 	res.mu.Unlock()
-	if cancel != nil {
-		cancel()
+	if op != nil {
+		op.cancel()
 	}
 	w.WriteHeader(http.StatusOK)
 }
@@ -399,6 +415,10 @@ func (t *sseReservations) operate(w http.ResponseWriter, r *http.Request, exec g
 	id, _ := batch[0].Extensions["operationId"].(string)
 	if id == "" {
 		writeError(w, http.StatusBadRequest, codeBadRequest, "the operation has no id: send it in extensions.operationId")
+		return
+	}
+	if len(id) > maxOperationID {
+		writeError(w, http.StatusBadRequest, codeBadRequest, idTooLong)
 		return
 	}
 	res.mu.Lock()
@@ -447,7 +467,15 @@ func (t *sseReservations) operate(w http.ResponseWriter, r *http.Request, exec g
 			fmt.Sprintf("this stream already runs %d operations, the most it may; complete one first", t.maxOps))
 		return
 	}
-	res.ops[id] = cancel
+	releaseDoc, err := t.streams.held.hold(op.rc)
+	if err != nil {
+		res.mu.Unlock()
+		cancel()
+		writeBusy(w)
+		return
+	}
+	sop := &sseOp{cancel: cancel}
+	res.ops[id] = sop
 	res.active++
 	res.running.Add(1)
 	res.mu.Unlock()
@@ -459,16 +487,17 @@ func (t *sseReservations) operate(w http.ResponseWriter, r *http.Request, exec g
 			res.active--
 			res.mu.Unlock()
 		}()
+		defer releaseDoc()
 		defer stopWith()
 		defer cancel()
-		t.run(ctx, res, id, exec, op.rc)
+		t.run(ctx, res, id, sop, exec, op.rc)
 	}()
 	w.WriteHeader(http.StatusAccepted)
 }
 
 // run runs one operation of a reservation, its events tagged with id,
 // once the stream is open.
-func (t *sseReservations) run(ctx context.Context, res *sseReservation, id string, exec graphql.GraphExecutor, rc *graphql.OperationContext) {
+func (t *sseReservations) run(ctx context.Context, res *sseReservation, id string, op *sseOp, exec graphql.GraphExecutor, rc *graphql.OperationContext) {
 	select {
 	case <-res.opened:
 	case <-ctx.Done():
@@ -481,8 +510,7 @@ func (t *sseReservations) run(ctx context.Context, res *sseReservation, id strin
 	stopped := func() bool {
 		res.mu.Lock()
 		defer res.mu.Unlock()
-		_, running := res.ops[id]
-		return !running
+		return res.ops[id] != op
 	}
 	next := func(payload []byte) error {
 		if stopped() {
@@ -512,7 +540,9 @@ func (t *sseReservations) run(ctx context.Context, res *sseReservation, id strin
 		}
 	}
 	res.mu.Lock()
-	delete(res.ops, id)
+	if res.ops[id] == op {
+		delete(res.ops, id)
+	}
 	idle := len(res.ops) == 0
 	res.mu.Unlock()
 	if idle && (goingAway || t.streams.set.shuttingDown()) {

@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -409,5 +410,93 @@ func TestSSEReservationOperationLimit(t *testing.T) {
 		if resp.StatusCode != http.StatusTooManyRequests || time.Now().After(deadline) {
 			t.Fatalf("an operation once the first is stopped: %d, want 202", resp.StatusCode)
 		}
+	}
+}
+
+// TestSSEReservationReusedOperationID stops an operation of a reserved
+// stream and at once starts another under the same id, again and again:
+// each new operation must deliver its events, and none of the stopped
+// one's, whatever the order in which the stopped one returns.
+func TestSSEReservationReusedOperationID(t *testing.T) {
+	ts := newStreamServer(t, httpapi.DefaultConfig())
+	put := ts.request(t, http.MethodPut, "/graphql", "", nil)
+	token, _ := io.ReadAll(put.Body)
+	withToken := map[string]string{"X-GraphQL-Event-Stream-Token": string(token)}
+	stream := ts.request(t, http.MethodGet, "/graphql?token="+string(token), "", map[string]string{"Accept": acceptSSE})
+	r := newSSEReader(t, stream)
+	events := make(chan sseEvent, 64)
+	go func() {
+		defer close(events)
+		for {
+			ev, ok := r.next()
+			if !ok {
+				return
+			}
+			events <- ev
+		}
+	}()
+	const sub = `subscription { itemAdded { name } }`
+	for i := range 30 {
+		if i > 0 {
+			if resp := ts.request(t, http.MethodDelete, "/graphql?operationId=s", "", withToken); resp.StatusCode != http.StatusOK {
+				t.Fatalf("DELETE: %d", resp.StatusCode)
+			}
+		}
+		// The stopped operation may not have returned yet: the place it
+		// takes is freed when it has, so wait for a 202.
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			resp := ts.request(t, http.MethodPost, "/graphql", gqlBody(sub, map[string]any{"operationId": "s"}), withToken)
+			if resp.StatusCode == http.StatusAccepted {
+				break
+			}
+			if resp.StatusCode != http.StatusConflict || time.Now().After(deadline) {
+				t.Fatalf("round %d: POST: %d, want 202", i, resp.StatusCode)
+			}
+		}
+		ts.waitMetric(t, "itemsapi_subscriptions_active", 1)
+		name := fmt.Sprintf("round %d", i)
+		ts.addItem(t, name)
+		timeout := time.After(5 * time.Second)
+		for got := false; !got; {
+			select {
+			case ev, ok := <-events:
+				if !ok {
+					t.Fatalf("round %d: the stream ended", i)
+				}
+				if ev.name == "next" && !strings.Contains(ev.data, `"`+name+`"`) {
+					t.Fatalf("round %d: event %+v, want only %q", i, ev, name)
+				}
+				got = ev.name == "next"
+			case <-timeout:
+				t.Fatalf("round %d: no event for the operation started again under id s within 5 s", i)
+			}
+		}
+	}
+}
+
+// TestSSEReservationOperationNotFromTheResponseCache: an operation sent to
+// a reserved stream runs on that stream (202, then its events), even when
+// the response cache holds the answer of the same body sent as an
+// ordinary request.
+func TestSSEReservationOperationNotFromTheResponseCache(t *testing.T) {
+	ts := newStreamServer(t, httpapi.DefaultConfig())
+	put := ts.request(t, http.MethodPut, "/graphql", "", nil)
+	token, _ := io.ReadAll(put.Body)
+	withToken := map[string]string{"X-GraphQL-Event-Stream-Token": string(token)}
+	stream := ts.request(t, http.MethodGet, "/graphql?token="+string(token), "", map[string]string{"Accept": acceptSSE})
+	r := newSSEReader(t, stream)
+	body := gqlBody(`{ item(id: "1") { name } }`, map[string]any{"operationId": "q"})
+	for range 2 { // the second is answered from the cache
+		if resp := ts.request(t, http.MethodPost, "/graphql", body, nil); resp.StatusCode != http.StatusOK {
+			t.Fatalf("ordinary POST: %d, want 200", resp.StatusCode)
+		}
+	}
+	if resp := ts.request(t, http.MethodPost, "/graphql", body, withToken); resp.StatusCode != http.StatusAccepted {
+		b, _ := io.ReadAll(resp.Body)
+		t.Fatalf("POST to the reserved stream: %d %s, want 202", resp.StatusCode, b)
+	}
+	if ev := r.must(); ev.name != "next" || !strings.Contains(ev.data, `"id":"q"`) {
+		t.Errorf("event %+v, want next of q", ev)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -89,6 +90,16 @@ const (
 // wsReadLimit bounds one client message, as gqlgen's transport did.
 const wsReadLimit = 1 << 20
 
+// maxOperationID bounds the id a client gives an operation, in bytes,
+// over websockets and graphql-sse: an id is kept while its operation runs
+// and sent again with each of its results, so ids of a megabyte would
+// hold gigabytes over a thousand sockets. Clients use UUIDs (36 bytes) or
+// counters.
+const maxOperationID = 128
+
+// idTooLong is the error of an operation id over maxOperationID.
+var idTooLong = fmt.Sprintf("an operation id is at most %d bytes", maxOperationID)
+
 // reasonGoingAway is the close reason, and the error message, of a server
 // that shuts down.
 const reasonGoingAway = "the server is shutting down"
@@ -107,6 +118,12 @@ type websocketTransport struct {
 	// first; nil: no writes counted.
 	deliveries *items.Gate
 	pressure   *writePressure
+	// inflight is the budget of bytes in flight that HTTP requests share
+	// (nil: none): a message reserves from it as it is read, and its
+	// operation what parsing its document takes, as a request does.
+	inflight *inflight
+	// held counts the documents of running operations (nil: not).
+	held *heldDocs
 
 	mu       sync.Mutex
 	sockets  map[*wsConn]struct{}
@@ -116,12 +133,12 @@ type websocketTransport struct {
 
 var _ graphql.Transport = (*websocketTransport)(nil)
 
-func newWebsocket(cfg Config, deps Deps, tokens *auth.Tokens, l *limiter, access *accessLog) *websocketTransport {
+func newWebsocket(cfg Config, deps Deps, tokens *auth.Tokens, l *limiter, access *accessLog, f *inflight, held *heldDocs) *websocketTransport {
 	// Sockets watch their tokens: start the poll that tells them of
 	// revocations now, rather than with the first socket.
 	tokens.Changed()
 	return &websocketTransport{
-		cfg: cfg, tokens: tokens, limiter: l, access: access, log: deps.Logger, metrics: deps.Metrics,
+		cfg: cfg, tokens: tokens, limiter: l, access: access, log: deps.Logger, metrics: deps.Metrics, inflight: f, held: held,
 		deliveries: items.NewGate(4 * runtime.GOMAXPROCS(0)),
 		sockets:    map[*wsConn]struct{}{},
 		drained:    make(chan struct{}),
@@ -350,14 +367,17 @@ type wsConn struct {
 	initialised bool
 	// live holds every operation whose goroutine runs; ops the one of
 	// each id that the client has not ended (or the latest).
-	live       map[*wsOp]struct{}
-	ops        map[string]*wsOp
-	seq        uint64
-	draining   bool
-	closing    bool
-	initTimer  *time.Timer
-	keepAlive  *time.Timer
-	lastPong   time.Time
+	live      map[*wsOp]struct{}
+	ops       map[string]*wsOp
+	seq       uint64
+	draining  bool
+	closing   bool
+	initTimer *time.Timer
+	keepAlive *time.Timer
+	lastPong  time.Time
+	// res is the reservation of bytes in flight of the message being
+	// handled; only the socket's goroutine uses it.
+	res        *reservation
 	readCtx    context.Context // the reads'; abort cancels it
 	stopRead   context.CancelFunc
 	changed    chan struct{} // closed and replaced as an operation returns
@@ -369,6 +389,8 @@ type wsOp struct {
 	id     string
 	cancel context.CancelFunc
 	pacer  *items.Pacer
+	// releaseDoc uncounts the document the operation keeps (heldDocs).
+	releaseDoc func()
 	// silenced: nothing more is sent for it. Set under wsConn.wmu, before
 	// its last message, or when the client ends it.
 	silenced atomic.Bool
@@ -417,19 +439,68 @@ func (c *wsConn) serve(conn *coderws.Conn) {
 		c.drain()
 	}
 	for {
-		_, data, err := conn.Read(c.readCtx)
-		if err != nil {
+		res := &reservation{in: c.t.inflight}
+		data, err := c.read(conn, res)
+		if errors.Is(err, errBusy) {
+			res.release()
+			c.closeWith(coderws.StatusTryAgainLater, busyMessage)
 			return
 		}
+		if err != nil {
+			res.release()
+			return
+		}
+		c.res = res
 		var v verdict
 		if c.legacy {
 			v = c.handleLegacy(data)
 		} else {
 			v = c.handle(data)
 		}
+		c.res = nil
+		res.release()
 		if v.closeCode != 0 {
 			c.closeWith(v.closeCode, v.reason)
 			return
+		}
+	}
+}
+
+// wsReadChunk is how much of a message is read at a time, each chunk's
+// bytes in flight reserved before it is read.
+const wsReadChunk = 32 << 10
+
+// read reads the next message, reserving in res bodyBytesFactor times its
+// bytes as they come (for the message, and the decoding of it): the
+// messages being read and handled at once on every socket hold at most
+// the budget of bytes in flight, and a client that trickles a message
+// holds only what it has sent. A message that cannot have its memory
+// within inflightWait fails with errBusy: the sockets that each hold part
+// of the budget, waiting for more, would otherwise wait for each other.
+func (c *wsConn) read(conn *coderws.Conn, res *reservation) ([]byte, error) {
+	_, r, err := conn.Reader(c.readCtx)
+	if err != nil {
+		return nil, err
+	}
+	if res.in == nil {
+		return io.ReadAll(r)
+	}
+	var data []byte
+	for {
+		if err := res.grow(c.readCtx, wsReadChunk*bodyBytesFactor); err != nil {
+			return nil, err
+		}
+		data = slices.Grow(data, wsReadChunk)
+		n, err := io.ReadFull(r, data[len(data):len(data)+wsReadChunk])
+		data = data[:len(data)+n]
+		switch {
+		case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+			// What the message holds, not the chunks reserved for it:
+			// a ping keeps a few bytes while its pong is written.
+			res.trim(int64(len(data)) * bodyBytesFactor)
+			return data, nil
+		case err != nil:
+			return nil, err
 		}
 	}
 }
@@ -520,6 +591,9 @@ func (c *wsConn) handle(data []byte) verdict {
 		if !hasID || id == "" {
 			return badRequest("Invalid message received: subscribe needs a non-empty id")
 		}
+		if len(id) > maxOperationID {
+			return badRequest("Invalid message received: " + idTooLong)
+		}
 		if reason := checkSubscribePayload(payload); reason != "" {
 			return badRequest("Invalid message received: " + reason)
 		}
@@ -590,6 +664,8 @@ func (c *wsConn) handleLegacy(data []byte) verdict {
 			return verdict{closeCode: closeUnauthorized, reason: "Unauthorized"}
 		case !hasID:
 			c.write(nil, connectionError("start needs a string id"))
+		case len(id) > maxOperationID:
+			c.write(nil, connectionError(idTooLong))
 		default:
 			return c.start(id, payload)
 		}
@@ -730,10 +806,19 @@ func (c *wsConn) start(id string, payload json.RawMessage) verdict {
 	c.mu.Lock()
 	ctx, cancel := context.WithCancel(c.ctx)
 	c.mu.Unlock()
+	if c.res != nil && c.res.in != nil {
+		// Parsing reserves what it takes with the message's bytes.
+		ctx = context.WithValue(ctx, reservationKey{}, c.res)
+	}
 	ctx = graphql.StartOperationTrace(items.WithRequestID(ctx, reqID))
 	params.Headers = c.r.Header
 	params.ReadTime = graphql.TraceTiming{Start: received, End: graphql.Now()}
 	rc, errs := c.exec.CreateOperationContext(ctx, params)
+	if refused(ctx) {
+		cancel()
+		c.refuseLogged(id, reqID, http.StatusServiceUnavailable, codeBadRequest, busyMessage)
+		return verdict{}
+	}
 	if errs != nil {
 		defer cancel()
 		resp := c.exec.DispatchError(graphql.WithOperationContext(ctx, rc), errs)
@@ -748,9 +833,16 @@ func (c *wsConn) start(id string, payload json.RawMessage) verdict {
 		return verdict{}
 	}
 
+	releaseDoc, err := c.t.held.hold(rc)
+	if err != nil {
+		cancel()
+		c.refuseLogged(id, reqID, http.StatusServiceUnavailable, codeBadRequest, busyMessage)
+		return verdict{}
+	}
 	c.mu.Lock()
 	if c.closing {
 		c.mu.Unlock()
+		releaseDoc()
 		cancel()
 		return verdict{}
 	}
@@ -758,7 +850,7 @@ func (c *wsConn) start(id string, payload json.RawMessage) verdict {
 	if name == "" && rc.Operation != nil {
 		name = rc.Operation.Name
 	}
-	op := &wsOp{id: id, cancel: cancel}
+	op := &wsOp{id: id, cancel: cancel, releaseDoc: releaseDoc}
 	c.ops[id] = op
 	c.live[op] = struct{}{}
 	c.goroutines.Add(1)
@@ -971,6 +1063,7 @@ func (c *wsConn) finishOp(ctx context.Context, op *wsOp, panicked bool, ended fu
 	}
 	op.cancel()
 	ended()
+	op.releaseDoc()
 	c.opDone(op)
 	now := time.Now()
 	c.t.access.request(now, reqID, "WS", c.r.URL.Path, name, status, now.Sub(received))

@@ -45,7 +45,9 @@ func (n NewItem) Validate() (NewItem, error) {
 //  2. normalised to NFC (so that "é" typed as e + U+0301 and as U+00E9 is
 //     one name), then trimmed of Unicode white space at both ends;
 //  3. 1 to MaxNameLength code points, counted after 2;
-//  4. no control characters (Unicode category Cc: tab, newline, NUL…);
+//  4. no control characters (Unicode category Cc: tab, newline, NUL…),
+//     and no U+2028 LINE SEPARATOR or U+2029 PARAGRAPH SEPARATOR, the
+//     newlines of Unicode (JavaScript ends a line at them too);
 //  5. no bidirectional embedding, override or isolate controls (U+202A–
 //     U+202E, U+2066–U+2069), which reorder how the text around them
 //     is shown; the marks U+200E, U+200F and U+061C stay allowed;
@@ -76,6 +78,9 @@ func ValidateName(name string) (string, error) {
 	if strings.IndexFunc(name, unicode.IsControl) >= 0 {
 		return name, Errorf(Invalid, "name must not contain control characters")
 	}
+	if strings.IndexFunc(name, isLineBreak) >= 0 {
+		return name, Errorf(Invalid, "name must not contain line breaks (U+2028 line separator, U+2029 paragraph separator)")
+	}
 	if i := strings.IndexFunc(name, IsBidiControl); i >= 0 {
 		r, _ := utf8.DecodeRuneInString(name[i:])
 		return name, Errorf(Invalid, "name must not contain bidirectional controls (U+202A–U+202E, U+2066–U+2069); it contains U+%04X", r)
@@ -85,6 +90,10 @@ func ValidateName(name string) (string, error) {
 	}
 	return name, nil
 }
+
+// isLineBreak reports whether r is a line or paragraph separator
+// (categories Zl and Zp: U+2028, U+2029).
+func isLineBreak(r rune) bool { return unicode.In(r, unicode.Zl, unicode.Zp) }
 
 // IsBidiControl reports whether r is a bidirectional embedding, override
 // or isolate control: U+202A–U+202E (LRE, RLE, PDF, LRO, RLO) or
@@ -188,6 +197,12 @@ func SearchTooLong(q string) bool {
 	}
 	return utf8.RuneCountInString(q) > MaxNameLength
 }
+
+// NormalizeSearch returns a search text normalised to NFC, as names are
+// (see ValidateName), so that "é" typed as e + U+0301 finds a name stored
+// with U+00E9. Call it on a text that ValidateSearch accepts and that is
+// not SearchTooLong: the contract counts a search's code points as sent.
+func NormalizeSearch(q string) string { return norm.NFC.String(q) }
 
 // ValidateSearch checks a search text: valid UTF-8 without NUL, which
 // some databases refuse.

@@ -47,6 +47,9 @@ func TestValidateName(t *testing.T) {
 		{"tab inside", "a\tb", "", "control"},
 		{"NUL", "a\x00b", "", "control"},
 		{"DEL", "a\x7fb", "", "control"},
+		{"line separator inside", "a\u2028b", "", "line"},
+		{"paragraph separator inside", "a\u2029b", "", "line"},
+		{"next line", "a\u0085b", "", "control"},
 		{"LRE", "a\u202ab", "", "U+202A"},
 		{"RLO", "\u202eelppA", "", "U+202E"},
 		{"PDF", "Apple\u202c", "", "U+202C"},
@@ -198,6 +201,20 @@ func TestSearchTooLong(t *testing.T) {
 	for _, tt := range tests {
 		if got := items.SearchTooLong(tt.q); got != tt.want {
 			t.Errorf("SearchTooLong(%s) = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
+func TestNormalizeSearch(t *testing.T) {
+	tests := []struct{ q, want string }{
+		{"", ""},
+		{"cafe\u0301", "caf\u00e9"},
+		{"CAF\u00c9", "CAF\u00c9"},
+		{strings.Repeat("e\u0301", 100), strings.Repeat("\u00e9", 100)},
+	}
+	for _, tt := range tests {
+		if got := items.NormalizeSearch(tt.q); got != tt.want {
+			t.Errorf("NormalizeSearch(%+q) = %+q, want %+q", tt.q, got, tt.want)
 		}
 	}
 }
