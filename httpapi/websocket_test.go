@@ -496,6 +496,10 @@ func (droppingBroker) Subscribe(ctx context.Context, _ int64) (*items.Subscripti
 	return &items.Subscription{C: c, Err: func() error { return pubsub.ErrTooSlow }}, nil
 }
 
+func (b droppingBroker) Follow(ctx context.Context, _ items.EventKind, after int64) (*items.Subscription, error) {
+	return b.Subscribe(ctx, after)
+}
+
 func TestWebsocketDroppedSubscriberIsTold(t *testing.T) {
 	mem := memory.New()
 	t.Cleanup(func() { mem.Close() })

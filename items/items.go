@@ -19,6 +19,11 @@ type Item struct {
 	// CreatedByID is the ID of the user who added the item, 0 for the demo
 	// items loaded into a new store.
 	CreatedByID int64
+	// UpdatedAt is when the item was last updated, nil until then. The
+	// time it points at is never changed: copies may share it.
+	UpdatedAt *time.Time
+	// Version is 1 when the item is added, and grows by one at each update.
+	Version int
 }
 
 // NewItem is what a caller supplies to add an item. It must have passed
@@ -72,6 +77,17 @@ type Store interface {
 	// AddItem stores a validated item, assigns its ID and creation time, and
 	// publishes it to the store's subscribers once it is durable.
 	AddItem(ctx context.Context, n NewItem) (Item, error)
+	// UpdateItem changes the item with that ID as u says (see
+	// ItemUpdate.Apply, which it calls on the item as stored, in the
+	// transaction that writes the change), and publishes the item as left
+	// once durable. An unknown or deleted ID fails with code Invalid
+	// (NoItem), before any other check; nothing changes on any failure.
+	UpdateItem(ctx context.Context, id int64, u ItemUpdate) (Item, error)
+	// DeleteItem removes the item with that ID, after d.Check, and
+	// publishes its deletion once durable. An unknown or deleted ID fails
+	// with code Invalid (NoItem), before any other check. The ID is never
+	// given to another item.
+	DeleteItem(ctx context.Context, id int64, d ItemDelete) error
 
 	// Users returns the users with those IDs, in no particular order;
 	// unknown IDs are left out.
@@ -95,12 +111,14 @@ type Store interface {
 	Close() error
 }
 
-// Event is one entry of a store's log of changes: today, an item added.
+// Event is one entry of a store's log of changes: an item added, updated
+// or deleted.
 type Event struct {
 	// Pos is the event's position in the store's log: positive, increasing
-	// in the order every subscriber sees, never reused. On a store with one
-	// writer it is the item's ID.
+	// in the order every subscriber sees, never reused.
 	Pos  int64
+	Kind EventKind
+	// Item is the item as the event left it; for a deletion, only its ID.
 	Item Item
 }
 
@@ -119,6 +137,12 @@ type Broker interface {
 	// ones: a client that reconnects with the last ID it received misses
 	// nothing.
 	Subscribe(ctx context.Context, afterItem int64) (*Subscription, error)
+	// Follow is Subscribe for the events of one kind: Subscribe(ctx, a)
+	// is Follow(ctx, ItemAdded, a). With afterItem >= 0 it starts after
+	// the newest event of that kind of the item with that ID (for
+	// ItemDeleted, its deletion), or when there is none, where Subscribe
+	// would.
+	Follow(ctx context.Context, kind EventKind, afterItem int64) (*Subscription, error)
 }
 
 // Subscription is one subscriber's stream of added items.

@@ -70,6 +70,9 @@ type Store struct {
 	countTail    *sql.Stmt
 	userByToken  *sql.Stmt
 	users        *sql.Stmt
+	readEvents   *sql.Stmt
+	eventOf      *sql.Stmt
+	addedUpTo    *sql.Stmt
 	stmts        []*sql.Stmt // all of the above that are prepared, to close
 
 	closeOnce sync.Once
@@ -125,7 +128,7 @@ func (s *Store) open(ctx context.Context, path string) error {
 		return err
 	}
 	var head int64
-	if err := s.w.QueryRowContext(ctx, `SELECT coalesce(max(id), 0) FROM items`).Scan(&head); err != nil {
+	if err := s.w.QueryRowContext(ctx, `SELECT coalesce(max(pos), 0) FROM events`).Scan(&head); err != nil {
 		return translate(ctx, "open the log", err)
 	}
 	s.log = pubsub.New(s.events, head, pubsub.Options{})
@@ -133,16 +136,44 @@ func (s *Store) open(ctx context.Context, path string) error {
 	return nil
 }
 
-// events reads the log: one writer assigns IDs in commit order, so an
-// item's event is at the position of its ID.
+// events reads the log: the events table, whose positions the one writer
+// assigns in commit order.
 func (s *Store) events(ctx context.Context, after int64, limit int) ([]items.Event, error) {
-	page, err := appendRows(ctx, make([]items.Item, 0, limit), s.items, after, limit)
+	rows, err := s.readEvents.QueryContext(ctx, after, limit)
 	if err != nil {
-		return nil, err
+		return nil, translate(ctx, "events", err)
 	}
-	events := make([]items.Event, len(page))
-	for i, it := range page {
-		events[i] = items.Event{Pos: it.ID, Item: it}
+	defer rows.Close()
+	events := make([]items.Event, 0, limit)
+	for rows.Next() {
+		var (
+			e                               items.Event
+			kind                            int
+			version                         sql.NullInt64
+			name, desc                      sql.NullString
+			createdAt, createdBy, updatedAt sql.NullInt64
+		)
+		if err := rows.Scan(&e.Pos, &kind, &e.Item.ID, &version, &name, &desc, &createdAt, &createdBy, &updatedAt); err != nil {
+			return nil, translate(ctx, "events", err)
+		}
+		e.Kind = items.EventKind(kind)
+		if e.Kind != items.ItemDeleted {
+			e.Item.Version = int(version.Int64)
+			e.Item.Name = name.String
+			if desc.Valid {
+				e.Item.Description = &desc.String
+			}
+			e.Item.CreatedAt = time.UnixMicro(createdAt.Int64).UTC()
+			e.Item.CreatedByID = createdBy.Int64
+			if updatedAt.Valid {
+				t := time.UnixMicro(updatedAt.Int64).UTC()
+				e.Item.UpdatedAt = &t
+			}
+		}
+		events = append(events, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, translate(ctx, "events", err)
 	}
 	return events, nil
 }
@@ -168,9 +199,12 @@ type statement struct {
 	query string
 }
 
+// itemColumns are the columns that scanItem reads, in its order.
+const itemColumns = `id, name, description, created_at, created_by, updated_at, version`
+
 // statements returns the statements of s.
 func (s *Store) statements() []statement {
-	const columns = `id, name, description, created_at, created_by`
+	const columns = itemColumns
 	return []statement{
 		// One statement for a whole batch of items, read from a JSON array
 		// (see encodeItems) in order.
@@ -187,7 +221,7 @@ func (s *Store) statements() []statement {
 		// the indexed ID, and stops with the page. instr checks each name
 		// read, for a search that the index alone does not decide; for the
 		// others, which it decides, the check costs next to nothing.
-		{"searchIndex", &s.searchIndex, s.r, `SELECT i.id, i.name, i.description, i.created_at, i.created_by
+		{"searchIndex", &s.searchIndex, s.r, `SELECT i.id, i.name, i.description, i.created_at, i.created_by, i.updated_at, i.version
 			FROM items_fts f CROSS JOIN items i ON i.id = f.rowid
 			WHERE f.items_fts MATCH ? AND f.rowid > ? AND f.rowid <= ? AND instr(i.name_folded, ?) > 0
 			ORDER BY f.rowid LIMIT ?`},
@@ -202,6 +236,10 @@ func (s *Store) statements() []statement {
 			FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.hash = ?`},
 		{"users", &s.users, s.r, `SELECT id, name, role FROM users
 			WHERE id IN (SELECT value FROM json_each(?))`},
+		{"readEvents", &s.readEvents, s.r, `SELECT pos, kind, item_id, version, name, description, created_at, created_by, updated_at
+			FROM events WHERE pos > ? ORDER BY pos LIMIT ?`},
+		{"eventOf", &s.eventOf, s.r, `SELECT pos FROM events WHERE item_id = ? AND kind = ? ORDER BY pos DESC LIMIT 1`},
+		{"addedUpTo", &s.addedUpTo, s.r, `SELECT pos FROM events WHERE item_id <= ? AND kind = 1 ORDER BY item_id DESC, kind DESC, pos DESC LIMIT 1`},
 	}
 }
 
@@ -294,16 +332,21 @@ func nullString(p *string) sql.NullString {
 }
 
 // scanItem reads a row of the columns id, name, description, created_at,
-// created_by.
+// created_by, updated_at, version.
 func scanItem(row interface{ Scan(...any) error }) (items.Item, error) {
 	var (
 		it        items.Item
 		desc      sql.NullString
 		createdAt int64
 		createdBy sql.NullInt64
+		updatedAt sql.NullInt64
 	)
-	if err := row.Scan(&it.ID, &it.Name, &desc, &createdAt, &createdBy); err != nil {
+	if err := row.Scan(&it.ID, &it.Name, &desc, &createdAt, &createdBy, &updatedAt, &it.Version); err != nil {
 		return items.Item{}, err
+	}
+	if updatedAt.Valid {
+		t := time.UnixMicro(updatedAt.Int64).UTC()
+		it.UpdatedAt = &t
 	}
 	if desc.Valid {
 		it.Description = &desc.String
@@ -427,7 +470,17 @@ func (s *Store) AddItem(ctx context.Context, n items.NewItem) (items.Item, error
 		d := *it.Description
 		it.Description = &d
 	}
-	req := &addRequest{item: it, done: make(chan addResult, 1)}
+	return s.submit(ctx, &addRequest{op: opAdd, item: it})
+}
+
+// submit hands req to the writer and waits for its answer: ctx's error if
+// ctx ends before the writer takes it, errClosed if the store closes
+// first; once taken, the change is made whatever ctx does.
+func (s *Store) submit(ctx context.Context, req *addRequest) (items.Item, error) {
+	if err := ctx.Err(); err != nil {
+		return items.Item{}, err
+	}
+	req.done = make(chan addResult, 1)
 	select {
 	case s.adds <- req:
 	case <-ctx.Done():
@@ -437,6 +490,19 @@ func (s *Store) AddItem(ctx context.Context, n items.NewItem) (items.Item, error
 	}
 	res := <-req.done
 	return res.item, res.err
+}
+
+// UpdateItem implements items.Store. The writer applies it in the order it
+// takes it, with the additions and deletions of the same batch, so that
+// the log is in commit order; the change is on disk when it returns.
+func (s *Store) UpdateItem(ctx context.Context, id int64, u items.ItemUpdate) (items.Item, error) {
+	return s.submit(ctx, &addRequest{op: opUpdate, id: id, update: u})
+}
+
+// DeleteItem implements items.Store, as UpdateItem does.
+func (s *Store) DeleteItem(ctx context.Context, id int64, d items.ItemDelete) error {
+	_, err := s.submit(ctx, &addRequest{op: opDelete, id: id, del: d})
+	return err
 }
 
 // Users implements items.Store. Each user comes once, however often its ID
@@ -583,7 +649,50 @@ func (s *Store) AddToken(ctx context.Context, userName string, role items.Role, 
 // Store adds, not those that another process adds to the same file. It fails
 // once the store is closed or shutting down.
 func (s *Store) Subscribe(ctx context.Context, afterItem int64) (*items.Subscription, error) {
-	return s.log.Subscribe(ctx, afterItem)
+	return s.Follow(ctx, items.ItemAdded, afterItem)
+}
+
+// Follow implements items.Broker, as Subscribe does.
+func (s *Store) Follow(ctx context.Context, kind items.EventKind, afterItem int64) (*items.Subscription, error) {
+	after := items.FromNow
+	if afterItem >= 0 {
+		var err error
+		if after, err = s.position(ctx, kind, afterItem); err != nil {
+			return nil, err
+		}
+	}
+	return s.log.Follow(ctx, kind, after)
+}
+
+// position returns the position after which a subscription to the events
+// of kind that names afterItem starts (see items.Broker.Follow): that of
+// the newest such event of the item, else that of the addition of the
+// greatest item ID up to afterItem, else 0; FromNow for an ID above every
+// ID given.
+func (s *Store) position(ctx context.Context, kind items.EventKind, afterItem int64) (int64, error) {
+	var pos int64
+	err := s.eventOf.QueryRowContext(ctx, afterItem, int(kind)).Scan(&pos)
+	if err == nil {
+		return pos, nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return 0, translate(ctx, "subscribe", err)
+	}
+	var last int64
+	if err := s.r.QueryRowContext(ctx, `SELECT coalesce(max(item_id), 0) FROM events WHERE kind = 1`).Scan(&last); err != nil {
+		return 0, translate(ctx, "subscribe", err)
+	}
+	if afterItem > last {
+		return items.FromNow, nil
+	}
+	err = s.addedUpTo.QueryRowContext(ctx, afterItem).Scan(&pos)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, translate(ctx, "subscribe", err)
+	}
+	return pos, nil
 }
 
 // Shutdown lets each subscription deliver every item committed so far,
