@@ -79,3 +79,31 @@ func pageArgs(first *int, after *string) (n int, afterID int64, err error) {
 	}
 	return n, afterID, nil
 }
+
+// follow subscribes to the events of kind after the item that after names
+// (from now when nil).
+func (r *Resolver) follow(ctx context.Context, kind items.EventKind, after *int64) (*items.Subscription, error) {
+	from := items.FromNow
+	if after != nil {
+		from = *after
+	}
+	return r.Broker.Follow(ctx, kind, from)
+}
+
+// ids passes on the IDs of the items of c, until c is closed or ctx is
+// done. The subscription's producer paces c, and so what ids passes on:
+// it holds one item at most.
+func ids(ctx context.Context, c <-chan items.Item) <-chan int64 {
+	out := make(chan int64)
+	go func() {
+		defer close(out)
+		for it := range c {
+			select {
+			case out <- it.ID:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return out
+}

@@ -28,6 +28,29 @@ func (r *mutationResolver) AddItem(ctx context.Context, input items.NewItem) (it
 	return r.Store.AddItem(ctx, n)
 }
 
+func (r *mutationResolver) UpdateItem(ctx context.Context, id int64, input model.UpdateItemInput) (items.Item, error) {
+	caller, err := items.CallerFrom(ctx)
+	if err != nil {
+		return items.Item{}, err
+	}
+	u := items.ItemUpdate{Name: input.Name, ExpectedVersion: input.ExpectedVersion, By: caller}
+	if d, set := input.Description.ValueOK(); set {
+		u.Description, u.ClearDescription = d, d == nil
+	}
+	return r.Store.UpdateItem(ctx, id, u)
+}
+
+func (r *mutationResolver) DeleteItem(ctx context.Context, id int64, expectedVersion *int) (int64, error) {
+	caller, err := items.CallerFrom(ctx)
+	if err != nil {
+		return 0, err
+	}
+	if err := r.Store.DeleteItem(ctx, id, items.ItemDelete{ExpectedVersion: expectedVersion, By: caller}); err != nil {
+		return 0, err
+	}
+	return id, nil
+}
+
 func (r *mutationResolver) CreateToken(ctx context.Context, user string, role *items.Role) (string, error) {
 	name, err := items.ValidateUserName(user)
 	if err != nil {
@@ -99,6 +122,22 @@ func (r *subscriptionResolver) ItemAdded(ctx context.Context, after *int64) (<-c
 		return nil, err
 	}
 	return sub.C, nil
+}
+
+func (r *subscriptionResolver) ItemUpdated(ctx context.Context, after *int64) (<-chan items.Item, error) {
+	sub, err := r.follow(ctx, items.ItemUpdated, after)
+	if err != nil {
+		return nil, err
+	}
+	return sub.C, nil
+}
+
+func (r *subscriptionResolver) ItemDeleted(ctx context.Context, after *int64) (<-chan int64, error) {
+	sub, err := r.follow(ctx, items.ItemDeleted, after)
+	if err != nil {
+		return nil, err
+	}
+	return ids(ctx, sub.C), nil
 }
 
 func (r *Resolver) Item() ItemResolver { return &itemResolver{r} }

@@ -2,6 +2,10 @@
 
 package model
 
+import (
+	"github.com/99designs/gqlgen/graphql"
+)
+
 // Changing items and tokens.
 type Mutation struct {
 }
@@ -14,4 +18,15 @@ type Query struct {
 // subscriber sees the events in one order, the order of the log (on
 // PostgreSQL, across every process sharing the database), each event once.
 type Subscription struct {
+}
+
+// The fields to change in an item: an absent field is unchanged, and at least
+// one of `name` and `description` must be given.
+type UpdateItemInput struct {
+	// The new name, under the rules of `addItem`.
+	Name *string `json:"name,omitempty"`
+	// The new description, under the rules of `addItem`; null removes it.
+	Description graphql.Omittable[*string] `json:"description,omitempty"`
+	// Change the item only if this is its version: another is `CONFLICT`, and nothing changes.
+	ExpectedVersion *int `json:"expectedVersion,omitempty"`
 }
