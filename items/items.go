@@ -5,7 +5,9 @@
 package items
 
 import (
+	"cmp"
 	"context"
+	"strings"
 	"time"
 )
 
@@ -43,18 +45,108 @@ type User struct {
 	Role Role
 }
 
-// ItemQuery selects one page of items in ID order.
+// ItemQuery selects one page of items in an order.
 type ItemQuery struct {
 	// Search, when not empty, keeps the items whose name contains it,
 	// case-insensitively under Unicode simple case folding. Characters
-	// that are special in SQL patterns (% _ \ ') match literally.
+	// that are special in SQL patterns (% _ \ ') match literally. A
+	// search is in ID order, ascending or descending.
 	Search string
-	// After, when positive, keeps the items whose ID is greater.
+	// After, when positive, keeps the items whose ID is greater: in ID
+	// ascending order, as Start = &Position{ID: After}.
 	After int64
 	// Limit is the largest number of items returned, 0 to MaxPageSize+1.
 	// Callers ask for one more than they show to learn whether a next
 	// page exists.
 	Limit int
+	// Order is the order of the page; the zero value is by ID, ascending.
+	Order Order
+	// Start, when set, keeps the items after that position in Order.
+	Start *Position
+	// End, when set, keeps the items before that position in Order.
+	End *Position
+	// Last takes the Limit items nearest End (the end of the list when End
+	// is nil) instead of those nearest Start; the page is in Order all
+	// the same.
+	Last bool
+}
+
+// OrderField is what items are ordered by; ties are ordered by ID.
+type OrderField uint8
+
+// The fields.
+const (
+	// ByID orders by ID, the order of addition.
+	ByID OrderField = iota
+	// ByName orders by the names' Unicode code points (byte order of
+	// their UTF-8).
+	ByName
+	// ByUpdatedAt orders by UpdatedAt, CreatedAt for an item never
+	// updated.
+	ByUpdatedAt
+)
+
+// Order is an order of items: a field, then the ID, both ascending or
+// both descending.
+type Order struct {
+	Field OrderField
+	Desc  bool
+}
+
+// Position is a place in an order: the value of the order's field (Name
+// for ByName, Time for ByUpdatedAt, nothing for ByID) and the ID. An item
+// changed since the position was taken may have moved past it.
+type Position struct {
+	Name string
+	Time time.Time
+	ID   int64
+}
+
+// PositionOf returns it's position in o.
+func (o Order) PositionOf(it Item) Position {
+	switch o.Field {
+	case ByName:
+		return Position{Name: it.Name, ID: it.ID}
+	case ByUpdatedAt:
+		return Position{Time: it.Changed(), ID: it.ID}
+	}
+	return Position{ID: it.ID}
+}
+
+// Compare returns -1, 0 or +1 as a comes before, at or after b in o.
+func (o Order) Compare(a, b Position) int {
+	c := 0
+	switch o.Field {
+	case ByName:
+		c = strings.Compare(a.Name, b.Name)
+	case ByUpdatedAt:
+		c = a.Time.Compare(b.Time)
+	}
+	if c == 0 {
+		c = cmp.Compare(a.ID, b.ID)
+	}
+	if o.Desc {
+		c = -c
+	}
+	return c
+}
+
+// Changed returns when it last changed: UpdatedAt, or CreatedAt when it
+// was never updated.
+func (it Item) Changed() time.Time {
+	if it.UpdatedAt != nil {
+		return *it.UpdatedAt
+	}
+	return it.CreatedAt
+}
+
+// Bounds returns q's Start and End, After turned into Start.
+func (q ItemQuery) Bounds() (start, end *Position) {
+	start = q.Start
+	if start == nil && q.After > 0 && q.Order == (Order{}) {
+		start = &Position{ID: q.After}
+	}
+	return start, q.End
 }
 
 // MaxPageSize is the largest page a client may ask for.

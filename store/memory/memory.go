@@ -157,16 +157,44 @@ func (s *Store) Items(ctx context.Context, q items.ItemQuery) ([]items.Item, err
 		return nil, items.Errorf(items.Invalid, "limit %d is outside 0 to %d", q.Limit, items.MaxPageSize+1)
 	}
 	folded := items.FoldString(q.Search)
-	page := make([]items.Item, 0, q.Limit)
+	start, end := q.Bounds()
+	o := q.Order
+	in := func(e entry) bool {
+		p := o.PositionOf(e.item)
+		return strings.Contains(e.folded, folded) &&
+			(start == nil || o.Compare(p, *start) > 0) && (end == nil || o.Compare(p, *end) < 0)
+	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	for _, e := range s.items[s.index(max(q.After, 0)):] {
+	list := s.items // in ID order
+	if o == (items.Order{}) && !q.Last && start != nil {
+		list = list[s.index(max(start.ID, 0)):] // the usual next page: found by binary search
+	}
+	if o.Field != items.ByID {
+		list = slices.Clone(list)
+		slices.SortFunc(list, func(a, b entry) int { return o.Compare(o.PositionOf(a.item), o.PositionOf(b.item)) })
+	} else if o.Desc != q.Last {
+		// Read from the end of the ID order.
+		list = slices.Clone(list)
+		slices.Reverse(list)
+	}
+	if o.Field != items.ByID && q.Last {
+		list = slices.Clone(list)
+		slices.Reverse(list)
+	}
+	// list is now in the order the page is taken in: from its start, or
+	// from its end for Last.
+	page := make([]items.Item, 0, q.Limit)
+	for _, e := range list {
 		if len(page) == q.Limit {
 			break
 		}
-		if strings.Contains(e.folded, folded) {
+		if in(e) {
 			page = append(page, copyItem(e.item))
 		}
+	}
+	if q.Last {
+		slices.Reverse(page)
 	}
 	return page, nil
 }

@@ -102,6 +102,9 @@ func (s *Store) Items(ctx context.Context, q items.ItemQuery) ([]items.Item, err
 	if q.Limit == 0 {
 		return []items.Item{}, nil
 	}
+	if q.Order != (items.Order{}) || q.Start != nil || q.End != nil || q.Last {
+		return s.page(ctx, q)
+	}
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	after := max(q.After, 0)

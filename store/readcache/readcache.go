@@ -24,9 +24,11 @@
 // delete makes them all stale at once. Not-found answers are not cached:
 // the ID may be assigned later.
 //
-// A page of Items is keyed by its query (Search, After, Limit). A full page
-// (as many items as Limit) changes with no addition: an item added later
-// has an ID above every ID in the page, so it falls after the page. A short page, the end of the list, grows
+// A page of Items is keyed by its query. A full page (as many items as
+// Limit) in ascending ID order, taken from its start, changes with no
+// addition: an item added later has an ID above every
+// ID in the page, so it falls after the page. Pages in other orders are
+// cached as short pages are. A short page, the end of the list, grows
 // when a matching item is added; it is cached with the version of the
 // writes it was read at, and served only while that version is current.
 // Counts of searches are cached likewise. The count of all items is kept
@@ -176,9 +178,33 @@ func (v *version) quiet() bool { return v.underWay == 0 }
 // pageKey identifies the page of an items.ItemQuery; After is at least 0,
 // as every After below 1 selects the same page.
 type pageKey struct {
-	search string
-	after  int64
-	limit  int
+	search           string
+	after            int64
+	limit            int
+	order            items.Order
+	start, end       items.Position
+	hasStart, hasEnd bool
+	last             bool
+}
+
+// keyOf returns the key of q's page.
+func keyOf(q items.ItemQuery) pageKey {
+	k := pageKey{search: q.Search, after: max(q.After, 0), limit: q.Limit, order: q.Order, last: q.Last}
+	if q.Start != nil {
+		k.start, k.hasStart = *q.Start, true
+	}
+	if q.End != nil {
+		k.end, k.hasEnd = *q.End, true
+	}
+	return k
+}
+
+// growsAtEnd reports whether every item added falls after k's page, whose
+// items, when it is full, no addition changes: pages in ID order,
+// ascending, taken from their start. (A page taken from its end before a
+// cursor would do too, but a cursor may be forged beyond every ID.)
+func (k pageKey) growsAtEnd() bool {
+	return k.order == (items.Order{}) && !k.last
 }
 
 // page is a cached page of items.
@@ -258,7 +284,7 @@ func (s *Store) Item(ctx context.Context, id int64) (items.Item, error) {
 
 // Items implements items.Store.
 func (s *Store) Items(ctx context.Context, q items.ItemQuery) ([]items.Item, error) {
-	key := pageKey{search: q.Search, after: max(q.After, 0), limit: q.Limit}
+	key := keyOf(q)
 	c := s.changes.Load()
 	v := s.ver.Load()
 	if p, ok := s.pageCache.Get(key); ok && (p.full && p.changes == c || p.ver == v) {
@@ -276,7 +302,7 @@ func (s *Store) Items(ctx context.Context, q items.ItemQuery) ([]items.Item, err
 // v before it began returned, if the read saw no write (a full page: no
 // update or delete).
 func (s *Store) putPage(key pageKey, list []items.Item, v, c *version) {
-	full := len(list) == key.limit
+	full := len(list) == key.limit && key.growsAtEnd()
 	switch {
 	case len(key.search) > maxSearch:
 		return

@@ -380,6 +380,12 @@ func (s *Store) Items(ctx context.Context, q items.ItemQuery) ([]items.Item, err
 	if q.Limit == 0 {
 		return page, nil
 	}
+	if q.Order != (items.Order{}) || q.Start != nil || q.End != nil || q.Last {
+		if q.Search != "" {
+			return s.searchPage(ctx, q)
+		}
+		return s.page(ctx, q)
+	}
 	switch p := planSearch(q.Search); {
 	case q.Search == "":
 		return appendRows(ctx, page, s.items, q.After, q.Limit)

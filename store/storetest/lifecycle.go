@@ -21,6 +21,8 @@ func runLifecycle(t *testing.T, newStore func(t *testing.T) items.Store) {
 	t.Run("DeleteItem", func(t *testing.T) { t.Parallel(); testDeleteItem(t, newStore(t)) })
 	t.Run("DeleteChecks", func(t *testing.T) { t.Parallel(); testDeleteChecks(t, newStore(t)) })
 	t.Run("ConcurrentUpdates", func(t *testing.T) { t.Parallel(); testConcurrentUpdates(t, newStore(t)) })
+	t.Run("Orders", func(t *testing.T) { t.Parallel(); testOrders(t, newStore(t)) })
+	t.Run("SearchBothWays", func(t *testing.T) { t.Parallel(); testSearchBothWays(t, newStore(t)) })
 }
 
 // Caller returns the caller that u is with role.

@@ -27,3 +27,9 @@ FROM items i WHERE i.id = e.item_id;
 -- that item: for one item, events are inserted under its row lock, so in
 -- seq order.
 CREATE INDEX events_item_kind ON events (item_id, kind, seq);
+
+-- Keyset pages in the orders of items(orderBy:): NAME in code-point order
+-- (COLLATE "C" compares the UTF-8 bytes), UPDATED_AT by the last change,
+-- the creation when never updated. Ties by ID.
+CREATE INDEX items_name_c ON items ((name COLLATE "C"), id);
+CREATE INDEX items_changed ON items ((coalesce(updated_at, created_at)), id);
