@@ -80,9 +80,9 @@ type ComplexityRoot struct {
 
 	Query struct {
 		Item   func(childComplexity int, id int64) int
-		Items  func(childComplexity int, first *int, after *string) int
+		Items  func(childComplexity int, first *int, after *string, last *int, before *string, orderBy *model.ItemOrder) int
 		Me     func(childComplexity int) int
-		Search func(childComplexity int, query *string, first *int, after *string) int
+		Search func(childComplexity int, query *string, first *int, after *string, last *int, before *string) int
 	}
 
 	Subscription struct {
@@ -112,9 +112,9 @@ type MutationResolver interface {
 	CreateToken(ctx context.Context, user string, role *items.Role) (string, error)
 }
 type QueryResolver interface {
-	Items(ctx context.Context, first *int, after *string) (model.ItemConnection, error)
+	Items(ctx context.Context, first *int, after *string, last *int, before *string, orderBy *model.ItemOrder) (model.ItemConnection, error)
 	Item(ctx context.Context, id int64) (*items.Item, error)
-	Search(ctx context.Context, query *string, first *int, after *string) (model.ItemConnection, error)
+	Search(ctx context.Context, query *string, first *int, after *string, last *int, before *string) (model.ItemConnection, error)
 	Me(ctx context.Context) (items.User, error)
 }
 type SubscriptionResolver interface {
@@ -313,7 +313,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.Items(childComplexity, args["first"].(*int), args["after"].(*string)), true
+		return e.ComplexityRoot.Query.Items(childComplexity, args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string), args["orderBy"].(*model.ItemOrder)), true
 	case "Query.me":
 		if e.ComplexityRoot.Query.Me == nil {
 			break
@@ -330,7 +330,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.Search(childComplexity, args["query"].(*string), args["first"].(*int), args["after"].(*string)), true
+		return e.ComplexityRoot.Query.Search(childComplexity, args["query"].(*string), args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 
 	case "Subscription.itemAdded":
 		if e.ComplexityRoot.Subscription.ItemAdded == nil {
@@ -395,6 +395,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 	inputUnmarshalers := func() *graphql.InputUnmarshalerIndex {
 		return graphql.NewInputUnmarshalerIndex(
 			graphql.NewInputUnmarshaler("AddItemInput", ec.unmarshalInputAddItemInput),
+			graphql.NewInputUnmarshaler("ItemOrder", ec.unmarshalInputItemOrder),
 			graphql.NewInputUnmarshaler("UpdateItemInput", ec.unmarshalInputUpdateItemInput),
 		)
 	}
@@ -608,14 +609,54 @@ input UpdateItemInput {
   expectedVersion: Int
 }
 
+"""
+An order of items. A cursor is a position (value, ID) in its order: an item
+changed while a client pages may move past it.
+"""
+input ItemOrder {
+  "What to order by; ties are broken by ID."
+  field: ItemOrderField!
+  "Ascending or descending, for the field and the ID alike."
+  direction: OrderDirection!
+}
+
+"What items may be ordered by."
+enum ItemOrderField {
+  "The ID: the order in which items were added."
+  ID
+  "The name, by Unicode code points (the byte order of its UTF-8)."
+  NAME
+  "When the item last changed: ` + "`" + `updatedAt` + "`" + `, or ` + "`" + `createdAt` + "`" + ` when never updated."
+  UPDATED_AT
+}
+
+"A direction of an order."
+enum OrderDirection {
+  "Smallest first."
+  ASC
+  "Largest first."
+  DESC
+}
+
 "Reading items, and the caller."
 type Query {
-  "All items, oldest first."
+  """
+  All items, in the order ` + "`" + `orderBy` + "`" + ` says (oldest first by default), as a
+  Relay cursor connection that pages both ways: ` + "`" + `first` + "`" + ` (20 unless ` + "`" + `last` + "`" + `
+  is given) with ` + "`" + `after` + "`" + `, or ` + "`" + `last` + "`" + ` with ` + "`" + `before` + "`" + `; ` + "`" + `first` + "`" + ` and ` + "`" + `last` + "`" + `
+  together are ` + "`" + `BAD_USER_INPUT` + "`" + `.
+  """
   items(
-    "How many items to return: 0 to 100."
+    "How many items to return from the start: 0 to 100; 20 when neither ` + "`" + `first` + "`" + ` nor ` + "`" + `last` + "`" + ` is given."
     first: Int = 20
-    "Return the items that follow the item with this cursor."
+    "Return the items that follow the item with this cursor; an empty string is no cursor."
     after: String
+    "How many items to return from the end: 0 to 100."
+    last: Int
+    "Return the items that come before the item with this cursor; an empty string is no cursor."
+    before: String
+    "The order of the items: ties are broken by ID. A cursor of another order is ` + "`" + `BAD_USER_INPUT` + "`" + `."
+    orderBy: ItemOrder = {field: ID, direction: ASC}
   ): ItemConnection!
 
   "One item by ID, or null when there is none."
@@ -624,14 +665,21 @@ type Query {
     id: ID!
   ): Item
 
-  "The items whose name contains ` + "`" + `query` + "`" + `, case-insensitively, oldest first."
+  """
+  The items whose name contains ` + "`" + `query` + "`" + `, case-insensitively, oldest first,
+  paged both ways as ` + "`" + `items` + "`" + ` is.
+  """
   search(
     "The text to look for in names; null or empty matches every item."
     query: String
-    "How many items to return: 0 to 100."
+    "How many items to return from the start: 0 to 100; 20 when neither ` + "`" + `first` + "`" + ` nor ` + "`" + `last` + "`" + ` is given."
     first: Int = 20
-    "Return the items that follow the item with this cursor."
+    "Return the items that follow the item with this cursor; an empty string is no cursor."
     after: String
+    "How many items to return from the end: 0 to 100."
+    last: Int
+    "Return the items that come before the item with this cursor; an empty string is no cursor."
+    before: String
   ): ItemConnection!
 
   "Who the caller is, from the token."
@@ -1056,6 +1104,30 @@ func (ec *executionContext) field_Query_items_args(ctx context.Context, rawArgs 
 		return nil, err
 	}
 	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "orderBy",
+		func(ctx context.Context, v any) (*model.ItemOrder, error) {
+			return ec.unmarshalOItemOrder2ᚖitemsapiᚋgraphᚋmodelᚐItemOrder(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["orderBy"] = arg4
 	return args, nil
 }
 
@@ -1086,6 +1158,22 @@ func (ec *executionContext) field_Query_search_args(ctx context.Context, rawArgs
 		return nil, err
 	}
 	args["after"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg4
 	return args, nil
 }
 
@@ -1922,7 +2010,7 @@ func (ec *executionContext) _Query_items(ctx context.Context, field graphql.Coll
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().Items(ctx, fc.Args["first"].(*int), fc.Args["after"].(*string))
+			return ec.Resolvers.Query().Items(ctx, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string), fc.Args["orderBy"].(*model.ItemOrder))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v model.ItemConnection) graphql.Marshaler {
@@ -2010,7 +2098,7 @@ func (ec *executionContext) _Query_search(ctx context.Context, field graphql.Col
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().Search(ctx, fc.Args["query"].(*string), fc.Args["first"].(*int), fc.Args["after"].(*string))
+			return ec.Resolvers.Query().Search(ctx, fc.Args["query"].(*string), fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v model.ItemConnection) graphql.Marshaler {
@@ -3493,6 +3581,55 @@ func UnmarshalAddItemInput(ctx context.Context, raw any) (items.NewItem, error) 
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputItemOrder(ctx context.Context, obj any) (model.ItemOrder, error) {
+	var it model.ItemOrder
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"field", "direction"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "field":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
+			data, err := ec.unmarshalNItemOrderField2itemsapiᚋgraphᚋmodelᚐItemOrderField(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Field = data
+		case "direction":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("direction"))
+			data, err := ec.unmarshalNOrderDirection2itemsapiᚋgraphᚋmodelᚐOrderDirection(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Direction = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalItemOrder unmarshals raw into the ItemOrder input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalItemOrder(ctx context.Context, raw any) (model.ItemOrder, error) {
+	var out model.ItemOrder
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ItemOrder", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputUpdateItemInput(ctx context.Context, obj any) (model.UpdateItemInput, error) {
 	var it model.UpdateItemInput
 	if obj == nil {
@@ -4415,6 +4552,26 @@ func (ec *executionContext) marshalNItemEdge2ᚕitemsapiᚋgraphᚋmodelᚐItemE
 	return ret
 }
 
+func (ec *executionContext) unmarshalNItemOrderField2itemsapiᚋgraphᚋmodelᚐItemOrderField(ctx context.Context, v any) (model.ItemOrderField, error) {
+	var res model.ItemOrderField
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNItemOrderField2itemsapiᚋgraphᚋmodelᚐItemOrderField(ctx context.Context, sel ast.SelectionSet, v model.ItemOrderField) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNOrderDirection2itemsapiᚋgraphᚋmodelᚐOrderDirection(ctx context.Context, v any) (model.OrderDirection, error) {
+	var res model.OrderDirection
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNOrderDirection2itemsapiᚋgraphᚋmodelᚐOrderDirection(ctx context.Context, sel ast.SelectionSet, v model.OrderDirection) graphql.Marshaler {
+	return v
+}
+
 func (ec *executionContext) marshalNPageInfo2itemsapiᚋgraphᚋmodelᚐPageInfo(ctx context.Context, sel ast.SelectionSet, v model.PageInfo) graphql.Marshaler {
 	return ec._PageInfo(ctx, sel, &v)
 }
@@ -4695,6 +4852,14 @@ func (ec *executionContext) marshalOItem2ᚖitemsapiᚋitemsᚐItem(ctx context.
 		return graphql.Null
 	}
 	return ec._Item(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOItemOrder2ᚖitemsapiᚋgraphᚋmodelᚐItemOrder(ctx context.Context, v any) (*model.ItemOrder, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputItemOrder(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalORole2ᚖitemsapiᚋitemsᚐRole(ctx context.Context, v any) (*items.Role, error) {

@@ -67,8 +67,8 @@ func (r *mutationResolver) CreateToken(ctx context.Context, user string, role *i
 	return token, nil
 }
 
-func (r *queryResolver) Items(ctx context.Context, first *int, after *string) (model.ItemConnection, error) {
-	return r.page(ctx, "", first, after)
+func (r *queryResolver) Items(ctx context.Context, first *int, after *string, last *int, before *string, orderBy *model.ItemOrder) (model.ItemConnection, error) {
+	return r.page(ctx, "", pageArgs{first: first, after: after, last: last, before: before, firstGiven: given(ctx, "first"), order: order(orderBy)})
 }
 
 func (r *queryResolver) Item(ctx context.Context, id int64) (*items.Item, error) {
@@ -82,7 +82,7 @@ func (r *queryResolver) Item(ctx context.Context, id int64) (*items.Item, error)
 	return &it, nil
 }
 
-func (r *queryResolver) Search(ctx context.Context, query *string, first *int, after *string) (model.ItemConnection, error) {
+func (r *queryResolver) Search(ctx context.Context, query *string, first *int, after *string, last *int, before *string) (model.ItemConnection, error) {
 	var q string
 	if query != nil {
 		q = *query
@@ -93,13 +93,13 @@ func (r *queryResolver) Search(ctx context.Context, query *string, first *int, a
 		// JSON and the document were valid UTF-8 to get here, and nothing
 		// passes the string on).
 		if items.SearchTooLong(q) {
-			return r.noMatch(first, after)
+			return r.noMatch(pageArgs{first: first, after: after, last: last, before: before, firstGiven: given(ctx, "first")})
 		}
 		if err := items.ValidateSearch(q); err != nil {
 			return model.ItemConnection{}, err
 		}
 	}
-	return r.page(ctx, q, first, after)
+	return r.page(ctx, q, pageArgs{first: first, after: after, last: last, before: before, firstGiven: given(ctx, "first")})
 }
 
 func (r *queryResolver) Me(ctx context.Context) (items.User, error) {
