@@ -685,7 +685,8 @@ func (s *Store) position(ctx context.Context, kind items.EventKind, afterItem in
 		return 0, translate(ctx, "subscribe", err)
 	}
 	var last int64
-	if err := s.r.QueryRowContext(ctx, `SELECT coalesce(max(item_id), 0) FROM events WHERE kind = 1`).Scan(&last); err != nil {
+	// The greatest ID ever given (AUTOINCREMENT keeps it), without a scan.
+	if err := s.r.QueryRowContext(ctx, `SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'items'), 0)`).Scan(&last); err != nil {
 		return 0, translate(ctx, "subscribe", err)
 	}
 	if afterItem > last {
