@@ -57,6 +57,7 @@ type Store struct {
 	indexed atomic.Int64
 
 	insertItems *sql.Stmt // on w
+	insertAdded *sql.Stmt // on w
 	item        *sql.Stmt // on r, as are the others
 	items       *sql.Stmt
 	searchScan  *sql.Stmt
@@ -211,6 +212,9 @@ func (s *Store) statements() []statement {
 		{"insertItems", &s.insertItems, s.w, `INSERT INTO items (name, name_folded, description, created_at, created_by)
 			SELECT value->>0, value->>1, value->>2, value->>3, value->>4 FROM json_each(?) ORDER BY key
 			RETURNING id`},
+		// The additions' events of the items just inserted, in ID order.
+		{"insertAdded", &s.insertAdded, s.w, `INSERT INTO events (kind, item_id)
+			SELECT 1, id FROM items WHERE id >= ? AND id <= ? ORDER BY id RETURNING pos, item_id`},
 		{"item", &s.item, s.r, `SELECT ` + columns + ` FROM items WHERE id = ?`},
 		{"items", &s.items, s.r, `SELECT ` + columns + ` FROM items WHERE id > ? ORDER BY id LIMIT ?`},
 		// instr compares literally: % _ \ and quotes in a search need no
@@ -236,8 +240,13 @@ func (s *Store) statements() []statement {
 			FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.hash = ?`},
 		{"users", &s.users, s.r, `SELECT id, name, role FROM users
 			WHERE id IN (SELECT value FROM json_each(?))`},
-		{"readEvents", &s.readEvents, s.r, `SELECT pos, kind, item_id, version, name, description, created_at, created_by, updated_at
-			FROM events WHERE pos > ? ORDER BY pos LIMIT ?`},
+		// An addition whose event holds no item is of an item never
+		// changed since: the items table holds it as added.
+		{"readEvents", &s.readEvents, s.r, `SELECT e.pos, e.kind, e.item_id, coalesce(e.version, i.version), coalesce(e.name, i.name),
+			CASE WHEN e.name IS NULL THEN i.description ELSE e.description END,
+			coalesce(e.created_at, i.created_at), coalesce(e.created_by, i.created_by), e.updated_at
+			FROM events e LEFT JOIN items i ON e.kind = 1 AND e.name IS NULL AND i.id = e.item_id
+			WHERE e.pos > ? ORDER BY e.pos LIMIT ?`},
 		{"eventOf", &s.eventOf, s.r, `SELECT pos FROM events WHERE item_id = ? AND kind = ? ORDER BY pos DESC LIMIT 1`},
 		{"addedUpTo", &s.addedUpTo, s.r, `SELECT pos FROM events WHERE item_id <= ? AND kind = 1 ORDER BY item_id DESC, kind DESC, pos DESC LIMIT 1`},
 	}

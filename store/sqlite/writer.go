@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -300,7 +301,7 @@ func (s *Store) applyTx(ctx context.Context, tx *sql.Tx, batch []*addRequest, no
 		err := insertItems(ctx, insert, its)
 		if err == nil {
 			var added []items.Event
-			if added, err = logAdded(ctx, tx, its); err == nil {
+			if added, err = s.logAdded(ctx, tx, its); err == nil {
 				events = append(events, added...)
 			}
 		}
@@ -333,6 +334,9 @@ func (s *Store) change(ctx context.Context, tx *sql.Tx, req *addRequest, now tim
 		if err := req.del.Check(it); err != nil {
 			return items.Event{}, items.Item{}, err
 		}
+		if err := keepAdded(ctx, tx, it); err != nil {
+			return items.Event{}, items.Item{}, err
+		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM items WHERE id = ?`, req.id); err != nil {
 			return items.Event{}, items.Item{}, err
 		}
@@ -340,15 +344,18 @@ func (s *Store) change(ctx context.Context, tx *sql.Tx, req *addRequest, now tim
 		err := tx.QueryRowContext(ctx, `INSERT INTO events (kind, item_id) VALUES (3, ?) RETURNING pos`, req.id).Scan(&e.Pos)
 		return e, items.Item{}, err
 	}
-	old := it.Name
+	old := it
 	if it, err = req.update.Apply(it, now); err != nil {
+		return items.Event{}, items.Item{}, err
+	}
+	if err := keepAdded(ctx, tx, old); err != nil {
 		return items.Event{}, items.Item{}, err
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE items SET description = ?, updated_at = ?, version = ? WHERE id = ?`,
 		nullString(it.Description), it.UpdatedAt.UnixMicro(), it.Version, it.ID); err != nil {
 		return items.Event{}, items.Item{}, err
 	}
-	if it.Name != old {
+	if it.Name != old.Name {
 		// Only then is the trigram index touched (migration 0006).
 		if _, err := tx.ExecContext(ctx, `UPDATE items SET name = ?, name_folded = ? WHERE id = ?`,
 			it.Name, items.FoldString(it.Name), it.ID); err != nil {
@@ -372,31 +379,54 @@ func isRefusal(err error) bool {
 func nullInt(id int64) sql.NullInt64 { return sql.NullInt64{Int64: id, Valid: id != 0} }
 
 // logAdded appends to the log, in tx, the additions of its, which tx has
-// inserted, and returns their events in position order.
-func logAdded(ctx context.Context, tx *sql.Tx, its []items.Item) ([]items.Event, error) {
-	rows, err := tx.QueryContext(ctx, `INSERT INTO events (kind, item_id, version, name, description, created_at, created_by)
-		SELECT 1, id, 1, name, description, created_at, created_by FROM items WHERE id >= ? AND id <= ? ORDER BY id
-		RETURNING pos, item_id`, its[0].ID, its[len(its)-1].ID)
+// inserted, and returns their events in position order. An addition's
+// event holds only the item's ID: the item is as added until its first
+// change, which copies it into the event first (see keepAdded), so that
+// additions cost the log a small row each.
+func (s *Store) logAdded(ctx context.Context, tx *sql.Tx, its []items.Item) ([]items.Event, error) {
+	rows, err := tx.StmtContext(ctx, s.insertAdded).QueryContext(ctx, its[0].ID, its[len(its)-1].ID)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	pos := make(map[int64]int64, len(its))
+	type posID struct{ pos, id int64 }
+	got := make([]posID, 0, len(its))
 	for rows.Next() {
-		var p, id int64
-		if err := rows.Scan(&p, &id); err != nil {
+		var p posID
+		if err := rows.Scan(&p.pos, &p.id); err != nil {
 			return nil, err
 		}
-		pos[id] = p
+		got = append(got, p)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
+	if len(got) != len(its) {
+		return nil, fmt.Errorf("logged %d additions of %d items", len(got), len(its))
+	}
+	// Inserted in ID order, so positions and IDs rise together, whereas
+	// RETURNING promises no order.
+	slices.SortFunc(got, func(a, b posID) int { return cmp.Compare(a.pos, b.pos) })
 	events := make([]items.Event, len(its))
 	for i, it := range its {
-		events[i] = items.Event{Pos: pos[it.ID], Kind: items.ItemAdded, Item: it}
+		if got[i].id != it.ID {
+			return nil, fmt.Errorf("addition at position %d is of item %d, want %d", got[i].pos, got[i].id, it.ID)
+		}
+		events[i] = items.Event{Pos: got[i].pos, Kind: items.ItemAdded, Item: it}
 	}
 	return events, nil
+}
+
+// keepAdded copies it, as added, into the event of its addition, before
+// its first change: from then on the items table no longer holds it so.
+func keepAdded(ctx context.Context, tx *sql.Tx, it items.Item) error {
+	if it.Version != 1 {
+		return nil // changed before: copied then
+	}
+	_, err := tx.ExecContext(ctx, `UPDATE events SET version = 1, name = ?, description = ?, created_at = ?, created_by = ?
+		WHERE item_id = ? AND kind = 1 AND name IS NULL`,
+		it.Name, nullString(it.Description), it.CreatedAt.UnixMicro(), nullInt(it.CreatedByID), it.ID)
+	return err
 }
 
 // addError returns the error that AddItem reports when err kept it from
@@ -504,7 +534,7 @@ func (s *Store) Import(ctx context.Context, batch []items.NewItem) error {
 			return err
 		}
 		var err error
-		events, err = logAdded(ctx, tx, its)
+		events, err = s.logAdded(ctx, tx, its)
 		return err
 	})
 	if code(err) == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY {

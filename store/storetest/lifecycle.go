@@ -461,6 +461,13 @@ func testBrokerLifecycleResume(t *testing.T, s items.Store, b items.Broker) {
 	if diff := cmp.Diff([]int64{a2.ID}, IDs(Receive(t, dels, 1))); diff != "" {
 		t.Errorf("Follow(deleted) later mismatch (-want +got):\n%s", diff)
 	}
+	// From the start, read from the store: every addition as it was
+	// added, the items updated or deleted since included.
+	from0 := follow(t, b, items.ItemAdded, 0)
+	got := Receive(t, from0, len(items.DemoItems)+len(its))
+	if diff := cmp.Diff(its, got[len(items.DemoItems):]); diff != "" {
+		t.Errorf("Follow(added, after 0) mismatch (-added +received):\n%s", diff)
+	}
 	// Additions resume by ID as before, deleted items included.
 	adds := follow(t, b, items.ItemAdded, its[1].ID)
 	if diff := cmp.Diff([]int64{its[2].ID, its[3].ID}, IDs(Receive(t, adds, 2))); diff != "" {

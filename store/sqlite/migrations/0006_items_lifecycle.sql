@@ -9,8 +9,11 @@ ALTER TABLE items ADD COLUMN updated_at INTEGER;
 -- position of its ID; now an update or a delete comes between additions,
 -- so the log has a table of its own. Each event holds the item as the
 -- event left it (a deletion only its ID), so that a subscriber that
--- catches up from here sees what happened even after later changes.
--- pos is the rowid: one writer appends, so positions follow commits.
+-- catches up from here sees what happened even after later changes; an
+-- addition holds only the ID until the item's first change copies the
+-- item as added into it (the items table holds it until then), so that
+-- additions stay cheap. pos is the rowid: one writer appends, so
+-- positions follow commits.
 CREATE TABLE events (
     pos         INTEGER PRIMARY KEY,
     -- 1 added, 2 updated, 3 deleted (items.EventKind)
@@ -29,8 +32,7 @@ CREATE INDEX events_item ON events (item_id, kind, pos);
 
 -- The items that exist get their addition at the position of their ID, so
 -- that an ID a client received before is still a position to resume after.
-INSERT INTO events (pos, kind, item_id, version, name, description, created_at, created_by)
-SELECT id, 1, id, 1, name, description, created_at, created_by FROM items ORDER BY id;
+INSERT INTO events (pos, kind, item_id) SELECT id, 1, id FROM items ORDER BY id;
 
 -- Keyset pages in the orders of items(orderBy:): BINARY collation compares
 -- the UTF-8 bytes, which is code-point order; UPDATED_AT orders by the last
