@@ -162,7 +162,8 @@ var DemoItems = []NewItem{{Name: "Apple"}, {Name: "Banana"}}
 type Store interface {
 	// Item returns the item with that ID, or an error with code NotFound.
 	Item(ctx context.Context, id int64) (Item, error)
-	// Items returns the page of items that q selects, oldest first.
+	// Items returns the page of items that q selects, in q.Order (by ID,
+	// oldest first, by default).
 	Items(ctx context.Context, q ItemQuery) ([]Item, error)
 	// CountItems returns how many items match search (all when empty).
 	CountItems(ctx context.Context, search string) (int, error)
