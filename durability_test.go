@@ -15,13 +15,15 @@ import (
 	"testing"
 	"time"
 
+	"itemsapi/items"
 	"itemsapi/store/sqlite"
 )
 
-// TestKillNineLosesNothing runs the real binary, adds items from several
-// clients, kills the process with SIGKILL in the middle of the load, and
-// checks that every addItem that was answered with success is in the
-// database, whole.
+// TestKillNineLosesNothing runs the real binary, adds, updates and
+// deletes items from several clients, kills the process with SIGKILL in
+// the middle of the load, and checks that every change answered with
+// success is in the database, whole (a change in flight is there whole or
+// not at all), and in the log that subscribers resume from.
 func TestKillNineLosesNothing(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and kills the real binary: skipped with -short")
@@ -61,17 +63,33 @@ func TestKillNineLosesNothing(t *testing.T) {
 	}
 	waitHealthy(t, url)
 
-	// Clients add items until the server dies; each remembers what was
-	// acknowledged.
+	// Clients add, update and delete items until the server dies; each
+	// remembers what was acknowledged, and the change it had in flight.
 	var (
-		mu    sync.Mutex
-		acked = map[string]string{} // id → name
-		wg    sync.WaitGroup
+		mu      sync.Mutex
+		acked   = map[string]itemState{} // id → the state last acknowledged
+		pending = map[string]itemState{} // id → the state a change in flight would leave
+		changes int
+		wg      sync.WaitGroup
 	)
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
 	enough := make(chan struct{})
 	var once sync.Once
+	record := func(id string, st itemState, done bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		if !done {
+			pending[id] = st
+			return
+		}
+		delete(pending, id)
+		acked[id] = st
+		changes++
+		if changes >= 600 {
+			once.Do(func() { close(enough) })
+		}
+	}
 	for c := range 8 {
 		wg.Go(func() {
 			for i := 0; ctx.Err() == nil; i++ {
@@ -80,19 +98,29 @@ func TestKillNineLosesNothing(t *testing.T) {
 				if err != nil {
 					return // the server is gone
 				}
-				mu.Lock()
-				acked[id] = name
-				if len(acked) >= 400 {
-					once.Do(func() { close(enough) })
+				record(id, itemState{name: name, version: 1}, true)
+				updated := itemState{name: name + " updated", version: 2}
+				record(id, updated, false)
+				if err := changeItem(ctx, url, `mutation($id: ID!, $n: String!) { updateItem(id: $id, input: {name: $n, expectedVersion: 1}) { id } }`,
+					map[string]any{"id": id, "n": updated.name}); err != nil {
+					return
 				}
-				mu.Unlock()
+				record(id, updated, true)
+				if i%3 != 0 {
+					continue
+				}
+				record(id, itemState{deleted: true}, false)
+				if err := changeItem(ctx, url, `mutation($id: ID!) { deleteItem(id: $id, expectedVersion: 2) }`, map[string]any{"id": id}); err != nil {
+					return
+				}
+				record(id, itemState{deleted: true}, true)
 			}
 		})
 	}
 	select {
 	case <-enough:
 	case <-ctx.Done():
-		t.Fatal("fewer than 400 items were added in 30 s")
+		t.Fatal("fewer than 600 changes were made in 30 s")
 	}
 	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
@@ -107,19 +135,81 @@ func TestKillNineLosesNothing(t *testing.T) {
 	defer store.Close()
 	mu.Lock()
 	defer mu.Unlock()
-	for id, name := range acked {
+	var updates, deletes int
+	wantUpdated, wantDeleted := map[int64]bool{}, map[int64]bool{}
+	for id, want := range acked {
 		var n int64
 		fmt.Sscan(id, &n)
 		it, err := store.Item(t.Context(), n)
-		if err != nil {
-			t.Errorf("acknowledged item %s (%q) is lost: %v", id, name, err)
+		got := itemState{name: it.Name, version: it.Version, deleted: items.ErrorCode(err) == items.NotFound}
+		if err != nil && !got.deleted {
+			t.Errorf("item %s: %v", id, err)
 			continue
 		}
-		if it.Name != name {
-			t.Errorf("item %s = %q, want %q", id, it.Name, name)
+		// The state acknowledged, or whole the one of the change in
+		// flight: never a name of one state with the version of another.
+		if p, ok := pending[id]; got != want && (!ok || got != p) {
+			t.Errorf("item %s = %+v, want %+v (acknowledged) or %+v (in flight)", id, got, want, pending[id])
+		}
+		switch {
+		case want.deleted:
+			deletes++
+			wantDeleted[n] = true
+		case want.version == 2:
+			updates++
+			wantUpdated[n] = true
 		}
 	}
-	t.Logf("%d acknowledged items, all present after kill -9", len(acked))
+	// The log holds every acknowledged change: a subscriber that resumes
+	// from the start gets them.
+	for kind, want := range map[items.EventKind]map[int64]bool{items.ItemUpdated: wantUpdated, items.ItemDeleted: wantDeleted} {
+		sub, err := store.Follow(t.Context(), kind, 0)
+		if err != nil {
+			t.Fatalf("Follow() = %v", err)
+		}
+		timeout := time.After(10 * time.Second)
+		for len(want) > 0 {
+			select {
+			case it := <-sub.C:
+				delete(want, it.ID)
+			case <-timeout:
+				t.Fatalf("%d acknowledged %v events missing from the log", len(want), kind)
+			}
+		}
+	}
+	t.Logf("%d acknowledged changes (%d items, %d updated, %d deleted), all there after kill -9", changes, len(acked), updates, deletes)
+}
+
+// itemState is what a client knows of an item.
+type itemState struct {
+	name    string
+	version int
+	deleted bool
+}
+
+// changeItem runs an updateItem or deleteItem and reports whether the
+// server acknowledged it without errors.
+func changeItem(ctx context.Context, url, query string, vars map[string]any) error {
+	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url+"/graphql", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+adminToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	var r struct {
+		Data   map[string]any
+		Errors []any
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
+		return err
+	}
+	if len(r.Errors) > 0 || r.Data == nil {
+		return fmt.Errorf("errors: %v", r.Errors)
+	}
+	return nil
 }
 
 // addItem adds one item and returns its id once the server acknowledged it.

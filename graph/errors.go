@@ -48,12 +48,12 @@ func ErrorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 }
 
 // publicCode is the extensions.code a client sees for a domain code: the
-// public contract lists BAD_USER_INPUT, UNAUTHENTICATED and FORBIDDEN, and
-// every other failure is an INTERNAL_SERVER_ERROR (whose message, from an
-// *items.Error, is still safe to show).
+// public contract lists BAD_USER_INPUT, UNAUTHENTICATED, FORBIDDEN and
+// CONFLICT, and every other failure is an INTERNAL_SERVER_ERROR (whose
+// message, from an *items.Error, is still safe to show).
 func publicCode(c items.Code) string {
 	switch c {
-	case items.Invalid, items.Unauthenticated, items.Forbidden:
+	case items.Invalid, items.Unauthenticated, items.Forbidden, items.Conflict:
 		return string(c)
 	}
 	return string(items.Internal)

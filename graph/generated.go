@@ -49,6 +49,8 @@ type ComplexityRoot struct {
 		Description func(childComplexity int) int
 		ID          func(childComplexity int) int
 		Name        func(childComplexity int) int
+		UpdatedAt   func(childComplexity int) int
+		Version     func(childComplexity int) int
 	}
 
 	ItemConnection struct {
@@ -66,7 +68,9 @@ type ComplexityRoot struct {
 	Mutation struct {
 		AddItem     func(childComplexity int, input items.NewItem) int
 		CreateToken func(childComplexity int, user string, role *items.Role, expiresAt *time.Time) int
+		DeleteItem  func(childComplexity int, id int64, expectedVersion *int) int
 		RevokeToken func(childComplexity int, id int64) int
+		UpdateItem  func(childComplexity int, id int64, input model.UpdateItemInput) int
 	}
 
 	PageInfo struct {
@@ -79,14 +83,16 @@ type ComplexityRoot struct {
 	Query struct {
 		CurrentToken func(childComplexity int) int
 		Item         func(childComplexity int, id int64) int
-		Items        func(childComplexity int, first *int, after *string) int
+		Items        func(childComplexity int, first *int, after *string, last *int, before *string, orderBy *model.ItemOrder) int
 		Me           func(childComplexity int) int
-		Search       func(childComplexity int, query *string, first *int, after *string) int
+		Search       func(childComplexity int, query *string, first *int, after *string, last *int, before *string) int
 		Tokens       func(childComplexity int, first *int, after *string, user *string) int
 	}
 
 	Subscription struct {
-		ItemAdded func(childComplexity int, after *int64) int
+		ItemAdded   func(childComplexity int, after *int64) int
+		ItemDeleted func(childComplexity int, after *int64) int
+		ItemUpdated func(childComplexity int, after *int64) int
 	}
 
 	Token struct {
@@ -127,19 +133,23 @@ type ItemResolver interface {
 }
 type MutationResolver interface {
 	AddItem(ctx context.Context, input items.NewItem) (items.Item, error)
+	UpdateItem(ctx context.Context, id int64, input model.UpdateItemInput) (items.Item, error)
+	DeleteItem(ctx context.Context, id int64, expectedVersion *int) (int64, error)
 	CreateToken(ctx context.Context, user string, role *items.Role, expiresAt *time.Time) (string, error)
 	RevokeToken(ctx context.Context, id int64) (items.Token, error)
 }
 type QueryResolver interface {
-	Items(ctx context.Context, first *int, after *string) (model.ItemConnection, error)
+	Items(ctx context.Context, first *int, after *string, last *int, before *string, orderBy *model.ItemOrder) (model.ItemConnection, error)
 	Item(ctx context.Context, id int64) (*items.Item, error)
-	Search(ctx context.Context, query *string, first *int, after *string) (model.ItemConnection, error)
+	Search(ctx context.Context, query *string, first *int, after *string, last *int, before *string) (model.ItemConnection, error)
 	Me(ctx context.Context) (items.User, error)
 	Tokens(ctx context.Context, first *int, after *string, user *string) (model.TokenConnection, error)
 	CurrentToken(ctx context.Context) (items.Token, error)
 }
 type SubscriptionResolver interface {
 	ItemAdded(ctx context.Context, after *int64) (<-chan items.Item, error)
+	ItemUpdated(ctx context.Context, after *int64) (<-chan items.Item, error)
+	ItemDeleted(ctx context.Context, after *int64) (<-chan int64, error)
 }
 type TokenResolver interface {
 	User(ctx context.Context, objs []*items.Token) ([]items.User, error)
@@ -193,6 +203,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Item.Name(childComplexity), true
+	case "Item.updatedAt":
+		if e.ComplexityRoot.Item.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Item.UpdatedAt(childComplexity), true
+	case "Item.version":
+		if e.ComplexityRoot.Item.Version == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Item.Version(childComplexity), true
 
 	case "ItemConnection.edges":
 		if e.ComplexityRoot.ItemConnection.Edges == nil {
@@ -254,6 +276,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateToken(childComplexity, args["user"].(string), args["role"].(*items.Role), args["expiresAt"].(*time.Time)), true
+	case "Mutation.deleteItem":
+		if e.ComplexityRoot.Mutation.DeleteItem == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_deleteItem_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DeleteItem(childComplexity, args["id"].(int64), args["expectedVersion"].(*int)), true
 	case "Mutation.revokeToken":
 		if e.ComplexityRoot.Mutation.RevokeToken == nil {
 			break
@@ -265,6 +298,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RevokeToken(childComplexity, args["id"].(int64)), true
+	case "Mutation.updateItem":
+		if e.ComplexityRoot.Mutation.UpdateItem == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateItem_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateItem(childComplexity, args["id"].(int64), args["input"].(model.UpdateItemInput)), true
 
 	case "PageInfo.endCursor":
 		if e.ComplexityRoot.PageInfo.EndCursor == nil {
@@ -319,7 +363,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.Items(childComplexity, args["first"].(*int), args["after"].(*string)), true
+		return e.ComplexityRoot.Query.Items(childComplexity, args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string), args["orderBy"].(*model.ItemOrder)), true
 	case "Query.me":
 		if e.ComplexityRoot.Query.Me == nil {
 			break
@@ -336,7 +380,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.Search(childComplexity, args["query"].(*string), args["first"].(*int), args["after"].(*string)), true
+		return e.ComplexityRoot.Query.Search(childComplexity, args["query"].(*string), args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 	case "Query.tokens":
 		if e.ComplexityRoot.Query.Tokens == nil {
 			break
@@ -360,6 +404,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Subscription.ItemAdded(childComplexity, args["after"].(*int64)), true
+	case "Subscription.itemDeleted":
+		if e.ComplexityRoot.Subscription.ItemDeleted == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_itemDeleted_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.ItemDeleted(childComplexity, args["after"].(*int64)), true
+	case "Subscription.itemUpdated":
+		if e.ComplexityRoot.Subscription.ItemUpdated == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_itemUpdated_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.ItemUpdated(childComplexity, args["after"].(*int64)), true
 
 	case "Token.createdAt":
 		if e.ComplexityRoot.Token.CreatedAt == nil {
@@ -471,6 +537,8 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 	inputUnmarshalers := func() *graphql.InputUnmarshalerIndex {
 		return graphql.NewInputUnmarshalerIndex(
 			graphql.NewInputUnmarshaler("AddItemInput", ec.unmarshalInputAddItemInput),
+			graphql.NewInputUnmarshaler("ItemOrder", ec.unmarshalInputItemOrder),
+			graphql.NewInputUnmarshaler("UpdateItemInput", ec.unmarshalInputUpdateItemInput),
 		)
 	}
 	first := true
@@ -669,6 +737,10 @@ type Item {
   createdAt: Time!
   "Who added the item; null for the demo items of a new store."
   createdBy: User
+  "When the item was last updated; null until its first update."
+  updatedAt: Time
+  "1 when the item is added, then one more at each update: pass it as ` + "`" + `expectedVersion` + "`" + ` to change the item only if nobody changed it since."
+  version: Int!
 }
 
 "A page of items, as a Relay cursor connection."
@@ -711,14 +783,67 @@ input AddItemInput {
   description: String
 }
 
+"""
+The fields to change in an item: an absent field is unchanged, and at least
+one of ` + "`" + `name` + "`" + ` and ` + "`" + `description` + "`" + ` must be given.
+"""
+input UpdateItemInput {
+  "The new name, under the rules of ` + "`" + `addItem` + "`" + `."
+  name: String
+  "The new description, under the rules of ` + "`" + `addItem` + "`" + `; null removes it."
+  description: String
+  "Change the item only if this is its version: another is ` + "`" + `CONFLICT` + "`" + `, and nothing changes."
+  expectedVersion: Int
+}
+
+"""
+An order of items. A cursor is a position (value, ID) in its order: an item
+changed while a client pages may move past it.
+"""
+input ItemOrder {
+  "What to order by; ties are broken by ID."
+  field: ItemOrderField!
+  "Ascending or descending, for the field and the ID alike."
+  direction: OrderDirection!
+}
+
+"What items may be ordered by."
+enum ItemOrderField {
+  "The ID: the order in which items were added."
+  ID
+  "The name, by Unicode code points (the byte order of its UTF-8)."
+  NAME
+  "When the item last changed: ` + "`" + `updatedAt` + "`" + `, or ` + "`" + `createdAt` + "`" + ` when never updated."
+  UPDATED_AT
+}
+
+"A direction of an order."
+enum OrderDirection {
+  "Smallest first."
+  ASC
+  "Largest first."
+  DESC
+}
+
 "Reading items, and the caller."
 type Query {
-  "All items, oldest first."
+  """
+  All items, in the order ` + "`" + `orderBy` + "`" + ` says (oldest first by default), as a
+  Relay cursor connection that pages both ways: ` + "`" + `first` + "`" + ` (20 unless ` + "`" + `last` + "`" + `
+  is given) with ` + "`" + `after` + "`" + `, or ` + "`" + `last` + "`" + ` with ` + "`" + `before` + "`" + `; ` + "`" + `first` + "`" + ` and ` + "`" + `last` + "`" + `
+  together are ` + "`" + `BAD_USER_INPUT` + "`" + `.
+  """
   items(
-    "How many items to return: 0 to 100."
+    "How many items to return from the start: 0 to 100; 20 when neither ` + "`" + `first` + "`" + ` nor ` + "`" + `last` + "`" + ` is given."
     first: Int = 20
-    "Return the items that follow the item with this cursor."
+    "Return the items that follow the item with this cursor; an empty string is no cursor."
     after: String
+    "How many items to return from the end: 0 to 100."
+    last: Int
+    "Return the items that come before the item with this cursor; an empty string is no cursor."
+    before: String
+    "The order of the items: ties are broken by ID. A cursor of another order is ` + "`" + `BAD_USER_INPUT` + "`" + `."
+    orderBy: ItemOrder = {field: ID, direction: ASC}
   ): ItemConnection!
 
   "One item by ID, or null when there is none."
@@ -727,14 +852,21 @@ type Query {
     id: ID!
   ): Item
 
-  "The items whose name contains ` + "`" + `query` + "`" + `, case-insensitively, oldest first."
+  """
+  The items whose name contains ` + "`" + `query` + "`" + `, case-insensitively, oldest first,
+  paged both ways as ` + "`" + `items` + "`" + ` is.
+  """
   search(
     "The text to look for in names; null or empty matches every item."
     query: String
-    "How many items to return: 0 to 100."
+    "How many items to return from the start: 0 to 100; 20 when neither ` + "`" + `first` + "`" + ` nor ` + "`" + `last` + "`" + ` is given."
     first: Int = 20
-    "Return the items that follow the item with this cursor."
+    "Return the items that follow the item with this cursor; an empty string is no cursor."
     after: String
+    "How many items to return from the end: 0 to 100."
+    last: Int
+    "Return the items that come before the item with this cursor; an empty string is no cursor."
+    before: String
   ): ItemConnection!
 
   "Who the caller is, from the token. Requires a token (USER)."
@@ -766,6 +898,31 @@ type Mutation {
     "The item to add."
     input: AddItemInput!
   ): Item! @auth
+
+  """
+  Change an item. Checked in this order: an unknown or deleted ` + "`" + `id` + "`" + ` is
+  ` + "`" + `BAD_USER_INPUT` + "`" + `; a USER may change only the items it added and an ADMIN
+  any (else ` + "`" + `FORBIDDEN` + "`" + `; demo items are ADMIN-only); then the input under the
+  rules of ` + "`" + `addItem` + "`" + `; then a stale ` + "`" + `expectedVersion` + "`" + ` is ` + "`" + `CONFLICT` + "`" + `. On any
+  error nothing changes. Returns the item as the update left it.
+  """
+  updateItem(
+    "The item's ID."
+    id: ID!
+    "What to change."
+    input: UpdateItemInput!
+  ): Item! @auth
+
+  """
+  Delete an item, checked as ` + "`" + `updateItem` + "`" + ` is, and return its ID. An ID is
+  never given to another item after a delete.
+  """
+  deleteItem(
+    "The item's ID."
+    id: ID!
+    "Delete the item only if this is its version: another is ` + "`" + `CONFLICT` + "`" + `, and nothing changes."
+    expectedVersion: Int
+  ): ID! @auth
 
   """
   Make a new API token for a user, creating the user if new. The token is
@@ -812,6 +969,28 @@ type Subscription {
     "Resume after the item with this ID: the last one the client received."
     after: ID
   ): Item!
+
+  """
+  Every update from now on, each as the item as that update left it, in the
+  order of the log, with additions and deletions: an update acknowledged
+  before another began comes first. With ` + "`" + `after` + "`" + `, the updates that follow
+  the newest update of the item with that ID come first, from the store:
+  pass the ID of the last item received to resume.
+  """
+  itemUpdated(
+    "Resume after the newest update of the item with this ID: the last one the client received."
+    after: ID
+  ): Item!
+
+  """
+  The ID of every item deleted from now on, in the order of the log. With
+  ` + "`" + `after` + "`" + `, the deletions that follow that of the item with that ID come
+  first, from the store: pass the last ID received to resume.
+  """
+  itemDeleted(
+    "Resume after the deletion of the item with this ID: the last one the client received."
+    after: ID
+  ): ID!
 }
 `, BuiltIn: false},
 }
@@ -833,6 +1012,10 @@ func (ec *executionContext) childFields_Item(ctx context.Context, field graphql.
 		return ec.fieldContext_Item_createdAt(ctx, field)
 	case "createdBy":
 		return ec.fieldContext_Item_createdBy(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_Item_updatedAt(ctx, field)
+	case "version":
+		return ec.fieldContext_Item_version(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Item", field.Name)
 }
@@ -1105,6 +1288,28 @@ func (ec *executionContext) field_Mutation_createToken_args(ctx context.Context,
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_deleteItem_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int64, error) {
+			return ec.unmarshalNID2int64(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "expectedVersion",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["expectedVersion"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_revokeToken_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -1116,6 +1321,28 @@ func (ec *executionContext) field_Mutation_revokeToken_args(ctx context.Context,
 		return nil, err
 	}
 	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_updateItem_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int64, error) {
+			return ec.unmarshalNID2int64(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.UpdateItemInput, error) {
+			return ec.unmarshalNUpdateItemInput2itemsapiᚋgraphᚋmodelᚐUpdateItemInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg1
 	return args, nil
 }
 
@@ -1166,6 +1393,30 @@ func (ec *executionContext) field_Query_items_args(ctx context.Context, rawArgs 
 		return nil, err
 	}
 	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "orderBy",
+		func(ctx context.Context, v any) (*model.ItemOrder, error) {
+			return ec.unmarshalOItemOrder2ᚖitemsapiᚋgraphᚋmodelᚐItemOrder(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["orderBy"] = arg4
 	return args, nil
 }
 
@@ -1196,6 +1447,22 @@ func (ec *executionContext) field_Query_search_args(ctx context.Context, rawArgs
 		return nil, err
 	}
 	args["after"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg4
 	return args, nil
 }
 
@@ -1230,6 +1497,34 @@ func (ec *executionContext) field_Query_tokens_args(ctx context.Context, rawArgs
 }
 
 func (ec *executionContext) field_Subscription_itemAdded_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*int64, error) {
+			return ec.unmarshalOID2ᚖint64(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_itemDeleted_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*int64, error) {
+			return ec.unmarshalOID2ᚖint64(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_itemUpdated_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "after",
@@ -1462,6 +1757,52 @@ func (ec *executionContext) resolveBatch_Item_createdBy(ctx context.Context, fie
 		err,
 		"Item.createdBy",
 	)
+}
+
+func (ec *executionContext) _Item_updatedAt(ctx context.Context, field graphql.CollectedField, obj *items.Item) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Item_updatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpdatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Item_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Item", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Item_version(ctx context.Context, field graphql.CollectedField, obj *items.Item) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Item_version(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Version, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Item_version(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Item", field, false, false, "Int")
 }
 
 func (ec *executionContext) _ItemConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.ItemConnection) (ret graphql.Marshaler) {
@@ -1700,6 +2041,130 @@ func (ec *executionContext) fieldContext_Mutation_addItem(ctx context.Context, f
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_updateItem(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_updateItem(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpdateItem(ctx, fc.Args["id"].(int64), fc.Args["input"].(model.UpdateItemInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				requires, err := ec.unmarshalORole2ᚖitemsapiᚋitemsᚐRole(ctx, "USER")
+				if err != nil {
+					var zeroVal items.Item
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal items.Item
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, requires)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v items.Item) graphql.Marshaler {
+			return ec.marshalNItem2itemsapiᚋitemsᚐItem(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_updateItem(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Item(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_updateItem_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_deleteItem(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_deleteItem(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().DeleteItem(ctx, fc.Args["id"].(int64), fc.Args["expectedVersion"].(*int))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				requires, err := ec.unmarshalORole2ᚖitemsapiᚋitemsᚐRole(ctx, "USER")
+				if err != nil {
+					var zeroVal int64
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal int64
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, requires)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNID2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_deleteItem(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type ID does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_deleteItem_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_createToken(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -1926,7 +2391,7 @@ func (ec *executionContext) _Query_items(ctx context.Context, field graphql.Coll
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().Items(ctx, fc.Args["first"].(*int), fc.Args["after"].(*string))
+			return ec.Resolvers.Query().Items(ctx, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string), fc.Args["orderBy"].(*model.ItemOrder))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v model.ItemConnection) graphql.Marshaler {
@@ -2014,7 +2479,7 @@ func (ec *executionContext) _Query_search(ctx context.Context, field graphql.Col
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().Search(ctx, fc.Args["query"].(*string), fc.Args["first"].(*int), fc.Args["after"].(*string))
+			return ec.Resolvers.Query().Search(ctx, fc.Args["query"].(*string), fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v model.ItemConnection) graphql.Marshaler {
@@ -2324,6 +2789,94 @@ func (ec *executionContext) fieldContext_Subscription_itemAdded(ctx context.Cont
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Subscription_itemAdded_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Subscription_itemUpdated(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_itemUpdated(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().ItemUpdated(ctx, fc.Args["after"].(*int64))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v items.Item) graphql.Marshaler {
+			return ec.marshalNItem2itemsapiᚋitemsᚐItem(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_itemUpdated(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Item(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_itemUpdated_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Subscription_itemDeleted(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_itemDeleted(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().ItemDeleted(ctx, fc.Args["after"].(*int64))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNID2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_itemDeleted(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type ID does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_itemDeleted_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -3888,6 +4441,111 @@ func UnmarshalAddItemInput(ctx context.Context, raw any) (items.NewItem, error) 
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputItemOrder(ctx context.Context, obj any) (model.ItemOrder, error) {
+	var it model.ItemOrder
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"field", "direction"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "field":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
+			data, err := ec.unmarshalNItemOrderField2itemsapiᚋgraphᚋmodelᚐItemOrderField(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Field = data
+		case "direction":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("direction"))
+			data, err := ec.unmarshalNOrderDirection2itemsapiᚋgraphᚋmodelᚐOrderDirection(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Direction = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalItemOrder unmarshals raw into the ItemOrder input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalItemOrder(ctx context.Context, raw any) (model.ItemOrder, error) {
+	var out model.ItemOrder
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ItemOrder", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputUpdateItemInput(ctx context.Context, obj any) (model.UpdateItemInput, error) {
+	var it model.UpdateItemInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"name", "description", "expectedVersion"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "description":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("description"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Description = graphql.OmittableOf(data)
+		case "expectedVersion":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("expectedVersion"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ExpectedVersion = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalUpdateItemInput unmarshals raw into the UpdateItemInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalUpdateItemInput(ctx context.Context, raw any) (model.UpdateItemInput, error) {
+	var out model.UpdateItemInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "UpdateItemInput", raw, &out)
+	return out, err
+}
+
 // endregion **************************** input.gotpl *****************************
 
 // region    ************************** interface.gotpl ***************************
@@ -3933,6 +4591,16 @@ func (ec *executionContext) _Item(ctx context.Context, sel ast.SelectionSet, obj
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Item_createdBy(ctx, field, obj)
 				})
+		case "updatedAt":
+			out.Values[i] = ec._Item_updatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "version":
+			out.Values[i] = ec._Item_version(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -4059,6 +4727,20 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "addItem":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_addItem(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updateItem":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_updateItem(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "deleteItem":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_deleteItem(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -4243,6 +4925,10 @@ func (ec *executionContext) _Subscription(ctx context.Context, sel ast.Selection
 	switch fields[0].Name {
 	case "itemAdded":
 		return ec._Subscription_itemAdded(ctx, fields[0])
+	case "itemUpdated":
+		return ec._Subscription_itemUpdated(ctx, fields[0])
+	case "itemDeleted":
+		return ec._Subscription_itemDeleted(ctx, fields[0])
 	default:
 		panic("unknown field " + strconv.Quote(fields[0].Name))
 	}
@@ -4896,6 +5582,26 @@ func (ec *executionContext) marshalNItemEdge2ᚕitemsapiᚋgraphᚋmodelᚐItemE
 	return ret
 }
 
+func (ec *executionContext) unmarshalNItemOrderField2itemsapiᚋgraphᚋmodelᚐItemOrderField(ctx context.Context, v any) (model.ItemOrderField, error) {
+	var res model.ItemOrderField
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNItemOrderField2itemsapiᚋgraphᚋmodelᚐItemOrderField(ctx context.Context, sel ast.SelectionSet, v model.ItemOrderField) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNOrderDirection2itemsapiᚋgraphᚋmodelᚐOrderDirection(ctx context.Context, v any) (model.OrderDirection, error) {
+	var res model.OrderDirection
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNOrderDirection2itemsapiᚋgraphᚋmodelᚐOrderDirection(ctx context.Context, sel ast.SelectionSet, v model.OrderDirection) graphql.Marshaler {
+	return v
+}
+
 func (ec *executionContext) marshalNPageInfo2itemsapiᚋgraphᚋmodelᚐPageInfo(ctx context.Context, sel ast.SelectionSet, v model.PageInfo) graphql.Marshaler {
 	return ec._PageInfo(ctx, sel, &v)
 }
@@ -4997,6 +5703,11 @@ func (ec *executionContext) marshalNTokenEdge2ᚕitemsapiᚋgraphᚋmodelᚐToke
 	}
 
 	return ret
+}
+
+func (ec *executionContext) unmarshalNUpdateItemInput2itemsapiᚋgraphᚋmodelᚐUpdateItemInput(ctx context.Context, v any) (model.UpdateItemInput, error) {
+	res, err := ec.unmarshalInputUpdateItemInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNUser2itemsapiᚋitemsᚐUser(ctx context.Context, sel ast.SelectionSet, v items.User) graphql.Marshaler {
@@ -5216,6 +5927,14 @@ func (ec *executionContext) marshalOItem2ᚖitemsapiᚋitemsᚐItem(ctx context.
 		return graphql.Null
 	}
 	return ec._Item(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOItemOrder2ᚖitemsapiᚋgraphᚋmodelᚐItemOrder(ctx context.Context, v any) (*model.ItemOrder, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputItemOrder(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalORole2ᚖitemsapiᚋitemsᚐRole(ctx context.Context, v any) (*items.Role, error) {

@@ -298,13 +298,35 @@ func (w *walker) selections(set ast.SelectionSet, level int, root bool) (depth, 
 }
 
 // pageMultiplier is how many items a page's arguments may select: first
-// clamped to 0..MaxPageSize, 20 when absent, MaxPageSize for a variable,
-// whose value a cached verdict cannot know.
+// or last clamped to 0..MaxPageSize, MaxPageSize for a variable, whose
+// value a cached verdict cannot know; 20 when neither is given (first's
+// default, which does not apply when last is given); the larger when
+// both are (which the resolver refuses).
 func pageMultiplier(args ast.ArgumentList) int {
-	a := args.ForName("first")
-	if a == nil || a.Value == nil {
-		return defaultPageSize
+	first, hasFirst := countArg(args.ForName("first"))
+	last, hasLast := countArg(args.ForName("last"))
+	switch {
+	case hasFirst && hasLast:
+		return max(first, last)
+	case hasLast:
+		return last
+	case hasFirst:
+		return first
 	}
+	return defaultPageSize
+}
+
+// countArg returns what a first or last argument counts for, and whether
+// it is given (not absent nor null).
+func countArg(a *ast.Argument) (int, bool) {
+	if a == nil || a.Value == nil || a.Value.Kind == ast.NullValue {
+		return 0, false
+	}
+	return argMultiplier(a), true
+}
+
+// argMultiplier is what a first or last argument that is given counts for.
+func argMultiplier(a *ast.Argument) int {
 	switch a.Value.Kind {
 	case ast.IntValue:
 		var n int

@@ -29,6 +29,29 @@ func (r *mutationResolver) AddItem(ctx context.Context, input items.NewItem) (it
 	return r.Store.AddItem(ctx, n)
 }
 
+func (r *mutationResolver) UpdateItem(ctx context.Context, id int64, input model.UpdateItemInput) (items.Item, error) {
+	caller, err := items.CallerFrom(ctx)
+	if err != nil {
+		return items.Item{}, err
+	}
+	u := items.ItemUpdate{Name: input.Name, ExpectedVersion: input.ExpectedVersion, By: caller}
+	if d, set := input.Description.ValueOK(); set {
+		u.Description, u.ClearDescription = d, d == nil
+	}
+	return r.Store.UpdateItem(ctx, id, u)
+}
+
+func (r *mutationResolver) DeleteItem(ctx context.Context, id int64, expectedVersion *int) (int64, error) {
+	caller, err := items.CallerFrom(ctx)
+	if err != nil {
+		return 0, err
+	}
+	if err := r.Store.DeleteItem(ctx, id, items.ItemDelete{ExpectedVersion: expectedVersion, By: caller}); err != nil {
+		return 0, err
+	}
+	return id, nil
+}
+
 func (r *mutationResolver) CreateToken(ctx context.Context, user string, role *items.Role, expiresAt *time.Time) (string, error) {
 	return r.createToken(ctx, user, role, expiresAt)
 }
@@ -37,8 +60,8 @@ func (r *mutationResolver) RevokeToken(ctx context.Context, id int64) (items.Tok
 	return r.revokeToken(ctx, id)
 }
 
-func (r *queryResolver) Items(ctx context.Context, first *int, after *string) (model.ItemConnection, error) {
-	return r.page(ctx, "", first, after)
+func (r *queryResolver) Items(ctx context.Context, first *int, after *string, last *int, before *string, orderBy *model.ItemOrder) (model.ItemConnection, error) {
+	return r.page(ctx, "", pageArgs{first: first, after: after, last: last, before: before, firstGiven: given(ctx, "first"), order: order(orderBy)})
 }
 
 func (r *queryResolver) Item(ctx context.Context, id int64) (*items.Item, error) {
@@ -52,7 +75,7 @@ func (r *queryResolver) Item(ctx context.Context, id int64) (*items.Item, error)
 	return &it, nil
 }
 
-func (r *queryResolver) Search(ctx context.Context, query *string, first *int, after *string) (model.ItemConnection, error) {
+func (r *queryResolver) Search(ctx context.Context, query *string, first *int, after *string, last *int, before *string) (model.ItemConnection, error) {
 	var q string
 	if query != nil {
 		q = *query
@@ -63,14 +86,14 @@ func (r *queryResolver) Search(ctx context.Context, query *string, first *int, a
 		// JSON and the document were valid UTF-8 to get here, and nothing
 		// passes the string on).
 		if items.SearchTooLong(q) {
-			return r.noMatch(first, after)
+			return r.noMatch(pageArgs{first: first, after: after, last: last, before: before, firstGiven: given(ctx, "first")})
 		}
 		if err := items.ValidateSearch(q); err != nil {
 			return model.ItemConnection{}, err
 		}
 		q = items.NormalizeSearch(q)
 	}
-	return r.page(ctx, q, first, after)
+	return r.page(ctx, q, pageArgs{first: first, after: after, last: last, before: before, firstGiven: given(ctx, "first")})
 }
 
 func (r *queryResolver) Me(ctx context.Context) (items.User, error) {
@@ -99,6 +122,22 @@ func (r *subscriptionResolver) ItemAdded(ctx context.Context, after *int64) (<-c
 		return nil, err
 	}
 	return sub.C, nil
+}
+
+func (r *subscriptionResolver) ItemUpdated(ctx context.Context, after *int64) (<-chan items.Item, error) {
+	sub, err := r.follow(ctx, items.ItemUpdated, after)
+	if err != nil {
+		return nil, err
+	}
+	return sub.C, nil
+}
+
+func (r *subscriptionResolver) ItemDeleted(ctx context.Context, after *int64) (<-chan int64, error) {
+	sub, err := r.follow(ctx, items.ItemDeleted, after)
+	if err != nil {
+		return nil, err
+	}
+	return ids(ctx, sub.C), nil
 }
 
 func (r *tokenResolver) User(ctx context.Context, objs []*items.Token) ([]items.User, error) {

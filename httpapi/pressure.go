@@ -64,3 +64,15 @@ func (p *writePressure) yield(ctx context.Context) {
 		}
 	}
 }
+
+func (s *pressuredStore) UpdateItem(ctx context.Context, id int64, u items.ItemUpdate) (items.Item, error) {
+	s.p.writes.Add(1)
+	defer s.p.writes.Add(-1)
+	return s.Store.UpdateItem(ctx, id, u)
+}
+
+func (s *pressuredStore) DeleteItem(ctx context.Context, id int64, d items.ItemDelete) error {
+	s.p.writes.Add(1)
+	defer s.p.writes.Add(-1)
+	return s.Store.DeleteItem(ctx, id, d)
+}

@@ -232,6 +232,16 @@ func (s *watchedStore) AddItem(ctx context.Context, n items.NewItem) (items.Item
 	return s.Store.AddItem(ctx, n)
 }
 
+func (s *watchedStore) UpdateItem(ctx context.Context, id int64, u items.ItemUpdate) (items.Item, error) {
+	defer s.c.gen.Add(1)
+	return s.Store.UpdateItem(ctx, id, u)
+}
+
+func (s *watchedStore) DeleteItem(ctx context.Context, id int64, d items.ItemDelete) error {
+	defer s.c.gen.Add(1)
+	return s.Store.DeleteItem(ctx, id, d)
+}
+
 func (s *watchedStore) AddToken(ctx context.Context, userName string, role items.Role, hash items.TokenHash) (items.User, error) {
 	defer s.c.gen.Add(1)
 	return s.Store.AddToken(ctx, userName, role, hash)

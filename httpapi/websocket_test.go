@@ -59,6 +59,14 @@ func (b *notifyingBroker) Subscribe(ctx context.Context, afterItem int64) (*item
 }
 
 // waitSubscribed waits for n new subscriptions.
+func (b *notifyingBroker) Follow(ctx context.Context, kind items.EventKind, afterItem int64) (*items.Subscription, error) {
+	sub, err := b.Broker.Follow(ctx, kind, afterItem)
+	if err == nil {
+		b.subscribed <- struct{}{}
+	}
+	return sub, err
+}
+
 func waitSubscribed(t testing.TB, subscribed <-chan struct{}, n int) {
 	t.Helper()
 	for range n {
@@ -493,6 +501,10 @@ func (droppingBroker) Subscribe(ctx context.Context, _ int64) (*items.Subscripti
 	items.EndSubscription(ctx, pubsub.ErrTooSlow)
 	close(c)
 	return &items.Subscription{C: c, Err: func() error { return pubsub.ErrTooSlow }}, nil
+}
+
+func (b droppingBroker) Follow(ctx context.Context, _ items.EventKind, after int64) (*items.Subscription, error) {
+	return b.Subscribe(ctx, after)
 }
 
 func TestWebsocketDroppedSubscriberIsTold(t *testing.T) {

@@ -298,6 +298,10 @@ type endingBroker struct {
 	err error
 }
 
+func (b *endingBroker) Follow(ctx context.Context, _ items.EventKind, after int64) (*items.Subscription, error) {
+	return b.Subscribe(ctx, after)
+}
+
 func (b *endingBroker) Subscribe(ctx context.Context, _ int64) (*items.Subscription, error) {
 	c := make(chan items.Item)
 	var ended atomic.Bool
@@ -432,6 +436,10 @@ func TestWebsocketShutdown(t *testing.T) {
 // floodBroker is a broker whose subscriptions send large items as fast
 // as they are taken, counting them.
 type floodBroker struct{ sent atomic.Int64 }
+
+func (b *floodBroker) Follow(ctx context.Context, _ items.EventKind, after int64) (*items.Subscription, error) {
+	return b.Subscribe(ctx, after)
+}
 
 func (b *floodBroker) Subscribe(ctx context.Context, _ int64) (*items.Subscription, error) {
 	c := make(chan items.Item)

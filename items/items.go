@@ -5,7 +5,9 @@
 package items
 
 import (
+	"cmp"
 	"context"
+	"strings"
 	"time"
 )
 
@@ -19,6 +21,11 @@ type Item struct {
 	// CreatedByID is the ID of the user who added the item, 0 for the demo
 	// items loaded into a new store.
 	CreatedByID int64
+	// UpdatedAt is when the item was last updated, nil until then. The
+	// time it points at is never changed: copies may share it.
+	UpdatedAt *time.Time
+	// Version is 1 when the item is added, and grows by one at each update.
+	Version int
 }
 
 // NewItem is what a caller supplies to add an item. It must have passed
@@ -40,18 +47,108 @@ type User struct {
 	Role Role
 }
 
-// ItemQuery selects one page of items in ID order.
+// ItemQuery selects one page of items in an order.
 type ItemQuery struct {
 	// Search, when not empty, keeps the items whose name contains it,
 	// case-insensitively under Unicode simple case folding. Characters
-	// that are special in SQL patterns (% _ \ ') match literally.
+	// that are special in SQL patterns (% _ \ ') match literally. A
+	// search is in ID order, ascending or descending.
 	Search string
-	// After, when positive, keeps the items whose ID is greater.
+	// After, when positive, keeps the items whose ID is greater: in ID
+	// ascending order, as Start = &Position{ID: After}.
 	After int64
 	// Limit is the largest number of items returned, 0 to MaxPageSize+1.
 	// Callers ask for one more than they show to learn whether a next
 	// page exists.
 	Limit int
+	// Order is the order of the page; the zero value is by ID, ascending.
+	Order Order
+	// Start, when set, keeps the items after that position in Order.
+	Start *Position
+	// End, when set, keeps the items before that position in Order.
+	End *Position
+	// Last takes the Limit items nearest End (the end of the list when End
+	// is nil) instead of those nearest Start; the page is in Order all
+	// the same.
+	Last bool
+}
+
+// OrderField is what items are ordered by; ties are ordered by ID.
+type OrderField uint8
+
+// The fields.
+const (
+	// ByID orders by ID, the order of addition.
+	ByID OrderField = iota
+	// ByName orders by the names' Unicode code points (byte order of
+	// their UTF-8).
+	ByName
+	// ByUpdatedAt orders by UpdatedAt, CreatedAt for an item never
+	// updated.
+	ByUpdatedAt
+)
+
+// Order is an order of items: a field, then the ID, both ascending or
+// both descending.
+type Order struct {
+	Field OrderField
+	Desc  bool
+}
+
+// Position is a place in an order: the value of the order's field (Name
+// for ByName, Time for ByUpdatedAt, nothing for ByID) and the ID. An item
+// changed since the position was taken may have moved past it.
+type Position struct {
+	Name string
+	Time time.Time
+	ID   int64
+}
+
+// PositionOf returns it's position in o.
+func (o Order) PositionOf(it Item) Position {
+	switch o.Field {
+	case ByName:
+		return Position{Name: it.Name, ID: it.ID}
+	case ByUpdatedAt:
+		return Position{Time: it.Changed(), ID: it.ID}
+	}
+	return Position{ID: it.ID}
+}
+
+// Compare returns -1, 0 or +1 as a comes before, at or after b in o.
+func (o Order) Compare(a, b Position) int {
+	c := 0
+	switch o.Field {
+	case ByName:
+		c = strings.Compare(a.Name, b.Name)
+	case ByUpdatedAt:
+		c = a.Time.Compare(b.Time)
+	}
+	if c == 0 {
+		c = cmp.Compare(a.ID, b.ID)
+	}
+	if o.Desc {
+		c = -c
+	}
+	return c
+}
+
+// Changed returns when it last changed: UpdatedAt, or CreatedAt when it
+// was never updated.
+func (it Item) Changed() time.Time {
+	if it.UpdatedAt != nil {
+		return *it.UpdatedAt
+	}
+	return it.CreatedAt
+}
+
+// Bounds returns q's Start and End, After turned into Start.
+func (q ItemQuery) Bounds() (start, end *Position) {
+	start = q.Start
+	if start == nil && q.After > 0 && q.Order == (Order{}) {
+		start = &Position{ID: q.After}
+	}
+	return start, q.End
 }
 
 // MaxPageSize is the largest page a client may ask for.
@@ -67,13 +164,25 @@ var DemoItems = []NewItem{{Name: "Apple"}, {Name: "Banana"}}
 type Store interface {
 	// Item returns the item with that ID, or an error with code NotFound.
 	Item(ctx context.Context, id int64) (Item, error)
-	// Items returns the page of items that q selects, oldest first.
+	// Items returns the page of items that q selects, in q.Order (by ID,
+	// oldest first, by default).
 	Items(ctx context.Context, q ItemQuery) ([]Item, error)
 	// CountItems returns how many items match search (all when empty).
 	CountItems(ctx context.Context, search string) (int, error)
 	// AddItem stores a validated item, assigns its ID and creation time, and
 	// publishes it to the store's subscribers once it is durable.
 	AddItem(ctx context.Context, n NewItem) (Item, error)
+	// UpdateItem changes the item with that ID as u says (see
+	// ItemUpdate.Apply, which it calls on the item as stored, in the
+	// transaction that writes the change), and publishes the item as left
+	// once durable. An unknown or deleted ID fails with code Invalid
+	// (NoItem), before any other check; nothing changes on any failure.
+	UpdateItem(ctx context.Context, id int64, u ItemUpdate) (Item, error)
+	// DeleteItem removes the item with that ID, after d.Check, and
+	// publishes its deletion once durable. An unknown or deleted ID fails
+	// with code Invalid (NoItem), before any other check. The ID is never
+	// given to another item.
+	DeleteItem(ctx context.Context, id int64, d ItemDelete) error
 
 	// Users returns the users with those IDs, in no particular order;
 	// unknown IDs are left out.
@@ -100,12 +209,14 @@ type Store interface {
 	Close() error
 }
 
-// Event is one entry of a store's log of changes: today, an item added.
+// Event is one entry of a store's log of changes: an item added, updated
+// or deleted.
 type Event struct {
 	// Pos is the event's position in the store's log: positive, increasing
-	// in the order every subscriber sees, never reused. On a store with one
-	// writer it is the item's ID.
+	// in the order every subscriber sees, never reused.
 	Pos  int64
+	Kind EventKind
+	// Item is the item as the event left it; for a deletion, only its ID.
 	Item Item
 }
 
@@ -124,6 +235,12 @@ type Broker interface {
 	// ones: a client that reconnects with the last ID it received misses
 	// nothing.
 	Subscribe(ctx context.Context, afterItem int64) (*Subscription, error)
+	// Follow is Subscribe for the events of one kind: Subscribe(ctx, a)
+	// is Follow(ctx, ItemAdded, a). With afterItem >= 0 it starts after
+	// the newest event of that kind of the item with that ID (for
+	// ItemDeleted, its deletion), or when there is none, where Subscribe
+	// would.
+	Follow(ctx context.Context, kind EventKind, afterItem int64) (*Subscription, error)
 }
 
 // Subscription is one subscriber's stream of added items.

@@ -11,7 +11,7 @@ import (
 // storeMethods are the label values of the store metrics: the methods of
 // items.Store.
 var storeMethods = [...]string{
-	"Item", "Items", "CountItems", "AddItem", "Users", "UserByToken", "AddToken", "Ping", "Close",
+	"Item", "Items", "CountItems", "AddItem", "UpdateItem", "DeleteItem", "Users", "UserByToken", "AddToken", "Ping", "Close",
 	// items.TokenStore
 	"CreateToken", "TokenByHash", "Token", "Tokens", "CountTokens", "UserByName", "RevokeToken",
 	"TouchTokens", "TokenRevision", "BootstrapToken",
@@ -51,7 +51,7 @@ func failed(err error) bool {
 		return false
 	}
 	switch items.ErrorCode(err) {
-	case items.NotFound, items.Unauthenticated:
+	case items.NotFound, items.Unauthenticated, items.Forbidden, items.Conflict:
 		return false
 	}
 	return true
@@ -75,6 +75,16 @@ func (s *store) CountItems(ctx context.Context, search string) (_ int, err error
 func (s *store) AddItem(ctx context.Context, n items.NewItem) (_ items.Item, err error) {
 	defer s.observe("AddItem", time.Now(), &err)
 	return s.next.AddItem(ctx, n)
+}
+
+func (s *store) UpdateItem(ctx context.Context, id int64, u items.ItemUpdate) (_ items.Item, err error) {
+	defer s.observe("UpdateItem", time.Now(), &err)
+	return s.next.UpdateItem(ctx, id, u)
+}
+
+func (s *store) DeleteItem(ctx context.Context, id int64, d items.ItemDelete) (err error) {
+	defer s.observe("DeleteItem", time.Now(), &err)
+	return s.next.DeleteItem(ctx, id, d)
 }
 
 func (s *store) Users(ctx context.Context, ids []int64) (_ []items.User, err error) {

@@ -34,7 +34,8 @@ var ErrTooSlow = items.Errorf(items.Unavailable, "subscription dropped: the clie
 var errClosed = items.Errorf(items.Unavailable, "subscription ended: the store is closed")
 
 // Reader reads a store's log: up to limit events whose position is above
-// after, in order. It returns committed events only.
+// after, in order. It returns committed events only. An event of kind 0 is
+// an item added.
 type Reader func(ctx context.Context, after int64, limit int) ([]items.Event, error)
 
 // Log is the log of one store as this process follows it. The zero value
@@ -243,9 +244,16 @@ func (l *Log) Head() int64 {
 // Subscribers returns how many subscriptions are running.
 func (l *Log) Subscribers() int { return int(l.active.Load()) }
 
-// Subscribe returns a subscription to the events after position after
-// (FromNow: after the head). It fails only once the log has ended.
+// Subscribe returns a subscription to the items added after position
+// after (FromNow: after the head). It fails only once the log has ended.
 func (l *Log) Subscribe(ctx context.Context, after int64) (*items.Subscription, error) {
+	return l.Follow(ctx, items.ItemAdded, after)
+}
+
+// Follow returns a subscription to the events of that kind after position
+// after (FromNow: after the head): their items, or for a deletion an item
+// with only its ID. It fails only once the log has ended.
+func (l *Log) Follow(ctx context.Context, kind items.EventKind, after int64) (*items.Subscription, error) {
 	l.mu.Lock()
 	switch {
 	case l.closed:
@@ -266,7 +274,7 @@ func (l *Log) Subscribe(ctx context.Context, after int64) (*items.Subscription, 
 	l.active.Add(1)
 	go func() {
 		defer l.active.Add(-1)
-		err := l.follow(ctx, c, after, pacer)
+		err := l.follow(ctx, c, after, kind, pacer)
 		if err != nil && ctx.Err() == nil {
 			s.err.Store(&err)
 			items.EndSubscription(ctx, err)
@@ -288,7 +296,7 @@ func (s *subscription) Err() error {
 
 // follow sends the items of the events after pos to c until ctx ends or
 // the log does; it returns why it stopped (nil for ctx).
-func (l *Log) follow(ctx context.Context, c chan<- items.Item, pos int64, pacer *items.Pacer) error {
+func (l *Log) follow(ctx context.Context, c chan<- items.Item, pos int64, kind items.EventKind, pacer *items.Pacer) error {
 	buf := make([]items.Event, 0, 16)
 	f := newFollower()
 	for {
@@ -309,6 +317,10 @@ func (l *Log) follow(ctx context.Context, c chan<- items.Item, pos int64, pacer 
 			return err
 		}
 		for _, e := range events {
+			if k := e.Kind; k != kind && (k != 0 || kind != items.ItemAdded) {
+				pos = e.Pos // an event of another kind: passed over
+				continue
+			}
 			pacer.Announce()
 			if pacer.Wait(ctx) != nil {
 				return nil

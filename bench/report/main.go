@@ -50,7 +50,21 @@ const (
 	maxP99Add      = 20.0 // ms
 	maxLargeSlow   = 1.5  // the large dataset's p50 over the small one's, list and search
 	maxLargeRSSMB  = 100  // MB (10^6 bytes), at the large dataset under load
+	minDescOfList  = 0.9  // list-desc's req/s over list's, same dataset
 )
+
+// judgeListDesc returns the target of a list-desc row, within 10% of the
+// list row of its dataset, and what it misses besides misses.
+func judgeListDesc(r, list row, hasList bool, misses []string) (string, []string) {
+	if !hasList {
+		return "—", append(misses, "no list run to compare with")
+	}
+	limit := minDescOfList * list.rps
+	if r.rps < limit {
+		misses = append(misses, fmt.Sprintf("%.0f req/s, %.2f× list's", r.rps, r.rps/list.rps))
+	}
+	return fmt.Sprintf("≥ %.1f× list's req/s (%.0f)", minDescOfList, limit), misses
+}
 
 // minCeilingBusy is how busy, as a share of its CPUs, the ceiling must be
 // for its req/s to be the machine's limit rather than the load
@@ -173,7 +187,11 @@ func write(w io.Writer, rows []row, cpus int) (failed int) {
 			ceil = fmt.Sprintf("%.0f", c.rps)
 		}
 		small, hasSmall := measured[r.store+"/"+r.scenario+"/small"]
+		list, hasList := measured[r.store+"/list/"+r.size]
 		target, misses := judge(r, rt, small, hasSmall)
+		if r.scenario == "list-desc" && r.store == "sqlite" {
+			target, misses = judgeListDesc(r, list, hasList, misses)
+		}
 		result := "info"
 		switch {
 		case len(misses) > 0:
@@ -243,7 +261,7 @@ func judge(r row, ratio float64, small row, hasSmall bool) (target string, misse
 		need(r.p99 <= maxP99Simple, fmt.Sprintf("p99 ≤ %.0f ms", maxP99Simple), fmt.Sprintf("p99 %.2f ms", r.p99))
 	case r.size == "small" && r.scenario == "deep":
 		need(ratio >= minRatioDeep, fmt.Sprintf("ratio ≥ %.2f", minRatioDeep), fmt.Sprintf("ratio %.2f", ratio))
-	case r.size == "small" && r.scenario == "add":
+	case r.size == "small" && (r.scenario == "add" || r.scenario == "update"):
 		need(r.rps >= minAddRPS, fmt.Sprintf("≥ %d req/s", minAddRPS), fmt.Sprintf("%.0f req/s", r.rps))
 		need(r.p99 <= maxP99Add, fmt.Sprintf("p99 ≤ %.0f ms", maxP99Add), fmt.Sprintf("p99 %.2f ms", r.p99))
 	}

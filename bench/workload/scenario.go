@@ -21,6 +21,9 @@ const (
 	DeepPageSize = 100
 	// GetIDs is how many IDs get rotates over, from 1.
 	GetIDs = 1000
+	// UpdateIDs is how many IDs update rotates over, from GetIDs+1: none
+	// that another scenario reads.
+	UpdateIDs = 1000
 )
 
 // Item is an item as a check expects it back: what the API returns of it,
@@ -38,7 +41,9 @@ type Item struct {
 type Expect struct {
 	Total int
 	// head holds the items with IDs 1, 2, …, as many as any scenario reads.
-	head    []Item
+	head []Item
+	// tail holds the last PageSize items, in ID order.
+	tail    []Item
 	matches map[string]*matches
 }
 
@@ -58,6 +63,9 @@ func NewExpect(total int, queries ...string) *Expect {
 	observe := func(it Item) {
 		if len(e.head) < headLen {
 			e.head = append(e.head, it)
+		}
+		if e.tail = append(e.tail, it); len(e.tail) > PageSize {
+			e.tail = e.tail[1:]
 		}
 		name := strings.ToLower(it.Name)
 		for q, m := range e.matches {
@@ -107,6 +115,8 @@ const (
 	NameDeep       = "deep"
 	NameAdd        = "add"
 	NameSearchRare = "search-rare"
+	NameListDesc   = "list-desc"
+	NameUpdate     = "update"
 	// NameCounts is not a load scenario: the checker asks it once to
 	// verify the totals that the pages alone do not show.
 	NameCounts = "counts"
@@ -128,6 +138,10 @@ func (e *Expect) ByName(name, addPrefix string) (Scenario, error) {
 		return e.Deep(), nil
 	case NameAdd:
 		return e.Add(addPrefix, 10_000), nil
+	case NameListDesc:
+		return e.ListDesc(), nil
+	case NameUpdate:
+		return e.Update(), nil
 	case NameCounts:
 		return e.Counts(), nil
 	}
@@ -150,6 +164,54 @@ func (e *Expect) List() Scenario {
 			return sameItems(data.Items.Nodes, want, false)
 		},
 	}
+}
+
+// ListDesc is the last page of items, asked for first:
+// items(last: 20) { nodes { id name } }, oldest first within the page.
+func (e *Expect) ListDesc() Scenario {
+	want := e.tail
+	return Scenario{
+		Name:   NameListDesc,
+		Bodies: []string{body(`query ListDesc { items(last: 20) { nodes { id name } } }`, nil)},
+		Check: func(_ int, resp []byte) error {
+			var data struct {
+				Items struct{ Nodes []wireItem }
+			}
+			if err := decode(resp, &data); err != nil {
+				return err
+			}
+			return sameItems(data.Items.Nodes, want, false)
+		},
+	}
+}
+
+// Update changes the description of an item, as the admin, and reads back
+// its id and version, the IDs rotating over GetIDs+1..GetIDs+UpdateIDs,
+// which no other scenario reads. A load run sends each body many times, so
+// a check wants a version above 1, not a particular one.
+func (e *Expect) Update() Scenario {
+	n := min(UpdateIDs, max(e.Total+len(items.DemoItems)-GetIDs, 0))
+	s := Scenario{Name: NameUpdate, Auth: true, Bodies: make([]string, n)}
+	for i := range n {
+		s.Bodies[i] = body(`mutation Update($id: ID!, $d: String) { updateItem(id: $id, input: {description: $d}) { id version } }`,
+			map[string]any{"id": strconv.Itoa(GetIDs + 1 + i), "d": "updated by the benchmark"})
+	}
+	s.Check = func(i int, resp []byte) error {
+		var data struct {
+			UpdateItem struct {
+				ID      string
+				Version int
+			}
+		}
+		if err := decode(resp, &data); err != nil {
+			return err
+		}
+		if want := strconv.Itoa(GetIDs + 1 + i); data.UpdateItem.ID != want || data.UpdateItem.Version < 2 {
+			return fmt.Errorf("updateItem = %+v, want id %s at a version above 1", data.UpdateItem, want)
+		}
+		return nil
+	}
+	return s
 }
 
 // Get is one item by ID, the IDs rotating over 1..GetIDs.

@@ -55,7 +55,7 @@ func TestCommonQueryShare(t *testing.T) {
 // wrk reads one body a line.
 func TestBodiesAreOneLine(t *testing.T) {
 	e := NewExpect(SmallItems, CommonQuery, Marker)
-	for _, name := range []string{NameList, NameGet, NameSearch, NameSearchRare, NameDeep, NameAdd, NameCounts} {
+	for _, name := range []string{NameList, NameListDesc, NameGet, NameSearch, NameSearchRare, NameDeep, NameUpdate, NameAdd, NameCounts} {
 		s, err := e.ByName(name, "bench")
 		if err != nil {
 			t.Fatal(err)

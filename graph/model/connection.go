@@ -22,6 +22,8 @@ type ItemConnection struct {
 	HasPrevious bool
 	// Count returns the number of matching items on every page.
 	Count func(ctx context.Context) (int, error)
+	// Order is the order of the page, which its cursors name.
+	Order items.Order
 }
 
 // Nodes returns the items of the page.
@@ -31,7 +33,7 @@ func (c ItemConnection) Nodes() []items.Item { return c.Page }
 func (c ItemConnection) Edges() []ItemEdge {
 	edges := make([]ItemEdge, len(c.Page))
 	for i, it := range c.Page {
-		edges[i] = ItemEdge{Cursor: EncodeCursor(it.ID), Node: it}
+		edges[i] = ItemEdge{Cursor: EncodePosition(c.Order, it), Node: it}
 	}
 	return edges
 }
@@ -40,7 +42,7 @@ func (c ItemConnection) Edges() []ItemEdge {
 func (c ItemConnection) PageInfo() PageInfo {
 	p := PageInfo{HasNextPage: c.HasNext, HasPreviousPage: c.HasPrevious}
 	if n := len(c.Page); n > 0 {
-		start, end := EncodeCursor(c.Page[0].ID), EncodeCursor(c.Page[n-1].ID)
+		start, end := EncodePosition(c.Order, c.Page[0]), EncodePosition(c.Order, c.Page[n-1])
 		p.StartCursor, p.EndCursor = &start, &end
 	}
 	return p

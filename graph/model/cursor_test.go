@@ -1,7 +1,9 @@
 package model
 
 import (
+	"strings"
 	"testing"
+	"time"
 
 	"itemsapi/items"
 )
@@ -39,6 +41,50 @@ func FuzzDecodeCursor(f *testing.F) {
 		}
 		if id <= 0 || EncodeCursor(id) != s {
 			t.Fatalf("DecodeCursor(%q) = %d, whose cursor is %q", s, id, EncodeCursor(id))
+		}
+	})
+}
+
+func TestPositionRoundTrip(t *testing.T) {
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	its := []items.Item{
+		{ID: 1, Name: "Apple", CreatedAt: now},
+		{ID: 1 << 40, Name: "a:b:c 😀 \u00e9", CreatedAt: now, UpdatedAt: &now},
+		{ID: 7, Name: strings.Repeat("😀", items.MaxNameLength), CreatedAt: now},
+	}
+	orders := []items.Order{{}, {Desc: true}, {Field: items.ByName}, {Field: items.ByName, Desc: true}, {Field: items.ByUpdatedAt}, {Field: items.ByUpdatedAt, Desc: true}}
+	for _, o := range orders {
+		for _, it := range its {
+			c := EncodePosition(o, it)
+			got, err := DecodePosition(o, c)
+			if want := o.PositionOf(it); err != nil || o.Compare(got, want) != 0 || got.Name != want.Name || !got.Time.Equal(want.Time) {
+				t.Errorf("DecodePosition(%v, EncodePosition(%v, %d)) = %+v, %v; want %+v", o, o, it.ID, got, err, want)
+			}
+			for _, other := range orders {
+				if other == o {
+					continue
+				}
+				if _, err := DecodePosition(other, c); items.ErrorCode(err) != items.Invalid {
+					t.Errorf("DecodePosition(%v) of a cursor of %v = %v, want code BAD_USER_INPUT", other, o, err)
+				}
+			}
+		}
+	}
+	if c := EncodePosition(items.Order{}, its[0]); c != EncodeCursor(1) {
+		t.Errorf("the cursor of ID order, ascending, is %q, want the old %q", c, EncodeCursor(1))
+	}
+}
+
+// FuzzDecodePosition checks that any string decodes or fails with
+// BAD_USER_INPUT in every order; never a panic.
+func FuzzDecodePosition(f *testing.F) {
+	f.Add(EncodePosition(items.Order{Field: items.ByName}, items.Item{ID: 3, Name: "x:y"}))
+	f.Add(EncodeCursor(5))
+	f.Fuzz(func(t *testing.T, s string) {
+		for _, o := range []items.Order{{}, {Desc: true}, {Field: items.ByName}, {Field: items.ByUpdatedAt, Desc: true}} {
+			if _, err := DecodePosition(o, s); err != nil && items.ErrorCode(err) != items.Invalid {
+				t.Fatalf("DecodePosition(%q) error code = %q", s, items.ErrorCode(err))
+			}
 		}
 	})
 }

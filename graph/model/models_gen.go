@@ -2,6 +2,24 @@
 
 package model
 
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"strconv"
+
+	"github.com/99designs/gqlgen/graphql"
+)
+
+// An order of items. A cursor is a position (value, ID) in its order: an item
+// changed while a client pages may move past it.
+type ItemOrder struct {
+	// What to order by; ties are broken by ID.
+	Field ItemOrderField `json:"field"`
+	// Ascending or descending, for the field and the ID alike.
+	Direction OrderDirection `json:"direction"`
+}
+
 // Changing items and tokens.
 type Mutation struct {
 }
@@ -14,4 +32,134 @@ type Query struct {
 // subscriber sees the events in one order, the order of the log (on
 // PostgreSQL, across every process sharing the database), each event once.
 type Subscription struct {
+}
+
+// The fields to change in an item: an absent field is unchanged, and at least
+// one of `name` and `description` must be given.
+type UpdateItemInput struct {
+	// The new name, under the rules of `addItem`.
+	Name *string `json:"name,omitempty"`
+	// The new description, under the rules of `addItem`; null removes it.
+	Description graphql.Omittable[*string] `json:"description,omitempty"`
+	// Change the item only if this is its version: another is `CONFLICT`, and nothing changes.
+	ExpectedVersion *int `json:"expectedVersion,omitempty"`
+}
+
+// What items may be ordered by.
+type ItemOrderField string
+
+const (
+	// The ID: the order in which items were added.
+	ItemOrderFieldID ItemOrderField = "ID"
+	// The name, by Unicode code points (the byte order of its UTF-8).
+	ItemOrderFieldName ItemOrderField = "NAME"
+	// When the item last changed: `updatedAt`, or `createdAt` when never updated.
+	ItemOrderFieldUpdatedAt ItemOrderField = "UPDATED_AT"
+)
+
+var AllItemOrderField = []ItemOrderField{
+	ItemOrderFieldID,
+	ItemOrderFieldName,
+	ItemOrderFieldUpdatedAt,
+}
+
+func (e ItemOrderField) IsValid() bool {
+	switch e {
+	case ItemOrderFieldID, ItemOrderFieldName, ItemOrderFieldUpdatedAt:
+		return true
+	}
+	return false
+}
+
+func (e ItemOrderField) String() string {
+	return string(e)
+}
+
+func (e *ItemOrderField) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = ItemOrderField(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid ItemOrderField", str)
+	}
+	return nil
+}
+
+func (e ItemOrderField) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *ItemOrderField) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e ItemOrderField) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// A direction of an order.
+type OrderDirection string
+
+const (
+	// Smallest first.
+	OrderDirectionAsc OrderDirection = "ASC"
+	// Largest first.
+	OrderDirectionDesc OrderDirection = "DESC"
+)
+
+var AllOrderDirection = []OrderDirection{
+	OrderDirectionAsc,
+	OrderDirectionDesc,
+}
+
+func (e OrderDirection) IsValid() bool {
+	switch e {
+	case OrderDirectionAsc, OrderDirectionDesc:
+		return true
+	}
+	return false
+}
+
+func (e OrderDirection) String() string {
+	return string(e)
+}
+
+func (e *OrderDirection) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = OrderDirection(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid OrderDirection", str)
+	}
+	return nil
+}
+
+func (e OrderDirection) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *OrderDirection) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e OrderDirection) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
 }

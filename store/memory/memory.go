@@ -25,9 +25,12 @@ var (
 type Store struct {
 	log *pubsub.Log
 
-	mu       sync.RWMutex
-	items    []entry // in ID order, so pages are found by binary search
-	lastID   int64   // the last item ID assigned
+	mu     sync.RWMutex
+	items  []entry // in ID order, so pages are found by binary search
+	lastID int64   // the last item ID assigned
+	// log holds every event, in position order: the position of
+	// events[i] is i+1.
+	events   []items.Event
 	users    map[int64]items.User
 	byName   map[string]int64 // user name → ID
 	byFold   map[string]int64 // items.FoldUserName(name) → ID of the first user with it
@@ -60,23 +63,33 @@ func New() *Store {
 	for _, n := range items.DemoItems {
 		s.add(n, now)
 	}
-	s.log = pubsub.New(s.events, s.lastID, pubsub.Options{})
+	s.log = pubsub.New(s.readLog, int64(len(s.events)), pubsub.Options{})
 	return s
 }
 
-// events reads the log: an item's event is at the item's position, its ID.
-func (s *Store) events(ctx context.Context, after int64, limit int) ([]items.Event, error) {
+// readLog reads the log: the event at position p is s.events[p-1].
+func (s *Store) readLog(ctx context.Context, after int64, limit int) ([]items.Event, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	i := s.index(max(after, 0))
-	events := make([]items.Event, 0, min(limit, len(s.items)-i))
-	for _, e := range s.items[i:] {
-		if len(events) == limit {
+	i := min(max(after, 0), int64(len(s.events)))
+	out := make([]items.Event, 0, min(int64(limit), int64(len(s.events))-i))
+	for _, e := range s.events[i:] {
+		if len(out) == limit {
 			break
 		}
-		events = append(events, items.Event{Pos: e.item.ID, Item: copyItem(e.item)})
+		e.Item = copyItem(e.Item)
+		out = append(out, e)
 	}
-	return events, nil
+	return out, nil
+}
+
+// record appends an event of it to the log and returns it. The caller
+// holds s.mu for writing, so that positions follow the order of the
+// changes.
+func (s *Store) record(kind items.EventKind, it items.Item) items.Event {
+	e := items.Event{Pos: int64(len(s.events)) + 1, Kind: kind, Item: copyItem(it)}
+	s.events = append(s.events, e)
+	return e
 }
 
 // add stores n with the next ID. The caller holds s.mu for writing.
@@ -88,9 +101,18 @@ func (s *Store) add(n items.NewItem, now time.Time) items.Item {
 		Description: clone(n.Description),
 		CreatedAt:   now,
 		CreatedByID: n.CreatedByID,
+		Version:     1,
 	}
 	s.items = append(s.items, entry{item: it, folded: items.FoldString(it.Name)})
+	s.record(items.ItemAdded, it)
 	return copyItem(it)
+}
+
+// find returns the index in s.items of the item with that ID. The caller
+// holds s.mu.
+func (s *Store) find(id int64) (int, bool) {
+	i := s.index(id - 1)
+	return i, id > 0 && i < len(s.items) && s.items[i].item.ID == id
 }
 
 // clone returns a copy of *p, so that neither the store nor its callers
@@ -124,7 +146,7 @@ func (s *Store) index(after int64) int {
 func (s *Store) Item(ctx context.Context, id int64) (items.Item, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	if i := s.index(id - 1); id > 0 && i < len(s.items) && s.items[i].item.ID == id {
+	if i, ok := s.find(id); ok {
 		return copyItem(s.items[i].item), nil
 	}
 	return items.Item{}, items.Errorf(items.NotFound, "no item with id %d", id)
@@ -137,16 +159,44 @@ func (s *Store) Items(ctx context.Context, q items.ItemQuery) ([]items.Item, err
 		return nil, items.Errorf(items.Invalid, "limit %d is outside 0 to %d", q.Limit, items.MaxPageSize+1)
 	}
 	folded := items.FoldString(q.Search)
-	page := make([]items.Item, 0, q.Limit)
+	start, end := q.Bounds()
+	o := q.Order
+	in := func(e entry) bool {
+		p := o.PositionOf(e.item)
+		return strings.Contains(e.folded, folded) &&
+			(start == nil || o.Compare(p, *start) > 0) && (end == nil || o.Compare(p, *end) < 0)
+	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	for _, e := range s.items[s.index(max(q.After, 0)):] {
+	list := s.items // in ID order
+	if o == (items.Order{}) && !q.Last && start != nil {
+		list = list[s.index(max(start.ID, 0)):] // the usual next page: found by binary search
+	}
+	if o.Field != items.ByID {
+		list = slices.Clone(list)
+		slices.SortFunc(list, func(a, b entry) int { return o.Compare(o.PositionOf(a.item), o.PositionOf(b.item)) })
+	} else if o.Desc != q.Last {
+		// Read from the end of the ID order.
+		list = slices.Clone(list)
+		slices.Reverse(list)
+	}
+	if o.Field != items.ByID && q.Last {
+		list = slices.Clone(list)
+		slices.Reverse(list)
+	}
+	// list is now in the order the page is taken in: from its start, or
+	// from its end for Last.
+	page := make([]items.Item, 0, q.Limit)
+	for _, e := range list {
 		if len(page) == q.Limit {
 			break
 		}
-		if strings.Contains(e.folded, folded) {
+		if in(e) {
 			page = append(page, copyItem(e.item))
 		}
+	}
+	if q.Last {
+		slices.Reverse(page)
 	}
 	return page, nil
 }
@@ -178,9 +228,43 @@ func (s *Store) AddItem(ctx context.Context, n items.NewItem) (items.Item, error
 		return items.Item{}, items.Errorf(items.Invalid, "no user with id %d", n.CreatedByID)
 	}
 	it := s.add(n, time.Now().UTC().Truncate(time.Microsecond))
-	// Appending under the lock that assigns IDs keeps the log in ID order.
-	s.log.Append(items.Event{Pos: it.ID, Item: copyItem(it)})
+	// Appending under the lock that orders the changes keeps the log in
+	// position order.
+	s.log.Append(s.events[len(s.events)-1])
 	return it, nil
+}
+
+// UpdateItem implements items.Store.
+func (s *Store) UpdateItem(ctx context.Context, id int64, u items.ItemUpdate) (items.Item, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	i, ok := s.find(id)
+	if !ok {
+		return items.Item{}, items.NoItem(id)
+	}
+	it, err := u.Apply(s.items[i].item, time.Now())
+	if err != nil {
+		return items.Item{}, err
+	}
+	s.items[i] = entry{item: copyItem(it), folded: items.FoldString(it.Name)}
+	s.log.Append(s.record(items.ItemUpdated, it))
+	return it, nil
+}
+
+// DeleteItem implements items.Store.
+func (s *Store) DeleteItem(ctx context.Context, id int64, d items.ItemDelete) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	i, ok := s.find(id)
+	if !ok {
+		return items.NoItem(id)
+	}
+	if err := d.Check(s.items[i].item); err != nil {
+		return err
+	}
+	s.items = slices.Delete(s.items, i, i+1)
+	s.log.Append(s.record(items.ItemDeleted, items.Item{ID: id}))
+	return nil
 }
 
 // Users implements items.Store. Each user comes once, however often its ID
@@ -230,7 +314,38 @@ func (s *Store) AddToken(ctx context.Context, userName string, role items.Role, 
 // Subscribe implements items.Broker. It fails only once the store is
 // closed or shutting down.
 func (s *Store) Subscribe(ctx context.Context, afterItem int64) (*items.Subscription, error) {
-	return s.log.Subscribe(ctx, afterItem)
+	return s.Follow(ctx, items.ItemAdded, afterItem)
+}
+
+// Follow implements items.Broker.
+func (s *Store) Follow(ctx context.Context, kind items.EventKind, afterItem int64) (*items.Subscription, error) {
+	return s.log.Follow(ctx, kind, s.position(kind, afterItem))
+}
+
+// position returns the position after which a subscription to the events
+// of kind that names afterItem starts (see items.Broker.Follow).
+func (s *Store) position(kind items.EventKind, afterItem int64) int64 {
+	if afterItem < 0 {
+		return items.FromNow
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if afterItem > s.lastID {
+		return items.FromNow
+	}
+	// The newest event of that kind of that item; else the addition of
+	// the greatest item ID up to afterItem.
+	added := int64(0)
+	for i := len(s.events) - 1; i >= 0; i-- {
+		e := s.events[i]
+		if e.Item.ID == afterItem && e.Kind == kind {
+			return e.Pos
+		}
+		if e.Kind == items.ItemAdded && e.Item.ID <= afterItem && added == 0 {
+			added = e.Pos
+		}
+	}
+	return added
 }
 
 // Shutdown lets each subscription deliver every item added so far, then

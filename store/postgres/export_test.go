@@ -26,3 +26,6 @@ func WithSweep(cfg Config, d time.Duration) Config {
 // Stamp runs stamping rounds until every committed event has a position,
 // and returns the newest position.
 func (s *Store) Stamp(ctx context.Context) (int64, error) { return s.stamp(ctx) }
+
+// PageSQL is pageSQL, for the plan test.
+var PageSQL = pageSQL

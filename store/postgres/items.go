@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
@@ -13,16 +14,20 @@ import (
 )
 
 // itemColumns are the columns that scanItem reads, in its order.
-const itemColumns = `id, name, description, created_at, coalesce(created_by, 0)`
+const itemColumns = `id, name, description, created_at, coalesce(created_by, 0), updated_at, version`
 
 // scanItem reads one row of itemColumns.
 func scanItem(row pgx.Row) (items.Item, error) {
 	var it items.Item
-	if err := row.Scan(&it.ID, &it.Name, &it.Description, &it.CreatedAt, &it.CreatedByID); err != nil {
+	if err := row.Scan(&it.ID, &it.Name, &it.Description, &it.CreatedAt, &it.CreatedByID, &it.UpdatedAt, &it.Version); err != nil {
 		return items.Item{}, err
 	}
 	// TIMESTAMPTZ keeps microseconds, so the time needs no truncation.
 	it.CreatedAt = it.CreatedAt.UTC()
+	if it.UpdatedAt != nil {
+		t := it.UpdatedAt.UTC()
+		it.UpdatedAt = &t
+	}
 	return it, nil
 }
 
@@ -97,6 +102,9 @@ func (s *Store) Items(ctx context.Context, q items.ItemQuery) ([]items.Item, err
 	if q.Limit == 0 {
 		return []items.Item{}, nil
 	}
+	if q.Order != (items.Order{}) || q.Start != nil || q.End != nil || q.Last {
+		return s.page(ctx, q)
+	}
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	after := max(q.After, 0)
@@ -161,11 +169,12 @@ const addItemSQL = `
 WITH added AS (
 	INSERT INTO items (name, name_folded, description, created_at, created_by)
 	VALUES ($1, $2, $3, clock_timestamp(), nullif($4::bigint, 0))
-	RETURNING ` + itemColumns + `
+	RETURNING id, name, description, created_at, created_by
 ), event AS (
-	INSERT INTO events (item_id) SELECT id FROM added
+	INSERT INTO events (item_id, version, name, description, created_at, created_by)
+	SELECT id, 1, name, description, created_at, created_by FROM added
 )
-SELECT * FROM added`
+SELECT id, name, description, created_at, coalesce(created_by, 0) FROM added`
 
 // AddItem implements items.Store. The item is committed when AddItem
 // returns it; every Store on the database, this one included, then
@@ -194,6 +203,87 @@ func (s *Store) AddItem(ctx context.Context, n items.NewItem) (items.Item, error
 		return items.Item{}, translate("add item", err)
 	}
 	it.CreatedAt = it.CreatedAt.UTC()
+	it.Version = 1
 	s.wakeStamper()
 	return it, nil
+}
+
+// UpdateItem implements items.Store. One transaction locks the item's row,
+// checks the update against the item as it is (u.Apply), writes it and
+// its event: two processes updating one item take turns on the row, so
+// that of two updates expecting the same version one fails with code
+// Conflict. It fails with code Invalid for text PostgreSQL refuses.
+func (s *Store) UpdateItem(ctx context.Context, id int64, u items.ItemUpdate) (items.Item, error) {
+	var it items.Item
+	err := s.change(ctx, id, func(tx pgx.Tx, old items.Item) error {
+		var err error
+		if it, err = u.Apply(old, time.Now()); err != nil {
+			return err
+		}
+		if err := checkText("name", it.Name); err != nil {
+			return err
+		}
+		if it.Description != nil {
+			if err := checkText("description", *it.Description); err != nil {
+				return err
+			}
+		}
+		_, err = tx.Exec(ctx, `
+			WITH changed AS (
+				UPDATE items SET name = $2, name_folded = $3, description = $4, updated_at = $5, version = $6
+				WHERE id = $1
+			)
+			INSERT INTO events (kind, item_id, version, name, description, created_at, created_by, updated_at)
+			VALUES ('item_updated', $1, $6, $2, $4, $7, nullif($8::bigint, 0), $5)`,
+			it.ID, it.Name, items.FoldString(it.Name), it.Description, *it.UpdatedAt, it.Version, it.CreatedAt, it.CreatedByID)
+		return err
+	})
+	if err != nil {
+		return items.Item{}, err
+	}
+	return it, nil
+}
+
+// DeleteItem implements items.Store, as UpdateItem does.
+func (s *Store) DeleteItem(ctx context.Context, id int64, d items.ItemDelete) error {
+	return s.change(ctx, id, func(tx pgx.Tx, old items.Item) error {
+		if err := d.Check(old); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `
+			WITH gone AS (DELETE FROM items WHERE id = $1)
+			INSERT INTO events (kind, item_id) VALUES ('item_deleted', $1)`, id)
+		return err
+	})
+}
+
+// change runs f in a transaction on the item with that ID, whose row it
+// locks first, and commits when f succeeds; an *items.Error of f is
+// returned as it is. An unknown ID fails with items.NoItem.
+func (s *Store) change(ctx context.Context, id int64, f func(tx pgx.Tx, old items.Item) error) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return translate("change item", err)
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	old, err := scanItem(tx.QueryRow(ctx, `SELECT `+itemColumns+` FROM items WHERE id = $1 FOR UPDATE`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return items.NoItem(id)
+	}
+	if err != nil {
+		return translate("change item", err)
+	}
+	if err := f(tx, old); err != nil {
+		if e, ok := errors.AsType[*items.Error](err); ok {
+			return e
+		}
+		return translate("change item", err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return translate("change item", err)
+	}
+	s.wakeStamper()
+	return nil
 }

@@ -66,10 +66,13 @@ WITH todo AS (
 SELECT n, top, CASE WHEN n > 0 THEN pg_notify($2, $3) END FROM summary`
 
 // readSQL reads up to $2 events above position $1 with their items, in
-// order.
+// order. An addition without the item in the event (inserted by a server
+// of the version before 0011, during an upgrade) takes it from items.
 const readSQL = `
-SELECT e.pos, ` + itemColumns + `
-FROM events e JOIN items i ON i.id = e.item_id
+SELECT e.pos, e.kind, e.item_id, coalesce(e.version, i.version, 1), coalesce(e.name, i.name, ''),
+	CASE WHEN e.name IS NULL THEN i.description ELSE e.description END,
+	coalesce(e.created_at, i.created_at, 'epoch'), coalesce(e.created_by, i.created_by, 0), e.updated_at
+FROM events e LEFT JOIN items i ON e.name IS NULL AND e.kind = 'item_added' AND i.id = e.item_id
 WHERE e.pos > $1 ORDER BY e.pos LIMIT $2`
 
 // Subscribe implements items.Broker. The subscription gets the items that
@@ -107,12 +110,18 @@ WHERE e.pos > $1 ORDER BY e.pos LIMIT $2`
 // answer, and with code Unavailable when the store is closed or shutting
 // down.
 func (s *Store) Subscribe(ctx context.Context, afterItem int64) (*items.Subscription, error) {
+	return s.Follow(ctx, items.ItemAdded, afterItem)
+}
+
+// Follow implements items.Broker as Subscribe does; an update or deletion
+// of afterItem is stamped first if it has no position yet.
+func (s *Store) Follow(ctx context.Context, kind items.EventKind, afterItem int64) (*items.Subscription, error) {
 	select {
 	case <-s.done:
 		return nil, errClosed
 	default:
 	}
-	after, err := s.startAfter(ctx, afterItem)
+	after, err := s.startAfterKind(ctx, kind, afterItem)
 	if err != nil {
 		select {
 		case <-s.done:
@@ -121,7 +130,36 @@ func (s *Store) Subscribe(ctx context.Context, afterItem int64) (*items.Subscrip
 			return nil, translate("subscribe", err)
 		}
 	}
-	return s.events.Subscribe(ctx, after)
+	return s.events.Follow(ctx, kind, after)
+}
+
+// startAfterKind returns the position that a subscription to the events of
+// kind starts after: that of the newest such event of afterItem, else
+// where startAfter says.
+func (s *Store) startAfterKind(ctx context.Context, kind items.EventKind, afterItem int64) (int64, error) {
+	if kind == items.ItemAdded || afterItem <= 0 {
+		return s.startAfter(ctx, afterItem)
+	}
+	for attempt := 0; ; attempt++ {
+		bctx, cancel := s.bound(ctx)
+		var pos *int64
+		err := s.pool.QueryRow(bctx, `SELECT pos FROM events WHERE item_id = $1 AND kind = $2
+			ORDER BY seq DESC LIMIT 1`, afterItem, kind.String()).Scan(&pos)
+		cancel()
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
+			return s.startAfter(ctx, afterItem)
+		case err != nil:
+			return 0, err
+		case pos != nil:
+			return *pos, nil
+		case attempt > 0:
+			return 0, errors.New("an event is still without a position after a stamping round")
+		}
+		if _, err := s.stamp(ctx); err != nil {
+			return 0, err
+		}
+	}
 }
 
 // startAfter returns the position that a subscription starts after.
@@ -306,13 +344,22 @@ func (s *Store) readEvents(ctx context.Context, after int64, limit int) ([]items
 	page := make([]items.Event, 0, min(limit, catchUpPage))
 	for rows.Next() {
 		var (
-			e  items.Event
-			it = &e.Item
+			e    items.Event
+			it   = &e.Item
+			kind string
 		)
-		if err := rows.Scan(&e.Pos, &it.ID, &it.Name, &it.Description, &it.CreatedAt, &it.CreatedByID); err != nil {
+		if err := rows.Scan(&e.Pos, &kind, &it.ID, &it.Version, &it.Name, &it.Description, &it.CreatedAt, &it.CreatedByID, &it.UpdatedAt); err != nil {
 			return nil, translate("read events", err)
 		}
+		e.Kind, _ = items.ParseEventKind(kind)
+		if e.Kind == items.ItemDeleted {
+			*it = items.Item{ID: it.ID}
+		}
 		it.CreatedAt = it.CreatedAt.UTC()
+		if it.UpdatedAt != nil {
+			t := it.UpdatedAt.UTC()
+			it.UpdatedAt = &t
+		}
 		page = append(page, e)
 	}
 	if err := rows.Err(); err != nil {

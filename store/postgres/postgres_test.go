@@ -513,6 +513,17 @@ func TestSearchThroughIndex(t *testing.T) {
 	u := withParams(t, newSchema(t), "enable_seqscan", "off", "enable_indexscan", "off")
 	s := open(t, u, nil)
 	ctx := t.Context()
+	// With scans off, a bitmap scan of an order index for id > 0 is as
+	// cheap as one of the trigram index on a few rows: drop them, so that
+	// the searches go through the trigram index.
+	if conn, err := pgx.Connect(ctx, u); err != nil {
+		t.Fatalf("connect: %v", err)
+	} else {
+		if _, err := conn.Exec(ctx, `DROP INDEX items_changed, items_name_c`); err != nil {
+			t.Fatalf("DROP INDEX: %v", err)
+		}
+		conn.Close(ctx)
+	}
 	names := []string{
 		"100% juice", "100 juice", "x_yz", "xayz", `back\slash`, "backslash",
 		"Grüne Äpfel", "GRÜNE ÄPFEL", "grune apfel", "ΣΊΣΥΦΟΣ", "straße", "kiwi",

@@ -18,13 +18,17 @@
 //
 // # What is cached, and for how long
 //
-// Items never change once stored, so an item found by ID is cached until
-// evicted. Not-found answers are not cached: the ID may be assigned later.
+// An item found by ID, and a full page (below), change only when an item
+// is updated or deleted: they are cached with the change version (see
+// Versions) and served while it is current, so that every update or
+// delete makes them all stale at once. Not-found answers are not cached:
+// the ID may be assigned later.
 //
-// A page of Items is keyed by its query (Search, After, Limit). A full page
-// (as many items as Limit) can never change: an item added later has an ID
-// above every ID in the page, so it falls after the page. A full page is
-// therefore cached until evicted. A short page, the end of the list, grows
+// A page of Items is keyed by its query. A full page (as many items as
+// Limit) in ascending ID order, taken from its start, changes with no
+// addition: an item added later has an ID above every
+// ID in the page, so it falls after the page. Pages in other orders are
+// cached as short pages are. A short page, the end of the list, grows
 // when a matching item is added; it is cached with the version of the
 // writes it was read at, and served only while that version is current.
 // Counts of searches are cached likewise. The count of all items is kept
@@ -32,9 +36,12 @@
 //
 // # Versions
 //
-// AddItem replaces the current version, an immutable value behind an
-// atomic pointer, before it calls the inner store and again after it
-// returns, whether it succeeded or not. A version records how many writes
+// Every write (AddItem, UpdateItem, DeleteItem) replaces the current
+// version, an immutable value behind an atomic pointer, before it calls the
+// inner store and again after it returns, whether it succeeded or not.
+// UpdateItem and DeleteItem also replace the change version, likewise: it
+// is the version of the updates and deletes alone, with which items and
+// full pages are cached as short pages are with the version. A version records how many writes
 // are under way and how many have ended in success and in failure. Writes
 // run concurrently: nothing here serializes them, so that a store that
 // commits concurrent writes together (SQLite's group commit) still can.
@@ -55,8 +62,9 @@
 //
 // The count of all items is cached with its version too. When a later
 // version has no write under way and no write has failed since, every
-// write since has stored exactly one item, so the count is the cached one
-// plus the writes that succeeded since. A failed write may have stored its
+// addition since has stored exactly one item and every deletion removed
+// one, so the count is the cached one plus the additions and minus the
+// deletions that succeeded since. A failed write may have stored its
 // item or not: the count is read again.
 //
 // # Results are shared
@@ -132,8 +140,9 @@ type Store struct {
 	inner items.Store
 
 	ver        atomic.Pointer[version] // the current version; see the package doc
+	changes    atomic.Pointer[version] // the change version: updates and deletes only
 	total      atomic.Pointer[count]   // the count of all items, or nil
-	itemCache  *cache.Cache[int64, items.Item]
+	itemCache  *cache.Cache[int64, cachedItem]
 	pageCache  *cache.Cache[pageKey, page]
 	countCache *cache.Cache[string, count]
 }
@@ -143,8 +152,24 @@ type Store struct {
 type version struct {
 	seq      uint64 // how many versions came before this one
 	underWay int    // writes begun and not ended
-	added    uint64 // writes ended in success
+	added    uint64 // additions ended in success
+	deleted  uint64 // deletions ended in success
 	failed   uint64 // writes ended in failure
+}
+
+// write says what kind of write a version records.
+type write uint8
+
+const (
+	adding write = iota
+	updating
+	deleting
+)
+
+// cachedItem is an item cached by ID with the change version it was read at.
+type cachedItem struct {
+	item    items.Item
+	changes *version
 }
 
 // quiet reports whether no write is under way at v.
@@ -153,16 +178,41 @@ func (v *version) quiet() bool { return v.underWay == 0 }
 // pageKey identifies the page of an items.ItemQuery; After is at least 0,
 // as every After below 1 selects the same page.
 type pageKey struct {
-	search string
-	after  int64
-	limit  int
+	search           string
+	after            int64
+	limit            int
+	order            items.Order
+	start, end       items.Position
+	hasStart, hasEnd bool
+	last             bool
+}
+
+// keyOf returns the key of q's page.
+func keyOf(q items.ItemQuery) pageKey {
+	k := pageKey{search: q.Search, after: max(q.After, 0), limit: q.Limit, order: q.Order, last: q.Last}
+	if q.Start != nil {
+		k.start, k.hasStart = *q.Start, true
+	}
+	if q.End != nil {
+		k.end, k.hasEnd = *q.End, true
+	}
+	return k
+}
+
+// growsAtEnd reports whether every item added falls after k's page, whose
+// items, when it is full, no addition changes: pages in ID order,
+// ascending, taken from their start. (A page taken from its end before a
+// cursor would do too, but a cursor may be forged beyond every ID.)
+func (k pageKey) growsAtEnd() bool {
+	return k.order == (items.Order{}) && !k.last
 }
 
 // page is a cached page of items.
 type page struct {
-	list []items.Item
-	full bool     // len(list) is the query's limit: the page never changes
-	ver  *version // for a short page, the version it was read at
+	list    []items.Item
+	full    bool     // len(list) is the query's limit: no addition changes it
+	ver     *version // the version it was read at
+	changes *version // the change version it was read at
 }
 
 // count is a cached count and the version it was read at.
@@ -185,11 +235,12 @@ func New(inner items.Store, opts ...Option) *Store {
 	}
 	s := &Store{
 		inner:      inner,
-		itemCache:  newCache[int64, items.Item](c.maxItems, c.maxBytes/2),
+		itemCache:  newCache[int64, cachedItem](c.maxItems, c.maxBytes/2),
 		pageCache:  newCache[pageKey, page](c.maxPages, c.maxBytes*3/8),
 		countCache: newCache[string, count](c.maxCounts, c.maxBytes/8),
 	}
 	s.ver.Store(&version{})
+	s.changes.Store(&version{})
 	return s
 }
 
@@ -208,40 +259,58 @@ func (s *Store) unchanged(v *version) bool {
 	return v.quiet() && s.ver.Load() == v
 }
 
+// changesUnchanged reports whether a read that loaded the change version c
+// before it called the inner store read the state of c as far as updates
+// and deletes go.
+func (s *Store) changesUnchanged(c *version) bool {
+	return c.quiet() && s.changes.Load() == c
+}
+
 // Item implements items.Store.
 func (s *Store) Item(ctx context.Context, id int64) (items.Item, error) {
-	if it, ok := s.itemCache.Get(id); ok {
-		return it, nil
+	c := s.changes.Load()
+	if e, ok := s.itemCache.Get(id); ok && e.changes == c {
+		return e.item, nil
 	}
 	it, err := s.inner.Item(ctx, id)
 	if err != nil {
 		return items.Item{}, err
 	}
-	s.itemCache.Set(id, detach(it), int64(itemStructSize)+itemSize(it))
+	if s.changesUnchanged(c) {
+		s.itemCache.Set(id, cachedItem{item: detach(it), changes: c}, int64(itemStructSize)+itemSize(it))
+	}
 	return it, nil
 }
 
 // Items implements items.Store.
 func (s *Store) Items(ctx context.Context, q items.ItemQuery) ([]items.Item, error) {
-	key := pageKey{search: q.Search, after: max(q.After, 0), limit: q.Limit}
+	key := keyOf(q)
+	c := s.changes.Load()
 	v := s.ver.Load()
-	if p, ok := s.pageCache.Get(key); ok && (p.full || p.ver == v) {
+	if p, ok := s.pageCache.Get(key); ok && (p.full && p.changes == c || p.ver == v) {
 		return p.list, nil
 	}
 	list, err := s.inner.Items(ctx, q)
 	if err != nil {
 		return nil, err
 	}
-	s.putPage(key, list, v)
+	s.putPage(key, list, v, c)
 	return list, nil
 }
 
-// putPage caches list, the page of key that a read which loaded v before
-// it began returned, if it is full or the read saw no write.
-func (s *Store) putPage(key pageKey, list []items.Item, v *version) {
-	full := len(list) == key.limit
-	if len(key.search) > maxSearch || !full && !s.unchanged(v) {
+// putPage caches list, the page of key that a read which loaded c and then
+// v before it began returned, if the read saw no write (a full page: no
+// update or delete).
+func (s *Store) putPage(key pageKey, list []items.Item, v, c *version) {
+	full := len(list) == key.limit && key.growsAtEnd()
+	switch {
+	case len(key.search) > maxSearch:
 		return
+	case !s.unchanged(v):
+		if !full || !s.changesUnchanged(c) {
+			return
+		}
+		v = nil // full, but read during an addition
 	}
 	cp := make([]items.Item, len(list))
 	size := allocSize(len(key.search)) + allocSize(len(cp)*itemStructSize)
@@ -250,7 +319,7 @@ func (s *Store) putPage(key pageKey, list []items.Item, v *version) {
 		size += itemSize(it)
 	}
 	key.search = strings.Clone(key.search)
-	s.pageCache.Set(key, page{list: cp, full: full, ver: v}, size)
+	s.pageCache.Set(key, page{list: cp, full: full, ver: v, changes: c}, size)
 }
 
 // CountItems implements items.Store.
@@ -280,7 +349,7 @@ func (s *Store) countAll(ctx context.Context) (int, error) {
 	c := s.total.Load()
 	v := s.ver.Load()
 	if c != nil && v.quiet() && v.failed == c.ver.failed {
-		return c.n + int(v.added-c.ver.added), nil
+		return c.n + int(v.added-c.ver.added) - int(v.deleted-c.ver.deleted), nil
 	}
 	n, err := s.inner.CountItems(ctx, "")
 	if err != nil {
@@ -304,31 +373,59 @@ func (s *Store) setTotal(c *count) {
 }
 
 // AddItem implements items.Store.
-func (s *Store) AddItem(ctx context.Context, n items.NewItem) (items.Item, error) {
-	s.update(func(v *version) { v.underWay++ })
-	added := false
-	// Deferred, so that even a panic of the inner store ends the write.
-	defer s.update(func(v *version) {
-		v.underWay--
-		if added {
-			v.added++
-		} else {
-			v.failed++
-		}
-	})
-	it, err := s.inner.AddItem(ctx, n)
-	added = err == nil
-	return it, err
+func (s *Store) AddItem(ctx context.Context, n items.NewItem) (it items.Item, err error) {
+	defer s.begin(adding)(&err)
+	return s.inner.AddItem(ctx, n)
 }
 
-// update replaces the current version with a copy that f changes.
-func (s *Store) update(f func(*version)) {
+// UpdateItem implements items.Store.
+func (s *Store) UpdateItem(ctx context.Context, id int64, u items.ItemUpdate) (it items.Item, err error) {
+	defer s.begin(updating)(&err)
+	return s.inner.UpdateItem(ctx, id, u)
+}
+
+// DeleteItem implements items.Store.
+func (s *Store) DeleteItem(ctx context.Context, id int64, d items.ItemDelete) (err error) {
+	defer s.begin(deleting)(&err)
+	return s.inner.DeleteItem(ctx, id, d)
+}
+
+// begin records that a write of kind w begins, and returns the function
+// that records its end with the error it left; deferred, so that even a
+// panic of the inner store ends the write. A refused update or delete
+// (an *items.Error) changed nothing, but counts as failed all the same:
+// only the count of all items is read again.
+func (s *Store) begin(w write) func(*error) {
+	if w != adding {
+		update(&s.changes, func(v *version) { v.underWay++ })
+	}
+	update(&s.ver, func(v *version) { v.underWay++ })
+	return func(err *error) {
+		update(&s.ver, func(v *version) {
+			v.underWay--
+			switch {
+			case *err != nil:
+				v.failed++
+			case w == adding:
+				v.added++
+			case w == deleting:
+				v.deleted++
+			}
+		})
+		if w != adding {
+			update(&s.changes, func(v *version) { v.underWay-- })
+		}
+	}
+}
+
+// update replaces the version p holds with a copy that f changes.
+func update(p *atomic.Pointer[version], f func(*version)) {
 	for {
-		old := s.ver.Load()
+		old := p.Load()
 		v := *old
 		v.seq++
 		f(&v)
-		if s.ver.CompareAndSwap(old, &v) {
+		if p.CompareAndSwap(old, &v) {
 			return
 		}
 	}
@@ -368,6 +465,15 @@ func (s *Store) Subscribe(ctx context.Context, afterItem int64) (*items.Subscrip
 		return nil, errNoBroker
 	}
 	return b.Subscribe(ctx, afterItem)
+}
+
+// Follow implements items.Broker as Subscribe does.
+func (s *Store) Follow(ctx context.Context, kind items.EventKind, afterItem int64) (*items.Subscription, error) {
+	b, ok := s.inner.(items.Broker)
+	if !ok {
+		return nil, errNoBroker
+	}
+	return b.Follow(ctx, kind, afterItem)
 }
 
 // Stats describes what the caches hold.

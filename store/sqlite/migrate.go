@@ -126,5 +126,10 @@ func seed(ctx context.Context, tx *sql.Tx) error {
 			return translate(ctx, "add demo items", err)
 		}
 	}
+	// Their additions open the log (migration 0006), at the positions of
+	// their IDs.
+	if _, err := tx.ExecContext(ctx, `INSERT INTO events (pos, kind, item_id) SELECT id, 1, id FROM items ORDER BY id`); err != nil {
+		return translate(ctx, "log demo items", err)
+	}
 	return nil
 }

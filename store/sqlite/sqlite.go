@@ -57,6 +57,7 @@ type Store struct {
 	indexed atomic.Int64
 
 	insertItems *sql.Stmt // on w
+	insertAdded *sql.Stmt // on w
 	item        *sql.Stmt // on r, as are the others
 	items       *sql.Stmt
 	searchScan  *sql.Stmt
@@ -71,6 +72,9 @@ type Store struct {
 	tokenByHash   *sql.Stmt
 	tokenRevision *sql.Stmt
 	users         *sql.Stmt
+	readEvents    *sql.Stmt
+	eventOf       *sql.Stmt
+	addedUpTo     *sql.Stmt
 	stmts         []*sql.Stmt // all of the above that are prepared, to close
 
 	closeOnce sync.Once
@@ -130,7 +134,7 @@ func (s *Store) open(ctx context.Context, path string) error {
 		return err
 	}
 	var head int64
-	if err := s.w.QueryRowContext(ctx, `SELECT coalesce(max(id), 0) FROM items`).Scan(&head); err != nil {
+	if err := s.w.QueryRowContext(ctx, `SELECT coalesce(max(pos), 0) FROM events`).Scan(&head); err != nil {
 		return translate(ctx, "open the log", err)
 	}
 	s.log = pubsub.New(s.events, head, pubsub.Options{})
@@ -138,16 +142,44 @@ func (s *Store) open(ctx context.Context, path string) error {
 	return nil
 }
 
-// events reads the log: one writer assigns IDs in commit order, so an
-// item's event is at the position of its ID.
+// events reads the log: the events table, whose positions the one writer
+// assigns in commit order.
 func (s *Store) events(ctx context.Context, after int64, limit int) ([]items.Event, error) {
-	page, err := appendRows(ctx, make([]items.Item, 0, limit), s.items, after, limit)
+	rows, err := s.readEvents.QueryContext(ctx, after, limit)
 	if err != nil {
-		return nil, err
+		return nil, translate(ctx, "events", err)
 	}
-	events := make([]items.Event, len(page))
-	for i, it := range page {
-		events[i] = items.Event{Pos: it.ID, Item: it}
+	defer rows.Close()
+	events := make([]items.Event, 0, limit)
+	for rows.Next() {
+		var (
+			e                               items.Event
+			kind                            int
+			version                         sql.NullInt64
+			name, desc                      sql.NullString
+			createdAt, createdBy, updatedAt sql.NullInt64
+		)
+		if err := rows.Scan(&e.Pos, &kind, &e.Item.ID, &version, &name, &desc, &createdAt, &createdBy, &updatedAt); err != nil {
+			return nil, translate(ctx, "events", err)
+		}
+		e.Kind = items.EventKind(kind)
+		if e.Kind != items.ItemDeleted {
+			e.Item.Version = int(version.Int64)
+			e.Item.Name = name.String
+			if desc.Valid {
+				e.Item.Description = &desc.String
+			}
+			e.Item.CreatedAt = time.UnixMicro(createdAt.Int64).UTC()
+			e.Item.CreatedByID = createdBy.Int64
+			if updatedAt.Valid {
+				t := time.UnixMicro(updatedAt.Int64).UTC()
+				e.Item.UpdatedAt = &t
+			}
+		}
+		events = append(events, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, translate(ctx, "events", err)
 	}
 	return events, nil
 }
@@ -173,15 +205,21 @@ type statement struct {
 	query string
 }
 
+// itemColumns are the columns that scanItem reads, in its order.
+const itemColumns = `id, name, description, created_at, created_by, updated_at, version`
+
 // statements returns the statements of s.
 func (s *Store) statements() []statement {
-	const columns = `id, name, description, created_at, created_by`
+	const columns = itemColumns
 	return []statement{
 		// One statement for a whole batch of items, read from a JSON array
 		// (see encodeItems) in order.
 		{"insertItems", &s.insertItems, s.w, `INSERT INTO items (name, name_folded, description, created_at, created_by)
 			SELECT value->>0, value->>1, value->>2, value->>3, value->>4 FROM json_each(?) ORDER BY key
 			RETURNING id`},
+		// The additions' events of the items just inserted, in ID order.
+		{"insertAdded", &s.insertAdded, s.w, `INSERT INTO events (kind, item_id)
+			SELECT 1, id FROM items WHERE id >= ? AND id <= ? ORDER BY id RETURNING pos, item_id`},
 		{"item", &s.item, s.r, `SELECT ` + columns + ` FROM items WHERE id = ?`},
 		{"items", &s.items, s.r, `SELECT ` + columns + ` FROM items WHERE id > ? ORDER BY id LIMIT ?`},
 		// instr compares literally: % _ \ and quotes in a search need no
@@ -192,7 +230,7 @@ func (s *Store) statements() []statement {
 		// the indexed ID, and stops with the page. instr checks each name
 		// read, for a search that the index alone does not decide; for the
 		// others, which it decides, the check costs next to nothing.
-		{"searchIndex", &s.searchIndex, s.r, `SELECT i.id, i.name, i.description, i.created_at, i.created_by
+		{"searchIndex", &s.searchIndex, s.r, `SELECT i.id, i.name, i.description, i.created_at, i.created_by, i.updated_at, i.version
 			FROM items_fts f CROSS JOIN items i ON i.id = f.rowid
 			WHERE f.items_fts MATCH ? AND f.rowid > ? AND f.rowid <= ? AND instr(i.name_folded, ?) > 0
 			ORDER BY f.rowid LIMIT ?`},
@@ -208,6 +246,15 @@ func (s *Store) statements() []statement {
 		{"tokenRevision", &s.tokenRevision, s.r, `SELECT revision FROM token_revision`},
 		{"users", &s.users, s.r, `SELECT u.id, u.name, ` + userRole + ` FROM users u
 			WHERE u.id IN (SELECT value FROM json_each(?2))`},
+		// An addition whose event holds no item is of an item never
+		// changed since: the items table holds it as added.
+		{"readEvents", &s.readEvents, s.r, `SELECT e.pos, e.kind, e.item_id, coalesce(e.version, i.version), coalesce(e.name, i.name),
+			CASE WHEN e.name IS NULL THEN i.description ELSE e.description END,
+			coalesce(e.created_at, i.created_at), coalesce(e.created_by, i.created_by), e.updated_at
+			FROM events e LEFT JOIN items i ON e.kind = 1 AND e.name IS NULL AND i.id = e.item_id
+			WHERE e.pos > ? ORDER BY e.pos LIMIT ?`},
+		{"eventOf", &s.eventOf, s.r, `SELECT pos FROM events WHERE item_id = ? AND kind = ? ORDER BY pos DESC LIMIT 1`},
+		{"addedUpTo", &s.addedUpTo, s.r, `SELECT pos FROM events WHERE item_id <= ? AND kind = 1 ORDER BY item_id DESC, kind DESC, pos DESC LIMIT 1`},
 	}
 }
 
@@ -300,16 +347,21 @@ func nullString(p *string) sql.NullString {
 }
 
 // scanItem reads a row of the columns id, name, description, created_at,
-// created_by.
+// created_by, updated_at, version.
 func scanItem(row interface{ Scan(...any) error }) (items.Item, error) {
 	var (
 		it        items.Item
 		desc      sql.NullString
 		createdAt int64
 		createdBy sql.NullInt64
+		updatedAt sql.NullInt64
 	)
-	if err := row.Scan(&it.ID, &it.Name, &desc, &createdAt, &createdBy); err != nil {
+	if err := row.Scan(&it.ID, &it.Name, &desc, &createdAt, &createdBy, &updatedAt, &it.Version); err != nil {
 		return items.Item{}, err
+	}
+	if updatedAt.Valid {
+		t := time.UnixMicro(updatedAt.Int64).UTC()
+		it.UpdatedAt = &t
 	}
 	if desc.Valid {
 		it.Description = &desc.String
@@ -342,6 +394,12 @@ func (s *Store) Items(ctx context.Context, q items.ItemQuery) ([]items.Item, err
 	page := make([]items.Item, 0, q.Limit)
 	if q.Limit == 0 {
 		return page, nil
+	}
+	if q.Order != (items.Order{}) || q.Start != nil || q.End != nil || q.Last {
+		if q.Search != "" {
+			return s.searchPage(ctx, q)
+		}
+		return s.page(ctx, q)
 	}
 	switch p := planSearch(q.Search); {
 	case q.Search == "":
@@ -433,7 +491,17 @@ func (s *Store) AddItem(ctx context.Context, n items.NewItem) (items.Item, error
 		d := *it.Description
 		it.Description = &d
 	}
-	req := &addRequest{item: it, done: make(chan addResult, 1)}
+	return s.submit(ctx, &addRequest{op: opAdd, item: it})
+}
+
+// submit hands req to the writer and waits for its answer: ctx's error if
+// ctx ends before the writer takes it, errClosed if the store closes
+// first; once taken, the change is made whatever ctx does.
+func (s *Store) submit(ctx context.Context, req *addRequest) (items.Item, error) {
+	if err := ctx.Err(); err != nil {
+		return items.Item{}, err
+	}
+	req.done = make(chan addResult, 1)
 	select {
 	case s.adds <- req:
 	case <-ctx.Done():
@@ -443,6 +511,19 @@ func (s *Store) AddItem(ctx context.Context, n items.NewItem) (items.Item, error
 	}
 	res := <-req.done
 	return res.item, res.err
+}
+
+// UpdateItem implements items.Store. The writer applies it in the order it
+// takes it, with the additions and deletions of the same batch, so that
+// the log is in commit order; the change is on disk when it returns.
+func (s *Store) UpdateItem(ctx context.Context, id int64, u items.ItemUpdate) (items.Item, error) {
+	return s.submit(ctx, &addRequest{op: opUpdate, id: id, update: u})
+}
+
+// DeleteItem implements items.Store, as UpdateItem does.
+func (s *Store) DeleteItem(ctx context.Context, id int64, d items.ItemDelete) error {
+	_, err := s.submit(ctx, &addRequest{op: opDelete, id: id, del: d})
+	return err
 }
 
 // Users implements items.Store. Each user comes once, however often its ID
@@ -493,7 +574,51 @@ func parseRole(s string) (items.Role, error) {
 // Store adds, not those that another process adds to the same file. It fails
 // once the store is closed or shutting down.
 func (s *Store) Subscribe(ctx context.Context, afterItem int64) (*items.Subscription, error) {
-	return s.log.Subscribe(ctx, afterItem)
+	return s.Follow(ctx, items.ItemAdded, afterItem)
+}
+
+// Follow implements items.Broker, as Subscribe does.
+func (s *Store) Follow(ctx context.Context, kind items.EventKind, afterItem int64) (*items.Subscription, error) {
+	after := items.FromNow
+	if afterItem >= 0 {
+		var err error
+		if after, err = s.position(ctx, kind, afterItem); err != nil {
+			return nil, err
+		}
+	}
+	return s.log.Follow(ctx, kind, after)
+}
+
+// position returns the position after which a subscription to the events
+// of kind that names afterItem starts (see items.Broker.Follow): that of
+// the newest such event of the item, else that of the addition of the
+// greatest item ID up to afterItem, else 0; FromNow for an ID above every
+// ID given.
+func (s *Store) position(ctx context.Context, kind items.EventKind, afterItem int64) (int64, error) {
+	var pos int64
+	err := s.eventOf.QueryRowContext(ctx, afterItem, int(kind)).Scan(&pos)
+	if err == nil {
+		return pos, nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return 0, translate(ctx, "subscribe", err)
+	}
+	var last int64
+	// The greatest ID ever given (AUTOINCREMENT keeps it), without a scan.
+	if err := s.r.QueryRowContext(ctx, `SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'items'), 0)`).Scan(&last); err != nil {
+		return 0, translate(ctx, "subscribe", err)
+	}
+	if afterItem > last {
+		return items.FromNow, nil
+	}
+	err = s.addedUpTo.QueryRowContext(ctx, afterItem).Scan(&pos)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, translate(ctx, "subscribe", err)
+	}
+	return pos, nil
 }
 
 // Shutdown lets each subscription deliver every item committed so far,

@@ -282,8 +282,8 @@ func TestImport(t *testing.T) {
 	}
 	last := all[len(all)-2:]
 	want := []items.Item{
-		{ID: last[0].ID, Name: "Grüne Äpfel", Description: storetest.Ptr("described"), CreatedAt: last[0].CreatedAt, CreatedByID: u.ID},
-		{ID: last[1].ID, Name: `100% "pure" qzx`, Description: storetest.Ptr(""), CreatedAt: last[1].CreatedAt},
+		{ID: last[0].ID, Name: "Grüne Äpfel", Description: storetest.Ptr("described"), CreatedAt: last[0].CreatedAt, CreatedByID: u.ID, Version: 1},
+		{ID: last[1].ID, Name: `100% "pure" qzx`, Description: storetest.Ptr(""), CreatedAt: last[1].CreatedAt, Version: 1},
 	}
 	for _, w := range want {
 		got, err := s.Item(ctx, w.ID)

@@ -27,7 +27,13 @@ func TestLegacyUserNames(t *testing.T) {
 			t.Fatalf("sql.Open() = %v", err)
 		}
 		defer db.Close()
-		for _, stmt := range []string{"DROP INDEX users_name_lower", "PRAGMA user_version = 3"} {
+		for _, stmt := range []string{
+			"DROP INDEX users_name_lower",
+			// Undo 0006 too, which runs again.
+			"DROP INDEX items_name", "DROP INDEX items_changed", "DROP TABLE events",
+			"ALTER TABLE items DROP COLUMN version", "ALTER TABLE items DROP COLUMN updated_at",
+			"PRAGMA user_version = 3",
+		} {
 			if _, err := db.ExecContext(ctx, stmt); err != nil {
 				t.Fatalf("%s: %v", stmt, err)
 			}

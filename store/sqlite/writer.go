@@ -1,9 +1,11 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"runtime"
 	"slices"
@@ -22,9 +24,26 @@ const maxBatch = 256
 // store was closed.
 var errClosed = items.Errorf(items.Unavailable, "the store is closed")
 
-// addRequest is an AddItem call waiting for the writer.
+// op is what a request asks of the writer.
+type op uint8
+
+const (
+	opAdd op = iota
+	opUpdate
+	opDelete
+)
+
+// addRequest is an AddItem, UpdateItem or DeleteItem call waiting for the
+// writer.
 type addRequest struct {
-	item items.Item // without its ID and creation time, which the writer sets
+	op op
+	// item is, for opAdd, the item without its ID and creation time, which
+	// the writer sets.
+	item items.Item
+	// id, update and del are the arguments of UpdateItem and DeleteItem.
+	id     int64
+	update items.ItemUpdate
+	del    items.ItemDelete
 	// done gets the answer. It is buffered, so that the writer never waits
 	// for a caller.
 	done chan addResult
@@ -184,31 +203,17 @@ func (s *Store) gather(batch []*addRequest) []*addRequest {
 	return batch
 }
 
-// writeBatch stores the items of batch, publishes those stored, in ID
-// order, and answers each caller.
+// writeBatch applies the requests of batch in one transaction, in order,
+// publishes the events of those applied, in position order, and answers
+// each caller.
 func (s *Store) writeBatch(batch []*addRequest) {
-	its := make([]items.Item, len(batch))
-	now := time.Now().UTC().Truncate(time.Microsecond)
-	for i, req := range batch {
-		its[i] = req.item
-		its[i].CreatedAt = now
-	}
-	// Once taken, an item is stored whatever becomes of its caller: an
+	// Once taken, a change is applied whatever becomes of its caller: an
 	// interrupt between the commit and the answer would report a failure
-	// for a stored item.
-	errs := s.store(context.Background(), its)
-	events := make([]items.Event, 0, len(its))
-	for i, it := range its {
-		if errs[i] == nil {
-			events = append(events, items.Event{Pos: it.ID, Item: it})
-		}
-	}
+	// for a change made.
+	results, events := s.apply(context.Background(), batch)
 	s.log.Append(events...)
 	for i, req := range batch {
-		if errs[i] != nil {
-			its[i] = items.Item{}
-		}
-		req.done <- addResult{its[i], errs[i]}
+		req.done <- results[i]
 	}
 }
 
@@ -216,35 +221,226 @@ func (s *Store) writeBatch(batch []*addRequest) {
 // its. It returns the error of each item: nil for those stored; an item
 // that breaks a constraint fails alone.
 func (s *Store) store(ctx context.Context, its []items.Item) []error {
+	batch := make([]*addRequest, len(its))
+	for i, it := range its {
+		batch[i] = &addRequest{op: opAdd, item: it}
+	}
+	results, _ := s.apply(ctx, batch)
 	errs := make([]error, len(its))
+	for i, r := range results {
+		its[i].ID, errs[i] = r.item.ID, r.err
+	}
+	return errs
+}
+
+// apply applies batch in one transaction and returns the answer of each
+// request and the events of the changes made, in position order. A request
+// that fails (an item that breaks a constraint, an update refused) fails
+// alone.
+func (s *Store) apply(ctx context.Context, batch []*addRequest) ([]addResult, []items.Event) {
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	var (
+		results []addResult
+		events  []items.Event
+	)
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		return insertItems(ctx, tx.StmtContext(ctx, s.insertItems), its)
+		var err error
+		results, events, err = s.applyTx(ctx, tx, batch, now, false)
+		return err
 	})
-	if err != nil && len(its) > 1 && isConstraint(err) {
+	if err != nil && len(batch) > 1 && isConstraint(err) {
 		// Which item? Insert them one by one: on a constraint error SQLite
 		// undoes the failed statement alone and the transaction goes on.
 		// An error of another kind may have ended the transaction: it
 		// fails the whole batch.
 		err = s.inTx(ctx, func(tx *sql.Tx) error {
-			st := tx.StmtContext(ctx, s.insertItems)
-			for i := range its {
-				errs[i] = insertItems(ctx, st, its[i:i+1])
-				if errs[i] != nil && !isConstraint(errs[i]) {
-					return errs[i]
-				}
-			}
-			return nil
+			var err error
+			results, events, err = s.applyTx(ctx, tx, batch, now, true)
+			return err
 		})
 	}
-	for i := range its {
-		if err != nil && errs[i] == nil {
-			errs[i] = err
+	if err != nil {
+		results = make([]addResult, len(batch))
+		for i, req := range batch {
+			results[i].err = requestError(ctx, err, req)
 		}
-		if errs[i] != nil {
-			errs[i] = addError(ctx, errs[i], its[i])
+		return results, nil
+	}
+	return results, events
+}
+
+// requestError returns the error that the caller of req gets when err kept
+// its change from being made.
+func requestError(ctx context.Context, err error, req *addRequest) error {
+	if req.op == opAdd {
+		return addError(ctx, err, req.item)
+	}
+	return translate(ctx, "write", err)
+}
+
+// applyTx applies batch in tx, in order: the consecutive additions with
+// one statement (or, oneByOne, each alone, a constraint error failing that
+// item only). It fails with the first error that is not a request's own.
+func (s *Store) applyTx(ctx context.Context, tx *sql.Tx, batch []*addRequest, now time.Time, oneByOne bool) ([]addResult, []items.Event, error) {
+	results := make([]addResult, len(batch))
+	events := make([]items.Event, 0, len(batch))
+	insert := tx.StmtContext(ctx, s.insertItems)
+	for i := 0; i < len(batch); {
+		if batch[i].op != opAdd {
+			e, it, err := s.change(ctx, tx, batch[i], now)
+			switch {
+			case err == nil:
+				events = append(events, e)
+				results[i].item = it
+			case isRefusal(err):
+				results[i].err = err
+			default:
+				return nil, nil, err
+			}
+			i++
+			continue
+		}
+		j := i + 1
+		for !oneByOne && j < len(batch) && batch[j].op == opAdd {
+			j++
+		}
+		its := make([]items.Item, j-i)
+		for k := range its {
+			its[k] = batch[i+k].item
+			if its[k].CreatedAt.IsZero() {
+				its[k].CreatedAt = now
+			}
+			its[k].Version = 1
+		}
+		err := insertItems(ctx, insert, its)
+		if err == nil {
+			var added []items.Event
+			if added, err = s.logAdded(ctx, tx, its); err == nil {
+				events = append(events, added...)
+			}
+		}
+		switch {
+		case err == nil:
+			for k, it := range its {
+				results[i+k].item = it
+			}
+		case oneByOne && isConstraint(err):
+			results[i].err = addError(ctx, err, its[0])
+		default:
+			return nil, nil, err
+		}
+		i = j
+	}
+	return results, events, nil
+}
+
+// change applies the update or delete of req in tx and returns its event
+// and the item as left. A refusal is an *items.Error.
+func (s *Store) change(ctx context.Context, tx *sql.Tx, req *addRequest, now time.Time) (items.Event, items.Item, error) {
+	it, err := scanItem(tx.QueryRowContext(ctx, `SELECT `+itemColumns+` FROM items WHERE id = ?`, req.id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return items.Event{}, items.Item{}, items.NoItem(req.id)
+	}
+	if err != nil {
+		return items.Event{}, items.Item{}, err
+	}
+	if req.op == opDelete {
+		if err := req.del.Check(it); err != nil {
+			return items.Event{}, items.Item{}, err
+		}
+		if err := keepAdded(ctx, tx, it); err != nil {
+			return items.Event{}, items.Item{}, err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM items WHERE id = ?`, req.id); err != nil {
+			return items.Event{}, items.Item{}, err
+		}
+		e := items.Event{Kind: items.ItemDeleted, Item: items.Item{ID: req.id}}
+		err := tx.QueryRowContext(ctx, `INSERT INTO events (kind, item_id) VALUES (3, ?) RETURNING pos`, req.id).Scan(&e.Pos)
+		return e, items.Item{}, err
+	}
+	old := it
+	if it, err = req.update.Apply(it, now); err != nil {
+		return items.Event{}, items.Item{}, err
+	}
+	if err := keepAdded(ctx, tx, old); err != nil {
+		return items.Event{}, items.Item{}, err
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE items SET description = ?, updated_at = ?, version = ? WHERE id = ?`,
+		nullString(it.Description), it.UpdatedAt.UnixMicro(), it.Version, it.ID); err != nil {
+		return items.Event{}, items.Item{}, err
+	}
+	if it.Name != old.Name {
+		// Only then is the trigram index touched (migration 0006).
+		if _, err := tx.ExecContext(ctx, `UPDATE items SET name = ?, name_folded = ? WHERE id = ?`,
+			it.Name, items.FoldString(it.Name), it.ID); err != nil {
+			return items.Event{}, items.Item{}, err
 		}
 	}
-	return errs
+	e := items.Event{Kind: items.ItemUpdated, Item: it}
+	err = tx.QueryRowContext(ctx, `INSERT INTO events (kind, item_id, version, name, description, created_at, created_by, updated_at)
+		VALUES (2, ?, ?, ?, ?, ?, ?, ?) RETURNING pos`,
+		it.ID, it.Version, it.Name, nullString(it.Description), it.CreatedAt.UnixMicro(), nullInt(it.CreatedByID), it.UpdatedAt.UnixMicro()).Scan(&e.Pos)
+	return e, it, err
+}
+
+// isRefusal reports whether err is a request's own failure, an
+// *items.Error, rather than the database's.
+func isRefusal(err error) bool {
+	_, ok := errors.AsType[*items.Error](err)
+	return ok
+}
+
+func nullInt(id int64) sql.NullInt64 { return sql.NullInt64{Int64: id, Valid: id != 0} }
+
+// logAdded appends to the log, in tx, the additions of its, which tx has
+// inserted, and returns their events in position order. An addition's
+// event holds only the item's ID: the item is as added until its first
+// change, which copies it into the event first (see keepAdded), so that
+// additions cost the log a small row each.
+func (s *Store) logAdded(ctx context.Context, tx *sql.Tx, its []items.Item) ([]items.Event, error) {
+	rows, err := tx.StmtContext(ctx, s.insertAdded).QueryContext(ctx, its[0].ID, its[len(its)-1].ID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	type posID struct{ pos, id int64 }
+	got := make([]posID, 0, len(its))
+	for rows.Next() {
+		var p posID
+		if err := rows.Scan(&p.pos, &p.id); err != nil {
+			return nil, err
+		}
+		got = append(got, p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if len(got) != len(its) {
+		return nil, fmt.Errorf("logged %d additions of %d items", len(got), len(its))
+	}
+	// Inserted in ID order, so positions and IDs rise together, whereas
+	// RETURNING promises no order.
+	slices.SortFunc(got, func(a, b posID) int { return cmp.Compare(a.pos, b.pos) })
+	events := make([]items.Event, len(its))
+	for i, it := range its {
+		if got[i].id != it.ID {
+			return nil, fmt.Errorf("addition at position %d is of item %d, want %d", got[i].pos, got[i].id, it.ID)
+		}
+		events[i] = items.Event{Pos: got[i].pos, Kind: items.ItemAdded, Item: it}
+	}
+	return events, nil
+}
+
+// keepAdded copies it, as added, into the event of its addition, before
+// its first change: from then on the items table no longer holds it so.
+func keepAdded(ctx context.Context, tx *sql.Tx, it items.Item) error {
+	if it.Version != 1 {
+		return nil // changed before: copied then
+	}
+	_, err := tx.ExecContext(ctx, `UPDATE events SET version = 1, name = ?, description = ?, created_at = ?, created_by = ?
+		WHERE item_id = ? AND kind = 1 AND name IS NULL`,
+		it.Name, nullString(it.Description), it.CreatedAt.UnixMicro(), nullInt(it.CreatedByID), it.ID)
+	return err
 }
 
 // addError returns the error that AddItem reports when err kept it from
@@ -344,20 +540,22 @@ func (s *Store) Import(ctx context.Context, batch []items.NewItem) error {
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	its := make([]items.Item, len(batch))
 	for i, n := range batch {
-		its[i] = items.Item{Name: n.Name, Description: n.Description, CreatedAt: now, CreatedByID: n.CreatedByID}
+		its[i] = items.Item{Name: n.Name, Description: n.Description, CreatedAt: now, CreatedByID: n.CreatedByID, Version: 1}
 	}
+	var events []items.Event
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		return insertItems(ctx, tx.StmtContext(ctx, s.insertItems), its)
+		if err := insertItems(ctx, tx.StmtContext(ctx, s.insertItems), its); err != nil {
+			return err
+		}
+		var err error
+		events, err = s.logAdded(ctx, tx, its)
+		return err
 	})
 	if code(err) == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY {
 		return items.Errorf(items.Invalid, "a creator of the items is no user")
 	}
 	if err != nil {
 		return translate(ctx, "import", err)
-	}
-	events := make([]items.Event, len(its))
-	for i, it := range its {
-		events[i] = items.Event{Pos: it.ID, Item: it}
 	}
 	s.log.Append(events...)
 	if err := s.indexTail(ctx); err != nil {

@@ -53,6 +53,7 @@ func Run(t *testing.T, newStore func(t *testing.T) items.Store, opts ...Option) 
 	t.Run("Ping", func(t *testing.T) { t.Parallel(); testPing(t, newStore(t)) })
 	t.Run("Close", func(t *testing.T) { t.Parallel(); testClose(t, newStore(t)) })
 	t.Run("Tokens", func(t *testing.T) { runTokens(t, newStore) })
+	t.Run("Lifecycle", func(t *testing.T) { runLifecycle(t, newStore) })
 	t.Run("Broker", func(t *testing.T) {
 		t.Parallel()
 		if _, ok := newStore(t).(items.Broker); !ok {
@@ -89,6 +90,8 @@ func RunBroker(t *testing.T, newStore func(t *testing.T) (items.Store, items.Bro
 	t.Run("Resume", func(t *testing.T) { t.Parallel(); s, b := newStore(t); testBrokerResume(t, s, b) })
 	t.Run("SlowSubscriber", func(t *testing.T) { t.Parallel(); s, b := newStore(t); testBrokerSlowSubscriber(t, s, b) })
 	t.Run("Shutdown", func(t *testing.T) { t.Parallel(); s, b := newStore(t); testBrokerShutdown(t, s, b) })
+	t.Run("Lifecycle", func(t *testing.T) { t.Parallel(); s, b := newStore(t); testBrokerLifecycle(t, s, b) })
+	t.Run("LifecycleResume", func(t *testing.T) { t.Parallel(); s, b := newStore(t); testBrokerLifecycleResume(t, s, b) })
 }
 
 // Option tells the suite about a store.
@@ -221,7 +224,7 @@ func testDemoItems(t *testing.T, s items.Store) {
 	}
 	var want []items.Item
 	for i, n := range items.DemoItems {
-		want = append(want, items.Item{ID: int64(i + 1), Name: n.Name, Description: n.Description})
+		want = append(want, items.Item{ID: int64(i + 1), Name: n.Name, Description: n.Description, Version: 1})
 	}
 	ignoreTime := cmpopts.IgnoreFields(items.Item{}, "CreatedAt")
 	if diff := cmp.Diff(want, got, ignoreTime); diff != "" {
@@ -308,7 +311,7 @@ func testAddItem(t *testing.T, s items.Store) {
 			t.Errorf("%s: AddItem(%v).ID = %d, want > %d", tt.name, tt.in, got.ID, prev)
 		}
 		prev = got.ID
-		want := items.Item{ID: got.ID, Name: tt.in.Name, Description: tt.in.Description, CreatedByID: tt.in.CreatedByID, CreatedAt: got.CreatedAt}
+		want := items.Item{ID: got.ID, Name: tt.in.Name, Description: tt.in.Description, CreatedByID: tt.in.CreatedByID, CreatedAt: got.CreatedAt, Version: 1}
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("%s: AddItem(%v) mismatch (-want +got):\n%s", tt.name, tt.in, diff)
 		}

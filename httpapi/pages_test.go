@@ -1,0 +1,129 @@
+package httpapi_test
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// pageConn is an ItemConnection as a client decodes it.
+type pageConn struct {
+	TotalCount int
+	Edges      []struct {
+		Cursor string
+		Node   struct{ ID, Name string }
+	}
+	PageInfo struct {
+		HasNextPage, HasPreviousPage bool
+		StartCursor, EndCursor       *string
+	}
+}
+
+func (c pageConn) names() []string {
+	var names []string
+	for _, e := range c.Edges {
+		names = append(names, e.Node.Name)
+	}
+	return names
+}
+
+const connectionFields = `totalCount edges { cursor node { id name } } pageInfo { hasNextPage hasPreviousPage startCursor endCursor }`
+
+// TestPagesBothWays walks items in each order forward and backward over
+// HTTP, checking the page flags at every step, and the argument rules.
+func TestPagesBothWays(t *testing.T) {
+	ts := newTestServer(t)
+	for _, n := range []string{"delta", "Alpha", "charlie", "Bravo", "echo"} {
+		ts.post(t, ts.userToken, `mutation($n: String!) { addItem(input: {name: $n}) { id } }`, map[string]any{"n": n}).decode(t, &struct{}{})
+	}
+	all := map[string][]string{
+		"{field: ID, direction: ASC}":    {"Apple", "Banana", "delta", "Alpha", "charlie", "Bravo", "echo"},
+		"{field: ID, direction: DESC}":   {"echo", "Bravo", "charlie", "Alpha", "delta", "Banana", "Apple"},
+		"{field: NAME, direction: ASC}":  {"Alpha", "Apple", "Banana", "Bravo", "charlie", "delta", "echo"},
+		"{field: NAME, direction: DESC}": {"echo", "delta", "charlie", "Bravo", "Banana", "Apple", "Alpha"},
+	}
+	page := func(order, args string, vars map[string]any) pageConn {
+		t.Helper()
+		var out struct{ Items pageConn }
+		decl := "$after: String"
+		if strings.Contains(args, "$before") {
+			decl = "$before: String"
+		}
+		q := fmt.Sprintf(`query(%s) { items(orderBy: %s, %s) { %s } }`, decl, order, args, connectionFields)
+		ts.post(t, "", q, vars).decode(t, &out)
+		return out.Items
+	}
+	for order, want := range all {
+		// Forward by 2.
+		var got []string
+		cursor := ""
+		for i := 0; ; i++ {
+			c := page(order, "first: 2, after: $after", map[string]any{"after": cursor})
+			got = append(got, c.names()...)
+			if c.PageInfo.HasPreviousPage != (i > 0) {
+				t.Errorf("%s forward page %d: hasPreviousPage = %v", order, i, c.PageInfo.HasPreviousPage)
+			}
+			if c.PageInfo.HasNextPage != (len(got) < len(want)) {
+				t.Errorf("%s forward page %d: hasNextPage = %v after %d of %d", order, i, c.PageInfo.HasNextPage, len(got), len(want))
+			}
+			if !c.PageInfo.HasNextPage {
+				break
+			}
+			cursor = *c.PageInfo.EndCursor
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("%s forward = %q, want %q", order, got, want)
+		}
+		// Backward by 3, from the end.
+		got = nil
+		cursor = ""
+		for i := 0; ; i++ {
+			c := page(order, "last: 3, before: $before", map[string]any{"before": cursor})
+			got = append(c.names(), got...)
+			if c.PageInfo.HasNextPage != (i > 0) {
+				t.Errorf("%s backward page %d: hasNextPage = %v", order, i, c.PageInfo.HasNextPage)
+			}
+			if c.PageInfo.HasPreviousPage != (len(got) < len(want)) {
+				t.Errorf("%s backward page %d: hasPreviousPage = %v after %d of %d", order, i, c.PageInfo.HasPreviousPage, len(got), len(want))
+			}
+			if !c.PageInfo.HasPreviousPage {
+				break
+			}
+			cursor = *c.PageInfo.StartCursor
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("%s backward = %q, want %q", order, got, want)
+		}
+	}
+
+	byName := page("{field: NAME, direction: ASC}", "first: 1, after: $after", nil)
+	byID := page("{field: ID, direction: ASC}", "first: 1, after: $after", nil)
+	refusals := []struct {
+		name, query string
+		vars        map[string]any
+	}{
+		{"first and last", `{ items(first: 2, last: 2) { totalCount } }`, nil},
+		{"first and last on search", `{ search(query: "a", first: 2, last: 2) { totalCount } }`, nil},
+		{"last over 100", `{ items(last: 101) { totalCount } }`, nil},
+		{"negative last", `{ search(last: -1) { totalCount } }`, nil},
+		{"cursor of another order", `query($c: String) { items(orderBy: {field: ID, direction: ASC}, after: $c) { totalCount } }`, map[string]any{"c": byName.Edges[0].Cursor}},
+		{"ID cursor in NAME order", `query($c: String) { items(orderBy: {field: NAME, direction: ASC}, before: $c, last: 1) { totalCount } }`, map[string]any{"c": byID.Edges[0].Cursor}},
+		{"ID ASC cursor in ID DESC order", `query($c: String) { items(orderBy: {field: ID, direction: DESC}, after: $c) { totalCount } }`, map[string]any{"c": byID.Edges[0].Cursor}},
+		{"garbage before", `{ items(last: 1, before: "!!") { totalCount } }`, nil},
+	}
+	for _, tt := range refusals {
+		if got := ts.post(t, "", tt.query, tt.vars).codes(); !slices.Equal(got, []string{"BAD_USER_INPUT"}) {
+			t.Errorf("%s: codes = %v, want [BAD_USER_INPUT]", tt.name, got)
+		}
+	}
+	// last alone leaves first's default out; empty cursors are no cursors.
+	var out struct{ Items, Search pageConn }
+	ts.post(t, "", `{ items(last: 2, after: "", before: "") { `+connectionFields+` } search(query: "a", last: 1) { `+connectionFields+` } }`, nil).decode(t, &out)
+	if got := out.Items.names(); !slices.Equal(got, []string{"Bravo", "echo"}) || !out.Items.PageInfo.HasPreviousPage || out.Items.PageInfo.HasNextPage {
+		t.Errorf("items(last: 2) = %q %+v, want [Bravo echo], a previous page and no next", got, out.Items.PageInfo)
+	}
+	if got := out.Search.names(); !slices.Equal(got, []string{"Bravo"}) || !out.Search.PageInfo.HasPreviousPage {
+		t.Errorf(`search(query: "a", last: 1) = %q %+v, want [Bravo] and a previous page`, got, out.Search.PageInfo)
+	}
+}
