@@ -87,12 +87,12 @@ try {
     const docs = page.locator('.graphiql-doc-explorer');
     await docs.getByRole('link', { name: 'Query' }).first().click();
     await docs.locator('.graphiql-doc-explorer-field-name', { hasText: /^items$/ }).waitFor();
-    await docs.getByText('All items, oldest first.').waitFor();
+    await docs.getByText('All items, in the order').waitFor();
     await docs.locator('.graphiql-doc-explorer-field-name', { hasText: /^items$/ }).click();
     await docs.locator('.graphiql-doc-explorer-title', { hasText: 'items' }).waitFor();
     await docs.getByText('ItemConnection').first().waitFor();
     await docs.locator('.graphiql-doc-explorer-back').click(); // back to Query, for the screenshot
-    await docs.getByText('All items, oldest first.').waitFor();
+    await docs.getByText('All items, in the order').waitFor();
   });
 
   await suite.check('no console errors, page errors or failed requests', async () => {
