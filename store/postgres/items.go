@@ -171,8 +171,9 @@ WITH added AS (
 	VALUES ($1, $2, $3, clock_timestamp(), nullif($4::bigint, 0))
 	RETURNING id, name, description, created_at, created_by
 ), event AS (
-	INSERT INTO events (item_id, version, name, description, created_at, created_by)
-	SELECT id, 1, name, description, created_at, created_by FROM added
+	-- The event holds the ID alone until the item's first change copies
+	-- the item as added into it (see change): insertions stay small.
+	INSERT INTO events (item_id) SELECT id FROM added
 )
 SELECT id, name, description, created_at, coalesce(created_by, 0) FROM added`
 
@@ -273,6 +274,13 @@ func (s *Store) change(ctx context.Context, id int64, f func(tx pgx.Tx, old item
 		return items.NoItem(id)
 	}
 	if err != nil {
+		return translate("change item", err)
+	}
+	// The addition's event holds the ID alone until now (see addItemSQL):
+	// give it the item as added, before this change alters or removes it.
+	if _, err := tx.Exec(ctx, `UPDATE events SET version = 1, name = $2, description = $3, created_at = $4, created_by = nullif($5::bigint, 0)
+		WHERE item_id = $1 AND kind = 'item_added' AND name IS NULL`,
+		old.ID, old.Name, old.Description, old.CreatedAt, old.CreatedByID); err != nil {
 		return translate("change item", err)
 	}
 	if err := f(tx, old); err != nil {

@@ -8,7 +8,9 @@ ALTER TABLE items
 
 -- Events of the three kinds. Each holds the item as the event left it (a
 -- deletion only its ID), so that a subscriber catching up from here sees
--- what happened even after later changes and deletions.
+-- what happened even after later changes and deletions; an addition holds
+-- the ID alone until the item's first change copies the item as added into
+-- it, so that insertions stay small.
 ALTER TABLE events DROP CONSTRAINT events_kind_check;
 ALTER TABLE events ADD CONSTRAINT events_kind_check
     CHECK (kind IN ('item_added', 'item_updated', 'item_deleted'));
@@ -27,6 +29,7 @@ FROM items i WHERE i.id = e.item_id;
 -- that item: for one item, events are inserted under its row lock, so in
 -- seq order.
 CREATE INDEX events_item_kind ON events (item_id, kind, seq);
+DROP INDEX events_item_id; -- events_item_kind serves its look-ups too
 
 -- Keyset pages in the orders of items(orderBy:): NAME in code-point order
 -- (COLLATE "C" compares the UTF-8 bytes), UPDATED_AT by the last change,
