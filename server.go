@@ -434,6 +434,12 @@ func serve(ctx context.Context, ln net.Listener, h http.Handler, limits serverLi
 	if err := <-drained; err != nil {
 		log.Warn("websockets still busy when the shutdown grace ran out were closed", "err", err)
 	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		// The grace is the operator's bound, not a failure: what still
+		// runs when it runs out is cut.
+		log.Warn("requests still running when the shutdown grace ran out were cut")
+		err = srv.Close()
+	}
 	if err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
