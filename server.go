@@ -247,6 +247,7 @@ func parseConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (c
 	fs.DurationVar(&cfg.HTTP.RateLimit.Window, "rate-window", cfg.HTTP.RateLimit.Window, "window of --rate-limit")
 	fs.Var(listFlag{&cfg.HTTP.RateLimit.TrustedProxies}, "trusted-proxies", "comma-separated CIDR prefixes of the proxies whose X-Forwarded-For names the client address")
 	fs.Int64Var(&cfg.HTTP.ResponseCacheBytes, "response-cache-bytes", cfg.HTTP.ResponseCacheBytes, "memory for answers to repeated queries, kept until the next write (0: off; always off on PostgreSQL)")
+	fs.BoolVar(&cfg.HTTP.CompiledPlans, "compiled-plans", cfg.HTTP.CompiledPlans, "answer queries with compiled plans (false: every operation through gqlgen's executor, for comparison)")
 	fs.StringVar(&cfg.DebugAddr, "debug-addr", "", "serve Go's profiler (net/http/pprof) on this address, e.g. 127.0.0.1:6060; never expose it")
 	fs.BoolVar(&cfg.Tracing, "tracing", cfg.Tracing, "export OpenTelemetry traces over OTLP/HTTP, configured by the OTEL_* variables (OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_SERVICE_NAME, OTEL_TRACES_SAMPLER, …)")
 	fs.DurationVar(&cfg.ShutdownGrace, "shutdown-grace", cfg.ShutdownGrace, "how long in-flight requests may finish at shutdown")

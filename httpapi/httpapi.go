@@ -125,6 +125,10 @@ type Config struct {
 	// turns it off. It is exact only where this process makes every write
 	// to the store: turn it off for PostgreSQL.
 	ResponseCacheBytes int64
+	// CompiledPlans answers queries the plan compiler supports with a
+	// compiled plan instead of gqlgen's executor (see gqlspec/plan); off,
+	// every operation goes to gqlgen's executor, for comparison.
+	CompiledPlans bool
 }
 
 // DefaultConfig returns the settings the server starts with: every limit
@@ -149,6 +153,7 @@ func DefaultConfig() Config {
 		TokenCacheBytes:    2 << 20,
 		ResponseCacheBytes: 16 << 20,
 		MaxInflightBytes:   64 << 20,
+		CompiledPlans:      true,
 
 		WebsocketInitTimeout:      10 * time.Second,
 		MaxWebsockets:             1000,
