@@ -207,6 +207,9 @@ func (s *Store) open(ctx context.Context) error {
 		return translate("find the items table", err)
 	}
 	s.channel = fmt.Sprintf("items_added_%d", s.itemsOID)
+	if err := s.tokenChannel(ctx); err != nil {
+		return err
+	}
 
 	conn, err := s.connectListener(ctx)
 	if err != nil {
@@ -224,13 +227,6 @@ func (s *Store) open(ctx context.Context) error {
 	go s.listen(lctx, conn)
 	go s.follow(lctx)
 	s.wakeStamper() // events that a process left unstamped
-	if err := s.watchTokens(ctx); err != nil {
-		stop()
-		<-s.done
-		<-s.followed
-		s.events.Close()
-		return err
-	}
 	return nil
 }
 
@@ -260,7 +256,6 @@ func (s *Store) Close() error {
 		s.stop()
 		<-s.done
 		<-s.followed
-		s.tokens.close()
 		if s.events != nil {
 			s.events.Close()
 		}

@@ -374,10 +374,10 @@ func TestListenerReconnect(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("received items mismatch (-added +received):\n%s", diff)
 	}
-	if n := rec.sum(slog.LevelInfo, "item listener reconnected", "caught_up"); n == 0 {
+	if n := rec.sum(slog.LevelInfo, "listener reconnected", "caught_up"); n == 0 {
 		t.Errorf("the listener caught up with no item after reconnecting, want the items added while it was away")
 	}
-	const lost, back = "item listener lost its database connection; reconnecting: items added meanwhile will be delivered late", "item listener reconnected"
+	const lost, back = "listener lost its database connection; reconnecting: items added meanwhile will be delivered late, and revocations heard at the next poll", "listener reconnected"
 	if n := rec.count(slog.LevelWarn, lost); n != 2 {
 		t.Errorf("logged %d warnings %q for 2 lost connections, want 2", n, lost)
 	}

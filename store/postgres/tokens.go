@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -28,30 +27,21 @@ import (
 // "From the next request on, on every process" needs B to ask the
 // database after the request arrived.
 //
-// The notifications still serve: each Store holds one more connection,
-// outside the pool, that LISTENs there and wakes TokenRevisionChanged's
-// waiters at once, so that watchers (websockets whose token is revoked)
-// hear within milliseconds rather than at their next poll. After a
-// reconnection it reads the row (catch-up) and wakes them if it moved.
+// The notifications still serve: the store's listener (listen.go), which
+// LISTENs for stamped items on the same connection, wakes
+// TokenRevisionChanged's waiters at once, so that watchers (websockets
+// whose token is revoked) hear within milliseconds rather than at their
+// next poll. Each time it connects it reads the row (catch-up) and wakes
+// them if it moved.
 
-// tokenWatch is the state of a Store's revocation listener.
+// tokenWatch is what a Store knows of revocations.
 type tokenWatch struct {
 	channel  string
-	revision atomic.Int64  // the greatest revision heard of
-	pid      atomic.Uint32 // the listening backend's process ID; 0 while down
+	revision atomic.Int64 // the greatest revision heard of
 	clock    atomic.Pointer[items.Clock]
-	stop     context.CancelFunc
-	done     chan struct{}
 
 	mu      sync.Mutex
 	changed chan struct{} // closed when revision grows, then replaced
-}
-
-func (w *tokenWatch) close() {
-	if w.stop != nil {
-		w.stop()
-		<-w.done
-	}
 }
 
 // SetClock makes the store read the time from now, for roles and expiry:
@@ -69,8 +59,9 @@ func (s *Store) now() time.Time {
 	return items.Clock(nil).Now()
 }
 
-// watchTokens starts the revocation listener.
-func (s *Store) watchTokens(ctx context.Context) error {
+// tokenChannel names the channel of revocations, which the listener
+// LISTENs to.
+func (s *Store) tokenChannel(ctx context.Context) error {
 	bctx, cancel := s.bound(ctx)
 	defer cancel()
 	var oid uint32
@@ -78,39 +69,31 @@ func (s *Store) watchTokens(ctx context.Context) error {
 		return translate("find the token_revision table", err)
 	}
 	s.tokens.channel = fmt.Sprintf("tokens_%d", oid)
-	conn, err := s.connectTokenListener(ctx)
-	if err != nil {
-		return err
-	}
-	lctx, stop := context.WithCancel(context.WithoutCancel(ctx))
-	s.tokens.stop = stop
-	s.tokens.done = make(chan struct{})
-	go s.listenTokens(lctx, conn)
 	return nil
 }
 
-// connectTokenListener connects, LISTENs, then reads the revision: what a
-// revocation committed before LISTEN took effect is in that read, what
-// commits after it is notified.
-func (s *Store) connectTokenListener(ctx context.Context) (*pgx.Conn, error) {
-	conn, err := pgx.ConnectConfig(ctx, s.listenConfig)
-	if err != nil {
-		return nil, translate("connect the token listener", err)
-	}
+// catchUpTokens reads the revision on the listener's connection once it
+// LISTENs: what a revocation committed before LISTEN took effect is in
+// that read, what commits after it is notified.
+func (s *Store) catchUpTokens(ctx context.Context, conn *pgx.Conn) error {
 	bctx, cancel := s.bound(ctx)
 	defer cancel()
-	if _, err := conn.Exec(bctx, "LISTEN "+pgx.Identifier{s.tokens.channel}.Sanitize()); err != nil {
-		closeConn(conn)
-		return nil, translate("listen for tokens", err)
-	}
 	var rev int64
 	if err := conn.QueryRow(bctx, `SELECT revision FROM token_revision`).Scan(&rev); err != nil {
-		closeConn(conn)
-		return nil, translate("read the token revision", err)
+		return translate("read the token revision", err)
 	}
 	s.raiseRevision(rev)
-	s.tokens.pid.Store(conn.PgConn().PID())
-	return conn, nil
+	return nil
+}
+
+// heardRevision records the revision a notification carries.
+func (s *Store) heardRevision(payload string) error {
+	rev, err := strconv.ParseInt(payload, 10, 64)
+	if err != nil {
+		return fmt.Errorf("token notification %q: %v", payload, err)
+	}
+	s.raiseRevision(rev)
+	return nil
 }
 
 // raiseRevision records rev and wakes the waiters of TokenRevisionChanged,
@@ -141,69 +124,6 @@ func (s *Store) TokenRevisionChanged() <-chan struct{} {
 		w.changed = make(chan struct{})
 	}
 	return w.changed
-}
-
-// listenTokens follows the revocations until ctx ends, reconnecting with
-// backoff when the connection fails.
-func (s *Store) listenTokens(ctx context.Context, conn *pgx.Conn) {
-	defer close(s.tokens.done)
-	for {
-		err := s.followTokens(ctx, conn)
-		s.tokens.pid.Store(0)
-		closeConn(conn)
-		if ctx.Err() != nil {
-			return
-		}
-		s.log.Warn("token listener lost its database connection; reconnecting: until then websockets hear of revocations at their next poll",
-			"op", "listen_tokens", "err", err)
-		conn = nil
-		for backoff := minBackoff; conn == nil; backoff = min(2*backoff, maxBackoff) {
-			timer := time.NewTimer(backoff/2 + rand.N(backoff/2+1))
-			select {
-			case <-ctx.Done():
-				timer.Stop()
-				return
-			case <-timer.C:
-			}
-			conn, err = s.connectTokenListener(ctx)
-			if err != nil && ctx.Err() == nil {
-				s.log.Debug("token listener could not reconnect", "op", "listen_tokens", "err", err)
-			}
-		}
-		s.log.Info("token listener reconnected", "op", "listen_tokens")
-	}
-}
-
-// followTokens records the revisions that notifications carry, and checks
-// the connection (reading the revision again) when none came for a while.
-func (s *Store) followTokens(ctx context.Context, conn *pgx.Conn) error {
-	for {
-		wctx, cancel := context.WithTimeout(ctx, s.cfg.idleCheck)
-		n, err := conn.WaitForNotification(wctx)
-		idle := wctx.Err() == context.DeadlineExceeded
-		cancel()
-		switch {
-		case ctx.Err() != nil:
-			return ctx.Err()
-		case err != nil && idle:
-			bctx, cancel := s.bound(ctx)
-			var rev int64
-			err := conn.QueryRow(bctx, `SELECT revision FROM token_revision`).Scan(&rev)
-			cancel()
-			if err != nil {
-				return err
-			}
-			s.raiseRevision(rev)
-		case err != nil:
-			return err
-		default:
-			rev, err := strconv.ParseInt(n.Payload, 10, 64)
-			if err != nil {
-				return fmt.Errorf("token notification %q: %v", n.Payload, err)
-			}
-			s.raiseRevision(rev)
-		}
-	}
 }
 
 // TokenRevision implements items.TokenStore: one row read, exact (see
