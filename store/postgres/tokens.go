@@ -38,26 +38,15 @@ import (
 type tokenWatch struct {
 	channel  string
 	revision atomic.Int64 // the greatest revision heard of
-	clock    atomic.Pointer[items.Clock]
+	clock    items.SettableClock
 
 	mu      sync.Mutex
 	changed chan struct{} // closed when revision grows, then replaced
 }
 
-// SetClock makes the store read the time from now, for roles and expiry:
-// tests move it forward rather than wait. nil restores the system clock
-// (the database's clock is never used for them).
-func (s *Store) SetClock(now func() time.Time) {
-	c := items.Clock(now)
-	s.tokens.clock.Store(&c)
-}
-
-func (s *Store) now() time.Time {
-	if c := s.tokens.clock.Load(); c != nil {
-		return c.Now()
-	}
-	return items.Clock(nil).Now()
-}
+// SetClock makes the store read the time from now, for roles and expiry
+// (see items.SettableClock).
+func (s *Store) SetClock(now func() time.Time) { s.tokens.clock.SetClock(now) }
 
 // tokenChannel names the channel of revocations, which the listener
 // LISTENs to.
@@ -189,7 +178,7 @@ func (s *Store) Users(ctx context.Context, ids []int64) ([]items.User, error) {
 	}
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
-	rows, err := s.pool.Query(ctx, `SELECT u.id, u.name, `+userRole+` FROM users u WHERE u.id = ANY($2)`, s.now(), ids)
+	rows, err := s.pool.Query(ctx, `SELECT u.id, u.name, `+userRole+` FROM users u WHERE u.id = ANY($2)`, s.tokens.clock.Now(), ids)
 	if err != nil {
 		return nil, translate("read users", err)
 	}
@@ -211,7 +200,7 @@ func (s *Store) Users(ctx context.Context, ids []int64) ([]items.User, error) {
 // UserByToken implements items.Store.
 func (s *Store) UserByToken(ctx context.Context, hash items.TokenHash) (items.User, items.Role, error) {
 	tok, u, err := s.TokenByHash(ctx, hash)
-	return items.UsableTokenUser(tok, u, err, s.now())
+	return items.UsableTokenUser(tok, u, err, s.tokens.clock.Now())
 }
 
 // tokenByHash returns the token with that hash and its user, or
@@ -221,7 +210,7 @@ func (s *Store) tokenByHash(ctx context.Context, q interface {
 }, hash items.TokenHash) (items.Token, items.User, error) {
 	var u items.User
 	t, err := scanToken(q.QueryRow(ctx, `SELECT `+tokenColumns+`, u.name, `+userRole+`
-		FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.hash = $2`, s.now(), hash[:]), &u.Name, &u.Role)
+		FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.hash = $2`, s.tokens.clock.Now(), hash[:]), &u.Name, &u.Role)
 	u.ID = t.UserID
 	return t, u, err
 }
@@ -302,7 +291,7 @@ func (s *Store) UserByName(ctx context.Context, name string) (items.User, error)
 	var u items.User
 	err := s.pool.QueryRow(ctx, `SELECT u.id, u.name, `+userRole+` FROM users u
 		WHERE lower(u.name COLLATE "C") = $2 ORDER BY u.name <> $3, u.id LIMIT 1`,
-		s.now(), items.FoldUserName(name), name).Scan(&u.ID, &u.Name, &u.Role)
+		s.tokens.clock.Now(), items.FoldUserName(name), name).Scan(&u.ID, &u.Name, &u.Role)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return items.User{}, items.Errorf(items.NotFound, "no user %q", name)
 	}
@@ -348,7 +337,7 @@ func (s *Store) AddToken(ctx context.Context, userName string, role items.Role, 
 		tag, err := tx.Exec(ctx, `
 			INSERT INTO tokens (hash, user_id, role, created_at) VALUES ($1, $2, $3, $4)
 			ON CONFLICT (hash) DO NOTHING`,
-			hash[:], u.ID, role, s.now())
+			hash[:], u.ID, role, s.tokens.clock.Now())
 		if err != nil {
 			return err
 		}
@@ -445,7 +434,7 @@ func (s *Store) CreateToken(ctx context.Context, n items.NewTokenRequest) (items
 	}
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
-	now := s.now()
+	now := s.tokens.clock.Now()
 	t := items.Token{Role: n.Role, CreatedAt: now, ExpiresAt: utcPtr(n.ExpiresAt)}
 	if t.ExpiresAt != nil {
 		*t.ExpiresAt = t.ExpiresAt.Truncate(time.Microsecond)
@@ -477,7 +466,7 @@ func (s *Store) CreateToken(ctx context.Context, n items.NewTokenRequest) (items
 func (s *Store) RevokeToken(ctx context.Context, id int64, keepLastAdmin bool) (items.Token, error) {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
-	now := s.now()
+	now := s.tokens.clock.Now()
 	var (
 		t   items.Token
 		rev int64
@@ -543,7 +532,7 @@ func (s *Store) TouchTokens(ctx context.Context, used map[int64]time.Time) error
 func (s *Store) BootstrapToken(ctx context.Context, hash items.TokenHash) (items.BootstrapResult, error) {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
-	now := s.now()
+	now := s.tokens.clock.Now()
 	var (
 		res items.BootstrapResult
 		rev int64
