@@ -185,6 +185,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Store, error) {
 		done:         make(chan struct{}),
 		followed:     make(chan struct{}),
 	}
+	s.tokens.read = newFreshRead(s.readRevision)
 	s.pool, err = pgxpool.NewWithConfig(ctx, poolConfig)
 	if err != nil {
 		return nil, translate("open pool", err)

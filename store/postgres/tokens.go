@@ -19,7 +19,8 @@ import (
 // tokens_<oid of token_revision>.
 //
 // TokenRevision, the check every authenticated request makes, reads that
-// row: one primary-key-less single-row read, one round trip. A value kept
+// row: one primary-key-less single-row read, one round trip, which the
+// requests that arrive while the previous read runs share (freshRead). A value kept
 // in memory from the notifications would save it, but would not be exact:
 // a client that saw its revocation return from process A, then sent the
 // token to process B, was measured getting an answer from B before B's
@@ -38,6 +39,7 @@ import (
 type tokenWatch struct {
 	channel  string
 	revision atomic.Int64 // the greatest revision heard of
+	read     *freshRead[int64]
 	clock    items.SettableClock
 
 	mu      sync.Mutex
@@ -115,16 +117,26 @@ func (s *Store) TokenRevisionChanged() <-chan struct{} {
 	return w.changed
 }
 
-// TokenRevision implements items.TokenStore: one row read, exact (see
-// above).
+// TokenRevision implements items.TokenStore: exact (see above), from one
+// row read after the call began, which the calls of the moment share (see
+// freshRead).
 func (s *Store) TokenRevision(ctx context.Context) (int64, error) {
+	rev, err := s.tokens.read.get(ctx)
+	if err != nil {
+		return 0, err
+	}
+	s.raiseRevision(rev)
+	return rev, nil
+}
+
+// readRevision reads the token revision.
+func (s *Store) readRevision(ctx context.Context) (int64, error) {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	var rev int64
 	if err := s.pool.QueryRow(ctx, `SELECT revision FROM token_revision`).Scan(&rev); err != nil {
 		return 0, translate("read the token revision", err)
 	}
-	s.raiseRevision(rev)
 	return rev, nil
 }
 
