@@ -100,7 +100,7 @@ type Config struct {
 	// extensions.persistedQuery.sha256Hash.
 	TrustedDocuments map[string]string
 	// OnlyTrustedDocuments refuses every other document, before parsing,
-	// with PERSISTED_QUERY_NOT_FOUND, and turns the registration of
+	// with items.PersistedQueryNotFound, and turns the registration of
 	// automatic persisted queries off.
 	OnlyTrustedDocuments bool
 

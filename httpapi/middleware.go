@@ -132,7 +132,7 @@ func recoverPanics(log *slog.Logger) func(http.Handler) http.Handler {
 					}
 					log.ErrorContext(r.Context(), "panic in handler", "req_id", items.RequestID(r.Context()),
 						"panic", p, "stack", string(debug.Stack()))
-					writeError(w, http.StatusInternalServerError, string(items.Internal), "internal server error")
+					writeError(w, items.Internal.Status(), items.Internal, "internal server error")
 				}
 			}()
 			next.ServeHTTP(w, r)

@@ -154,7 +154,7 @@ func (*websocketTransport) Supports(r *http.Request) bool { return r.Header.Get(
 // closes and every operation of it has returned.
 func (t *websocketTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
 	if !originAllowed(r, t.cfg.WebsocketOrigins) {
-		writeError(w, http.StatusForbidden, string(items.Forbidden),
+		writeError(w, items.Forbidden.Status(), items.Forbidden,
 			"websocket connections from the origin of this page are not allowed")
 		return
 	}
@@ -780,7 +780,7 @@ func (c *wsConn) start(id string, payload json.RawMessage) verdict {
 	switch {
 	case c.draining:
 		c.mu.Unlock()
-		c.refuseLogged(id, reqID, http.StatusServiceUnavailable, string(items.Unavailable), reasonGoingAway)
+		c.refuseLogged(id, reqID, items.Unavailable.Status(), items.Unavailable, reasonGoingAway)
 		return verdict{}
 	case c.t.cfg.MaxSubscriptionsPerSocket > 0 && len(c.live) >= c.t.cfg.MaxSubscriptionsPerSocket:
 		c.mu.Unlock()
@@ -1035,9 +1035,9 @@ func (c *wsConn) finishOp(ctx context.Context, op *wsOp, panicked bool, ended fu
 	switch err := op.end(); {
 	case panicked:
 		c.writeLast(op, c.errorMessage(op.id, gqlerror.List{{
-			Message: "internal server error", Extensions: map[string]any{"code": string(items.Internal)},
+			Message: "internal server error", Extensions: items.Internal.Extensions(),
 		}}))
-		status = http.StatusInternalServerError
+		status = items.Internal.Status()
 	case err == nil:
 		if ctx.Err() == nil {
 			c.writeLast(op, c.message("complete", op.id, nil))
@@ -1054,12 +1054,9 @@ func (c *wsConn) finishOp(ctx context.Context, op *wsOp, panicked bool, ended fu
 			c.t.log.ErrorContext(ctx, "subscription ended", "req_id", items.RequestID(ctx), "err", err)
 		}
 		c.writeLast(op, c.errorMessage(op.id, gqlerror.List{{
-			Message: items.ErrorMessage(err), Extensions: map[string]any{"code": string(code)},
+			Message: items.ErrorMessage(err), Extensions: code.Extensions(),
 		}}))
-		status = http.StatusInternalServerError
-		if code == items.Unavailable {
-			status = http.StatusServiceUnavailable
-		}
+		status = code.Status()
 	}
 	op.cancel()
 	ended()
@@ -1093,12 +1090,12 @@ func (c *wsConn) opDone(op *wsOp) {
 
 // refuse answers operation id with an error message of that code, and
 // starts nothing.
-func (c *wsConn) refuse(id, code, message string) {
-	c.write(nil, c.errorMessage(id, gqlerror.List{{Message: message, Extensions: map[string]any{"code": code}}}))
+func (c *wsConn) refuse(id string, code items.Code, message string) {
+	c.write(nil, c.errorMessage(id, gqlerror.List{{Message: message, Extensions: code.Extensions()}}))
 }
 
 // refuseLogged is refuse, with the operation's access-log line.
-func (c *wsConn) refuseLogged(id, reqID string, status int, code, message string) {
+func (c *wsConn) refuseLogged(id, reqID string, status int, code items.Code, message string) {
 	start := time.Now()
 	c.refuse(id, code, message)
 	now := time.Now()

@@ -17,10 +17,11 @@
 //     operation was chosen), with graphql.operation.type and
 //     graphql.operation.name, and a "graphql.error" event with the
 //     extensions.code and path of each error of its responses. Its status
-//     is Error only when a response carries a server error
-//     (INTERNAL_SERVER_ERROR, SERVICE_UNAVAILABLE, or an error without a
-//     known client code), not for the client's errors (BAD_USER_INPUT,
-//     UNAUTHENTICATED, GRAPHQL_VALIDATION_FAILED, …). Neither the document,
+//     is Error only when a response carries an error that is the
+//     server's fault in the error table (items.PublicFault: an internal
+//     error, a service unavailable, or an error without a known code),
+//     not for the client's errors (bad input, no token, a document that
+//     does not validate, …). Neither the document,
 //     nor the variables, nor error messages, nor responses are recorded;
 //   - every field that has a resolver of its own: a child span named
 //     after the type and field ("Query.items") with graphql.field.path.
