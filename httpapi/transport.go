@@ -201,7 +201,7 @@ func (httpTransport) finish(r *http.Request, op prepared, media string, exec gra
 		panic(err) // a response of gqlgen's own types always marshals
 	}
 	if resp != nil && len(resp.Errors) == 0 && graph.CallerIndependent(rc.Operation) {
-		noteCacheable(r.Context(), rc.OperationName)
+		noteCacheable(r.Context(), rc.OperationName, body)
 	}
 	return http.StatusOK, body
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"itemsapi/auth"
+	"itemsapi/internal/request"
 	"itemsapi/items"
 	"itemsapi/metrics"
 )
@@ -362,8 +363,7 @@ type wsConn struct {
 	conn        *coderws.Conn
 	ctx         context.Context // operations' parent: the upgrade's, with the token of connection_init
 	cancel      context.CancelFunc
-	token       string
-	hasToken    bool
+	token       *request.Token // nil: none
 	initialised bool
 	// live holds every operation whose goroutine runs; ops the one of
 	// each id that the client has not ended (or the latest).
@@ -424,8 +424,8 @@ func (c *wsConn) serve(conn *coderws.Conn) {
 	base, cancel := context.WithCancel(c.r.Context())
 	c.mu.Lock()
 	c.conn, c.ctx, c.cancel = conn, base, cancel
-	if tok, ok := auth.FromHeader(c.r.Header); ok {
-		c.token, c.hasToken = tok, true
+	if rec := request.From(c.r.Context()); rec != nil {
+		c.token = rec.Token()
 	}
 	if d := c.t.cfg.WebsocketInitTimeout; d > 0 {
 		c.initTimer = time.AfterFunc(d, func() {
@@ -686,9 +686,12 @@ func (c *wsConn) handleLegacy(data []byte) verdict {
 func (c *wsConn) init(payload json.RawMessage) verdict {
 	var p map[string]any
 	_ = json.Unmarshal(payload, &p) // null or an object, checked
-	tok, hasToken := auth.FromInitPayload(p)
-	if hasToken {
-		_, ended, err := c.t.tokens.Watch(c.ctx, items.HashToken(tok))
+	var tok *request.Token
+	if s, ok := auth.FromInitPayload(p); ok {
+		tok = request.NewToken(s)
+	}
+	if tok != nil {
+		_, ended, err := c.t.tokens.Watch(c.ctx, tok.Hash())
 		if err != nil {
 			if items.ErrorCode(err) == items.Internal {
 				c.t.log.ErrorContext(c.ctx, "checking a websocket's token", "req_id", c.reqID, "err", err)
@@ -707,9 +710,9 @@ func (c *wsConn) init(payload json.RawMessage) verdict {
 	}
 	c.mu.Lock()
 	c.initialised = true
-	if hasToken {
-		c.token, c.hasToken = tok, true
-		c.ctx = auth.WithToken(c.ctx, c.t.tokens, c.token)
+	if tok != nil {
+		c.token = tok
+		c.ctx = auth.WithToken(c.ctx, c.t.tokens, tok)
 	}
 	if c.initTimer != nil {
 		c.initTimer.Stop()
@@ -788,14 +791,14 @@ func (c *wsConn) start(id string, payload json.RawMessage) verdict {
 			"this connection already runs %d operations, the most it may; complete one first", c.t.cfg.MaxSubscriptionsPerSocket))
 		return verdict{}
 	}
-	token, hasToken := c.token, c.hasToken
+	token := c.token
 	c.mu.Unlock()
 
 	if reqErr != nil {
 		c.refuseLogged(id, reqID, http.StatusBadRequest, codeBadRequest, reqErr.message)
 		return verdict{}
 	}
-	if l := c.t.limiter; l != nil && l.limited(headerSink{http.Header{}}, c.r, token, hasToken) {
+	if l := c.t.limiter; l != nil && l.limited(headerSink{http.Header{}}, c.r, token) {
 		c.refuseLogged(id, reqID, http.StatusTooManyRequests, codeBadRequest, l.message)
 		return verdict{}
 	}
