@@ -20,7 +20,7 @@ import (
 // before it is validated or executed: validating is quadratic in the
 // number of fields for some rules, so a document of 10,000 aliases must be
 // refused before gqlparser's validator ever sees it. Each refusal is a
-// GRAPHQL_VALIDATION_FAILED error whose message names the limit. Verdicts
+// items.ValidationFailed error whose message names the limit. Verdicts
 // are cached by the SHA-256 of the operation name and document, never the
 // document itself, so a repeated query costs a hash and one map look-up; a
 // document that does not lex or parse leaves no verdict, as its text is all
@@ -43,7 +43,7 @@ type Limits struct {
 	// Reserve, when not nil, is asked for the memory that parsing a
 	// document will take (see BytesPerToken), before Limits parses it and
 	// again, from a cached verdict, before gqlgen does. An error refuses
-	// the operation with INTERNAL_SERVER_ERROR; Reserve's caller is
+	// the operation with items.Internal; Reserve's caller is
 	// expected to answer it as it sees fit (the HTTP API answers 503).
 	Reserve func(ctx context.Context, bytes int64) error
 
@@ -141,7 +141,7 @@ func (l *Limits) reserve(ctx context.Context, tokens int) *gqlerror.Error {
 	if err := l.Reserve(ctx, int64(tokens)*BytesPerToken); err != nil {
 		return &gqlerror.Error{
 			Message:    "the server is too busy to parse this document now: retry later",
-			Extensions: map[string]any{"code": "INTERNAL_SERVER_ERROR"},
+			Extensions: items.Internal.Extensions(),
 		}
 	}
 	return nil
@@ -173,7 +173,7 @@ func (l *Limits) check(ctx context.Context, query, operationName string) (v verd
 				return verdict{err: &gqlerror.Error{
 					Message:    "Syntax Error: Unexpected <EOF>: the document has no definition",
 					Locations:  []gqlerror.Location{{Line: tok.Pos.Line, Column: tok.Pos.Column}},
-					Extensions: map[string]any{"code": "GRAPHQL_PARSE_FAILED"},
+					Extensions: items.ParseFailed.Extensions(),
 				}}, false, nil
 			}
 			break
@@ -225,7 +225,7 @@ func (l *Limits) measure(doc *ast.QueryDocument, operationName string) *gqlerror
 func limitError(format string, args ...any) *gqlerror.Error {
 	return &gqlerror.Error{
 		Message:    fmt.Sprintf(format, args...),
-		Extensions: map[string]any{"code": "GRAPHQL_VALIDATION_FAILED"},
+		Extensions: items.ValidationFailed.Extensions(),
 	}
 }
 

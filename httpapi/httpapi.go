@@ -101,7 +101,7 @@ type Config struct {
 	// extensions.persistedQuery.sha256Hash.
 	TrustedDocuments map[string]string
 	// OnlyTrustedDocuments refuses every other document, before parsing,
-	// with PERSISTED_QUERY_NOT_FOUND, and turns the registration of
+	// with items.PersistedQueryNotFound, and turns the registration of
 	// automatic persisted queries off.
 	OnlyTrustedDocuments bool
 
@@ -261,15 +261,16 @@ func NewHandler(cfg Config, deps Deps) *Handler {
 	ws.pressure = pressure
 	gql := newGraphQL(cfg, deps, ws, held)
 	r := chi.NewRouter()
-	r.Use(deadlines(cfg.ReadTimeout, cfg.WriteTimeout))
+	// requestLog first: it makes the record of the request (package
+	// request) that the others read.
+	r.Use(requestLog(access), deadlines(cfg.ReadTimeout, cfg.WriteTimeout))
 	if deps.Metrics != nil {
 		r.Use(deps.Metrics.Middleware)
 	}
 	if deps.Tracing != nil {
 		r.Use(deps.Tracing.Middleware)
 	}
-	r.Use(requestLog(access), recoverPanics(deps.Logger),
-		clientAddress(cfg.RateLimit), rateLimit(limits))
+	r.Use(recoverPanics(deps.Logger), clientAddress(cfg.RateLimit), rateLimit(limits))
 
 	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeText(w, http.StatusOK, "ok\n")

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"itemsapi/graph"
 	"mime"
 	"net/http"
 	"strconv"
@@ -15,6 +14,9 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"itemsapi/graph"
+	"itemsapi/items"
 )
 
 // Media types of GraphQL over HTTP.
@@ -23,9 +25,9 @@ const (
 	mediaGraphQLResponse = "application/graphql-response+json"
 )
 
-// codeBadRequest is the extensions.code of a request that is not a GraphQL
-// request at all.
-const codeBadRequest = "BAD_REQUEST"
+// codeBadRequest is the code of a request that is not a GraphQL request at
+// all, whatever the status that says why.
+const codeBadRequest = items.BadRequest
 
 // httpTransport serves GraphQL over HTTP, POST and GET, as the GraphQL
 // over HTTP specification says: a request that is not a GraphQL request is
@@ -143,7 +145,7 @@ func (httpTransport) refuseSubscription(w http.ResponseWriter, r *http.Request, 
 	}
 	resp := exec.DispatchError(graphql.WithOperationContext(r.Context(), rc), gqlerror.List{{
 		Message:    msg,
-		Extensions: map[string]any{"code": codeBadRequest},
+		Extensions: codeBadRequest.Extensions(),
 	}})
 	w.WriteHeader(http.StatusBadRequest)
 	_, _ = w.Write(errorsOnly(resp))
@@ -185,7 +187,7 @@ func (httpTransport) finish(r *http.Request, op prepared, media string, exec gra
 	if r.Method == http.MethodGet && rc.Operation != nil && rc.Operation.Operation == ast.Mutation {
 		resp := exec.DispatchError(graphql.WithOperationContext(ctx, rc), gqlerror.List{{
 			Message:    "mutations may not be sent over GET: send them with POST",
-			Extensions: map[string]any{"code": codeBadRequest},
+			Extensions: codeBadRequest.Extensions(),
 		}})
 		return http.StatusMethodNotAllowed, errorsOnly(resp)
 	}
@@ -199,21 +201,23 @@ func (httpTransport) finish(r *http.Request, op prepared, media string, exec gra
 		panic(err) // a response of gqlgen's own types always marshals
 	}
 	if resp != nil && len(resp.Errors) == 0 && graph.CallerIndependent(rc.Operation) {
-		noteCacheable(r.Context(), rc.OperationName)
+		noteCacheable(r.Context(), rc.OperationName, body)
 	}
 	return http.StatusOK, body
 }
 
 // statusForRequestErrors is the status of a response where nothing
 // executed: 200 for application/json, as the specification keeps for
-// older clients, and 400 for application/graphql-response+json, except
-// for an unknown persisted query, which clients expect as a 200 to retry.
+// older clients, and for application/graphql-response+json the status
+// of its codes, 400, except for an unknown persisted query, which clients
+// expect as a 200 to retry.
 func statusForRequestErrors(errs gqlerror.List, media string) int {
 	if media != mediaGraphQLResponse {
 		return http.StatusOK
 	}
 	for _, e := range errs {
-		if e.Extensions["code"] == "PERSISTED_QUERY_NOT_FOUND" {
+		code, _ := e.Extensions["code"].(string)
+		if c, ok := items.CodeOf(code); ok && c.Status() == http.StatusOK {
 			return http.StatusOK
 		}
 	}

@@ -17,10 +17,11 @@
 //     operation was chosen), with graphql.operation.type and
 //     graphql.operation.name, and a "graphql.error" event with the
 //     extensions.code and path of each error of its responses. Its status
-//     is Error only when a response carries a server error
-//     (INTERNAL_SERVER_ERROR, SERVICE_UNAVAILABLE, or an error without a
-//     known client code), not for the client's errors (BAD_USER_INPUT,
-//     UNAUTHENTICATED, GRAPHQL_VALIDATION_FAILED, …). Neither the document,
+//     is Error only when a response carries an error that is the
+//     server's fault in the error table (items.PublicFault: an internal
+//     error, a service unavailable, or an error without a known code),
+//     not for the client's errors (bad input, no token, a document that
+//     does not validate, …). Neither the document,
 //     nor the variables, nor error messages, nor responses are recorded;
 //   - every field that has a resolver of its own: a child span named
 //     after the type and field ("Query.items") with graphql.field.path.
@@ -58,7 +59,6 @@ import (
 	"net/url"
 	"os"
 
-	"github.com/go-chi/chi/v5"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	metricnoop "go.opentelemetry.io/otel/metric/noop"
@@ -67,6 +67,8 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
+
+	"itemsapi/internal/request"
 )
 
 // DefaultServiceName is the service.name of the spans when neither
@@ -151,19 +153,14 @@ func (t *Tracing) Shutdown(ctx context.Context) error {
 // span, a child of the trace context of the request's headers, and puts
 // that span in the request's context. The span is named after the method
 // and the chi route pattern that served the request ("POST /graphql"),
-// or the method alone when no route matched. Use it on the chi router
-// (r.Use), or around it.
+// or the method alone when no route matched; it reads the route from the
+// request's record (package request). Use it on the chi router (r.Use),
+// or around it.
 func (t *Tracing) Middleware(next http.Handler) http.Handler {
 	named := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rctx := chi.RouteContext(r.Context())
-		if rctx == nil {
-			// Outside the router: give it a routing context to fill in,
-			// which chi uses rather than one of its own.
-			rctx = chi.NewRouteContext()
-			r = r.WithContext(context.WithValue(r.Context(), chi.RouteCtxKey, rctx))
-		}
+		rec, w, r := request.Of(w, r)
 		next.ServeHTTP(w, r)
-		if route := rctx.RoutePattern(); route != "" {
+		if route := rec.Route(); route != "" {
 			span := trace.SpanFromContext(r.Context())
 			span.SetName(spanMethod(r.Method) + " " + route)
 			span.SetAttributes(semconv.HTTPRoute(route))
