@@ -50,7 +50,7 @@ const (
 func TestAbuse(t *testing.T) {
 	db := "sqlite:" + filepath.Join(t.TempDir(), "items.db")
 	s := start(t, map[string]string{"BOOTSTRAP_ADMIN_TOKEN": adminToken}, "--db", db)
-	a := newAbuser(t, s.url)
+	a := newAbuser(t, s.URL)
 
 	// run runs one case as a subtest, then checks that the server still
 	// serves.
@@ -727,7 +727,7 @@ func TestAbuseMemory(t *testing.T) {
 	}
 	db := "sqlite:" + filepath.Join(t.TempDir(), "items.db")
 	s := start(t, nil, "--db", db)
-	a := newAbuser(t, s.url)
+	a := newAbuser(t, s.URL)
 	// Each request is answered in tens of milliseconds (hundreds under
 	// the race detector); the floods are about memory, not speed, so
 	// their client waits longer than abuseDeadline on a loaded machine.
@@ -1268,7 +1268,7 @@ func TestAbuseWebsocketDocuments(t *testing.T) {
 	}
 	db := "sqlite:" + filepath.Join(t.TempDir(), "items.db")
 	s := start(t, nil, "--db", db)
-	a := newAbuser(t, s.url)
+	a := newAbuser(t, s.URL)
 	sockets := 256 / abuseScale
 	doc := "subscription { itemAdded { id " + strings.Repeat("__typename ", 95_000) + "} }"
 	payload, _ := json.Marshal(map[string]any{"query": doc})
@@ -1364,7 +1364,7 @@ func TestAbuseLongOperationIDs(t *testing.T) {
 	}
 	db := "sqlite:" + filepath.Join(t.TempDir(), "items.db")
 	s := start(t, nil, "--db", db)
-	a := newAbuser(t, s.url)
+	a := newAbuser(t, s.URL)
 	const perSocket = 20
 	sockets := 20 / min(abuseScale, 4)
 	long := func(i int) string { return fmt.Sprintf("%0900000d", i) }
@@ -1445,7 +1445,7 @@ func TestAbuseLargeSubscriptionDocuments(t *testing.T) {
 	}
 	db := "sqlite:" + filepath.Join(t.TempDir(), "items.db")
 	s := start(t, nil, "--db", db)
-	a := newAbuser(t, s.url)
+	a := newAbuser(t, s.URL)
 	const perSocket = 20
 	sockets := 20 / min(abuseScale, 4)
 	before := abuseLiveHeap()

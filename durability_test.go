@@ -1,20 +1,17 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
+	"itemsapi/internal/testserver"
 	"itemsapi/items"
 	"itemsapi/store/sqlite"
 )
@@ -29,39 +26,10 @@ func TestKillNineLosesNothing(t *testing.T) {
 		t.Skip("builds and kills the real binary: skipped with -short")
 	}
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "itemsapi")
-	build := exec.CommandContext(t.Context(), "go", "build", "-o", bin, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := testserver.Build(t, ".")
 	dbPath := filepath.Join(dir, "items.db")
-	cmd := exec.CommandContext(t.Context(), bin, "--addr", "127.0.0.1:0", "--db", "sqlite:"+dbPath)
-	cmd.Env = append(os.Environ(), "BOOTSTRAP_ADMIN_TOKEN="+adminToken)
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	addr := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			if m := listeningLine.FindStringSubmatch(sc.Text()); m != nil {
-				addr <- m[1]
-			}
-		}
-	}()
-	var url string
-	select {
-	case a := <-addr:
-		url = "http://" + a
-	case <-time.After(15 * time.Second):
-		t.Fatal("the server did not listen within 15 s")
-	}
-	waitHealthy(t, url)
+	srv := testserver.Exec(t, bin, []string{"BOOTSTRAP_ADMIN_TOKEN=" + adminToken}, "--db", "sqlite:"+dbPath)
+	url := srv.URL
 
 	// Clients add, update and delete items until the server dies; each
 	// remembers what was acknowledged, and the change it had in flight.
@@ -122,11 +90,8 @@ func TestKillNineLosesNothing(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatal("fewer than 600 changes were made in 30 s")
 	}
-	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
+	srv.Kill(t)
 	wg.Wait()
-	_ = cmd.Wait()
 
 	store, err := sqlite.Open(t.Context(), dbPath)
 	if err != nil {

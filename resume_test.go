@@ -24,11 +24,11 @@ func TestShutdownThenResumeOnAnotherProcess(t *testing.T) {
 	a := start(t, env, "--db", db, "--shutdown-grace", "10s")
 	b := start(t, env, "--db", db)
 
-	marker, err := addItem(t.Context(), b.url, "marker")
+	marker, err := addItem(t.Context(), b.URL, "marker")
 	if err != nil {
 		t.Fatal(err)
 	}
-	onA := resumeSubscribe(t, a.url, marker)
+	onA := resumeSubscribe(t, a.URL, marker)
 
 	// Writers on both processes, until told to stop; a writer on A
 	// stops at its first failure (A shuts down).
@@ -39,9 +39,9 @@ func TestShutdownThenResumeOnAnotherProcess(t *testing.T) {
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	for w := range 6 {
-		target := b.url
+		target := b.URL
 		if w < 2 {
-			target = a.url
+			target = a.URL
 		}
 		wg.Go(func() {
 			for i := 0; ; i++ {
@@ -52,7 +52,7 @@ func TestShutdownThenResumeOnAnotherProcess(t *testing.T) {
 				}
 				id, err := addItem(t.Context(), target, fmt.Sprintf("w%d-%d", w, i))
 				if err != nil {
-					if target == a.url {
+					if target == a.URL {
 						return
 					}
 					t.Errorf("addItem on B: %v", err)
@@ -74,7 +74,7 @@ func TestShutdownThenResumeOnAnotherProcess(t *testing.T) {
 		received[ev]++
 		last = ev
 	}
-	a.cancel() // SIGTERM; the cleanup waits for run to return
+	a.Shutdown() // SIGTERM; the cleanup waits for run to return
 	for ev := range onA.ids {
 		received[ev]++
 		last = ev
@@ -83,7 +83,7 @@ func TestShutdownThenResumeOnAnotherProcess(t *testing.T) {
 		t.Errorf("A closed the socket with %v (%v), want 1001", code, onA.err())
 	}
 	fromA := len(received)
-	onB := resumeSubscribe(t, b.url, last)
+	onB := resumeSubscribe(t, b.URL, last)
 	// A little more writing on B, then stop and collect.
 	for n := 0; n < 300; n++ {
 		ev, ok := <-onB.ids

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
@@ -12,18 +11,17 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
 	"github.com/coder/websocket/wsjson"
 	"github.com/jackc/pgx/v5"
+
+	"itemsapi/internal/testserver"
 )
 
 // pgSchema returns TEST_DATABASE_URL pointed at a new schema that is
@@ -76,20 +74,20 @@ func TestTwoProcessesOnePostgres(t *testing.T) {
 
 	t.Run("a token made on one works on the other", func(t *testing.T) {
 		var made struct{ CreateToken string }
-		a.graphql(t, adminToken, `mutation { createToken(user: "dora") }`, &made)
+		a.GraphQL(t, adminToken, `mutation { createToken(user: "dora") }`, &made)
 		var me struct{ Me struct{ Name string } }
-		b.graphql(t, made.CreateToken, `{ me { name } }`, &me)
+		b.GraphQL(t, made.CreateToken, `{ me { name } }`, &me)
 		if me.Me.Name != "dora" {
 			t.Errorf("me on the other process = %q, want dora", me.Me.Name)
 		}
 	})
 
 	t.Run("a subscriber on one gets every item added on the other", func(t *testing.T) {
-		sub := subscribe(t, a.url, adminToken)
+		sub := subscribe(t, a.URL, adminToken)
 		const n = 50
 		start := time.Now()
 		for i := range n {
-			if _, err := addItem(t.Context(), b.url, fmt.Sprintf("via b %d", i)); err != nil {
+			if _, err := addItem(t.Context(), b.URL, fmt.Sprintf("via b %d", i)); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -112,9 +110,9 @@ func TestTwoProcessesOnePostgres(t *testing.T) {
 		var wg sync.WaitGroup
 		sem := make(chan struct{}, 32)
 		for i := range n {
-			target := a.url
+			target := a.URL
 			if i%2 == 1 {
-				target = b.url
+				target = b.URL
 			}
 			wg.Go(func() {
 				sem <- struct{}{}
@@ -137,7 +135,7 @@ func TestTwoProcessesOnePostgres(t *testing.T) {
 			seen[id] = true
 		}
 		var got struct{ Search struct{ TotalCount int } }
-		a.graphql(t, "", `{ search(query: "concurrent") { totalCount } }`, &got)
+		a.GraphQL(t, "", `{ search(query: "concurrent") { totalCount } }`, &got)
 		if len(seen) != n || got.Search.TotalCount != n {
 			t.Errorf("%d distinct ids and %d rows, want %d of each", len(seen), got.Search.TotalCount, n)
 		}
@@ -224,7 +222,7 @@ func subscribe(t *testing.T, base, token string) <-chan string {
 func TestScaleOutOrder(t *testing.T) {
 	db := pgSchema(t)
 	env := map[string]string{"BOOTSTRAP_ADMIN_TOKEN": adminToken}
-	servers := []*server{start(t, env, "--db", db), start(t, env, "--db", db)}
+	servers := []*testserver.Server{start(t, env, "--db", db), start(t, env, "--db", db)}
 	each := 10
 	if os.Getenv("ITEMSAPI_SCALEOUT_FULL") == "1" {
 		each = 500
@@ -240,7 +238,7 @@ func TestScaleOutOrder(t *testing.T) {
 	for _, s := range servers {
 		for range 2 {
 			f := &follower{}
-			names := subscribe(t, s.url, adminToken)
+			names := subscribe(t, s.URL, adminToken)
 			go func() {
 				for name := range names {
 					if strings.HasPrefix(name, "marker ") {
@@ -270,7 +268,7 @@ func TestScaleOutOrder(t *testing.T) {
 	var wg sync.WaitGroup
 	start := time.Now()
 	for w := range writers {
-		target := servers[w%len(servers)].url
+		target := servers[w%len(servers)].URL
 		wg.Go(func() {
 			for i := range each {
 				name := fmt.Sprintf("w%d-%d", w, i)
@@ -418,39 +416,11 @@ func TestKillNineOnPostgres(t *testing.T) {
 	db := pgSchema(t)
 	env := map[string]string{"BOOTSTRAP_ADMIN_TOKEN": adminToken}
 	survivor := start(t, env, "--db", db)
-	sub := subscribe(t, survivor.url, adminToken)
+	sub := subscribe(t, survivor.URL, adminToken)
 
-	bin := filepath.Join(t.TempDir(), "itemsapi")
-	if out, err := exec.CommandContext(t.Context(), "go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	cmd := exec.CommandContext(t.Context(), bin, "--addr", "127.0.0.1:0", "--db", db)
-	cmd.Env = append(os.Environ(), "BOOTSTRAP_ADMIN_TOKEN="+adminToken)
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	addr := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			if m := listeningLine.FindStringSubmatch(sc.Text()); m != nil {
-				addr <- m[1]
-			}
-		}
-	}()
-	var victim string
-	select {
-	case a := <-addr:
-		victim = "http://" + a
-	case <-time.After(15 * time.Second):
-		t.Fatal("the server did not listen within 15 s")
-	}
-	waitHealthy(t, victim)
+	bin := testserver.Build(t, ".")
+	victimSrv := testserver.Exec(t, bin, []string{"BOOTSTRAP_ADMIN_TOKEN=" + adminToken}, "--db", db)
+	victim := victimSrv.URL
 
 	var (
 		mu    sync.Mutex
@@ -482,11 +452,8 @@ func TestKillNineOnPostgres(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatal("fewer than 400 items were added in 30 s")
 	}
-	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
+	victimSrv.Kill(t)
 	wg.Wait()
-	_ = cmd.Wait()
 
 	mu.Lock()
 	defer mu.Unlock()
@@ -508,7 +475,7 @@ func TestKillNineOnPostgres(t *testing.T) {
 	}
 	// Whatever else comes, comes once: the survivor adds one more item,
 	// which ends the stream to check.
-	if _, err := addItem(t.Context(), survivor.url, "last"); err != nil {
+	if _, err := addItem(t.Context(), survivor.URL, "last"); err != nil {
 		t.Fatal(err)
 	}
 	for name := range sub {
@@ -546,8 +513,8 @@ func TestShutdownClientsSurvive(t *testing.T) {
 		writers, before, after = 32, 5000, 2000
 	}
 
-	onA := followItems(t, a.url, "", nil)
-	onA.waitLive(t, a.url)
+	onA := followItems(t, a.URL, "", nil)
+	onA.waitLive(t, a.URL)
 
 	p := newWriterPool(writers)
 	stop := make(chan struct{})
@@ -555,16 +522,16 @@ func TestShutdownClientsSurvive(t *testing.T) {
 	var wg sync.WaitGroup
 	defer func() { stopWriters(); wg.Wait() }() // no writer outlives the test
 	for w := range writers {
-		first, other := a.url, b.url
+		first, other := a.URL, b.URL
 		if w%2 == 1 {
-			first, other = b.url, a.url
+			first, other = b.URL, a.URL
 		}
-		wg.Go(func() { p.write(t, w, first, other, a.url, stop) })
+		wg.Go(func() { p.write(t, w, first, other, a.URL, stop) })
 	}
 	p.waitAcked(t, before)
 
 	required, began := p.beginShutdown()
-	a.stop(t) // fails the test unless run returns within 15 s
+	a.Stop(t) // fails the test unless run returns within 15 s
 	if !onA.wait(5*time.Second, func(*itemFollower) bool { return onA.ended }) {
 		t.Fatal("the socket on A was still open 5 s after A's run returned")
 	}
@@ -589,8 +556,8 @@ func TestShutdownClientsSurvive(t *testing.T) {
 		t.Errorf("the socket on A closed before %d of the %d items acknowledged before the shutdown were sent, such as %q",
 			len(missing), len(required), missing[:min(len(missing), 5)])
 	}
-	if strings.Contains(a.logs.String(), "still busy when the shutdown grace ran out") {
-		t.Errorf("A needed its whole shutdown grace for a client that reads:\n%s", a.logs)
+	if strings.Contains(a.Logs.String(), "still busy when the shutdown grace ran out") {
+		t.Errorf("A needed its whole shutdown grace for a client that reads:\n%s", a.Logs)
 	}
 	t.Logf("A closed the socket with %d, %v after its shutdown began, having sent %d items (%d acknowledged before it began)",
 		onA.status, onA.endedAt.Sub(began), len(gotA), len(required))
@@ -599,13 +566,13 @@ func TestShutdownClientsSurvive(t *testing.T) {
 	}
 
 	last := gotA[len(gotA)-1].ID
-	onB := followItems(t, b.url, last, nil)
+	onB := followItems(t, b.URL, last, nil)
 	p.waitAcked(t, p.count()+after)
 	stopWriters()
 	wg.Wait()
 	// Every item committed before "end" was added comes before it in the
 	// log, those of requests A cut at shutdown included.
-	if _, err := addItem(t.Context(), b.url, "end"); err != nil {
+	if _, err := addItem(t.Context(), b.URL, "end"); err != nil {
 		t.Fatal(err)
 	}
 	if !onB.wait(30*time.Second, func(f *itemFollower) bool { return f.has("end") }) {
@@ -685,8 +652,8 @@ func TestShutdownGraceRunsOut(t *testing.T) {
 			return c, err
 		},
 	}}}
-	f := followItems(t, a.url, "", fixed)
-	f.waitLive(t, a.url)
+	f := followItems(t, a.URL, "", fixed)
+	f.waitLive(t, a.URL)
 	f.pause()
 
 	// Far more than the kernel's buffers hold: about 800 KB of events.
@@ -696,7 +663,7 @@ func TestShutdownGraceRunsOut(t *testing.T) {
 	for w := range 8 {
 		wg.Go(func() {
 			for i := w; i < n; i += 8 {
-				if err := addDescribed(t.Context(), a.url, fmt.Sprintf("w%d-%d", w, i), description); err != nil {
+				if err := addDescribed(t.Context(), a.URL, fmt.Sprintf("w%d-%d", w, i), description); err != nil {
 					t.Errorf("addItem: %v", err)
 					return
 				}
@@ -715,13 +682,13 @@ func TestShutdownGraceRunsOut(t *testing.T) {
 	// not a wait: the stall is what the test is about.)
 	resume := time.AfterFunc(grace+400*time.Millisecond, f.resume)
 	defer resume.Stop()
-	a.stop(t)
+	a.Stop(t)
 	returned := time.Since(began)
 	if returned < grace || returned > grace+5*time.Second {
 		t.Errorf("run returned %v after the shutdown began, want about the grace (%v) and a second for the close handshake", returned, grace)
 	}
-	if !strings.Contains(a.logs.String(), "still busy when the shutdown grace ran out") {
-		t.Errorf("A drained before its grace ran out: the stalled client did not hold it up (test broken?)\n%s", a.logs)
+	if !strings.Contains(a.Logs.String(), "still busy when the shutdown grace ran out") {
+		t.Errorf("A drained before its grace ran out: the stalled client did not hold it up (test broken?)\n%s", a.Logs)
 	}
 	if !f.wait(10*time.Second, func(f *itemFollower) bool { return f.ended }) {
 		t.Fatal("the stalled socket was still open 10 s after A's shutdown")

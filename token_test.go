@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"itemsapi/internal/testserver"
 	"itemsapi/items"
 )
 
@@ -59,7 +60,7 @@ func tokenCLI(t *testing.T, db string, args ...string) (stdout, log string) {
 	t.Helper()
 	var out, errs bytes.Buffer
 	args = append(append([]string{"token"}, args...), "--db", db)
-	if err := run(t.Context(), args, func(string) string { return "" }, &out, &errs); err != nil {
+	if err := run(t.Context(), args, func(string) string { return "" }, &out, &errs, nil); err != nil {
 		t.Fatalf("itemsapi %s: %v\n%s", strings.Join(args, " "), err, errs.String())
 	}
 	return out.String(), errs.String()
@@ -85,7 +86,7 @@ func TestTokenRevokeByCLIWhileServing(t *testing.T) {
 		t.Fatalf("token create printed %q, want itm_<id>_…", bob)
 	}
 	for range 3 { // remembered by the server's token cache
-		if a := ask(t, s.url, bob, `{ me { name } currentToken { id expiresAt } }`, nil); len(a.Errors) > 0 {
+		if a := ask(t, s.URL, bob, `{ me { name } currentToken { id expiresAt } }`, nil); len(a.Errors) > 0 {
 			t.Fatalf("me with bob's token: %+v", a.Errors)
 		}
 	}
@@ -105,7 +106,7 @@ func TestTokenRevokeByCLIWhileServing(t *testing.T) {
 	if !strings.Contains(out, "revoked") {
 		t.Errorf("token revoke printed %q", out)
 	}
-	refused(t, ask(t, s.url, bob, `{ me { name } }`, nil), "revoked")
+	refused(t, ask(t, s.URL, bob, `{ me { name } }`, nil), "revoked")
 	out, _ = tokenCLI(t, db, "revoke", strconvI(id))
 	if !strings.Contains(out, "already revoked") {
 		t.Errorf("token revoke again printed %q, want it to say already revoked", out)
@@ -116,7 +117,7 @@ func TestTokenRevokeByCLIWhileServing(t *testing.T) {
 			Nodes []struct{ ID, RevokedAt string }
 		}
 	}
-	a := ask(t, s.url, adminToken, `{ tokens(user: "bob") { nodes { id revokedAt } } }`, nil)
+	a := ask(t, s.URL, adminToken, `{ tokens(user: "bob") { nodes { id revokedAt } } }`, nil)
 	if err := json.Unmarshal(a.Data, &got); err != nil || len(a.Errors) > 0 || len(got.Tokens.Nodes) != 1 || got.Tokens.Nodes[0].RevokedAt == "" {
 		t.Errorf("tokens(user: bob) = %s %+v, want bob's token, revoked", a.Data, a.Errors)
 	}
@@ -132,7 +133,7 @@ func TestTokenCLIRevokesLastAdmin(t *testing.T) {
 	root := lastLine(out)
 	id, _ := items.TokenIDFromPrefix(root)
 	s := start(t, nil, "--db", db)
-	a := ask(t, s.url, root, `mutation($id: ID!) { revokeToken(id: $id) { id } }`, map[string]any{"id": strconvI(id)})
+	a := ask(t, s.URL, root, `mutation($id: ID!) { revokeToken(id: $id) { id } }`, map[string]any{"id": strconvI(id)})
 	if len(a.Errors) != 1 || a.Errors[0].Extensions.Code != "BAD_USER_INPUT" {
 		t.Fatalf("revokeToken(last ADMIN) over GraphQL = %s %+v, want BAD_USER_INPUT", a.Data, a.Errors)
 	}
@@ -140,7 +141,7 @@ func TestTokenCLIRevokesLastAdmin(t *testing.T) {
 	if !strings.Contains(log, "last unrevoked, unexpired ADMIN token") {
 		t.Errorf("log of token revoke = %q, want a warning about the last ADMIN token", log)
 	}
-	refused(t, ask(t, s.url, root, `{ me { name } }`, nil), "revoked")
+	refused(t, ask(t, s.URL, root, `{ me { name } }`, nil), "revoked")
 }
 
 // TestBootstrapTokenChange: a new BOOTSTRAP_ADMIN_TOKEN revokes the
@@ -149,9 +150,9 @@ func TestTokenCLIRevokesLastAdmin(t *testing.T) {
 func TestBootstrapTokenChange(t *testing.T) {
 	db := "sqlite:" + filepath.Join(t.TempDir(), "items.db")
 	const first, second = "first-bootstrap-token-0123456789", "second-bootstrap-token-0123456789"
-	check := func(s *server, token, why string) {
+	check := func(s *testserver.Server, token, why string) {
 		t.Helper()
-		a := ask(t, s.url, token, `{ me { name role } }`, nil)
+		a := ask(t, s.URL, token, `{ me { name role } }`, nil)
 		if why != "" {
 			refused(t, a, why)
 		} else if string(a.Data) != `{"me":{"name":"admin","role":"ADMIN"}}` {
@@ -170,8 +171,8 @@ func TestBootstrapTokenChange(t *testing.T) {
 		s := start(t, map[string]string{"BOOTSTRAP_ADMIN_TOKEN": step.value}, "--db", db)
 		check(s, first, step.firstWhy)
 		check(s, second, step.secondWhy)
-		s.stop(t)
-		logs = append(logs, s.logs.String())
+		s.Stop(t)
+		logs = append(logs, s.Logs.String())
 	}
 	if !strings.Contains(logs[2], "has been revoked and stays revoked") {
 		t.Errorf("log of a start with a revoked value:\n%s\nwant a warning", logs[2])
@@ -197,7 +198,7 @@ func TestTokenCLIErrors(t *testing.T) {
 		{"token", "list", "extra"},
 		{"token", "revoke", "999", "--db", db},
 	} {
-		if err := run(t.Context(), args, func(string) string { return "" }, io.Discard, io.Discard); err == nil {
+		if err := run(t.Context(), args, func(string) string { return "" }, io.Discard, io.Discard, nil); err == nil {
 			t.Errorf("itemsapi %s succeeded, want an error", strings.Join(args, " "))
 		}
 	}

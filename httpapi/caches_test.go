@@ -130,7 +130,7 @@ func TestCachesWithinBudget(t *testing.T) {
 
 	t.Run("limits' verdicts", func(t *testing.T) {
 		before := heapInUse()
-		l := &graph.Limits{MaxTokens: 1000, MaxDepth: 5, MaxCost: 100, MaxDirectives: 5, CacheBytes: budget / 4}
+		l := &graph.Limits{OperationLimits: graph.OperationLimits{MaxTokens: 1000, MaxDepth: 5, MaxCost: 100, MaxDirectives: 5}, CacheBytes: budget / 4}
 		if err := l.Validate(nil); err != nil {
 			t.Fatal(err)
 		}
@@ -167,7 +167,7 @@ func TestCachesWithinBudget(t *testing.T) {
 // parse leaves no verdict; one that parses, or is over the token limit
 // before it is parsed, leaves one, keyed by a hash.
 func TestVerdictsKeepOnlyParsedDocuments(t *testing.T) {
-	l := &graph.Limits{MaxTokens: 50, MaxDepth: 5, MaxCost: 100, MaxDirectives: 5, CacheBytes: 1 << 20}
+	l := &graph.Limits{OperationLimits: graph.OperationLimits{MaxTokens: 50, MaxDepth: 5, MaxCost: 100, MaxDirectives: 5}, CacheBytes: 1 << 20}
 	if err := l.Validate(nil); err != nil {
 		t.Fatal(err)
 	}

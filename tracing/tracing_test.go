@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -408,7 +409,7 @@ func setupEnv(t *testing.T) *collector {
 // shuts tracing down.
 func traceOne(t *testing.T) {
 	t.Helper()
-	tr, err := tracing.Setup(t.Context(), slog.New(slog.DiscardHandler))
+	tr, err := tracing.Setup(t.Context(), os.Getenv, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -458,8 +459,14 @@ func TestSetup(t *testing.T) {
 	} {
 		t.Run(k+"="+v, func(t *testing.T) {
 			setupEnv(t)
-			t.Setenv(k, v)
-			if _, err := tracing.Setup(t.Context(), slog.New(slog.DiscardHandler)); err == nil {
+			// Through the getenv given, not the process's environment.
+			getenv := func(name string) string {
+				if name == k {
+					return v
+				}
+				return os.Getenv(name)
+			}
+			if _, err := tracing.Setup(t.Context(), getenv, slog.New(slog.DiscardHandler)); err == nil {
 				t.Errorf("Setup accepts %s=%s", k, v)
 			}
 		})
