@@ -3,13 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"slices"
 	"strings"
@@ -26,43 +23,7 @@ import (
 
 // pgSchema returns TEST_DATABASE_URL pointed at a new schema that is
 // dropped when t ends. Without the variable it skips, except under CI.
-func pgSchema(t *testing.T) string {
-	t.Helper()
-	base := os.Getenv("TEST_DATABASE_URL")
-	if base == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("TEST_DATABASE_URL not set: CI must run the PostgreSQL tests")
-		}
-		t.Skip("TEST_DATABASE_URL not set: skipping PostgreSQL tests")
-	}
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	schema := "scaleout_" + hex.EncodeToString(b)
-	exec := func(ctx context.Context, sql string) {
-		conn, err := pgx.Connect(ctx, base)
-		if err != nil {
-			t.Fatalf("connect: %v", err)
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, sql); err != nil {
-			t.Fatalf("%s: %v", sql, err)
-		}
-	}
-	exec(t.Context(), "CREATE SCHEMA "+schema)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		exec(ctx, "DROP SCHEMA "+schema+" CASCADE")
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
-}
+func pgSchema(t *testing.T) string { return testserver.PostgresSchema(t) }
 
 // TestTwoProcessesOnePostgres runs two servers on one database, as two
 // replicas behind a load balancer.
