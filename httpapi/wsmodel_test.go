@@ -4,9 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"math/rand/v2"
-	"net/http/httptest"
 	"runtime"
 	"slices"
 	"strings"
@@ -18,7 +16,6 @@ import (
 	"itemsapi/httpapi"
 	"itemsapi/items"
 	"itemsapi/metrics"
-	"itemsapi/store/memory"
 )
 
 // newWSServer is newTestServerWith that also returns the handler, to see
@@ -26,20 +23,12 @@ import (
 // measured by m when it is not nil. Access-log lines go to ts.logs.
 func newWSServer(t testing.TB, cfg httpapi.Config, broker items.Broker, m *metrics.Metrics) (*testServer, *httpapi.Handler) {
 	t.Helper()
-	mem := memory.New()
-	t.Cleanup(func() { mem.Close() })
-	store := &faultyStore{Store: mem}
-	ts := &testServer{store: store, logs: &syncBuffer{}}
-	ts.userToken = addToken(t, store, "alice", items.RoleUser)
-	ts.adminToken = addToken(t, store, "root", items.RoleAdmin)
-	if broker == nil {
-		broker = mem
-	}
-	h := httpapi.NewHandler(cfg, httpapi.Deps{Store: store, Broker: broker,
-		Logger: slog.New(slog.NewTextHandler(ts.logs, nil)), AccessLog: ts.logs, Metrics: m})
-	ts.Server = httptest.NewServer(h)
-	t.Cleanup(ts.Close)
-	return ts, h
+	return newServer(t, cfg, func(ts *testServer, d *httpapi.Deps) {
+		if broker != nil {
+			d.Broker = broker
+		}
+		d.AccessLog, d.Metrics = ts.logs, m
+	})
 }
 
 // waitRunning waits until the operations running on h's websockets are
