@@ -342,7 +342,9 @@ func TestAbuse(t *testing.T) {
 			"POST /graphql HTTP/1.1\r\nHost: abuse\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{\"query\":\"",
 		}
 		stop := make(chan struct{})
-		var writers, ready sync.WaitGroup
+		// ready: each slow client has sent its head; trickled: each has
+		// sent a byte more since (or stopped).
+		var writers, ready, trickled sync.WaitGroup
 		var writing atomic.Int32
 		conns := make([]net.Conn, 0, n)
 		defer func() {
@@ -359,7 +361,11 @@ func TestAbuse(t *testing.T) {
 			}
 			conns = append(conns, c)
 			ready.Add(1)
+			trickled.Add(1)
 			writers.Go(func() {
+				var once sync.Once
+				sent := func() { once.Do(trickled.Done) }
+				defer sent()
 				_, err := io.WriteString(c, heads[i%2])
 				ready.Done()
 				if err != nil {
@@ -377,12 +383,13 @@ func TestAbuse(t *testing.T) {
 						if _, err := c.Write([]byte{'a'}); err != nil {
 							return
 						}
+						sent()
 					}
 				}
 			})
 		}
 		ready.Wait()
-		time.Sleep(1500 * time.Millisecond) // each slow client has sent a byte or two more
+		trickled.Wait()
 		// A normal client on a new connection each time.
 		tr := &http.Transport{DisableKeepAlives: true}
 		defer tr.CloseIdleConnections()

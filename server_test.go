@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/coder/websocket"
@@ -336,26 +337,31 @@ func TestShutdownClosesWebsocketsGoingAway(t *testing.T) {
 	}
 }
 
+// TestFlushingWriter runs in a synctest bubble, whose clock moves only
+// when every goroutine of the bubble is blocked: the interval passes
+// exactly, and at once.
 func TestFlushingWriter(t *testing.T) {
-	out := &testserver.Log{} // a buffer safe to read while written
-	f := newFlushingWriter(out, 20*time.Millisecond)
-	fmt.Fprintln(f, "one")
-	fmt.Fprintln(f, "two")
-	if got := out.String(); got != "" {
-		t.Errorf("written at once: %q, want the lines gathered", got)
-	}
-	deadline := time.Now().Add(5 * time.Second)
-	for out.String() != "one\ntwo\n" {
-		if time.Now().After(deadline) {
-			t.Fatalf("after 5 s the output is %q, want both lines within the interval", out.String())
+	synctest.Test(t, func(t *testing.T) {
+		out := &testserver.Log{} // a buffer safe to read while written
+		f := newFlushingWriter(out, 20*time.Millisecond)
+		fmt.Fprintln(f, "one")
+		time.Sleep(19 * time.Millisecond)
+		fmt.Fprintln(f, "two")
+		synctest.Wait()
+		if got := out.String(); got != "" {
+			t.Errorf("written within the interval: %q, want the lines gathered", got)
 		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	fmt.Fprintln(f, "three")
-	f.Flush()
-	if got := out.String(); got != "one\ntwo\nthree\n" {
-		t.Errorf("after Flush: %q", got)
-	}
+		time.Sleep(time.Millisecond) // the interval since the first line ends
+		synctest.Wait()
+		if got := out.String(); got != "one\ntwo\n" {
+			t.Errorf("after the interval: %q, want both lines", got)
+		}
+		fmt.Fprintln(f, "three")
+		f.Flush()
+		if got := out.String(); got != "one\ntwo\nthree\n" {
+			t.Errorf("after Flush: %q", got)
+		}
+	})
 }
 
 func TestHelpAndVersion(t *testing.T) {

@@ -14,6 +14,7 @@ import (
 	"github.com/coder/websocket"
 
 	"itemsapi/httpapi"
+	"itemsapi/internal/testserver"
 	"itemsapi/items"
 	"itemsapi/metrics"
 )
@@ -38,34 +39,25 @@ func waitRunning(t testing.TB, h *httpapi.Handler, want []string) {
 	if want == nil {
 		want = []string{}
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		got := httpapi.RunningOps(h)
+	var got []string
+	if !testserver.Eventually(5*time.Second, func() bool {
+		got = httpapi.RunningOps(h)
 		if got == nil {
 			got = []string{}
 		}
-		if slices.Equal(got, want) {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("operations running = %q, want %q", got, want)
-		}
-		runtime.Gosched()
-		time.Sleep(time.Millisecond) // polling, not waiting for an event
+		return slices.Equal(got, want)
+	}) {
+		t.Fatalf("operations running = %q, want %q", got, want)
 	}
 }
 
 // waitGoroutines waits until the process runs at most n goroutines.
 func waitGoroutines(t testing.TB, n int) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for runtime.NumGoroutine() > n {
-		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<20)
-			t.Fatalf("%d goroutines, want at most %d as before the socket opened:\n%s",
-				runtime.NumGoroutine(), n, buf[:runtime.Stack(buf, true)])
-		}
-		time.Sleep(5 * time.Millisecond)
+	if !testserver.Eventually(10*time.Second, func() bool { return runtime.NumGoroutine() <= n }) {
+		buf := make([]byte, 1<<20)
+		t.Fatalf("%d goroutines, want at most %d as before the socket opened:\n%s",
+			runtime.NumGoroutine(), n, buf[:runtime.Stack(buf, true)])
 	}
 }
 

@@ -445,7 +445,8 @@ func TestWritesRunConcurrently(t *testing.T) {
 
 // slow is an inner store that waits a little after each read and write,
 // once it has its result, to widen the windows between a commit and the
-// return of AddItem, and between a read's snapshot and its return.
+// return of AddItem, and between a read's snapshot and its return. Its
+// sleep waits for nothing: the delay is what the test is about.
 type slow struct{ items.Store }
 
 func pause() { time.Sleep(time.Duration(rand.IntN(200)) * time.Microsecond) }
