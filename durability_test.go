@@ -1,11 +1,8 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"net/http"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -152,56 +149,23 @@ type itemState struct {
 	deleted bool
 }
 
-// changeItem runs an updateItem or deleteItem and reports whether the
-// server acknowledged it without errors.
+// changeItem runs an updateItem or deleteItem as the admin and reports
+// whether the server acknowledged it without errors.
 func changeItem(ctx context.Context, url, query string, vars map[string]any) error {
-	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
-	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url+"/graphql", bytes.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+adminToken)
-	resp, err := http.DefaultClient.Do(req)
+	r, err := testserver.Post(ctx, url, adminToken, query, vars)
 	if err != nil {
 		return err
 	}
-	defer resp.Body.Close()
-	var r struct {
-		Data   map[string]any
-		Errors []any
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
-		return err
-	}
-	if len(r.Errors) > 0 || r.Data == nil {
-		return fmt.Errorf("errors: %v", r.Errors)
-	}
-	return nil
+	return r.Ok(nil)
 }
 
-// addItem adds one item and returns its id once the server acknowledged it.
+// addItem adds one item as the admin and returns its id once the server
+// acknowledged it.
 func addItem(ctx context.Context, url, name string) (string, error) {
-	body, _ := json.Marshal(map[string]any{
-		"query":     `mutation($n: String!) { addItem(input: {name: $n}) { id } }`,
-		"variables": map[string]any{"n": name},
-	})
-	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url+"/graphql", bytes.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+adminToken)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return "", err
+	var got struct{ AddItem struct{ ID string } }
+	r, err := testserver.Post(ctx, url, adminToken, `mutation($n: String!) { addItem(input: {name: $n}) { id } }`, map[string]any{"n": name})
+	if err == nil {
+		err = r.Ok(&got)
 	}
-	defer resp.Body.Close()
-	var r struct {
-		Data struct {
-			AddItem struct{ ID string }
-		}
-		Errors []any
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
-		return "", err
-	}
-	if len(r.Errors) > 0 || r.Data.AddItem.ID == "" {
-		return "", fmt.Errorf("addItem errors: %v", r.Errors)
-	}
-	return r.Data.AddItem.ID, nil
+	return got.AddItem.ID, err
 }

@@ -4,13 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
-	"github.com/coder/websocket/wsjson"
+
+	"itemsapi/internal/testserver"
 )
 
 // TestShutdownThenResumeOnAnotherProcess: two processes on one PostgreSQL
@@ -143,35 +143,14 @@ func (s *resumeSub) err() error {
 // graphql-transport-ws and passes on the ids received.
 func resumeSubscribe(t *testing.T, base, after string) *resumeSub {
 	t.Helper()
-	ctx := t.Context()
-	conn, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(base, "http")+"/graphql",
-		&websocket.DialOptions{Subprotocols: []string{"graphql-transport-ws"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.CloseNow() })
-	type msg struct {
-		Type    string          `json:"type"`
-		ID      string          `json:"id,omitempty"`
-		Payload json.RawMessage `json:"payload,omitempty"`
-	}
-	if err := wsjson.Write(ctx, conn, msg{Type: "connection_init"}); err != nil {
-		t.Fatal(err)
-	}
-	var ack msg
-	if err := wsjson.Read(ctx, conn, &ack); err != nil || ack.Type != "connection_ack" {
-		t.Fatalf("connection_init answered %+v, %v", ack, err)
-	}
-	q, _ := json.Marshal(map[string]any{"query": `subscription($a: ID) { itemAdded(after: $a) { id } }`, "variables": map[string]any{"a": after}})
-	if err := wsjson.Write(ctx, conn, msg{Type: "subscribe", ID: "1", Payload: q}); err != nil {
-		t.Fatal(err)
-	}
+	ws := testserver.DialWS(t, base, nil, nil)
+	ws.Subscribe(t, "1", `subscription($a: ID) { itemAdded(after: $a) { id } }`, map[string]any{"a": after})
+	conn := ws.Conn
 	s := &resumeSub{ids: make(chan string, 1<<16), conn: conn}
 	go func() {
 		defer close(s.ids)
 		for {
-			var m msg
-			err := wsjson.Read(context.Background(), conn, &m)
+			m, err := ws.Read(context.Background())
 			if err == nil && m.Type != "next" {
 				err = fmt.Errorf("message %s %s", m.Type, m.Payload)
 			}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -15,7 +14,6 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
-	"github.com/coder/websocket/wsjson"
 	"github.com/jackc/pgx/v5"
 
 	"itemsapi/internal/testserver"
@@ -109,35 +107,14 @@ func TestTwoProcessesOnePostgres(t *testing.T) {
 func subscribe(t *testing.T, base, token string) <-chan string {
 	t.Helper()
 	ctx := t.Context()
-	conn, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(base, "http")+"/graphql",
-		&websocket.DialOptions{Subprotocols: []string{"graphql-transport-ws"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.CloseNow() })
-	type msg struct {
-		Type    string          `json:"type"`
-		ID      string          `json:"id,omitempty"`
-		Payload json.RawMessage `json:"payload,omitempty"`
-	}
-	init, _ := json.Marshal(map[string]string{"Authorization": "Bearer " + token})
-	if err := wsjson.Write(ctx, conn, msg{Type: "connection_init", Payload: init}); err != nil {
-		t.Fatal(err)
-	}
-	var ack msg
-	if err := wsjson.Read(ctx, conn, &ack); err != nil || ack.Type != "connection_ack" {
-		t.Fatalf("connection_init answered %+v, %v", ack, err)
-	}
-	q, _ := json.Marshal(map[string]string{"query": "subscription { itemAdded { id name } }"})
-	if err := wsjson.Write(ctx, conn, msg{Type: "subscribe", ID: "1", Payload: q}); err != nil {
-		t.Fatal(err)
-	}
+	ws := testserver.DialWS(t, base, nil, map[string]string{"Authorization": "Bearer " + token})
+	ws.Subscribe(t, "1", "subscription { itemAdded { id name } }", nil)
 	names := make(chan string, 1024)
 	go func() {
 		defer close(names)
 		for {
-			var m msg
-			if err := wsjson.Read(ctx, conn, &m); err != nil {
+			m, err := ws.Read(ctx)
+			if err != nil {
 				return
 			}
 			if m.Type != "next" {
@@ -666,29 +643,8 @@ func TestShutdownGraceRunsOut(t *testing.T) {
 
 // addDescribed adds an item with a description as the admin.
 func addDescribed(ctx context.Context, url, name, description string) error {
-	body, _ := json.Marshal(map[string]any{
-		"query":     `mutation($n: String!, $d: String) { addItem(input: {name: $n, description: $d}) { id } }`,
-		"variables": map[string]any{"n": name, "d": description},
-	})
-	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url+"/graphql", bytes.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+adminToken)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	var r struct {
-		Data   struct{ AddItem struct{ ID string } }
-		Errors []any
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
-		return err
-	}
-	if len(r.Errors) > 0 || r.Data.AddItem.ID == "" {
-		return fmt.Errorf("addItem errors: %v", r.Errors)
-	}
-	return nil
+	return changeItem(ctx, url, `mutation($n: String!, $d: String) { addItem(input: {name: $n, description: $d}) { id } }`,
+		map[string]any{"n": name, "d": description})
 }
 
 // itemEvent is an item as a subscriber receives it.
@@ -714,32 +670,13 @@ type itemFollower struct {
 // id unless after is empty, over a socket dialed with opts.
 func followItems(t *testing.T, base, after string, opts *websocket.DialOptions) *itemFollower {
 	t.Helper()
-	if opts == nil {
-		opts = &websocket.DialOptions{}
+	ws := testserver.DialWS(t, base, opts, map[string]string{"Authorization": "Bearer " + adminToken})
+	if after == "" {
+		ws.Subscribe(t, "1", "subscription { itemAdded { id name description } }", nil)
+	} else {
+		ws.Subscribe(t, "1", "subscription($after: ID) { itemAdded(after: $after) { id name description } }", map[string]any{"after": after})
 	}
-	opts.Subprotocols = []string{"graphql-transport-ws"}
-	conn, _, err := websocket.Dial(t.Context(), "ws"+strings.TrimPrefix(base, "http")+"/graphql", opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	write := func(m string) {
-		if err := conn.Write(t.Context(), websocket.MessageText, []byte(m)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	write(`{"type":"connection_init","payload":{"Authorization":"Bearer ` + adminToken + `"}}`)
-	if _, data, err := conn.Read(t.Context()); err != nil || !strings.Contains(string(data), `"connection_ack"`) {
-		t.Fatalf("connection_init answered %s, %v", data, err)
-	}
-	payload := map[string]any{"query": "subscription { itemAdded { id name description } }"}
-	if after != "" {
-		payload = map[string]any{
-			"query":     "subscription($after: ID) { itemAdded(after: $after) { id name description } }",
-			"variables": map[string]any{"after": after},
-		}
-	}
-	sub, _ := json.Marshal(map[string]any{"type": "subscribe", "id": "1", "payload": payload})
-	write(string(sub))
+	conn := ws.Conn
 
 	f := &itemFollower{news: make(chan struct{}, 1)}
 	done := make(chan struct{})

@@ -282,18 +282,7 @@ func TestShutdownEndsSubscriptions(t *testing.T) {
 // has ended it (or when --shutdown-grace runs out).
 func TestShutdownClosesWebsocketsGoingAway(t *testing.T) {
 	s := start(t, map[string]string{"BOOTSTRAP_ADMIN_TOKEN": adminToken}, "--db", "memory", "--shutdown-grace", "500ms")
-	dial := func() *websocket.Conn {
-		conn, _, err := websocket.Dial(t.Context(), "ws"+strings.TrimPrefix(s.URL, "http")+"/graphql",
-			&websocket.DialOptions{Subprotocols: []string{"graphql-transport-ws"}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { conn.CloseNow() })
-		if err := conn.Write(t.Context(), websocket.MessageText, []byte(`{"type":"connection_init"}`)); err != nil {
-			t.Fatal(err)
-		}
-		return conn
-	}
+	dial := func() *websocket.Conn { return testserver.DialWS(t, s.URL, nil, nil).Conn }
 	closed := func(conn *websocket.Conn) <-chan websocket.StatusCode {
 		c := make(chan websocket.StatusCode, 1)
 		go func() {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
-	"net/http"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -15,31 +14,11 @@ import (
 	"itemsapi/items"
 )
 
-// answer is a GraphQL answer as a client sees it.
-type answer struct {
-	Data   json.RawMessage
-	Errors []struct {
-		Message    string
-		Extensions struct{ Code string }
-	}
-}
-
 // ask posts a query with token and returns the answer, errors included.
-func ask(t *testing.T, url, token, query string, vars map[string]any) answer {
+func ask(t *testing.T, url, token, query string, vars map[string]any) testserver.Response {
 	t.Helper()
-	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
-	req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, url+"/graphql", bytes.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := http.DefaultClient.Do(req)
+	a, err := testserver.Post(t.Context(), url, token, query, vars)
 	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var a answer
-	if err := json.NewDecoder(resp.Body).Decode(&a); err != nil {
 		t.Fatal(err)
 	}
 	return a
@@ -47,9 +26,9 @@ func ask(t *testing.T, url, token, query string, vars map[string]any) answer {
 
 // refused fails t unless a is refused as UNAUTHENTICATED with a message
 // containing why.
-func refused(t *testing.T, a answer, why string) {
+func refused(t *testing.T, a testserver.Response, why string) {
 	t.Helper()
-	if len(a.Errors) != 1 || a.Errors[0].Extensions.Code != "UNAUTHENTICATED" || !strings.Contains(a.Errors[0].Message, why) {
+	if len(a.Errors) != 1 || a.Errors[0].Code() != "UNAUTHENTICATED" || !strings.Contains(a.Errors[0].Message, why) {
 		t.Errorf("answer = %s %+v, want UNAUTHENTICATED saying %q", a.Data, a.Errors, why)
 	}
 }
@@ -134,7 +113,7 @@ func TestTokenCLIRevokesLastAdmin(t *testing.T) {
 	id, _ := items.TokenIDFromPrefix(root)
 	s := start(t, nil, "--db", db)
 	a := ask(t, s.URL, root, `mutation($id: ID!) { revokeToken(id: $id) { id } }`, map[string]any{"id": strconvI(id)})
-	if len(a.Errors) != 1 || a.Errors[0].Extensions.Code != "BAD_USER_INPUT" {
+	if len(a.Errors) != 1 || a.Errors[0].Code() != "BAD_USER_INPUT" {
 		t.Fatalf("revokeToken(last ADMIN) over GraphQL = %s %+v, want BAD_USER_INPUT", a.Data, a.Errors)
 	}
 	_, log := tokenCLI(t, db, "revoke", root[:len("itm_")+len(strconvI(id))+1]) // by its non-secret prefix
