@@ -26,17 +26,7 @@ import (
 // document that does not lex or parse leaves no verdict, as its text is all
 // that could be kept of it.
 type Limits struct {
-	// MaxTokens bounds the lexical tokens of a document.
-	MaxTokens int
-	// MaxDepth bounds how deeply selections nest, counted through
-	// fragments, introspection fields included.
-	MaxDepth int
-	// MaxCost bounds an operation's cost: each field costs 1, and items
-	// and search multiply the cost of their selection by `first` (clamped
-	// to 0..100, 20 when absent, 100 when it is a variable).
-	MaxCost int
-	// MaxDirectives bounds the directives on one field or fragment.
-	MaxDirectives int
+	OperationLimits
 	// CacheBytes bounds the memory of the verdicts kept (see
 	// internal/cache); 0 keeps none.
 	CacheBytes int64
@@ -48,6 +38,31 @@ type Limits struct {
 	Reserve func(ctx context.Context, bytes int64) error
 
 	verdicts *cache.Cache[[sha256.Size]byte, verdict]
+}
+
+// OperationLimits are the bounds on one operation's document, declared
+// once: the HTTP API's configuration embeds them and hands them to Limits.
+// Every one must be positive (see Check).
+type OperationLimits struct {
+	// MaxTokens bounds the lexical tokens of a document.
+	MaxTokens int
+	// MaxDepth bounds how deeply selections nest, counted through
+	// fragments, introspection fields included.
+	MaxDepth int
+	// MaxCost bounds an operation's cost: each field costs 1, and items
+	// and search multiply the cost of their selection by `first` (clamped
+	// to 0..100, 20 when absent, 100 when it is a variable).
+	MaxCost int
+	// MaxDirectives bounds the directives on one field or fragment.
+	MaxDirectives int
+}
+
+// Check returns an error when a limit is not positive.
+func (o OperationLimits) Check() error {
+	if o.MaxTokens <= 0 || o.MaxDepth <= 0 || o.MaxCost <= 0 || o.MaxDirectives <= 0 {
+		return fmt.Errorf("limits must be positive: %+v", o)
+	}
+	return nil
 }
 
 // BytesPerToken is what parsing and validating a document is reckoned to
@@ -83,8 +98,8 @@ func (*Limits) ExtensionName() string { return "Limits" }
 
 // Validate implements graphql.HandlerExtension.
 func (l *Limits) Validate(graphql.ExecutableSchema) error {
-	if l.MaxTokens <= 0 || l.MaxDepth <= 0 || l.MaxCost <= 0 || l.MaxDirectives <= 0 {
-		return fmt.Errorf("limits must be positive: %+v", *l)
+	if err := l.Check(); err != nil {
+		return err
 	}
 	l.verdicts = cache.New[[sha256.Size]byte, verdict](cache.Config{MaxBytes: l.CacheBytes})
 	return nil

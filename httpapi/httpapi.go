@@ -34,14 +34,9 @@ type Config struct {
 	Introspection bool
 	// MaxBodyBytes bounds a request body.
 	MaxBodyBytes int64
-	// MaxTokens bounds the lexical tokens of a document.
-	MaxTokens int
-	// MaxDepth bounds how deeply an operation's selections nest.
-	MaxDepth int
-	// MaxCost bounds the cost of an operation (see gqlspec.Limits).
-	MaxCost int
-	// MaxDirectives bounds the directives on one field.
-	MaxDirectives int
+	// OperationLimits bound an operation's document: its tokens, depth,
+	// cost and directives (see gqlspec.Limits).
+	gqlspec.OperationLimits
 	// MaxBatch bounds the operations of a batched request.
 	MaxBatch int
 	// QueryCacheBytes bounds the memory of the parsed and validated
@@ -138,12 +133,14 @@ func DefaultConfig() Config {
 	return Config{
 		Introspection: true,
 		MaxBodyBytes:  2 << 20,
-		MaxTokens:     200_000,
-		MaxDepth:      20,
-		MaxCost:       10_000,
-		MaxDirectives: 10,
-		MaxBatch:      10,
-		KeepAlive:     10 * time.Second,
+		OperationLimits: gqlspec.OperationLimits{
+			MaxTokens:     200_000,
+			MaxDepth:      20,
+			MaxCost:       10_000,
+			MaxDirectives: 10,
+		},
+		MaxBatch:  10,
+		KeepAlive: 10 * time.Second,
 
 		// The caches: 44 MiB here, and the read cache's 16 MiB
 		// (store/readcache) make 60 MiB in all.
@@ -343,12 +340,9 @@ func newGraphQL(cfg Config, deps Deps, ws *websocketTransport, held *heldDocs) h
 		srv.Use(extension.AutomaticPersistedQuery{Cache: apq})
 	}
 	limits := &gqlspec.Limits{
-		MaxTokens:     cfg.MaxTokens,
-		MaxDepth:      cfg.MaxDepth,
-		MaxCost:       cfg.MaxCost,
-		MaxDirectives: cfg.MaxDirectives,
-		CacheBytes:    cfg.LimitsCacheBytes,
-		Reserve:       reserve,
+		OperationLimits: cfg.OperationLimits,
+		CacheBytes:      cfg.LimitsCacheBytes,
+		Reserve:         reserve,
 	}
 	srv.Use(limits)
 	if deps.Metrics != nil {

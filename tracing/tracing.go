@@ -57,7 +57,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"os"
 
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
@@ -103,8 +102,13 @@ func New(tp trace.TracerProvider, prop propagation.TextMapPropagator) *Tracing {
 // when unset), and a resource with the service name and the SDK's and
 // host's attributes. Export failures are logged on log. Call Shutdown
 // when the server has stopped, to send the spans still buffered.
-func Setup(ctx context.Context, log *slog.Logger) (*Tracing, error) {
-	if err := checkEnv(); err != nil {
+//
+// Setup reads the environment through getenv for what it checks and
+// logs; the exporter, the sampler and the resource are OpenTelemetry's,
+// which read the OTEL_* variables of the process themselves, as the
+// OpenTelemetry specification defines them.
+func Setup(ctx context.Context, getenv func(string) string, log *slog.Logger) (*Tracing, error) {
+	if err := checkEnv(getenv); err != nil {
 		return nil, err
 	}
 	res, err := resource.New(ctx,
@@ -134,8 +138,8 @@ func Setup(ctx context.Context, log *slog.Logger) (*Tracing, error) {
 	service, _ := res.Set().Value(semconv.ServiceNameKey)
 	log.InfoContext(ctx, "tracing on",
 		"service", service.AsString(),
-		"endpoint", endpoint(),
-		"sampler", cmp.Or(os.Getenv("OTEL_TRACES_SAMPLER"), "parentbased_always_on"))
+		"endpoint", endpoint(getenv),
+		"sampler", cmp.Or(getenv("OTEL_TRACES_SAMPLER"), "parentbased_always_on"))
 	return t, nil
 }
 
@@ -181,11 +185,11 @@ func defaultPropagator() propagation.TextMapPropagator {
 
 // checkEnv rejects the settings of the environment that the exporter of
 // Setup would silently ignore.
-func checkEnv() error {
-	if e := os.Getenv("OTEL_TRACES_EXPORTER"); e != "" && e != "otlp" {
+func checkEnv(getenv func(string) string) error {
+	if e := getenv("OTEL_TRACES_EXPORTER"); e != "" && e != "otlp" {
 		return fmt.Errorf("tracing: OTEL_TRACES_EXPORTER=%q is not supported: only otlp is", e)
 	}
-	p := cmp.Or(os.Getenv("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"), os.Getenv("OTEL_EXPORTER_OTLP_PROTOCOL"))
+	p := cmp.Or(getenv("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"), getenv("OTEL_EXPORTER_OTLP_PROTOCOL"))
 	if p != "" && p != "http/protobuf" && p != "http/json" {
 		return fmt.Errorf("tracing: OTLP protocol %q is not supported: use http/protobuf (port 4318)", p)
 	}
@@ -194,8 +198,8 @@ func checkEnv() error {
 
 // endpoint is where the exporter sends spans, for the log, without any
 // user information the URL may hold.
-func endpoint() string {
-	if e := cmp.Or(os.Getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"), os.Getenv("OTEL_EXPORTER_OTLP_ENDPOINT")); e != "" {
+func endpoint(getenv func(string) string) string {
+	if e := cmp.Or(getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"), getenv("OTEL_EXPORTER_OTLP_ENDPOINT")); e != "" {
 		u, err := url.Parse(e)
 		if err != nil {
 			return "(invalid)"
