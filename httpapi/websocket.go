@@ -22,11 +22,14 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/errcode"
 	coderws "github.com/coder/websocket"
+	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"itemsapi/auth"
+	"itemsapi/graph"
 	"itemsapi/items"
 	"itemsapi/metrics"
+	"itemsapi/pubsub"
 )
 
 // GraphQL over websockets, in both protocols that clients speak:
@@ -124,6 +127,8 @@ type websocketTransport struct {
 	inflight *inflight
 	// held counts the documents of running operations (nil: not).
 	held *heldDocs
+	// fanout groups the subscriptions to a log that share answers.
+	fanout *fanout
 
 	mu       sync.Mutex
 	sockets  map[*wsConn]struct{}
@@ -137,12 +142,14 @@ func newWebsocket(cfg Config, deps Deps, tokens *auth.Tokens, l *limiter, access
 	// Sockets watch their tokens: start the poll that tells them of
 	// revocations now, rather than with the first socket.
 	tokens.Changed()
-	return &websocketTransport{
+	t := &websocketTransport{
 		cfg: cfg, tokens: tokens, limiter: l, access: access, log: deps.Logger, metrics: deps.Metrics, inflight: f, held: held,
 		deliveries: items.NewGate(4 * runtime.GOMAXPROCS(0)),
 		sockets:    map[*wsConn]struct{}{},
 		drained:    make(chan struct{}),
 	}
+	t.fanout = newFanout(t)
+	return t
 }
 
 // Supports implements graphql.Transport: every upgrade request.
@@ -377,7 +384,15 @@ type wsConn struct {
 	lastPong  time.Time
 	// res is the reservation of bytes in flight of the message being
 	// handled; only the socket's goroutine uses it.
-	res        *reservation
+	res *reservation
+	// subs holds the operations that follow a log without a goroutine
+	// of their own (fanout.go); the pump sends their events, and uses
+	// the round buffers.
+	subs       []*wsOp
+	pumpState  atomic.Int32
+	roundSubs  []*wsOp
+	roundOut   []outgoing
+	frame      []byte          // under wmu
 	readCtx    context.Context // the reads'; abort cancels it
 	stopRead   context.CancelFunc
 	changed    chan struct{} // closed and replaced as an operation returns
@@ -387,8 +402,11 @@ type wsConn struct {
 // wsOp is one operation of a socket.
 type wsOp struct {
 	id     string
+	idJ    []byte // id in JSON
 	cancel context.CancelFunc
 	pacer  *items.Pacer
+	// sub: it follows a log without a goroutine of its own (fanout.go).
+	sub *wsSub
 	// releaseDoc uncounts the document the operation keeps (heldDocs).
 	releaseDoc func()
 	// silenced: nothing more is sent for it. Set under wsConn.wmu, before
@@ -407,6 +425,14 @@ func (op *wsOp) setEnd(err error) {
 		op.endErr = err
 	}
 	op.mu.Unlock()
+}
+
+// idJSON returns the operation's id in JSON.
+func (op *wsOp) idJSON() []byte {
+	if op.idJ == nil {
+		op.idJ, _ = json.Marshal(op.id) // a string always marshals
+	}
+	return op.idJ
 }
 
 func (op *wsOp) end() error {
@@ -865,8 +891,27 @@ func (c *wsConn) start(id string, payload json.RawMessage) verdict {
 	}
 	op.pacer = items.NewPacer()
 	ctx = items.WithPacer(items.WithSubscriptionEnd(graphql.WithOperationContext(ctx, rc), op.setEnd), op.pacer)
-	responses, ctx, panicked := c.dispatch(ctx, rc)
-	go c.run(ctx, op, rc, responses, panicked, ended, name, reqID, received)
+	if rc.Operation == nil || rc.Operation.Operation != ast.Subscription {
+		responses, ctx, panicked := c.dispatch(ctx, rc)
+		go c.run(ctx, op, rc, responses, panicked, ended, name, reqID, received)
+		return verdict{}
+	}
+	// A subscription is dispatched under a context that outlives the
+	// operation: when it follows a log, its stream may serve the other
+	// subscriptions of its group after it ends (fanout.go).
+	tap := &pubsub.Tap{}
+	dctx, dcancel := context.WithCancel(pubsub.WithTap(context.WithoutCancel(ctx), tap))
+	responses, dctx, panicked := c.dispatch(dctx, rc)
+	if panicked || tap.Log() == nil {
+		context.AfterFunc(ctx, dcancel)
+		go c.run(dctx, op, rc, responses, panicked, ended, name, reqID, received)
+		return verdict{}
+	}
+	x := executor{ctx: dctx, cancel: dcancel, feed: tap.Feed(), handler: responses, rc: rc}
+	key := c.subKey(rc, tap, graph.EventCallerIndependent(rc.Operation), op)
+	c.follow(ctx, op, key, x, tap.After(), func(panicked bool) {
+		c.finishOp(ctx, op, panicked, ended, name, reqID, received)
+	})
 	return verdict{}
 }
 
@@ -1160,6 +1205,12 @@ func (c *wsConn) writeLocked(msg []byte) error {
 func (c *wsConn) message(typ, id string, payload []byte) []byte {
 	idJSON, _ := json.Marshal(id) // a string always marshals
 	b := make([]byte, 0, len(`{"type":"","id":,"payload":}`)+len(typ)+len(idJSON)+len(payload))
+	return appendMessage(b, typ, idJSON, payload)
+}
+
+// appendMessage appends to b the message of type typ for the operation
+// whose id is idJSON in JSON, with payload when not nil.
+func appendMessage(b []byte, typ string, idJSON, payload []byte) []byte {
 	b = append(b, `{"type":"`...)
 	b = append(b, typ...)
 	b = append(b, `","id":`...)
