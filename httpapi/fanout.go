@@ -59,14 +59,15 @@ const pumpBudget = 64
 
 // fanout keeps the groups of a transport's websocket subscriptions.
 type fanout struct {
-	t *websocketTransport
+	t      *websocketTransport
+	window int // groupWindow, but in tests
 
 	mu     sync.Mutex
 	groups map[groupKey]*group
 }
 
 func newFanout(t *websocketTransport) *fanout {
-	return &fanout{t: t, groups: map[groupKey]*group{}}
+	return &fanout{t: t, window: groupWindow, groups: map[groupKey]*group{}}
 }
 
 // groupKey is what makes two subscriptions' answers the same.
@@ -148,7 +149,7 @@ func (f *fanout) join(key groupKey, x executor) *group {
 	head := key.log.Head()
 	g := &group{
 		f: f, key: key, log: key.log, kind: key.kind, x: x, refs: 1,
-		win: make([]entry, groupWindow), floor: head, head: head,
+		win: make([]entry, f.window), floor: head, head: head,
 		sockets: map[*wsConn]int{},
 	}
 	f.groups[key] = g
@@ -176,7 +177,7 @@ func (f *fanout) leave(g *group) {
 	}
 }
 
-// groups returns how many groups run: for tests.
+// count returns how many groups run: for tests.
 func (f *fanout) count() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
