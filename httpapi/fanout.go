@@ -32,7 +32,7 @@ import (
 //   - Each socket has a pump, a goroutine that runs while the socket has
 //     something to send, not while it idles: it takes, for each of the
 //     socket's subscriptions, the answers after its position, frames them
-//     with its operation's id and writes them, several in one go. A
+//     with its operation's id and writes them, in one write (wscork.go). A
 //     subscription whose socket took so long that the group's window
 //     moved past its position leaves the window and reads the log by
 //     itself, from its own position, executing each event on the pump
@@ -573,6 +573,11 @@ func (c *wsConn) send(out []outgoing) {
 	typ := c.nextType()
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
+	if c.cork != nil {
+		// The messages leave together when the last is written.
+		c.cork.cork()
+		defer func() { _ = c.cork.uncork() }() // a failure closes the connection
+	}
 	buf := c.frame
 	for i, o := range out {
 		if o.op.silenced.Load() {

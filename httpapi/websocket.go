@@ -173,7 +173,8 @@ func (t *websocketTransport) Do(w http.ResponseWriter, r *http.Request, exec gra
 		return
 	}
 	defer t.unregister(c)
-	conn, err := coderws.Accept(w, r, &coderws.AcceptOptions{
+	cw := &corkWriter{ResponseWriter: w, timeout: t.cfg.WebsocketWriteTimeout}
+	conn, err := coderws.Accept(cw, r, &coderws.AcceptOptions{
 		Subprotocols:    []string{subprotocolTransportWS, subprotocolLegacy},
 		CompressionMode: coderws.CompressionDisabled,
 		OriginPatterns:  t.cfg.WebsocketOrigins,
@@ -183,6 +184,7 @@ func (t *websocketTransport) Do(w http.ResponseWriter, r *http.Request, exec gra
 	}
 	conn.SetReadLimit(wsReadLimit)
 	limitSendBuffer(r.Context())
+	c.cork = cw.conn
 	c.serve(conn)
 }
 
@@ -393,6 +395,7 @@ type wsConn struct {
 	roundSubs  []*wsOp
 	roundOut   []outgoing
 	frame      []byte          // under wmu
+	cork       *corkConn       // the connection, corked by send (nil: not hijacked through corkWriter)
 	readCtx    context.Context // the reads'; abort cancels it
 	stopRead   context.CancelFunc
 	changed    chan struct{} // closed and replaced as an operation returns
