@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 
 	"github.com/99designs/gqlgen/graphql"
+	coderws "github.com/coder/websocket"
 
 	"itemsapi/items"
 	"itemsapi/pubsub"
@@ -327,8 +328,7 @@ type wsSub struct {
 	buf    []items.Event
 	// waiting: a goroutine waits for the log to change, for a
 	// subscription that reads by itself and has read everything there is.
-	waiting   atomic.Bool
-	stopWatch func() bool
+	waiting atomic.Bool
 	// finish ends the operation (finishOp).
 	finish func(panicked bool)
 }
@@ -361,7 +361,8 @@ func (c *wsConn) follow(ctx context.Context, op *wsOp, key groupKey, x executor,
 	c.mu.Lock()
 	c.subs = append(c.subs, op)
 	c.mu.Unlock()
-	s.stopWatch = context.AfterFunc(ctx, c.kick) // its end is news too
+	// Its end is news too: whatever cancels ctx (stop, closeWith,
+	// finish, a failed write) kicks the pump.
 	c.kick()
 }
 
@@ -573,10 +574,13 @@ func (c *wsConn) send(out []outgoing) {
 	typ := c.nextType()
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
+	write := c.writeLocked
 	if c.cork != nil {
-		// The messages leave together when the last is written.
+		// The messages leave together when the last is written, within
+		// the write timeout (corkConn's): each goes to memory.
 		c.cork.cork()
 		defer func() { _ = c.cork.uncork() }() // a failure closes the connection
+		write = func(msg []byte) error { return c.conn.Write(context.Background(), coderws.MessageText, msg) }
 	}
 	buf := c.frame
 	for i, o := range out {
@@ -584,10 +588,11 @@ func (c *wsConn) send(out []outgoing) {
 			continue
 		}
 		buf = appendMessage(buf[:0], typ, o.op.idJSON(), o.payload)
-		if err := c.writeLocked(buf); err != nil {
+		if err := write(buf); err != nil {
 			for _, o := range out[i:] {
 				o.op.cancel()
 			}
+			c.kick() // to end them
 			break
 		}
 	}
@@ -605,7 +610,6 @@ func (c *wsConn) endSub(op *wsOp, panicked bool) {
 		c.subs = slices.Delete(c.subs, i, i+1)
 	}
 	c.mu.Unlock()
-	s.stopWatch()
 	if s.joined {
 		s.g.mu.Lock()
 		s.leaveWindow(c)

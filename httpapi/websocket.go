@@ -546,6 +546,7 @@ func (c *wsConn) finish() {
 	c.closing = true
 	c.mu.Unlock()
 	c.cancel()
+	c.kick() // the pump ends the subscriptions it runs
 	c.goroutines.Wait()
 	if !closing {
 		_ = c.conn.CloseNow() // the client closed it, or the connection broke
@@ -572,6 +573,7 @@ func (c *wsConn) closeWith(code coderws.StatusCode, reason string) {
 	conn, cancel := c.conn, c.cancel
 	c.mu.Unlock()
 	cancel()
+	c.kick()
 	go func() { _ = conn.Close(code, reason) }()
 }
 
@@ -839,7 +841,8 @@ func (c *wsConn) start(id string, payload json.RawMessage) verdict {
 		// Parsing reserves what it takes with the message's bytes.
 		ctx = context.WithValue(ctx, reservationKey{}, c.res)
 	}
-	ctx = graphql.StartOperationTrace(items.WithRequestID(ctx, reqID))
+	idCtx := items.WithRequestID(ctx, reqID) // what a subscription to a log keeps
+	ctx = graphql.StartOperationTrace(idCtx)
 	params.Headers = c.r.Header
 	params.ReadTime = graphql.TraceTiming{Start: received, End: graphql.Now()}
 	rc, errs := c.exec.CreateOperationContext(ctx, params)
@@ -910,10 +913,13 @@ func (c *wsConn) start(id string, payload json.RawMessage) verdict {
 		go c.run(dctx, op, rc, responses, panicked, ended, name, reqID, received)
 		return verdict{}
 	}
+	// It keeps neither its dispatch nor its document's operation context:
+	// its group executes for it (a subscription to a log costs little).
 	x := executor{ctx: dctx, cancel: dcancel, feed: tap.Feed(), handler: responses, rc: rc}
 	key := c.subKey(rc, tap, graph.EventCallerIndependent(rc.Operation), op)
-	c.follow(ctx, op, key, x, tap.After(), func(panicked bool) {
-		c.finishOp(ctx, op, panicked, ended, name, reqID, received)
+	op.pacer = nil
+	c.follow(idCtx, op, key, x, tap.After(), func(panicked bool) {
+		c.finishOp(idCtx, op, panicked, ended, name, reqID, received)
 	})
 	return verdict{}
 }
@@ -989,6 +995,9 @@ func (c *wsConn) stop(id string) {
 		c.wmu.Unlock()
 	}
 	op.cancel()
+	if op.sub != nil {
+		c.kick() // its pump ends it
+	}
 }
 
 // run is the goroutine of one operation: it sends the operation's

@@ -65,6 +65,9 @@ func (c *corkConn) Write(p []byte) (int, error) {
 		return 0, c.err
 	}
 	if c.corked {
+		if c.held == nil {
+			c.held = *heldBuffers.Get().(*[]byte)
+		}
 		c.held = append(c.held, p...)
 		if len(c.held) >= corkMax {
 			if err := c.flushLocked(); err != nil {
@@ -86,13 +89,26 @@ func (c *corkConn) cork() {
 	c.mu.Unlock()
 }
 
-// uncork writes what is held, and writes through from now on.
+// uncork writes what is held, and writes through from now on. The
+// buffer goes back to the pool: a socket that idles holds none.
 func (c *corkConn) uncork() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.corked = false
-	return c.flushLocked()
+	err := c.flushLocked()
+	if c.held != nil && cap(c.held) <= corkMax*2 {
+		held := c.held[:0]
+		heldBuffers.Put(&held)
+	}
+	c.held = nil
+	return err
 }
+
+// heldBuffers are the buffers of corked connections.
+var heldBuffers = sync.Pool{New: func() any {
+	b := make([]byte, 0, 4<<10)
+	return &b
+}}
 
 // flushLocked writes what is held. c.mu is held.
 func (c *corkConn) flushLocked() error {
@@ -106,11 +122,7 @@ func (c *corkConn) flushLocked() error {
 	if c.timeout > 0 {
 		_ = c.Conn.SetWriteDeadline(time.Time{})
 	}
-	if cap(c.held) > corkMax*2 {
-		c.held = nil
-	} else {
-		c.held = c.held[:0]
-	}
+	c.held = c.held[:0]
 	if err != nil {
 		c.err = err
 		c.Conn.Close()
