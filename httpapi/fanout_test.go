@@ -385,3 +385,38 @@ func settledGoroutines() int {
 	}
 	return last
 }
+
+// TestSubscriptionGroupsClientThatDoesNotRead: a socket whose client
+// reads nothing is disconnected once a write has waited for the write
+// timeout, and its group's other subscriptions, on a socket that reads,
+// get every item meanwhile.
+func TestSubscriptionGroupsClientThatDoesNotRead(t *testing.T) {
+	cfg := httpapi.DefaultConfig()
+	cfg.WebsocketWriteTimeout = 300 * time.Millisecond
+	ts, h := newWSServer(t, cfg, nil, nil)
+	baseline := runtime.NumGoroutine()
+	doc := `{"query":"subscription { itemAdded { id description } }"}`
+	stuck := dialFan(t, ts, false)
+	other := dialFan(t, ts, false)
+	for i := range 3 {
+		stuck.send(t, fmt.Sprintf(`{"type":"subscribe","id":"%d","payload":%s}`, i, doc))
+	}
+	stuck.sync(t)
+	stuck.pause(true)
+	other.send(t, `{"type":"subscribe","id":"o","payload":`+doc+`}`)
+	other.sync(t)
+	desc := strings.Repeat("d", items.MaxDescriptionLength)
+	const n = 3000 // 6 MB for each subscription: more than the buffers hold
+	for i := range n {
+		if _, err := ts.store.AddItem(t.Context(), items.NewItem{Name: fmt.Sprint("big ", i), Description: &desc}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	other.waitFor(t, func() bool { return len(other.got["o"]) == n }, "every item on the socket that reads")
+	waitRunning(t, h, []string{"o"}) // the stuck socket was closed
+	other.conn.CloseNow()
+	stuck.pause(false)
+	stuck.conn.CloseNow()
+	waitRunning(t, h, nil)
+	waitGoroutines(t, baseline)
+}
