@@ -49,7 +49,9 @@ import (
 //   - the socket's goroutine reads the client's messages in order, and
 //     parses, validates and dispatches each operation (for a subscription,
 //     its resolver opens the stream); the operation then runs on one
-//     goroutine of its own, which waits for results and sends them. It is
+//     goroutine of its own, which waits for results and sends them, except
+//     a subscription to the store's log, which needs none: its socket's
+//     pump sends what its group executed (fanout.go). It is
 //     counted (against Config.MaxSubscriptionsPerSocket, and in
 //     itemsapi_subscriptions_active) from its dispatch until that goroutine
 //     returns, whatever the client's ids say; a subscribe past the limit
@@ -67,10 +69,11 @@ import (
 //   - Shutdown drains: 503 to new upgrades, an error to new operations,
 //     1001 to each socket once its operations have ended, or at the end
 //     of the grace;
-//   - a message is written by the goroutine that has it to send, one at a
-//     time per socket, each within Config.WebsocketWriteTimeout: a client
-//     that does not read holds at most one message per operation, and is
-//     disconnected when a write times out. Nothing is queued.
+//   - a message is written by the goroutine that has it to send (the pump,
+//     for subscriptions to the log, several at once), one at a time per
+//     socket, each within Config.WebsocketWriteTimeout: a client that does
+//     not read holds at most one message per operation, or a pump's round,
+//     and is disconnected when a write times out. Nothing is queued.
 
 // Subprotocols of the two protocols. A client that names neither gets the
 // legacy one, as with gqlgen.
