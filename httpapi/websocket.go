@@ -577,7 +577,12 @@ func (c *wsConn) closeWith(code coderws.StatusCode, reason string) {
 	c.mu.Unlock()
 	cancel()
 	c.kick()
-	go func() { _ = conn.Close(code, reason) }()
+	go func() {
+		if c.cork != nil {
+			c.cork.release()
+		}
+		_ = conn.Close(code, reason)
+	}()
 }
 
 // abort cuts the socket's connection, without a close handshake, even

@@ -52,10 +52,11 @@ type corkConn struct {
 	net.Conn
 	timeout time.Duration
 
-	mu     sync.Mutex
-	corked bool
-	held   []byte
-	err    error
+	mu       sync.Mutex
+	corked   bool
+	released bool // corks no more: the socket closes
+	held     []byte
+	err      error
 }
 
 func (c *corkConn) Write(p []byte) (int, error) {
@@ -82,11 +83,21 @@ func (c *corkConn) Write(p []byte) (int, error) {
 	return c.Conn.Write(p)
 }
 
-// cork holds writes from now on.
+// cork holds writes from now on, unless released.
 func (c *corkConn) cork() {
 	c.mu.Lock()
-	c.corked = true
+	c.corked = !c.released
 	c.mu.Unlock()
+}
+
+// release writes what is held, and writes through from now on, corked or
+// not: the socket's close calls it before writing its close frame, which
+// must not wait behind a pump's round, nor be cut with what is held.
+func (c *corkConn) release() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.released, c.corked = true, false
+	_ = c.flushLocked()
 }
 
 // uncork writes what is held, and writes through from now on. The

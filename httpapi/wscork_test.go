@@ -34,7 +34,8 @@ func (c *countingConn) Close() error {
 // TestCorkConn checks that what is written while corked leaves in one
 // write when uncorked, in order; that a corked connection writes once it
 // holds corkMax bytes; that uncorked writes go through at once; and that
-// a write that fails closes the connection and fails every later one.
+// a write that fails closes the connection and fails every later one;
+// and that once released (the socket closes) nothing is held.
 func TestCorkConn(t *testing.T) {
 	under := &countingConn{}
 	c := &corkConn{Conn: under, timeout: time.Second}
@@ -77,5 +78,21 @@ func TestCorkConn(t *testing.T) {
 	under.fail = nil
 	if _, err := c.Write([]byte("f")); err == nil {
 		t.Fatal("a write after a failed one succeeded")
+	}
+
+	// The socket's close releases the cork: what is held goes first, and
+	// nothing is held any more.
+	under = &countingConn{}
+	c = &corkConn{Conn: under, timeout: time.Second}
+	c.cork()
+	_, _ = c.Write([]byte("g"))
+	c.release()
+	if len(under.writes) != 1 || string(under.writes[0]) != "g" {
+		t.Fatalf("release: writes %q, want the held g written", under.writes)
+	}
+	c.cork()
+	_, _ = c.Write([]byte("close"))
+	if len(under.writes) != 2 || string(under.writes[1]) != "close" {
+		t.Fatalf("a write after release was held: writes %q", under.writes)
 	}
 }
