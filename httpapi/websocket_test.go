@@ -451,13 +451,13 @@ func TestWebsocketOrigin(t *testing.T) {
 
 func TestWebsocketKeepAlive(t *testing.T) {
 	cfg := httpapi.DefaultConfig()
-	cfg.KeepAlive = 100 * time.Millisecond
+	cfg.KeepAlive = 250 * time.Millisecond
 	ts := newTestServerWith(t, cfg)
 
 	t.Run("a client that answers pings stays", func(t *testing.T) {
 		c := ts.dialWS(t, "graphql-transport-ws", nil)
 		c.init("")
-		for range 5 { // 500 ms: the deadline of 200 ms passes twice over
+		for range 5 { // 1.25 s: the deadline of 500 ms passes twice over
 			c.expect("ping", "")
 			c.send(`{"type":"pong"}`)
 		}
