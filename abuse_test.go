@@ -39,6 +39,16 @@ func startAbused(t *testing.T, why string) *abuser {
 	return newAbuser(t, s.URL)
 }
 
+// abuseRepeat returns format filled with each of 0 to n-1, one after
+// another: the bulk of a hostile document.
+func abuseRepeat(n int, format string) string {
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, format, i)
+	}
+	return b.String()
+}
+
 // abuseDeadline is how long any hostile request may take to be answered.
 // It is generous: every refusal here takes milliseconds on an idle
 // machine, and the bound only catches a server that reads, parses or
@@ -120,13 +130,8 @@ func TestAbuse(t *testing.T) {
 		}},
 
 		{"04 10,000 aliases", func(t *testing.T) {
-			var b strings.Builder
-			b.WriteString("{")
-			for i := range 10_000 {
-				fmt.Fprintf(&b, " a%d: item(id: \"1\") { id }", i)
-			}
-			b.WriteString(" }")
-			r := a.query(t, "10,000 aliases", b.String(), nil)
+			doc := "{" + abuseRepeat(10_000, ` a%d: item(id: "1") { id }`) + " }"
+			r := a.query(t, "10,000 aliases", doc, nil)
 			r.want(t, http.StatusOK, "GRAPHQL_VALIDATION_FAILED", "cost limit is 10000")
 			r.wantNoData(t)
 		}},
@@ -440,28 +445,14 @@ func TestAbuse(t *testing.T) {
 				}
 			})
 			t.Run("10,000 declared, unused", func(t *testing.T) {
-				var b strings.Builder
-				b.WriteString("query(")
-				for i := range 10_000 {
-					fmt.Fprintf(&b, "$v%d: Int ", i)
-				}
-				b.WriteString(") { __typename }")
-				r := a.query(t, "10,000 unused variable definitions", b.String(), nil)
+				doc := "query(" + abuseRepeat(10_000, "$v%d: Int ") + ") { __typename }"
+				r := a.query(t, "10,000 unused variable definitions", doc, nil)
 				r.want(t, http.StatusOK, "GRAPHQL_VALIDATION_FAILED", "$v0")
 				r.wantNoData(t)
 			})
 			t.Run("10,000 declared, used", func(t *testing.T) {
-				var b strings.Builder
-				b.WriteString("query(")
-				for i := range 10_000 {
-					fmt.Fprintf(&b, "$v%d: Boolean = false ", i)
-				}
-				b.WriteString(") { __typename")
-				for i := range 10_000 {
-					fmt.Fprintf(&b, " @skip(if: $v%d)", i)
-				}
-				b.WriteString(" }")
-				r := a.query(t, "10,000 directives using 10,000 variables", b.String(), nil)
+				doc := "query(" + abuseRepeat(10_000, "$v%d: Boolean = false ") + ") { __typename" + abuseRepeat(10_000, " @skip(if: $v%d)") + " }"
+				r := a.query(t, "10,000 directives using 10,000 variables", doc, nil)
 				r.want(t, http.StatusOK, "GRAPHQL_VALIDATION_FAILED", "directives")
 				r.wantNoData(t)
 			})
