@@ -26,6 +26,29 @@ import (
 	"github.com/coder/websocket"
 )
 
+// startAbused starts a real server in this process, over SQLite in a
+// temporary directory, with the admin token adminToken, and returns its
+// abuser; with -short it skips the test for why, unless why is empty.
+func startAbused(t *testing.T, why string) *abuser {
+	t.Helper()
+	if why != "" && testing.Short() {
+		t.Skip(why)
+	}
+	db := "sqlite:" + filepath.Join(t.TempDir(), "items.db")
+	s := start(t, map[string]string{"BOOTSTRAP_ADMIN_TOKEN": adminToken}, "--db", db)
+	return newAbuser(t, s.URL)
+}
+
+// abuseRepeat returns format filled with each of 0 to n-1, one after
+// another: the bulk of a hostile document.
+func abuseRepeat(n int, format string) string {
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, format, i)
+	}
+	return b.String()
+}
+
 // abuseDeadline is how long any hostile request may take to be answered.
 // It is generous: every refusal here takes milliseconds on an idle
 // machine, and the bound only catches a server that reads, parses or
@@ -48,9 +71,7 @@ const (
 // answers a normal query afterwards. Run with -v to see how long each
 // answer took.
 func TestAbuse(t *testing.T) {
-	db := "sqlite:" + filepath.Join(t.TempDir(), "items.db")
-	s := start(t, map[string]string{"BOOTSTRAP_ADMIN_TOKEN": adminToken}, "--db", db)
-	a := newAbuser(t, s.URL)
+	a := startAbused(t, "")
 
 	// The cases run in this order, on the one server, each as a subtest;
 	// after each, the server must still serve.
@@ -109,13 +130,8 @@ func TestAbuse(t *testing.T) {
 		}},
 
 		{"04 10,000 aliases", func(t *testing.T) {
-			var b strings.Builder
-			b.WriteString("{")
-			for i := range 10_000 {
-				fmt.Fprintf(&b, " a%d: item(id: \"1\") { id }", i)
-			}
-			b.WriteString(" }")
-			r := a.query(t, "10,000 aliases", b.String(), nil)
+			doc := "{" + abuseRepeat(10_000, ` a%d: item(id: "1") { id }`) + " }"
+			r := a.query(t, "10,000 aliases", doc, nil)
 			r.want(t, http.StatusOK, "GRAPHQL_VALIDATION_FAILED", "cost limit is 10000")
 			r.wantNoData(t)
 		}},
@@ -429,28 +445,14 @@ func TestAbuse(t *testing.T) {
 				}
 			})
 			t.Run("10,000 declared, unused", func(t *testing.T) {
-				var b strings.Builder
-				b.WriteString("query(")
-				for i := range 10_000 {
-					fmt.Fprintf(&b, "$v%d: Int ", i)
-				}
-				b.WriteString(") { __typename }")
-				r := a.query(t, "10,000 unused variable definitions", b.String(), nil)
+				doc := "query(" + abuseRepeat(10_000, "$v%d: Int ") + ") { __typename }"
+				r := a.query(t, "10,000 unused variable definitions", doc, nil)
 				r.want(t, http.StatusOK, "GRAPHQL_VALIDATION_FAILED", "$v0")
 				r.wantNoData(t)
 			})
 			t.Run("10,000 declared, used", func(t *testing.T) {
-				var b strings.Builder
-				b.WriteString("query(")
-				for i := range 10_000 {
-					fmt.Fprintf(&b, "$v%d: Boolean = false ", i)
-				}
-				b.WriteString(") { __typename")
-				for i := range 10_000 {
-					fmt.Fprintf(&b, " @skip(if: $v%d)", i)
-				}
-				b.WriteString(" }")
-				r := a.query(t, "10,000 directives using 10,000 variables", b.String(), nil)
+				doc := "query(" + abuseRepeat(10_000, "$v%d: Boolean = false ") + ") { __typename" + abuseRepeat(10_000, " @skip(if: $v%d)") + " }"
+				r := a.query(t, "10,000 directives using 10,000 variables", doc, nil)
 				r.want(t, http.StatusOK, "GRAPHQL_VALIDATION_FAILED", "directives")
 				r.wantNoData(t)
 			})
@@ -733,12 +735,7 @@ const abuseHeapBound = 96 << 20
 // the race detector, which makes each request ten times slower, the
 // floods are a tenth as long (abuseScale): still far past every budget.
 func TestAbuseMemory(t *testing.T) {
-	if testing.Short() {
-		t.Skip("floods of gigabytes: not with -short")
-	}
-	db := "sqlite:" + filepath.Join(t.TempDir(), "items.db")
-	s := start(t, nil, "--db", db)
-	a := newAbuser(t, s.URL)
+	a := startAbused(t, "floods of gigabytes: not with -short")
 	// Each request is answered in tens of milliseconds (hundreds under
 	// the race detector); the floods are about memory, not speed, so
 	// their client waits longer than abuseDeadline on a loaded machine.
@@ -1274,12 +1271,7 @@ const abuseParseBound = 128 << 20
 // message could not have its memory within a second. Without the budget,
 // 256 sockets took the heap to 856 MiB.
 func TestAbuseWebsocketDocuments(t *testing.T) {
-	if testing.Short() {
-		t.Skip("hundreds of megabytes: not with -short")
-	}
-	db := "sqlite:" + filepath.Join(t.TempDir(), "items.db")
-	s := start(t, nil, "--db", db)
-	a := newAbuser(t, s.URL)
+	a := startAbused(t, "hundreds of megabytes: not with -short")
 	sockets := 256 / abuseScale
 	doc := "subscription { itemAdded { id " + strings.Repeat("__typename ", 95_000) + "} }"
 	payload, _ := json.Marshal(map[string]any{"query": doc})
@@ -1370,12 +1362,7 @@ func abusePeakLiveHeap() (stop func() uint64) {
 // graphql-sse; the live heap stays within abuseHeapBound. An id of 128
 // bytes runs.
 func TestAbuseLongOperationIDs(t *testing.T) {
-	if testing.Short() {
-		t.Skip("hundreds of megabytes: not with -short")
-	}
-	db := "sqlite:" + filepath.Join(t.TempDir(), "items.db")
-	s := start(t, nil, "--db", db)
-	a := newAbuser(t, s.URL)
+	a := startAbused(t, "hundreds of megabytes: not with -short")
 	const perSocket = 20
 	sockets := 20 / min(abuseScale, 4)
 	long := func(i int) string { return fmt.Sprintf("%0900000d", i) }
@@ -1451,12 +1438,7 @@ func TestAbuseLongOperationIDs(t *testing.T) {
 // streams of large documents are refused with 503 while the documents
 // kept fill their half.
 func TestAbuseLargeSubscriptionDocuments(t *testing.T) {
-	if testing.Short() {
-		t.Skip("hundreds of megabytes: not with -short")
-	}
-	db := "sqlite:" + filepath.Join(t.TempDir(), "items.db")
-	s := start(t, nil, "--db", db)
-	a := newAbuser(t, s.URL)
+	a := startAbused(t, "hundreds of megabytes: not with -short")
 	const perSocket = 20
 	sockets := 20 / min(abuseScale, 4)
 	before := abuseLiveHeap()

@@ -334,7 +334,7 @@ func TestFlushingWriter(t *testing.T) {
 		out := &testserver.Log{} // a buffer safe to read while written
 		f := newFlushingWriter(out, 20*time.Millisecond)
 		fmt.Fprintln(f, "one")
-		time.Sleep(19 * time.Millisecond)
+		time.Sleep(19 * time.Millisecond) // the bubble's clock: no real wait
 		fmt.Fprintln(f, "two")
 		synctest.Wait()
 		if got := out.String(); got != "" {

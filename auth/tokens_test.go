@@ -1,40 +1,18 @@
 package auth_test
 
 import (
-	"context"
 	"errors"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"itemsapi/auth"
+	"itemsapi/internal/testserver"
 	"itemsapi/items"
 	"itemsapi/store/memory"
 	"itemsapi/store/storetest"
 )
 
-// countingStore counts the calls that reach the store.
-type countingStore struct {
-	*memory.Store
-	lookups, revisions, touches atomic.Int64
-}
-
-func (c *countingStore) TokenByHash(ctx context.Context, h items.TokenHash) (items.Token, items.User, error) {
-	c.lookups.Add(1)
-	return c.Store.TokenByHash(ctx, h)
-}
-
-func (c *countingStore) TokenRevision(ctx context.Context) (int64, error) {
-	c.revisions.Add(1)
-	return c.Store.TokenRevision(ctx)
-}
-
-func (c *countingStore) TouchTokens(ctx context.Context, used map[int64]time.Time) error {
-	c.touches.Add(1)
-	return c.Store.TouchTokens(ctx, used)
-}
-
-func newTokens(t *testing.T, opts auth.Options) (*auth.Tokens, *countingStore, *storetest.FakeClock) {
+func newTokens(t *testing.T, opts auth.Options) (*auth.Tokens, *testserver.Counting, *storetest.FakeClock) {
 	t.Helper()
 	mem := memory.New()
 	t.Cleanup(func() { mem.Close() })
@@ -44,7 +22,7 @@ func newTokens(t *testing.T, opts auth.Options) (*auth.Tokens, *countingStore, *
 	if opts.MaxBytes == 0 {
 		opts.MaxBytes = 1 << 20
 	}
-	store := &countingStore{Store: mem}
+	store := &testserver.Counting{Store: mem}
 	tokens := auth.NewTokens(store, opts)
 	t.Cleanup(func() { tokens.Close() })
 	return tokens, store, clock
@@ -69,10 +47,10 @@ func TestSteadyState(t *testing.T) {
 			t.Fatalf("Authenticate = %+v, %v; want ann USER", c, err)
 		}
 	}
-	if n := store.lookups.Load(); n != 1 {
+	if n := store.TokenLookups.Load(); n != 1 {
 		t.Errorf("100 requests with one token made %d look-ups, want 1", n)
 	}
-	if n := store.revisions.Load(); n != 100 {
+	if n := store.TokenRevisions.Load(); n != 100 {
 		t.Errorf("100 requests made %d revision checks, want 100 (one each)", n)
 	}
 }
@@ -97,13 +75,13 @@ func TestRevokedFromTheNextRequest(t *testing.T) {
 		t.Errorf("Check(revoked) = %v, want %v", err, items.ErrTokenRevoked)
 	}
 	// Other tokens are looked up once again, then remembered again.
-	before := store.lookups.Load()
+	before := store.TokenLookups.Load()
 	for range 3 {
 		if _, err := tokens.Authenticate(ctx, other); err != nil {
 			t.Errorf("Authenticate(other) = %v", err)
 		}
 	}
-	if n := store.lookups.Load() - before; n != 1 {
+	if n := store.TokenLookups.Load() - before; n != 1 {
 		t.Errorf("after a revocation, 3 requests with another token made %d look-ups, want 1", n)
 	}
 }
@@ -165,7 +143,7 @@ func TestLastUsed(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if n := store.touches.Load(); n != 0 {
+	if n := store.TokenTouches.Load(); n != 0 {
 		t.Errorf("%d writes of uses within the first minute, want 0", n)
 	}
 	clock.Add(time.Minute)
@@ -180,7 +158,7 @@ func TestLastUsed(t *testing.T) {
 	if err := tokens.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if n := store.touches.Load(); n != 2 {
+	if n := store.TokenTouches.Load(); n != 2 {
 		t.Errorf("%d writes of uses (one a minute on, one at Close), want 2", n)
 	}
 	if got, _ := store.Token(ctx, tok.ID); got.LastUsedAt == nil || !got.LastUsedAt.Equal(clock.Now()) {

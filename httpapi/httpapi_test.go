@@ -76,6 +76,18 @@ func addToken(t testing.TB, store items.Store, user string, role items.Role) str
 	return token
 }
 
+// wantRefusedAdd fails t unless r, the answer to an addItem, has one
+// error, of code, and the store still holds the before items it held.
+func (ts *testServer) wantRefusedAdd(t *testing.T, r gqlResponse, code string, before int) {
+	t.Helper()
+	if diff := cmp.Diff([]string{code}, r.codes()); diff != "" {
+		t.Errorf("codes (-want +got):\n%s", diff)
+	}
+	if after := count(t, ts.store); after != before {
+		t.Errorf("refused addItem stored something: %d items, want %d", after, before)
+	}
+}
+
 // gqlResponse is a GraphQL response as a client sees it.
 type gqlResponse struct {
 	Status  int
@@ -421,12 +433,7 @@ func TestAddItemAuth(t *testing.T) {
 			before := count(t, ts.store)
 			r := ts.post(t, tt.token, mutation, input)
 			if tt.wantCode != "" {
-				if diff := cmp.Diff([]string{tt.wantCode}, r.codes()); diff != "" {
-					t.Errorf("codes (-want +got):\n%s", diff)
-				}
-				if after := count(t, ts.store); after != before {
-					t.Errorf("refused addItem stored something: %d items, want %d", after, before)
-				}
+				ts.wantRefusedAdd(t, r, tt.wantCode, before)
 				return
 			}
 			var got struct{ AddItem item }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"itemsapi/httpapi"
+	"itemsapi/internal/testserver"
 )
 
 const acceptSSE = "text/event-stream"
@@ -401,16 +402,22 @@ func TestSSEReservationOperationLimit(t *testing.T) {
 		t.Fatalf("DELETE: %d", resp.StatusCode)
 	}
 	// The place is free once the stopped operation has returned.
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		resp := ts.request(t, http.MethodPost, "/graphql", gqlBody(itemAddedAfter2, map[string]any{"operationId": "b"}), withToken)
-		if resp.StatusCode == http.StatusAccepted {
-			break
-		}
-		if resp.StatusCode != http.StatusTooManyRequests || time.Now().After(deadline) {
-			t.Fatalf("an operation once the first is stopped: %d, want 202", resp.StatusCode)
-		}
+	if got := ts.startOnceFree(t, gqlBody(itemAddedAfter2, map[string]any{"operationId": "b"}), withToken, http.StatusTooManyRequests); got != http.StatusAccepted {
+		t.Fatalf("an operation once the first is stopped: %d, want 202", got)
 	}
+}
+
+// startOnceFree posts body, an operation of a reserved stream, until it
+// is answered other than busy (its place not yet freed), for up to 5 s,
+// and returns the last status.
+func (ts *streamServer) startOnceFree(t *testing.T, body string, header map[string]string, busy int) int {
+	t.Helper()
+	var status int
+	testserver.Eventually(5*time.Second, func() bool {
+		status = ts.request(t, http.MethodPost, "/graphql", body, header).StatusCode
+		return status != busy
+	})
+	return status
 }
 
 // TestSSEReservationReusedOperationID stops an operation of a reserved
@@ -444,15 +451,8 @@ func TestSSEReservationReusedOperationID(t *testing.T) {
 		}
 		// The stopped operation may not have returned yet: the place it
 		// takes is freed when it has, so wait for a 202.
-		deadline := time.Now().Add(5 * time.Second)
-		for {
-			resp := ts.request(t, http.MethodPost, "/graphql", gqlBody(sub, map[string]any{"operationId": "s"}), withToken)
-			if resp.StatusCode == http.StatusAccepted {
-				break
-			}
-			if resp.StatusCode != http.StatusConflict || time.Now().After(deadline) {
-				t.Fatalf("round %d: POST: %d, want 202", i, resp.StatusCode)
-			}
+		if got := ts.startOnceFree(t, gqlBody(sub, map[string]any{"operationId": "s"}), withToken, http.StatusConflict); got != http.StatusAccepted {
+			t.Fatalf("round %d: POST: %d, want 202", i, got)
 		}
 		ts.waitMetric(t, "itemsapi_subscriptions_active", 1)
 		name := fmt.Sprintf("round %d", i)

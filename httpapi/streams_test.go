@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"mime"
 	"mime/multipart"
 	"net/http"
@@ -21,7 +20,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"itemsapi/httpapi"
-	"itemsapi/items"
 	"itemsapi/metrics"
 	"itemsapi/store/memory"
 )
@@ -36,13 +34,10 @@ type streamServer struct {
 
 func newStreamServer(t testing.TB, cfg httpapi.Config) *streamServer {
 	t.Helper()
-	mem := memory.New()
-	t.Cleanup(func() { mem.Close() })
-	ts := &streamServer{mem: mem, adminToken: addToken(t, mem, "root", items.RoleAdmin)}
-	deps := httpapi.Deps{Store: mem, Broker: mem, Logger: slog.New(slog.DiscardHandler), Metrics: metrics.New(prometheus.NewRegistry())}
-	ts.Server = httptest.NewServer(httpapi.NewHandler(cfg, deps))
-	t.Cleanup(ts.Close)
-	return ts
+	ts, _ := newServer(t, cfg, func(ts *testServer, d *httpapi.Deps) {
+		d.Store, d.Metrics = ts.mem, metrics.New(prometheus.NewRegistry())
+	})
+	return &streamServer{Server: ts.Server, mem: ts.mem, adminToken: ts.adminToken}
 }
 
 // request sends a request with a JSON body (none when empty) and headers,

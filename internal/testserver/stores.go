@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync/atomic"
+	"time"
 
 	"itemsapi/items"
 )
@@ -15,6 +16,7 @@ type Counting struct {
 	ItemCalls, PageCalls, CountCalls atomic.Int64 // Item, Items, CountItems
 	UserCalls                        atomic.Int64 // Users
 	TokenLookups, TokenRevisions     atomic.Int64 // TokenByHash, TokenRevision
+	TokenTouches                     atomic.Int64 // TouchTokens
 }
 
 // Reads is the number of reads of items: Item, Items and CountItems.
@@ -50,6 +52,11 @@ func (c *Counting) TokenByHash(ctx context.Context, h items.TokenHash) (items.To
 func (c *Counting) TokenRevision(ctx context.Context) (int64, error) {
 	c.TokenRevisions.Add(1)
 	return c.Store.TokenRevision(ctx)
+}
+
+func (c *Counting) TouchTokens(ctx context.Context, used map[int64]time.Time) error {
+	c.TokenTouches.Add(1)
+	return c.Store.TouchTokens(ctx, used)
 }
 
 // ErrSecret is what a Faulty store fails with unless told otherwise: a
