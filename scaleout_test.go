@@ -181,6 +181,11 @@ func subscribe(t *testing.T, base, token string) <-chan string {
 			if err := wsjson.Read(ctx, conn, &m); err != nil {
 				return
 			}
+			if m.Type == "ping" { // the server's keep-alive, which a client answers
+				if err := wsjson.Write(ctx, conn, msg{Type: "pong"}); err != nil {
+					return
+				}
+			}
 			if m.Type != "next" {
 				continue
 			}

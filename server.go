@@ -70,7 +70,8 @@ type config struct {
 	// DebugAddr, when set, serves net/http/pprof there, apart from the API.
 	DebugAddr string
 	// ReadCacheBytes bounds the read cache (store/readcache); 0 turns it
-	// off. It is always off on PostgreSQL.
+	// off. It is always off, as is the response cache, on a store whose
+	// writes are Shared (PostgreSQL).
 	ReadCacheBytes int64
 }
 
@@ -311,11 +312,6 @@ func parseConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (c
 	if h.MaxInflightBytes <= 0 {
 		return cfg, errors.New("--max-inflight-bytes must be positive")
 	}
-	if isPostgres(cfg.DB) {
-		// Other processes write to the same database: an answer kept
-		// here could outlive a write made there.
-		cfg.HTTP.ResponseCacheBytes = 0
-	}
 	return cfg, nil
 }
 
@@ -352,10 +348,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	m := metrics.New(prometheus.NewRegistry())
 	served := m.Store(store) // metrics see the calls that reach the store
-	if !isPostgres(cfg.DB) && cfg.ReadCacheBytes > 0 {
-		// This process makes every write, so hot reads may come from
-		// memory, exactly (see store/readcache).
-		served = readcache.New(served, readcache.WithMaxBytes(cfg.ReadCacheBytes))
+	// The caches key on the store's record of writes (items.Writes), which
+	// is exact where this process makes every write.
+	if store.Writes().Shared() {
+		// Other processes write to the same database: an answer kept
+		// here could outlive a write made there.
+		cfg.HTTP.ResponseCacheBytes = 0
+	} else if cfg.ReadCacheBytes > 0 {
+		served = readcache.New(served, cfg.ReadCacheBytes)
 	}
 	// Closed after the server has stopped (deferred before serve), so the
 	// last uses of tokens are written.

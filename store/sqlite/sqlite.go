@@ -43,6 +43,9 @@ type Store struct {
 	r *sql.DB // read-only connections
 	// log delivers added items to subscribers; the writer appends to it.
 	log *pubsub.Log
+	// writes records the writes of items (see items.Writes): only this
+	// process writes items to the file.
+	writes *items.Writes
 
 	// AddItem hands its item to the writer through adds, unbuffered, so
 	// that the writer has taken an item or not. Import tells the writer
@@ -96,7 +99,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file:") {
 		return nil, fmt.Errorf("sqlite: %q is not a file path", path)
 	}
-	s := &Store{}
+	s := &Store{writes: items.NewWrites(false)}
 	if err := s.open(ctx, path); err != nil {
 		_ = s.Close()
 		return nil, err
@@ -496,22 +499,31 @@ func (s *Store) AddItem(ctx context.Context, n items.NewItem) (items.Item, error
 
 // submit hands req to the writer and waits for its answer: ctx's error if
 // ctx ends before the writer takes it, errClosed if the store closes
-// first; once taken, the change is made whatever ctx does.
+// first; once taken, the change is made whatever ctx does. The write
+// begins here, and ends here if the writer does not take it; otherwise
+// the writer ends it (see writeBatch).
 func (s *Store) submit(ctx context.Context, req *addRequest) (items.Item, error) {
 	if err := ctx.Err(); err != nil {
 		return items.Item{}, err
 	}
 	req.done = make(chan addResult, 1)
+	req.write = s.writes.Begin(req.op.kind())
 	select {
 	case s.adds <- req:
 	case <-ctx.Done():
+		req.write.End(ctx.Err())
 		return items.Item{}, ctx.Err()
 	case <-s.closing:
+		req.write.End(errClosed)
 		return items.Item{}, errClosed
 	}
 	res := <-req.done
 	return res.item, res.err
 }
+
+// Writes implements items.Store: this process makes every write of items
+// to the file (`itemsapi token` writes tokens alone).
+func (s *Store) Writes() *items.Writes { return s.writes }
 
 // UpdateItem implements items.Store. The writer applies it in the order it
 // takes it, with the additions and deletions of the same batch, so that

@@ -24,6 +24,10 @@ const maxBatch = 256
 // store was closed.
 var errClosed = items.Errorf(items.Unavailable, "the store is closed")
 
+// errImport ends the write of an Import in Store.writes: the number of
+// items it adds is not recorded.
+var errImport = errors.New("sqlite: an import of many items")
+
 // op is what a request asks of the writer.
 type op uint8
 
@@ -32,6 +36,17 @@ const (
 	opUpdate
 	opDelete
 )
+
+// kind is the kind of the event of a change that o makes.
+func (o op) kind() items.EventKind {
+	switch o {
+	case opUpdate:
+		return items.ItemUpdated
+	case opDelete:
+		return items.ItemDeleted
+	}
+	return items.ItemAdded
+}
 
 // addRequest is an AddItem, UpdateItem or DeleteItem call waiting for the
 // writer.
@@ -47,6 +62,8 @@ type addRequest struct {
 	// done gets the answer. It is buffered, so that the writer never waits
 	// for a caller.
 	done chan addResult
+	// write is the write as Store.writes records it, begun by submit.
+	write items.Write
 }
 
 type addResult struct {
@@ -204,33 +221,22 @@ func (s *Store) gather(batch []*addRequest) []*addRequest {
 }
 
 // writeBatch applies the requests of batch in one transaction, in order,
-// publishes the events of those applied, in position order, and answers
-// each caller.
+// ends their writes, publishes the events of those applied, in position
+// order, and answers each caller. The writes end before anything is
+// published: a subscriber that reads as soon as it gets an event gets no
+// answer kept from before it (see items.Writes).
 func (s *Store) writeBatch(batch []*addRequest) {
 	// Once taken, a change is applied whatever becomes of its caller: an
 	// interrupt between the commit and the answer would report a failure
 	// for a change made.
 	results, events := s.apply(context.Background(), batch)
+	for i, req := range batch {
+		req.write.End(results[i].err)
+	}
 	s.log.Append(events...)
 	for i, req := range batch {
 		req.done <- results[i]
 	}
-}
-
-// store adds its in one transaction and sets their IDs, in the order of
-// its. It returns the error of each item: nil for those stored; an item
-// that breaks a constraint fails alone.
-func (s *Store) store(ctx context.Context, its []items.Item) []error {
-	batch := make([]*addRequest, len(its))
-	for i, it := range its {
-		batch[i] = &addRequest{op: opAdd, item: it}
-	}
-	results, _ := s.apply(ctx, batch)
-	errs := make([]error, len(its))
-	for i, r := range results {
-		its[i].ID, errs[i] = r.item.ID, r.err
-	}
-	return errs
 }
 
 // apply applies batch in one transaction and returns the answer of each
@@ -543,6 +549,7 @@ func (s *Store) Import(ctx context.Context, batch []items.NewItem) error {
 		its[i] = items.Item{Name: n.Name, Description: n.Description, CreatedAt: now, CreatedByID: n.CreatedByID, Version: 1}
 	}
 	var events []items.Event
+	write := s.writes.Begin(items.ItemAdded)
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		if err := insertItems(ctx, tx.StmtContext(ctx, s.insertItems), its); err != nil {
 			return err
@@ -551,6 +558,9 @@ func (s *Store) Import(ctx context.Context, batch []items.NewItem) error {
 		events, err = s.logAdded(ctx, tx, its)
 		return err
 	})
+	// An import is recorded as one write, which ends as a failed one
+	// does, so that caches count the items again rather than add one.
+	write.End(errImport)
 	if code(err) == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY {
 		return items.Errorf(items.Invalid, "a creator of the items is no user")
 	}
