@@ -7,8 +7,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"runtime"
 	"slices"
+	"strings"
 	"time"
 
 	sqlite3 "modernc.org/sqlite/lib"
@@ -514,17 +516,48 @@ func insertItems(ctx context.Context, st *sql.Stmt, its []items.Item) error {
 	return nil
 }
 
+// newRow is an item to insert as s.insertItems reads it: a JSON object
+// whose keys are the columns it sets (newRowColumns).
+type newRow struct {
+	Name        string  `json:"name"`
+	NameFolded  string  `json:"name_folded"`
+	Description *string `json:"description"`
+	CreatedAt   int64   `json:"created_at"`
+	CreatedBy   *int64  `json:"created_by"` // null for nobody
+}
+
+// newRowColumns are the columns an insertion sets: the keys of newRow.
+var newRowColumns = jsonKeys(reflect.TypeFor[newRow]())
+
+// jsonKeys returns the JSON keys of the fields of the struct type t, in
+// order.
+func jsonKeys(t reflect.Type) []string {
+	keys := make([]string, t.NumField())
+	for i := range keys {
+		keys[i], _, _ = strings.Cut(t.Field(i).Tag.Get("json"), ",")
+	}
+	return keys
+}
+
+// fromJSON returns the expressions that read columns from the value of
+// json_each, an object keyed by them.
+func fromJSON(columns []string) string {
+	exprs := make([]string, len(columns))
+	for i, c := range columns {
+		exprs[i] = "value->>'" + c + "'"
+	}
+	return strings.Join(exprs, ", ")
+}
+
 // encodeItems returns its as the JSON array that s.insertItems reads: one
-// array of name, folded name, description, creation time and creator (null
-// for none) per item.
+// newRow per item.
 func encodeItems(its []items.Item) (string, error) {
-	rows := make([][5]any, len(its))
+	rows := make([]newRow, len(its))
 	for i, it := range its {
-		var createdBy any
+		rows[i] = newRow{Name: it.Name, NameFolded: items.FoldString(it.Name), Description: it.Description, CreatedAt: it.CreatedAt.UnixMicro()}
 		if it.CreatedByID != 0 {
-			createdBy = it.CreatedByID
+			rows[i].CreatedBy = &it.CreatedByID
 		}
-		rows[i] = [5]any{it.Name, items.FoldString(it.Name), it.Description, it.CreatedAt.UnixMicro(), createdBy}
 	}
 	b, err := json.Marshal(rows)
 	if err != nil {
