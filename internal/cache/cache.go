@@ -147,16 +147,6 @@ func (c *Cache[K, V]) Set(k K, v V, cost int64) bool {
 	return true
 }
 
-// Delete removes what is stored for k.
-func (c *Cache[K, V]) Delete(k K) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if old, ok := c.m.Load(k); ok {
-		c.remove(old.(*entry[K, V]))
-		c.ghost.trim(c.len())
-	}
-}
-
 func (c *Cache[K, V]) len() int { return c.small.n + c.main.n }
 
 // remove takes e out of the cache. The caller holds c.mu.
@@ -232,9 +222,6 @@ func (c *Cache[K, V]) Stats() Stats {
 		Hits: c.hits.Load(), Misses: c.misses.Load(), Evictions: c.evictions.Load(),
 	}
 }
-
-// MaxBytes returns the budget of c.
-func (c *Cache[K, V]) MaxBytes() int64 { return c.cfg.MaxBytes }
 
 // queue is a FIFO of entries, a doubly linked list: new entries go to the
 // front, the oldest is at the back.
