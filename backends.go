@@ -30,10 +30,6 @@ type backend struct {
 	// prefixes are what a --db value of the backend starts with; one that
 	// ends in neither ':' nor '/' is the whole value ("memory").
 	prefixes []string
-	// othersWrite is whether other processes may write to the same data:
-	// then what this process keeps in memory could outlive a write made
-	// by another, and the read and response caches stay off.
-	othersWrite bool
 	// flags registers the backend's own flags on fs, if it has any, and
 	// returns the opener that reads them once fs is parsed.
 	flags func(fs *flag.FlagSet) opener
@@ -41,7 +37,7 @@ type backend struct {
 
 // backends are the stores --db may name.
 var backends = []backend{
-	{prefixes: []string{"postgres://", "postgresql://"}, othersWrite: true, flags: func(fs *flag.FlagSet) opener {
+	{prefixes: []string{"postgres://", "postgresql://"}, flags: func(fs *flag.FlagSet) opener {
 		var pg postgres.Config
 		pg.RegisterFlags(fs)
 		return func(ctx context.Context, dsn string, log *slog.Logger) (storeBroker, error) {

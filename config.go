@@ -31,7 +31,8 @@ type Config struct {
 	// DebugAddr, when set, serves net/http/pprof there, apart from the API.
 	DebugAddr string
 	// ReadCacheBytes bounds the read cache (store/readcache); 0 turns it
-	// off. It is always off where other processes write (Backend).
+	// off. It is always off, as is the response cache, on a store whose
+	// writes are Shared (PostgreSQL): run reads that of the store.
 	ReadCacheBytes int64
 
 	// Backend is the row of backends that DB names, and open opens it
@@ -229,11 +230,6 @@ func parseConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (C
 		return cfg, err
 	}
 	cfg.Backend, cfg.open = backends[i], openers[i]
-	if cfg.Backend.othersWrite {
-		// Other processes write to the same database: an answer kept
-		// here could outlive a write made there.
-		cfg.HTTP.ResponseCacheBytes = 0
-	}
 	return cfg, nil
 }
 

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/coder/websocket/wsjson"
 	"github.com/jackc/pgx/v5"
 
 	"itemsapi/internal/testserver"
@@ -116,6 +117,11 @@ func subscribe(t *testing.T, base, token string) <-chan string {
 			m, err := ws.Read(ctx)
 			if err != nil {
 				return
+			}
+			if m.Type == "ping" { // the server's keep-alive, which a client answers
+				if err := wsjson.Write(ctx, ws.Conn, testserver.Message{Type: "pong"}); err != nil {
+					return
+				}
 			}
 			if m.Type != "next" {
 				continue

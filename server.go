@@ -80,10 +80,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	m := metrics.New(prometheus.NewRegistry())
 	served := m.Store(store) // metrics see the calls that reach the store
-	if !cfg.Backend.othersWrite && cfg.ReadCacheBytes > 0 {
-		// This process makes every write, so hot reads may come from
-		// memory, exactly (see store/readcache).
-		served = readcache.New(served, readcache.WithMaxBytes(cfg.ReadCacheBytes))
+	// The caches key on the store's record of writes (items.Writes), which
+	// is exact where this process makes every write.
+	if store.Writes().Shared() {
+		// Other processes write to the same database: an answer kept
+		// here could outlive a write made there.
+		cfg.HTTP.ResponseCacheBytes = 0
+	} else if cfg.ReadCacheBytes > 0 {
+		served = readcache.New(served, cfg.ReadCacheBytes)
 	}
 	// Closed after the server has stopped (deferred before serve), so the
 	// last uses of tokens are written.

@@ -202,28 +202,12 @@ func TestConfig(t *testing.T) {
 }
 
 // TestBackends: --db picks a row of the backends table, whose flags are
-// the server's, and a backend that others write to turns the caches of
-// this process off.
+// the server's. (Whether others write to a backend, which turns the
+// caches of this process off, the store itself says: Writes().Shared().)
 func TestBackends(t *testing.T) {
-	tests := []struct {
-		db              string
-		wantOthersWrite bool
-	}{
-		{"memory", false},
-		{"sqlite:items.db", false},
-		{"postgres://u@db/items", true},
-		{"postgresql://u@db/items", true},
-	}
-	for _, tt := range tests {
-		cfg, err := parseConfig(newFlagSet(io.Discard), []string{"--db", tt.db, "--pg-max-conns", "4"}, func(string) string { return "" })
-		if err != nil {
-			t.Fatalf("--db %s: %v", tt.db, err)
-		}
-		if cfg.Backend.othersWrite != tt.wantOthersWrite {
-			t.Errorf("--db %s: others write = %v, want %v", tt.db, cfg.Backend.othersWrite, tt.wantOthersWrite)
-		}
-		if off := cfg.HTTP.ResponseCacheBytes == 0; off != tt.wantOthersWrite {
-			t.Errorf("--db %s: response cache off = %v, want %v", tt.db, off, tt.wantOthersWrite)
+	for _, db := range []string{"memory", "sqlite:items.db", "postgres://u@db/items", "postgresql://u@db/items"} {
+		if _, err := parseConfig(newFlagSet(io.Discard), []string{"--db", db, "--pg-max-conns", "4"}, func(string) string { return "" }); err != nil {
+			t.Fatalf("--db %s: %v", db, err)
 		}
 	}
 	for _, bad := range []string{"mysql://db", "memoryx", "sqlite", "postgres:db"} {

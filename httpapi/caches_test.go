@@ -14,6 +14,7 @@ import (
 
 	"itemsapi/gqlspec"
 	"itemsapi/graph"
+	"itemsapi/items"
 	"itemsapi/store/memory"
 )
 
@@ -152,7 +153,7 @@ func TestCachesWithinBudget(t *testing.T) {
 
 	t.Run("response cache", func(t *testing.T) {
 		before := heapInUse()
-		c := newResponseCache(budget, nil)
+		c := newResponseCache(budget, items.NewWrites(false), nil)
 		for i := range 1000 { // 200 MB of answers
 			body := []byte(strings.Repeat("y", 200<<10))
 			c.store(fmt.Sprintf("POST\x00\x00{\"query\":\"{ a%d: __typename }\"}", i), &cachedResponse{

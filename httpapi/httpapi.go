@@ -118,8 +118,9 @@ type Config struct {
 	// default.
 	RateLimit RateLimit
 	// ResponseCacheBytes bounds the response cache (see respcache.go); 0
-	// turns it off. It is exact only where this process makes every write
-	// to the store: turn it off for PostgreSQL.
+	// turns it off. It keys on the store's versions (items.Writes), exact
+	// only where this process makes every write: keep it 0 when the
+	// store's writes are Shared.
 	ResponseCacheBytes int64
 	// CompiledPlans answers queries the plan compiler supports with a
 	// compiled plan instead of gqlgen's executor (see gqlspec/plan); off,
@@ -230,12 +231,10 @@ func NewHandler(cfg Config, deps Deps) *Handler {
 		}
 	}
 	// Writes go before subscription deliveries (see writePressure).
-	pressure := &writePressure{}
-	deps.Store = pressure.store(deps.Store)
+	pressure := &writePressure{writes: deps.Store.Writes()}
 	respCache := func(next http.Handler) http.Handler { return next }
 	if cfg.ResponseCacheBytes > 0 {
-		rc := newResponseCache(cfg.ResponseCacheBytes, deps.Metrics)
-		deps.Store = rc.watch(deps.Store)
+		rc := newResponseCache(cfg.ResponseCacheBytes, deps.Store.Writes(), deps.Metrics)
 		respCache = rc.middleware
 		if deps.Metrics != nil {
 			deps.Metrics.Cache("responses", rc.entries.Stats)

@@ -20,8 +20,8 @@ import (
 // get their items later, never fewer of them (they read the log from
 // their position). With fewer deliveries waiting, nothing waits.
 type writePressure struct {
-	writes atomic.Int64 // writes under way
-	queued atomic.Int64 // deliveries waiting for the gate
+	writes *items.Writes // the store's, which says what writes are under way
+	queued atomic.Int64  // deliveries waiting for the gate
 }
 
 // yieldAbove is how many deliveries must wait for the gate before writes
@@ -32,30 +32,16 @@ const yieldAbove = 1024
 // deliveries go on, slowly, under writes that never stop.
 const maxDeliveryWait = 20 * time.Millisecond
 
-// store returns s with its writes counted.
-func (p *writePressure) store(s items.Store) items.Store { return &pressuredStore{Store: s, p: p} }
-
-type pressuredStore struct {
-	items.Store
-	p *writePressure
-}
-
-func (s *pressuredStore) AddItem(ctx context.Context, n items.NewItem) (items.Item, error) {
-	s.p.writes.Add(1)
-	defer s.p.writes.Add(-1)
-	return s.Store.AddItem(ctx, n)
-}
-
 // yield waits while writes are under way, up to maxDeliveryWait or ctx's
 // end. Only the few deliveries inside the gate call it.
 func (p *writePressure) yield(ctx context.Context) {
-	if p == nil || p.writes.Load() == 0 || p.queued.Load() <= yieldAbove {
+	if p == nil || p.queued.Load() <= yieldAbove || p.writes.Version().Quiet() {
 		return
 	}
 	deadline := time.Now().Add(maxDeliveryWait)
 	timer := time.NewTimer(250 * time.Microsecond)
 	defer timer.Stop()
-	for p.writes.Load() > 0 && time.Now().Before(deadline) {
+	for !p.writes.Version().Quiet() && time.Now().Before(deadline) {
 		select {
 		case <-timer.C:
 			timer.Reset(250 * time.Microsecond)
@@ -63,16 +49,4 @@ func (p *writePressure) yield(ctx context.Context) {
 			return
 		}
 	}
-}
-
-func (s *pressuredStore) UpdateItem(ctx context.Context, id int64, u items.ItemUpdate) (items.Item, error) {
-	s.p.writes.Add(1)
-	defer s.p.writes.Add(-1)
-	return s.Store.UpdateItem(ctx, id, u)
-}
-
-func (s *pressuredStore) DeleteItem(ctx context.Context, id int64, d items.ItemDelete) error {
-	s.p.writes.Add(1)
-	defer s.p.writes.Add(-1)
-	return s.Store.DeleteItem(ctx, id, d)
 }

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -21,13 +20,16 @@ import (
 // byte the same request, with the bytes of that answer, without parsing,
 // validating or running anything, as long as no write has happened since.
 //
-// Exact: every write that goes through the store bumps a generation after
-// it commits and before it returns; an answer is kept with the generation
-// read before its request ran, and served only while the generation is
-// unchanged. A request that starts after a write returned therefore never
-// gets an answer made before it. This holds where this process makes every
-// write (SQLite, memory): on PostgreSQL, where other processes write too,
-// the server turns the cache off.
+// Exact: it keys on the store's versions (items.Writes), which every write
+// replaces when it begins and again once it has committed, before it is
+// published to subscribers or returns. An answer is kept with the version
+// read before its request ran, if no write was under way then nor began
+// meanwhile, and served only while that version is current. A request
+// that starts after a write returned, or after a subscriber got its event,
+// therefore never gets an answer made before it. This holds where this
+// process makes every write (SQLite, memory): where other processes write
+// too (PostgreSQL, whose writes are Shared), the server turns the cache
+// off.
 //
 // Only answers that depend on nothing but the items are kept: queries
 // without errors that select no @auth field and no User (see
@@ -45,7 +47,7 @@ import (
 const maxKeyBytes = 8 << 10
 
 type responseCache struct {
-	gen     atomic.Uint64
+	writes  *items.Writes
 	metrics *metrics.Metrics
 	seed    maphash.Seed
 	entries *cache.Cache[uint64, *cachedResponse]
@@ -55,7 +57,7 @@ type responseCache struct {
 
 type cachedResponse struct {
 	key       string
-	gen       uint64
+	seq       uint64 // the items.WriteVersion it was made at
 	body      []byte
 	operation string
 	// The header values of the answer, shared by every response that
@@ -69,8 +71,9 @@ func (e *cachedResponse) cost() int64 {
 	return int64(unsafe.Sizeof(*e) + uintptr(len(e.key)+len(e.body)+len(e.operation)) + 128)
 }
 
-func newResponseCache(maxBytes int64, m *metrics.Metrics) *responseCache {
+func newResponseCache(maxBytes int64, writes *items.Writes, m *metrics.Metrics) *responseCache {
 	c := &responseCache{
+		writes:  writes,
 		metrics: m,
 		seed:    maphash.MakeSeed(),
 		entries: cache.New[uint64, *cachedResponse](cache.Config{MaxBytes: maxBytes, MaxEntryBytes: maxBytes / 16}),
@@ -110,8 +113,8 @@ func (c *responseCache) middleware(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		gen := c.gen.Load()
-		if e := c.lookup(key, gen); e != nil {
+		v := c.writes.Version()
+		if e := c.lookup(key, v.Seq); e != nil {
 			*bufp = key
 			c.keys.Put(bufp)
 			c.serve(w, r, e, start)
@@ -125,9 +128,9 @@ func (c *responseCache) middleware(next http.Handler) http.Handler {
 		c.keys.Put(bufp)
 		note := &cacheNote{}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), cacheNoteKey{}, note)))
-		if note.body != nil {
+		if note.body != nil && c.writes.Unchanged(v) {
 			c.store(keyStr, &cachedResponse{
-				gen:          gen,
+				seq:          v.Seq,
 				contentType:  slices.Clone(w.Header().Values("Content-Type")),
 				cacheControl: slices.Clone(w.Header().Values("Cache-Control")),
 				body:         note.body,
@@ -184,9 +187,10 @@ func (c *responseCache) key(r *http.Request, buf []byte) (key, body []byte, ok b
 	return nil, nil, false
 }
 
-func (c *responseCache) lookup(key []byte, gen uint64) *cachedResponse {
+// lookup returns the answer kept for key at the version seq, or nil.
+func (c *responseCache) lookup(key []byte, seq uint64) *cachedResponse {
 	e, ok := c.entries.Get(maphash.Bytes(c.seed, key))
-	if !ok || e.gen != gen || e.key != string(key) {
+	if !ok || e.seq != seq || e.key != string(key) {
 		return nil
 	}
 	return e
@@ -210,41 +214,10 @@ func (c *responseCache) serve(w http.ResponseWriter, r *http.Request, e *cachedR
 func (c *responseCache) store(key string, e *cachedResponse) {
 	e.key = key
 	h := maphash.String(c.seed, key)
-	if old, ok := c.entries.Peek(h); ok && old.key == key && old.gen > e.gen {
+	if old, ok := c.entries.Peek(h); ok && old.key == key && old.seq > e.seq {
 		return
 	}
 	c.entries.Set(h, e, e.cost())
-}
-
-// watch returns s with every write bumping the cache's generation once it
-// has committed.
-func (c *responseCache) watch(s items.Store) items.Store { return &watchedStore{Store: s, c: c} }
-
-type watchedStore struct {
-	items.Store
-	c *responseCache
-}
-
-func (s *watchedStore) AddItem(ctx context.Context, n items.NewItem) (items.Item, error) {
-	// Bumped whatever the outcome: an error may come after a commit
-	// (a cancelled wait for a commit that went on).
-	defer s.c.gen.Add(1)
-	return s.Store.AddItem(ctx, n)
-}
-
-func (s *watchedStore) UpdateItem(ctx context.Context, id int64, u items.ItemUpdate) (items.Item, error) {
-	defer s.c.gen.Add(1)
-	return s.Store.UpdateItem(ctx, id, u)
-}
-
-func (s *watchedStore) DeleteItem(ctx context.Context, id int64, d items.ItemDelete) error {
-	defer s.c.gen.Add(1)
-	return s.Store.DeleteItem(ctx, id, d)
-}
-
-func (s *watchedStore) AddToken(ctx context.Context, userName string, role items.Role, hash items.TokenHash) (items.User, error) {
-	defer s.c.gen.Add(1)
-	return s.Store.AddToken(ctx, userName, role, hash)
 }
 
 // bodyReader is a bytes.Reader without the methods the transport does not

@@ -1,6 +1,8 @@
 package httpapi_test
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -11,6 +13,7 @@ import (
 
 	"itemsapi/httpapi"
 	"itemsapi/internal/testserver"
+	"itemsapi/items"
 )
 
 // newCountingServer is newTestServer, whose reads of the store are
@@ -173,5 +176,107 @@ func TestResponseCacheKeysOnlyWhatTheTransportTakes(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// lateStore is a store whose AddItem returns late: it hands the item it
+// added to added, then waits for release. The item is published to
+// subscribers meanwhile, as when the goroutine of the call waits for a
+// CPU.
+type lateStore struct {
+	items.Store
+	added   chan items.Item
+	release chan struct{}
+}
+
+func (s *lateStore) AddItem(ctx context.Context, n items.NewItem) (items.Item, error) {
+	it, err := s.Store.AddItem(ctx, n)
+	if err == nil {
+		s.added <- it
+		<-s.release
+	}
+	return it, err
+}
+
+// TestResponseCacheFreshForSubscribers: a subscriber that queries as soon
+// as itemAdded brings it an item sees the item, even before the call that
+// added it has returned, while other clients keep the query's answer in
+// the cache between writes.
+func TestResponseCacheFreshForSubscribers(t *testing.T) {
+	late := &lateStore{added: make(chan items.Item), release: make(chan struct{})}
+	ts, _ := newServer(t, httpapi.DefaultConfig(), func(_ *testServer, deps *httpapi.Deps) {
+		late.Store = deps.Store
+		deps.Store = late
+	})
+	sub, err := ts.mem.Subscribe(t.Context(), items.FromNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const query = `{ items(last: 1) { nodes { id } } }`
+	lastID := func() (string, error) {
+		resp, err := ts.Client().Post(ts.URL+"/graphql", "application/json", strings.NewReader(`{"query":"`+query+`"}`))
+		if err != nil {
+			return "", err
+		}
+		defer resp.Body.Close()
+		var got struct {
+			Data struct {
+				Items struct{ Nodes []struct{ ID string } }
+			}
+		}
+		if err := json.NewDecoder(resp.Body).Decode(&got); err != nil || len(got.Data.Items.Nodes) != 1 {
+			return "", fmt.Errorf("%s answered %+v, %v", query, got, err)
+		}
+		return got.Data.Items.Nodes[0].ID, nil
+	}
+
+	var stop atomic.Bool
+	var readers sync.WaitGroup
+	for range 2 {
+		readers.Go(func() {
+			for !stop.Load() {
+				if _, err := lastID(); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	defer func() { stop.Store(true); readers.Wait() }()
+
+	const rounds = 1000
+	for i := range rounds {
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			req, _ := http.NewRequest(http.MethodPost, ts.URL+"/graphql",
+				strings.NewReader(fmt.Sprintf(`{"query":"mutation { addItem(input: {name: \"late %d\"}) { id } }"}`, i)))
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Authorization", "Bearer "+ts.userToken)
+			resp, err := ts.Client().Do(req)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			resp.Body.Close()
+		}()
+		var it items.Item
+		select {
+		case it = <-late.added:
+		case <-done:
+			t.Fatalf("round %d: addItem returned without adding an item", i)
+		}
+		if got := <-sub.C; got.ID != it.ID {
+			t.Fatalf("round %d: itemAdded brought item %d, want %d", i, got.ID, it.ID)
+		}
+		got, err := lastID()
+		late.release <- struct{}{}
+		<-done
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := fmt.Sprint(it.ID); got != want {
+			t.Fatalf("round %d: once itemAdded brought item %s, the last item is %s: an answer from before the write", i, want, got)
+		}
 	}
 }

@@ -223,6 +223,11 @@ type Store interface {
 	// TokenStore: tokens with IDs, expiry and revocation.
 	TokenStore
 
+	// Writes returns the record of the store's writes of items, on which
+	// caches of its reads key, and which says whether other processes
+	// may write to it too (see Writes).
+	Writes() *Writes
+
 	// Ping reports whether the store answers.
 	Ping(ctx context.Context) error
 	// Close releases the store's resources; its subscriptions end.

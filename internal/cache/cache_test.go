@@ -57,6 +57,18 @@ func checkInvariants[K comparable, V any](t testing.TB, c *Cache[K, V]) {
 	}
 }
 
+// Delete removes what is stored for k: for tests, which check that the
+// queues stay sound when entries leave other than by eviction (the
+// service's caches never delete).
+func (c *Cache[K, V]) Delete(k K) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if old, ok := c.m.Load(k); ok {
+		c.remove(old.(*entry[K, V]))
+		c.ghost.trim(c.len())
+	}
+}
+
 func TestRandom(t *testing.T) {
 	for _, cfg := range []Config{
 		{MaxBytes: 40 * EntryOverhead},

@@ -23,7 +23,8 @@ var (
 // Store is an items.Store and items.Broker in memory, safe for concurrent
 // use. The zero value is not usable; call New.
 type Store struct {
-	log *pubsub.Log
+	log    *pubsub.Log
+	writes *items.Writes
 
 	mu     sync.RWMutex
 	items  []entry // in ID order, so pages are found by binary search
@@ -58,6 +59,7 @@ func New() *Store {
 		byFold: make(map[string]int64),
 		tokens: make(map[items.TokenHash]*items.Token),
 		byUser: make(map[int64][]*items.Token),
+		writes: items.NewWrites(false),
 	}
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	for _, n := range items.DemoItems {
@@ -221,51 +223,69 @@ func (s *Store) CountItems(ctx context.Context, search string) (int, error) {
 // AddItem implements items.Store. It returns an error with code Invalid when
 // n.CreatedByID names no user. Subscribers get the item before AddItem
 // returns, in the order of the IDs.
-func (s *Store) AddItem(ctx context.Context, n items.NewItem) (items.Item, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, ok := s.users[n.CreatedByID]; n.CreatedByID != 0 && !ok {
-		return items.Item{}, items.Errorf(items.Invalid, "no user with id %d", n.CreatedByID)
-	}
-	it := s.add(n, time.Now().UTC().Truncate(time.Microsecond))
-	// Appending under the lock that orders the changes keeps the log in
-	// position order.
-	s.log.Append(s.events[len(s.events)-1])
-	return it, nil
+func (s *Store) AddItem(ctx context.Context, n items.NewItem) (it items.Item, err error) {
+	err = s.write(items.ItemAdded, func() error {
+		if _, ok := s.users[n.CreatedByID]; n.CreatedByID != 0 && !ok {
+			return items.Errorf(items.Invalid, "no user with id %d", n.CreatedByID)
+		}
+		it = s.add(n, time.Now().UTC().Truncate(time.Microsecond))
+		return nil
+	})
+	return it, err
 }
 
 // UpdateItem implements items.Store.
-func (s *Store) UpdateItem(ctx context.Context, id int64, u items.ItemUpdate) (items.Item, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	i, ok := s.find(id)
-	if !ok {
-		return items.Item{}, items.NoItem(id)
-	}
-	it, err := u.Apply(s.items[i].item, time.Now())
-	if err != nil {
-		return items.Item{}, err
-	}
-	s.items[i] = entry{item: copyItem(it), folded: items.FoldString(it.Name)}
-	s.log.Append(s.record(items.ItemUpdated, it))
-	return it, nil
+func (s *Store) UpdateItem(ctx context.Context, id int64, u items.ItemUpdate) (it items.Item, err error) {
+	err = s.write(items.ItemUpdated, func() error {
+		i, ok := s.find(id)
+		if !ok {
+			return items.NoItem(id)
+		}
+		if it, err = u.Apply(s.items[i].item, time.Now()); err != nil {
+			return err
+		}
+		s.items[i] = entry{item: copyItem(it), folded: items.FoldString(it.Name)}
+		s.record(items.ItemUpdated, it)
+		return nil
+	})
+	return it, err
 }
 
 // DeleteItem implements items.Store.
 func (s *Store) DeleteItem(ctx context.Context, id int64, d items.ItemDelete) error {
+	return s.write(items.ItemDeleted, func() error {
+		i, ok := s.find(id)
+		if !ok {
+			return items.NoItem(id)
+		}
+		if err := d.Check(s.items[i].item); err != nil {
+			return err
+		}
+		s.items = slices.Delete(s.items, i, i+1)
+		s.record(items.ItemDeleted, items.Item{ID: id})
+		return nil
+	})
+}
+
+// write runs change, a write of kind that records its event unless it
+// fails, under s.mu; it ends the write in s.writes, then publishes the
+// event, still under the lock that orders the changes, which keeps the
+// log in position order.
+func (s *Store) write(kind items.EventKind, change func() error) error {
+	w := s.writes.Begin(kind)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	i, ok := s.find(id)
-	if !ok {
-		return items.NoItem(id)
+	events := len(s.events)
+	err := change()
+	w.End(err)
+	if len(s.events) > events {
+		s.log.Append(s.events[events:]...)
 	}
-	if err := d.Check(s.items[i].item); err != nil {
-		return err
-	}
-	s.items = slices.Delete(s.items, i, i+1)
-	s.log.Append(s.record(items.ItemDeleted, items.Item{ID: id}))
-	return nil
+	return err
 }
+
+// Writes implements items.Store: a store in memory has one process.
+func (s *Store) Writes() *items.Writes { return s.writes }
 
 // Users implements items.Store. Each user comes once, however often its ID
 // is asked for.

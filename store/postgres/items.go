@@ -183,6 +183,17 @@ SELECT id, name, description, created_at, coalesce(created_by, 0) FROM added`
 // when n.CreatedByID names no user, or when a text is not valid UTF-8 or
 // contains a NUL character.
 func (s *Store) AddItem(ctx context.Context, n items.NewItem) (items.Item, error) {
+	w := s.writes.Begin(items.ItemAdded)
+	it, err := s.addItem(ctx, n)
+	w.End(err)
+	if err == nil {
+		s.wakeStamper()
+	}
+	return it, err
+}
+
+// addItem inserts the item of AddItem.
+func (s *Store) addItem(ctx context.Context, n items.NewItem) (items.Item, error) {
 	if err := checkText("name", n.Name); err != nil {
 		return items.Item{}, err
 	}
@@ -205,7 +216,6 @@ func (s *Store) AddItem(ctx context.Context, n items.NewItem) (items.Item, error
 	}
 	it.CreatedAt = it.CreatedAt.UTC()
 	it.Version = 1
-	s.wakeStamper()
 	return it, nil
 }
 
@@ -216,7 +226,7 @@ func (s *Store) AddItem(ctx context.Context, n items.NewItem) (items.Item, error
 // Conflict. It fails with code Invalid for text PostgreSQL refuses.
 func (s *Store) UpdateItem(ctx context.Context, id int64, u items.ItemUpdate) (items.Item, error) {
 	var it items.Item
-	err := s.change(ctx, id, func(tx pgx.Tx, old items.Item) error {
+	err := s.change(ctx, items.ItemUpdated, id, func(tx pgx.Tx, old items.Item) error {
 		var err error
 		if it, err = u.Apply(old, time.Now()); err != nil {
 			return err
@@ -247,7 +257,7 @@ func (s *Store) UpdateItem(ctx context.Context, id int64, u items.ItemUpdate) (i
 
 // DeleteItem implements items.Store, as UpdateItem does.
 func (s *Store) DeleteItem(ctx context.Context, id int64, d items.ItemDelete) error {
-	return s.change(ctx, id, func(tx pgx.Tx, old items.Item) error {
+	return s.change(ctx, items.ItemDeleted, id, func(tx pgx.Tx, old items.Item) error {
 		if err := d.Check(old); err != nil {
 			return err
 		}
@@ -260,8 +270,20 @@ func (s *Store) DeleteItem(ctx context.Context, id int64, d items.ItemDelete) er
 
 // change runs f in a transaction on the item with that ID, whose row it
 // locks first, and commits when f succeeds; an *items.Error of f is
-// returned as it is. An unknown ID fails with items.NoItem.
-func (s *Store) change(ctx context.Context, id int64, f func(tx pgx.Tx, old items.Item) error) error {
+// returned as it is. An unknown ID fails with items.NoItem. The change is
+// a write of kind in s.writes.
+func (s *Store) change(ctx context.Context, kind items.EventKind, id int64, f func(tx pgx.Tx, old items.Item) error) error {
+	w := s.writes.Begin(kind)
+	err := s.changeTx(ctx, id, f)
+	w.End(err)
+	if err == nil {
+		s.wakeStamper()
+	}
+	return err
+}
+
+// changeTx is change's transaction.
+func (s *Store) changeTx(ctx context.Context, id int64, f func(tx pgx.Tx, old items.Item) error) error {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	tx, err := s.pool.Begin(ctx)
@@ -292,6 +314,5 @@ func (s *Store) change(ctx context.Context, id int64, f func(tx pgx.Tx, old item
 	if err := tx.Commit(ctx); err != nil {
 		return translate("change item", err)
 	}
-	s.wakeStamper()
 	return nil
 }

@@ -1,21 +1,3 @@
-// Package postgres is the items.Store and items.Broker for PostgreSQL,
-// through pgx. Several server processes may share one database: each sees
-// the items the others add, and each one's subscribers get every item added
-// by any of them, in one order, through LISTEN/NOTIFY (see Subscribe).
-//
-// The store needs the pg_trgm extension (shipped with PostgreSQL, and
-// trusted since PostgreSQL 13: a user with CREATE on the database may
-// install it). The first Open installs it, in schema public, and creates the
-// tables in the first schema of the connection's search_path, so one
-// database can hold several stores, one per schema.
-//
-// Insertions commit independently: no lock is shared by the writers of
-// every process, so AddItem's rate grows with the connections and the
-// processes, and commits share their WAL flushes. Subscribers still read
-// one order: after commit, each event gets a position in the store's log
-// from a stamping round, and positions become visible in increasing order
-// (see Subscribe, and docs/log.md for why simpler designs lose or reorder
-// events).
 package postgres
 
 import (
@@ -143,6 +125,9 @@ type Store struct {
 
 	// tokens follows token revocations (see tokens.go).
 	tokens tokenWatch
+	// writes records this process's writes of items; other processes
+	// write too.
+	writes *items.Writes
 }
 
 // Open connects to the database that cfg names, brings its schema up to
@@ -184,6 +169,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Store, error) {
 		wake:         make(chan struct{}, 1),
 		done:         make(chan struct{}),
 		followed:     make(chan struct{}),
+		writes:       items.NewWrites(true),
 	}
 	s.tokens.read = newFreshRead(s.readRevision)
 	s.pool, err = pgxpool.NewWithConfig(ctx, poolConfig)
@@ -237,6 +223,11 @@ func (s *Store) open(ctx context.Context) error {
 func (s *Store) bound(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(ctx, s.cfg.ConnectTimeout+s.cfg.StatementTimeout+time.Second)
 }
+
+// Writes implements items.Store: it records this process's writes, but
+// other processes write to the database too (Shared), and their items
+// reach subscribers through the log.
+func (s *Store) Writes() *items.Writes { return s.writes }
 
 // Ping implements items.Store: it fails while the database does not answer
 // within the store's timeouts, with an internal error.

@@ -21,16 +21,17 @@ import (
 	"itemsapi/store/storetest"
 )
 
-// newStore returns a Store in front of inner and closes it when t ends.
-func newStore(t testing.TB, inner items.Store, opts ...readcache.Option) *readcache.Store {
-	s := readcache.New(inner, opts...)
+// newStore returns a Store of maxBytes in front of inner and closes it
+// when t ends.
+func newStore(t testing.TB, inner items.Store, maxBytes int64) *readcache.Store {
+	s := readcache.New(inner, maxBytes)
 	t.Cleanup(func() { s.Close() })
 	return s
 }
 
 func TestStore(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) items.Store {
-		return newStore(t, memory.New())
+		return newStore(t, memory.New(), readcache.DefaultMaxBytes)
 	})
 }
 
@@ -38,9 +39,7 @@ func TestStore(t *testing.T) {
 // nearly every miss.
 func TestStoreTiny(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) items.Store {
-		return newStore(t, memory.New(),
-			readcache.WithMaxItems(2), readcache.WithMaxPages(3), readcache.WithMaxCounts(2),
-			readcache.WithMaxBytes(16<<10))
+		return newStore(t, memory.New(), 16<<10)
 	})
 }
 
@@ -55,15 +54,8 @@ func TestStoreSQLite(t *testing.T) {
 		if err != nil {
 			t.Fatalf("sqlite.Open() = %v", err)
 		}
-		return newStore(t, db)
+		return newStore(t, db, readcache.DefaultMaxBytes)
 	})
-}
-
-func TestSubscribeWithoutBroker(t *testing.T) {
-	s := newStore(t, struct{ items.Store }{memory.New()})
-	if sub, err := s.Subscribe(t.Context(), items.FromNow); err == nil {
-		t.Errorf("Subscribe() = %v, nil, want an error: the inner store is no broker", sub)
-	}
 }
 
 // check reads through s and fails t unless the result is want and the
@@ -85,7 +77,7 @@ func check[T comparable](t *testing.T, what string, calls *atomic.Int64, read fu
 func TestHitsAndInvalidation(t *testing.T) {
 	ctx := t.Context()
 	inner := &testserver.Counting{Store: memory.New()}
-	s := newStore(t, inner)
+	s := newStore(t, inner, readcache.DefaultMaxBytes)
 	ids := func(q items.ItemQuery) func() (string, error) {
 		return func() (string, error) {
 			page, err := s.Items(ctx, q)
@@ -142,11 +134,16 @@ func TestHitsAndInvalidation(t *testing.T) {
 }
 
 // TestEvictionKeepsHotEntries checks that a page read between every miss
-// outlives a stream of pages read once.
+// outlives a stream of pages read once, with room for about 8 pages.
 func TestEvictionKeepsHotEntries(t *testing.T) {
 	ctx := t.Context()
+	probe := newStore(t, memory.New(), readcache.DefaultMaxBytes)
+	if _, err := probe.Items(ctx, items.ItemQuery{After: 10, Limit: 5}); err != nil {
+		t.Fatal(err)
+	}
+	pageBytes := probe.CacheStats()["pages"].Bytes
 	inner := &testserver.Counting{Store: memory.New()}
-	s := newStore(t, inner, readcache.WithMaxPages(8))
+	s := newStore(t, inner, 8*pageBytes*8/3) // pages get three eighths
 	hot := items.ItemQuery{Limit: 1}
 	for after := range int64(200) {
 		if _, err := s.Items(ctx, hot); err != nil {
@@ -161,35 +158,10 @@ func TestEvictionKeepsHotEntries(t *testing.T) {
 	}
 }
 
-func TestBounds(t *testing.T) {
-	ctx := t.Context()
-	const maxEntries = 10
-	s := newStore(t, memory.New(), readcache.WithMaxItems(maxEntries),
-		readcache.WithMaxPages(maxEntries), readcache.WithMaxCounts(maxEntries))
-	added := storetest.AddItems(t, s, names("item", 300)...)
-	for i, it := range added {
-		got, err := s.Item(ctx, it.ID)
-		if err != nil || got.Name != it.Name {
-			t.Fatalf("Item(%d) = %v, %v, want %q", it.ID, got, err, it.Name)
-		}
-		page, err := s.Items(ctx, items.ItemQuery{After: it.ID - 1, Limit: 2})
-		if err != nil || len(page) == 0 || page[0].ID != it.ID {
-			t.Fatalf("Items(After %d) = %v, %v, want %d first", it.ID-1, storetest.IDs(page), err, it.ID)
-		}
-		if n, err := s.CountItems(ctx, it.Name); err != nil || n != 1 {
-			t.Fatalf("CountItems(%q) = %d, %v, want 1", it.Name, n, err)
-		}
-		checkStats(t, fmt.Sprintf("after %d reads of each kind", i+1), s.Stats(), maxEntries, readcache.DefaultMaxBytes)
-	}
-	if st := s.Stats(); st.Items.Entries != maxEntries || st.Pages.Entries != maxEntries || st.Counts.Entries != maxEntries {
-		t.Errorf("Stats() = %+v, want every cache full", st)
-	}
-}
-
 func TestByteBounds(t *testing.T) {
 	ctx := t.Context()
 	const maxBytes = 256 << 10
-	s := newStore(t, memory.New(), readcache.WithMaxBytes(maxBytes))
+	s := newStore(t, memory.New(), maxBytes)
 	longest := strings.Repeat("é", items.MaxDescriptionLength)
 	for i := range 200 {
 		name := strings.Repeat("ü", items.MaxNameLength-3) + fmt.Sprintf("%03d", i)
@@ -204,25 +176,22 @@ func TestByteBounds(t *testing.T) {
 		if _, err := s.Items(ctx, items.ItemQuery{After: id, Limit: 3}); err != nil {
 			t.Fatalf("Items() = %v", err)
 		}
-		checkStats(t, fmt.Sprintf("after %d reads", id+1), s.Stats(), readcache.DefaultMaxItems, maxBytes)
+		if b := cachedBytes(s); b > maxBytes {
+			t.Fatalf("after %d reads: CacheStats() = %+v, %d bytes in all, more than %d", id+1, s.CacheStats(), b, maxBytes)
+		}
 	}
-	if st := s.Stats(); st.Items.Entries == 0 || st.Pages.Entries == 0 {
-		t.Errorf("Stats() = %+v, want items and pages cached", st)
+	if st := s.CacheStats(); st["items"].Entries == 0 || st["pages"].Entries == 0 {
+		t.Errorf("CacheStats() = %+v, want items and pages cached", st)
 	}
 }
 
-// checkStats fails t unless every cache holds at most maxEntries entries
-// and the three together at most maxBytes.
-func checkStats(t *testing.T, when string, st readcache.Stats, maxEntries int, maxBytes int64) {
-	t.Helper()
-	for _, c := range []readcache.CacheStats{st.Items, st.Pages, st.Counts} {
-		if c.Entries > maxEntries {
-			t.Fatalf("%s: Stats() = %+v, more than %d entries in a cache", when, st, maxEntries)
-		}
+// cachedBytes returns what the caches of s hold, together.
+func cachedBytes(s *readcache.Store) int64 {
+	var b int64
+	for _, st := range s.CacheStats() {
+		b += st.Bytes
 	}
-	if b := st.Items.Bytes + st.Pages.Bytes + st.Counts.Bytes; b > maxBytes {
-		t.Fatalf("%s: Stats() = %+v, %d bytes in all, more than %d", when, st, b, maxBytes)
-	}
+	return b
 }
 
 func names(prefix string, n int) []string {
@@ -378,7 +347,7 @@ func TestReadAcrossWrite(t *testing.T) {
 				ctx := t.Context()
 				mem := memory.New()
 				g := newGated(mem)
-				s := newStore(t, g)
+				s := newStore(t, g, readcache.DefaultMaxBytes)
 				read := func() string {
 					got, err := r.read(ctx, s)
 					if err != nil {
@@ -400,46 +369,6 @@ func TestReadAcrossWrite(t *testing.T) {
 				}
 			})
 		}
-	}
-}
-
-// barrier is an inner store whose AddItem waits until n calls are under
-// way at once.
-type barrier struct {
-	items.Store
-	wg *sync.WaitGroup
-}
-
-func (b barrier) AddItem(ctx context.Context, n items.NewItem) (items.Item, error) {
-	b.wg.Done()
-	b.wg.Wait()
-	return b.Store.AddItem(ctx, n)
-}
-
-// TestWritesRunConcurrently checks that the cache does not serialize
-// AddItem, which would keep a store that commits concurrent writes
-// together (SQLite's group commit) from doing so.
-func TestWritesRunConcurrently(t *testing.T) {
-	const n = 4
-	var wg sync.WaitGroup
-	wg.Add(n)
-	s := newStore(t, barrier{memory.New(), &wg})
-	var done sync.WaitGroup
-	for i := range n {
-		done.Go(func() { storetest.AddItems(t, s, fmt.Sprint("item ", i)) })
-	}
-	finished := make(chan struct{})
-	go func() {
-		done.Wait()
-		close(finished)
-	}()
-	select {
-	case <-finished:
-	case <-time.After(storetest.Timeout):
-		t.Fatalf("%d AddItem calls did not run at once within %v", n, storetest.Timeout)
-	}
-	if c, err := s.CountItems(t.Context(), ""); err != nil || c != len(items.DemoItems)+n {
-		t.Errorf(`CountItems("") = %d, %v, want %d`, c, err, len(items.DemoItems)+n)
 	}
 }
 
@@ -482,7 +411,7 @@ func TestExactUnderWrites(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			inner := &testserver.Counting{Store: tt.inner()}
-			reads := testExactUnderWrites(t, newStore(t, inner))
+			reads := testExactUnderWrites(t, newStore(t, inner, readcache.DefaultMaxBytes))
 			t.Logf("%d rounds of 8 reads of pages and counts; %d reads reached the inner store", reads, inner.PageCalls.Load()+inner.CountCalls.Load())
 		})
 	}
@@ -594,7 +523,7 @@ func checkCount(t *testing.T, s items.Store, search string, atLeast int64) {
 // benchStore returns a Store in front of a memory store of 1,000 items
 // whose reads are cached already.
 func benchStore(b *testing.B) *readcache.Store {
-	s := newStore(b, memory.New())
+	s := newStore(b, memory.New(), readcache.DefaultMaxBytes)
 	storetest.AddItems(b, s, names("banana", 1000)...)
 	return s
 }
@@ -680,8 +609,11 @@ func BenchmarkCountAll(b *testing.B) {
 // strings of their own, as SQLite's are.
 type fresh struct {
 	items.Store
-	desc int // the length of each description
+	desc   int // the length of each description
+	writes *items.Writes
 }
+
+func (f fresh) Writes() *items.Writes { return f.writes }
 
 func (f fresh) item(id int64) items.Item {
 	it := items.Item{ID: id, Name: fmt.Sprintf("banana %06d", id), CreatedAt: time.Now()}
@@ -718,8 +650,7 @@ func TestHeapWithinAccounting(t *testing.T) {
 	ctx := t.Context()
 	for _, tt := range []struct{ desc, n int }{{0, 2000}, {100, 2000}, {3 * items.MaxDescriptionLength, 150}} {
 		desc := tt.desc
-		s := readcache.New(fresh{desc: desc}, readcache.WithMaxBytes(1<<40),
-			readcache.WithMaxItems(1<<30), readcache.WithMaxPages(1<<30), readcache.WithMaxCounts(1<<30))
+		s := readcache.New(fresh{desc: desc, writes: items.NewWrites(false)}, 1<<40)
 		before := heapAlloc()
 		for i := range int64(tt.n) {
 			s.Item(ctx, i+1)
@@ -727,8 +658,7 @@ func TestHeapWithinAccounting(t *testing.T) {
 			s.CountItems(ctx, fmt.Sprintf("search %d", i))
 		}
 		grown := int64(heapAlloc() - before)
-		st := s.Stats()
-		if accounted := st.Items.Bytes + st.Pages.Bytes + st.Counts.Bytes; grown > accounted {
+		if accounted := cachedBytes(s); grown > accounted {
 			t.Errorf("descriptions of %d bytes: the heap grew by %d bytes, Stats() accounts for %d", desc, grown, accounted)
 		} else {
 			t.Logf("descriptions of %d bytes: the heap grew by %.2f of the %d bytes accounted for", desc, float64(grown)/float64(accounted), accounted)

@@ -25,7 +25,7 @@ func FuzzModel(f *testing.F) {
 	if _, err := s.w.ExecContext(ctx, "PRAGMA synchronous = OFF"); err != nil {
 		f.Fatalf("PRAGMA synchronous = %v", err)
 	}
-	c := readcache.New(s, readcache.WithMaxItems(8), readcache.WithMaxPages(16), readcache.WithMaxCounts(8), readcache.WithMaxBytes(64<<10))
+	c := readcache.New(s, 64<<10)
 	alice, _ := storetest.AddUser(f, c, "alice", items.RoleUser)
 	bob, _ := storetest.AddUser(f, c, "bob", items.RoleUser)
 	root, _ := storetest.AddUser(f, c, "root", items.RoleAdmin)

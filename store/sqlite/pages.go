@@ -153,7 +153,7 @@ func (s *Store) searchPage(ctx context.Context, q items.ItemQuery) ([]items.Item
 		if lo+1 >= hi || len(page) == q.Limit {
 			return page, nil
 		}
-		return s.query(ctx, page, `SELECT i.id, i.name, i.description, i.created_at, i.created_by, i.updated_at, i.version
+		return s.query(ctx, page, `SELECT `+qualified("i", itemColumns)+`
 			FROM items_fts f CROSS JOIN items i ON i.id = f.rowid
 			WHERE f.items_fts MATCH ? AND f.rowid > ? AND f.rowid < ? AND instr(i.name_folded, ?) > 0
 			ORDER BY f.rowid`+dir+` LIMIT ?`, p.match, lo, hi, p.folded, q.Limit-len(page))

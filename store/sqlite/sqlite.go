@@ -43,6 +43,9 @@ type Store struct {
 	r *sql.DB // read-only connections
 	// log delivers added items to subscribers; the writer appends to it.
 	log *pubsub.Log
+	// writes records the writes of items (see items.Writes): only this
+	// process writes items to the file.
+	writes *items.Writes
 
 	// AddItem hands its item to the writer through adds, unbuffered, so
 	// that the writer has taken an item or not. Import tells the writer
@@ -96,7 +99,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file:") {
 		return nil, fmt.Errorf("sqlite: %q is not a file path", path)
 	}
-	s := &Store{}
+	s := &Store{writes: items.NewWrites(false)}
 	if err := s.open(ctx, path); err != nil {
 		_ = s.Close()
 		return nil, err
@@ -153,28 +156,17 @@ func (s *Store) events(ctx context.Context, after int64, limit int) ([]items.Eve
 	events := make([]items.Event, 0, limit)
 	for rows.Next() {
 		var (
-			e                               items.Event
-			kind                            int
-			version                         sql.NullInt64
-			name, desc                      sql.NullString
-			createdAt, createdBy, updatedAt sql.NullInt64
+			e    items.Event
+			kind int
+			r    itemRow
 		)
-		if err := rows.Scan(&e.Pos, &kind, &e.Item.ID, &version, &name, &desc, &createdAt, &createdBy, &updatedAt); err != nil {
+		if err := rows.Scan(append([]any{&e.Pos, &kind}, r.dest()...)...); err != nil {
 			return nil, translate(ctx, "events", err)
 		}
 		e.Kind = items.EventKind(kind)
+		e.Item = items.Item{ID: r.id}
 		if e.Kind != items.ItemDeleted {
-			e.Item.Version = int(version.Int64)
-			e.Item.Name = name.String
-			if desc.Valid {
-				e.Item.Description = &desc.String
-			}
-			e.Item.CreatedAt = time.UnixMicro(createdAt.Int64).UTC()
-			e.Item.CreatedByID = createdBy.Int64
-			if updatedAt.Valid {
-				t := time.UnixMicro(updatedAt.Int64).UTC()
-				e.Item.UpdatedAt = &t
-			}
+			e.Item = r.item()
 		}
 		events = append(events, e)
 	}
@@ -205,17 +197,14 @@ type statement struct {
 	query string
 }
 
-// itemColumns are the columns that scanItem reads, in its order.
-const itemColumns = `id, name, description, created_at, created_by, updated_at, version`
-
 // statements returns the statements of s.
 func (s *Store) statements() []statement {
 	const columns = itemColumns
 	return []statement{
 		// One statement for a whole batch of items, read from a JSON array
-		// (see encodeItems) in order.
-		{"insertItems", &s.insertItems, s.w, `INSERT INTO items (name, name_folded, description, created_at, created_by)
-			SELECT value->>0, value->>1, value->>2, value->>3, value->>4 FROM json_each(?) ORDER BY key
+		// of objects (see newRow) in order.
+		{"insertItems", &s.insertItems, s.w, `INSERT INTO items (` + strings.Join(newRowColumns, ", ") + `)
+			SELECT ` + fromJSON(newRowColumns) + ` FROM json_each(?) ORDER BY key
 			RETURNING id`},
 		// The additions' events of the items just inserted, in ID order.
 		{"insertAdded", &s.insertAdded, s.w, `INSERT INTO events (kind, item_id)
@@ -230,7 +219,7 @@ func (s *Store) statements() []statement {
 		// the indexed ID, and stops with the page. instr checks each name
 		// read, for a search that the index alone does not decide; for the
 		// others, which it decides, the check costs next to nothing.
-		{"searchIndex", &s.searchIndex, s.r, `SELECT i.id, i.name, i.description, i.created_at, i.created_by, i.updated_at, i.version
+		{"searchIndex", &s.searchIndex, s.r, `SELECT ` + qualified("i", columns) + `
 			FROM items_fts f CROSS JOIN items i ON i.id = f.rowid
 			WHERE f.items_fts MATCH ? AND f.rowid > ? AND f.rowid <= ? AND instr(i.name_folded, ?) > 0
 			ORDER BY f.rowid LIMIT ?`},
@@ -247,10 +236,11 @@ func (s *Store) statements() []statement {
 		{"users", &s.users, s.r, `SELECT u.id, u.name, ` + userRole + ` FROM users u
 			WHERE u.id IN (SELECT value FROM json_each(?2))`},
 		// An addition whose event holds no item is of an item never
-		// changed since: the items table holds it as added.
-		{"readEvents", &s.readEvents, s.r, `SELECT e.pos, e.kind, e.item_id, coalesce(e.version, i.version), coalesce(e.name, i.name),
+		// changed since: the items table holds it as added. The item's
+		// columns are those of itemColumns, in order.
+		{"readEvents", &s.readEvents, s.r, `SELECT e.pos, e.kind, e.item_id, coalesce(e.name, i.name),
 			CASE WHEN e.name IS NULL THEN i.description ELSE e.description END,
-			coalesce(e.created_at, i.created_at), coalesce(e.created_by, i.created_by), e.updated_at
+			coalesce(e.created_at, i.created_at), coalesce(e.created_by, i.created_by), e.updated_at, coalesce(e.version, i.version)
 			FROM events e LEFT JOIN items i ON e.kind = 1 AND e.name IS NULL AND i.id = e.item_id
 			WHERE e.pos > ? ORDER BY e.pos LIMIT ?`},
 		{"eventOf", &s.eventOf, s.r, `SELECT pos FROM events WHERE item_id = ? AND kind = ? ORDER BY pos DESC LIMIT 1`},
@@ -346,29 +336,55 @@ func nullString(p *string) sql.NullString {
 	return sql.NullString{String: *p, Valid: true}
 }
 
-// scanItem reads a row of the columns id, name, description, created_at,
-// created_by, updated_at, version.
-func scanItem(row interface{ Scan(...any) error }) (items.Item, error) {
-	var (
-		it        items.Item
-		desc      sql.NullString
-		createdAt int64
-		createdBy sql.NullInt64
-		updatedAt sql.NullInt64
-	)
-	if err := row.Scan(&it.ID, &it.Name, &desc, &createdAt, &createdBy, &updatedAt, &it.Version); err != nil {
-		return items.Item{}, err
+// itemColumns are the columns of an item, in the order of itemRow.dest:
+// the one list of them that reads spell.
+const itemColumns = `id, name, description, created_at, created_by, updated_at, version`
+
+// qualified returns columns, a list such as itemColumns, with each column
+// qualified by table.
+func qualified(table, columns string) string {
+	return table + "." + strings.ReplaceAll(columns, ", ", ", "+table+".")
+}
+
+// itemRow receives the columns of itemColumns. All but the ID are NULL
+// in the event of a deletion.
+type itemRow struct {
+	id                                       int64
+	name, description                        sql.NullString
+	createdAt, createdBy, updatedAt, version sql.NullInt64
+}
+
+// dest returns where Scan puts the columns of itemColumns.
+func (r *itemRow) dest() []any {
+	return []any{&r.id, &r.name, &r.description, &r.createdAt, &r.createdBy, &r.updatedAt, &r.version}
+}
+
+// item returns the item that r holds.
+func (r *itemRow) item() items.Item {
+	it := items.Item{
+		ID:          r.id,
+		Name:        r.name.String,
+		CreatedAt:   time.UnixMicro(r.createdAt.Int64).UTC(),
+		CreatedByID: r.createdBy.Int64,
+		Version:     int(r.version.Int64),
 	}
-	if updatedAt.Valid {
-		t := time.UnixMicro(updatedAt.Int64).UTC()
+	if r.description.Valid {
+		it.Description = &r.description.String
+	}
+	if r.updatedAt.Valid {
+		t := time.UnixMicro(r.updatedAt.Int64).UTC()
 		it.UpdatedAt = &t
 	}
-	if desc.Valid {
-		it.Description = &desc.String
+	return it
+}
+
+// scanItem reads a row of itemColumns.
+func scanItem(row interface{ Scan(...any) error }) (items.Item, error) {
+	var r itemRow
+	if err := row.Scan(r.dest()...); err != nil {
+		return items.Item{}, err
 	}
-	it.CreatedAt = time.UnixMicro(createdAt).UTC()
-	it.CreatedByID = createdBy.Int64
-	return it, nil
+	return r.item(), nil
 }
 
 // Item implements items.Store.
@@ -496,22 +512,31 @@ func (s *Store) AddItem(ctx context.Context, n items.NewItem) (items.Item, error
 
 // submit hands req to the writer and waits for its answer: ctx's error if
 // ctx ends before the writer takes it, errClosed if the store closes
-// first; once taken, the change is made whatever ctx does.
+// first; once taken, the change is made whatever ctx does. The write
+// begins here, and ends here if the writer does not take it; otherwise
+// the writer ends it (see writeBatch).
 func (s *Store) submit(ctx context.Context, req *addRequest) (items.Item, error) {
 	if err := ctx.Err(); err != nil {
 		return items.Item{}, err
 	}
 	req.done = make(chan addResult, 1)
+	req.write = s.writes.Begin(req.op.kind())
 	select {
 	case s.adds <- req:
 	case <-ctx.Done():
+		req.write.End(ctx.Err())
 		return items.Item{}, ctx.Err()
 	case <-s.closing:
+		req.write.End(errClosed)
 		return items.Item{}, errClosed
 	}
 	res := <-req.done
 	return res.item, res.err
 }
+
+// Writes implements items.Store: this process makes every write of items
+// to the file (`itemsapi token` writes tokens alone).
+func (s *Store) Writes() *items.Writes { return s.writes }
 
 // UpdateItem implements items.Store. The writer applies it in the order it
 // takes it, with the additions and deletions of the same batch, so that

@@ -7,8 +7,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"runtime"
 	"slices"
+	"strings"
 	"time"
 
 	sqlite3 "modernc.org/sqlite/lib"
@@ -24,6 +26,10 @@ const maxBatch = 256
 // store was closed.
 var errClosed = items.Errorf(items.Unavailable, "the store is closed")
 
+// errImport ends the write of an Import in Store.writes: the number of
+// items it adds is not recorded.
+var errImport = errors.New("sqlite: an import of many items")
+
 // op is what a request asks of the writer.
 type op uint8
 
@@ -32,6 +38,17 @@ const (
 	opUpdate
 	opDelete
 )
+
+// kind is the kind of the event of a change that o makes.
+func (o op) kind() items.EventKind {
+	switch o {
+	case opUpdate:
+		return items.ItemUpdated
+	case opDelete:
+		return items.ItemDeleted
+	}
+	return items.ItemAdded
+}
 
 // addRequest is an AddItem, UpdateItem or DeleteItem call waiting for the
 // writer.
@@ -47,6 +64,8 @@ type addRequest struct {
 	// done gets the answer. It is buffered, so that the writer never waits
 	// for a caller.
 	done chan addResult
+	// write is the write as Store.writes records it, begun by submit.
+	write items.Write
 }
 
 type addResult struct {
@@ -204,33 +223,22 @@ func (s *Store) gather(batch []*addRequest) []*addRequest {
 }
 
 // writeBatch applies the requests of batch in one transaction, in order,
-// publishes the events of those applied, in position order, and answers
-// each caller.
+// ends their writes, publishes the events of those applied, in position
+// order, and answers each caller. The writes end before anything is
+// published: a subscriber that reads as soon as it gets an event gets no
+// answer kept from before it (see items.Writes).
 func (s *Store) writeBatch(batch []*addRequest) {
 	// Once taken, a change is applied whatever becomes of its caller: an
 	// interrupt between the commit and the answer would report a failure
 	// for a change made.
 	results, events := s.apply(context.Background(), batch)
+	for i, req := range batch {
+		req.write.End(results[i].err)
+	}
 	s.log.Append(events...)
 	for i, req := range batch {
 		req.done <- results[i]
 	}
-}
-
-// store adds its in one transaction and sets their IDs, in the order of
-// its. It returns the error of each item: nil for those stored; an item
-// that breaks a constraint fails alone.
-func (s *Store) store(ctx context.Context, its []items.Item) []error {
-	batch := make([]*addRequest, len(its))
-	for i, it := range its {
-		batch[i] = &addRequest{op: opAdd, item: it}
-	}
-	results, _ := s.apply(ctx, batch)
-	errs := make([]error, len(its))
-	for i, r := range results {
-		its[i].ID, errs[i] = r.item.ID, r.err
-	}
-	return errs
 }
 
 // apply applies batch in one transaction and returns the answer of each
@@ -508,17 +516,48 @@ func insertItems(ctx context.Context, st *sql.Stmt, its []items.Item) error {
 	return nil
 }
 
+// newRow is an item to insert as s.insertItems reads it: a JSON object
+// whose keys are the columns it sets (newRowColumns).
+type newRow struct {
+	Name        string  `json:"name"`
+	NameFolded  string  `json:"name_folded"`
+	Description *string `json:"description"`
+	CreatedAt   int64   `json:"created_at"`
+	CreatedBy   *int64  `json:"created_by"` // null for nobody
+}
+
+// newRowColumns are the columns an insertion sets: the keys of newRow.
+var newRowColumns = jsonKeys(reflect.TypeFor[newRow]())
+
+// jsonKeys returns the JSON keys of the fields of the struct type t, in
+// order.
+func jsonKeys(t reflect.Type) []string {
+	keys := make([]string, t.NumField())
+	for i := range keys {
+		keys[i], _, _ = strings.Cut(t.Field(i).Tag.Get("json"), ",")
+	}
+	return keys
+}
+
+// fromJSON returns the expressions that read columns from the value of
+// json_each, an object keyed by them.
+func fromJSON(columns []string) string {
+	exprs := make([]string, len(columns))
+	for i, c := range columns {
+		exprs[i] = "value->>'" + c + "'"
+	}
+	return strings.Join(exprs, ", ")
+}
+
 // encodeItems returns its as the JSON array that s.insertItems reads: one
-// array of name, folded name, description, creation time and creator (null
-// for none) per item.
+// newRow per item.
 func encodeItems(its []items.Item) (string, error) {
-	rows := make([][5]any, len(its))
+	rows := make([]newRow, len(its))
 	for i, it := range its {
-		var createdBy any
+		rows[i] = newRow{Name: it.Name, NameFolded: items.FoldString(it.Name), Description: it.Description, CreatedAt: it.CreatedAt.UnixMicro()}
 		if it.CreatedByID != 0 {
-			createdBy = it.CreatedByID
+			rows[i].CreatedBy = &it.CreatedByID
 		}
-		rows[i] = [5]any{it.Name, items.FoldString(it.Name), it.Description, it.CreatedAt.UnixMicro(), createdBy}
 	}
 	b, err := json.Marshal(rows)
 	if err != nil {
@@ -543,6 +582,7 @@ func (s *Store) Import(ctx context.Context, batch []items.NewItem) error {
 		its[i] = items.Item{Name: n.Name, Description: n.Description, CreatedAt: now, CreatedByID: n.CreatedByID, Version: 1}
 	}
 	var events []items.Event
+	write := s.writes.Begin(items.ItemAdded)
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		if err := insertItems(ctx, tx.StmtContext(ctx, s.insertItems), its); err != nil {
 			return err
@@ -551,6 +591,9 @@ func (s *Store) Import(ctx context.Context, batch []items.NewItem) error {
 		events, err = s.logAdded(ctx, tx, its)
 		return err
 	})
+	// An import is recorded as one write, which ends as a failed one
+	// does, so that caches count the items again rather than add one.
+	write.End(errImport)
 	if code(err) == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY {
 		return items.Errorf(items.Invalid, "a creator of the items is no user")
 	}

@@ -40,6 +40,22 @@ func waitForWaits(t *testing.T, s *Store, n int64) {
 	}
 }
 
+// store adds its in one transaction and sets their IDs, in the order of
+// its. It returns the error of each item: nil for those stored; an item
+// that breaks a constraint fails alone.
+func (s *Store) store(ctx context.Context, its []items.Item) []error {
+	batch := make([]*addRequest, len(its))
+	for i, it := range its {
+		batch[i] = &addRequest{op: opAdd, item: it}
+	}
+	results, _ := s.apply(ctx, batch)
+	errs := make([]error, len(its))
+	for i, r := range results {
+		its[i].ID, errs[i] = r.item.ID, r.err
+	}
+	return errs
+}
+
 // TestStoreFailsBadItemsAlone stores a batch in which some items name no
 // user: they fail with code Invalid, and the others are stored, in order.
 func TestStoreFailsBadItemsAlone(t *testing.T) {
