@@ -485,7 +485,7 @@ func (c *wsConn) serve1(op *wsOp, out []outgoing) (_ []outgoing, end, panicked, 
 			}
 			return out, false, false, false
 		}
-		if budget == 0 {
+		if budget <= 0 {
 			return out, false, false, true
 		}
 		changed := g.log.Changed()

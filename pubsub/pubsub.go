@@ -461,7 +461,11 @@ func (l *Log) next(ctx context.Context, pos int64, buf []items.Event, f *followe
 		return nil, false, errClosed // the store is closed: it cannot be read
 	}
 	l.mu.Unlock()
-	events, err := l.read(ctx, pos, page)
+	n := page
+	if c := cap(buf); c > 0 && c < n {
+		n = c // a reader's budget
+	}
+	events, err := l.read(ctx, pos, n)
 	switch {
 	case err != nil && ctx.Err() != nil:
 		return nil, false, ctx.Err() // follow sees ctx's end

@@ -155,6 +155,19 @@ func TestResumeAfterReadsTheStore(t *testing.T) {
 	}
 }
 
+// TestReadKeepsToItsBuffer: Read returns at most cap(buf) events, from the
+// ring and from the store alike (a pump's budget depends on it).
+func TestReadKeepsToItsBuffer(t *testing.T) {
+	s, l := newLog(t, 4)
+	appendRange(s, l, 1, 50) // the ring keeps 47..50
+	for _, pos := range []int64{10, 46} { // the store, the ring
+		got, err := l.Read(t.Context(), pos, make([]items.Event, 0, 3))
+		if err != nil || len(got) != 3 || got[0].Pos != pos+1 {
+			t.Errorf("Read(after %d, cap 3) = %d events from %v, %v; want 3 from %d", pos, len(got), got, err, pos+1)
+		}
+	}
+}
+
 func TestResumeAfterTheHeadWaits(t *testing.T) {
 	s, l := newLog(t, 4)
 	appendRange(s, l, 1, 3)
