@@ -159,7 +159,7 @@ func TestResumeAfterReadsTheStore(t *testing.T) {
 // ring and from the store alike (a pump's budget depends on it).
 func TestReadKeepsToItsBuffer(t *testing.T) {
 	s, l := newLog(t, 4)
-	appendRange(s, l, 1, 50) // the ring keeps 47..50
+	appendRange(s, l, 1, 50)              // the ring keeps 47..50
 	for _, pos := range []int64{10, 46} { // the store, the ring
 		got, err := l.Read(t.Context(), pos, make([]items.Event, 0, 3))
 		if err != nil || len(got) != 3 || got[0].Pos != pos+1 {
