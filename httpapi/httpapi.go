@@ -17,6 +17,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"itemsapi/auth"
+	"itemsapi/gqlspec/plan"
 	"itemsapi/graph"
 	"itemsapi/internal/cache"
 	"itemsapi/items"
@@ -293,7 +294,9 @@ func NewHandler(cfg Config, deps Deps) *Handler {
 // newGraphQL configures gqlgen's server explicitly: transports, the error
 // presenter, panic recovery, caches and limits.
 func newGraphQL(cfg Config, deps Deps, ws *websocketTransport, held *heldDocs) http.Handler {
-	srv := handler.New(graph.NewSchema(&graph.Resolver{Store: deps.Store, Broker: deps.Broker, Clock: deps.Clock}))
+	resolver := &graph.Resolver{Store: deps.Store, Broker: deps.Broker, Clock: deps.Clock}
+	schema := graph.NewSchema(resolver)
+	srv := handler.New(schema)
 	// gqlgen serves a request with the first transport that supports it,
 	// so the order is the design: websocket upgrades (a GET like a
 	// query's), then OPTIONS, then graphql-sse's single-connection mode
@@ -361,6 +364,16 @@ func newGraphQL(cfg Config, deps Deps, ws *websocketTransport, held *heldDocs) h
 		setOperation(ctx, oc.OperationName)
 		return next(ctx)
 	})
+	// Last, so that it runs innermost (see plan.Extension). Under tracing,
+	// gqlgen's executor answers everything: it traces each resolver, which
+	// a plan does not.
+	if cfg.CompiledPlans && deps.Tracing == nil {
+		plans := plan.New(resolver, schema.Schema(), cfg.QueryCacheBytes/4)
+		srv.Use(plan.Extension{Engine: plans})
+		if deps.Metrics != nil {
+			deps.Metrics.Cache("plans", plans.CacheStats)
+		}
+	}
 	return srv
 }
 

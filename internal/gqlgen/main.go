@@ -49,7 +49,7 @@ func generate() error {
 	if err != nil {
 		return fmt.Errorf("loading gqlgen.yml: %w", err)
 	}
-	if err := api.Generate(cfg); err != nil {
+	if err := api.Generate(cfg, api.AddPlugin(planPlugin{})); err != nil {
 		return err
 	}
 	return marshalListsInOrder(cfg.Exec.Filename)
