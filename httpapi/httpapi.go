@@ -17,6 +17,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"itemsapi/auth"
+	"itemsapi/gqlspec"
 	"itemsapi/gqlspec/plan"
 	"itemsapi/graph"
 	"itemsapi/internal/cache"
@@ -38,7 +39,7 @@ type Config struct {
 	MaxTokens int
 	// MaxDepth bounds how deeply an operation's selections nest.
 	MaxDepth int
-	// MaxCost bounds the cost of an operation (see graph.Limits).
+	// MaxCost bounds the cost of an operation (see gqlspec.Limits).
 	MaxCost int
 	// MaxDirectives bounds the directives on one field.
 	MaxDirectives int
@@ -52,7 +53,7 @@ type Config struct {
 	// too.
 	QueryCacheSize int
 	// LimitsCacheBytes bounds the memory of the limits' verdicts, kept by
-	// a hash of each document (see graph.Limits).
+	// a hash of each document (see gqlspec.Limits).
 	LimitsCacheBytes int64
 	// APQCacheBytes bounds the memory of the automatic persisted queries
 	// kept, each weighed by its text.
@@ -321,7 +322,7 @@ func newGraphQL(cfg Config, deps Deps, ws *websocketTransport, held *heldDocs) h
 	srv.SetRecoverFunc(graph.Recover(deps.Logger))
 	qc := newQueryCache(cfg.QueryCacheBytes, cfg.QueryCacheSize)
 	srv.SetQueryCache(qc)
-	srv.SetValidationRulesFn(graph.ValidationRules)
+	srv.SetValidationRulesFn(gqlspec.ValidationRules)
 	if deps.Metrics != nil {
 		srv.Use(deps.Metrics.Extension())
 	}
@@ -334,7 +335,7 @@ func newGraphQL(cfg Config, deps Deps, ws *websocketTransport, held *heldDocs) h
 		// Production mode: "Did you mean …" would reveal the schema that
 		// turning introspection off hides.
 		srv.SetDisableSuggestion(true)
-		srv.Use(graph.NoIntrospection{})
+		srv.Use(gqlspec.NoIntrospection{})
 	}
 	if len(cfg.TrustedDocuments) > 0 || cfg.OnlyTrustedDocuments {
 		srv.Use(newTrustedDocuments(cfg.TrustedDocuments, cfg.OnlyTrustedDocuments, deps.Metrics))
@@ -343,7 +344,7 @@ func newGraphQL(cfg Config, deps Deps, ws *websocketTransport, held *heldDocs) h
 	if !cfg.OnlyTrustedDocuments {
 		srv.Use(extension.AutomaticPersistedQuery{Cache: apq})
 	}
-	limits := &graph.Limits{
+	limits := &gqlspec.Limits{
 		MaxTokens:     cfg.MaxTokens,
 		MaxDepth:      cfg.MaxDepth,
 		MaxCost:       cfg.MaxCost,
@@ -357,7 +358,7 @@ func newGraphQL(cfg Config, deps Deps, ws *websocketTransport, held *heldDocs) h
 		deps.Metrics.Cache("apq", apq.c.Stats)
 		deps.Metrics.Cache("limits", limits.CacheStats) // made by srv.Use
 	}
-	srv.Use(&graph.StrictVariables{})
+	srv.Use(&gqlspec.StrictVariables{})
 	srv.Use(graph.UserCache{})
 	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
 		oc := graphql.GetOperationContext(ctx)

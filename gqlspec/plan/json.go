@@ -10,7 +10,7 @@ import (
 )
 
 // The writers of scalars append what the marshalers that gqlgen.yml binds
-// (graph/scalar) write, byte for byte, without their closures and writer
+// (gqlspec/scalar) write, byte for byte, without their closures and writer
 // calls; json_test.go holds them to it.
 
 const hex = "0123456789ABCDEF"

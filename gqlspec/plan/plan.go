@@ -14,7 +14,7 @@
 // answer is gqlgen's.
 //
 // The code that writes each type (types_gen.go) is generated from
-// schema.graphqls and gqlgen.yml by internal/gqlgen; the resolvers of the
+// schema.graphqls and gqlgen.yml by gqlspec/gqlgen; the resolvers of the
 // fields that have one are called from resolvers.go.
 package plan
 

@@ -7,7 +7,7 @@ import (
 
 	"itemsapi/graph"
 	"itemsapi/graph/model"
-	"itemsapi/graph/scalar"
+	"itemsapi/gqlspec/scalar"
 	"itemsapi/items"
 )
 
