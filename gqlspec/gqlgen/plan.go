@@ -27,11 +27,11 @@ const planPackage = "itemsapi/gqlspec/plan"
 // tests hold them to it). A scalar bound to another marshaler is written
 // through that marshaler, more slowly.
 var fastWriters = map[string]string{
-	"itemsapi/gqlspec/scalar.MarshalID":                   "appendID",
-	"itemsapi/gqlspec/scalar.MarshalString":               "appendString",
-	"itemsapi/gqlspec/scalar.MarshalInt":                  "appendInt",
-	"itemsapi/gqlspec/scalar.MarshalBoolean":              "appendBoolean",
-	"itemsapi/gqlspec/scalar.MarshalTime":                 "appendTime",
+	"itemsapi/gqlspec/scalar.MarshalID":                 "appendID",
+	"itemsapi/gqlspec/scalar.MarshalString":             "appendString",
+	"itemsapi/gqlspec/scalar.MarshalInt":                "appendInt",
+	"itemsapi/gqlspec/scalar.MarshalBoolean":            "appendBoolean",
+	"itemsapi/gqlspec/scalar.MarshalTime":               "appendTime",
 	"github.com/99designs/gqlgen/graphql.MarshalString": "appendString",
 }
 

@@ -5,9 +5,9 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 
+	"itemsapi/gqlspec/scalar"
 	"itemsapi/graph"
 	"itemsapi/graph/model"
-	"itemsapi/gqlspec/scalar"
 	"itemsapi/items"
 )
 
