@@ -215,6 +215,13 @@ func (g *planGen) field(o *codegen.Object, f *codegen.Field) error {
 		return nil
 	}
 	expr := f.GoReceiverName + "." + f.GoFieldName
+	if appender(o, f) {
+		// A string the type can append: written without a string of its
+		// own.
+		g.p("x.scratch = %s.Append%s(x.scratch[:0])", f.GoReceiverName, f.GoFieldName)
+		g.p("b = appendString(b, x.scratch)")
+		return nil
+	}
 	if f.GoFieldType == codegen.GoFieldMethod {
 		call := expr + "()"
 		if f.MethodHasContext {
@@ -229,6 +236,32 @@ func (g *planGen) field(o *codegen.Object, f *codegen.Field) error {
 		expr = "v"
 	}
 	return g.value(f.TypeReference, expr, 0)
+}
+
+// appender reports whether f is a method of o's type returning a String!
+// that the type can also append to a []byte, by a method Append<Name>
+// (dst []byte) []byte that appends what <Name>() returns: the plans call
+// that one.
+func appender(o *codegen.Object, f *codegen.Field) bool {
+	if f.GoFieldType != codegen.GoFieldMethod || f.MethodHasContext || !f.NoErr || !f.TypeReference.GQL.NonNull {
+		return false
+	}
+	if b, ok := f.TypeReference.GO.(*types.Basic); !ok || b.Kind() != types.String {
+		return false
+	}
+	named, ok := o.Type.(*types.Named)
+	if !ok {
+		return false
+	}
+	m, _, _ := types.LookupFieldOrMethod(types.NewPointer(named), true, named.Obj().Pkg(), "Append"+f.GoFieldName)
+	fn, ok := m.(*types.Func)
+	if !ok {
+		return false
+	}
+	sig := fn.Type().(*types.Signature)
+	bytesType := types.NewSlice(types.Typ[types.Byte])
+	return sig.Params().Len() == 1 && sig.Results().Len() == 1 &&
+		types.Identical(sig.Params().At(0).Type(), bytesType) && types.Identical(sig.Results().At(0).Type(), bytesType)
 }
 
 // value writes the statements that append the JSON of v, of type ref: v

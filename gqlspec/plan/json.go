@@ -17,8 +17,8 @@ const hex = "0123456789ABCDEF"
 
 // appendString appends s as graphql.MarshalString writes it: quoted, with
 // `"`, `\` and control characters escaped, and every other byte, invalid
-// UTF-8 included, as it is.
-func appendString(b []byte, s string) []byte {
+// UTF-8 included, as it is. s may be the bytes of the string.
+func appendString[S ~string | ~[]byte](b []byte, s S) []byte {
 	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); i++ {

@@ -210,6 +210,9 @@ type exec struct {
 	r   *graph.Resolver
 	// users: the response has a cache of users to load pages' into.
 	users bool
+	// scratch holds what a type appends (a cursor) before it is written
+	// as a JSON string.
+	scratch []byte
 }
 
 // errNull is a null where the schema forbids one: gqlgen answers it.
