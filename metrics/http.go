@@ -60,8 +60,8 @@ func (m *Metrics) Middleware(next http.Handler) http.Handler {
 // through Unwrap, for http.ResponseController and websockets.
 type statusWriter struct {
 	http.ResponseWriter
-	code     int // 0 until a final status (or 101) is written
-	m        *Metrics
+	code int // 0 until a final status (or 101) is written
+	m    *Metrics
 }
 
 func (w *statusWriter) WriteHeader(code int) {
