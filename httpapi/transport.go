@@ -392,8 +392,8 @@ func paramsFromJSON(body []byte) (*graphql.RawParams, *requestError) {
 	var w struct {
 		Query         any             `json:"query"`
 		OperationName any             `json:"operationName"`
-		Variables     json.RawMessage `json:"variables"`
-		Extensions    json.RawMessage `json:"extensions"`
+		Variables     numberObject `json:"variables"`
+		Extensions    numberObject `json:"extensions"`
 		DocumentID    any             `json:"documentId"`
 	}
 	if err := json.Unmarshal(body, &w); err != nil {
@@ -407,12 +407,13 @@ func paramsFromJSON(body []byte) (*graphql.RawParams, *requestError) {
 	if p.OperationName, ok = stringOrNull(w.OperationName); !ok {
 		return nil, &requestError{http.StatusBadRequest, "operationName must be a string"}
 	}
-	if reqErr := decodeObject(w.Variables, "variables", &p.Variables); reqErr != nil {
-		return nil, reqErr
+	if w.Variables.notObject {
+		return nil, &requestError{http.StatusBadRequest, "variables must be a JSON object"}
 	}
-	if reqErr := decodeObject(w.Extensions, "extensions", &p.Extensions); reqErr != nil {
-		return nil, reqErr
+	if w.Extensions.notObject {
+		return nil, &requestError{http.StatusBadRequest, "extensions must be a JSON object"}
 	}
+	p.Variables, p.Extensions = w.Variables.m, w.Extensions.m
 	if reqErr := withDocumentID(p, w.DocumentID); reqErr != nil {
 		return nil, reqErr
 	}
