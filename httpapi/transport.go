@@ -390,11 +390,11 @@ func paramsFromJSON(body []byte) (*graphql.RawParams, *requestError) {
 	// json.Number. A body Unmarshal refuses is read again by a Decoder,
 	// which tells what is wrong with it.
 	var w struct {
-		Query         any             `json:"query"`
-		OperationName any             `json:"operationName"`
+		Query         any          `json:"query"`
+		OperationName any          `json:"operationName"`
 		Variables     numberObject `json:"variables"`
 		Extensions    numberObject `json:"extensions"`
-		DocumentID    any             `json:"documentId"`
+		DocumentID    any          `json:"documentId"`
 	}
 	if err := json.Unmarshal(body, &w); err != nil {
 		return nil, badBody(body)
