@@ -221,9 +221,9 @@ func TestPlanOutcomes(t *testing.T) {
 	h := newMetricsHandler(t, httpapi.DefaultConfig())
 	for _, q := range []string{
 		`{ items { nodes { id } } }`, `{ item(id: 1) { name } }`, // compiled
-		`{ items(first: -1) { nodes { id } } }`,                   // fallback
-		`{ __typename ... @defer { items { totalCount } } }`,      // unsupported
-		`mutation { deleteItem(id: 1) }`,                          // unsupported
+		`{ items(first: -1) { nodes { id } } }`,              // fallback
+		`{ __typename ... @defer { items { totalCount } } }`, // unsupported
+		`mutation { deleteItem(id: 1) }`,                     // unsupported
 	} {
 		serve(h, q, nil, "")
 	}
