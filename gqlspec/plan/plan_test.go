@@ -1,6 +1,7 @@
 package plan_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -8,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -231,5 +233,49 @@ func TestPlanOutcomes(t *testing.T) {
 		if got := scrape(t, h, `itemsapi_graphql_plans_total{outcome="`+outcome+`"}`); got != want {
 			t.Errorf("%s: %v, want %v", outcome, got, want)
 		}
+	}
+}
+
+// usersCounting counts the store calls that load users.
+type usersCounting struct {
+	items.Store
+	calls atomic.Int64
+}
+
+func (s *usersCounting) Users(ctx context.Context, ids []int64) ([]items.User, error) {
+	s.calls.Add(1)
+	return s.Store.Users(ctx, ids)
+}
+
+// TestCreatedByOneCall: the users of a response's items, in nodes, edges
+// and another page, cost one store call.
+func TestCreatedByOneCall(t *testing.T) {
+	mem := memory.New()
+	t.Cleanup(func() { mem.Close() })
+	ctx := t.Context()
+	for i, name := range []string{"ann", "bob", "cy"} {
+		_, hash := items.NewToken()
+		u, err := mem.AddToken(ctx, name, items.RoleUser, hash)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for j := range 3 {
+			if _, err := mem.AddItem(ctx, items.NewItem{Name: fmt.Sprintf("item %d %d", i, j), CreatedByID: u.ID}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	store := &usersCounting{Store: mem}
+	cfg := httpapi.DefaultConfig()
+	cfg.ResponseCacheBytes = 0
+	h := httpapi.NewHandler(cfg, httpapi.Deps{Store: store, Broker: mem, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	before := plan.Answered()
+	status, body := serve(h, `{ items { nodes { createdBy { name } } edges { node { createdBy { id } } } }
+		last: items(last: 4) { nodes { createdBy { name } } } }`, nil, "")
+	if status != http.StatusOK || !strings.Contains(body, `"name":"cy"`) || plan.Answered() == before {
+		t.Fatalf("%d %s (answered by a plan: %v)", status, body, plan.Answered() > before)
+	}
+	if n := store.calls.Load(); n != 1 {
+		t.Errorf("%d calls of Users, want 1", n)
 	}
 }
