@@ -329,7 +329,7 @@ func newGraphQL(cfg Config, deps Deps, ws *websocketTransport, held *heldDocs) h
 			pc.Observe = func(o plan.Outcome) { outcomes[o]() }
 		}
 		engine = plan.New(resolver, schema.Schema(), pc)
-		plain.plans = &plans{engine: engine, metrics: deps.Metrics}
+		plain.plans = newPlans(engine, deps.Metrics)
 		if deps.Metrics != nil {
 			deps.Metrics.Cache("plans", engine.CacheStats)
 		}

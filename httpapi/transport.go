@@ -128,7 +128,7 @@ func (t httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 		}
 		w.WriteHeader(status)
 		_, _ = w.Write(body)
-		putBody(pooled, body)
+		t.plans.put(pooled, body)
 		return
 	}
 	for _, op := range ops {
@@ -147,7 +147,7 @@ func (t httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 		}
 		_, body, pooled := t.finish(r, op, media, exec)
 		buf.Write(body)
-		putBody(pooled, body)
+		t.plans.put(pooled, body)
 	}
 	buf.WriteByte(']')
 	_, _ = w.Write(buf.Bytes())
@@ -195,7 +195,7 @@ func (httpTransport) prepare(r *http.Request, params *graphql.RawParams, exec gr
 
 // finish runs one prepared operation and returns the status and body to
 // answer, and the pooled buffer that holds the body, if it is one (to put
-// back with putBody once the body is written).
+// back with plans.put once the body is written).
 func (t httpTransport) finish(r *http.Request, op prepared, media string, exec graphql.GraphExecutor) (int, []byte, *[]byte) {
 	ctx := r.Context()
 	rc, errs := op.rc, op.errs
