@@ -285,3 +285,29 @@ func TestCreatedByOneCall(t *testing.T) {
 		t.Errorf("%d calls of Users, want 1", n)
 	}
 }
+
+// TestResponseCacheKeepsItsCopy: with the response cache on, an answer a
+// plan wrote is kept as it was sent, though its buffer serves later
+// answers.
+func TestResponseCacheKeepsItsCopy(t *testing.T) {
+	mem := memory.New()
+	t.Cleanup(func() { mem.Close() })
+	for _, name := range []string{"one", "two", "three"} {
+		if _, err := mem.AddItem(t.Context(), items.NewItem{Name: name}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h := httpapi.NewHandler(httpapi.DefaultConfig(), httpapi.Deps{Store: mem, Broker: mem,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Metrics: metrics.New(prometheus.NewRegistry())})
+	const cached = `{ items { nodes { id name } } }`
+	_, want := serve(h, cached, nil, "")
+	for i := range 20 {
+		serve(h, fmt.Sprintf(`{ item(id: %d) { name description } }`, i+1), nil, "")
+		if _, got := serve(h, cached, nil, ""); got != want {
+			t.Fatalf("answer %d from the cache: %s, want %s", i, got, want)
+		}
+	}
+	if compiledCount(t, h) < 20 {
+		t.Errorf("plans answered %v operations, want at least 20", compiledCount(t, h))
+	}
+}
