@@ -62,8 +62,12 @@ func requestLog(log *accessLog) func(http.Handler) http.Handler {
 				b[12] = '-'
 				id = string(strconv.AppendUint(b[:13], counter.Add(1), 16))
 			}
-			w.Header()["X-Request-Id"] = []string{id}
 			rec, w, r := request.Start(w, r, id)
+			if rec.ID() == id {
+				w.Header()["X-Request-Id"] = rec.IDHeader()
+			} else {
+				w.Header()["X-Request-Id"] = []string{id}
+			}
 			next.ServeHTTP(w, r)
 			now := time.Now()
 			log.request(now, rec.ID(), r.Method, r.URL.Path, rec.Operation(), cmp.Or(rec.Status(), http.StatusOK), now.Sub(start))
