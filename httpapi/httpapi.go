@@ -18,6 +18,7 @@ import (
 
 	"itemsapi/auth"
 	"itemsapi/gqlspec"
+	"itemsapi/gqlspec/plan"
 	"itemsapi/graph"
 	"itemsapi/internal/cache"
 	"itemsapi/items"
@@ -41,7 +42,9 @@ type Config struct {
 	MaxBatch int
 	// QueryCacheBytes bounds the memory of the parsed and validated
 	// documents kept, each weighed at 64 bytes per byte of its text (the
-	// most measured); a document over an eighth of it is not kept.
+	// most measured); a document over an eighth of it is not kept. With
+	// CompiledPlans, the plans take a quarter of it, each weighed as its
+	// document (which it keeps).
 	QueryCacheBytes int64
 	// QueryCacheSize, when above 0, bounds the number of those documents
 	// too.
@@ -291,7 +294,9 @@ func NewHandler(cfg Config, deps Deps) *Handler {
 // newGraphQL configures gqlgen's server explicitly: transports, the error
 // presenter, panic recovery, caches and limits.
 func newGraphQL(cfg Config, deps Deps, ws *websocketTransport, held *heldDocs) http.Handler {
-	srv := handler.New(graph.NewSchema(&graph.Resolver{Store: deps.Store, Broker: deps.Broker, Clock: deps.Clock}))
+	resolver := &graph.Resolver{Store: deps.Store, Broker: deps.Broker, Clock: deps.Clock}
+	schema := graph.NewSchema(resolver)
+	srv := handler.New(schema)
 	// gqlgen serves a request with the first transport that supports it,
 	// so the order is the design: websocket upgrades (a GET like a
 	// query's), then OPTIONS, then graphql-sse's single-connection mode
@@ -309,12 +314,29 @@ func newGraphQL(cfg Config, deps Deps, ws *websocketTransport, held *heldDocs) h
 		held: held,
 	}
 	plain := httpTransport{maxBatch: cfg.MaxBatch, streams: streams}
+	var engine *plan.Engine
+	if plansOn(cfg, deps) {
+		pc := plan.Config{MaxBytes: planCacheBytes(cfg, deps), BytesPerSourceByte: docBytesPerSourceByte}
+		if deps.Metrics != nil {
+			outcomes := [...]func(){
+				plan.Compiled:    deps.Metrics.PlanOutcome("compiled"),
+				plan.Fallback:    deps.Metrics.PlanOutcome("fallback"),
+				plan.Unsupported: deps.Metrics.PlanOutcome("unsupported"),
+			}
+			pc.Observe = func(o plan.Outcome) { outcomes[o]() }
+		}
+		engine = plan.New(resolver, schema.Schema(), pc)
+		plain.plans = newPlans(engine, deps.Metrics)
+		if deps.Metrics != nil {
+			deps.Metrics.Cache("plans", engine.CacheStats)
+		}
+	}
 	srv.AddTransport(newSSEReservations(plain, streams, cfg.MaxSubscriptionsPerSocket))
 	srv.AddTransport(plain)
 
 	srv.SetErrorPresenter(graph.ErrorPresenter(deps.Logger))
 	srv.SetRecoverFunc(graph.Recover(deps.Logger))
-	qc := newQueryCache(cfg.QueryCacheBytes, cfg.QueryCacheSize)
+	qc := newQueryCache(cfg.QueryCacheBytes-planCacheBytes(cfg, deps), cfg.QueryCacheSize)
 	srv.SetQueryCache(qc)
 	srv.SetValidationRulesFn(gqlspec.ValidationRules)
 	if deps.Metrics != nil {
@@ -356,7 +378,26 @@ func newGraphQL(cfg Config, deps Deps, ws *websocketTransport, held *heldDocs) h
 		setOperation(ctx, oc.OperationName)
 		return next(ctx)
 	})
+	// Last, so that it runs innermost (see plan.Extension), for the
+	// transports that do not try plans themselves.
+	if engine != nil {
+		srv.Use(plan.Extension{Engine: engine})
+	}
 	return srv
+}
+
+// plansOn reports whether compiled plans answer queries: under tracing,
+// gqlgen's executor answers everything, as it traces each resolver, which
+// a plan does not.
+func plansOn(cfg Config, deps Deps) bool { return cfg.CompiledPlans && deps.Tracing == nil }
+
+// planCacheBytes is the part of QueryCacheBytes that compiled plans take,
+// when they are on: a quarter; the parsed documents have the rest.
+func planCacheBytes(cfg Config, deps Deps) int64 {
+	if !plansOn(cfg, deps) {
+		return 0
+	}
+	return cfg.QueryCacheBytes / 4
 }
 
 // ready answers 200 while the store answers a ping within a second.

@@ -101,6 +101,13 @@ func noteCacheable(ctx context.Context, operation string, body []byte) {
 	}
 }
 
+// cachesBodies reports whether the response cache may keep the answer of
+// ctx's request (noteCacheable keeps its body).
+func cachesBodies(ctx context.Context) bool {
+	_, ok := ctx.Value(cacheNoteKey{}).(*cacheNote)
+	return ok
+}
+
 // middleware serves the requests it holds an answer for and keeps the
 // answers it may.
 func (c *responseCache) middleware(next http.Handler) http.Handler {

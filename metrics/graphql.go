@@ -115,6 +115,23 @@ func (e extension) InterceptOperation(ctx context.Context, next graphql.Operatio
 	}
 }
 
+// OperationAnswered counts an operation that was answered without
+// gqlgen's executor (gqlspec/plan), as Extension counts an operation it
+// runs: one request of its name and type, the time since its start, and
+// no error.
+func (m *Metrics) OperationAnswered(oc *graphql.OperationContext) {
+	op, typ := m.operationLabels(oc)
+	m.gqlRequests.WithLabelValues(op, typ).Inc()
+	m.gqlDuration.WithLabelValues(op, typ).Observe(time.Since(operationStart(oc)).Seconds())
+}
+
+// PlanOutcome returns the function that counts one operation of that
+// outcome (compiled, fallback or unsupported) in
+// itemsapi_graphql_plans_total.
+func (m *Metrics) PlanOutcome(outcome string) func() {
+	return m.plans.WithLabelValues(outcome).Inc
+}
+
 // countedKey marks the context of an operation whose transport counts it
 // in itemsapi_subscriptions_active itself.
 type countedKey struct{}

@@ -2,7 +2,6 @@ package metrics
 
 import (
 	"net/http"
-	"strconv"
 	"time"
 
 	"itemsapi/internal/request"
@@ -78,5 +77,8 @@ func statusClass(code int) string {
 	if code < 100 || code > 599 {
 		return other
 	}
-	return strconv.Itoa(code/100) + "xx"
+	return statusClasses[code/100-1]
 }
+
+// statusClasses are the values of statusClass, made once.
+var statusClasses = [...]string{"1xx", "2xx", "3xx", "4xx", "5xx"}

@@ -61,7 +61,7 @@ func generate() error {
 	if err != nil {
 		return fmt.Errorf("loading gqlgen.yml: %w", err)
 	}
-	if err := api.Generate(cfg, api.AddPlugin(listRule{})); err != nil {
+	if err := api.Generate(cfg, api.AddPlugin(listRule{}), api.AddPlugin(planPlugin{})); err != nil {
 		return err
 	}
 	return marshalListsInOrder(cfg.Exec.Filename)

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 
@@ -32,6 +33,9 @@ type Record struct {
 
 	mu        sync.Mutex
 	operation string
+
+	// idHeader holds the value of the X-Request-Id header (see IDHeader).
+	idHeader [1]string
 }
 
 type recordKey struct{}
@@ -112,6 +116,13 @@ func (r *Record) Status() int { return r.w.status }
 // Bytes returns how many bytes of the answer's body are written.
 func (r *Record) Bytes() int64 { return r.w.bytes }
 
+// IDHeader returns the value of an X-Request-Id header that names the
+// request's ID, held by the record (no allocation of its own).
+func (r *Record) IDHeader() []string {
+	r.idHeader[0] = r.id
+	return r.idHeader[:]
+}
+
 // OnUpgrade has f called when the answer switches protocols (101), as a
 // websocket upgrade writes it; each function once, in the order given.
 func (r *Record) OnUpgrade(f func()) {
@@ -159,6 +170,24 @@ func (w *writer) Write(b []byte) (int, error) {
 	n, err := w.ResponseWriter.Write(b)
 	w.bytes += int64(n)
 	return n, err
+}
+
+// SetReadDeadline sets the connection's read deadline through the writer
+// below, as http.ResponseController does, without making one when that
+// writer sets it itself (net/http's does).
+func (w *writer) SetReadDeadline(t time.Time) error {
+	if d, ok := w.ResponseWriter.(interface{ SetReadDeadline(time.Time) error }); ok {
+		return d.SetReadDeadline(t)
+	}
+	return http.NewResponseController(w.ResponseWriter).SetReadDeadline(t)
+}
+
+// SetWriteDeadline is SetReadDeadline's twin for the write deadline.
+func (w *writer) SetWriteDeadline(t time.Time) error {
+	if d, ok := w.ResponseWriter.(interface{ SetWriteDeadline(time.Time) error }); ok {
+		return d.SetWriteDeadline(t)
+	}
+	return http.NewResponseController(w.ResponseWriter).SetWriteDeadline(t)
 }
 
 // Flush implements http.Flusher: a writer below that cannot flush does

@@ -1,0 +1,329 @@
+package plan
+
+import (
+	"context"
+
+	"github.com/99designs/gqlgen/graphql"
+
+	"itemsapi/gqlspec/scalar"
+	"itemsapi/graph"
+	"itemsapi/graph/model"
+	"itemsapi/items"
+)
+
+// The fields that have a resolver are resolved here, through the same
+// resolvers as gqlgen's generated code calls, with their arguments
+// unmarshalled as it unmarshals them. types_gen.go calls these methods;
+// a resolver field the schema adds needs one (the build fails without
+// it), which may answer errUnsupported until it is written.
+
+// needsUsers are the fields whose resolvers load users: a plan that
+// selects one gives its response a cache of users (graph.WithUserCache).
+var needsUsers = map[fieldID]bool{fieldItem_createdBy: true, fieldToken_user: true}
+
+// arg returns the value of the i-th argument of s, as gqlparser's
+// ArgumentMap gives it: false when it has none (absent, without a
+// default).
+func (x *exec) arg(s *sel, i int) (any, bool) {
+	a := &s.args[i]
+	switch a.kind {
+	case argConst:
+		return a.value, true
+	case argVariable:
+		if v, ok := x.oc.Variables[a.name]; ok {
+			return v, true
+		}
+	case argDynamic:
+		v, err := a.raw.Value(x.oc.Variables)
+		if err != nil {
+			panic(err) // as gqlparser's ArgumentMap: run recovers it
+		}
+		return v, true
+	}
+	return a.def, a.hasDef
+}
+
+// frame holds what a root field's resolver is given by pointer: its field
+// context and its arguments, in one allocation.
+type frame struct {
+	fc      graphql.FieldContext
+	ints    [2]int
+	strs    [3]string
+	order   model.ItemOrder
+	nInts   int
+	nStrs   int
+	ordered bool
+}
+
+// optInt unmarshals an optional Int argument as gqlgen does: nil when it
+// is absent or null.
+func (f *frame) optInt(v any, ok bool) (*int, error) {
+	if !ok || v == nil {
+		return nil, nil //nolint:nilnil // an absent argument, as gqlgen passes it
+	}
+	n, err := scalar.UnmarshalInt(v)
+	p := &f.ints[f.nInts]
+	f.nInts++
+	*p = n
+	return p, err
+}
+
+// optString unmarshals an optional String argument as gqlgen does: nil
+// when it is absent or null.
+func (f *frame) optString(v any, ok bool) (*string, error) {
+	if !ok || v == nil {
+		return nil, nil //nolint:nilnil // an absent argument, as gqlgen passes it
+	}
+	s, err := scalar.UnmarshalString(v)
+	p := &f.strs[f.nStrs]
+	f.nStrs++
+	*p = s
+	return p, err
+}
+
+// reqID unmarshals a required ID argument as gqlgen does.
+func reqID(v any, ok bool) (int64, error) {
+	if !ok {
+		return 0, nil
+	}
+	return scalar.UnmarshalID(v)
+}
+
+// optItemOrder unmarshals an optional ItemOrder argument as gqlgen does:
+// nil when it is absent or null.
+func (fr *frame) optItemOrder(v any, ok bool) (*model.ItemOrder, error) {
+	if !ok || v == nil {
+		return nil, nil //nolint:nilnil // an absent argument, as gqlgen passes it
+	}
+	m, isMap := v.(map[string]any)
+	if !isMap {
+		return nil, errUnsupported
+	}
+	o := &fr.order
+	if f, ok := m["field"]; ok {
+		if err := o.Field.UnmarshalGQL(f); err != nil {
+			return nil, err
+		}
+	}
+	if d, ok := m["direction"]; ok {
+		if err := o.Direction.UnmarshalGQL(d); err != nil {
+			return nil, err
+		}
+	}
+	return o, nil
+}
+
+// fieldContext returns the context of a root field's resolver, with the
+// field context that resolvers read (graph's given and selects) and the
+// answer of @auth, when the field has it, as the directive gives it.
+func (x *exec) fieldContext(s *sel, f *frame) (context.Context, error) {
+	f.fc = graphql.FieldContext{Object: "Query", Field: *s.field, IsMethod: true, IsResolver: true}
+	ctx := graphql.WithFieldContext(x.ctx, &f.fc)
+	if s.auth != nil {
+		if _, err := graph.Auth(ctx, nil, allowed, s.auth); err != nil {
+			return nil, err
+		}
+	}
+	return ctx, nil
+}
+
+// allowed is what @auth calls when the caller may use the field.
+func allowed(context.Context) (any, error) { return true, nil }
+
+// loadUsers loads the users who added the items of page into the
+// response's cache, in one call: the items' createdBy then find them.
+func (x *exec) loadUsers(ctx context.Context, page []items.Item) error {
+	if !x.users || len(page) == 0 {
+		return nil
+	}
+	objs := make([]*items.Item, len(page))
+	for i := range page {
+		objs[i] = &page[i]
+	}
+	_, err := x.r.Item().CreatedBy(ctx, objs)
+	return err
+}
+
+// Query_items resolves Query.items and writes its connection.
+func (x *exec) Query_items(b []byte, s *sel) ([]byte, error) {
+	f := &frame{}
+	first, err := f.optInt(x.arg(s, 0))
+	if err != nil {
+		return b, err
+	}
+	after, err := f.optString(x.arg(s, 1))
+	if err != nil {
+		return b, err
+	}
+	last, err := f.optInt(x.arg(s, 2))
+	if err != nil {
+		return b, err
+	}
+	before, err := f.optString(x.arg(s, 3))
+	if err != nil {
+		return b, err
+	}
+	orderBy, err := f.optItemOrder(x.arg(s, 4))
+	if err != nil {
+		return b, err
+	}
+	ctx, err := x.fieldContext(s, f)
+	if err != nil {
+		return b, err
+	}
+	conn, err := x.r.Query().Items(ctx, first, after, last, before, orderBy)
+	if err != nil {
+		return b, err
+	}
+	if err := x.loadUsers(ctx, conn.Page); err != nil {
+		return b, err
+	}
+	return x.writeItemConnection(b, s.sub, &conn)
+}
+
+// Query_item resolves Query.item and writes the item, or null.
+func (x *exec) Query_item(b []byte, s *sel) ([]byte, error) {
+	f := &frame{}
+	id, err := reqID(x.arg(s, 0))
+	if err != nil {
+		return b, err
+	}
+	ctx, err := x.fieldContext(s, f)
+	if err != nil {
+		return b, err
+	}
+	it, err := x.r.Query().Item(ctx, id)
+	if err != nil {
+		return b, err
+	}
+	if it == nil {
+		return append(b, "null"...), nil
+	}
+	return x.writeItem(b, s.sub, it)
+}
+
+// Query_search resolves Query.search and writes its connection.
+func (x *exec) Query_search(b []byte, s *sel) ([]byte, error) {
+	f := &frame{}
+	query, err := f.optString(x.arg(s, 0))
+	if err != nil {
+		return b, err
+	}
+	first, err := f.optInt(x.arg(s, 1))
+	if err != nil {
+		return b, err
+	}
+	after, err := f.optString(x.arg(s, 2))
+	if err != nil {
+		return b, err
+	}
+	last, err := f.optInt(x.arg(s, 3))
+	if err != nil {
+		return b, err
+	}
+	before, err := f.optString(x.arg(s, 4))
+	if err != nil {
+		return b, err
+	}
+	ctx, err := x.fieldContext(s, f)
+	if err != nil {
+		return b, err
+	}
+	conn, err := x.r.Query().Search(ctx, query, first, after, last, before)
+	if err != nil {
+		return b, err
+	}
+	if err := x.loadUsers(ctx, conn.Page); err != nil {
+		return b, err
+	}
+	return x.writeItemConnection(b, s.sub, &conn)
+}
+
+// Query_me resolves Query.me (@auth) and writes the user.
+func (x *exec) Query_me(b []byte, s *sel) ([]byte, error) {
+	f := &frame{}
+	ctx, err := x.fieldContext(s, f)
+	if err != nil {
+		return b, err
+	}
+	u, err := x.r.Query().Me(ctx)
+	if err != nil {
+		return b, err
+	}
+	return x.writeUser(b, s.sub, &u)
+}
+
+// Query_tokens resolves Query.tokens (@auth) and writes its connection.
+func (x *exec) Query_tokens(b []byte, s *sel) ([]byte, error) {
+	f := &frame{}
+	first, err := f.optInt(x.arg(s, 0))
+	if err != nil {
+		return b, err
+	}
+	after, err := f.optString(x.arg(s, 1))
+	if err != nil {
+		return b, err
+	}
+	user, err := f.optString(x.arg(s, 2))
+	if err != nil {
+		return b, err
+	}
+	ctx, err := x.fieldContext(s, f)
+	if err != nil {
+		return b, err
+	}
+	conn, err := x.r.Query().Tokens(ctx, first, after, user)
+	if err != nil {
+		return b, err
+	}
+	if x.users && len(conn.Page) > 0 {
+		// The page's users in one call, into the response's cache, where
+		// each token's user then finds its own.
+		objs := make([]*items.Token, len(conn.Page))
+		for i := range conn.Page {
+			objs[i] = &conn.Page[i]
+		}
+		if _, err := x.r.Token().User(ctx, objs); err != nil {
+			return b, err
+		}
+	}
+	return x.writeTokenConnection(b, s.sub, &conn)
+}
+
+// Query_currentToken resolves Query.currentToken (@auth) and writes the token.
+func (x *exec) Query_currentToken(b []byte, s *sel) ([]byte, error) {
+	f := &frame{}
+	ctx, err := x.fieldContext(s, f)
+	if err != nil {
+		return b, err
+	}
+	t, err := x.r.Query().CurrentToken(ctx)
+	if err != nil {
+		return b, err
+	}
+	return x.writeToken(b, s.sub, &t)
+}
+
+// Token_user resolves Token.user through its batch resolver and writes the user.
+func (x *exec) Token_user(b []byte, s *sel, obj *items.Token) ([]byte, error) {
+	users, err := x.r.Token().User(x.ctx, []*items.Token{obj})
+	if err != nil {
+		return b, err
+	}
+	if len(users) != 1 {
+		return b, errNull
+	}
+	return x.writeUser(b, s.sub, &users[0])
+}
+
+// Item_createdBy resolves Item.createdBy through its batch resolver (the response's user cache holds the page's users) and writes the user, or null.
+func (x *exec) Item_createdBy(b []byte, s *sel, obj *items.Item) ([]byte, error) {
+	users, err := x.r.Item().CreatedBy(x.ctx, []*items.Item{obj})
+	if err != nil {
+		return b, err
+	}
+	if len(users) != 1 || users[0] == nil {
+		return append(b, "null"...), nil
+	}
+	return x.writeUser(b, s.sub, users[0])
+}
