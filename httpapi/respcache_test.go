@@ -14,10 +14,17 @@ import (
 	"itemsapi/items"
 )
 
-// countingStore counts the reads of items that reach the store.
+// countingStore counts the reads of items that reach the store, and
+// apart the calls of Users (createdBy's batches).
 type countingStore struct {
 	items.Store
 	reads atomic.Int64
+	users atomic.Int64
+}
+
+func (s *countingStore) Users(ctx context.Context, ids []int64) ([]items.User, error) {
+	s.users.Add(1)
+	return s.Store.Users(ctx, ids)
 }
 
 func (s *countingStore) Item(ctx context.Context, id int64) (items.Item, error) {
