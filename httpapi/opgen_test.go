@@ -2,9 +2,12 @@ package httpapi_test
 
 import (
 	"bytes"
+	"flag"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strconv"
@@ -799,4 +802,102 @@ func b2i(b bool) int {
 		return 1
 	}
 	return 0
+}
+
+// updateCorpus rewrites FuzzCompiledPlans' committed corpus:
+// go test -run TestCompiledPlansCorpus ./httpapi -update-corpus.
+var updateCorpus = flag.Bool("update-corpus", false, "rewrite testdata/fuzz/FuzzCompiledPlans from the generator")
+
+const corpusDir = "testdata/fuzz/FuzzCompiledPlans"
+
+// TestCompiledPlansCorpus checks that the committed corpus, which every
+// go test runs through FuzzCompiledPlans on both paths, reaches every
+// construct and every field. With -update-corpus it first picks a new
+// one from random inputs: greedily the inputs that add most of what is
+// not yet reached, then the richest others, corpusSize in all.
+func TestCompiledPlansCorpus(t *testing.T) {
+	env := newPlanEnv(t)
+	const corpusSize = 40
+	if *updateCorpus {
+		rng := rand.New(rand.NewPCG(7, 7))
+		type candidate struct {
+			in []byte
+			fs map[feature]bool
+		}
+		var cands []candidate
+		for range 5000 {
+			in := make([]byte, 20+rng.IntN(400))
+			for j := range in {
+				in[j] = byte(rng.Uint32())
+			}
+			cands = append(cands, candidate{in, env.gen.generate(in).Features})
+		}
+		covered := map[feature]bool{}
+		var picked [][]byte
+		for len(picked) < corpusSize && len(cands) > 0 {
+			best, bestNew, bestAll := 0, -1, 0
+			for i, c := range cands {
+				n := 0
+				for f := range c.fs {
+					if !covered[f] {
+						n++
+					}
+				}
+				if n > bestNew || n == bestNew && len(c.fs) > bestAll {
+					best, bestNew, bestAll = i, n, len(c.fs)
+				}
+			}
+			for f := range cands[best].fs {
+				covered[f] = true
+			}
+			picked = append(picked, cands[best].in)
+			cands = slices.Delete(cands, best, best+1)
+		}
+		if err := os.RemoveAll(corpusDir); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.MkdirAll(corpusDir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for i, in := range picked {
+			body := fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", in)
+			if err := os.WriteFile(filepath.Join(corpusDir, fmt.Sprintf("gen%02d", i)), []byte(body), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	files, err := filepath.Glob(filepath.Join(corpusDir, "*"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no corpus in %s: %v", corpusDir, err)
+	}
+	seen := map[feature]bool{}
+	for _, name := range files {
+		in := readCorpusEntry(t, name)
+		for f := range env.gen.generate(in).Features {
+			seen[f] = true
+		}
+	}
+	for _, f := range allFeatures(env.gen.schema) {
+		if !seen[f] {
+			t.Errorf("no entry of %s has %s: run with -update-corpus", corpusDir, f)
+		}
+	}
+}
+
+// readCorpusEntry reads a corpus file of one []byte, as go test writes
+// them.
+func readCorpusEntry(t testing.TB, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rest, ok := strings.CutPrefix(string(b), "go test fuzz v1\n")
+	lit, ok2 := strings.CutPrefix(strings.TrimSpace(rest), "[]byte(")
+	lit, ok3 := strings.CutSuffix(lit, ")")
+	s, err := strconv.Unquote(lit)
+	if !ok || !ok2 || !ok3 || err != nil {
+		t.Fatalf("%s: not a corpus entry of one []byte: %q", name, b)
+	}
+	return []byte(s)
 }
