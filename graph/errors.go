@@ -11,6 +11,7 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
+	"itemsapi/gqlspec"
 	"itemsapi/items"
 )
 
@@ -102,7 +103,7 @@ func namedVariable(ctx context.Context, e *gqlerror.Error) *gqlerror.Error {
 		return e
 	}
 	out := *e
-	out.Message = explainVariable(ctx, e.Path)
+	out.Message = gqlspec.ExplainVariable(ctx, e.Path)
 	if out.Message == "" {
 		out.Message = fmt.Sprintf("Variable \"$%s\" got an invalid value at %s: %s", name, e.Path[1:].String(), e.Message)
 	}

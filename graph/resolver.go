@@ -3,7 +3,7 @@
 // @auth directive, and the error presenter.
 package graph
 
-//go:generate go run itemsapi/internal/gqlgen
+//go:generate go run itemsapi/gqlspec/gqlgen
 
 import (
 	"context"
@@ -25,9 +25,6 @@ type Resolver struct {
 	// nil).
 	Clock func() time.Time
 }
-
-// defaultPageSize is the page size when a client gives no `first`.
-const defaultPageSize = 20
 
 // pageArgs are the arguments of a connection: items' and search's.
 type pageArgs struct {
@@ -54,7 +51,7 @@ type pageQuery struct {
 // first and last both given, either outside 0..MaxPageSize, or a
 // malformed cursor or one of another order; an empty cursor is no cursor.
 func (a pageArgs) check() (pageQuery, error) {
-	q := pageQuery{n: defaultPageSize, order: a.order}
+	q := pageQuery{n: items.DefaultPageSize, order: a.order}
 	switch {
 	case a.last != nil && a.firstGiven && a.first != nil:
 		return q, items.Errorf(items.Invalid, "first and last cannot both be given: page forward with first and after, or backward with last and before")

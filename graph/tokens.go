@@ -116,7 +116,7 @@ func (r *Resolver) tokens(ctx context.Context, first *int, after *string, user *
 	if err != nil {
 		return model.TokenConnection{}, err
 	}
-	n := defaultPageSize
+	n := items.DefaultPageSize
 	if first != nil {
 		n = *first
 	}

@@ -33,7 +33,14 @@ func (UserCache) Validate(graphql.ExecutableSchema) error { return nil }
 
 // InterceptResponse implements graphql.ResponseInterceptor.
 func (UserCache) InterceptResponse(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
-	return next(context.WithValue(ctx, userCacheKey{}, &userCache{}))
+	return next(WithUserCache(ctx))
+}
+
+// WithUserCache returns a copy of ctx with a cache of users of its own,
+// for one response: what UserCache gives each response of gqlgen's
+// executor, for a response written otherwise (gqlspec/plan).
+func WithUserCache(ctx context.Context) context.Context {
+	return context.WithValue(ctx, userCacheKey{}, &userCache{})
 }
 
 type userCacheKey struct{}

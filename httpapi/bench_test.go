@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -31,26 +32,32 @@ import (
 //	benchstat old.txt new.txt
 //
 // Each scenario runs on one goroutine (serial) and on GOMAXPROCS
-// goroutines (parallel), the second showing what contention costs.
+// goroutines (parallel), the second showing what contention costs; and
+// with the response cache (respcache) and without (nocache), as on
+// PostgreSQL and on varied traffic, where the cache does not answer.
 func BenchmarkHandler(b *testing.B) {
 	e := workload.NewExpect(workload.SmallItems, workload.CommonQuery)
 	scenarios := []workload.Scenario{e.List(), e.Get(), e.Search(workload.NameSearch, workload.CommonQuery), e.Deep(), e.Add("bench", 10_000)}
-	for _, mode := range []string{"serial", "parallel"} {
+	for _, mode := range []string{"serial", "parallel", "nocache"} {
 		b.Run(mode, func(b *testing.B) {
 			for _, s := range scenarios {
 				b.Run(s.Name, func(b *testing.B) {
 					// A store of its own: add grows it, and deep counts it.
-					h, token := newBenchHandler(b)
+					cfg := httpapi.DefaultConfig()
+					if mode == "nocache" {
+						cfg.ResponseCacheBytes = 0
+					}
+					h, token := newBenchHandler(b, cfg)
 					if !s.Auth {
 						token = ""
 					}
 					checkFirst(b, h, s, token)
 					b.ReportAllocs()
-					if mode == "serial" {
-						w := newBenchWriter()
+					if mode != "parallel" {
+						w, req := newBenchWriter(), newBenchRequest("", token)
 						i := 0
 						for b.Loop() {
-							if status := serveBench(h, w, s.Bodies[i%len(s.Bodies)], token); status != http.StatusOK {
+							if status := serveBench(h, w, req, s.Bodies[i%len(s.Bodies)]); status != http.StatusOK {
 								b.Fatalf("status %d", status)
 							}
 							i++
@@ -59,11 +66,11 @@ func BenchmarkHandler(b *testing.B) {
 					}
 					b.ResetTimer()
 					b.RunParallel(func(pb *testing.PB) {
-						w := newBenchWriter()
+						w, req := newBenchWriter(), newBenchRequest("", token)
 						i := 0
 						for pb.Next() {
 							// Not b.Fatal: this is not the benchmark's goroutine.
-							if status := serveBench(h, w, s.Bodies[i%len(s.Bodies)], token); status != http.StatusOK {
+							if status := serveBench(h, w, req, s.Bodies[i%len(s.Bodies)]); status != http.StatusOK {
 								b.Errorf("status %d", status)
 								return
 							}
@@ -76,10 +83,10 @@ func BenchmarkHandler(b *testing.B) {
 	}
 }
 
-// newBenchHandler returns the handler as server.go builds it, with
-// metrics, over a memory store holding the small dataset, and an admin
-// token.
-func newBenchHandler(b *testing.B) (http.Handler, string) {
+// newBenchHandler returns the handler of cfg as server.go builds it,
+// with metrics, over a memory store holding the small dataset, and an
+// admin token.
+func newBenchHandler(b *testing.B, cfg httpapi.Config) (http.Handler, string) {
 	b.Helper()
 	mem := memory.New()
 	b.Cleanup(func() { mem.Close() })
@@ -97,7 +104,7 @@ func newBenchHandler(b *testing.B) (http.Handler, string) {
 		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Metrics: m,
 	}
-	return httpapi.NewHandler(httpapi.DefaultConfig(), deps), token
+	return httpapi.NewHandler(cfg, deps), token
 }
 
 // checkFirst serves each body of s once, or the first 100, and checks the
@@ -108,7 +115,7 @@ func checkFirst(b *testing.B, h http.Handler, s workload.Scenario, token string)
 	w.keep = true
 	for i, body := range s.Bodies[:min(len(s.Bodies), 100)] {
 		w.reset()
-		h.ServeHTTP(w, newBenchRequest(body, token))
+		h.ServeHTTP(w, &newBenchRequest(body, token).req)
 		if w.status != http.StatusOK {
 			b.Fatalf("%s: status %d: %s", s.Name, w.status, w.body)
 		}
@@ -118,11 +125,21 @@ func checkFirst(b *testing.B, h http.Handler, s workload.Scenario, token string)
 	}
 }
 
-// serveBench serves one request and returns its status.
-func serveBench(h http.Handler, w *benchWriter, body, token string) int {
+// serveBench serves one request with body and returns its status. The
+// request is reused, as net/http's server reuses its buffers: no handler
+// keeps one, or changes it (they change copies, made by WithContext).
+func serveBench(h http.Handler, w *benchWriter, r *benchRequest, body string) int {
 	w.reset()
-	h.ServeHTTP(w, newBenchRequest(body, token))
+	r.body.Reset(body)
+	r.req.ContentLength = int64(len(body))
+	h.ServeHTTP(w, &r.req)
 	return w.status
+}
+
+// benchRequest is a request to serve again and again, with new bodies.
+type benchRequest struct {
+	req  http.Request
+	body strings.Reader
 }
 
 var graphqlURL = &url.URL{Path: "/graphql"}
@@ -130,19 +147,21 @@ var graphqlURL = &url.URL{Path: "/graphql"}
 // newBenchRequest builds a POST /graphql as net/http would hand it to the
 // handler, with less work than httptest.NewRequest, which parses a whole
 // request: the benchmark measures the handler, not its harness.
-func newBenchRequest(body, token string) *http.Request {
+func newBenchRequest(body, token string) *benchRequest {
 	h := http.Header{"Content-Type": {"application/json"}}
 	if token != "" {
 		h["Authorization"] = []string{"Bearer " + token}
 	}
-	r := &http.Request{
+	r := &benchRequest{}
+	r.body.Reset(body)
+	r.req = http.Request{
 		Method:        http.MethodPost,
 		URL:           graphqlURL, // read-only for every handler on the way
 		Proto:         "HTTP/1.1",
 		ProtoMajor:    1,
 		ProtoMinor:    1,
 		Header:        h,
-		Body:          io.NopCloser(strings.NewReader(body)),
+		Body:          io.NopCloser(&r.body),
 		ContentLength: int64(len(body)),
 		Host:          "bench.test",
 		RemoteAddr:    "192.0.2.1:1234",
@@ -169,6 +188,11 @@ func (w *benchWriter) reset() {
 }
 
 func (w *benchWriter) Header() http.Header { return w.header }
+
+// SetReadDeadline and SetWriteDeadline do what net/http's writer does for
+// the handler: nothing it sees.
+func (w *benchWriter) SetReadDeadline(time.Time) error  { return nil }
+func (w *benchWriter) SetWriteDeadline(time.Time) error { return nil }
 
 func (w *benchWriter) WriteHeader(code int) {
 	if w.status == 0 {

@@ -17,6 +17,8 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"itemsapi/auth"
+	"itemsapi/gqlspec"
+	"itemsapi/gqlspec/plan"
 	"itemsapi/graph"
 	"itemsapi/internal/cache"
 	"itemsapi/items"
@@ -37,7 +39,7 @@ type Config struct {
 	MaxTokens int
 	// MaxDepth bounds how deeply an operation's selections nest.
 	MaxDepth int
-	// MaxCost bounds the cost of an operation (see graph.Limits).
+	// MaxCost bounds the cost of an operation (see gqlspec.Limits).
 	MaxCost int
 	// MaxDirectives bounds the directives on one field.
 	MaxDirectives int
@@ -51,7 +53,7 @@ type Config struct {
 	// too.
 	QueryCacheSize int
 	// LimitsCacheBytes bounds the memory of the limits' verdicts, kept by
-	// a hash of each document (see graph.Limits).
+	// a hash of each document (see gqlspec.Limits).
 	LimitsCacheBytes int64
 	// APQCacheBytes bounds the memory of the automatic persisted queries
 	// kept, each weighed by its text.
@@ -293,7 +295,9 @@ func NewHandler(cfg Config, deps Deps) *Handler {
 // newGraphQL configures gqlgen's server explicitly: transports, the error
 // presenter, panic recovery, caches and limits.
 func newGraphQL(cfg Config, deps Deps, ws *websocketTransport, held *heldDocs) http.Handler {
-	srv := handler.New(graph.NewSchema(&graph.Resolver{Store: deps.Store, Broker: deps.Broker, Clock: deps.Clock}))
+	resolver := &graph.Resolver{Store: deps.Store, Broker: deps.Broker, Clock: deps.Clock}
+	schema := graph.NewSchema(resolver)
+	srv := handler.New(schema)
 	// gqlgen serves a request with the first transport that supports it,
 	// so the order is the design: websocket upgrades (a GET like a
 	// query's), then OPTIONS, then graphql-sse's single-connection mode
@@ -318,7 +322,7 @@ func newGraphQL(cfg Config, deps Deps, ws *websocketTransport, held *heldDocs) h
 	srv.SetRecoverFunc(graph.Recover(deps.Logger))
 	qc := newQueryCache(cfg.QueryCacheBytes, cfg.QueryCacheSize)
 	srv.SetQueryCache(qc)
-	srv.SetValidationRulesFn(graph.ValidationRules)
+	srv.SetValidationRulesFn(gqlspec.ValidationRules)
 	if deps.Metrics != nil {
 		srv.Use(deps.Metrics.Extension())
 	}
@@ -331,7 +335,7 @@ func newGraphQL(cfg Config, deps Deps, ws *websocketTransport, held *heldDocs) h
 		// Production mode: "Did you mean …" would reveal the schema that
 		// turning introspection off hides.
 		srv.SetDisableSuggestion(true)
-		srv.Use(graph.NoIntrospection{})
+		srv.Use(gqlspec.NoIntrospection{})
 	}
 	if len(cfg.TrustedDocuments) > 0 || cfg.OnlyTrustedDocuments {
 		srv.Use(newTrustedDocuments(cfg.TrustedDocuments, cfg.OnlyTrustedDocuments, deps.Metrics))
@@ -340,7 +344,7 @@ func newGraphQL(cfg Config, deps Deps, ws *websocketTransport, held *heldDocs) h
 	if !cfg.OnlyTrustedDocuments {
 		srv.Use(extension.AutomaticPersistedQuery{Cache: apq})
 	}
-	limits := &graph.Limits{
+	limits := &gqlspec.Limits{
 		MaxTokens:     cfg.MaxTokens,
 		MaxDepth:      cfg.MaxDepth,
 		MaxCost:       cfg.MaxCost,
@@ -354,13 +358,23 @@ func newGraphQL(cfg Config, deps Deps, ws *websocketTransport, held *heldDocs) h
 		deps.Metrics.Cache("apq", apq.c.Stats)
 		deps.Metrics.Cache("limits", limits.CacheStats) // made by srv.Use
 	}
-	srv.Use(&graph.StrictVariables{})
+	srv.Use(&gqlspec.StrictVariables{})
 	srv.Use(graph.UserCache{})
 	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
 		oc := graphql.GetOperationContext(ctx)
 		setOperation(ctx, oc.OperationName)
 		return next(ctx)
 	})
+	// Last, so that it runs innermost (see plan.Extension). Under tracing,
+	// gqlgen's executor answers everything: it traces each resolver, which
+	// a plan does not.
+	if cfg.CompiledPlans && deps.Tracing == nil {
+		plans := plan.New(resolver, schema.Schema(), cfg.QueryCacheBytes/4)
+		srv.Use(plan.Extension{Engine: plans})
+		if deps.Metrics != nil {
+			deps.Metrics.Cache("plans", plans.CacheStats)
+		}
+	}
 	return srv
 }
 

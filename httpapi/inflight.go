@@ -11,7 +11,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
 
-	"itemsapi/graph"
+	"itemsapi/gqlspec"
 )
 
 // Bytes in flight: the requests being read and parsed at once, across all
@@ -23,8 +23,8 @@ import (
 //     its Content-Length (the limit of a body when the length is not
 //     declared; the query string for a GET): the body as read, which may
 //     take twice its size while it grows, and the document decoded from it;
-//   - before a document is parsed (graph.Limits lexes it first, and knows
-//     its tokens), graph.BytesPerToken per token, for the document parsed
+//   - before a document is parsed (gqlspec.Limits lexes it first, and knows
+//     its tokens), gqlspec.BytesPerToken per token, for the document parsed
 //     and validated.
 //
 // Both stay reserved until the request has been answered. A request that
@@ -122,7 +122,7 @@ type reservation struct {
 type reservationKey struct{}
 
 // middleware reserves the memory to read a request's body, and lets
-// graph.Limits reserve more through reserve; it releases all of it once
+// gqlspec.Limits reserve more through reserve; it releases all of it once
 // the request is answered.
 func (f *inflight) middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -187,7 +187,7 @@ func (res *reservation) release() {
 	}
 }
 
-// reserve is graph.Limits.Reserve: it reserves n more bytes for the
+// reserve is gqlspec.Limits.Reserve: it reserves n more bytes for the
 // request of ctx, if it has a reservation (a websocket's operations have
 // none).
 func reserve(ctx context.Context, n int64) error {
@@ -309,7 +309,7 @@ func docSource(doc *ast.QueryDocument) *ast.Source {
 }
 
 // docCost is what a parsed document of n bytes of text is reckoned to
-// keep on the heap: its text, and graph.BytesPerToken per node of its
+// keep on the heap: its text, and gqlspec.BytesPerToken per node of its
 // syntax tree (a field, argument, directive, fragment or variable), which
 // over-counts a node as the tokens it is made of would. Unlike the query
 // cache's reckoning per byte of text, it does not count a comment or a
@@ -341,5 +341,5 @@ func docCost(doc *ast.QueryDocument, n int) int64 {
 		nodes += 1 + len(f.Directives)
 		walk(f.SelectionSet)
 	}
-	return int64(n) + int64(nodes)*graph.BytesPerToken
+	return int64(n) + int64(nodes)*gqlspec.BytesPerToken
 }

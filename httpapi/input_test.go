@@ -68,11 +68,11 @@ func BenchmarkLongSearch(b *testing.B) {
 				Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 			})
 			body := longSearchBody(b)
-			w := newBenchWriter()
+			w, req := newBenchWriter(), newBenchRequest("", "")
 			b.ReportAllocs()
 			b.SetBytes(int64(len(body)))
 			for b.Loop() {
-				if status := serveBench(h, w, body, ""); status != http.StatusOK {
+				if status := serveBench(h, w, req, body); status != http.StatusOK {
 					b.Fatalf("status %d", status)
 				}
 			}

@@ -148,7 +148,6 @@ func recoverPanics(log *slog.Logger) func(http.Handler) http.Handler {
 func deadlines(read, write time.Duration) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			rc := http.NewResponseController(w)
 			var readBy, writeBy time.Time
 			if !isWebsocketUpgrade(r) {
 				now := time.Now()
@@ -159,11 +158,26 @@ func deadlines(read, write time.Duration) func(http.Handler) http.Handler {
 					writeBy = now.Add(write)
 				}
 			}
-			_ = rc.SetReadDeadline(readBy)
-			_ = rc.SetWriteDeadline(writeBy)
+			// net/http's own writer sets deadlines: asked directly, without
+			// a ResponseController (an allocation), which unwraps others.
+			if d, ok := w.(deadliner); ok {
+				_ = d.SetReadDeadline(readBy)
+				_ = d.SetWriteDeadline(writeBy)
+			} else {
+				rc := http.NewResponseController(w)
+				_ = rc.SetReadDeadline(readBy)
+				_ = rc.SetWriteDeadline(writeBy)
+			}
 			next.ServeHTTP(w, r)
 		})
 	}
+}
+
+// deadliner is a ResponseWriter that sets its connection's deadlines, as
+// net/http's does.
+type deadliner interface {
+	SetReadDeadline(time.Time) error
+	SetWriteDeadline(time.Time) error
 }
 
 // limitBody refuses a request body over n bytes.

@@ -57,6 +57,13 @@ func (httpTransport) Supports(r *http.Request) bool {
 	return r.Method == http.MethodGet || r.Method == http.MethodPost
 }
 
+// The values of the headers every answer of httpTransport has.
+var (
+	contentTypeJSON            = []string{mediaJSON + "; charset=utf-8"}
+	contentTypeGraphQLResponse = []string{mediaGraphQLResponse + "; charset=utf-8"}
+	noStore                    = []string{"no-store"}
+)
+
 // requestError is a request that is not a GraphQL request.
 type requestError struct {
 	status  int
@@ -66,8 +73,15 @@ type requestError struct {
 // Do implements graphql.Transport.
 func (t httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
 	media := responseMedia(r.Header.Get("Accept"))
-	w.Header().Set("Content-Type", media+"; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
+	h := w.Header()
+	// Set without allocating: the values are shared, and never changed in
+	// place (Header.Add appends to a full slice: a copy).
+	if media == mediaGraphQLResponse {
+		h["Content-Type"] = contentTypeGraphQLResponse
+	} else {
+		h["Content-Type"] = contentTypeJSON
+	}
+	h["Cache-Control"] = noStore
 
 	batch, isBatch, reqErr := t.readParams(r)
 	if reqErr != nil {

@@ -154,6 +154,10 @@ func (q ItemQuery) Bounds() (start, end *Position) {
 // MaxPageSize is the largest page a client may ask for.
 const MaxPageSize = 100
 
+// DefaultPageSize is the page size when a client gives neither first nor
+// last (the schema's default of first).
+const DefaultPageSize = 20
+
 // DemoItems are the items a new, empty store starts with: those of the
 // original application.
 var DemoItems = []NewItem{{Name: "Apple"}, {Name: "Banana"}}

@@ -33,7 +33,7 @@ func (c ItemConnection) Nodes() []items.Item { return c.Page }
 func (c ItemConnection) Edges() []ItemEdge {
 	edges := make([]ItemEdge, len(c.Page))
 	for i, it := range c.Page {
-		edges[i] = ItemEdge{Cursor: EncodePosition(c.Order, it), Node: it}
+		edges[i] = ItemEdge{Node: it, Order: c.Order}
 	}
 	return edges
 }
@@ -53,11 +53,20 @@ func (c ItemConnection) TotalCount(ctx context.Context) (int, error) {
 	return c.Count(ctx)
 }
 
-// ItemEdge is one item of a page with its cursor.
+// ItemEdge is one item of a page with its cursor, which it computes
+// when asked.
 type ItemEdge struct {
-	Cursor string
-	Node   items.Item
+	Node items.Item
+	// Order is the order of the page, which the cursor names.
+	Order items.Order
 }
+
+// Cursor returns the cursor of the edge's item.
+func (e ItemEdge) Cursor() string { return EncodePosition(e.Order, e.Node) }
+
+// AppendCursor appends the cursor to dst, as Cursor returns it: the
+// compiled plans write it without a string of its own (gqlspec/plan).
+func (e *ItemEdge) AppendCursor(dst []byte) []byte { return AppendPosition(dst, e.Order, &e.Node) }
 
 // PageInfo says where a page stands in the whole list.
 type PageInfo struct {

@@ -24,27 +24,33 @@ var fieldNames = [...]string{items.ByID: "id", items.ByName: "name", items.ByUpd
 
 // EncodePosition returns the cursor of it in o.
 func EncodePosition(o items.Order, it items.Item) string {
-	if o == (items.Order{}) {
-		return EncodeCursor(it.ID)
-	}
-	b := make([]byte, 0, 64+len(it.Name))
-	b = append(b, cursorPrefix...)
-	b = append(b, fieldNames[o.Field]...)
-	if o.Desc {
-		b = append(b, ":desc:"...)
-	} else {
-		b = append(b, ":asc:"...)
+	return string(AppendPosition(nil, o, &it))
+}
+
+// AppendPosition appends the cursor of it in o to dst, as EncodePosition
+// returns it, and returns the longer slice.
+func AppendPosition(dst []byte, o items.Order, it *items.Item) []byte {
+	var buf [64]byte
+	b := append(buf[:0], cursorPrefix...)
+	if o != (items.Order{}) {
+		b = append(b, fieldNames[o.Field]...)
+		if o.Desc {
+			b = append(b, ":desc:"...)
+		} else {
+			b = append(b, ":asc:"...)
+		}
 	}
 	b = strconv.AppendInt(b, it.ID, 10)
-	switch o.Field {
-	case items.ByName:
+	switch {
+	case o == (items.Order{}):
+	case o.Field == items.ByName:
 		b = append(b, ':')
 		b = append(b, it.Name...)
-	case items.ByUpdatedAt:
+	case o.Field == items.ByUpdatedAt:
 		b = append(b, ':')
 		b = strconv.AppendInt(b, it.Changed().UnixMicro(), 10)
 	}
-	return base64.RawURLEncoding.EncodeToString(b)
+	return base64.RawURLEncoding.AppendEncode(dst, b)
 }
 
 // DecodePosition returns the position in o that a cursor of

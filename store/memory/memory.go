@@ -125,6 +125,27 @@ func clone(p *string) *string {
 	return &v
 }
 
+// cloneDescriptions gives each item of page a copy of its description, as
+// copyItem does, in one allocation for the page.
+func cloneDescriptions(page []items.Item) {
+	n := 0
+	for i := range page {
+		if page[i].Description != nil {
+			n++
+		}
+	}
+	if n == 0 {
+		return
+	}
+	descs := make([]string, 0, n)
+	for i := range page {
+		if p := page[i].Description; p != nil {
+			descs = append(descs, *p)
+			page[i].Description = &descs[len(descs)-1]
+		}
+	}
+}
+
 func copyItem(it items.Item) items.Item {
 	it.Description = clone(it.Description)
 	return it
@@ -192,9 +213,10 @@ func (s *Store) Items(ctx context.Context, q items.ItemQuery) ([]items.Item, err
 			break
 		}
 		if in(e) {
-			page = append(page, copyItem(e.item))
+			page = append(page, e.item)
 		}
 	}
+	cloneDescriptions(page)
 	if q.Last {
 		slices.Reverse(page)
 	}

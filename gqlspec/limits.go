@@ -1,4 +1,4 @@
-package graph
+package gqlspec
 
 import (
 	"context"
@@ -313,7 +313,7 @@ func pageMultiplier(args ast.ArgumentList) int {
 	case hasFirst:
 		return first
 	}
-	return defaultPageSize
+	return items.DefaultPageSize
 }
 
 // countArg returns what a first or last argument counts for, and whether
@@ -335,7 +335,7 @@ func argMultiplier(a *ast.Argument) int {
 		}
 		return min(max(n, 0), items.MaxPageSize)
 	case ast.NullValue:
-		return defaultPageSize
+		return items.DefaultPageSize
 	default:
 		return items.MaxPageSize
 	}

@@ -1,4 +1,4 @@
-package graph
+package gqlspec
 
 import (
 	"context"
@@ -10,7 +10,7 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
-	"itemsapi/graph/scalar"
+	"itemsapi/gqlspec/scalar"
 	"itemsapi/items"
 )
 
@@ -27,7 +27,7 @@ import (
 // refusals do not ("cannot use value 0 as Int" for 5.0 or 1e400, after a
 // failed conversion), so StrictVariables also keeps the variables as sent,
 // before gqlparser converts them, for the error presenter to explain such
-// a refusal in the same words (see explainVariable).
+// a refusal in the same words (see ExplainVariable).
 type StrictVariables struct {
 	schema *ast.Schema
 }
@@ -58,7 +58,7 @@ type sentVariables struct {
 }
 
 // MutateOperationParameters implements graphql.OperationParameterMutator:
-// it keeps the variables as sent, for explainVariable. It refuses nothing.
+// it keeps the variables as sent, for ExplainVariable. It refuses nothing.
 func (s *StrictVariables) MutateOperationParameters(ctx context.Context, p *graphql.RawParams) *gqlerror.Error {
 	if len(p.Variables) > 0 && graphql.HasOperationContext(ctx) {
 		graphql.GetOperationContext(ctx).Stats.SetExtension(sentVariablesKey, &sentVariables{s.schema, p.Variables})
@@ -187,12 +187,12 @@ func valueProblem(def *ast.Definition, v any) string {
 	return ""
 }
 
-// explainVariable returns the message that names the value of a variable
+// ExplainVariable returns the message that names the value of a variable
 // which gqlparser refused to coerce, in the words of StrictVariables; or
 // "" when it cannot tell (no variables kept, a path that leads nowhere).
 // path is that of gqlparser's error: "variable", the variable's name, then
 // the way into the value.
-func explainVariable(ctx context.Context, path ast.Path) string {
+func ExplainVariable(ctx context.Context, path ast.Path) string {
 	if len(path) < 2 || path[0] != ast.PathName("variable") || !graphql.HasOperationContext(ctx) {
 		return ""
 	}

@@ -1,4 +1,4 @@
-package graph
+package gqlspec
 
 import (
 	"context"
@@ -6,16 +6,16 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 )
 
-// marshalSlice marshals the elements of a list of objects in order, on the
+// MarshalSlice marshals the elements of a list of objects in order, on the
 // calling goroutine. The generated code calls it where stock gqlgen calls
-// graphql.MarshalSliceConcurrently (internal/gqlgen explains why), with
+// graphql.MarshalSliceConcurrently (gqlspec/gqlgen explains why), with
 // the same arguments: the worker limit, meaningless here, is ignored.
 //
 // Each element gets a field context holding its index, so that errors carry
 // their path and batch resolvers find their parent, and a panic while
 // marshalling one element becomes an error and a null for that element
 // alone, as with gqlgen.
-func marshalSlice(
+func MarshalSlice(
 	ctx context.Context,
 	length int,
 	_ int64,

@@ -1,0 +1,53 @@
+package plan
+
+import (
+	"bytes"
+	"math"
+	"testing"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+
+	"itemsapi/gqlspec/scalar"
+)
+
+// marshalled is what a marshaler writes.
+func marshalled(m graphql.Marshaler) string {
+	var buf bytes.Buffer
+	m.MarshalGQL(&buf)
+	return buf.String()
+}
+
+// TestWritersMatchMarshalers holds the writers of json.go to the
+// marshalers that gqlgen.yml binds, which gqlgen's executor calls.
+func TestWritersMatchMarshalers(t *testing.T) {
+	strs := []string{"", "plain", `"`, `\`, "\x00\x01\x1f\x20\x7f", "\t\r\n\b\f", "é😀\u2028\u2029",
+		"<script>&amp;", "\xff\xfe invalid \xc3", "\xed\xa0\x80", "mixed \"q\" \\ \n end"}
+	for _, s := range strs {
+		if got, want := string(appendString(nil, s)), marshalled(scalar.MarshalString(s)); got != want {
+			t.Errorf("appendString(%q) = %s, want %s", s, got, want)
+		}
+	}
+	for _, n := range []int{0, 1, -1, math.MaxInt32, math.MinInt32, math.MaxInt64} {
+		if got, want := string(appendInt(nil, n)), marshalled(scalar.MarshalInt(n)); got != want {
+			t.Errorf("appendInt(%d) = %s, want %s", n, got, want)
+		}
+	}
+	for _, id := range []int64{1, 42, math.MaxInt64} {
+		if got, want := string(appendID(nil, id)), marshalled(scalar.MarshalID(id)); got != want {
+			t.Errorf("appendID(%d) = %s, want %s", id, got, want)
+		}
+	}
+	for _, b := range []bool{true, false} {
+		if got, want := string(appendBoolean(nil, b)), marshalled(scalar.MarshalBoolean(b)); got != want {
+			t.Errorf("appendBoolean(%v) = %s, want %s", b, got, want)
+		}
+	}
+	paris := time.FixedZone("Paris", 3600)
+	for _, tm := range []time.Time{{}, time.Date(2026, 11, 25, 14, 17, 15, 123456000, time.UTC),
+		time.Date(2026, 1, 2, 3, 4, 5, 0, paris), time.Date(1999, 12, 31, 23, 59, 59, 1, time.UTC)} {
+		if got, want := string(appendTime(nil, tm)), marshalled(scalar.MarshalTime(tm)); got != want {
+			t.Errorf("appendTime(%v) = %s, want %s", tm, got, want)
+		}
+	}
+}

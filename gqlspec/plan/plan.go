@@ -1,0 +1,222 @@
+// Package plan answers GraphQL queries with compiled plans: a validated
+// query operation is compiled once into a tree of collected fields (its
+// fragments expanded, its fields merged and its @skip and @include
+// applied, as gqlgen's CollectFields does them), and executing the plan
+// walks that tree over the resolvers' results, writing the JSON answer
+// straight into a buffer: no field context per field, no goroutine, no
+// reflection, no intermediate maps.
+//
+// gqlgen stays the reference. An operation the compiler does not support
+// (mutations, subscriptions, introspection, @defer, a field without a
+// writer) is left to gqlgen's executor, and so is one whose execution meets
+// any error (a resolver's, a bad argument, a null where the schema forbids
+// one): its output is discarded and gqlgen answers it, so that every error
+// answer is gqlgen's.
+//
+// The code that writes each type (types_gen.go) is generated from
+// schema.graphqls and gqlgen.yml by gqlspec/gqlgen; the resolvers of the
+// fields that have one are called from resolvers.go.
+package plan
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
+
+	"itemsapi/graph"
+	"itemsapi/internal/cache"
+)
+
+// Engine compiles operations into plans, keeps them, and executes them.
+type Engine struct {
+	r      *graph.Resolver
+	schema *ast.Schema
+	plans  *cache.Cache[*ast.OperationDefinition, *plan]
+}
+
+// New returns an engine over the resolvers of r and schema, keeping plans
+// in at most cacheBytes (as internal/cache weighs them).
+func New(r *graph.Resolver, schema *ast.Schema, cacheBytes int64) *Engine {
+	return &Engine{
+		r:      r,
+		schema: schema,
+		plans:  cache.New[*ast.OperationDefinition, *plan](cache.Config{MaxBytes: cacheBytes}),
+	}
+}
+
+// CacheStats returns what the cache of plans holds.
+func (e *Engine) CacheStats() cache.Stats { return e.plans.Stats() }
+
+// maxVariants bounds the plans of one operation: one per combination of
+// the values of the variables its @skip and @include read.
+const maxVariants = 16
+
+// plan is what the engine keeps of one operation: its compiled variants,
+// by the values of the variables that its directives read.
+type plan struct {
+	// unsupported: the operation is gqlgen's.
+	unsupported bool
+	// dirVars are the variables that @skip and @include read.
+	dirVars []string
+
+	mu       sync.Mutex
+	variants map[uint32]*compiled
+}
+
+// compiled is an operation compiled for one set of directive values.
+type compiled struct {
+	root []sel
+	// users: the plan selects Item.createdBy, whose users one response
+	// loads once.
+	users bool
+}
+
+// planCost weighs a plan in the cache: a plan of a large document weighs
+// more, as its tree does.
+func planCost(op *ast.OperationDefinition) int64 {
+	n := int64(512)
+	if op.Position != nil && op.Position.Src != nil {
+		n += 8 * int64(len(op.Position.Src.Input))
+	}
+	return n
+}
+
+// errUnsupported marks an operation the compiler leaves to gqlgen.
+var errUnsupported = errors.New("plan: unsupported")
+
+// Execute answers the operation of oc with its plan: the JSON of the
+// response's data, and true; or false when the operation is gqlgen's, to
+// answer as it would have without the engine. ctx must be the operation's
+// context (the caller's token and request in it).
+func (e *Engine) Execute(ctx context.Context, oc *graphql.OperationContext) ([]byte, bool) {
+	op := oc.Operation
+	if op == nil || op.Operation != ast.Query {
+		return nil, false
+	}
+	p, ok := e.plans.Get(op)
+	if !ok {
+		p = e.prepare(oc)
+		e.plans.Set(op, p, planCost(op))
+	}
+	if p.unsupported {
+		return nil, false
+	}
+	c, ok := p.variant(e, oc)
+	if !ok {
+		return nil, false
+	}
+	return e.run(ctx, oc, c)
+}
+
+// prepare finds what a plan of oc's operation needs: whether it is
+// supported at all, and which variables its directives read.
+func (e *Engine) prepare(oc *graphql.OperationContext) *plan {
+	p := &plan{variants: make(map[uint32]*compiled)}
+	vars, err := directiveVariables(oc.Doc, oc.Operation)
+	if err != nil || len(vars) > 8 {
+		p.unsupported = true
+		return p
+	}
+	p.dirVars = vars
+	return p
+}
+
+// variant returns the plan compiled for the values oc gives the
+// directives' variables, compiling it on first use.
+func (p *plan) variant(e *Engine, oc *graphql.OperationContext) (*compiled, bool) {
+	var key uint32
+	for i, name := range p.dirVars {
+		v, ok := variableValue(oc, name)
+		b, isBool := v.(bool)
+		switch {
+		case !ok || !isBool:
+			return nil, false // gqlgen panics on it: let it answer
+		case b:
+			key |= 1 << (2 * i)
+		default:
+			key |= 2 << (2 * i)
+		}
+	}
+	p.mu.Lock()
+	c, ok := p.variants[key]
+	p.mu.Unlock()
+	if ok {
+		return c, c != nil
+	}
+	c, err := compile(e.schema, oc)
+	if err != nil {
+		c = nil
+	}
+	p.mu.Lock()
+	if len(p.variants) < maxVariants {
+		p.variants[key] = c
+	}
+	p.mu.Unlock()
+	return c, c != nil
+}
+
+// variableValue is the value of a variable as gqlparser's Value gives
+// it: the one sent, else the default of its definition.
+func variableValue(oc *graphql.OperationContext, name string) (any, bool) {
+	if v, ok := oc.Variables[name]; ok {
+		return v, true
+	}
+	def := oc.Operation.VariableDefinitions.ForName(name)
+	if def == nil || def.DefaultValue == nil {
+		return nil, false
+	}
+	v, err := def.DefaultValue.Value(oc.Variables)
+	return v, err == nil
+}
+
+// bufPool holds the buffers answers are written into.
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+// maxPooled is the largest buffer put back in the pool.
+const maxPooled = 1 << 20
+
+// run executes c. A panic, like an error, leaves the operation to gqlgen.
+func (e *Engine) run(ctx context.Context, oc *graphql.OperationContext, c *compiled) (out []byte, ok bool) {
+	bp := bufPool.Get().(*[]byte)
+	x := exec{ctx: ctx, oc: oc, r: e.r, users: c.users}
+	if c.users {
+		x.ctx = graph.WithUserCache(ctx)
+	}
+	defer func() {
+		if recover() != nil {
+			out, ok = nil, false
+		}
+		if cap(*bp) <= maxPooled {
+			bufPool.Put(bp)
+		}
+	}()
+	b, err := x.writeQuery((*bp)[:0], c.root)
+	*bp = b
+	if err != nil {
+		return nil, false
+	}
+	answered.Add(1)
+	return append([]byte(nil), b...), true
+}
+
+// exec is one execution of a plan.
+type exec struct {
+	ctx context.Context
+	oc  *graphql.OperationContext
+	r   *graph.Resolver
+	// users: the response has a cache of users to load pages' into.
+	users bool
+	// scratch holds what a type appends (a cursor) before it is written
+	// as a JSON string.
+	scratch []byte
+}
+
+// errNull is a null where the schema forbids one: gqlgen answers it.
+var errNull = errors.New("plan: null in a non-null position")
+
+// answered counts the operations plans have answered, for tests.
+var answered atomic.Uint64

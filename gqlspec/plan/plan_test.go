@@ -1,0 +1,152 @@
+package plan_test
+
+import (
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"itemsapi/gqlspec/plan"
+	"itemsapi/httpapi"
+	"itemsapi/items"
+	"itemsapi/store/memory"
+)
+
+// fixture is one store served twice: with compiled plans and without.
+type fixture struct {
+	plans, gqlgen http.Handler
+	user, admin   string
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	mem := memory.New()
+	t.Cleanup(func() { mem.Close() })
+	ctx := t.Context()
+	userToken, hash := items.NewToken()
+	u, err := mem.AddToken(ctx, "ann", items.RoleUser, hash)
+	if err != nil {
+		t.Fatal(err)
+	}
+	adminToken, hash := items.NewToken()
+	if _, err := mem.AddToken(ctx, "root", items.RoleAdmin, hash); err != nil {
+		t.Fatal(err)
+	}
+	desc := "a \"quoted\" \\ description\n\twith\x01controls, </script> & \u2028 and 😀"
+	names := []string{
+		"plain", `quote " and \ backslash`, "tab\there", "emoji 😀 and é", "line\u2028sep <b>&amp;",
+		"ctl \x1f\x7f", "zeta", "alpha",
+	}
+	for i, name := range names {
+		n := items.NewItem{Name: name}
+		if i%2 == 0 {
+			n.Description = &desc
+		}
+		if i%3 == 0 {
+			n.CreatedByID = u.ID
+		}
+		if _, err := mem.AddItem(ctx, n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	upd := "new"
+	if _, err := mem.UpdateItem(ctx, 2, items.ItemUpdate{Name: &upd, By: items.Caller{User: u, Role: items.RoleAdmin}}); err != nil {
+		t.Fatal(err)
+	}
+	handler := func(compiled bool) http.Handler {
+		cfg := httpapi.DefaultConfig()
+		cfg.ResponseCacheBytes = 0
+		cfg.CompiledPlans = compiled
+		return httpapi.NewHandler(cfg, httpapi.Deps{
+			Store:  mem,
+			Broker: mem,
+			Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		})
+	}
+	return &fixture{plans: handler(true), gqlgen: handler(false), user: userToken, admin: adminToken}
+}
+
+// serve answers one request and returns its status and body.
+func serve(h http.Handler, query string, vars map[string]any, token string) (int, string) {
+	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
+	r := httptest.NewRequest(http.MethodPost, "/graphql", strings.NewReader(string(body)))
+	r.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		r.Header.Set("Authorization", "Bearer "+token)
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	return w.Code, w.Body.String()
+}
+
+// TestSameBytes serves each construct the compiler supports with and
+// without plans: the answers are the same, byte for byte, and a plan
+// answered those that succeed, gqlgen the others.
+func TestSameBytes(t *testing.T) {
+	f := newFixture(t)
+	cases := []struct {
+		name     string
+		query    string
+		vars     map[string]any
+		token    string
+		compiled bool // a plan answers it
+	}{
+		{"list", `{ items { edges { node { id name } } } }`, nil, "", true},
+		{"every field", `{ items(first: 100) { totalCount pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+			edges { cursor node { id name description createdAt updatedAt version createdBy { id name } } }
+			nodes { id name description createdAt updatedAt version createdBy { id name } } } }`, nil, "", true},
+		{"aliases", `{ a: items(first: 2) { n: nodes { x: id y: name } } b: items(first: 1, after: "aXRlbToy") { nodes { id } } }`, nil, "", true},
+		{"merged", `{ items { nodes { id } nodes { name id } totalCount } items { pageInfo { endCursor } nodes { description } } }`, nil, "", true},
+		{"fragments", `query { ...Q items { ... on ItemConnection { nodes { ...I } } } }
+			fragment Q on Query { items { nodes { name ...I } } }
+			fragment I on Item { id __typename createdBy { ... on User { name __typename } } }`, nil, "", true},
+		{"typename", `{ __typename items { __typename pageInfo { __typename } edges { __typename node { __typename } } } }`, nil, "", true},
+		{"skip include literals", `{ items { nodes { id @skip(if: true) name @include(if: false) description @include(if: true) } } }`, nil, "", true},
+		{"skip variables", `query($s: Boolean!, $i: Boolean = true) { items { nodes { id @skip(if: $s) name @include(if: $i) ...F @skip(if: $s) } } }
+			fragment F on Item { version }`, map[string]any{"s": false}, "", true},
+		{"skip variables 2", `query($s: Boolean!, $i: Boolean = true) { items { nodes { id @skip(if: $s) name @include(if: $i) ...F @skip(if: $s) } } }
+			fragment F on Item { version }`, map[string]any{"s": true, "i": false}, "", true},
+		{"variables", `query($n: Int, $a: String, $o: ItemOrder) { items(first: $n, after: $a, orderBy: $o) { nodes { id name } pageInfo { endCursor hasNextPage } } }`,
+			map[string]any{"n": 3, "o": map[string]any{"field": "NAME", "direction": "DESC"}}, "", true},
+		{"object literal with a variable", `query($d: OrderDirection!) { items(orderBy: {field: UPDATED_AT, direction: $d}) { edges { cursor node { id } } } }`,
+			map[string]any{"d": "DESC"}, "", true},
+		{"last", `{ items(last: 2) { nodes { id } pageInfo { hasNextPage hasPreviousPage } } }`, nil, "", true},
+		{"last and before", `query($b: String) { items(last: 2, before: $b) { nodes { id } } }`, map[string]any{"b": "aXRlbTo1"}, "", true},
+		{"item", `query($id: ID!) { item(id: $id) { id name description createdBy { name } } }`, map[string]any{"id": "1"}, "", true},
+		{"missing item", `{ item(id: 999) { id } }`, nil, "", true},
+		{"search", `{ search(query: "A", first: 5) { totalCount nodes { id name } } }`, nil, "", true},
+		{"search null", `{ search { totalCount } }`, nil, "", true},
+		{"me", `{ me { id name role } }`, nil, f.user, true},
+		{"me, admin", `{ me { id name } }`, nil, f.admin, true},
+		{"tokens", `{ tokens { totalCount nodes { id role user { name } revokedAt } edges { cursor } } }`, nil, f.admin, true},
+		{"current token", `{ currentToken { id role user { name } createdAt expiresAt } }`, nil, f.user, true},
+
+		// gqlgen answers these.
+		{"me without a token", `{ me { id } }`, nil, "", false},
+		{"bad first", `{ items(first: 101) { nodes { id } } }`, nil, "", false},
+		{"bad cursor", `{ items(after: "nope") { nodes { id } } }`, nil, "", false},
+		{"bad id", `{ item(id: "x") { id } }`, nil, "", false},
+		{"first and last", `{ items(first: 1, last: 1) { nodes { id } } }`, nil, "", false},
+		{"introspection", `{ __schema { queryType { name } } }`, nil, "", false},
+		{"defer", `{ items { nodes { id ... @defer { name } } } }`, nil, "", false},
+		{"mutation", `mutation { deleteItem(id: 1) }`, nil, "", false},
+		{"parse error", `{ items { `, nil, "", false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			before := plan.Answered()
+			status, got := serve(f.plans, c.query, c.vars, c.token)
+			compiled := plan.Answered() > before
+			wantStatus, want := serve(f.gqlgen, c.query, c.vars, c.token)
+			if status != wantStatus || got != want {
+				t.Errorf("compiled: %d %s\ngqlgen:   %d %s", status, got, wantStatus, want)
+			}
+			if compiled != c.compiled {
+				t.Errorf("answered by a plan: %v, want %v (%s)", compiled, c.compiled, got)
+			}
+		})
+	}
+}

@@ -1,0 +1,283 @@
+package plan
+
+import (
+	"context"
+
+	"github.com/99designs/gqlgen/graphql"
+
+	"itemsapi/gqlspec/scalar"
+	"itemsapi/graph"
+	"itemsapi/graph/model"
+	"itemsapi/items"
+)
+
+// The fields that have a resolver are resolved here, through the same
+// resolvers as gqlgen's generated code calls, with their arguments
+// unmarshalled as it unmarshals them. types_gen.go calls these methods;
+// a resolver field the schema adds needs one (the build fails without
+// it), which may answer errUnsupported until it is written.
+
+// needsUsers are the fields whose resolvers load users: a plan that
+// selects one gives its response a cache of users (graph.WithUserCache).
+var needsUsers = map[fieldID]bool{fieldItem_createdBy: true, fieldToken_user: true}
+
+// arg returns the value of the i-th argument of s, as gqlparser's
+// ArgumentMap gives it: false when it has none (absent, without a
+// default).
+func (x *exec) arg(s *sel, i int) (any, bool) {
+	a := &s.args[i]
+	switch a.kind {
+	case argConst:
+		return a.value, true
+	case argVariable:
+		if v, ok := x.oc.Variables[a.name]; ok {
+			return v, true
+		}
+	case argDynamic:
+		v, err := a.raw.Value(x.oc.Variables)
+		if err != nil {
+			panic(err) // as gqlparser's ArgumentMap: run recovers it
+		}
+		return v, true
+	}
+	return a.def, a.hasDef
+}
+
+// optInt unmarshals an optional Int argument as gqlgen does.
+func optInt(v any, ok bool) (*int, error) {
+	if !ok || v == nil {
+		return nil, nil
+	}
+	n, err := scalar.UnmarshalInt(v)
+	return &n, err
+}
+
+// optString unmarshals an optional String argument as gqlgen does.
+func optString(v any, ok bool) (*string, error) {
+	if !ok || v == nil {
+		return nil, nil
+	}
+	s, err := scalar.UnmarshalString(v)
+	return &s, err
+}
+
+// reqID unmarshals a required ID argument as gqlgen does.
+func reqID(v any, ok bool) (int64, error) {
+	if !ok {
+		return 0, nil
+	}
+	return scalar.UnmarshalID(v)
+}
+
+// optItemOrder unmarshals an optional ItemOrder argument as gqlgen does.
+func optItemOrder(v any, ok bool) (*model.ItemOrder, error) {
+	if !ok || v == nil {
+		return nil, nil
+	}
+	m, isMap := v.(map[string]any)
+	if !isMap {
+		return nil, errUnsupported
+	}
+	var o model.ItemOrder
+	if f, ok := m["field"]; ok {
+		if err := o.Field.UnmarshalGQL(f); err != nil {
+			return nil, err
+		}
+	}
+	if d, ok := m["direction"]; ok {
+		if err := o.Direction.UnmarshalGQL(d); err != nil {
+			return nil, err
+		}
+	}
+	return &o, nil
+}
+
+// fieldContext returns the context of a root field's resolver, with the
+// field context that resolvers read (graph's given and selects) and the
+// answer of @auth, when the field has it, as the directive gives it.
+func (x *exec) fieldContext(s *sel) (context.Context, error) {
+	fc := &graphql.FieldContext{Object: "Query", Field: *s.field, IsMethod: true, IsResolver: true}
+	ctx := graphql.WithFieldContext(x.ctx, fc)
+	if s.auth != nil {
+		if _, err := graph.Auth(ctx, nil, allowed, s.auth); err != nil {
+			return nil, err
+		}
+	}
+	return ctx, nil
+}
+
+// allowed is what @auth calls when the caller may use the field.
+func allowed(context.Context) (any, error) { return nil, nil }
+
+// loadUsers loads the users who added the items of page into the
+// response's cache, in one call: the items' createdBy then find them.
+func (x *exec) loadUsers(ctx context.Context, page []items.Item) error {
+	if !x.users || len(page) == 0 {
+		return nil
+	}
+	objs := make([]*items.Item, len(page))
+	for i := range page {
+		objs[i] = &page[i]
+	}
+	_, err := x.r.Item().CreatedBy(ctx, objs)
+	return err
+}
+
+func (x *exec) Query_items(b []byte, s *sel) ([]byte, error) {
+	first, err := optInt(x.arg(s, 0))
+	if err != nil {
+		return b, err
+	}
+	after, err := optString(x.arg(s, 1))
+	if err != nil {
+		return b, err
+	}
+	last, err := optInt(x.arg(s, 2))
+	if err != nil {
+		return b, err
+	}
+	before, err := optString(x.arg(s, 3))
+	if err != nil {
+		return b, err
+	}
+	orderBy, err := optItemOrder(x.arg(s, 4))
+	if err != nil {
+		return b, err
+	}
+	ctx, err := x.fieldContext(s)
+	if err != nil {
+		return b, err
+	}
+	conn, err := x.r.Query().Items(ctx, first, after, last, before, orderBy)
+	if err != nil {
+		return b, err
+	}
+	if err := x.loadUsers(ctx, conn.Page); err != nil {
+		return b, err
+	}
+	return x.writeItemConnection(b, s.sub, &conn)
+}
+
+func (x *exec) Query_item(b []byte, s *sel) ([]byte, error) {
+	id, err := reqID(x.arg(s, 0))
+	if err != nil {
+		return b, err
+	}
+	ctx, err := x.fieldContext(s)
+	if err != nil {
+		return b, err
+	}
+	it, err := x.r.Query().Item(ctx, id)
+	if err != nil {
+		return b, err
+	}
+	if it == nil {
+		return append(b, "null"...), nil
+	}
+	return x.writeItem(b, s.sub, it)
+}
+
+func (x *exec) Query_search(b []byte, s *sel) ([]byte, error) {
+	query, err := optString(x.arg(s, 0))
+	if err != nil {
+		return b, err
+	}
+	first, err := optInt(x.arg(s, 1))
+	if err != nil {
+		return b, err
+	}
+	after, err := optString(x.arg(s, 2))
+	if err != nil {
+		return b, err
+	}
+	last, err := optInt(x.arg(s, 3))
+	if err != nil {
+		return b, err
+	}
+	before, err := optString(x.arg(s, 4))
+	if err != nil {
+		return b, err
+	}
+	ctx, err := x.fieldContext(s)
+	if err != nil {
+		return b, err
+	}
+	conn, err := x.r.Query().Search(ctx, query, first, after, last, before)
+	if err != nil {
+		return b, err
+	}
+	if err := x.loadUsers(ctx, conn.Page); err != nil {
+		return b, err
+	}
+	return x.writeItemConnection(b, s.sub, &conn)
+}
+
+func (x *exec) Query_me(b []byte, s *sel) ([]byte, error) {
+	ctx, err := x.fieldContext(s)
+	if err != nil {
+		return b, err
+	}
+	u, err := x.r.Query().Me(ctx)
+	if err != nil {
+		return b, err
+	}
+	return x.writeUser(b, s.sub, &u)
+}
+
+func (x *exec) Query_tokens(b []byte, s *sel) ([]byte, error) {
+	first, err := optInt(x.arg(s, 0))
+	if err != nil {
+		return b, err
+	}
+	after, err := optString(x.arg(s, 1))
+	if err != nil {
+		return b, err
+	}
+	user, err := optString(x.arg(s, 2))
+	if err != nil {
+		return b, err
+	}
+	ctx, err := x.fieldContext(s)
+	if err != nil {
+		return b, err
+	}
+	conn, err := x.r.Query().Tokens(ctx, first, after, user)
+	if err != nil {
+		return b, err
+	}
+	return x.writeTokenConnection(b, s.sub, &conn)
+}
+
+func (x *exec) Query_currentToken(b []byte, s *sel) ([]byte, error) {
+	ctx, err := x.fieldContext(s)
+	if err != nil {
+		return b, err
+	}
+	t, err := x.r.Query().CurrentToken(ctx)
+	if err != nil {
+		return b, err
+	}
+	return x.writeToken(b, s.sub, &t)
+}
+
+func (x *exec) Token_user(b []byte, s *sel, obj *items.Token) ([]byte, error) {
+	users, err := x.r.Token().User(x.ctx, []*items.Token{obj})
+	if err != nil {
+		return b, err
+	}
+	if len(users) != 1 {
+		return b, errNull
+	}
+	return x.writeUser(b, s.sub, &users[0])
+}
+
+func (x *exec) Item_createdBy(b []byte, s *sel, obj *items.Item) ([]byte, error) {
+	users, err := x.r.Item().CreatedBy(x.ctx, []*items.Item{obj})
+	if err != nil {
+		return b, err
+	}
+	if len(users) != 1 || users[0] == nil {
+		return append(b, "null"...), nil
+	}
+	return x.writeUser(b, s.sub, users[0])
+}
