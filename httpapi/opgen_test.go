@@ -18,7 +18,7 @@ import (
 	"github.com/vektah/gqlparser/v2/parser"
 	"github.com/vektah/gqlparser/v2/validator"
 
-	"itemsapi/graph"
+	"itemsapi/gqlspec"
 )
 
 // opgen turns any bytes into a valid GraphQL query over the schema: the
@@ -102,7 +102,9 @@ type genOp struct {
 	Variables     map[string]any
 	Token         feature // featTokenNone, featTokenUser, featTokenAdmin or featTokenBogus
 	Get           bool
-	Features      map[feature]bool
+	// Hostile says the operation may send what the server refuses.
+	Hostile  bool
+	Features map[feature]bool
 }
 
 // opGen generates operations over schema.
@@ -197,6 +199,7 @@ func (g *opGen) generate(in []byte) genOp {
 	s := &genState{g: g, c: choices{b: in}, features: map[feature]bool{}, values: map[string]any{}, unaliased: map[string]bool{}}
 	op := genOp{Features: s.features}
 	s.hostile = s.c.chance(25)
+	op.Hostile = s.hostile
 	op.Token = []feature{featTokenNone, featTokenUser, featTokenAdmin, featTokenBogus}[s.c.intn(3+b2i(s.hostile))]
 	s.token = op.Token
 	s.features[op.Token] = true
@@ -768,7 +771,7 @@ func TestOpGenValid(t *testing.T) {
 		if err != nil {
 			t.Fatalf("input %x: %v\n%s", in, err, op.Query)
 		}
-		if errs := validator.ValidateWithRules(env.gen.schema, doc, graph.ValidationRules()); len(errs) > 0 {
+		if errs := validator.ValidateWithRules(env.gen.schema, doc, gqlspec.ValidationRules()); len(errs) > 0 {
 			t.Fatalf("input %x: %v\n%s", in, errs, op.Query)
 		}
 		if !op.Features[featBadVariable] {
