@@ -96,6 +96,17 @@ func TestCompiledPlansConstructs(t *testing.T) {
 		{name: "null for a non-null variable", query: `query($id: ID!) { item(id: $id) { id } }`, vars: map[string]any{"id": nil}, wantCodes: []string{"GRAPHQL_VALIDATION_FAILED"}},
 		{name: "an unknown enum value", query: `query($o: ItemOrder) { items(orderBy: $o) { totalCount } }`, vars: map[string]any{"o": map[string]any{"field": "PRICE", "direction": "ASC"}}, wantCodes: []string{"GRAPHQL_VALIDATION_FAILED"}},
 		{name: "an invalid document", query: `{ item(id: "1") { nope } }`, wantCodes: []string{"GRAPHQL_VALIDATION_FAILED"}},
+
+		// Hostile documents within the limits: both paths answer alike.
+		{name: "2,000 aliases", query: "{ a: __typename" + manyAliases(2000) + " }"},
+		{name: "one fragment spread 90 times", query: `{ items(first: 3) { nodes { ` + strings.Repeat("...F ", 90) + `} } } fragment F on Item { id name }`},
+		{name: "one fragment spread 500 times", query: `{ items(first: 3) { nodes { ` + strings.Repeat("...F ", 500) + `} } } fragment F on Item { id name }`,
+			wantCodes: []string{"GRAPHQL_VALIDATION_FAILED"}},
+		{name: "fragments nested 15 deep", query: nestedFragments(15)},
+		{name: "a variable used 90 times", query: `query($s: Boolean!) { item(id: "1") {` + strings.Repeat(" id @include(if: $s)", 90) + ` } }`,
+			vars: map[string]any{"s": true}, want: `{"item":{"id":"1"}}`},
+		{name: "a page of 100 with every field", query: `{ items(first: 100) { totalCount edges { cursor node { id name description createdAt updatedAt version createdBy { id name role } } } pageInfo { hasNextPage hasPreviousPage startCursor endCursor } } }`},
+		{name: "unused variables sent", query: `{ item(id: "1") { id } }`, vars: map[string]any{"x": 1, "y": "z"}, want: `{"item":{"id":"1"}}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -226,4 +237,28 @@ func decodeJSON(t testing.TB, s string) any {
 		t.Fatalf("%v: %s", err, s)
 	}
 	return v
+}
+
+// manyAliases returns n aliased fields of Item on one item.
+func manyAliases(n int) string {
+	var b strings.Builder
+	b.WriteString(` item(id: "2") {`)
+	for i := range n {
+		fmt.Fprintf(&b, " f%d: name", i)
+	}
+	b.WriteString(" }")
+	return b.String()
+}
+
+// nestedFragments returns a query whose selection nests n named
+// fragments, each on Query and spreading the next, the last selecting a
+// page.
+func nestedFragments(n int) string {
+	var b strings.Builder
+	b.WriteString("{ ...F0 }")
+	for i := range n {
+		fmt.Fprintf(&b, " fragment F%d on Query { ...F%d }", i, i+1)
+	}
+	fmt.Fprintf(&b, " fragment F%d on Query { items(first: 2) { nodes { id } } }", n)
+	return b.String()
 }
