@@ -267,12 +267,18 @@ func (e *Expect) Search(name, query string) Scenario {
 func (e *Expect) Deep() Scenario { return e.deep(false) }
 
 // deep is Deep; growing says items may have been added since the dataset
-// was loaded, so that the total count may be above it.
+// was loaded, so that the total count may be above it. Its operation is
+// then called MixedDeep: the ceiling answers by body, and the two answers
+// differ.
 func (e *Expect) deep(growing bool) Scenario {
 	want := e.head[:min(DeepPageSize, len(e.head))]
+	op := "Deep"
+	if growing {
+		op = "MixedDeep"
+	}
 	return Scenario{
 		Name: NameDeep,
-		Bodies: []string{body(`query Deep { items(first: 100) { totalCount pageInfo { hasNextPage endCursor } `+
+		Bodies: []string{body(`query `+op+` { items(first: 100) { totalCount pageInfo { hasNextPage endCursor } `+
 			`edges { cursor node { id name description createdAt } } } }`, nil)},
 		Check: func(_ int, resp []byte) error {
 			var data struct {
