@@ -315,6 +315,16 @@ func newGraphQL(cfg Config, deps Deps, ws *websocketTransport, held *heldDocs) h
 		held: held,
 	}
 	plain := httpTransport{maxBatch: cfg.MaxBatch, streams: streams}
+	var engine *plan.Engine
+	if cfg.CompiledPlans && deps.Tracing == nil {
+		// Under tracing, gqlgen's executor answers everything: it traces
+		// each resolver, which a plan does not.
+		engine = plan.New(resolver, schema.Schema(), cfg.QueryCacheBytes/4)
+		plain.plans = &plans{engine: engine, metrics: deps.Metrics}
+		if deps.Metrics != nil {
+			deps.Metrics.Cache("plans", engine.CacheStats)
+		}
+	}
 	srv.AddTransport(newSSEReservations(plain, streams, cfg.MaxSubscriptionsPerSocket))
 	srv.AddTransport(plain)
 
@@ -365,15 +375,10 @@ func newGraphQL(cfg Config, deps Deps, ws *websocketTransport, held *heldDocs) h
 		setOperation(ctx, oc.OperationName)
 		return next(ctx)
 	})
-	// Last, so that it runs innermost (see plan.Extension). Under tracing,
-	// gqlgen's executor answers everything: it traces each resolver, which
-	// a plan does not.
-	if cfg.CompiledPlans && deps.Tracing == nil {
-		plans := plan.New(resolver, schema.Schema(), cfg.QueryCacheBytes/4)
-		srv.Use(plan.Extension{Engine: plans})
-		if deps.Metrics != nil {
-			deps.Metrics.Cache("plans", plans.CacheStats)
-		}
+	// Last, so that it runs innermost (see plan.Extension), for the
+	// transports that do not try plans themselves.
+	if engine != nil {
+		srv.Use(plan.Extension{Engine: engine})
 	}
 	return srv
 }

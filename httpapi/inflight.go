@@ -57,7 +57,7 @@ type inflight struct {
 
 	mu      sync.Mutex
 	used    int64
-	waiting int           // requests waiting for room, for tests
+	waiting int           // requests waiting for room: release wakes them
 	freed   chan struct{} // closed, and replaced, when bytes are released
 }
 
@@ -106,8 +106,10 @@ func (f *inflight) release(n int64) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.used -= n
-	close(f.freed)
-	f.freed = make(chan struct{})
+	if f.waiting > 0 { // else nobody holds f.freed: no new channel to make
+		close(f.freed)
+		f.freed = make(chan struct{})
+	}
 }
 
 // reservation is what one request holds of the budget.

@@ -70,9 +70,11 @@ func requestLog(log *accessLog) func(http.Handler) http.Handler {
 				b[12] = '-'
 				id = string(strconv.AppendUint(b[:13], counter.Add(1), 16))
 			}
-			w.Header()["X-Request-Id"] = []string{id}
-			// One allocation for the writer and the record, one context.
+			// One allocation for the writer, the record and the header's
+			// value, one context.
 			rec := &loggedRequest{sw: statusWriter{ResponseWriter: w}}
+			rec.id[0] = id
+			w.Header()["X-Request-Id"] = rec.id[:]
 			ctx := context.WithValue(items.WithRequestID(r.Context(), id), requestInfoKey{}, &rec.info)
 			next.ServeHTTP(&rec.sw, r.WithContext(ctx))
 			rec.info.mu.Lock()
@@ -88,6 +90,7 @@ func requestLog(log *accessLog) func(http.Handler) http.Handler {
 type loggedRequest struct {
 	sw   statusWriter
 	info requestInfo
+	id   [1]string
 }
 
 // statusWriter remembers the status of a response. It passes Flush and

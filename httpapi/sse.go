@@ -228,10 +228,17 @@ func (t *sseReservations) Supports(r *http.Request) bool {
 	return false
 }
 
+// streamTokenKey is streamTokenHeader as net/http keys it: looked up
+// without canonicalizing (an allocation) on each request.
+var streamTokenKey = http.CanonicalHeaderKey(streamTokenHeader)
+
 // streamToken is the reservation token a request carries, or "".
 func streamToken(r *http.Request) string {
-	if tok := r.Header.Get(streamTokenHeader); tok != "" {
+	if tok := r.Header.Get(streamTokenKey); tok != "" {
 		return tok
+	}
+	if r.URL.RawQuery == "" { // without parsing it: a POST rarely has one
+		return ""
 	}
 	return r.URL.Query().Get(streamTokenParam)
 }
@@ -441,12 +448,13 @@ func (t *sseReservations) operate(w http.ResponseWriter, r *http.Request, exec g
 	op := t.http.prepare(r, batch[0], exec)
 	if op.errs != nil || (r.Method == http.MethodGet && op.kind() == ast.Mutation) {
 		w.Header().Set("Content-Type", media+"; charset=utf-8")
-		status, body := t.http.finish(r, op, media, exec)
+		status, body, pooled := t.http.finish(r, op, media, exec)
 		if status == http.StatusMethodNotAllowed {
 			w.Header().Set("Allow", "POST")
 		}
 		w.WriteHeader(status)
 		_, _ = w.Write(body)
+		putBody(pooled, body)
 		return
 	}
 	// The operation outlives the request: its context keeps the

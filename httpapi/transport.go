@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"itemsapi/gqlspec/plan"
 	"itemsapi/graph"
 	"mime"
 	"net/http"
@@ -44,6 +45,9 @@ type httpTransport struct {
 	maxBatch int
 	// streams serves the answers that are streams.
 	streams *streaming
+	// plans, when not nil, answers queries with compiled plans before
+	// gqlgen's executor would (see plans.answer).
+	plans *plans
 }
 
 var _ graphql.Transport = httpTransport{}
@@ -118,12 +122,13 @@ func (t httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 			t.refuseSubscription(w, r, exec, op.rc, false)
 			return
 		}
-		status, body := t.finish(r, op, media, exec)
+		status, body, pooled := t.finish(r, op, media, exec)
 		if status == http.StatusMethodNotAllowed {
 			w.Header().Set("Allow", "POST")
 		}
 		w.WriteHeader(status)
 		_, _ = w.Write(body)
+		putBody(pooled, body)
 		return
 	}
 	for _, op := range ops {
@@ -140,8 +145,9 @@ func (t httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 		if i > 0 {
 			buf.WriteByte(',')
 		}
-		_, body := t.finish(r, op, media, exec)
+		_, body, pooled := t.finish(r, op, media, exec)
 		buf.Write(body)
+		putBody(pooled, body)
 	}
 	buf.WriteByte(']')
 	_, _ = w.Write(buf.Bytes())
@@ -188,20 +194,31 @@ func (httpTransport) prepare(r *http.Request, params *graphql.RawParams, exec gr
 }
 
 // finish runs one prepared operation and returns the status and body to
-// answer.
-func (httpTransport) finish(r *http.Request, op prepared, media string, exec graphql.GraphExecutor) (int, []byte) {
+// answer, and the pooled buffer that holds the body, if it is one (to put
+// back with putBody once the body is written).
+func (t httpTransport) finish(r *http.Request, op prepared, media string, exec graphql.GraphExecutor) (int, []byte, *[]byte) {
 	ctx := r.Context()
 	rc, errs := op.rc, op.errs
 	if errs != nil {
 		resp := exec.DispatchError(graphql.WithOperationContext(ctx, rc), errs)
-		return statusForRequestErrors(resp.Errors, media), errorsOnly(resp)
+		return statusForRequestErrors(resp.Errors, media), errorsOnly(resp), nil
 	}
 	if r.Method == http.MethodGet && rc.Operation != nil && rc.Operation.Operation == ast.Mutation {
 		resp := exec.DispatchError(graphql.WithOperationContext(ctx, rc), gqlerror.List{{
 			Message:    "mutations may not be sent over GET: send them with POST",
 			Extensions: map[string]any{"code": codeBadRequest},
 		}})
-		return http.StatusMethodNotAllowed, errorsOnly(resp)
+		return http.StatusMethodNotAllowed, errorsOnly(resp), nil
+	}
+	if t.plans != nil {
+		body, pooled := t.plans.answer(ctx, rc)
+		if pooled != nil {
+			if graph.CallerIndependent(rc.Operation) {
+				noteCacheable(r.Context(), rc.OperationName)
+			}
+			return http.StatusOK, body, pooled
+		}
+		ctx = plan.Tried(ctx)
 	}
 	responses, ctx := exec.DispatchOperation(ctx, rc)
 	resp := responses(ctx)
@@ -215,7 +232,7 @@ func (httpTransport) finish(r *http.Request, op prepared, media string, exec gra
 	if resp != nil && len(resp.Errors) == 0 && graph.CallerIndependent(rc.Operation) {
 		noteCacheable(r.Context(), rc.OperationName)
 	}
-	return http.StatusOK, body
+	return http.StatusOK, body, nil
 }
 
 // statusForRequestErrors is the status of a response where nothing
@@ -368,23 +385,19 @@ func checkContentType(ct string) *requestError {
 // or null, variables and extensions objects or null. Numbers stay
 // json.Number, so that no integer loses precision.
 func paramsFromJSON(body []byte) (*graphql.RawParams, *requestError) {
+	// One pass of json.Unmarshal, the usual case, costs less than a
+	// Decoder; the objects are decoded apart, keeping their numbers as
+	// json.Number. A body Unmarshal refuses is read again by a Decoder,
+	// which tells what is wrong with it.
 	var w struct {
-		Query         any `json:"query"`
-		OperationName any `json:"operationName"`
-		Variables     any `json:"variables"`
-		Extensions    any `json:"extensions"`
-		DocumentID    any `json:"documentId"`
+		Query         any          `json:"query"`
+		OperationName any          `json:"operationName"`
+		Variables     numberObject `json:"variables"`
+		Extensions    numberObject `json:"extensions"`
+		DocumentID    any          `json:"documentId"`
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	if err := dec.Decode(&w); err != nil {
-		if len(bytes.TrimSpace(body)) > 0 && body[0] != '{' {
-			return nil, &requestError{http.StatusBadRequest, "the request body must be a JSON object with a query"}
-		}
-		return nil, &requestError{http.StatusBadRequest, "the request body is not valid JSON"}
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, &requestError{http.StatusBadRequest, "the request body has data after its JSON object"}
+	if err := json.Unmarshal(body, &w); err != nil {
+		return nil, badBody(body)
 	}
 	p := &graphql.RawParams{}
 	var ok bool
@@ -394,12 +407,13 @@ func paramsFromJSON(body []byte) (*graphql.RawParams, *requestError) {
 	if p.OperationName, ok = stringOrNull(w.OperationName); !ok {
 		return nil, &requestError{http.StatusBadRequest, "operationName must be a string"}
 	}
-	if p.Variables, ok = objectOrNull(w.Variables); !ok {
+	if w.Variables.notObject {
 		return nil, &requestError{http.StatusBadRequest, "variables must be a JSON object"}
 	}
-	if p.Extensions, ok = objectOrNull(w.Extensions); !ok {
+	if w.Extensions.notObject {
 		return nil, &requestError{http.StatusBadRequest, "extensions must be a JSON object"}
 	}
+	p.Variables, p.Extensions = w.Variables.m, w.Extensions.m
 	if reqErr := withDocumentID(p, w.DocumentID); reqErr != nil {
 		return nil, reqErr
 	}
@@ -407,6 +421,26 @@ func paramsFromJSON(body []byte) (*graphql.RawParams, *requestError) {
 		return nil, &requestError{http.StatusBadRequest, "the request has no query: send a GraphQL document as a string in query"}
 	}
 	return p, nil
+}
+
+// badBody says what is wrong with a body that json.Unmarshal refused.
+func badBody(body []byte) *requestError {
+	var v any
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	if err := dec.Decode(&v); err != nil || v == nil {
+		if len(bytes.TrimSpace(body)) > 0 && body[0] != '{' {
+			return &requestError{http.StatusBadRequest, "the request body must be a JSON object with a query"}
+		}
+		return &requestError{http.StatusBadRequest, "the request body is not valid JSON"}
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return &requestError{http.StatusBadRequest, "the request body has data after its JSON object"}
+	}
+	if _, ok := v.(map[string]any); !ok {
+		return &requestError{http.StatusBadRequest, "the request body must be a JSON object with a query"}
+	}
+	return &requestError{http.StatusBadRequest, "the request body is not valid JSON"}
 }
 
 func stringOrNull(v any) (string, bool) {

@@ -121,6 +121,16 @@ func (e extension) InterceptOperation(ctx context.Context, next graphql.Operatio
 	}
 }
 
+// OperationAnswered counts an operation that was answered without
+// gqlgen's executor (gqlspec/plan), as Extension counts an operation it
+// runs: one request of its name and type, the time since its start, and
+// no error.
+func (m *Metrics) OperationAnswered(oc *graphql.OperationContext) {
+	op, typ := m.operationLabels(oc)
+	m.gqlRequests.WithLabelValues(op, typ).Inc()
+	m.gqlDuration.WithLabelValues(op, typ).Observe(time.Since(operationStart(oc)).Seconds())
+}
+
 // countedKey marks the context of an operation whose transport counts it
 // in itemsapi_subscriptions_active itself.
 type countedKey struct{}

@@ -31,10 +31,7 @@ func (m *Metrics) Middleware(next http.Handler) http.Handler {
 		}
 		start := time.Now()
 		m.httpInFlight.Inc()
-		sw := &statusWriter{ResponseWriter: w, upgraded: func() {
-			m.httpInFlight.Dec()
-			m.websockets.Inc()
-		}}
+		sw := &statusWriter{ResponseWriter: w, m: m}
 		completed := false
 		defer func() {
 			code := sw.code
@@ -58,13 +55,13 @@ func (m *Metrics) Middleware(next http.Handler) http.Handler {
 	})
 }
 
-// statusWriter remembers the final status of a response and calls
-// upgraded when it switches protocols. It passes Flush and Hijack on
+// statusWriter remembers the final status of a response and counts a
+// websocket instead of a request in flight when it switches protocols. It passes Flush and Hijack on
 // through Unwrap, for http.ResponseController and websockets.
 type statusWriter struct {
 	http.ResponseWriter
-	code     int // 0 until a final status (or 101) is written
-	upgraded func()
+	code int // 0 until a final status (or 101) is written
+	m    *Metrics
 }
 
 func (w *statusWriter) WriteHeader(code int) {
@@ -115,4 +112,10 @@ func statusClass(code int) string {
 		return other
 	}
 	return strconv.Itoa(code/100) + "xx"
+}
+
+// upgraded counts the request as a websocket from now on.
+func (w *statusWriter) upgraded() {
+	w.m.httpInFlight.Dec()
+	w.m.websockets.Inc()
 }

@@ -218,8 +218,8 @@ func (g *planGen) field(o *codegen.Object, f *codegen.Field) error {
 	if appender(o, f) {
 		// A string the type can append: written without a string of its
 		// own.
-		g.p("x.scratch = %s.Append%s(x.scratch[:0])", f.GoReceiverName, f.GoFieldName)
-		g.p("b = appendString(b, x.scratch)")
+		g.p("start := len(b)")
+		g.p("b = quoteTail(%s.Append%s(b), start)", f.GoReceiverName, f.GoFieldName)
 		return nil
 	}
 	if f.GoFieldType == codegen.GoFieldMethod {

@@ -27,8 +27,18 @@ func (Extension) Validate(graphql.ExecutableSchema) error { return nil }
 
 // InterceptOperation implements graphql.OperationInterceptor.
 func (e Extension) InterceptOperation(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+	if ctx.Value(triedKey{}) != nil {
+		return next(ctx)
+	}
 	if data, ok := e.Engine.Execute(ctx, graphql.GetOperationContext(ctx)); ok {
 		return graphql.OneShot(&graphql.Response{Data: data})
 	}
 	return next(ctx)
 }
+
+type triedKey struct{}
+
+// Tried returns a copy of ctx under which Extension leaves the operation
+// to gqlgen: a transport that tried the plan itself (Engine.Append) and
+// failed sends the operation on to gqlgen with it.
+func Tried(ctx context.Context) context.Context { return context.WithValue(ctx, triedKey{}, true) }

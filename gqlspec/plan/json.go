@@ -2,28 +2,37 @@ package plan
 
 import (
 	"bytes"
-
-	"github.com/99designs/gqlgen/graphql"
-
 	"strconv"
 	"time"
+
+	"github.com/99designs/gqlgen/graphql"
 )
 
 // The writers of scalars append what the marshalers that gqlgen.yml binds
-// (gqlspec/scalar) write, byte for byte, without their closures and writer
+// (gqlspec/scalar) write, byte for byte once encoding/json has compacted
+// the response as every transport does, without their closures and writer
 // calls; json_test.go holds them to it.
 
-const hex = "0123456789ABCDEF"
+// hex are gqlgen's digits, lowerHex encoding/json's.
+const (
+	hex      = "0123456789ABCDEF"
+	lowerHex = "0123456789abcdef"
+)
 
-// appendString appends s as graphql.MarshalString writes it: quoted, with
-// `"`, `\` and control characters escaped, and every other byte, invalid
-// UTF-8 included, as it is. s may be the bytes of the string.
+// appendString appends s as graphql.MarshalString writes it, then
+// encoding/json compacts it when the response is marshalled: quoted, with
+// `"`, `\` and control characters escaped as gqlgen escapes them, `<`, `>`,
+// `&`, U+2028 and U+2029 as encoding/json escapes them, and every other
+// byte, invalid UTF-8 included, as it is. s may be the bytes of the
+// string. What it writes is its own compaction, so that it may be sent as
+// it is, or marshalled again to the same bytes.
 func appendString[S ~string | ~[]byte](b []byte, s S) []byte {
 	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if c >= 0x20 && c != '\\' && c != '"' {
+		if c >= 0x20 && c != '\\' && c != '"' && c != '<' && c != '>' && c != '&' &&
+			(c != 0xE2 || i+2 >= len(s) || s[i+1] != 0x80 || s[i+2]&^1 != 0xA8) {
 			continue
 		}
 		b = append(b, s[start:i]...)
@@ -38,6 +47,13 @@ func appendString[S ~string | ~[]byte](b []byte, s S) []byte {
 			b = append(b, `\\`...)
 		case '"':
 			b = append(b, `\"`...)
+		case '<', '>', '&':
+			b = append(b, `\u00`...)
+			b = append(b, lowerHex[c>>4], lowerHex[c&0xf])
+		case 0xE2: // U+2028 or U+2029
+			b = append(b, `\u202`...)
+			b = append(b, lowerHex[s[i+2]&0xf])
+			i += 2
 		default:
 			b = append(b, `\u00`...)
 			b = append(b, hex[c>>4], hex[c&0xf])
@@ -45,6 +61,22 @@ func appendString[S ~string | ~[]byte](b []byte, s S) []byte {
 		start = i + 1
 	}
 	b = append(b, s[start:]...)
+	return append(b, '"')
+}
+
+// quoteTail turns b[start:], the bytes of a string, into the string as
+// appendString writes it: in place, without a copy, when none of its bytes
+// needs escaping (a cursor).
+func quoteTail(b []byte, start int) []byte {
+	tail := b[start:]
+	for _, c := range tail {
+		if c < 0x20 || c == '\\' || c == '"' || c == '<' || c == '>' || c == '&' || c == 0xE2 {
+			return appendString(b[:start], string(tail))
+		}
+	}
+	b = append(b, 0)
+	copy(b[start+1:], b[start:len(b)-1])
+	b[start] = '"'
 	return append(b, '"')
 }
 

@@ -2,6 +2,7 @@ package plan
 
 import (
 	"bytes"
+	"encoding/json"
 	"math"
 	"testing"
 	"time"
@@ -11,21 +12,30 @@ import (
 	"itemsapi/gqlspec/scalar"
 )
 
-// marshalled is what a marshaler writes.
+// marshalled is what a marshaler writes, compacted by encoding/json as a
+// response's data is when the response is marshalled.
 func marshalled(m graphql.Marshaler) string {
 	var buf bytes.Buffer
 	m.MarshalGQL(&buf)
-	return buf.String()
+	out, err := json.Marshal(json.RawMessage(buf.Bytes()))
+	if err != nil {
+		panic(err)
+	}
+	return string(out)
 }
 
 // TestWritersMatchMarshalers holds the writers of json.go to the
 // marshalers that gqlgen.yml binds, which gqlgen's executor calls.
 func TestWritersMatchMarshalers(t *testing.T) {
 	strs := []string{"", "plain", `"`, `\`, "\x00\x01\x1f\x20\x7f", "\t\r\n\b\f", "é😀\u2028\u2029",
-		"<script>&amp;", "\xff\xfe invalid \xc3", "\xed\xa0\x80", "mixed \"q\" \\ \n end"}
+		"<script>&amp;", "\xff\xfe invalid \xc3", "\xed\xa0\x80", "mixed \"q\" \\ \n end",
+		"\u2028\u2029\u2027\u202a", "\xe2\x80", "\xe2", "ends \xe2\x80\xa8", "\xe2\x80\xa9x", "<>&'"}
 	for _, s := range strs {
 		if got, want := string(appendString(nil, s)), marshalled(scalar.MarshalString(s)); got != want {
 			t.Errorf("appendString(%q) = %s, want %s", s, got, want)
+		}
+		if got, want := string(appendString(nil, []byte(s))), marshalled(scalar.MarshalString(s)); got != want {
+			t.Errorf("appendString([]byte(%q)) = %s, want %s", s, got, want)
 		}
 	}
 	for _, n := range []int{0, 1, -1, math.MaxInt32, math.MinInt32, math.MaxInt64} {

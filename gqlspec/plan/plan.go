@@ -93,9 +93,25 @@ var errUnsupported = errors.New("plan: unsupported")
 // answer as it would have without the engine. ctx must be the operation's
 // context (the caller's token and request in it).
 func (e *Engine) Execute(ctx context.Context, oc *graphql.OperationContext) ([]byte, bool) {
+	bp := bufPool.Get().(*[]byte)
+	b, ok := e.Append(ctx, oc, (*bp)[:0])
+	var out []byte
+	if ok {
+		out = append([]byte(nil), b...)
+	}
+	if cap(b) <= maxPooled {
+		*bp = b
+		bufPool.Put(bp)
+	}
+	return out, ok
+}
+
+// Append is Execute appending the data to dst: it returns the longer
+// slice and true, or dst and false.
+func (e *Engine) Append(ctx context.Context, oc *graphql.OperationContext, dst []byte) ([]byte, bool) {
 	op := oc.Operation
 	if op == nil || op.Operation != ast.Query {
-		return nil, false
+		return dst, false
 	}
 	p, ok := e.plans.Get(op)
 	if !ok {
@@ -103,13 +119,13 @@ func (e *Engine) Execute(ctx context.Context, oc *graphql.OperationContext) ([]b
 		e.plans.Set(op, p, planCost(op))
 	}
 	if p.unsupported {
-		return nil, false
+		return dst, false
 	}
 	c, ok := p.variant(e, oc)
 	if !ok {
-		return nil, false
+		return dst, false
 	}
-	return e.run(ctx, oc, c)
+	return e.run(ctx, oc, c, dst)
 }
 
 // prepare finds what a plan of oc's operation needs: whether it is
@@ -173,34 +189,31 @@ func variableValue(oc *graphql.OperationContext, name string) (any, bool) {
 	return v, err == nil
 }
 
-// bufPool holds the buffers answers are written into.
+// bufPool holds the buffers that Execute writes answers into.
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
 // maxPooled is the largest buffer put back in the pool.
 const maxPooled = 1 << 20
 
-// run executes c. A panic, like an error, leaves the operation to gqlgen.
-func (e *Engine) run(ctx context.Context, oc *graphql.OperationContext, c *compiled) (out []byte, ok bool) {
-	bp := bufPool.Get().(*[]byte)
+// run executes c, appending to dst. A panic, like an error, leaves the
+// operation to gqlgen.
+func (e *Engine) run(ctx context.Context, oc *graphql.OperationContext, c *compiled, dst []byte) (out []byte, ok bool) {
 	x := exec{ctx: ctx, oc: oc, r: e.r, users: c.users}
 	if c.users {
 		x.ctx = graph.WithUserCache(ctx)
 	}
+	n := len(dst)
 	defer func() {
 		if recover() != nil {
-			out, ok = nil, false
-		}
-		if cap(*bp) <= maxPooled {
-			bufPool.Put(bp)
+			out, ok = dst[:n], false
 		}
 	}()
-	b, err := x.writeQuery((*bp)[:0], c.root)
-	*bp = b
+	b, err := x.writeQuery(dst, c.root)
 	if err != nil {
-		return nil, false
+		return b[:n], false
 	}
 	answered.Add(1)
-	return append([]byte(nil), b...), true
+	return b, true
 }
 
 // exec is one execution of a plan.
@@ -210,9 +223,6 @@ type exec struct {
 	r   *graph.Resolver
 	// users: the response has a cache of users to load pages' into.
 	users bool
-	// scratch holds what a type appends (a cursor) before it is written
-	// as a JSON string.
-	scratch []byte
 }
 
 // errNull is a null where the schema forbids one: gqlgen answers it.

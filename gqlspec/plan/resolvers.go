@@ -43,22 +43,40 @@ func (x *exec) arg(s *sel, i int) (any, bool) {
 	return a.def, a.hasDef
 }
 
+// frame holds what a root field's resolver is given by pointer: its field
+// context and its arguments, in one allocation.
+type frame struct {
+	fc      graphql.FieldContext
+	ints    [2]int
+	strs    [3]string
+	order   model.ItemOrder
+	nInts   int
+	nStrs   int
+	ordered bool
+}
+
 // optInt unmarshals an optional Int argument as gqlgen does.
-func optInt(v any, ok bool) (*int, error) {
+func (f *frame) optInt(v any, ok bool) (*int, error) {
 	if !ok || v == nil {
 		return nil, nil
 	}
 	n, err := scalar.UnmarshalInt(v)
-	return &n, err
+	p := &f.ints[f.nInts]
+	f.nInts++
+	*p = n
+	return p, err
 }
 
 // optString unmarshals an optional String argument as gqlgen does.
-func optString(v any, ok bool) (*string, error) {
+func (f *frame) optString(v any, ok bool) (*string, error) {
 	if !ok || v == nil {
 		return nil, nil
 	}
 	s, err := scalar.UnmarshalString(v)
-	return &s, err
+	p := &f.strs[f.nStrs]
+	f.nStrs++
+	*p = s
+	return p, err
 }
 
 // reqID unmarshals a required ID argument as gqlgen does.
@@ -70,7 +88,7 @@ func reqID(v any, ok bool) (int64, error) {
 }
 
 // optItemOrder unmarshals an optional ItemOrder argument as gqlgen does.
-func optItemOrder(v any, ok bool) (*model.ItemOrder, error) {
+func (fr *frame) optItemOrder(v any, ok bool) (*model.ItemOrder, error) {
 	if !ok || v == nil {
 		return nil, nil
 	}
@@ -78,7 +96,7 @@ func optItemOrder(v any, ok bool) (*model.ItemOrder, error) {
 	if !isMap {
 		return nil, errUnsupported
 	}
-	var o model.ItemOrder
+	o := &fr.order
 	if f, ok := m["field"]; ok {
 		if err := o.Field.UnmarshalGQL(f); err != nil {
 			return nil, err
@@ -89,15 +107,15 @@ func optItemOrder(v any, ok bool) (*model.ItemOrder, error) {
 			return nil, err
 		}
 	}
-	return &o, nil
+	return o, nil
 }
 
 // fieldContext returns the context of a root field's resolver, with the
 // field context that resolvers read (graph's given and selects) and the
 // answer of @auth, when the field has it, as the directive gives it.
-func (x *exec) fieldContext(s *sel) (context.Context, error) {
-	fc := &graphql.FieldContext{Object: "Query", Field: *s.field, IsMethod: true, IsResolver: true}
-	ctx := graphql.WithFieldContext(x.ctx, fc)
+func (x *exec) fieldContext(s *sel, f *frame) (context.Context, error) {
+	f.fc = graphql.FieldContext{Object: "Query", Field: *s.field, IsMethod: true, IsResolver: true}
+	ctx := graphql.WithFieldContext(x.ctx, &f.fc)
 	if s.auth != nil {
 		if _, err := graph.Auth(ctx, nil, allowed, s.auth); err != nil {
 			return nil, err
@@ -124,27 +142,28 @@ func (x *exec) loadUsers(ctx context.Context, page []items.Item) error {
 }
 
 func (x *exec) Query_items(b []byte, s *sel) ([]byte, error) {
-	first, err := optInt(x.arg(s, 0))
+	f := &frame{}
+	first, err := f.optInt(x.arg(s, 0))
 	if err != nil {
 		return b, err
 	}
-	after, err := optString(x.arg(s, 1))
+	after, err := f.optString(x.arg(s, 1))
 	if err != nil {
 		return b, err
 	}
-	last, err := optInt(x.arg(s, 2))
+	last, err := f.optInt(x.arg(s, 2))
 	if err != nil {
 		return b, err
 	}
-	before, err := optString(x.arg(s, 3))
+	before, err := f.optString(x.arg(s, 3))
 	if err != nil {
 		return b, err
 	}
-	orderBy, err := optItemOrder(x.arg(s, 4))
+	orderBy, err := f.optItemOrder(x.arg(s, 4))
 	if err != nil {
 		return b, err
 	}
-	ctx, err := x.fieldContext(s)
+	ctx, err := x.fieldContext(s, f)
 	if err != nil {
 		return b, err
 	}
@@ -159,11 +178,12 @@ func (x *exec) Query_items(b []byte, s *sel) ([]byte, error) {
 }
 
 func (x *exec) Query_item(b []byte, s *sel) ([]byte, error) {
+	f := &frame{}
 	id, err := reqID(x.arg(s, 0))
 	if err != nil {
 		return b, err
 	}
-	ctx, err := x.fieldContext(s)
+	ctx, err := x.fieldContext(s, f)
 	if err != nil {
 		return b, err
 	}
@@ -178,27 +198,28 @@ func (x *exec) Query_item(b []byte, s *sel) ([]byte, error) {
 }
 
 func (x *exec) Query_search(b []byte, s *sel) ([]byte, error) {
-	query, err := optString(x.arg(s, 0))
+	f := &frame{}
+	query, err := f.optString(x.arg(s, 0))
 	if err != nil {
 		return b, err
 	}
-	first, err := optInt(x.arg(s, 1))
+	first, err := f.optInt(x.arg(s, 1))
 	if err != nil {
 		return b, err
 	}
-	after, err := optString(x.arg(s, 2))
+	after, err := f.optString(x.arg(s, 2))
 	if err != nil {
 		return b, err
 	}
-	last, err := optInt(x.arg(s, 3))
+	last, err := f.optInt(x.arg(s, 3))
 	if err != nil {
 		return b, err
 	}
-	before, err := optString(x.arg(s, 4))
+	before, err := f.optString(x.arg(s, 4))
 	if err != nil {
 		return b, err
 	}
-	ctx, err := x.fieldContext(s)
+	ctx, err := x.fieldContext(s, f)
 	if err != nil {
 		return b, err
 	}
@@ -213,7 +234,8 @@ func (x *exec) Query_search(b []byte, s *sel) ([]byte, error) {
 }
 
 func (x *exec) Query_me(b []byte, s *sel) ([]byte, error) {
-	ctx, err := x.fieldContext(s)
+	f := &frame{}
+	ctx, err := x.fieldContext(s, f)
 	if err != nil {
 		return b, err
 	}
@@ -225,19 +247,20 @@ func (x *exec) Query_me(b []byte, s *sel) ([]byte, error) {
 }
 
 func (x *exec) Query_tokens(b []byte, s *sel) ([]byte, error) {
-	first, err := optInt(x.arg(s, 0))
+	f := &frame{}
+	first, err := f.optInt(x.arg(s, 0))
 	if err != nil {
 		return b, err
 	}
-	after, err := optString(x.arg(s, 1))
+	after, err := f.optString(x.arg(s, 1))
 	if err != nil {
 		return b, err
 	}
-	user, err := optString(x.arg(s, 2))
+	user, err := f.optString(x.arg(s, 2))
 	if err != nil {
 		return b, err
 	}
-	ctx, err := x.fieldContext(s)
+	ctx, err := x.fieldContext(s, f)
 	if err != nil {
 		return b, err
 	}
@@ -249,7 +272,8 @@ func (x *exec) Query_tokens(b []byte, s *sel) ([]byte, error) {
 }
 
 func (x *exec) Query_currentToken(b []byte, s *sel) ([]byte, error) {
-	ctx, err := x.fieldContext(s)
+	f := &frame{}
+	ctx, err := x.fieldContext(s, f)
 	if err != nil {
 		return b, err
 	}

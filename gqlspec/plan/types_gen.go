@@ -229,8 +229,8 @@ func (x *exec) writeItemEdge(b []byte, sels []sel, obj *model.ItemEdge) ([]byte,
 		case fieldTypename:
 			b = append(b, s.lit...)
 		case fieldItemEdge_cursor:
-			x.scratch = obj.AppendCursor(x.scratch[:0])
-			b = appendString(b, x.scratch)
+			start := len(b)
+			b = quoteTail(obj.AppendCursor(b), start)
 		case fieldItemEdge_node:
 			if b, err = x.writeItem(b, s.sub, &obj.Node); err != nil {
 				return b, err

@@ -1,0 +1,60 @@
+package httpapi
+
+import (
+	"context"
+	"sync"
+
+	"github.com/99designs/gqlgen/graphql"
+
+	"itemsapi/gqlspec/plan"
+	"itemsapi/metrics"
+)
+
+// plans answers the queries of GraphQL over HTTP with compiled plans
+// (gqlspec/plan) in the transport itself, before gqlgen's dispatch: the
+// operation has been parsed, validated, limited and its variables checked
+// by gqlgen's CreateOperationContext, as every operation is, and what
+// gqlgen's operation interceptors do for an operation is done here too
+// (metrics, the operation's name in the access log); the tracing
+// extension, the one other interceptor, turns plans off. A query the plan
+// does not answer goes on to gqlgen's executor, untouched. The other
+// transports (websockets, event streams) answer queries through
+// plan.Extension.
+type plans struct {
+	engine  *plan.Engine
+	metrics *metrics.Metrics
+}
+
+// bodyPool holds the buffers that plans write answers into.
+var bodyPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+// maxPooledBody is the largest buffer put back in bodyPool.
+const maxPooledBody = 1 << 20
+
+// answer returns the body of the answer to rc, `{"data":…}`, as gqlgen's
+// executor and the transport would write it, and the pooled buffer that
+// holds it; or a nil buffer when gqlgen must answer.
+func (p *plans) answer(ctx context.Context, rc *graphql.OperationContext) ([]byte, *[]byte) {
+	bp := bodyPool.Get().(*[]byte)
+	b := append((*bp)[:0], `{"data":`...)
+	b, ok := p.engine.Append(graphql.WithOperationContext(ctx, rc), rc, b)
+	if !ok {
+		putBody(bp, b)
+		return nil, nil
+	}
+	setOperation(ctx, rc.OperationName)
+	if p.metrics != nil {
+		p.metrics.OperationAnswered(rc)
+	}
+	return append(b, '}'), bp
+}
+
+// putBody puts back in bodyPool the buffer bp, whose bytes are now b: a
+// nil bp is no pooled buffer.
+func putBody(bp *[]byte, b []byte) {
+	if bp == nil || cap(b) > maxPooledBody {
+		return
+	}
+	*bp = b[:0]
+	bodyPool.Put(bp)
+}
