@@ -47,7 +47,9 @@ type Config struct {
 	MaxBatch int
 	// QueryCacheBytes bounds the memory of the parsed and validated
 	// documents kept, each weighed at 64 bytes per byte of its text (the
-	// most measured); a document over an eighth of it is not kept.
+	// most measured); a document over an eighth of it is not kept. With
+	// CompiledPlans, the plans take a quarter of it, each weighed as its
+	// document (which it keeps).
 	QueryCacheBytes int64
 	// QueryCacheSize, when above 0, bounds the number of those documents
 	// too.
@@ -316,10 +318,17 @@ func newGraphQL(cfg Config, deps Deps, ws *websocketTransport, held *heldDocs) h
 	}
 	plain := httpTransport{maxBatch: cfg.MaxBatch, streams: streams}
 	var engine *plan.Engine
-	if cfg.CompiledPlans && deps.Tracing == nil {
-		// Under tracing, gqlgen's executor answers everything: it traces
-		// each resolver, which a plan does not.
-		engine = plan.New(resolver, schema.Schema(), cfg.QueryCacheBytes/4)
+	if plansOn(cfg, deps) {
+		pc := plan.Config{MaxBytes: planCacheBytes(cfg, deps), BytesPerSourceByte: docBytesPerSourceByte}
+		if deps.Metrics != nil {
+			outcomes := [...]func(){
+				plan.Compiled:    deps.Metrics.PlanOutcome("compiled"),
+				plan.Fallback:    deps.Metrics.PlanOutcome("fallback"),
+				plan.Unsupported: deps.Metrics.PlanOutcome("unsupported"),
+			}
+			pc.Observe = func(o plan.Outcome) { outcomes[o]() }
+		}
+		engine = plan.New(resolver, schema.Schema(), pc)
 		plain.plans = &plans{engine: engine, metrics: deps.Metrics}
 		if deps.Metrics != nil {
 			deps.Metrics.Cache("plans", engine.CacheStats)
@@ -330,7 +339,7 @@ func newGraphQL(cfg Config, deps Deps, ws *websocketTransport, held *heldDocs) h
 
 	srv.SetErrorPresenter(graph.ErrorPresenter(deps.Logger))
 	srv.SetRecoverFunc(graph.Recover(deps.Logger))
-	qc := newQueryCache(cfg.QueryCacheBytes, cfg.QueryCacheSize)
+	qc := newQueryCache(cfg.QueryCacheBytes-planCacheBytes(cfg, deps), cfg.QueryCacheSize)
 	srv.SetQueryCache(qc)
 	srv.SetValidationRulesFn(gqlspec.ValidationRules)
 	if deps.Metrics != nil {
@@ -381,6 +390,20 @@ func newGraphQL(cfg Config, deps Deps, ws *websocketTransport, held *heldDocs) h
 		srv.Use(plan.Extension{Engine: engine})
 	}
 	return srv
+}
+
+// plansOn reports whether compiled plans answer queries: under tracing,
+// gqlgen's executor answers everything, as it traces each resolver, which
+// a plan does not.
+func plansOn(cfg Config, deps Deps) bool { return cfg.CompiledPlans && deps.Tracing == nil }
+
+// planCacheBytes is the part of QueryCacheBytes that compiled plans take,
+// when they are on: a quarter; the parsed documents have the rest.
+func planCacheBytes(cfg Config, deps Deps) int64 {
+	if !plansOn(cfg, deps) {
+		return 0
+	}
+	return cfg.QueryCacheBytes / 4
 }
 
 // ready answers 200 while the store answers a ping within a second.

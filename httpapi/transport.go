@@ -210,7 +210,7 @@ func (t httpTransport) finish(r *http.Request, op prepared, media string, exec g
 		}})
 		return http.StatusMethodNotAllowed, errorsOnly(resp), nil
 	}
-	if t.plans != nil {
+	if t.plans != nil && rc.Operation != nil && rc.Operation.Operation == ast.Query {
 		body, pooled := t.plans.answer(ctx, rc)
 		if pooled != nil {
 			if graph.CallerIndependent(rc.Operation) {

@@ -131,6 +131,13 @@ func (m *Metrics) OperationAnswered(oc *graphql.OperationContext) {
 	m.gqlDuration.WithLabelValues(op, typ).Observe(time.Since(operationStart(oc)).Seconds())
 }
 
+// PlanOutcome returns the function that counts one operation of that
+// outcome (compiled, fallback or unsupported) in
+// itemsapi_graphql_plans_total.
+func (m *Metrics) PlanOutcome(outcome string) func() {
+	return m.plans.WithLabelValues(outcome).Inc
+}
+
 // countedKey marks the context of an operation whose transport counts it
 // in itemsapi_subscriptions_active itself.
 type countedKey struct{}

@@ -38,6 +38,7 @@ type Metrics struct {
 	gqlDuration   *prometheus.HistogramVec
 	gqlErrors     *prometheus.CounterVec
 	subscriptions prometheus.Gauge
+	plans         *prometheus.CounterVec
 	cacheHits     prometheus.Counter
 	// trustedRefused: see TrustedDocumentRefused (documents.go).
 	trustedRefused prometheus.Counter
@@ -95,6 +96,10 @@ func New(reg *prometheus.Registry, opts ...Option) *Metrics {
 			Help:    "Time from the start of a GraphQL operation (parsing included) to its first response; for a subscription, to the start of its stream.",
 			Buckets: prometheus.DefBuckets,
 		}, []string{"operation", "type"}),
+		plans: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "graphql_plans_total",
+			Help: "GraphQL operations that compiled plans were asked to answer (gqlspec/plan), by outcome: compiled (a plan answered), fallback (a plan met an error and gqlgen's executor answered), unsupported (no plan: gqlgen's executor answered).",
+		}, []string{"outcome"}),
 		gqlErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "graphql_errors_total",
 			Help: "Errors in GraphQL responses, by extensions.code.",
@@ -141,7 +146,7 @@ func New(reg *prometheus.Registry, opts ...Option) *Metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.httpInFlight, m.httpRequests, m.httpDuration, m.websockets,
-		m.gqlRequests, m.gqlDuration, m.gqlErrors, m.subscriptions, m.cacheHits, m.trustedRefused,
+		m.gqlRequests, m.gqlDuration, m.gqlErrors, m.subscriptions, m.plans, m.cacheHits, m.trustedRefused,
 		m.storeDuration, m.storeErrors, m.caches,
 	)
 	// Created once: each handler registers its own metrics on reg.

@@ -35,16 +35,51 @@ import (
 type Engine struct {
 	r      *graph.Resolver
 	schema *ast.Schema
+	cfg    Config
 	plans  *cache.Cache[*ast.OperationDefinition, *plan]
 }
 
-// New returns an engine over the resolvers of r and schema, keeping plans
-// in at most cacheBytes (as internal/cache weighs them).
-func New(r *graph.Resolver, schema *ast.Schema, cacheBytes int64) *Engine {
+// Config are the settings of an Engine.
+type Config struct {
+	// MaxBytes bounds the memory of the plans kept.
+	MaxBytes int64
+	// BytesPerSourceByte is what a parsed and validated document is
+	// reckoned to take per byte of its text: a plan keeps its document's
+	// tree (it points into it), and weighs it so, as if the query cache
+	// had evicted it.
+	BytesPerSourceByte int64
+	// Observe, when not nil, is told the outcome of each operation the
+	// engine is asked to answer.
+	Observe func(Outcome)
+}
+
+// Outcome is what became of an operation the engine was asked to answer.
+type Outcome int
+
+const (
+	// Compiled: a plan answered it.
+	Compiled Outcome = iota
+	// Fallback: a plan met an error; gqlgen's executor answers it.
+	Fallback
+	// Unsupported: no plan (not a query, or a construct the compiler
+	// leaves to gqlgen); gqlgen's executor answers it.
+	Unsupported
+)
+
+// New returns an engine over the resolvers of r and schema.
+func New(r *graph.Resolver, schema *ast.Schema, cfg Config) *Engine {
 	return &Engine{
 		r:      r,
 		schema: schema,
-		plans:  cache.New[*ast.OperationDefinition, *plan](cache.Config{MaxBytes: cacheBytes}),
+		cfg:    cfg,
+		plans:  cache.New[*ast.OperationDefinition, *plan](cache.Config{MaxBytes: cfg.MaxBytes}),
+	}
+}
+
+// observe reports an outcome.
+func (e *Engine) observe(o Outcome) {
+	if e.cfg.Observe != nil {
+		e.cfg.Observe(o)
 	}
 }
 
@@ -75,12 +110,13 @@ type compiled struct {
 	users bool
 }
 
-// planCost weighs a plan in the cache: a plan of a large document weighs
-// more, as its tree does.
-func planCost(op *ast.OperationDefinition) int64 {
+// planCost weighs a plan in the cache: the document it keeps, weighed as
+// the query cache weighs it (the plan's own tree is smaller than the
+// document's), and a fixed part.
+func (e *Engine) planCost(op *ast.OperationDefinition) int64 {
 	n := int64(512)
 	if op.Position != nil && op.Position.Src != nil {
-		n += 8 * int64(len(op.Position.Src.Input))
+		n += e.cfg.BytesPerSourceByte * int64(len(op.Position.Src.Input))
 	}
 	return n
 }
@@ -111,21 +147,30 @@ func (e *Engine) Execute(ctx context.Context, oc *graphql.OperationContext) ([]b
 func (e *Engine) Append(ctx context.Context, oc *graphql.OperationContext, dst []byte) ([]byte, bool) {
 	op := oc.Operation
 	if op == nil || op.Operation != ast.Query {
+		e.observe(Unsupported)
 		return dst, false
 	}
 	p, ok := e.plans.Get(op)
 	if !ok {
 		p = e.prepare(oc)
-		e.plans.Set(op, p, planCost(op))
+		e.plans.Set(op, p, e.planCost(op))
 	}
 	if p.unsupported {
+		e.observe(Unsupported)
 		return dst, false
 	}
 	c, ok := p.variant(e, oc)
 	if !ok {
+		e.observe(Unsupported)
 		return dst, false
 	}
-	return e.run(ctx, oc, c, dst)
+	b, ok := e.run(ctx, oc, c, dst)
+	if ok {
+		e.observe(Compiled)
+	} else {
+		e.observe(Fallback)
+	}
+	return b, ok
 }
 
 // prepare finds what a plan of oc's operation needs: whether it is

@@ -1,17 +1,23 @@
 package plan_test
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"itemsapi/gqlspec/plan"
 	"itemsapi/httpapi"
 	"itemsapi/items"
+	"itemsapi/metrics"
 	"itemsapi/store/memory"
 )
 
@@ -148,5 +154,128 @@ func TestSameBytes(t *testing.T) {
 				t.Errorf("answered by a plan: %v, want %v (%s)", compiled, c.compiled, got)
 			}
 		})
+	}
+}
+
+// scrape returns the value of a metric line of /metrics, by its name and
+// labels as written there.
+func scrape(t *testing.T, h http.Handler, metric string) float64 {
+	t.Helper()
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	for line := range strings.SplitSeq(w.Body.String(), "\n") {
+		if v, ok := strings.CutPrefix(line, metric+" "); ok {
+			var f float64
+			if _, err := fmt.Sscan(v, &f); err != nil {
+				t.Fatal(err)
+			}
+			return f
+		}
+	}
+	t.Fatalf("no %s in /metrics", metric)
+	return 0
+}
+
+func newMetricsHandler(t *testing.T, cfg httpapi.Config) http.Handler {
+	t.Helper()
+	mem := memory.New()
+	t.Cleanup(func() { mem.Close() })
+	if _, err := mem.AddItem(t.Context(), items.NewItem{Name: "one"}); err != nil {
+		t.Fatal(err)
+	}
+	return httpapi.NewHandler(cfg, httpapi.Deps{
+		Store:   mem,
+		Broker:  mem,
+		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Metrics: metrics.New(prometheus.NewRegistry()),
+	})
+}
+
+// TestPlanCacheBounded sends many distinct documents: the plans kept stay
+// within their budget, each weighed at least as the query cache weighs
+// its document, which a plan keeps alive.
+func TestPlanCacheBounded(t *testing.T) {
+	cfg := httpapi.DefaultConfig()
+	cfg.QueryCacheBytes = 2 << 20
+	h := newMetricsHandler(t, cfg)
+	const docBytes = 1000
+	for i := range 200 {
+		q := fmt.Sprintf("query Q%d { items { nodes { id } } }", i)
+		q += " #" + strings.Repeat("x", docBytes-len(q)-2)
+		if status, body := serve(h, q, nil, ""); status != http.StatusOK || !strings.Contains(body, `"id":"1"`) {
+			t.Fatalf("%d %s", status, body)
+		}
+	}
+	budget := scrape(t, h, `itemsapi_cache_budget_bytes{cache="plans"}`)
+	used := scrape(t, h, `itemsapi_cache_bytes{cache="plans"}`)
+	entries := scrape(t, h, `itemsapi_cache_entries{cache="plans"}`)
+	if budget != float64(cfg.QueryCacheBytes/4) || used > budget {
+		t.Errorf("plans take %v bytes of a budget of %v, want at most %v", used, budget, cfg.QueryCacheBytes/4)
+	}
+	if entries == 0 || used < entries*64*docBytes {
+		t.Errorf("%v plans weigh %v bytes: less than their documents, %v bytes each", entries, used, 64*docBytes)
+	}
+}
+
+// TestPlanOutcomes counts what plans answered in
+// itemsapi_graphql_plans_total.
+func TestPlanOutcomes(t *testing.T) {
+	h := newMetricsHandler(t, httpapi.DefaultConfig())
+	for _, q := range []string{
+		`{ items { nodes { id } } }`, `{ item(id: 1) { name } }`, // compiled
+		`{ items(first: -1) { nodes { id } } }`,              // fallback
+		`{ __typename ... @defer { items { totalCount } } }`, // unsupported
+		`mutation { deleteItem(id: 1) }`,                     // unsupported
+	} {
+		serve(h, q, nil, "")
+	}
+	for outcome, want := range map[string]float64{"compiled": 2, "fallback": 1, "unsupported": 2} {
+		if got := scrape(t, h, `itemsapi_graphql_plans_total{outcome="`+outcome+`"}`); got != want {
+			t.Errorf("%s: %v, want %v", outcome, got, want)
+		}
+	}
+}
+
+// usersCounting counts the store calls that load users.
+type usersCounting struct {
+	items.Store
+	calls atomic.Int64
+}
+
+func (s *usersCounting) Users(ctx context.Context, ids []int64) ([]items.User, error) {
+	s.calls.Add(1)
+	return s.Store.Users(ctx, ids)
+}
+
+// TestCreatedByOneCall: the users of a response's items, in nodes, edges
+// and another page, cost one store call.
+func TestCreatedByOneCall(t *testing.T) {
+	mem := memory.New()
+	t.Cleanup(func() { mem.Close() })
+	ctx := t.Context()
+	for i, name := range []string{"ann", "bob", "cy"} {
+		_, hash := items.NewToken()
+		u, err := mem.AddToken(ctx, name, items.RoleUser, hash)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for j := range 3 {
+			if _, err := mem.AddItem(ctx, items.NewItem{Name: fmt.Sprintf("item %d %d", i, j), CreatedByID: u.ID}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	store := &usersCounting{Store: mem}
+	cfg := httpapi.DefaultConfig()
+	cfg.ResponseCacheBytes = 0
+	h := httpapi.NewHandler(cfg, httpapi.Deps{Store: store, Broker: mem, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	before := plan.Answered()
+	status, body := serve(h, `{ items { nodes { createdBy { name } } edges { node { createdBy { id } } } }
+		last: items(last: 4) { nodes { createdBy { name } } } }`, nil, "")
+	if status != http.StatusOK || !strings.Contains(body, `"name":"cy"`) || plan.Answered() == before {
+		t.Fatalf("%d %s (answered by a plan: %v)", status, body, plan.Answered() > before)
+	}
+	if n := store.calls.Load(); n != 1 {
+		t.Errorf("%d calls of Users, want 1", n)
 	}
 }

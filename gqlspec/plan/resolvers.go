@@ -268,6 +268,17 @@ func (x *exec) Query_tokens(b []byte, s *sel) ([]byte, error) {
 	if err != nil {
 		return b, err
 	}
+	if x.users && len(conn.Page) > 0 {
+		// The page's users in one call, into the response's cache, where
+		// each token's user then finds its own.
+		objs := make([]*items.Token, len(conn.Page))
+		for i := range conn.Page {
+			objs[i] = &conn.Page[i]
+		}
+		if _, err := x.r.Token().User(ctx, objs); err != nil {
+			return b, err
+		}
+	}
 	return x.writeTokenConnection(b, s.sub, &conn)
 }
 
