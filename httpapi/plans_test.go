@@ -339,3 +339,55 @@ func describe(op genOp, compiled, reference *httptest.ResponseRecorder) string {
 		compiled.Code, compiled.Header().Get("Content-Type"), compiled.Body,
 		reference.Code, reference.Header().Get("Content-Type"), reference.Body)
 }
+
+// TestCompiledPlansAnswer checks that the fuzz target tests the compiled
+// path, not only its fallback: of the generated operations that gqlgen
+// answers without errors, most are answered by a compiled plan on the
+// handler that has them (itemsapi_graphql_plans_total{outcome="compiled"}),
+// and none on the handler without them.
+func TestCompiledPlansAnswer(t *testing.T) {
+	env := newPlanEnv(t)
+	rng := rand.New(rand.NewPCG(3, 3))
+	const n = 400
+	clean, compiled := 0, 0
+	for range n {
+		in := make([]byte, rng.IntN(300))
+		for j := range in {
+			in[j] = byte(rng.Uint32())
+		}
+		op := env.gen.generate(in)
+		before := plansCompiled(t, env.compiled)
+		_, ref := env.compare(t, op)
+		if ref.Code != http.StatusOK || bytes.Contains(ref.Body.Bytes(), []byte(`"errors":`)) {
+			continue
+		}
+		clean++
+		if plansCompiled(t, env.compiled) > before {
+			compiled++
+		}
+	}
+	if got := plansCompiled(t, env.gqlgen); got != 0 {
+		t.Errorf("the handler without compiled plans answered %v operations with plans", got)
+	}
+	t.Logf("compiled plans answered %d of the %d operations answered without errors (of %d generated)", compiled, clean, n)
+	if clean < n/2 || compiled < clean*6/10 {
+		t.Errorf("compiled plans answered %d of the %d operations answered without errors (of %d generated), want 60%%", compiled, clean, n)
+	}
+}
+
+// plansCompiled returns h's itemsapi_graphql_plans_total{outcome="compiled"}.
+func plansCompiled(t testing.TB, h http.Handler) float64 {
+	t.Helper()
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	for _, line := range strings.Split(w.Body.String(), "\n") {
+		if v, ok := strings.CutPrefix(line, `itemsapi_graphql_plans_total{outcome="compiled"} `); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return f
+		}
+	}
+	return 0
+}
