@@ -254,9 +254,13 @@ func write(w io.Writer, rows []row, cpus int) (failed int) {
 	// ratios against it flatter the server.
 	var contended, idle []string
 	for _, r := range rows {
+		who := r.store
+		if label := settings[r.server]; label != "" {
+			who += " " + label
+		}
 		switch {
 		case r.wait > maxWait:
-			contended = append(contended, fmt.Sprintf("%s %s %s (%.0f%%)", r.store, r.scenario, r.dataset, r.wait))
+			contended = append(contended, fmt.Sprintf("%s %s %s (%.0f%%)", who, r.scenario, r.dataset, r.wait))
 		case r.server == "ceiling" && r.cpu < minCeilingBusy*100*float64(cpus):
 			idle = append(idle, fmt.Sprintf("%s %s (%.0f%%)", r.scenario, r.dataset, r.cpu))
 		}
