@@ -1,20 +1,14 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"net/http"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
+	"itemsapi/internal/testserver"
 	"itemsapi/items"
 	"itemsapi/store/sqlite"
 )
@@ -29,39 +23,10 @@ func TestKillNineLosesNothing(t *testing.T) {
 		t.Skip("builds and kills the real binary: skipped with -short")
 	}
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "itemsapi")
-	build := exec.CommandContext(t.Context(), "go", "build", "-o", bin, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := testserver.Build(t, ".")
 	dbPath := filepath.Join(dir, "items.db")
-	cmd := exec.CommandContext(t.Context(), bin, "--addr", "127.0.0.1:0", "--db", "sqlite:"+dbPath)
-	cmd.Env = append(os.Environ(), "BOOTSTRAP_ADMIN_TOKEN="+adminToken)
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	addr := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			if m := listeningLine.FindStringSubmatch(sc.Text()); m != nil {
-				addr <- m[1]
-			}
-		}
-	}()
-	var url string
-	select {
-	case a := <-addr:
-		url = "http://" + a
-	case <-time.After(15 * time.Second):
-		t.Fatal("the server did not listen within 15 s")
-	}
-	waitHealthy(t, url)
+	srv := testserver.Exec(t, bin, []string{"BOOTSTRAP_ADMIN_TOKEN=" + adminToken}, "--db", "sqlite:"+dbPath)
+	url := srv.URL
 
 	// Clients add, update and delete items until the server dies; each
 	// remembers what was acknowledged, and the change it had in flight.
@@ -122,11 +87,8 @@ func TestKillNineLosesNothing(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatal("fewer than 600 changes were made in 30 s")
 	}
-	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
+	srv.Kill(t)
 	wg.Wait()
-	_ = cmd.Wait()
 
 	store, err := sqlite.Open(t.Context(), dbPath)
 	if err != nil {
@@ -187,56 +149,23 @@ type itemState struct {
 	deleted bool
 }
 
-// changeItem runs an updateItem or deleteItem and reports whether the
-// server acknowledged it without errors.
+// changeItem runs an updateItem or deleteItem as the admin and reports
+// whether the server acknowledged it without errors.
 func changeItem(ctx context.Context, url, query string, vars map[string]any) error {
-	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
-	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url+"/graphql", bytes.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+adminToken)
-	resp, err := http.DefaultClient.Do(req)
+	r, err := testserver.Post(ctx, url, adminToken, query, vars)
 	if err != nil {
 		return err
 	}
-	defer resp.Body.Close()
-	var r struct {
-		Data   map[string]any
-		Errors []any
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
-		return err
-	}
-	if len(r.Errors) > 0 || r.Data == nil {
-		return fmt.Errorf("errors: %v", r.Errors)
-	}
-	return nil
+	return r.Ok(nil)
 }
 
-// addItem adds one item and returns its id once the server acknowledged it.
+// addItem adds one item as the admin and returns its id once the server
+// acknowledged it.
 func addItem(ctx context.Context, url, name string) (string, error) {
-	body, _ := json.Marshal(map[string]any{
-		"query":     `mutation($n: String!) { addItem(input: {name: $n}) { id } }`,
-		"variables": map[string]any{"n": name},
-	})
-	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url+"/graphql", bytes.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+adminToken)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return "", err
+	var got struct{ AddItem struct{ ID string } }
+	r, err := testserver.Post(ctx, url, adminToken, `mutation($n: String!) { addItem(input: {name: $n}) { id } }`, map[string]any{"n": name})
+	if err == nil {
+		err = r.Ok(&got)
 	}
-	defer resp.Body.Close()
-	var r struct {
-		Data struct {
-			AddItem struct{ ID string }
-		}
-		Errors []any
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
-		return "", err
-	}
-	if len(r.Errors) > 0 || r.Data.AddItem.ID == "" {
-		return "", fmt.Errorf("addItem errors: %v", r.Errors)
-	}
-	return r.Data.AddItem.ID, nil
+	return got.AddItem.ID, err
 }

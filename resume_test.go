@@ -4,13 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
-	"github.com/coder/websocket/wsjson"
+
+	"itemsapi/internal/testserver"
 )
 
 // TestShutdownThenResumeOnAnotherProcess: two processes on one PostgreSQL
@@ -24,11 +24,11 @@ func TestShutdownThenResumeOnAnotherProcess(t *testing.T) {
 	a := start(t, env, "--db", db, "--shutdown-grace", "10s")
 	b := start(t, env, "--db", db)
 
-	marker, err := addItem(t.Context(), b.url, "marker")
+	marker, err := addItem(t.Context(), b.URL, "marker")
 	if err != nil {
 		t.Fatal(err)
 	}
-	onA := resumeSubscribe(t, a.url, marker)
+	onA := resumeSubscribe(t, a.URL, marker)
 
 	// Writers on both processes, until told to stop; a writer on A
 	// stops at its first failure (A shuts down).
@@ -39,9 +39,9 @@ func TestShutdownThenResumeOnAnotherProcess(t *testing.T) {
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	for w := range 6 {
-		target := b.url
+		target := b.URL
 		if w < 2 {
-			target = a.url
+			target = a.URL
 		}
 		wg.Go(func() {
 			for i := 0; ; i++ {
@@ -52,7 +52,7 @@ func TestShutdownThenResumeOnAnotherProcess(t *testing.T) {
 				}
 				id, err := addItem(t.Context(), target, fmt.Sprintf("w%d-%d", w, i))
 				if err != nil {
-					if target == a.url {
+					if target == a.URL {
 						return
 					}
 					t.Errorf("addItem on B: %v", err)
@@ -74,7 +74,7 @@ func TestShutdownThenResumeOnAnotherProcess(t *testing.T) {
 		received[ev]++
 		last = ev
 	}
-	a.cancel() // SIGTERM; the cleanup waits for run to return
+	a.Shutdown() // SIGTERM; the cleanup waits for run to return
 	for ev := range onA.ids {
 		received[ev]++
 		last = ev
@@ -83,7 +83,7 @@ func TestShutdownThenResumeOnAnotherProcess(t *testing.T) {
 		t.Errorf("A closed the socket with %v (%v), want 1001", code, onA.err())
 	}
 	fromA := len(received)
-	onB := resumeSubscribe(t, b.url, last)
+	onB := resumeSubscribe(t, b.URL, last)
 	// A little more writing on B, then stop and collect.
 	for n := 0; n < 300; n++ {
 		ev, ok := <-onB.ids
@@ -143,35 +143,14 @@ func (s *resumeSub) err() error {
 // graphql-transport-ws and passes on the ids received.
 func resumeSubscribe(t *testing.T, base, after string) *resumeSub {
 	t.Helper()
-	ctx := t.Context()
-	conn, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(base, "http")+"/graphql",
-		&websocket.DialOptions{Subprotocols: []string{"graphql-transport-ws"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.CloseNow() })
-	type msg struct {
-		Type    string          `json:"type"`
-		ID      string          `json:"id,omitempty"`
-		Payload json.RawMessage `json:"payload,omitempty"`
-	}
-	if err := wsjson.Write(ctx, conn, msg{Type: "connection_init"}); err != nil {
-		t.Fatal(err)
-	}
-	var ack msg
-	if err := wsjson.Read(ctx, conn, &ack); err != nil || ack.Type != "connection_ack" {
-		t.Fatalf("connection_init answered %+v, %v", ack, err)
-	}
-	q, _ := json.Marshal(map[string]any{"query": `subscription($a: ID) { itemAdded(after: $a) { id } }`, "variables": map[string]any{"a": after}})
-	if err := wsjson.Write(ctx, conn, msg{Type: "subscribe", ID: "1", Payload: q}); err != nil {
-		t.Fatal(err)
-	}
+	ws := testserver.DialWS(t, base, nil, nil)
+	ws.Subscribe(t, "1", `subscription($a: ID) { itemAdded(after: $a) { id } }`, map[string]any{"a": after})
+	conn := ws.Conn
 	s := &resumeSub{ids: make(chan string, 1<<16), conn: conn}
 	go func() {
 		defer close(s.ids)
 		for {
-			var m msg
-			err := wsjson.Read(context.Background(), conn, &m)
+			m, err := ws.Read(context.Background())
 			if err == nil && m.Type != "next" {
 				err = fmt.Errorf("message %s %s", m.Type, m.Payload)
 			}

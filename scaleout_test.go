@@ -1,70 +1,27 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
-	"github.com/coder/websocket/wsjson"
 	"github.com/jackc/pgx/v5"
+
+	"itemsapi/internal/testserver"
 )
 
 // pgSchema returns TEST_DATABASE_URL pointed at a new schema that is
 // dropped when t ends. Without the variable it skips, except under CI.
-func pgSchema(t *testing.T) string {
-	t.Helper()
-	base := os.Getenv("TEST_DATABASE_URL")
-	if base == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("TEST_DATABASE_URL not set: CI must run the PostgreSQL tests")
-		}
-		t.Skip("TEST_DATABASE_URL not set: skipping PostgreSQL tests")
-	}
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	schema := "scaleout_" + hex.EncodeToString(b)
-	exec := func(ctx context.Context, sql string) {
-		conn, err := pgx.Connect(ctx, base)
-		if err != nil {
-			t.Fatalf("connect: %v", err)
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, sql); err != nil {
-			t.Fatalf("%s: %v", sql, err)
-		}
-	}
-	exec(t.Context(), "CREATE SCHEMA "+schema)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		exec(ctx, "DROP SCHEMA "+schema+" CASCADE")
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
-}
+func pgSchema(t *testing.T) string { return testserver.PostgresSchema(t) }
 
 // TestTwoProcessesOnePostgres runs two servers on one database, as two
 // replicas behind a load balancer.
@@ -76,20 +33,20 @@ func TestTwoProcessesOnePostgres(t *testing.T) {
 
 	t.Run("a token made on one works on the other", func(t *testing.T) {
 		var made struct{ CreateToken string }
-		a.graphql(t, adminToken, `mutation { createToken(user: "dora") }`, &made)
+		a.GraphQL(t, adminToken, `mutation { createToken(user: "dora") }`, &made)
 		var me struct{ Me struct{ Name string } }
-		b.graphql(t, made.CreateToken, `{ me { name } }`, &me)
+		b.GraphQL(t, made.CreateToken, `{ me { name } }`, &me)
 		if me.Me.Name != "dora" {
 			t.Errorf("me on the other process = %q, want dora", me.Me.Name)
 		}
 	})
 
 	t.Run("a subscriber on one gets every item added on the other", func(t *testing.T) {
-		sub := subscribe(t, a.url, adminToken)
+		sub := subscribe(t, a.URL, adminToken)
 		const n = 50
 		start := time.Now()
 		for i := range n {
-			if _, err := addItem(t.Context(), b.url, fmt.Sprintf("via b %d", i)); err != nil {
+			if _, err := addItem(t.Context(), b.URL, fmt.Sprintf("via b %d", i)); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -112,9 +69,9 @@ func TestTwoProcessesOnePostgres(t *testing.T) {
 		var wg sync.WaitGroup
 		sem := make(chan struct{}, 32)
 		for i := range n {
-			target := a.url
+			target := a.URL
 			if i%2 == 1 {
-				target = b.url
+				target = b.URL
 			}
 			wg.Go(func() {
 				sem <- struct{}{}
@@ -137,7 +94,7 @@ func TestTwoProcessesOnePostgres(t *testing.T) {
 			seen[id] = true
 		}
 		var got struct{ Search struct{ TotalCount int } }
-		a.graphql(t, "", `{ search(query: "concurrent") { totalCount } }`, &got)
+		a.GraphQL(t, "", `{ search(query: "concurrent") { totalCount } }`, &got)
 		if len(seen) != n || got.Search.TotalCount != n {
 			t.Errorf("%d distinct ids and %d rows, want %d of each", len(seen), got.Search.TotalCount, n)
 		}
@@ -150,35 +107,14 @@ func TestTwoProcessesOnePostgres(t *testing.T) {
 func subscribe(t *testing.T, base, token string) <-chan string {
 	t.Helper()
 	ctx := t.Context()
-	conn, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(base, "http")+"/graphql",
-		&websocket.DialOptions{Subprotocols: []string{"graphql-transport-ws"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.CloseNow() })
-	type msg struct {
-		Type    string          `json:"type"`
-		ID      string          `json:"id,omitempty"`
-		Payload json.RawMessage `json:"payload,omitempty"`
-	}
-	init, _ := json.Marshal(map[string]string{"Authorization": "Bearer " + token})
-	if err := wsjson.Write(ctx, conn, msg{Type: "connection_init", Payload: init}); err != nil {
-		t.Fatal(err)
-	}
-	var ack msg
-	if err := wsjson.Read(ctx, conn, &ack); err != nil || ack.Type != "connection_ack" {
-		t.Fatalf("connection_init answered %+v, %v", ack, err)
-	}
-	q, _ := json.Marshal(map[string]string{"query": "subscription { itemAdded { id name } }"})
-	if err := wsjson.Write(ctx, conn, msg{Type: "subscribe", ID: "1", Payload: q}); err != nil {
-		t.Fatal(err)
-	}
+	ws := testserver.DialWS(t, base, nil, map[string]string{"Authorization": "Bearer " + token})
+	ws.Subscribe(t, "1", "subscription { itemAdded { id name } }", nil)
 	names := make(chan string, 1024)
 	go func() {
 		defer close(names)
 		for {
-			var m msg
-			if err := wsjson.Read(ctx, conn, &m); err != nil {
+			m, err := ws.Read(ctx)
+			if err != nil {
 				return
 			}
 			if m.Type != "next" {
@@ -224,7 +160,7 @@ func subscribe(t *testing.T, base, token string) <-chan string {
 func TestScaleOutOrder(t *testing.T) {
 	db := pgSchema(t)
 	env := map[string]string{"BOOTSTRAP_ADMIN_TOKEN": adminToken}
-	servers := []*server{start(t, env, "--db", db), start(t, env, "--db", db)}
+	servers := []*testserver.Server{start(t, env, "--db", db), start(t, env, "--db", db)}
 	each := 10
 	if os.Getenv("ITEMSAPI_SCALEOUT_FULL") == "1" {
 		each = 500
@@ -240,7 +176,7 @@ func TestScaleOutOrder(t *testing.T) {
 	for _, s := range servers {
 		for range 2 {
 			f := &follower{}
-			names := subscribe(t, s.url, adminToken)
+			names := subscribe(t, s.URL, adminToken)
 			go func() {
 				for name := range names {
 					if strings.HasPrefix(name, "marker ") {
@@ -270,7 +206,7 @@ func TestScaleOutOrder(t *testing.T) {
 	var wg sync.WaitGroup
 	start := time.Now()
 	for w := range writers {
-		target := servers[w%len(servers)].url
+		target := servers[w%len(servers)].URL
 		wg.Go(func() {
 			for i := range each {
 				name := fmt.Sprintf("w%d-%d", w, i)
@@ -418,39 +354,11 @@ func TestKillNineOnPostgres(t *testing.T) {
 	db := pgSchema(t)
 	env := map[string]string{"BOOTSTRAP_ADMIN_TOKEN": adminToken}
 	survivor := start(t, env, "--db", db)
-	sub := subscribe(t, survivor.url, adminToken)
+	sub := subscribe(t, survivor.URL, adminToken)
 
-	bin := filepath.Join(t.TempDir(), "itemsapi")
-	if out, err := exec.CommandContext(t.Context(), "go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	cmd := exec.CommandContext(t.Context(), bin, "--addr", "127.0.0.1:0", "--db", db)
-	cmd.Env = append(os.Environ(), "BOOTSTRAP_ADMIN_TOKEN="+adminToken)
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	addr := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			if m := listeningLine.FindStringSubmatch(sc.Text()); m != nil {
-				addr <- m[1]
-			}
-		}
-	}()
-	var victim string
-	select {
-	case a := <-addr:
-		victim = "http://" + a
-	case <-time.After(15 * time.Second):
-		t.Fatal("the server did not listen within 15 s")
-	}
-	waitHealthy(t, victim)
+	bin := testserver.Build(t, ".")
+	victimSrv := testserver.Exec(t, bin, []string{"BOOTSTRAP_ADMIN_TOKEN=" + adminToken}, "--db", db)
+	victim := victimSrv.URL
 
 	var (
 		mu    sync.Mutex
@@ -482,11 +390,8 @@ func TestKillNineOnPostgres(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatal("fewer than 400 items were added in 30 s")
 	}
-	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
+	victimSrv.Kill(t)
 	wg.Wait()
-	_ = cmd.Wait()
 
 	mu.Lock()
 	defer mu.Unlock()
@@ -508,7 +413,7 @@ func TestKillNineOnPostgres(t *testing.T) {
 	}
 	// Whatever else comes, comes once: the survivor adds one more item,
 	// which ends the stream to check.
-	if _, err := addItem(t.Context(), survivor.url, "last"); err != nil {
+	if _, err := addItem(t.Context(), survivor.URL, "last"); err != nil {
 		t.Fatal(err)
 	}
 	for name := range sub {
@@ -546,8 +451,8 @@ func TestShutdownClientsSurvive(t *testing.T) {
 		writers, before, after = 32, 5000, 2000
 	}
 
-	onA := followItems(t, a.url, "", nil)
-	onA.waitLive(t, a.url)
+	onA := followItems(t, a.URL, "", nil)
+	onA.waitLive(t, a.URL)
 
 	p := newWriterPool(writers)
 	stop := make(chan struct{})
@@ -555,16 +460,16 @@ func TestShutdownClientsSurvive(t *testing.T) {
 	var wg sync.WaitGroup
 	defer func() { stopWriters(); wg.Wait() }() // no writer outlives the test
 	for w := range writers {
-		first, other := a.url, b.url
+		first, other := a.URL, b.URL
 		if w%2 == 1 {
-			first, other = b.url, a.url
+			first, other = b.URL, a.URL
 		}
-		wg.Go(func() { p.write(t, w, first, other, a.url, stop) })
+		wg.Go(func() { p.write(t, w, first, other, a.URL, stop) })
 	}
 	p.waitAcked(t, before)
 
 	required, began := p.beginShutdown()
-	a.stop(t) // fails the test unless run returns within 15 s
+	a.Stop(t) // fails the test unless run returns within 15 s
 	if !onA.wait(5*time.Second, func(*itemFollower) bool { return onA.ended }) {
 		t.Fatal("the socket on A was still open 5 s after A's run returned")
 	}
@@ -589,8 +494,8 @@ func TestShutdownClientsSurvive(t *testing.T) {
 		t.Errorf("the socket on A closed before %d of the %d items acknowledged before the shutdown were sent, such as %q",
 			len(missing), len(required), missing[:min(len(missing), 5)])
 	}
-	if strings.Contains(a.logs.String(), "still busy when the shutdown grace ran out") {
-		t.Errorf("A needed its whole shutdown grace for a client that reads:\n%s", a.logs)
+	if strings.Contains(a.Logs.String(), "still busy when the shutdown grace ran out") {
+		t.Errorf("A needed its whole shutdown grace for a client that reads:\n%s", a.Logs)
 	}
 	t.Logf("A closed the socket with %d, %v after its shutdown began, having sent %d items (%d acknowledged before it began)",
 		onA.status, onA.endedAt.Sub(began), len(gotA), len(required))
@@ -599,13 +504,13 @@ func TestShutdownClientsSurvive(t *testing.T) {
 	}
 
 	last := gotA[len(gotA)-1].ID
-	onB := followItems(t, b.url, last, nil)
+	onB := followItems(t, b.URL, last, nil)
 	p.waitAcked(t, p.count()+after)
 	stopWriters()
 	wg.Wait()
 	// Every item committed before "end" was added comes before it in the
 	// log, those of requests A cut at shutdown included.
-	if _, err := addItem(t.Context(), b.url, "end"); err != nil {
+	if _, err := addItem(t.Context(), b.URL, "end"); err != nil {
 		t.Fatal(err)
 	}
 	if !onB.wait(30*time.Second, func(f *itemFollower) bool { return f.has("end") }) {
@@ -685,8 +590,8 @@ func TestShutdownGraceRunsOut(t *testing.T) {
 			return c, err
 		},
 	}}}
-	f := followItems(t, a.url, "", fixed)
-	f.waitLive(t, a.url)
+	f := followItems(t, a.URL, "", fixed)
+	f.waitLive(t, a.URL)
 	f.pause()
 
 	// Far more than the kernel's buffers hold: about 800 KB of events.
@@ -696,7 +601,7 @@ func TestShutdownGraceRunsOut(t *testing.T) {
 	for w := range 8 {
 		wg.Go(func() {
 			for i := w; i < n; i += 8 {
-				if err := addDescribed(t.Context(), a.url, fmt.Sprintf("w%d-%d", w, i), description); err != nil {
+				if err := addDescribed(t.Context(), a.URL, fmt.Sprintf("w%d-%d", w, i), description); err != nil {
 					t.Errorf("addItem: %v", err)
 					return
 				}
@@ -715,13 +620,13 @@ func TestShutdownGraceRunsOut(t *testing.T) {
 	// not a wait: the stall is what the test is about.)
 	resume := time.AfterFunc(grace+400*time.Millisecond, f.resume)
 	defer resume.Stop()
-	a.stop(t)
+	a.Stop(t)
 	returned := time.Since(began)
 	if returned < grace || returned > grace+5*time.Second {
 		t.Errorf("run returned %v after the shutdown began, want about the grace (%v) and a second for the close handshake", returned, grace)
 	}
-	if !strings.Contains(a.logs.String(), "still busy when the shutdown grace ran out") {
-		t.Errorf("A drained before its grace ran out: the stalled client did not hold it up (test broken?)\n%s", a.logs)
+	if !strings.Contains(a.Logs.String(), "still busy when the shutdown grace ran out") {
+		t.Errorf("A drained before its grace ran out: the stalled client did not hold it up (test broken?)\n%s", a.Logs)
 	}
 	if !f.wait(10*time.Second, func(f *itemFollower) bool { return f.ended }) {
 		t.Fatal("the stalled socket was still open 10 s after A's shutdown")
@@ -738,29 +643,8 @@ func TestShutdownGraceRunsOut(t *testing.T) {
 
 // addDescribed adds an item with a description as the admin.
 func addDescribed(ctx context.Context, url, name, description string) error {
-	body, _ := json.Marshal(map[string]any{
-		"query":     `mutation($n: String!, $d: String) { addItem(input: {name: $n, description: $d}) { id } }`,
-		"variables": map[string]any{"n": name, "d": description},
-	})
-	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url+"/graphql", bytes.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+adminToken)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	var r struct {
-		Data   struct{ AddItem struct{ ID string } }
-		Errors []any
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
-		return err
-	}
-	if len(r.Errors) > 0 || r.Data.AddItem.ID == "" {
-		return fmt.Errorf("addItem errors: %v", r.Errors)
-	}
-	return nil
+	return changeItem(ctx, url, `mutation($n: String!, $d: String) { addItem(input: {name: $n, description: $d}) { id } }`,
+		map[string]any{"n": name, "d": description})
 }
 
 // itemEvent is an item as a subscriber receives it.
@@ -786,32 +670,13 @@ type itemFollower struct {
 // id unless after is empty, over a socket dialed with opts.
 func followItems(t *testing.T, base, after string, opts *websocket.DialOptions) *itemFollower {
 	t.Helper()
-	if opts == nil {
-		opts = &websocket.DialOptions{}
+	ws := testserver.DialWS(t, base, opts, map[string]string{"Authorization": "Bearer " + adminToken})
+	if after == "" {
+		ws.Subscribe(t, "1", "subscription { itemAdded { id name description } }", nil)
+	} else {
+		ws.Subscribe(t, "1", "subscription($after: ID) { itemAdded(after: $after) { id name description } }", map[string]any{"after": after})
 	}
-	opts.Subprotocols = []string{"graphql-transport-ws"}
-	conn, _, err := websocket.Dial(t.Context(), "ws"+strings.TrimPrefix(base, "http")+"/graphql", opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	write := func(m string) {
-		if err := conn.Write(t.Context(), websocket.MessageText, []byte(m)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	write(`{"type":"connection_init","payload":{"Authorization":"Bearer ` + adminToken + `"}}`)
-	if _, data, err := conn.Read(t.Context()); err != nil || !strings.Contains(string(data), `"connection_ack"`) {
-		t.Fatalf("connection_init answered %s, %v", data, err)
-	}
-	payload := map[string]any{"query": "subscription { itemAdded { id name description } }"}
-	if after != "" {
-		payload = map[string]any{
-			"query":     "subscription($after: ID) { itemAdded(after: $after) { id name description } }",
-			"variables": map[string]any{"after": after},
-		}
-	}
-	sub, _ := json.Marshal(map[string]any{"type": "subscribe", "id": "1", "payload": payload})
-	write(string(sub))
+	conn := ws.Conn
 
 	f := &itemFollower{news: make(chan struct{}, 1)}
 	done := make(chan struct{})

@@ -1,156 +1,31 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"path/filepath"
-	"regexp"
+	"runtime/debug"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/coder/websocket"
+
+	"itemsapi/internal/testserver"
 )
 
-// server is one run of the real program, as a test drives it.
-type server struct {
-	url    string
-	cancel context.CancelFunc
-	done   chan error
-	logs   *logWatcher
-	once   sync.Once
-}
-
-// start runs the program with args and env on a free port and waits until
-// /healthz answers.
-func start(t *testing.T, env map[string]string, args ...string) *server {
+// start runs the program in this process (see testserver.Start).
+func start(t *testing.T, env map[string]string, args ...string) *testserver.Server {
 	t.Helper()
-	ctx, cancel := context.WithCancel(t.Context())
-	logs := newLogWatcher()
-	s := &server{cancel: cancel, done: make(chan error, 1), logs: logs}
-	getenv := func(k string) string { return env[k] }
-	args = append([]string{"--addr", "127.0.0.1:0"}, args...)
-	go func() { s.done <- run(ctx, args, getenv, io.Discard, logs) }()
-
-	select {
-	case addr := <-logs.addr:
-		s.url = "http://" + addr
-	case err := <-s.done:
-		t.Fatalf("run ended before listening: %v\n%s", err, logs)
-	case <-time.After(10 * time.Second):
-		t.Fatalf("run did not listen within 10 s\n%s", logs)
-	}
-	t.Cleanup(func() { s.stop(t) })
-	waitHealthy(t, s.url)
-	return s
-}
-
-// stop shuts the program down as SIGTERM would and waits for run to
-// return.
-func (s *server) stop(t *testing.T) {
-	t.Helper()
-	s.once.Do(func() {
-		s.cancel()
-		select {
-		case err := <-s.done:
-			if err != nil {
-				t.Errorf("run returned %v\n%s", err, s.logs)
-			}
-		case <-time.After(15 * time.Second):
-			t.Fatal("run did not return within 15 s of shutdown")
-		}
-	})
-}
-
-func waitHealthy(t *testing.T, url string) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		resp, err := http.Get(url + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s/healthz did not answer 200 within 10 s: %v", url, err)
-		}
-		select {
-		case <-t.Context().Done():
-			t.Fatal(t.Context().Err())
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
-}
-
-// graphql posts a query and decodes the answer's data into v.
-func (s *server) graphql(t *testing.T, token, query string, v any) {
-	t.Helper()
-	body, _ := json.Marshal(map[string]any{"query": query})
-	req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, s.url+"/graphql", bytes.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var r struct {
-		Data   json.RawMessage
-		Errors []struct{ Message string }
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
-		t.Fatal(err)
-	}
-	if len(r.Errors) > 0 {
-		t.Fatalf("%s: errors %+v", query, r.Errors)
-	}
-	if err := json.Unmarshal(r.Data, v); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// logWatcher collects the program's log and reports the address it
-// listens on.
-type logWatcher struct {
-	mu   sync.Mutex
-	buf  bytes.Buffer
-	addr chan string
-	once sync.Once
-}
-
-var listeningLine = regexp.MustCompile(`msg=listening addr=(\S+)`)
-
-func newLogWatcher() *logWatcher { return &logWatcher{addr: make(chan string, 1)} }
-
-func (w *logWatcher) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	sc := bufio.NewScanner(bytes.NewReader(p))
-	for sc.Scan() {
-		if m := listeningLine.FindStringSubmatch(sc.Text()); m != nil {
-			w.once.Do(func() { w.addr <- m[1] })
-		}
-	}
-	return w.buf.Write(p)
-}
-
-func (w *logWatcher) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.buf.String()
+	return testserver.Start(t, run, env, args...)
 }
 
 const adminToken = "test-admin-token-0123456789"
@@ -163,16 +38,16 @@ func TestRestartKeepsItems(t *testing.T) {
 	var added []string
 	for i := range 5 {
 		var got struct{ AddItem struct{ ID string } }
-		s.graphql(t, adminToken, fmt.Sprintf(`mutation { addItem(input: {name: "item %d"}) { id } }`, i), &got)
+		s.GraphQL(t, adminToken, fmt.Sprintf(`mutation { addItem(input: {name: "item %d"}) { id } }`, i), &got)
 		added = append(added, got.AddItem.ID)
 	}
-	s.stop(t)
+	s.Stop(t)
 
 	s = start(t, env, "--db", db)
 	var list struct {
 		Items struct{ Nodes []struct{ ID, Name string } }
 	}
-	s.graphql(t, "", `{ items(first: 100) { nodes { id name } } }`, &list)
+	s.GraphQL(t, "", `{ items(first: 100) { nodes { id name } } }`, &list)
 	var names []string
 	for _, n := range list.Items.Nodes {
 		names = append(names, n.Name)
@@ -182,7 +57,7 @@ func TestRestartKeepsItems(t *testing.T) {
 		t.Errorf("after restart, items = %s, want %s", got, want)
 	}
 	var next struct{ AddItem struct{ ID string } }
-	s.graphql(t, adminToken, `mutation { addItem(input: {name: "after restart"}) { id } }`, &next)
+	s.GraphQL(t, adminToken, `mutation { addItem(input: {name: "after restart"}) { id } }`, &next)
 	if last := added[len(added)-1]; !idAbove(next.AddItem.ID, last) {
 		t.Errorf("new id after restart = %s, want above %s", next.AddItem.ID, last)
 	}
@@ -195,8 +70,8 @@ func idAbove(a, b string) bool {
 func TestMetricsEndpoint(t *testing.T) {
 	s := start(t, nil, "--db", "memory")
 	var got struct{ Items struct{ TotalCount int } }
-	s.graphql(t, "", `query CountThem { items { totalCount } }`, &got)
-	resp, err := http.Get(s.url + "/metrics")
+	s.GraphQL(t, "", `query CountThem { items { totalCount } }`, &got)
+	resp, err := http.Get(s.URL + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -217,7 +92,7 @@ func TestTokenCommand(t *testing.T) {
 	db := "sqlite:" + filepath.Join(t.TempDir(), "items.db")
 	var out bytes.Buffer
 	err := run(t.Context(), []string{"token", "create", "--user", "carol", "--role", "ADMIN", "--db", db},
-		func(string) string { return "" }, &out, io.Discard)
+		func(string) string { return "" }, &out, io.Discard, nil)
 	if err != nil {
 		t.Fatalf("token create: %v", err)
 	}
@@ -228,7 +103,7 @@ func TestTokenCommand(t *testing.T) {
 
 	s := start(t, nil, "--db", db)
 	var me struct{ Me struct{ Name, Role string } }
-	s.graphql(t, token, `{ me { name role } }`, &me)
+	s.GraphQL(t, token, `{ me { name role } }`, &me)
 	if me.Me.Name != "carol" || me.Me.Role != "ADMIN" {
 		t.Errorf("me = %+v, want carol ADMIN", me.Me)
 	}
@@ -240,11 +115,11 @@ func TestBootstrapTokenEveryStart(t *testing.T) {
 	for range 2 {
 		s := start(t, env, "--db", db)
 		var me struct{ Me struct{ Name, Role string } }
-		s.graphql(t, adminToken, `{ me { name role } }`, &me)
+		s.GraphQL(t, adminToken, `{ me { name role } }`, &me)
 		if me.Me.Name != "admin" || me.Me.Role != "ADMIN" {
 			t.Errorf("me = %+v, want admin ADMIN", me.Me)
 		}
-		s.stop(t)
+		s.Stop(t)
 	}
 }
 
@@ -326,6 +201,59 @@ func TestConfig(t *testing.T) {
 	}
 }
 
+// TestBackends: --db picks a row of the backends table, whose flags are
+// the server's, and a backend that others write to turns the caches of
+// this process off.
+func TestBackends(t *testing.T) {
+	tests := []struct {
+		db              string
+		wantOthersWrite bool
+	}{
+		{"memory", false},
+		{"sqlite:items.db", false},
+		{"postgres://u@db/items", true},
+		{"postgresql://u@db/items", true},
+	}
+	for _, tt := range tests {
+		cfg, err := parseConfig(newFlagSet(io.Discard), []string{"--db", tt.db, "--pg-max-conns", "4"}, func(string) string { return "" })
+		if err != nil {
+			t.Fatalf("--db %s: %v", tt.db, err)
+		}
+		if cfg.Backend.othersWrite != tt.wantOthersWrite {
+			t.Errorf("--db %s: others write = %v, want %v", tt.db, cfg.Backend.othersWrite, tt.wantOthersWrite)
+		}
+		if off := cfg.HTTP.ResponseCacheBytes == 0; off != tt.wantOthersWrite {
+			t.Errorf("--db %s: response cache off = %v, want %v", tt.db, off, tt.wantOthersWrite)
+		}
+	}
+	for _, bad := range []string{"mysql://db", "memoryx", "sqlite", "postgres:db"} {
+		if _, err := parseConfig(newFlagSet(io.Discard), []string{"--db", bad}, func(string) string { return "" }); err == nil || !strings.Contains(err.Error(), "want sqlite:PATH, memory or postgres://") {
+			t.Errorf("--db %s: %v, want an error naming the backends", bad, err)
+		}
+	}
+}
+
+// TestTuneGC: run sets the collector for a server unless GOGC or
+// GOMEMLIMIT say otherwise.
+func TestTuneGC(t *testing.T) {
+	percent, limit := debug.SetGCPercent(100), debug.SetMemoryLimit(math.MaxInt64)
+	t.Cleanup(func() { debug.SetGCPercent(percent); debug.SetMemoryLimit(limit) })
+	tuneGC(func(k string) string { return map[string]string{"GOMEMLIMIT": "off"}[k] })
+	if got := debug.SetGCPercent(100); got != 400 {
+		t.Errorf("GOGC unset: GC percent %d, want 400", got)
+	}
+	if got := debug.SetMemoryLimit(-1); got != math.MaxInt64 {
+		t.Errorf("GOMEMLIMIT set: memory limit %d, want it left alone", got)
+	}
+	tuneGC(func(k string) string { return map[string]string{"GOGC": "100"}[k] })
+	if got := debug.SetGCPercent(-1); got != 100 {
+		t.Errorf("GOGC set: GC percent %d, want it left alone", got)
+	}
+	if got := debug.SetMemoryLimit(-1); got != 192<<20 {
+		t.Errorf("GOMEMLIMIT unset: memory limit %d, want 192 MiB", got)
+	}
+}
+
 func TestRedactDSN(t *testing.T) {
 	got := redactDSN("postgres://app:s3cret@db:5432/items")
 	if strings.Contains(got, "s3cret") {
@@ -335,8 +263,8 @@ func TestRedactDSN(t *testing.T) {
 
 func TestShutdownEndsSubscriptions(t *testing.T) {
 	s := start(t, map[string]string{"BOOTSTRAP_ADMIN_TOKEN": adminToken}, "--db", "memory")
-	names := subscribe(t, s.url, adminToken)
-	s.stop(t) // fails the test if run does not return within 15 s
+	names := subscribe(t, s.URL, adminToken)
+	s.Stop(t) // fails the test if run does not return within 15 s
 	for {
 		select {
 		case _, ok := <-names:
@@ -354,18 +282,7 @@ func TestShutdownEndsSubscriptions(t *testing.T) {
 // has ended it (or when --shutdown-grace runs out).
 func TestShutdownClosesWebsocketsGoingAway(t *testing.T) {
 	s := start(t, map[string]string{"BOOTSTRAP_ADMIN_TOKEN": adminToken}, "--db", "memory", "--shutdown-grace", "500ms")
-	dial := func() *websocket.Conn {
-		conn, _, err := websocket.Dial(t.Context(), "ws"+strings.TrimPrefix(s.url, "http")+"/graphql",
-			&websocket.DialOptions{Subprotocols: []string{"graphql-transport-ws"}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { conn.CloseNow() })
-		if err := conn.Write(t.Context(), websocket.MessageText, []byte(`{"type":"connection_init"}`)); err != nil {
-			t.Fatal(err)
-		}
-		return conn
-	}
+	dial := func() *websocket.Conn { return testserver.DialWS(t, s.URL, nil, nil).Conn }
 	closed := func(conn *websocket.Conn) <-chan websocket.StatusCode {
 		c := make(chan websocket.StatusCode, 1)
 		go func() {
@@ -396,7 +313,7 @@ func TestShutdownClosesWebsocketsGoingAway(t *testing.T) {
 		}
 	}
 	busyClosed := closed(busy)
-	s.stop(t)
+	s.Stop(t)
 	for name, c := range map[string]<-chan websocket.StatusCode{"idle": idle, "busy": busyClosed} {
 		select {
 		case code := <-c:
@@ -409,36 +326,44 @@ func TestShutdownClosesWebsocketsGoingAway(t *testing.T) {
 	}
 }
 
+// TestFlushingWriter runs in a synctest bubble, whose clock moves only
+// when every goroutine of the bubble is blocked: the interval passes
+// exactly, and at once.
 func TestFlushingWriter(t *testing.T) {
-	out := newLogWatcher() // a buffer safe to read while written
-	f := newFlushingWriter(out, 20*time.Millisecond)
-	fmt.Fprintln(f, "one")
-	fmt.Fprintln(f, "two")
-	if got := out.String(); got != "" {
-		t.Errorf("written at once: %q, want the lines gathered", got)
-	}
-	deadline := time.Now().Add(5 * time.Second)
-	for out.String() != "one\ntwo\n" {
-		if time.Now().After(deadline) {
-			t.Fatalf("after 5 s the output is %q, want both lines within the interval", out.String())
+	synctest.Test(t, func(t *testing.T) {
+		out := &testserver.Log{} // a buffer safe to read while written
+		f := newFlushingWriter(out, 20*time.Millisecond)
+		fmt.Fprintln(f, "one")
+		time.Sleep(19 * time.Millisecond)
+		fmt.Fprintln(f, "two")
+		synctest.Wait()
+		if got := out.String(); got != "" {
+			t.Errorf("written within the interval: %q, want the lines gathered", got)
 		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	fmt.Fprintln(f, "three")
-	f.Flush()
-	if got := out.String(); got != "one\ntwo\nthree\n" {
-		t.Errorf("after Flush: %q", got)
-	}
+		time.Sleep(time.Millisecond) // the interval since the first line ends
+		synctest.Wait()
+		if got := out.String(); got != "one\ntwo\n" {
+			t.Errorf("after the interval: %q, want both lines", got)
+		}
+		fmt.Fprintln(f, "three")
+		f.Flush()
+		if got := out.String(); got != "one\ntwo\nthree\n" {
+			t.Errorf("after Flush: %q", got)
+		}
+	})
 }
 
 func TestHelpAndVersion(t *testing.T) {
 	var stdout, stderr strings.Builder
-	err := run(t.Context(), []string{"--help"}, func(string) string { return "" }, &stdout, &stderr)
+	err := run(t.Context(), []string{"--help"}, func(string) string { return "" }, &stdout, &stderr, nil)
 	if !errors.Is(err, flag.ErrHelp) {
 		t.Fatalf("run(--help) = %v, want flag.ErrHelp (exit 0 without serving)", err)
 	}
 	help := stdout.String()
 	fs := newFlagSet(io.Discard)
+	if _, err := parseConfig(fs, nil, func(string) string { return "" }); err != nil {
+		t.Fatal(err)
+	}
 	fs.VisitAll(func(f *flag.Flag) {
 		if f.Name == "h" {
 			return
@@ -460,12 +385,12 @@ func TestHelpAndVersion(t *testing.T) {
 	}
 
 	stdout.Reset()
-	err = run(t.Context(), []string{"--version"}, func(string) string { return "" }, &stdout, &stderr)
+	err = run(t.Context(), []string{"--version"}, func(string) string { return "" }, &stdout, &stderr, nil)
 	if !errors.Is(err, flag.ErrHelp) || !strings.HasPrefix(stdout.String(), "itemsapi ") || !strings.Contains(stdout.String(), "revision ") {
 		t.Errorf("run(--version) = %v, printed %q; want the version and revision", err, stdout.String())
 	}
 
-	err = run(t.Context(), []string{"--no-such-flag"}, func(string) string { return "" }, &stdout, &stderr)
+	err = run(t.Context(), []string{"--no-such-flag"}, func(string) string { return "" }, &stdout, &stderr, nil)
 	if err == nil || !strings.Contains(err.Error(), "--help") {
 		t.Errorf("run(--no-such-flag) = %v, want an error that points to --help", err)
 	}

@@ -11,7 +11,7 @@ import (
 )
 
 func TestTransportFlags(t *testing.T) {
-	parse := func(args []string, env map[string]string) (config, error) {
+	parse := func(args []string, env map[string]string) (Config, error) {
 		return parseConfig(newFlagSet(io.Discard), args, func(k string) string { return env[k] })
 	}
 	cfg, err := parse(nil, nil)

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"itemsapi/items"
-	"itemsapi/store/postgres"
 )
 
 // bootstrap makes token, when set, a valid ADMIN token of user admin, and
@@ -130,7 +129,13 @@ func runToken(ctx context.Context, args []string, getenv func(string) string, st
 		return fmt.Errorf("unknown token command %q\n%s", args[0], tokenUsage)
 	}
 
-	store, _, err := openStore(ctx, db, postgres.DefaultConfig(db), slog.New(slog.DiscardHandler))
+	i, err := backendOf(db)
+	if err != nil {
+		return err
+	}
+	// The backend's own flags are the server's: the defaults here.
+	open := backends[i].flags(flag.NewFlagSet("", flag.ContinueOnError))
+	store, err := open(ctx, db, slog.New(slog.DiscardHandler))
 	if err != nil {
 		return err
 	}

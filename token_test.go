@@ -4,41 +4,21 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
-	"net/http"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 
+	"itemsapi/internal/testserver"
 	"itemsapi/items"
 )
 
-// answer is a GraphQL answer as a client sees it.
-type answer struct {
-	Data   json.RawMessage
-	Errors []struct {
-		Message    string
-		Extensions struct{ Code string }
-	}
-}
-
 // ask posts a query with token and returns the answer, errors included.
-func ask(t *testing.T, url, token, query string, vars map[string]any) answer {
+func ask(t *testing.T, url, token, query string, vars map[string]any) testserver.Response {
 	t.Helper()
-	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
-	req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, url+"/graphql", bytes.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := http.DefaultClient.Do(req)
+	a, err := testserver.Post(t.Context(), url, token, query, vars)
 	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var a answer
-	if err := json.NewDecoder(resp.Body).Decode(&a); err != nil {
 		t.Fatal(err)
 	}
 	return a
@@ -46,9 +26,9 @@ func ask(t *testing.T, url, token, query string, vars map[string]any) answer {
 
 // refused fails t unless a is refused as UNAUTHENTICATED with a message
 // containing why.
-func refused(t *testing.T, a answer, why string) {
+func refused(t *testing.T, a testserver.Response, why string) {
 	t.Helper()
-	if len(a.Errors) != 1 || a.Errors[0].Extensions.Code != "UNAUTHENTICATED" || !strings.Contains(a.Errors[0].Message, why) {
+	if len(a.Errors) != 1 || a.Errors[0].Code() != "UNAUTHENTICATED" || !strings.Contains(a.Errors[0].Message, why) {
 		t.Errorf("answer = %s %+v, want UNAUTHENTICATED saying %q", a.Data, a.Errors, why)
 	}
 }
@@ -59,7 +39,7 @@ func tokenCLI(t *testing.T, db string, args ...string) (stdout, log string) {
 	t.Helper()
 	var out, errs bytes.Buffer
 	args = append(append([]string{"token"}, args...), "--db", db)
-	if err := run(t.Context(), args, func(string) string { return "" }, &out, &errs); err != nil {
+	if err := run(t.Context(), args, func(string) string { return "" }, &out, &errs, nil); err != nil {
 		t.Fatalf("itemsapi %s: %v\n%s", strings.Join(args, " "), err, errs.String())
 	}
 	return out.String(), errs.String()
@@ -85,7 +65,7 @@ func TestTokenRevokeByCLIWhileServing(t *testing.T) {
 		t.Fatalf("token create printed %q, want itm_<id>_…", bob)
 	}
 	for range 3 { // remembered by the server's token cache
-		if a := ask(t, s.url, bob, `{ me { name } currentToken { id expiresAt } }`, nil); len(a.Errors) > 0 {
+		if a := ask(t, s.URL, bob, `{ me { name } currentToken { id expiresAt } }`, nil); len(a.Errors) > 0 {
 			t.Fatalf("me with bob's token: %+v", a.Errors)
 		}
 	}
@@ -105,7 +85,7 @@ func TestTokenRevokeByCLIWhileServing(t *testing.T) {
 	if !strings.Contains(out, "revoked") {
 		t.Errorf("token revoke printed %q", out)
 	}
-	refused(t, ask(t, s.url, bob, `{ me { name } }`, nil), "revoked")
+	refused(t, ask(t, s.URL, bob, `{ me { name } }`, nil), "revoked")
 	out, _ = tokenCLI(t, db, "revoke", strconvI(id))
 	if !strings.Contains(out, "already revoked") {
 		t.Errorf("token revoke again printed %q, want it to say already revoked", out)
@@ -116,7 +96,7 @@ func TestTokenRevokeByCLIWhileServing(t *testing.T) {
 			Nodes []struct{ ID, RevokedAt string }
 		}
 	}
-	a := ask(t, s.url, adminToken, `{ tokens(user: "bob") { nodes { id revokedAt } } }`, nil)
+	a := ask(t, s.URL, adminToken, `{ tokens(user: "bob") { nodes { id revokedAt } } }`, nil)
 	if err := json.Unmarshal(a.Data, &got); err != nil || len(a.Errors) > 0 || len(got.Tokens.Nodes) != 1 || got.Tokens.Nodes[0].RevokedAt == "" {
 		t.Errorf("tokens(user: bob) = %s %+v, want bob's token, revoked", a.Data, a.Errors)
 	}
@@ -132,15 +112,15 @@ func TestTokenCLIRevokesLastAdmin(t *testing.T) {
 	root := lastLine(out)
 	id, _ := items.TokenIDFromPrefix(root)
 	s := start(t, nil, "--db", db)
-	a := ask(t, s.url, root, `mutation($id: ID!) { revokeToken(id: $id) { id } }`, map[string]any{"id": strconvI(id)})
-	if len(a.Errors) != 1 || a.Errors[0].Extensions.Code != "BAD_USER_INPUT" {
+	a := ask(t, s.URL, root, `mutation($id: ID!) { revokeToken(id: $id) { id } }`, map[string]any{"id": strconvI(id)})
+	if len(a.Errors) != 1 || a.Errors[0].Code() != "BAD_USER_INPUT" {
 		t.Fatalf("revokeToken(last ADMIN) over GraphQL = %s %+v, want BAD_USER_INPUT", a.Data, a.Errors)
 	}
 	_, log := tokenCLI(t, db, "revoke", root[:len("itm_")+len(strconvI(id))+1]) // by its non-secret prefix
 	if !strings.Contains(log, "last unrevoked, unexpired ADMIN token") {
 		t.Errorf("log of token revoke = %q, want a warning about the last ADMIN token", log)
 	}
-	refused(t, ask(t, s.url, root, `{ me { name } }`, nil), "revoked")
+	refused(t, ask(t, s.URL, root, `{ me { name } }`, nil), "revoked")
 }
 
 // TestBootstrapTokenChange: a new BOOTSTRAP_ADMIN_TOKEN revokes the
@@ -149,9 +129,9 @@ func TestTokenCLIRevokesLastAdmin(t *testing.T) {
 func TestBootstrapTokenChange(t *testing.T) {
 	db := "sqlite:" + filepath.Join(t.TempDir(), "items.db")
 	const first, second = "first-bootstrap-token-0123456789", "second-bootstrap-token-0123456789"
-	check := func(s *server, token, why string) {
+	check := func(s *testserver.Server, token, why string) {
 		t.Helper()
-		a := ask(t, s.url, token, `{ me { name role } }`, nil)
+		a := ask(t, s.URL, token, `{ me { name role } }`, nil)
 		if why != "" {
 			refused(t, a, why)
 		} else if string(a.Data) != `{"me":{"name":"admin","role":"ADMIN"}}` {
@@ -170,8 +150,8 @@ func TestBootstrapTokenChange(t *testing.T) {
 		s := start(t, map[string]string{"BOOTSTRAP_ADMIN_TOKEN": step.value}, "--db", db)
 		check(s, first, step.firstWhy)
 		check(s, second, step.secondWhy)
-		s.stop(t)
-		logs = append(logs, s.logs.String())
+		s.Stop(t)
+		logs = append(logs, s.Logs.String())
 	}
 	if !strings.Contains(logs[2], "has been revoked and stays revoked") {
 		t.Errorf("log of a start with a revoked value:\n%s\nwant a warning", logs[2])
@@ -197,7 +177,7 @@ func TestTokenCLIErrors(t *testing.T) {
 		{"token", "list", "extra"},
 		{"token", "revoke", "999", "--db", db},
 	} {
-		if err := run(t.Context(), args, func(string) string { return "" }, io.Discard, io.Discard); err == nil {
+		if err := run(t.Context(), args, func(string) string { return "" }, io.Discard, io.Discard, nil); err == nil {
 			t.Errorf("itemsapi %s succeeded, want an error", strings.Join(args, " "))
 		}
 	}

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"itemsapi/internal/testserver"
 )
 
 // TestRevocationReachesEveryProcess runs two servers on one PostgreSQL
@@ -23,37 +25,37 @@ func TestRevocationReachesEveryProcess(t *testing.T) {
 	mint := func(user string) (token, id string) {
 		t.Helper()
 		var made struct{ CreateToken string }
-		r := ask(t, a.url, adminToken, `mutation($u: String!) { createToken(user: $u) }`, map[string]any{"u": user})
+		r := ask(t, a.URL, adminToken, `mutation($u: String!) { createToken(user: $u) }`, map[string]any{"u": user})
 		if err := json.Unmarshal(r.Data, &made); err != nil || len(r.Errors) > 0 {
 			t.Fatalf("createToken on A: %s %+v", r.Data, r.Errors)
 		}
 		var cur struct{ CurrentToken struct{ ID string } }
-		r = ask(t, b.url, made.CreateToken, `{ currentToken { id } }`, nil)
+		r = ask(t, b.URL, made.CreateToken, `{ currentToken { id } }`, nil)
 		if err := json.Unmarshal(r.Data, &cur); err != nil || len(r.Errors) > 0 {
 			t.Fatalf("currentToken on B: %s %+v", r.Data, r.Errors)
 		}
 		for range 3 { // cached on B
-			if r := ask(t, b.url, made.CreateToken, `{ me { name } }`, nil); len(r.Errors) > 0 {
+			if r := ask(t, b.URL, made.CreateToken, `{ me { name } }`, nil); len(r.Errors) > 0 {
 				t.Fatalf("me on B: %+v", r.Errors)
 			}
 		}
 		return made.CreateToken, cur.CurrentToken.ID
 	}
-	refusedOn := func(s *server, token string, since time.Time) {
+	refusedOn := func(s *testserver.Server, token string, since time.Time) {
 		t.Helper()
-		refused(t, ask(t, s.url, token, `{ me { name } }`, nil), "revoked")
+		refused(t, ask(t, s.URL, token, `{ me { name } }`, nil), "revoked")
 		t.Logf("refused %v after the revocation returned", time.Since(since))
 	}
 
 	t.Run("revoked on A", func(t *testing.T) {
 		bob, id := mint("bob")
-		r := ask(t, a.url, adminToken, `mutation($id: ID!) { revokeToken(id: $id) { revokedAt } }`, map[string]any{"id": id})
+		r := ask(t, a.URL, adminToken, `mutation($id: ID!) { revokeToken(id: $id) { revokedAt } }`, map[string]any{"id": id})
 		if len(r.Errors) > 0 {
 			t.Fatalf("revokeToken on A: %+v", r.Errors)
 		}
 		done := time.Now()
 		refusedOn(b, bob, done)
-		refused(t, ask(t, a.url, bob, `{ me { name } }`, nil), "revoked")
+		refused(t, ask(t, a.URL, bob, `{ me { name } }`, nil), "revoked")
 	})
 	t.Run("revoked by the CLI", func(t *testing.T) {
 		carol, id := mint("carol")
@@ -66,7 +68,7 @@ func TestRevocationReachesEveryProcess(t *testing.T) {
 		dave, id := mint("dave")
 		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 		defer cancel()
-		conn, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(b.url, "http")+"/graphql",
+		conn, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(b.URL, "http")+"/graphql",
 			&websocket.DialOptions{Subprotocols: []string{"graphql-transport-ws"}})
 		if err != nil {
 			t.Fatal(err)
@@ -78,7 +80,7 @@ func TestRevocationReachesEveryProcess(t *testing.T) {
 		if _, msg, err := conn.Read(ctx); err != nil || !strings.Contains(string(msg), "connection_ack") {
 			t.Fatalf("init on B: %s %v, want connection_ack", msg, err)
 		}
-		r := ask(t, a.url, adminToken, `mutation($id: ID!) { revokeToken(id: $id) { revokedAt } }`, map[string]any{"id": id})
+		r := ask(t, a.URL, adminToken, `mutation($id: ID!) { revokeToken(id: $id) { revokedAt } }`, map[string]any{"id": id})
 		if len(r.Errors) > 0 {
 			t.Fatalf("revokeToken on A: %+v", r.Errors)
 		}

@@ -17,7 +17,7 @@ func TestTokenCommandUserNames(t *testing.T) {
 		t.Helper()
 		var out bytes.Buffer
 		err := run(t.Context(), []string{"token", "create", "--user", user, "--db", db},
-			func(string) string { return "" }, &out, io.Discard)
+			func(string) string { return "" }, &out, io.Discard, nil)
 		return strings.TrimSpace(out.String()), err
 	}
 	if _, err := create(t, "carol"); err != nil {
@@ -34,7 +34,7 @@ func TestTokenCommandUserNames(t *testing.T) {
 	}
 	s := start(t, nil, "--db", db)
 	var me struct{ Me struct{ Name string } }
-	s.graphql(t, token, `{ me { name } }`, &me)
+	s.GraphQL(t, token, `{ me { name } }`, &me)
 	if me.Me.Name != "carol" {
 		t.Errorf("the token made for CAROL is %q's, want carol's", me.Me.Name)
 	}

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strings"
 
+	"itemsapi/internal/request"
 	"itemsapi/items"
 )
 
@@ -31,34 +32,18 @@ var errUnknownToken = items.Errorf(items.Unauthenticated, "the API token is not 
 
 // Middleware returns middleware that attaches the token of each request,
 // from `Authorization: Bearer <token>` or `token: <token>`, to its
-// context.
+// context. It reads the token, and its hash, from the request's record
+// (package request), which found it once.
 func Middleware(store TokenStore) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if token, ok := FromHeader(r.Header); ok {
+			rec, w, r := request.Of(w, r)
+			if token := rec.Token(); token != nil {
 				r = r.WithContext(WithToken(r.Context(), store, token))
 			}
 			next.ServeHTTP(w, r)
 		})
 	}
-}
-
-// FromHeader returns the token that h carries, from `Authorization:
-// Bearer <token>` (the scheme in any case) or else from `token: <token>`.
-func FromHeader(h http.Header) (string, bool) {
-	if v := h.Get("Authorization"); v != "" {
-		scheme, token, ok := strings.Cut(strings.TrimSpace(v), " ")
-		if ok && strings.EqualFold(scheme, "Bearer") {
-			return strings.TrimSpace(token), true
-		}
-		// Another scheme, or none: pass it on as a token, which will not
-		// match, so the client hears that it is invalid rather than absent.
-		return strings.TrimSpace(v), true
-	}
-	if v := h.Get("Token"); v != "" {
-		return strings.TrimSpace(v), true
-	}
-	return "", false
 }
 
 // FromInitPayload returns the token of a websocket connection_init payload:
@@ -76,17 +61,17 @@ func FromInitPayload(payload map[string]any) (string, bool) {
 			}
 		}
 	}
-	return FromHeader(h)
+	return request.TokenFromHeader(h)
 }
 
 // WithToken returns a copy of ctx whose caller is the holder of token,
 // looked up in store the first time a resolver asks.
-func WithToken(ctx context.Context, store TokenStore, token string) context.Context {
+func WithToken(ctx context.Context, store TokenStore, token *request.Token) context.Context {
 	return items.WithAuthenticator(ctx, func() (items.Caller, error) {
-		if token == "" || len(token) > maxTokenLength {
+		if token.Value == "" || len(token.Value) > maxTokenLength {
 			return items.Caller{}, errUnknownToken
 		}
-		caller, err := store.Authenticate(ctx, items.HashToken(token))
+		caller, err := store.Authenticate(ctx, token.Hash())
 		switch {
 		case err == nil:
 			return caller, nil

@@ -13,20 +13,17 @@
 package e2e
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
-	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"itemsapi/internal/testserver"
 )
 
 // adminToken is the BOOTSTRAP_ADMIN_TOKEN of every server the tests start.
@@ -47,145 +44,40 @@ func TestMain(m *testing.M) {
 		}
 		defer os.RemoveAll(dir)
 		binary = filepath.Join(dir, "itemsapi")
-		build := exec.Command("go", "build", "-o", binary, ".")
-		build.Dir = ".."
-		if out, err := build.CombinedOutput(); err != nil {
-			fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, out)
+		if err := testserver.BuildTo("..", binary); err != nil {
+			fmt.Fprintln(os.Stderr, err)
 			return 1
 		}
-		return m.Run()
+		return testserver.Main(m)
 	}())
 }
 
-// skip skips the test for reason, or fails it under CI=true, where every
-// client must run.
-func skip(t *testing.T, reason string) {
-	t.Helper()
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("CI=true and %s", reason)
-	}
-	t.Skip(reason)
-}
-
-// requireNode skips the test without node or e2e/node_modules.
+// requireNode skips the test without node or e2e/node_modules, but under
+// CI=true, where every client must run.
 func requireNode(t *testing.T) {
 	t.Helper()
 	if _, err := exec.LookPath("node"); err != nil {
-		skip(t, "node is not installed")
+		testserver.Require(t, "Node client", "node is not installed")
 	}
 	if _, err := os.Stat("node_modules"); err != nil {
-		skip(t, "e2e/node_modules is missing: run npm ci --prefix e2e")
+		testserver.Require(t, "Node client", "e2e/node_modules is missing: run npm ci --prefix e2e")
 	}
 }
 
-// server is one run of the real program.
-type server struct {
-	url  string
-	logs *logBuffer
+// requireChromium skips the test without the browser, but under CI=true.
+func requireChromium(t *testing.T) {
+	t.Helper()
+	if _, err := os.Stat(chromium); err != nil {
+		testserver.Require(t, "browser", chromium+" is not installed: apt-get install chromium")
+	}
 }
-
-var listeningLine = regexp.MustCompile(`msg=listening addr=(\S+)`)
 
 // startServer runs the binary on a free port with a memory store, waits
 // until /healthz answers, and stops it at the end of the test, which fails
 // if the server does not shut down cleanly.
-func startServer(t *testing.T, args ...string) *server {
+func startServer(t *testing.T, args ...string) *testserver.Server {
 	t.Helper()
-	cmd := exec.Command(binary, append([]string{"--addr", "127.0.0.1:0", "--db", "memory"}, args...)...)
-	cmd.Env = append(os.Environ(), "BOOTSTRAP_ADMIN_TOKEN="+adminToken)
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	logs := &logBuffer{}
-	addr := make(chan string, 1)
-	copied := make(chan struct{})
-	go func() {
-		defer close(copied)
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			line := sc.Text()
-			logs.add(line)
-			if m := listeningLine.FindStringSubmatch(line); m != nil {
-				select {
-				case addr <- m[1]:
-				default:
-				}
-			}
-		}
-	}()
-	exited := make(chan error, 1)
-	go func() {
-		<-copied // Wait must not close the pipe before the log is read
-		exited <- cmd.Wait()
-	}()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(os.Interrupt)
-		select {
-		case err := <-exited:
-			if err != nil {
-				t.Errorf("the server did not shut down cleanly: %v\n%s", err, logs)
-			}
-		case <-time.After(15 * time.Second):
-			_ = cmd.Process.Kill()
-			t.Errorf("the server did not stop within 15 s of SIGINT\n%s", logs)
-		}
-	})
-
-	s := &server{logs: logs}
-	select {
-	case a := <-addr:
-		s.url = "http://" + a
-	case err := <-exited:
-		t.Fatalf("the server exited before listening: %v\n%s", err, logs)
-	case <-time.After(10 * time.Second):
-		t.Fatalf("the server did not listen within 10 s\n%s", logs)
-	}
-	waitHealthy(t, s.url)
-	return s
-}
-
-func waitHealthy(t *testing.T, url string) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		resp, err := http.Get(url + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s/healthz did not answer 200 within 10 s: %v", url, err)
-		}
-		select {
-		case <-t.Context().Done():
-			t.Fatal(t.Context().Err())
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
-}
-
-// logBuffer keeps the server's log for failure messages.
-type logBuffer struct {
-	mu    sync.Mutex
-	lines []string
-}
-
-func (b *logBuffer) add(line string) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.lines = append(b.lines, line)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return strings.Join(b.lines, "\n")
+	return testserver.Exec(t, binary, []string{"BOOTSTRAP_ADMIN_TOKEN=" + adminToken}, append([]string{"--db", "memory"}, args...)...)
 }
 
 // summary is the last line that a client script prints.
@@ -214,7 +106,7 @@ func runScriptWith(t *testing.T, script string, serverArgs []string, env ...stri
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "node", script)
-	cmd.Env = append(os.Environ(), append([]string{"SERVER_URL=" + s.url, "ADMIN_TOKEN=" + adminToken}, env...)...)
+	cmd.Env = append(os.Environ(), append([]string{"SERVER_URL=" + s.URL, "ADMIN_TOKEN=" + adminToken}, env...)...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	runErr := cmd.Run()
@@ -224,7 +116,7 @@ func runScriptWith(t *testing.T, script string, serverArgs []string, env ...stri
 	last := out[bytes.LastIndexByte(out, '\n')+1:]
 	if err := json.Unmarshal(last, &sum); err != nil {
 		t.Fatalf("node %s: %v; no JSON summary (%v)\nstdout:\n%s\nstderr:\n%s\nserver log:\n%s",
-			script, runErr, err, stdout.Bytes(), stderr.Bytes(), s.logs)
+			script, runErr, err, stdout.Bytes(), stderr.Bytes(), s.Logs)
 	}
 	_ = json.Unmarshal(last, &sum.Extra)
 	for _, r := range sum.Results {
@@ -242,7 +134,7 @@ func runScriptWith(t *testing.T, script string, serverArgs []string, env ...stri
 		t.Errorf("node %s ran no check", script)
 	}
 	if t.Failed() {
-		t.Logf("stderr of node %s:\n%s\nserver log:\n%s", script, stderr.Bytes(), s.logs)
+		t.Logf("stderr of node %s:\n%s\nserver log:\n%s", script, stderr.Bytes(), s.Logs)
 	}
 	return sum
 }
@@ -287,9 +179,7 @@ func TestIntrospection(t *testing.T) {
 
 func TestGraphiQLInBrowser(t *testing.T) {
 	requireNode(t)
-	if _, err := os.Stat(chromium); err != nil {
-		skip(t, chromium+" is not installed: apt-get install chromium")
-	}
+	requireChromium(t)
 	sum := runScript(t, "browser.mjs", "CHROMIUM="+chromium)
 	var shot string
 	_ = json.Unmarshal(sum.Extra["screenshot"], &shot)
@@ -311,9 +201,7 @@ func TestGraphQLSSE(t *testing.T) {
 
 func TestEventSourceInBrowser(t *testing.T) {
 	requireNode(t)
-	if _, err := os.Stat(chromium); err != nil {
-		skip(t, chromium+" is not installed: apt-get install chromium")
-	}
+	requireChromium(t)
 	runScript(t, "eventsource.mjs", "CHROMIUM="+chromium)
 }
 

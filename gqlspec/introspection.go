@@ -6,13 +6,15 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"itemsapi/items"
 )
 
 // NoIntrospection is a gqlgen extension for production mode: an operation
-// that selects __schema or __type is refused as GRAPHQL_VALIDATION_FAILED
+// that selects __schema or __type is refused as items.ValidationFailed
 // before it executes, with a message that says introspection is off.
 // Without it gqlgen executes the operation and fails each introspection
-// field with an error that reaches the client as INTERNAL_SERVER_ERROR and
+// field with an error that reaches the client as an internal error and
 // the log at error level, so that every scanner would fill the log.
 // __typename stays allowed: clients add it to every selection.
 type NoIntrospection struct{}
@@ -38,7 +40,7 @@ func (NoIntrospection) MutateOperationContext(ctx context.Context, oc *graphql.O
 		return &gqlerror.Error{
 			Message:    "GraphQL introspection is not allowed on this server: " + field.Name + " cannot be queried",
 			Locations:  []gqlerror.Location{{Line: field.Position.Line, Column: field.Position.Column}},
-			Extensions: map[string]any{"code": "GRAPHQL_VALIDATION_FAILED"},
+			Extensions: items.ValidationFailed.Extensions(),
 		}
 	}
 	return nil

@@ -20,12 +20,30 @@ import (
 // before it is validated or executed: validating is quadratic in the
 // number of fields for some rules, so a document of 10,000 aliases must be
 // refused before gqlparser's validator ever sees it. Each refusal is a
-// GRAPHQL_VALIDATION_FAILED error whose message names the limit. Verdicts
+// items.ValidationFailed error whose message names the limit. Verdicts
 // are cached by the SHA-256 of the operation name and document, never the
 // document itself, so a repeated query costs a hash and one map look-up; a
 // document that does not lex or parse leaves no verdict, as its text is all
 // that could be kept of it.
 type Limits struct {
+	OperationLimits
+	// CacheBytes bounds the memory of the verdicts kept (see
+	// internal/cache); 0 keeps none.
+	CacheBytes int64
+	// Reserve, when not nil, is asked for the memory that parsing a
+	// document will take (see BytesPerToken), before Limits parses it and
+	// again, from a cached verdict, before gqlgen does. An error refuses
+	// the operation with items.Internal; Reserve's caller is
+	// expected to answer it as it sees fit (the HTTP API answers 503).
+	Reserve func(ctx context.Context, bytes int64) error
+
+	verdicts *cache.Cache[[sha256.Size]byte, verdict]
+}
+
+// OperationLimits are the bounds on one operation's document, declared
+// once: the HTTP API's configuration embeds them and hands them to Limits.
+// Every one must be positive (see Check).
+type OperationLimits struct {
 	// MaxTokens bounds the lexical tokens of a document.
 	MaxTokens int
 	// MaxDepth bounds how deeply selections nest, counted through
@@ -37,17 +55,14 @@ type Limits struct {
 	MaxCost int
 	// MaxDirectives bounds the directives on one field or fragment.
 	MaxDirectives int
-	// CacheBytes bounds the memory of the verdicts kept (see
-	// internal/cache); 0 keeps none.
-	CacheBytes int64
-	// Reserve, when not nil, is asked for the memory that parsing a
-	// document will take (see BytesPerToken), before Limits parses it and
-	// again, from a cached verdict, before gqlgen does. An error refuses
-	// the operation with INTERNAL_SERVER_ERROR; Reserve's caller is
-	// expected to answer it as it sees fit (the HTTP API answers 503).
-	Reserve func(ctx context.Context, bytes int64) error
+}
 
-	verdicts *cache.Cache[[sha256.Size]byte, verdict]
+// Check returns an error when a limit is not positive.
+func (o OperationLimits) Check() error {
+	if o.MaxTokens <= 0 || o.MaxDepth <= 0 || o.MaxCost <= 0 || o.MaxDirectives <= 0 {
+		return fmt.Errorf("limits must be positive: %+v", o)
+	}
+	return nil
 }
 
 // BytesPerToken is what parsing and validating a document is reckoned to
@@ -83,8 +98,8 @@ func (*Limits) ExtensionName() string { return "Limits" }
 
 // Validate implements graphql.HandlerExtension.
 func (l *Limits) Validate(graphql.ExecutableSchema) error {
-	if l.MaxTokens <= 0 || l.MaxDepth <= 0 || l.MaxCost <= 0 || l.MaxDirectives <= 0 {
-		return fmt.Errorf("limits must be positive: %+v", *l)
+	if err := l.Check(); err != nil {
+		return err
 	}
 	l.verdicts = cache.New[[sha256.Size]byte, verdict](cache.Config{MaxBytes: l.CacheBytes})
 	return nil
@@ -141,7 +156,7 @@ func (l *Limits) reserve(ctx context.Context, tokens int) *gqlerror.Error {
 	if err := l.Reserve(ctx, int64(tokens)*BytesPerToken); err != nil {
 		return &gqlerror.Error{
 			Message:    "the server is too busy to parse this document now: retry later",
-			Extensions: map[string]any{"code": "INTERNAL_SERVER_ERROR"},
+			Extensions: items.Internal.Extensions(),
 		}
 	}
 	return nil
@@ -173,7 +188,7 @@ func (l *Limits) check(ctx context.Context, query, operationName string) (v verd
 				return verdict{err: &gqlerror.Error{
 					Message:    "Syntax Error: Unexpected <EOF>: the document has no definition",
 					Locations:  []gqlerror.Location{{Line: tok.Pos.Line, Column: tok.Pos.Column}},
-					Extensions: map[string]any{"code": "GRAPHQL_PARSE_FAILED"},
+					Extensions: items.ParseFailed.Extensions(),
 				}}, false, nil
 			}
 			break
@@ -225,7 +240,7 @@ func (l *Limits) measure(doc *ast.QueryDocument, operationName string) *gqlerror
 func limitError(format string, args ...any) *gqlerror.Error {
 	return &gqlerror.Error{
 		Message:    fmt.Sprintf(format, args...),
-		Extensions: map[string]any{"code": "GRAPHQL_VALIDATION_FAILED"},
+		Extensions: items.ValidationFailed.Extensions(),
 	}
 }
 

@@ -17,7 +17,7 @@ import (
 // would be (StrictVariables), naming the value as written:
 //   - Int32Literals refuses an Int literal beyond 32 bits that gqlparser
 //     lets through when it fits 64 (2147483648 reached the resolver and was
-//     a BAD_USER_INPUT field error instead of GRAPHQL_VALIDATION_FAILED);
+//     an items.Invalid field error instead of items.ValidationFailed);
 //   - ValuesOfCorrectType reports each error once (gqlparser reports
 //     "Int cannot represent non-integer value: 1e400" twice).
 //

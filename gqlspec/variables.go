@@ -18,7 +18,7 @@ import (
 // GraphQL specification says, before anything executes. gqlparser lets a
 // JSON number pass as a String (it arrives as a json.Number, which is a
 // Go string), a string of digits as an Int, and an Int beyond 32 bits;
-// this refuses them, with code GRAPHQL_VALIDATION_FAILED, so that a
+// this refuses them, with code items.ValidationFailed, so that a
 // request with such variables is a request error and not a field error.
 //
 // Every refusal names the value the client sent: "Variable "$n" got an
@@ -79,7 +79,7 @@ func (s *StrictVariables) MutateOperationContext(_ context.Context, oc *graphql.
 				Message:    variableMessage(def.Variable, at, msg),
 				Path:       append(ast.Path{ast.PathName("variable")}, at...), // as gqlparser's
 				Locations:  []gqlerror.Location{{Line: def.Position.Line, Column: def.Position.Column}},
-				Extensions: map[string]any{"code": "GRAPHQL_VALIDATION_FAILED"},
+				Extensions: items.ValidationFailed.Extensions(),
 			}
 		}
 	}
@@ -139,7 +139,7 @@ func check(schema *ast.Schema, t *ast.Type, v any, path ast.Path) (ast.Path, str
 
 // valueProblem says why v, sent as JSON, is not a value of the scalar or
 // enum def, naming v; or "" when it is one as far as coercion goes (an ID
-// or a Time of the wrong form is left to its resolver, BAD_USER_INPUT).
+// or a Time of the wrong form is left to its resolver, items.Invalid).
 func valueProblem(def *ast.Definition, v any) string {
 	if def.Kind == ast.Enum {
 		if _, ok := v.(string); !ok {

@@ -21,7 +21,8 @@ func NewSchema(r *Resolver) graphql.ExecutableSchema {
 
 // Auth implements @auth(requires: Role): the field resolves only for a
 // caller whose token grants at least the required role. It fails with code
-// UNAUTHENTICATED or FORBIDDEN, and the field's resolver does not run.
+// items.Unauthenticated or items.Forbidden, and the field's resolver does
+// not run.
 func Auth(ctx context.Context, _ any, next graphql.Resolver, requires *items.Role) (any, error) {
 	need := items.RoleUser
 	if requires != nil {

@@ -19,16 +19,16 @@ import (
 var errRecovered = errors.New("recovered from a panic")
 
 // ErrorPresenter returns the one place where a Go error becomes a GraphQL
-// error. A client sees the message and code of an *items.Error, and the
-// parse, validation and persisted-query errors of the GraphQL engine as
-// they are; anything else is logged with the request ID and reaches the
-// client as INTERNAL_SERVER_ERROR with a message that tells nothing of the
-// server's insides.
+// error. A client sees the message of an *items.Error with the code that
+// items.Code.Shown gives it, and the parse, validation and persisted-query
+// errors of the GraphQL engine as they are; anything else is logged with
+// the request ID and reaches the client as an internal error with a
+// message that tells nothing of the server's insides.
 func ErrorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 	return func(ctx context.Context, err error) *gqlerror.Error {
 		gqlErr := graphql.DefaultErrorPresenter(ctx, err)
 		if e, ok := errors.AsType[*items.Error](err); ok {
-			return presented(gqlErr, e.Message, publicCode(e.Code))
+			return presented(gqlErr, e.Message, e.Code.Shown())
 		}
 		if code, ok := gqlErr.Extensions["code"].(string); ok && code != "" && gqlErr.Err == nil {
 			return namedVariable(ctx, gqlErr)
@@ -44,20 +44,8 @@ func ErrorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 			log.ErrorContext(ctx, "internal error",
 				"req_id", items.RequestID(ctx), "path", gqlErr.Path.String(), "err", err)
 		}
-		return presented(gqlErr, items.ErrorMessage(err), string(items.Internal))
+		return presented(gqlErr, items.ErrorMessage(err), items.Internal.Public())
 	}
-}
-
-// publicCode is the extensions.code a client sees for a domain code: the
-// public contract lists BAD_USER_INPUT, UNAUTHENTICATED, FORBIDDEN and
-// CONFLICT, and every other failure is an INTERNAL_SERVER_ERROR (whose
-// message, from an *items.Error, is still safe to show).
-func publicCode(c items.Code) string {
-	switch c {
-	case items.Invalid, items.Unauthenticated, items.Forbidden, items.Conflict:
-		return string(c)
-	}
-	return string(items.Internal)
 }
 
 // presented returns a copy of e with that message and code, keeping its
@@ -79,7 +67,8 @@ func presented(e *gqlerror.Error, message, code string) *gqlerror.Error {
 
 // Recover returns gqlgen's recover function: a panic in a resolver is
 // logged with its stack and the request ID, and the client gets an
-// INTERNAL_SERVER_ERROR for that field while the server keeps serving.
+// internal error (items.Internal) for that field while the server keeps
+// serving.
 func Recover(log *slog.Logger) graphql.RecoverFunc {
 	return func(ctx context.Context, p any) error {
 		log.ErrorContext(ctx, "panic in resolver",

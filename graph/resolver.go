@@ -47,7 +47,7 @@ type pageQuery struct {
 	cursorGiven bool
 }
 
-// check returns the query of a. It fails with code BAD_USER_INPUT for
+// check returns the query of a. It fails with code items.Invalid for
 // first and last both given, either outside 0..MaxPageSize, or a
 // malformed cursor or one of another order; an empty cursor is no cursor.
 func (a pageArgs) check() (pageQuery, error) {

@@ -109,7 +109,7 @@ func (r *Resolver) revokeToken(ctx context.Context, id int64) (items.Token, erro
 
 // tokens returns the page of tokens that the arguments select, for the
 // caller: an ADMIN any user's, a USER its own user's only. A USER naming
-// another user, known or not, is FORBIDDEN (an empty answer for unknown
+// another user, known or not, is items.Forbidden (an empty answer for unknown
 // names only would tell a USER which names exist).
 func (r *Resolver) tokens(ctx context.Context, first *int, after *string, user *string) (model.TokenConnection, error) {
 	caller, err := items.CallerFrom(ctx)

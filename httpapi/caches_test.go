@@ -131,7 +131,7 @@ func TestCachesWithinBudget(t *testing.T) {
 
 	t.Run("limits' verdicts", func(t *testing.T) {
 		before := heapInUse()
-		l := &gqlspec.Limits{MaxTokens: 1000, MaxDepth: 5, MaxCost: 100, MaxDirectives: 5, CacheBytes: budget / 4}
+		l := &gqlspec.Limits{OperationLimits: gqlspec.OperationLimits{MaxTokens: 1000, MaxDepth: 5, MaxCost: 100, MaxDirectives: 5}, CacheBytes: budget / 4}
 		if err := l.Validate(nil); err != nil {
 			t.Fatal(err)
 		}
@@ -168,7 +168,7 @@ func TestCachesWithinBudget(t *testing.T) {
 // parse leaves no verdict; one that parses, or is over the token limit
 // before it is parsed, leaves one, keyed by a hash.
 func TestVerdictsKeepOnlyParsedDocuments(t *testing.T) {
-	l := &gqlspec.Limits{MaxTokens: 50, MaxDepth: 5, MaxCost: 100, MaxDirectives: 5, CacheBytes: 1 << 20}
+	l := &gqlspec.Limits{OperationLimits: gqlspec.OperationLimits{MaxTokens: 50, MaxDepth: 5, MaxCost: 100, MaxDirectives: 5}, CacheBytes: 1 << 20}
 	if err := l.Validate(nil); err != nil {
 		t.Fatal(err)
 	}

@@ -4,15 +4,19 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+
+	"itemsapi/items"
 )
 
 // writeError answers a request that never reached GraphQL execution with
-// a GraphQL-shaped error body that carries a code, and no data key.
-func writeError(w http.ResponseWriter, status int, code, message string) {
+// a GraphQL-shaped error body that carries code's public code, and no
+// data key. The status is code.Status() or one that says more (a
+// BadRequest may be a 413, a 429, a 503, …).
+func writeError(w http.ResponseWriter, status int, code items.Code, message string) {
 	body, _ := json.Marshal(map[string]any{
 		"errors": []map[string]any{{
 			"message":    message,
-			"extensions": map[string]any{"code": code},
+			"extensions": code.Extensions(),
 		}},
 	})
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"itemsapi/httpapi"
+	"itemsapi/internal/testserver"
 )
 
 const demoQuery = `{ item(id: "1") { name } }`
@@ -249,17 +250,14 @@ func TestWebsocketConnectionLimit(t *testing.T) {
 	}
 	// Once a socket closes, its place is free again.
 	first.conn.CloseNow()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		c, _, err := ts.tryDialWS(t, "graphql-transport-ws", nil)
-		if err == nil {
+	if !testserver.Eventually(5*time.Second, func() bool {
+		var c *wsClient
+		if c, _, err = ts.tryDialWS(t, "graphql-transport-ws", nil); err == nil {
 			c.init("")
-			break
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no websocket place freed within 5 s of a close: %v", err)
-		}
-		time.Sleep(20 * time.Millisecond)
+		return err == nil
+	}) {
+		t.Fatalf("no websocket place freed within 5 s of a close: %v", err)
 	}
 }
 

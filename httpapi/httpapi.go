@@ -35,14 +35,9 @@ type Config struct {
 	Introspection bool
 	// MaxBodyBytes bounds a request body.
 	MaxBodyBytes int64
-	// MaxTokens bounds the lexical tokens of a document.
-	MaxTokens int
-	// MaxDepth bounds how deeply an operation's selections nest.
-	MaxDepth int
-	// MaxCost bounds the cost of an operation (see gqlspec.Limits).
-	MaxCost int
-	// MaxDirectives bounds the directives on one field.
-	MaxDirectives int
+	// OperationLimits bound an operation's document: its tokens, depth,
+	// cost and directives (see gqlspec.Limits).
+	gqlspec.OperationLimits
 	// MaxBatch bounds the operations of a batched request.
 	MaxBatch int
 	// QueryCacheBytes bounds the memory of the parsed and validated
@@ -104,7 +99,7 @@ type Config struct {
 	// extensions.persistedQuery.sha256Hash.
 	TrustedDocuments map[string]string
 	// OnlyTrustedDocuments refuses every other document, before parsing,
-	// with PERSISTED_QUERY_NOT_FOUND, and turns the registration of
+	// with items.PersistedQueryNotFound, and turns the registration of
 	// automatic persisted queries off.
 	OnlyTrustedDocuments bool
 
@@ -141,12 +136,14 @@ func DefaultConfig() Config {
 	return Config{
 		Introspection: true,
 		MaxBodyBytes:  2 << 20,
-		MaxTokens:     200_000,
-		MaxDepth:      20,
-		MaxCost:       10_000,
-		MaxDirectives: 10,
-		MaxBatch:      10,
-		KeepAlive:     10 * time.Second,
+		OperationLimits: gqlspec.OperationLimits{
+			MaxTokens:     200_000,
+			MaxDepth:      20,
+			MaxCost:       10_000,
+			MaxDirectives: 10,
+		},
+		MaxBatch:  10,
+		KeepAlive: 10 * time.Second,
 
 		// The caches: 44 MiB here, and the read cache's 16 MiB
 		// (store/readcache) make 60 MiB in all.
@@ -264,15 +261,16 @@ func NewHandler(cfg Config, deps Deps) *Handler {
 	ws.pressure = pressure
 	gql := newGraphQL(cfg, deps, ws, held)
 	r := chi.NewRouter()
-	r.Use(deadlines(cfg.ReadTimeout, cfg.WriteTimeout))
+	// requestLog first: it makes the record of the request (package
+	// request) that the others read.
+	r.Use(requestLog(access), deadlines(cfg.ReadTimeout, cfg.WriteTimeout))
 	if deps.Metrics != nil {
 		r.Use(deps.Metrics.Middleware)
 	}
 	if deps.Tracing != nil {
 		r.Use(deps.Tracing.Middleware)
 	}
-	r.Use(requestLog(access), recoverPanics(deps.Logger),
-		clientAddress(cfg.RateLimit), rateLimit(limits))
+	r.Use(recoverPanics(deps.Logger), clientAddress(cfg.RateLimit), rateLimit(limits))
 
 	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeText(w, http.StatusOK, "ok\n")
@@ -329,7 +327,7 @@ func newGraphQL(cfg Config, deps Deps, ws *websocketTransport, held *heldDocs) h
 			pc.Observe = func(o plan.Outcome) { outcomes[o]() }
 		}
 		engine = plan.New(resolver, schema.Schema(), pc)
-		plain.plans = &plans{engine: engine, metrics: deps.Metrics}
+		plain.plans = newPlans(engine, deps.Metrics)
 		if deps.Metrics != nil {
 			deps.Metrics.Cache("plans", engine.CacheStats)
 		}
@@ -364,12 +362,9 @@ func newGraphQL(cfg Config, deps Deps, ws *websocketTransport, held *heldDocs) h
 		srv.Use(extension.AutomaticPersistedQuery{Cache: apq})
 	}
 	limits := &gqlspec.Limits{
-		MaxTokens:     cfg.MaxTokens,
-		MaxDepth:      cfg.MaxDepth,
-		MaxCost:       cfg.MaxCost,
-		MaxDirectives: cfg.MaxDirectives,
-		CacheBytes:    cfg.LimitsCacheBytes,
-		Reserve:       reserve,
+		OperationLimits: cfg.OperationLimits,
+		CacheBytes:      cfg.LimitsCacheBytes,
+		Reserve:         reserve,
 	}
 	srv.Use(limits)
 	if deps.Metrics != nil {

@@ -2,9 +2,7 @@ package httpapi_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -12,13 +10,12 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
 	"itemsapi/httpapi"
+	"itemsapi/internal/testserver"
 	"itemsapi/items"
 	"itemsapi/store/memory"
 )
@@ -27,10 +24,14 @@ import (
 // each role.
 type testServer struct {
 	*httptest.Server
-	store      *faultyStore
+	mem *memory.Store
+	// store is what the handler serves: mem, counted, with faults to
+	// inject.
+	store      *testserver.Faulty
+	counts     *testserver.Counting
 	userToken  string
 	adminToken string
-	logs       *syncBuffer
+	logs       *testserver.Log
 }
 
 func newTestServer(t testing.TB) *testServer {
@@ -40,16 +41,30 @@ func newTestServer(t testing.TB) *testServer {
 
 func newTestServerWith(t testing.TB, cfg httpapi.Config) *testServer {
 	t.Helper()
+	ts, _ := newServer(t, cfg, nil)
+	return ts
+}
+
+// newServer is the one constructor of test servers: the real handler,
+// made with cfg, over a memory store (ts.store), with one token of each
+// role; with, when not nil, changes the handler's dependencies before
+// the handler is made.
+func newServer(t testing.TB, cfg httpapi.Config, with func(ts *testServer, deps *httpapi.Deps)) (*testServer, *httpapi.Handler) {
+	t.Helper()
 	mem := memory.New()
 	t.Cleanup(func() { mem.Close() })
-	store := &faultyStore{Store: mem}
-	ts := &testServer{store: store, logs: &syncBuffer{}}
-	ts.userToken = addToken(t, store, "alice", items.RoleUser)
-	ts.adminToken = addToken(t, store, "root", items.RoleAdmin)
-	log := slog.New(slog.NewTextHandler(ts.logs, nil))
-	ts.Server = httptest.NewServer(httpapi.NewHandler(cfg, httpapi.Deps{Store: store, Broker: mem, Logger: log}))
+	counts := &testserver.Counting{Store: mem}
+	ts := &testServer{mem: mem, store: &testserver.Faulty{Store: counts}, counts: counts, logs: &testserver.Log{}}
+	ts.userToken = addToken(t, mem, "alice", items.RoleUser)
+	ts.adminToken = addToken(t, mem, "root", items.RoleAdmin)
+	deps := httpapi.Deps{Store: ts.store, Broker: mem, Logger: slog.New(slog.NewTextHandler(ts.logs, nil))}
+	if with != nil {
+		with(ts, &deps)
+	}
+	h := httpapi.NewHandler(cfg, deps)
+	ts.Server = httptest.NewServer(h)
 	t.Cleanup(ts.Close)
-	return ts
+	return ts, h
 }
 
 func addToken(t testing.TB, store items.Store, user string, role items.Role) string {
@@ -597,7 +612,7 @@ func TestCreatedByOneStoreCall(t *testing.T) {
 			map[string]any{"n": fmt.Sprintf("item %d", i)}).decode(t, &struct{}{})
 	}
 	for _, size := range []int{1, 20, 100} {
-		ts.store.userCalls.Store(0)
+		ts.counts.UserCalls.Store(0)
 		var got struct {
 			Items struct {
 				Nodes []item
@@ -619,7 +634,7 @@ func TestCreatedByOneStoreCall(t *testing.T) {
 		if size <= 2 {
 			want = 0 // the demo items have no creator to load
 		}
-		if calls := ts.store.userCalls.Load(); calls != want {
+		if calls := ts.counts.UserCalls.Load(); calls != want {
 			t.Errorf("first %d: %d store calls for createdBy, want %d", size, calls, want)
 		}
 	}
@@ -652,7 +667,7 @@ func TestGetRequests(t *testing.T) {
 
 func TestErrorsDoNotLeak(t *testing.T) {
 	ts := newTestServer(t)
-	ts.store.fail.Store(true)
+	ts.store.Fail.Store(true)
 	r := ts.post(t, "", `{ items { nodes { id } } }`, nil)
 	if diff := cmp.Diff([]string{"INTERNAL_SERVER_ERROR"}, r.codes()); diff != "" {
 		t.Fatalf("codes (-want +got):\n%s", diff)
@@ -663,14 +678,14 @@ func TestErrorsDoNotLeak(t *testing.T) {
 	if strings.Contains(r.Errors[0].Message, "secret") {
 		t.Errorf("the message leaks the internal error: %q", r.Errors[0].Message)
 	}
-	if !strings.Contains(ts.logs.String(), errSecret.Error()) {
+	if !strings.Contains(ts.logs.String(), testserver.ErrSecret.Error()) {
 		t.Errorf("the internal error was not logged:\n%s", ts.logs)
 	}
 }
 
 func TestPanicIsRecovered(t *testing.T) {
 	ts := newTestServer(t)
-	ts.store.panicky.Store(true)
+	ts.store.Panic.Store(true)
 	r := ts.post(t, "", `{ item(id: "1") { name } }`, nil)
 	if diff := cmp.Diff([]string{"INTERNAL_SERVER_ERROR"}, r.codes()); diff != "" {
 		t.Fatalf("codes (-want +got):\n%s", diff)
@@ -681,7 +696,7 @@ func TestPanicIsRecovered(t *testing.T) {
 	if !strings.Contains(ts.logs.String(), "nil map in /srv/secret") {
 		t.Errorf("the panic was not logged:\n%s", ts.logs)
 	}
-	ts.store.panicky.Store(false)
+	ts.store.Panic.Store(false)
 	var got struct{ Item item }
 	ts.post(t, "", `{ item(id: "1") { name } }`, nil).decode(t, &got)
 	if got.Item.Name != "Apple" {
@@ -723,7 +738,7 @@ func TestHealth(t *testing.T) {
 			t.Errorf("GET %s = %d, want 200", path, resp.StatusCode)
 		}
 	}
-	ts.store.fail.Store(true)
+	ts.store.Fail.Store(true)
 	resp, err := ts.Client().Get(ts.URL + "/readyz")
 	if err != nil {
 		t.Fatal(err)
@@ -807,82 +822,4 @@ func TestPlaygroundServed(t *testing.T) {
 	if !strings.Contains(string(body), "/graphql") {
 		t.Errorf("the playground page does not point at /graphql")
 	}
-}
-
-// syncBuffer lets the server's goroutines log into one buffer that the
-// test reads.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// errSecret is what a broken store says: nothing a client may see.
-var errSecret = errors.New("disk /var/lib/secret is on fire")
-
-// faultyStore fails every call once fail is set, as a store whose disk or
-// database is gone.
-type faultyStore struct {
-	items.Store
-	fail    atomic.Bool
-	panicky atomic.Bool
-	// userCalls counts the calls of Users.
-	userCalls atomic.Int64
-}
-
-func (s *faultyStore) Users(ctx context.Context, ids []int64) ([]items.User, error) {
-	s.userCalls.Add(1)
-	if err := s.err(); err != nil {
-		return nil, err
-	}
-	return s.Store.Users(ctx, ids)
-}
-
-func (s *faultyStore) err() error {
-	if s.panicky.Load() {
-		panic("store bug: nil map in /srv/secret")
-	}
-	if s.fail.Load() {
-		return errSecret
-	}
-	return nil
-}
-
-func (s *faultyStore) Item(ctx context.Context, id int64) (items.Item, error) {
-	if err := s.err(); err != nil {
-		return items.Item{}, err
-	}
-	return s.Store.Item(ctx, id)
-}
-
-func (s *faultyStore) Items(ctx context.Context, q items.ItemQuery) ([]items.Item, error) {
-	if err := s.err(); err != nil {
-		return nil, err
-	}
-	return s.Store.Items(ctx, q)
-}
-
-func (s *faultyStore) AddItem(ctx context.Context, n items.NewItem) (items.Item, error) {
-	if err := s.err(); err != nil {
-		return items.Item{}, err
-	}
-	return s.Store.AddItem(ctx, n)
-}
-
-func (s *faultyStore) Ping(ctx context.Context) error {
-	if err := s.err(); err != nil {
-		return err
-	}
-	return s.Store.Ping(ctx)
 }

@@ -1,7 +1,6 @@
 package httpapi_test
 
 import (
-	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -9,13 +8,13 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
 	"itemsapi/bench/workload"
 	"itemsapi/httpapi"
+	"itemsapi/internal/testserver"
 	"itemsapi/items"
 	"itemsapi/store/memory"
 	"itemsapi/store/sqlite"
@@ -80,26 +79,10 @@ func BenchmarkLongSearch(b *testing.B) {
 	}
 }
 
-// searchCountingStore counts the calls that search items.
-type searchCountingStore struct {
-	items.Store
-	calls atomic.Int64
-}
-
-func (s *searchCountingStore) Items(ctx context.Context, q items.ItemQuery) ([]items.Item, error) {
-	s.calls.Add(1)
-	return s.Store.Items(ctx, q)
-}
-
-func (s *searchCountingStore) CountItems(ctx context.Context, search string) (int, error) {
-	s.calls.Add(1)
-	return s.Store.CountItems(ctx, search)
-}
-
 func TestSearchLongerThanAnyName(t *testing.T) {
 	mem := memory.New()
 	t.Cleanup(func() { mem.Close() })
-	store := &searchCountingStore{Store: mem}
+	store := &testserver.Counting{Store: mem}
 	if _, err := mem.AddItem(t.Context(), items.NewItem{Name: strings.Repeat("\u00e9", items.MaxNameLength)}); err != nil {
 		t.Fatal(err)
 	}
@@ -136,9 +119,9 @@ func TestSearchLongerThanAnyName(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			before := store.calls.Load()
+			before := (store.PageCalls.Load() + store.CountCalls.Load())
 			r := ts.post(t, "", query, tt.vars)
-			if calls := store.calls.Load() - before; (calls > 0) != tt.wantCalls {
+			if calls := (store.PageCalls.Load() + store.CountCalls.Load()) - before; (calls > 0) != tt.wantCalls {
 				t.Errorf("the store was searched %d times, want searched: %v", calls, tt.wantCalls)
 			}
 			switch {

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -10,10 +11,10 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
+	"itemsapi/internal/request"
 	"itemsapi/items"
 )
 
@@ -32,30 +33,21 @@ func wellFormedID(id string) bool {
 	return true
 }
 
-// requestInfo collects, while a request runs, what its log line says.
-type requestInfo struct {
-	mu        sync.Mutex
-	operation string
-}
-
-type requestInfoKey struct{}
-
 // setOperation records the GraphQL operation name of the request that ctx
 // belongs to, for its log line.
 func setOperation(ctx context.Context, name string) {
-	if info, ok := ctx.Value(requestInfoKey{}).(*requestInfo); ok {
-		info.mu.Lock()
-		info.operation = name
-		info.mu.Unlock()
+	if rec := request.From(ctx); rec != nil {
+		rec.SetOperation(name)
 	}
 }
 
-// requestLog gives every request an ID, taken from a well-formed
-// X-Request-Id header or made anew, echoes it in the response, and writes
-// one line per request: method, path, operation name, status, duration and
-// request ID (see accessLog). A new ID is a random prefix drawn once per
-// process and a counter: unique, and without a call for random bytes per
-// request.
+// requestLog is the first middleware: it gives every request an ID, taken
+// from a well-formed X-Request-Id header or made anew, makes the request's
+// record under it (package request), echoes it in the response, and
+// writes one line per request: method, path, operation name, status,
+// duration and request ID (see accessLog). A new ID is a random prefix
+// drawn once per process and a counter: unique, and without a call for
+// random bytes per request.
 func requestLog(log *accessLog) func(http.Handler) http.Handler {
 	var prefix [6]byte
 	_, _ = rand.Read(prefix[:])
@@ -70,57 +62,13 @@ func requestLog(log *accessLog) func(http.Handler) http.Handler {
 				b[12] = '-'
 				id = string(strconv.AppendUint(b[:13], counter.Add(1), 16))
 			}
-			// One allocation for the writer, the record and the header's
-			// value, one context.
-			rec := &loggedRequest{sw: statusWriter{ResponseWriter: w}}
-			rec.id[0] = id
-			w.Header()["X-Request-Id"] = rec.id[:]
-			ctx := context.WithValue(items.WithRequestID(r.Context(), id), requestInfoKey{}, &rec.info)
-			next.ServeHTTP(&rec.sw, r.WithContext(ctx))
-			rec.info.mu.Lock()
-			op := rec.info.operation
-			rec.info.mu.Unlock()
+			w.Header()["X-Request-Id"] = []string{id}
+			rec, w, r := request.Start(w, r, id)
+			next.ServeHTTP(w, r)
 			now := time.Now()
-			log.request(now, id, r.Method, r.URL.Path, op, rec.sw.status(), now.Sub(start))
+			log.request(now, rec.ID(), r.Method, r.URL.Path, rec.Operation(), cmp.Or(rec.Status(), http.StatusOK), now.Sub(start))
 		})
 	}
-}
-
-// loggedRequest is what requestLog keeps of a request while it runs.
-type loggedRequest struct {
-	sw   statusWriter
-	info requestInfo
-	id   [1]string
-}
-
-// statusWriter remembers the status of a response. It passes Flush and
-// Hijack on through Unwrap, for http.ResponseController and websockets.
-type statusWriter struct {
-	http.ResponseWriter
-	code int
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	if w.code == 0 {
-		w.code = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(b []byte) (int, error) {
-	if w.code == 0 {
-		w.code = http.StatusOK
-	}
-	return w.ResponseWriter.Write(b)
-}
-
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
-func (w *statusWriter) status() int {
-	if w.code == 0 {
-		return http.StatusOK
-	}
-	return w.code
 }
 
 // recoverPanics answers 500 to a request whose handler panicked, logs the
@@ -135,7 +83,7 @@ func recoverPanics(log *slog.Logger) func(http.Handler) http.Handler {
 					}
 					log.ErrorContext(r.Context(), "panic in handler", "req_id", items.RequestID(r.Context()),
 						"panic", p, "stack", string(debug.Stack()))
-					writeError(w, http.StatusInternalServerError, string(items.Internal), "internal server error")
+					writeError(w, items.Internal.Status(), items.Internal, "internal server error")
 				}
 			}()
 			next.ServeHTTP(w, r)

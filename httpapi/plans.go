@@ -23,24 +23,30 @@ import (
 type plans struct {
 	engine  *plan.Engine
 	metrics *metrics.Metrics
+	// bodies holds the buffers that plans write answers into.
+	bodies sync.Pool
 }
 
-// bodyPool holds the buffers that plans write answers into.
-var bodyPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+// newPlans returns the plans of engine, counted in m when not nil.
+func newPlans(engine *plan.Engine, m *metrics.Metrics) *plans {
+	p := &plans{engine: engine, metrics: m}
+	p.bodies.New = func() any { b := make([]byte, 0, 4096); return &b }
+	return p
+}
 
-// maxPooledBody is the largest buffer put back in bodyPool.
+// maxPooledBody is the largest buffer put back in the pool.
 const maxPooledBody = 1 << 20
 
 // answer returns the body of the answer to rc, `{"data":…}`, as gqlgen's
 // executor and the transport would write it, and the pooled buffer that
 // holds it; or a nil buffer when gqlgen must answer.
 func (p *plans) answer(ctx context.Context, rc *graphql.OperationContext) ([]byte, *[]byte) {
-	bp := bodyPool.Get().(*[]byte)
+	bp := p.bodies.Get().(*[]byte)
 	b := append((*bp)[:0], `{"data":`...)
 	b, ok := p.engine.Append(graphql.WithOperationContext(ctx, rc), rc, b)
 	if !ok {
-		putBody(bp, b)
-		return nil, nil
+		p.put(bp, b)
+		return nil, nil //nolint:nilnil // no answer: gqlgen answers
 	}
 	setOperation(ctx, rc.OperationName)
 	if p.metrics != nil {
@@ -49,12 +55,12 @@ func (p *plans) answer(ctx context.Context, rc *graphql.OperationContext) ([]byt
 	return append(b, '}'), bp
 }
 
-// putBody puts back in bodyPool the buffer bp, whose bytes are now b: a
-// nil bp is no pooled buffer.
-func putBody(bp *[]byte, b []byte) {
-	if bp == nil || cap(b) > maxPooledBody {
+// put puts back the buffer bp, whose bytes are now b: a nil bp is no
+// pooled buffer. p may be nil (plans off), with bp.
+func (p *plans) put(bp *[]byte, b []byte) {
+	if p == nil || bp == nil || cap(b) > maxPooledBody {
 		return
 	}
 	*bp = b[:0]
-	bodyPool.Put(bp)
+	p.bodies.Put(bp)
 }

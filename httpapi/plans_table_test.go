@@ -225,9 +225,9 @@ func serveCount(env *planEnv, compiled bool, q string) int64 {
 	if compiled {
 		h = env.compiled
 	}
-	before := env.store.users.Load()
+	before := env.store.UserCalls.Load()
 	serve(h, genOp{Query: q}, env.tokens)
-	return env.store.users.Load() - before
+	return env.store.UserCalls.Load() - before
 }
 
 func decodeJSON(t testing.TB, s string) any {

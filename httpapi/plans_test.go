@@ -24,6 +24,7 @@ import (
 	"itemsapi/graph"
 	"itemsapi/graph/model"
 	"itemsapi/httpapi"
+	"itemsapi/internal/testserver"
 	"itemsapi/items"
 	"itemsapi/metrics"
 	"itemsapi/store/memory"
@@ -52,7 +53,7 @@ func FuzzCompiledPlans(f *testing.F) {
 // planEnv is a store seeded for the comparison and the two handlers that
 // serve it.
 type planEnv struct {
-	store    *countingStore
+	store    *testserver.Counting
 	compiled http.Handler
 	gqlgen   http.Handler
 	tokens   map[feature]string
@@ -77,7 +78,7 @@ func newPlanEnv(t testing.TB) *planEnv {
 func seedPlanEnv() (*planEnv, error) {
 	ctx := context.Background()
 	mem := memory.New()
-	store := &countingStore{Store: mem}
+	store := &testserver.Counting{Store: mem}
 	env := &planEnv{store: store, tokens: map[feature]string{featTokenBogus: "itm_1_notatokenatall"}}
 	rng := rand.New(rand.NewPCG(13, 4))
 

@@ -10,8 +10,7 @@ import (
 	"github.com/go-chi/chi/v5/middleware"
 	"github.com/go-chi/httprate"
 
-	"itemsapi/auth"
-	"itemsapi/items"
+	"itemsapi/internal/request"
 )
 
 // RateLimit bounds how many requests one client may make. It is off by
@@ -87,16 +86,16 @@ func newLimiter(rl RateLimit) *limiter {
 }
 
 // limited counts one request of the client address that r's context
-// holds (see clientAddress) and of token, when hasToken, and reports
+// holds (see clientAddress) and of token, unless it is nil, and reports
 // whether either is over its budget. It sets httprate's X-RateLimit
 // headers on w.
-func (l *limiter) limited(w http.ResponseWriter, r *http.Request, token string, hasToken bool) bool {
+func (l *limiter) limited(w http.ResponseWriter, r *http.Request, token *request.Token) bool {
 	key := "a:" + httprate.CanonicalizeIP(middleware.GetClientIP(r.Context()))
 	if l.byAddress.OnLimit(w, r, key) {
 		return true
 	}
-	if hasToken {
-		hash := items.HashToken(token)
+	if token != nil {
+		hash := token.Hash()
 		if l.byToken.OnLimit(w, r, "t:"+string(hash[:])) {
 			return true
 		}
@@ -112,8 +111,8 @@ func rateLimit(l *limiter) func(http.Handler) http.Handler {
 	}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			token, hasToken := auth.FromHeader(r.Header)
-			if l.limited(w, r, token, hasToken) {
+			rec, w, r := request.Of(w, r)
+			if l.limited(w, r, rec.Token()) {
 				if w.Header().Get("Retry-After") == "" {
 					w.Header().Set("Retry-After", strconv.Itoa(int(l.window.Seconds())))
 				}

@@ -79,22 +79,30 @@ func newResponseCache(maxBytes int64, m *metrics.Metrics) *responseCache {
 	return c
 }
 
-// cacheNote is how the transport tells the cache that the answer it wrote
-// may be kept.
+// cacheNote is how the transport hands the cache an answer that may be
+// kept: the body of a 200 that it writes in one piece.
 type cacheNote struct {
-	cacheable bool
+	body      []byte // nil: not to be kept
 	operation string
 }
 
 type cacheNoteKey struct{}
 
-// noteCacheable marks the answer of the request of ctx as one the cache
-// may keep, if the request is one the cache considers.
-func noteCacheable(ctx context.Context, operation string) {
+// noteCacheable hands the cache body, the answer to the request of ctx,
+// to keep if the request is one the cache considers. The transport writes
+// body as it is, and does not change it after.
+func noteCacheable(ctx context.Context, operation string, body []byte) {
 	if n, ok := ctx.Value(cacheNoteKey{}).(*cacheNote); ok {
-		n.cacheable = true
+		n.body = body
 		n.operation = operation
 	}
+}
+
+// cachesBodies reports whether the response cache may keep the answer of
+// ctx's request (noteCacheable keeps its body).
+func cachesBodies(ctx context.Context) bool {
+	_, ok := ctx.Value(cacheNoteKey{}).(*cacheNote)
+	return ok
 }
 
 // middleware serves the requests it holds an answer for and keeps the
@@ -123,14 +131,13 @@ func (c *responseCache) middleware(next http.Handler) http.Handler {
 		*bufp = key
 		c.keys.Put(bufp)
 		note := &cacheNote{}
-		rec := &recorder{ResponseWriter: w}
-		next.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), cacheNoteKey{}, note)))
-		if note.cacheable && rec.status == http.StatusOK && rec.body != nil {
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), cacheNoteKey{}, note)))
+		if note.body != nil {
 			c.store(keyStr, &cachedResponse{
 				gen:          gen,
 				contentType:  slices.Clone(w.Header().Values("Content-Type")),
 				cacheControl: slices.Clone(w.Header().Values("Cache-Control")),
-				body:         rec.body,
+				body:         note.body,
 				operation:    note.operation,
 			})
 		}
@@ -246,37 +253,6 @@ func (s *watchedStore) AddToken(ctx context.Context, userName string, role items
 	defer s.c.gen.Add(1)
 	return s.Store.AddToken(ctx, userName, role, hash)
 }
-
-// recorder passes a response on and keeps a copy of its body, for the
-// single Write of the transport.
-type recorder struct {
-	http.ResponseWriter
-	status int
-	body   []byte
-	writes int
-}
-
-func (r *recorder) WriteHeader(code int) {
-	if r.status == 0 {
-		r.status = code
-	}
-	r.ResponseWriter.WriteHeader(code)
-}
-
-func (r *recorder) Write(b []byte) (int, error) {
-	if r.status == 0 {
-		r.status = http.StatusOK
-	}
-	r.writes++
-	if r.writes == 1 {
-		r.body = append([]byte(nil), b...)
-	} else {
-		r.body = nil // more than one write: not a transport answer
-	}
-	return r.ResponseWriter.Write(b)
-}
-
-func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
 // bodyReader is a bytes.Reader without the methods the transport does not
 // need.

@@ -1,7 +1,6 @@
 package httpapi_test
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -11,57 +10,29 @@ import (
 	"testing"
 
 	"itemsapi/httpapi"
-	"itemsapi/items"
+	"itemsapi/internal/testserver"
 )
 
-// countingStore counts the reads of items that reach the store, and
-// apart the calls of Users (createdBy's batches).
-type countingStore struct {
-	items.Store
-	reads atomic.Int64
-	users atomic.Int64
-}
-
-func (s *countingStore) Users(ctx context.Context, ids []int64) ([]items.User, error) {
-	s.users.Add(1)
-	return s.Store.Users(ctx, ids)
-}
-
-func (s *countingStore) Item(ctx context.Context, id int64) (items.Item, error) {
-	s.reads.Add(1)
-	return s.Store.Item(ctx, id)
-}
-
-func (s *countingStore) Items(ctx context.Context, q items.ItemQuery) ([]items.Item, error) {
-	s.reads.Add(1)
-	return s.Store.Items(ctx, q)
-}
-
-func (s *countingStore) CountItems(ctx context.Context, search string) (int, error) {
-	s.reads.Add(1)
-	return s.Store.CountItems(ctx, search)
-}
-
-func newCountingServer(t *testing.T) (*testServer, *countingStore) {
+// newCountingServer is newTestServer, whose reads of the store are
+// counted in ts.counts.
+func newCountingServer(t *testing.T) (*testServer, *testserver.Counting) {
 	t.Helper()
 	ts := newTestServer(t)
-	cs := &countingStore{Store: ts.store}
-	ts.Config.Handler = httpapi.NewHandler(httpapi.DefaultConfig(), httpapi.Deps{Store: cs, Broker: ts.store.Store.(items.Broker), Logger: discardLogger()})
-	return ts, cs
+	return ts, ts.counts
 }
 
 func TestResponseCacheServesRepeatsUntilAWrite(t *testing.T) {
 	ts, cs := newCountingServer(t)
 	const q = `{ items(first: 5) { totalCount nodes { id name } } }`
 	first := ts.post(t, "", q, nil)
-	reads := cs.reads.Load()
+	reads := cs.Reads()
 	for range 5 {
 		again := ts.post(t, "", q, nil)
 		if string(again.Data) != string(first.Data) {
 			t.Fatalf("a repeat answered %s, then %s", first.Data, again.Data)
 		}
 	}
-	if got := cs.reads.Load(); got != reads {
+	if got := cs.Reads(); got != reads {
 		t.Errorf("5 repeats read the store %d times, want 0: they come from the cache", got-reads)
 	}
 
@@ -74,7 +45,7 @@ func TestResponseCacheServesRepeatsUntilAWrite(t *testing.T) {
 	if after.Items.TotalCount != before.Items.TotalCount+1 {
 		t.Errorf("totalCount after a write = %d, want %d", after.Items.TotalCount, before.Items.TotalCount+1)
 	}
-	if cs.reads.Load() == reads {
+	if cs.Reads() == reads {
 		t.Error("the answer after a write came from the cache")
 	}
 }
@@ -94,9 +65,9 @@ func TestResponseCacheKeepsOnlyCallerIndependentAnswers(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ts.post(t, tt.token, tt.query, nil)
-			reads := cs.reads.Load()
+			reads := cs.Reads()
 			ts.post(t, tt.token, tt.query, nil)
-			if cs.reads.Load() == reads && !strings.Contains(tt.name, "error") {
+			if cs.Reads() == reads && !strings.Contains(tt.name, "error") {
 				t.Errorf("the repeat came from the cache")
 			}
 		})
@@ -160,12 +131,11 @@ func TestResponseCacheOff(t *testing.T) {
 	cfg := httpapi.DefaultConfig()
 	cfg.ResponseCacheBytes = 0
 	ts := newTestServerWith(t, cfg)
-	cs := &countingStore{Store: ts.store}
-	ts.Config.Handler = httpapi.NewHandler(cfg, httpapi.Deps{Store: cs, Broker: ts.store.Store.(items.Broker), Logger: discardLogger()})
+	cs := ts.counts
 	ts.post(t, "", `{ items { totalCount } }`, nil)
-	reads := cs.reads.Load()
+	reads := cs.Reads()
 	ts.post(t, "", `{ items { totalCount } }`, nil)
-	if cs.reads.Load() == reads {
+	if cs.Reads() == reads {
 		t.Error("with the cache off, a repeat did not reach the store")
 	}
 }

@@ -454,7 +454,7 @@ func (t *sseReservations) operate(w http.ResponseWriter, r *http.Request, exec g
 		}
 		w.WriteHeader(status)
 		_, _ = w.Write(body)
-		putBody(pooled, body)
+		t.http.plans.put(pooled, body)
 		return
 	}
 	// The operation outlives the request: its context keeps the

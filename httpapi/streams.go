@@ -314,7 +314,7 @@ func runOperation(ctx context.Context, exec graphql.GraphExecutor, rc *graphql.O
 // ended: the safe message and code of an *items.Error, or an internal
 // error, as over websockets.
 func endErrors(err error) gqlerror.List {
-	return gqlerror.List{{Message: items.ErrorMessage(err), Extensions: map[string]any{"code": string(items.ErrorCode(err))}}}
+	return gqlerror.List{{Message: items.ErrorMessage(err), Extensions: items.ErrorCode(err).Extensions()}}
 }
 
 // releaseInflight gives back the bytes in flight (inflight.go) that

@@ -1,45 +1,28 @@
 package httpapi_test
 
 import (
-	"context"
 	"log/slog"
 	"net/http/httptest"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 
 	"itemsapi/httpapi"
+	"itemsapi/internal/testserver"
 	"itemsapi/items"
 	"itemsapi/store/memory"
 	"itemsapi/store/storetest"
 )
-
-// tokenStore counts the token calls that reach the store.
-type tokenStore struct {
-	*faultyStore
-	lookups, revisions atomic.Int64
-}
-
-func (s *tokenStore) TokenByHash(ctx context.Context, h items.TokenHash) (items.Token, items.User, error) {
-	s.lookups.Add(1)
-	return s.faultyStore.TokenByHash(ctx, h)
-}
-
-func (s *tokenStore) TokenRevision(ctx context.Context) (int64, error) {
-	s.revisions.Add(1)
-	return s.faultyStore.TokenRevision(ctx)
-}
 
 // tokenServer is the real router over a memory store whose clock, and the
 // server's, a test moves.
 type tokenServer struct {
 	*testServer
 	mem    *memory.Store
-	tokens *tokenStore
+	tokens *testserver.Counting
 	clock  *storetest.FakeClock
 }
 
@@ -49,15 +32,16 @@ func newTokenServer(t *testing.T) *tokenServer {
 	t.Cleanup(func() { mem.Close() })
 	clock := storetest.NewFakeClock()
 	mem.SetClock(clock.Now)
-	store := &tokenStore{faultyStore: &faultyStore{Store: mem}}
-	ts := &testServer{store: store.faultyStore, logs: &syncBuffer{}}
+	counts := &testserver.Counting{Store: mem}
+	store := &testserver.Faulty{Store: counts}
+	ts := &testServer{mem: mem, store: store, counts: counts, logs: &testserver.Log{}}
 	ts.userToken = mint(t, mem, "alice", items.RoleUser, nil)
 	ts.adminToken = mint(t, mem, "root", items.RoleAdmin, nil)
 	log := slog.New(slog.NewTextHandler(ts.logs, nil))
 	ts.Server = httptest.NewServer(httpapi.NewHandler(httpapi.DefaultConfig(),
 		httpapi.Deps{Store: store, Broker: mem, Logger: log, Clock: clock.Now}))
 	t.Cleanup(ts.Close)
-	return &tokenServer{testServer: ts, mem: mem, tokens: store, clock: clock}
+	return &tokenServer{testServer: ts, mem: mem, tokens: counts, clock: clock}
 }
 
 // mint makes a token with an ID, as createToken does.
@@ -385,17 +369,17 @@ func TestAuthenticatedSteadyState(t *testing.T) {
 		ts.post(t, ts.userToken, `mutation($n: String!) { addItem(input: {name: $n}) { id } }`,
 			map[string]any{"n": "item " + strconv.Itoa(i)}).decode(t, &struct{}{})
 	}
-	if got := ts.tokens.lookups.Load(); got != 1 {
+	if got := ts.tokens.TokenLookups.Load(); got != 1 {
 		t.Errorf("%d authenticated requests made %d token look-ups, want 1", n, got)
 	}
-	if got := ts.tokens.revisions.Load(); got != n {
+	if got := ts.tokens.TokenRevisions.Load(); got != n {
 		t.Errorf("%d authenticated requests made %d revision checks, want %d", n, got, n)
 	}
 	if _, err := ts.mem.RevokeToken(t.Context(), mustID(t, ts.adminToken), false); err != nil {
 		t.Fatal(err)
 	}
 	ts.post(t, ts.userToken, `{ me { name } }`, nil).decode(t, &struct{}{})
-	if got := ts.tokens.lookups.Load(); got != 2 {
+	if got := ts.tokens.TokenLookups.Load(); got != 2 {
 		t.Errorf("after a revocation: %d look-ups, want 2", got)
 	}
 }
@@ -415,9 +399,9 @@ func TestMeReadsRoleOnlyWhenAsked(t *testing.T) {
 		{`{ me { ... on User { role } } items { nodes { createdBy { role } } } }`, 1},
 	} {
 		ts.post(t, ts.userToken, `{ me { name } }`, nil).decode(t, &struct{}{}) // the token cached
-		ts.store.userCalls.Store(0)
+		ts.counts.UserCalls.Store(0)
 		ts.post(t, ts.userToken, tt.query, nil).decode(t, &struct{}{})
-		if got := ts.store.userCalls.Load(); got != tt.want {
+		if got := ts.counts.UserCalls.Load(); got != tt.want {
 			t.Errorf("%s: %d calls of Users, want %d", tt.query, got, tt.want)
 		}
 	}

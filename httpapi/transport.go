@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"itemsapi/gqlspec/plan"
-	"itemsapi/graph"
 	"mime"
 	"net/http"
 	"strconv"
@@ -16,6 +14,10 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"itemsapi/gqlspec/plan"
+	"itemsapi/graph"
+	"itemsapi/items"
 )
 
 // Media types of GraphQL over HTTP.
@@ -24,9 +26,9 @@ const (
 	mediaGraphQLResponse = "application/graphql-response+json"
 )
 
-// codeBadRequest is the extensions.code of a request that is not a GraphQL
-// request at all.
-const codeBadRequest = "BAD_REQUEST"
+// codeBadRequest is the code of a request that is not a GraphQL request at
+// all, whatever the status that says why.
+const codeBadRequest = items.BadRequest
 
 // httpTransport serves GraphQL over HTTP, POST and GET, as the GraphQL
 // over HTTP specification says: a request that is not a GraphQL request is
@@ -128,7 +130,7 @@ func (t httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 		}
 		w.WriteHeader(status)
 		_, _ = w.Write(body)
-		putBody(pooled, body)
+		t.plans.put(pooled, body)
 		return
 	}
 	for _, op := range ops {
@@ -147,7 +149,7 @@ func (t httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 		}
 		_, body, pooled := t.finish(r, op, media, exec)
 		buf.Write(body)
-		putBody(pooled, body)
+		t.plans.put(pooled, body)
 	}
 	buf.WriteByte(']')
 	_, _ = w.Write(buf.Bytes())
@@ -163,7 +165,7 @@ func (httpTransport) refuseSubscription(w http.ResponseWriter, r *http.Request, 
 	}
 	resp := exec.DispatchError(graphql.WithOperationContext(r.Context(), rc), gqlerror.List{{
 		Message:    msg,
-		Extensions: map[string]any{"code": codeBadRequest},
+		Extensions: codeBadRequest.Extensions(),
 	}})
 	w.WriteHeader(http.StatusBadRequest)
 	_, _ = w.Write(errorsOnly(resp))
@@ -195,7 +197,7 @@ func (httpTransport) prepare(r *http.Request, params *graphql.RawParams, exec gr
 
 // finish runs one prepared operation and returns the status and body to
 // answer, and the pooled buffer that holds the body, if it is one (to put
-// back with putBody once the body is written).
+// back with plans.put once the body is written).
 func (t httpTransport) finish(r *http.Request, op prepared, media string, exec graphql.GraphExecutor) (int, []byte, *[]byte) {
 	ctx := r.Context()
 	rc, errs := op.rc, op.errs
@@ -206,15 +208,17 @@ func (t httpTransport) finish(r *http.Request, op prepared, media string, exec g
 	if r.Method == http.MethodGet && rc.Operation != nil && rc.Operation.Operation == ast.Mutation {
 		resp := exec.DispatchError(graphql.WithOperationContext(ctx, rc), gqlerror.List{{
 			Message:    "mutations may not be sent over GET: send them with POST",
-			Extensions: map[string]any{"code": codeBadRequest},
+			Extensions: codeBadRequest.Extensions(),
 		}})
 		return http.StatusMethodNotAllowed, errorsOnly(resp), nil
 	}
 	if t.plans != nil && rc.Operation != nil && rc.Operation.Operation == ast.Query {
 		body, pooled := t.plans.answer(ctx, rc)
 		if pooled != nil {
-			if graph.CallerIndependent(rc.Operation) {
-				noteCacheable(r.Context(), rc.OperationName)
+			if graph.CallerIndependent(rc.Operation) && cachesBodies(r.Context()) {
+				// The response cache keeps the body: a copy, as the pooled
+				// buffer goes back to its pool once written.
+				noteCacheable(r.Context(), rc.OperationName, bytes.Clone(body))
 			}
 			return http.StatusOK, body, pooled
 		}
@@ -230,21 +234,23 @@ func (t httpTransport) finish(r *http.Request, op prepared, media string, exec g
 		panic(err) // a response of gqlgen's own types always marshals
 	}
 	if resp != nil && len(resp.Errors) == 0 && graph.CallerIndependent(rc.Operation) {
-		noteCacheable(r.Context(), rc.OperationName)
+		noteCacheable(r.Context(), rc.OperationName, body)
 	}
 	return http.StatusOK, body, nil
 }
 
 // statusForRequestErrors is the status of a response where nothing
 // executed: 200 for application/json, as the specification keeps for
-// older clients, and 400 for application/graphql-response+json, except
-// for an unknown persisted query, which clients expect as a 200 to retry.
+// older clients, and for application/graphql-response+json the status
+// of its codes, 400, except for an unknown persisted query, which clients
+// expect as a 200 to retry.
 func statusForRequestErrors(errs gqlerror.List, media string) int {
 	if media != mediaGraphQLResponse {
 		return http.StatusOK
 	}
 	for _, e := range errs {
-		if e.Extensions["code"] == "PERSISTED_QUERY_NOT_FOUND" {
+		code, _ := e.Extensions["code"].(string)
+		if c, ok := items.CodeOf(code); ok && c.Status() == http.StatusOK {
 			return http.StatusOK
 		}
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
+	"itemsapi/items"
 	"itemsapi/metrics"
 )
 
@@ -35,7 +36,7 @@ import (
 // extensions.persistedQuery.sha256Hash (Apollo's persisted queries), over
 // POST or GET (where a mutation is refused with 405, as ever). With
 // OnlyTrustedDocuments, any other document is refused with
-// PERSISTED_QUERY_NOT_FOUND before it is parsed, and automatic persisted
+// items.PersistedQueryNotFound before it is parsed, and automatic persisted
 // queries cannot register new ones: introspection and GraphiQL's queries
 // are refused too, unless the list holds them.
 
@@ -181,7 +182,7 @@ func (t *trustedDocuments) refuse(msg string) *gqlerror.Error {
 	if t.metrics != nil {
 		t.metrics.TrustedDocumentRefused()
 	}
-	return &gqlerror.Error{Message: msg, Extensions: map[string]any{"code": "PERSISTED_QUERY_NOT_FOUND"}}
+	return &gqlerror.Error{Message: msg, Extensions: items.PersistedQueryNotFound.Extensions()}
 }
 
 // persistedHash returns the lower-case hash of

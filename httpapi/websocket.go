@@ -25,6 +25,7 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"itemsapi/auth"
+	"itemsapi/internal/request"
 	"itemsapi/items"
 	"itemsapi/metrics"
 )
@@ -154,7 +155,7 @@ func (*websocketTransport) Supports(r *http.Request) bool { return r.Header.Get(
 // closes and every operation of it has returned.
 func (t *websocketTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
 	if !originAllowed(r, t.cfg.WebsocketOrigins) {
-		writeError(w, http.StatusForbidden, string(items.Forbidden),
+		writeError(w, items.Forbidden.Status(), items.Forbidden,
 			"websocket connections from the origin of this page are not allowed")
 		return
 	}
@@ -362,8 +363,7 @@ type wsConn struct {
 	conn        *coderws.Conn
 	ctx         context.Context // operations' parent: the upgrade's, with the token of connection_init
 	cancel      context.CancelFunc
-	token       string
-	hasToken    bool
+	token       *request.Token // nil: none
 	initialised bool
 	// live holds every operation whose goroutine runs; ops the one of
 	// each id that the client has not ended (or the latest).
@@ -424,8 +424,8 @@ func (c *wsConn) serve(conn *coderws.Conn) {
 	base, cancel := context.WithCancel(c.r.Context())
 	c.mu.Lock()
 	c.conn, c.ctx, c.cancel = conn, base, cancel
-	if tok, ok := auth.FromHeader(c.r.Header); ok {
-		c.token, c.hasToken = tok, true
+	if rec := request.From(c.r.Context()); rec != nil {
+		c.token = rec.Token()
 	}
 	if d := c.t.cfg.WebsocketInitTimeout; d > 0 {
 		c.initTimer = time.AfterFunc(d, func() {
@@ -686,9 +686,12 @@ func (c *wsConn) handleLegacy(data []byte) verdict {
 func (c *wsConn) init(payload json.RawMessage) verdict {
 	var p map[string]any
 	_ = json.Unmarshal(payload, &p) // null or an object, checked
-	tok, hasToken := auth.FromInitPayload(p)
-	if hasToken {
-		_, ended, err := c.t.tokens.Watch(c.ctx, items.HashToken(tok))
+	var tok *request.Token
+	if s, ok := auth.FromInitPayload(p); ok {
+		tok = request.NewToken(s)
+	}
+	if tok != nil {
+		_, ended, err := c.t.tokens.Watch(c.ctx, tok.Hash())
 		if err != nil {
 			if items.ErrorCode(err) == items.Internal {
 				c.t.log.ErrorContext(c.ctx, "checking a websocket's token", "req_id", c.reqID, "err", err)
@@ -707,9 +710,9 @@ func (c *wsConn) init(payload json.RawMessage) verdict {
 	}
 	c.mu.Lock()
 	c.initialised = true
-	if hasToken {
-		c.token, c.hasToken = tok, true
-		c.ctx = auth.WithToken(c.ctx, c.t.tokens, c.token)
+	if tok != nil {
+		c.token = tok
+		c.ctx = auth.WithToken(c.ctx, c.t.tokens, tok)
 	}
 	if c.initTimer != nil {
 		c.initTimer.Stop()
@@ -780,7 +783,7 @@ func (c *wsConn) start(id string, payload json.RawMessage) verdict {
 	switch {
 	case c.draining:
 		c.mu.Unlock()
-		c.refuseLogged(id, reqID, http.StatusServiceUnavailable, string(items.Unavailable), reasonGoingAway)
+		c.refuseLogged(id, reqID, items.Unavailable.Status(), items.Unavailable, reasonGoingAway)
 		return verdict{}
 	case c.t.cfg.MaxSubscriptionsPerSocket > 0 && len(c.live) >= c.t.cfg.MaxSubscriptionsPerSocket:
 		c.mu.Unlock()
@@ -788,14 +791,14 @@ func (c *wsConn) start(id string, payload json.RawMessage) verdict {
 			"this connection already runs %d operations, the most it may; complete one first", c.t.cfg.MaxSubscriptionsPerSocket))
 		return verdict{}
 	}
-	token, hasToken := c.token, c.hasToken
+	token := c.token
 	c.mu.Unlock()
 
 	if reqErr != nil {
 		c.refuseLogged(id, reqID, http.StatusBadRequest, codeBadRequest, reqErr.message)
 		return verdict{}
 	}
-	if l := c.t.limiter; l != nil && l.limited(headerSink{http.Header{}}, c.r, token, hasToken) {
+	if l := c.t.limiter; l != nil && l.limited(headerSink{http.Header{}}, c.r, token) {
 		c.refuseLogged(id, reqID, http.StatusTooManyRequests, codeBadRequest, l.message)
 		return verdict{}
 	}
@@ -1035,9 +1038,9 @@ func (c *wsConn) finishOp(ctx context.Context, op *wsOp, panicked bool, ended fu
 	switch err := op.end(); {
 	case panicked:
 		c.writeLast(op, c.errorMessage(op.id, gqlerror.List{{
-			Message: "internal server error", Extensions: map[string]any{"code": string(items.Internal)},
+			Message: "internal server error", Extensions: items.Internal.Extensions(),
 		}}))
-		status = http.StatusInternalServerError
+		status = items.Internal.Status()
 	case err == nil:
 		if ctx.Err() == nil {
 			c.writeLast(op, c.message("complete", op.id, nil))
@@ -1054,12 +1057,9 @@ func (c *wsConn) finishOp(ctx context.Context, op *wsOp, panicked bool, ended fu
 			c.t.log.ErrorContext(ctx, "subscription ended", "req_id", items.RequestID(ctx), "err", err)
 		}
 		c.writeLast(op, c.errorMessage(op.id, gqlerror.List{{
-			Message: items.ErrorMessage(err), Extensions: map[string]any{"code": string(code)},
+			Message: items.ErrorMessage(err), Extensions: code.Extensions(),
 		}}))
-		status = http.StatusInternalServerError
-		if code == items.Unavailable {
-			status = http.StatusServiceUnavailable
-		}
+		status = code.Status()
 	}
 	op.cancel()
 	ended()
@@ -1093,12 +1093,12 @@ func (c *wsConn) opDone(op *wsOp) {
 
 // refuse answers operation id with an error message of that code, and
 // starts nothing.
-func (c *wsConn) refuse(id, code, message string) {
-	c.write(nil, c.errorMessage(id, gqlerror.List{{Message: message, Extensions: map[string]any{"code": code}}}))
+func (c *wsConn) refuse(id string, code items.Code, message string) {
+	c.write(nil, c.errorMessage(id, gqlerror.List{{Message: message, Extensions: code.Extensions()}}))
 }
 
 // refuseLogged is refuse, with the operation's access-log line.
-func (c *wsConn) refuseLogged(id, reqID string, status int, code, message string) {
+func (c *wsConn) refuseLogged(id, reqID string, status int, code items.Code, message string) {
 	start := time.Now()
 	c.refuse(id, code, message)
 	now := time.Now()

@@ -4,9 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -17,7 +15,6 @@ import (
 	"itemsapi/httpapi"
 	"itemsapi/items"
 	"itemsapi/pubsub"
-	"itemsapi/store/memory"
 )
 
 // newSubscriptionServer is newTestServer whose broker reports each new
@@ -31,18 +28,11 @@ func newSubscriptionServer(t testing.TB) (*testServer, <-chan struct{}) {
 
 func newSubscriptionServerWith(t testing.TB, cfg httpapi.Config) (*testServer, <-chan struct{}) {
 	t.Helper()
-	mem := memory.New()
-	t.Cleanup(func() { mem.Close() })
-	store := &faultyStore{Store: mem}
-	ts := &testServer{store: store, logs: &syncBuffer{}}
-	ts.userToken = addToken(t, store, "alice", items.RoleUser)
-	ts.adminToken = addToken(t, store, "root", items.RoleAdmin)
-	broker := &notifyingBroker{Broker: mem, subscribed: make(chan struct{}, 16)}
-	log := slog.New(slog.NewTextHandler(ts.logs, nil))
-	ts.Server = httptest.NewServer(httpapi.NewHandler(cfg,
-		httpapi.Deps{Store: store, Broker: broker, Logger: log}))
-	t.Cleanup(ts.Close)
-	return ts, broker.subscribed
+	subscribed := make(chan struct{}, 16)
+	ts, _ := newServer(t, cfg, func(ts *testServer, d *httpapi.Deps) {
+		d.Broker = &notifyingBroker{Broker: ts.mem, subscribed: subscribed}
+	})
+	return ts, subscribed
 }
 
 type notifyingBroker struct {
@@ -508,13 +498,9 @@ func (b droppingBroker) Follow(ctx context.Context, _ items.EventKind, after int
 }
 
 func TestWebsocketDroppedSubscriberIsTold(t *testing.T) {
-	mem := memory.New()
-	t.Cleanup(func() { mem.Close() })
-	ts := &testServer{store: &faultyStore{Store: mem}, logs: &syncBuffer{}}
-	ts.Server = httptest.NewServer(httpapi.NewHandler(httpapi.DefaultConfig(), httpapi.Deps{
-		Store: mem, Broker: droppingBroker{}, Logger: slog.New(slog.NewTextHandler(ts.logs, nil)),
-	}))
-	t.Cleanup(ts.Close)
+	ts, _ := newServer(t, httpapi.DefaultConfig(), func(ts *testServer, d *httpapi.Deps) {
+		d.Store, d.Broker = ts.mem, droppingBroker{}
+	})
 
 	c := ts.dialWS(t, "graphql-transport-ws", nil)
 	c.init("")

@@ -4,9 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"math/rand/v2"
-	"net/http/httptest"
 	"runtime"
 	"slices"
 	"strings"
@@ -16,9 +14,9 @@ import (
 	"github.com/coder/websocket"
 
 	"itemsapi/httpapi"
+	"itemsapi/internal/testserver"
 	"itemsapi/items"
 	"itemsapi/metrics"
-	"itemsapi/store/memory"
 )
 
 // newWSServer is newTestServerWith that also returns the handler, to see
@@ -26,20 +24,12 @@ import (
 // measured by m when it is not nil. Access-log lines go to ts.logs.
 func newWSServer(t testing.TB, cfg httpapi.Config, broker items.Broker, m *metrics.Metrics) (*testServer, *httpapi.Handler) {
 	t.Helper()
-	mem := memory.New()
-	t.Cleanup(func() { mem.Close() })
-	store := &faultyStore{Store: mem}
-	ts := &testServer{store: store, logs: &syncBuffer{}}
-	ts.userToken = addToken(t, store, "alice", items.RoleUser)
-	ts.adminToken = addToken(t, store, "root", items.RoleAdmin)
-	if broker == nil {
-		broker = mem
-	}
-	h := httpapi.NewHandler(cfg, httpapi.Deps{Store: store, Broker: broker,
-		Logger: slog.New(slog.NewTextHandler(ts.logs, nil)), AccessLog: ts.logs, Metrics: m})
-	ts.Server = httptest.NewServer(h)
-	t.Cleanup(ts.Close)
-	return ts, h
+	return newServer(t, cfg, func(ts *testServer, d *httpapi.Deps) {
+		if broker != nil {
+			d.Broker = broker
+		}
+		d.AccessLog, d.Metrics = ts.logs, m
+	})
 }
 
 // waitRunning waits until the operations running on h's websockets are
@@ -49,34 +39,25 @@ func waitRunning(t testing.TB, h *httpapi.Handler, want []string) {
 	if want == nil {
 		want = []string{}
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		got := httpapi.RunningOps(h)
+	var got []string
+	if !testserver.Eventually(5*time.Second, func() bool {
+		got = httpapi.RunningOps(h)
 		if got == nil {
 			got = []string{}
 		}
-		if slices.Equal(got, want) {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("operations running = %q, want %q", got, want)
-		}
-		runtime.Gosched()
-		time.Sleep(time.Millisecond) // polling, not waiting for an event
+		return slices.Equal(got, want)
+	}) {
+		t.Fatalf("operations running = %q, want %q", got, want)
 	}
 }
 
 // waitGoroutines waits until the process runs at most n goroutines.
 func waitGoroutines(t testing.TB, n int) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for runtime.NumGoroutine() > n {
-		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<20)
-			t.Fatalf("%d goroutines, want at most %d as before the socket opened:\n%s",
-				runtime.NumGoroutine(), n, buf[:runtime.Stack(buf, true)])
-		}
-		time.Sleep(5 * time.Millisecond)
+	if !testserver.Eventually(10*time.Second, func() bool { return runtime.NumGoroutine() <= n }) {
+		buf := make([]byte, 1<<20)
+		t.Fatalf("%d goroutines, want at most %d as before the socket opened:\n%s",
+			runtime.NumGoroutine(), n, buf[:runtime.Stack(buf, true)])
 	}
 }
 

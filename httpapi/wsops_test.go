@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"itemsapi/httpapi"
+	"itemsapi/internal/testserver"
 	"itemsapi/items"
 	"itemsapi/metrics"
 )
@@ -265,13 +266,9 @@ func TestWebsocketAccessLog(t *testing.T) {
 		`req_id=sock-7.3 method=WS path=/graphql op="" status=503 `,
 		`req_id=sock-7.4 method=WS path=/graphql op="" status=400 `,
 	}
-	deadline := time.Now().Add(5 * time.Second)
 	for _, w := range want {
-		for !strings.Contains(ts.logs.String(), w) {
-			if time.Now().After(deadline) {
-				t.Fatalf("no access-log line with %q in:\n%s", w, ts.logs)
-			}
-			time.Sleep(5 * time.Millisecond)
+		if !testserver.Eventually(5*time.Second, func() bool { return strings.Contains(ts.logs.String(), w) }) {
+			t.Fatalf("no access-log line with %q in:\n%s", w, ts.logs)
 		}
 	}
 	if !regexp.MustCompile(`req_id=sock-7.2 method=WS path=/graphql op=Feed status=499 dur_ms=[0-9.]+\n`).MatchString(ts.logs.String()) {

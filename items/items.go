@@ -151,6 +151,22 @@ func (q ItemQuery) Bounds() (start, end *Position) {
 	return start, q.End
 }
 
+// SQL spells q's keyset in SQL for the stores: the comparison that keeps
+// the rows past a bound (start: after it, end: before it, in q.Order) and
+// the direction rows are read in (the reverse of the order for Last).
+func (q ItemQuery) SQL() (past func(start bool) string, dir string) {
+	past = func(start bool) string {
+		if start != q.Order.Desc {
+			return ">"
+		}
+		return "<"
+	}
+	if q.Order.Desc != q.Last {
+		return past, " DESC"
+	}
+	return past, " ASC"
+}
+
 // MaxPageSize is the largest page a client may ask for.
 const MaxPageSize = 100
 

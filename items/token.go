@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -236,4 +237,25 @@ func (c Clock) Now() time.Time {
 		t = c()
 	}
 	return t.UTC().Truncate(time.Microsecond)
+}
+
+// SettableClock is a store's clock: the system's until a test sets
+// another, which it may do while the store serves. The zero value reads
+// the system clock.
+type SettableClock struct{ c atomic.Pointer[Clock] }
+
+// SetClock makes the clock read the time from now, for roles and expiry:
+// tests move it forward rather than wait. nil restores the system clock
+// (a database's clock is never used for them).
+func (s *SettableClock) SetClock(now func() time.Time) {
+	c := Clock(now)
+	s.c.Store(&c)
+}
+
+// Now returns the time, as Clock.Now does.
+func (s *SettableClock) Now() time.Time {
+	if c := s.c.Load(); c != nil {
+		return c.Now()
+	}
+	return Clock(nil).Now()
 }

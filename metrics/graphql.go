@@ -8,15 +8,9 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
-)
 
-// errorCodes are the extensions.code values that are label values of
-// itemsapi_graphql_errors_total; any other code counts as "other".
-var errorCodes = [...]string{
-	"BAD_REQUEST", "UNAUTHENTICATED", "FORBIDDEN", "BAD_USER_INPUT",
-	"GRAPHQL_PARSE_FAILED", "GRAPHQL_VALIDATION_FAILED", "PERSISTED_QUERY_NOT_FOUND",
-	"INTERNAL_SERVER_ERROR", "NOT_FOUND", "SERVICE_UNAVAILABLE",
-}
+	"itemsapi/items"
+)
 
 // Extension returns a gqlgen extension that measures GraphQL requests:
 // itemsapi_graphql_requests_total and
@@ -218,17 +212,15 @@ func (m *Metrics) countErrors(errs gqlerror.List) {
 	}
 }
 
-// codeLabel is the extensions.code of err if it is one of errorCodes, and
-// "other" otherwise.
+// codeLabel is the extensions.code of err if it is a public code (see
+// items.PublicCodes), and "other" otherwise.
 func codeLabel(err *gqlerror.Error) string {
 	if err == nil {
 		return other
 	}
 	code, _ := err.Extensions["code"].(string)
-	for _, c := range errorCodes {
-		if code == c {
-			return c
-		}
+	if _, ok := items.CodeOf(code); ok {
+		return code
 	}
 	return other
 }

@@ -1,12 +1,11 @@
 package metrics
 
 import (
-	"context"
 	"net/http"
 	"strconv"
 	"time"
 
-	"github.com/go-chi/chi/v5"
+	"itemsapi/internal/request"
 )
 
 // Middleware measures every request that passes through it:
@@ -18,30 +17,29 @@ import (
 //
 // The path label is the chi route pattern that served the request
 // ("/graphql", not "/graphql?x=1"), or "other" when no route matched; the
-// method label is a standard method or "other". Use it first on the chi
-// router (r.Use(m.Middleware, …)); wrapped around the router, it works too.
+// method label is a standard method or "other". It reads the status and
+// route from the request's record (package request). Use it on the chi
+// router (r.Use(m.Middleware, …)), right after the middleware that makes
+// the record; wrapped around the router, or alone, it works too.
 func (m *Metrics) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rctx := chi.RouteContext(r.Context())
-		if rctx == nil {
-			// Outside the router: give it a routing context to fill in,
-			// which chi uses rather than one of its own.
-			rctx = chi.NewRouteContext()
-			r = r.WithContext(context.WithValue(r.Context(), chi.RouteCtxKey, rctx))
-		}
+		rec, w, r := request.Of(w, r)
 		start := time.Now()
 		m.httpInFlight.Inc()
-		sw := &statusWriter{ResponseWriter: w, m: m}
+		rec.OnUpgrade(func() {
+			m.httpInFlight.Dec()
+			m.websockets.Inc()
+		})
 		completed := false
 		defer func() {
-			code := sw.code
+			code := rec.Status()
 			switch {
 			case code == 0 && !completed:
 				code = http.StatusInternalServerError // the handler panicked before answering
 			case code == 0:
 				code = http.StatusOK
 			}
-			method, path := methodLabel(r.Method), pathLabel(rctx.RoutePattern())
+			method, path := methodLabel(r.Method), pathLabel(rec.Route())
 			m.httpRequests.WithLabelValues(method, path, statusClass(code)).Inc()
 			if code == http.StatusSwitchingProtocols {
 				m.websockets.Dec()
@@ -50,41 +48,10 @@ func (m *Metrics) Middleware(next http.Handler) http.Handler {
 			m.httpInFlight.Dec()
 			m.httpDuration.WithLabelValues(method, path).Observe(time.Since(start).Seconds())
 		}()
-		next.ServeHTTP(sw, r)
+		next.ServeHTTP(w, r)
 		completed = true
 	})
 }
-
-// statusWriter remembers the final status of a response and counts a
-// websocket instead of a request in flight when it switches protocols. It passes Flush and Hijack on
-// through Unwrap, for http.ResponseController and websockets.
-type statusWriter struct {
-	http.ResponseWriter
-	code int // 0 until a final status (or 101) is written
-	m    *Metrics
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	if w.code == 0 {
-		switch {
-		case code == http.StatusSwitchingProtocols:
-			w.code = code
-			w.upgraded()
-		case code >= 200: // other 1xx statuses are informational
-			w.code = code
-		}
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(b []byte) (int, error) {
-	if w.code == 0 {
-		w.code = http.StatusOK
-	}
-	return w.ResponseWriter.Write(b)
-}
-
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // methodLabel bounds the method label: a client may send any token as a
 // method.
@@ -112,10 +79,4 @@ func statusClass(code int) string {
 		return other
 	}
 	return strconv.Itoa(code/100) + "xx"
-}
-
-// upgraded counts the request as a websocket from now on.
-func (w *statusWriter) upgraded() {
-	w.m.httpInFlight.Dec()
-	w.m.websockets.Inc()
 }

@@ -14,6 +14,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"itemsapi/items"
 )
 
 // namespace prefixes the name of every metric of the service.
@@ -133,7 +135,7 @@ func New(reg *prometheus.Registry, opts ...Option) *Metrics {
 	}
 	// Series whose label values are known in advance start at 0, so that
 	// rate() sees their first increase.
-	for _, code := range errorCodes {
+	for _, code := range items.PublicCodes() {
 		m.gqlErrors.WithLabelValues(code)
 	}
 	m.gqlErrors.WithLabelValues(other)

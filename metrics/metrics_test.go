@@ -28,6 +28,7 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"itemsapi/graph"
+	"itemsapi/internal/testserver"
 	"itemsapi/items"
 	"itemsapi/metrics"
 	"itemsapi/store/memory"
@@ -478,16 +479,6 @@ func TestSubscriptions(t *testing.T) {
 	}
 }
 
-// fakeStore fails Item with err.
-type fakeStore struct {
-	items.Store
-	err error
-}
-
-func (s fakeStore) Item(context.Context, int64) (items.Item, error) {
-	return items.Item{}, s.err
-}
-
 func TestStoreErrors(t *testing.T) {
 	tests := []struct {
 		name       string
@@ -506,7 +497,10 @@ func TestStoreErrors(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			reg := prometheus.NewRegistry()
-			s := metrics.New(reg).Store(fakeStore{err: tc.err})
+			// Item 1 is there: without a fault the call succeeds.
+			faulty := &testserver.Faulty{Store: memory.New(), Err: tc.err}
+			faulty.Fail.Store(tc.err != nil)
+			s := metrics.New(reg).Store(faulty)
 			if _, err := s.Item(t.Context(), 1); err != tc.err {
 				t.Errorf("Item(1) error = %v, want %v unchanged", err, tc.err)
 			}

@@ -13,6 +13,8 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
+
+	"itemsapi/items"
 )
 
 // Attributes and events of the GraphQL spans that the semantic
@@ -149,7 +151,8 @@ func operationStart(oc *graphql.OperationContext, now time.Time) time.Time {
 }
 
 // recordErrors adds an event with the code and path of each error to
-// span, and sets its status to Error if one of them is a server error.
+// span, and sets its status to Error if one of them is the server's fault
+// (items.PublicFault), or has no code.
 // Messages are not recorded: some echo a part of the document or of the
 // variables.
 func recordErrors(span trace.Span, errs gqlerror.List) {
@@ -166,20 +169,8 @@ func recordErrors(span trace.Span, errs gqlerror.List) {
 			attrs = append(attrs, errorPathKey.String(err.Path.String()))
 		}
 		span.AddEvent(errorEvent, trace.WithAttributes(attrs...))
-		if !clientError(code) {
+		if items.PublicFault(code) {
 			span.SetStatus(codes.Error, cmp.Or(code, "error without a code"))
 		}
 	}
-}
-
-// clientError reports whether code is that of an error of the client's
-// making, which does not make an operation's span fail.
-func clientError(code string) bool {
-	switch code {
-	case "BAD_REQUEST", "BAD_USER_INPUT", "UNAUTHENTICATED", "FORBIDDEN", "NOT_FOUND", "CONFLICT",
-		"GRAPHQL_PARSE_FAILED", "GRAPHQL_VALIDATION_FAILED",
-		"PERSISTED_QUERY_NOT_FOUND", "PERSISTED_QUERY_NOT_SUPPORTED", "OPERATION_RESOLUTION_FAILURE":
-		return true
-	}
-	return false
 }

@@ -17,10 +17,11 @@
 //     operation was chosen), with graphql.operation.type and
 //     graphql.operation.name, and a "graphql.error" event with the
 //     extensions.code and path of each error of its responses. Its status
-//     is Error only when a response carries a server error
-//     (INTERNAL_SERVER_ERROR, SERVICE_UNAVAILABLE, or an error without a
-//     known client code), not for the client's errors (BAD_USER_INPUT,
-//     UNAUTHENTICATED, GRAPHQL_VALIDATION_FAILED, …). Neither the document,
+//     is Error only when a response carries an error that is the
+//     server's fault in the error table (items.PublicFault: an internal
+//     error, a service unavailable, or an error without a known code),
+//     not for the client's errors (bad input, no token, a document that
+//     does not validate, …). Neither the document,
 //     nor the variables, nor error messages, nor responses are recorded;
 //   - every field that has a resolver of its own: a child span named
 //     after the type and field ("Query.items") with graphql.field.path.
@@ -56,9 +57,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"os"
 
-	"github.com/go-chi/chi/v5"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	metricnoop "go.opentelemetry.io/otel/metric/noop"
@@ -67,6 +66,8 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
+
+	"itemsapi/internal/request"
 )
 
 // DefaultServiceName is the service.name of the spans when neither
@@ -101,8 +102,13 @@ func New(tp trace.TracerProvider, prop propagation.TextMapPropagator) *Tracing {
 // when unset), and a resource with the service name and the SDK's and
 // host's attributes. Export failures are logged on log. Call Shutdown
 // when the server has stopped, to send the spans still buffered.
-func Setup(ctx context.Context, log *slog.Logger) (*Tracing, error) {
-	if err := checkEnv(); err != nil {
+//
+// Setup reads the environment through getenv for what it checks and
+// logs; the exporter, the sampler and the resource are OpenTelemetry's,
+// which read the OTEL_* variables of the process themselves, as the
+// OpenTelemetry specification defines them.
+func Setup(ctx context.Context, getenv func(string) string, log *slog.Logger) (*Tracing, error) {
+	if err := checkEnv(getenv); err != nil {
 		return nil, err
 	}
 	res, err := resource.New(ctx,
@@ -132,8 +138,8 @@ func Setup(ctx context.Context, log *slog.Logger) (*Tracing, error) {
 	service, _ := res.Set().Value(semconv.ServiceNameKey)
 	log.InfoContext(ctx, "tracing on",
 		"service", service.AsString(),
-		"endpoint", endpoint(),
-		"sampler", cmp.Or(os.Getenv("OTEL_TRACES_SAMPLER"), "parentbased_always_on"))
+		"endpoint", endpoint(getenv),
+		"sampler", cmp.Or(getenv("OTEL_TRACES_SAMPLER"), "parentbased_always_on"))
 	return t, nil
 }
 
@@ -151,19 +157,14 @@ func (t *Tracing) Shutdown(ctx context.Context) error {
 // span, a child of the trace context of the request's headers, and puts
 // that span in the request's context. The span is named after the method
 // and the chi route pattern that served the request ("POST /graphql"),
-// or the method alone when no route matched. Use it on the chi router
-// (r.Use), or around it.
+// or the method alone when no route matched; it reads the route from the
+// request's record (package request). Use it on the chi router (r.Use),
+// or around it.
 func (t *Tracing) Middleware(next http.Handler) http.Handler {
 	named := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rctx := chi.RouteContext(r.Context())
-		if rctx == nil {
-			// Outside the router: give it a routing context to fill in,
-			// which chi uses rather than one of its own.
-			rctx = chi.NewRouteContext()
-			r = r.WithContext(context.WithValue(r.Context(), chi.RouteCtxKey, rctx))
-		}
+		rec, w, r := request.Of(w, r)
 		next.ServeHTTP(w, r)
-		if route := rctx.RoutePattern(); route != "" {
+		if route := rec.Route(); route != "" {
 			span := trace.SpanFromContext(r.Context())
 			span.SetName(spanMethod(r.Method) + " " + route)
 			span.SetAttributes(semconv.HTTPRoute(route))
@@ -184,11 +185,11 @@ func defaultPropagator() propagation.TextMapPropagator {
 
 // checkEnv rejects the settings of the environment that the exporter of
 // Setup would silently ignore.
-func checkEnv() error {
-	if e := os.Getenv("OTEL_TRACES_EXPORTER"); e != "" && e != "otlp" {
+func checkEnv(getenv func(string) string) error {
+	if e := getenv("OTEL_TRACES_EXPORTER"); e != "" && e != "otlp" {
 		return fmt.Errorf("tracing: OTEL_TRACES_EXPORTER=%q is not supported: only otlp is", e)
 	}
-	p := cmp.Or(os.Getenv("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"), os.Getenv("OTEL_EXPORTER_OTLP_PROTOCOL"))
+	p := cmp.Or(getenv("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"), getenv("OTEL_EXPORTER_OTLP_PROTOCOL"))
 	if p != "" && p != "http/protobuf" && p != "http/json" {
 		return fmt.Errorf("tracing: OTLP protocol %q is not supported: use http/protobuf (port 4318)", p)
 	}
@@ -197,8 +198,8 @@ func checkEnv() error {
 
 // endpoint is where the exporter sends spans, for the log, without any
 // user information the URL may hold.
-func endpoint() string {
-	if e := cmp.Or(os.Getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"), os.Getenv("OTEL_EXPORTER_OTLP_ENDPOINT")); e != "" {
+func endpoint(getenv func(string) string) string {
+	if e := cmp.Or(getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"), getenv("OTEL_EXPORTER_OTLP_ENDPOINT")); e != "" {
 		u, err := url.Parse(e)
 		if err != nil {
 			return "(invalid)"

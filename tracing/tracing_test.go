@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -26,6 +27,7 @@ import (
 
 	"itemsapi/auth"
 	"itemsapi/graph"
+	"itemsapi/internal/testserver"
 	"itemsapi/items"
 	"itemsapi/store/memory"
 	"itemsapi/tracing"
@@ -342,20 +344,20 @@ func TestMiddlewareAroundRouter(t *testing.T) {
 	srv.Close() // waits for the handlers, but not for those that hijacked
 	want := []string{"GET /items/{id}", "GET", "GET /ws"}
 	got := map[string]bool{}
-	for deadline := time.Now().Add(5 * time.Second); ; {
-		clear(got)
+	testserver.Eventually(5*time.Second, func() bool {
+		names := map[string]bool{}
 		for _, s := range spans.Ended() {
-			got[s.Name()] = true
-			for _, a := range s.Attributes() {
-				if strings.Contains(a.Value.Emit(), "secret") {
-					t.Errorf("span %q records the query string: %s=%s", s.Name(), a.Key, a.Value.Emit())
-				}
+			names[s.Name()] = true
+		}
+		return len(names) >= len(want)
+	})
+	for _, s := range spans.Ended() {
+		got[s.Name()] = true
+		for _, a := range s.Attributes() {
+			if strings.Contains(a.Value.Emit(), "secret") {
+				t.Errorf("span %q records the query string: %s=%s", s.Name(), a.Key, a.Value.Emit())
 			}
 		}
-		if len(got) >= len(want) || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(time.Millisecond)
 	}
 	for _, name := range want {
 		if !got[name] {
@@ -408,7 +410,7 @@ func setupEnv(t *testing.T) *collector {
 // shuts tracing down.
 func traceOne(t *testing.T) {
 	t.Helper()
-	tr, err := tracing.Setup(t.Context(), slog.New(slog.DiscardHandler))
+	tr, err := tracing.Setup(t.Context(), os.Getenv, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -458,8 +460,14 @@ func TestSetup(t *testing.T) {
 	} {
 		t.Run(k+"="+v, func(t *testing.T) {
 			setupEnv(t)
-			t.Setenv(k, v)
-			if _, err := tracing.Setup(t.Context(), slog.New(slog.DiscardHandler)); err == nil {
+			// Through the getenv given, not the process's environment.
+			getenv := func(name string) string {
+				if name == k {
+					return v
+				}
+				return os.Getenv(name)
+			}
+			if _, err := tracing.Setup(t.Context(), getenv, slog.New(slog.DiscardHandler)); err == nil {
 				t.Errorf("Setup accepts %s=%s", k, v)
 			}
 		})

@@ -35,6 +35,7 @@ import (
 	"time"
 
 	"itemsapi/bench/workload"
+	"itemsapi/items"
 )
 
 // maxBody is the real server's default request body limit.
@@ -161,7 +162,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// A body the checker never sent: fail loudly, as a non-2xx that
 		// the load run counts, rather than answer something.
 		w.WriteHeader(http.StatusBadRequest)
-		_, _ = io.WriteString(w, `{"errors":[{"message":"the ceiling has no answer to this body","extensions":{"code":"BAD_REQUEST"}}]}`)
+		_, _ = io.WriteString(w, `{"errors":[{"message":"the ceiling has no answer to this body","extensions":{"code":"`+items.BadRequest.Public()+`"}}]}`)
 		return
 	}
 	_, _ = w.Write(resp)

@@ -102,8 +102,10 @@ func (c *compiler) selections(set ast.SelectionSet, typ string) ([]sel, error) {
 		if s.args, err = c.arguments(f.Field); err != nil {
 			return nil, err
 		}
-		if s.auth, err = c.authOf(def); err != nil {
+		if need, has, err := c.authOf(def); err != nil {
 			return nil, err
+		} else if has {
+			s.auth = &need
 		}
 		if s.auth != nil && typ != "Query" {
 			return nil, errUnsupported // resolvers.go checks @auth on Query's fields alone
@@ -225,9 +227,6 @@ func (c *compiler) included(dirs ast.DirectiveList) (bool, error) {
 // arguments compiles the arguments of f, in the order of its definition.
 func (c *compiler) arguments(f *ast.Field) ([]arg, error) {
 	defs := f.Definition.Arguments
-	if len(defs) == 0 {
-		return nil, nil
-	}
 	out := make([]arg, len(defs))
 	for i, d := range defs {
 		a := &out[i]
@@ -270,11 +269,11 @@ func hasVariables(v *ast.Value) bool {
 	return false
 }
 
-// authOf returns what @auth on def requires, or nil.
-func (c *compiler) authOf(def *ast.FieldDefinition) (*items.Role, error) {
+// authOf returns what @auth on def requires, and whether def has @auth.
+func (c *compiler) authOf(def *ast.FieldDefinition) (items.Role, bool, error) {
 	d := def.Directives.ForName("auth")
 	if d == nil {
-		return nil, nil
+		return "", false, nil
 	}
 	var v *ast.Value
 	if a := d.Arguments.ForName("requires"); a != nil {
@@ -289,11 +288,11 @@ func (c *compiler) authOf(def *ast.FieldDefinition) (*items.Role, error) {
 		raw, err := v.Value(nil)
 		s, ok := raw.(string)
 		if err != nil || !ok || !items.Role(s).Valid() {
-			return nil, errUnsupported
+			return "", false, errUnsupported
 		}
 		role = items.Role(s)
 	}
-	return &role, nil
+	return role, true, nil
 }
 
 // directiveVariables returns the variables that the @skip and @include of

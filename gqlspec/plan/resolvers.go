@@ -55,10 +55,11 @@ type frame struct {
 	ordered bool
 }
 
-// optInt unmarshals an optional Int argument as gqlgen does.
+// optInt unmarshals an optional Int argument as gqlgen does: nil when it
+// is absent or null.
 func (f *frame) optInt(v any, ok bool) (*int, error) {
 	if !ok || v == nil {
-		return nil, nil
+		return nil, nil //nolint:nilnil // an absent argument, as gqlgen passes it
 	}
 	n, err := scalar.UnmarshalInt(v)
 	p := &f.ints[f.nInts]
@@ -67,10 +68,11 @@ func (f *frame) optInt(v any, ok bool) (*int, error) {
 	return p, err
 }
 
-// optString unmarshals an optional String argument as gqlgen does.
+// optString unmarshals an optional String argument as gqlgen does: nil
+// when it is absent or null.
 func (f *frame) optString(v any, ok bool) (*string, error) {
 	if !ok || v == nil {
-		return nil, nil
+		return nil, nil //nolint:nilnil // an absent argument, as gqlgen passes it
 	}
 	s, err := scalar.UnmarshalString(v)
 	p := &f.strs[f.nStrs]
@@ -87,10 +89,11 @@ func reqID(v any, ok bool) (int64, error) {
 	return scalar.UnmarshalID(v)
 }
 
-// optItemOrder unmarshals an optional ItemOrder argument as gqlgen does.
+// optItemOrder unmarshals an optional ItemOrder argument as gqlgen does:
+// nil when it is absent or null.
 func (fr *frame) optItemOrder(v any, ok bool) (*model.ItemOrder, error) {
 	if !ok || v == nil {
-		return nil, nil
+		return nil, nil //nolint:nilnil // an absent argument, as gqlgen passes it
 	}
 	m, isMap := v.(map[string]any)
 	if !isMap {
@@ -125,7 +128,7 @@ func (x *exec) fieldContext(s *sel, f *frame) (context.Context, error) {
 }
 
 // allowed is what @auth calls when the caller may use the field.
-func allowed(context.Context) (any, error) { return nil, nil }
+func allowed(context.Context) (any, error) { return true, nil }
 
 // loadUsers loads the users who added the items of page into the
 // response's cache, in one call: the items' createdBy then find them.
@@ -141,6 +144,7 @@ func (x *exec) loadUsers(ctx context.Context, page []items.Item) error {
 	return err
 }
 
+// Query_items resolves Query.items and writes its connection.
 func (x *exec) Query_items(b []byte, s *sel) ([]byte, error) {
 	f := &frame{}
 	first, err := f.optInt(x.arg(s, 0))
@@ -177,6 +181,7 @@ func (x *exec) Query_items(b []byte, s *sel) ([]byte, error) {
 	return x.writeItemConnection(b, s.sub, &conn)
 }
 
+// Query_item resolves Query.item and writes the item, or null.
 func (x *exec) Query_item(b []byte, s *sel) ([]byte, error) {
 	f := &frame{}
 	id, err := reqID(x.arg(s, 0))
@@ -197,6 +202,7 @@ func (x *exec) Query_item(b []byte, s *sel) ([]byte, error) {
 	return x.writeItem(b, s.sub, it)
 }
 
+// Query_search resolves Query.search and writes its connection.
 func (x *exec) Query_search(b []byte, s *sel) ([]byte, error) {
 	f := &frame{}
 	query, err := f.optString(x.arg(s, 0))
@@ -233,6 +239,7 @@ func (x *exec) Query_search(b []byte, s *sel) ([]byte, error) {
 	return x.writeItemConnection(b, s.sub, &conn)
 }
 
+// Query_me resolves Query.me (@auth) and writes the user.
 func (x *exec) Query_me(b []byte, s *sel) ([]byte, error) {
 	f := &frame{}
 	ctx, err := x.fieldContext(s, f)
@@ -246,6 +253,7 @@ func (x *exec) Query_me(b []byte, s *sel) ([]byte, error) {
 	return x.writeUser(b, s.sub, &u)
 }
 
+// Query_tokens resolves Query.tokens (@auth) and writes its connection.
 func (x *exec) Query_tokens(b []byte, s *sel) ([]byte, error) {
 	f := &frame{}
 	first, err := f.optInt(x.arg(s, 0))
@@ -282,6 +290,7 @@ func (x *exec) Query_tokens(b []byte, s *sel) ([]byte, error) {
 	return x.writeTokenConnection(b, s.sub, &conn)
 }
 
+// Query_currentToken resolves Query.currentToken (@auth) and writes the token.
 func (x *exec) Query_currentToken(b []byte, s *sel) ([]byte, error) {
 	f := &frame{}
 	ctx, err := x.fieldContext(s, f)
@@ -295,6 +304,7 @@ func (x *exec) Query_currentToken(b []byte, s *sel) ([]byte, error) {
 	return x.writeToken(b, s.sub, &t)
 }
 
+// Token_user resolves Token.user through its batch resolver and writes the user.
 func (x *exec) Token_user(b []byte, s *sel, obj *items.Token) ([]byte, error) {
 	users, err := x.r.Token().User(x.ctx, []*items.Token{obj})
 	if err != nil {
@@ -306,6 +316,7 @@ func (x *exec) Token_user(b []byte, s *sel, obj *items.Token) ([]byte, error) {
 	return x.writeUser(b, s.sub, &users[0])
 }
 
+// Item_createdBy resolves Item.createdBy through its batch resolver (the response's user cache holds the page's users) and writes the user, or null.
 func (x *exec) Item_createdBy(b []byte, s *sel, obj *items.Item) ([]byte, error) {
 	users, err := x.r.Item().CreatedBy(x.ctx, []*items.Item{obj})
 	if err != nil {

@@ -24,7 +24,7 @@ import (
 func MarshalString(s string) graphql.Marshaler { return graphql.MarshalString(s) }
 
 // UnmarshalString accepts only a string of valid UTF-8: a number or a
-// boolean is not a String. It fails with code BAD_USER_INPUT.
+// boolean is not a String. It fails with code items.Invalid.
 func UnmarshalString(v any) (string, error) {
 	s, ok := v.(string)
 	if !ok {
@@ -43,7 +43,7 @@ func MarshalInt(i int) graphql.Marshaler { return graphql.MarshalInt(i) }
 // specification's Int: a string, even of digits, is not an Int, and
 // neither is a number written with a fraction or an exponent (5.0, 1e2),
 // as in a GraphQL document, where those are Float literals. It fails with
-// code BAD_USER_INPUT and a message that names the value as sent:
+// code items.Invalid and a message that names the value as sent:
 // "Int cannot represent non-integer value: 5.0", "Int cannot represent
 // non 32-bit signed integer value: 2147483648".
 func UnmarshalInt(v any) (int, error) {
@@ -117,7 +117,7 @@ func MarshalID(id int64) graphql.Marshaler {
 
 // UnmarshalID accepts an ID as a decimal string or an integer, as the
 // specification allows, and returns it as a positive int64. Anything else
-// fails with code BAD_USER_INPUT.
+// fails with code items.Invalid.
 func UnmarshalID(v any) (int64, error) {
 	var s string
 	switch v := v.(type) {
@@ -140,7 +140,7 @@ func UnmarshalID(v any) (int64, error) {
 }
 
 // ParseID parses the decimal form of an ID. It fails with code
-// BAD_USER_INPUT for anything but 1 to 19 ASCII digits with no sign and no
+// items.Invalid for anything but 1 to 19 ASCII digits with no sign and no
 // leading zero.
 func ParseID(s string) (int64, error) {
 	if s == "" || len(s) > 19 || s[0] == '0' {

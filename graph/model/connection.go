@@ -88,7 +88,7 @@ func EncodeCursor(id int64) string {
 }
 
 // DecodeCursor returns the item ID that a cursor made by EncodeCursor
-// holds. Anything else fails with code BAD_USER_INPUT.
+// holds. Anything else fails with code items.Invalid.
 func DecodeCursor(cursor string) (int64, error) {
 	bad := items.Errorf(items.Invalid, "malformed cursor: pass a cursor from a previous page's edges or pageInfo")
 	if len(cursor) > 40 {

@@ -55,7 +55,7 @@ func AppendPosition(dst []byte, o items.Order, it *items.Item) []byte {
 
 // DecodePosition returns the position in o that a cursor of
 // EncodePosition holds. A malformed cursor, or one of another order,
-// fails with code BAD_USER_INPUT.
+// fails with code items.Invalid.
 func DecodePosition(o items.Order, cursor string) (items.Position, error) {
 	bad := items.Errorf(items.Invalid, "malformed cursor: pass a cursor from a previous page's edges or pageInfo")
 	if len(cursor) > maxCursor {

@@ -59,7 +59,7 @@ func EncodeTokenCursor(id int64) string {
 
 // DecodeTokenCursor returns the token ID that a cursor made by
 // EncodeTokenCursor holds. Anything else, an item's cursor included, fails
-// with code BAD_USER_INPUT.
+// with code items.Invalid.
 func DecodeTokenCursor(cursor string) (int64, error) {
 	bad := items.Errorf(items.Invalid, "malformed cursor: pass a cursor from a previous page of tokens")
 	if len(cursor) > 40 || strings.ContainsAny(cursor, "\r\n=") {

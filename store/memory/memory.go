@@ -40,7 +40,7 @@ type Store struct {
 	lastUser int64 // the last user ID assigned
 	// revision counts revocations (TokenRevision); written under mu.
 	revision atomic.Int64
-	clock    atomic.Pointer[items.Clock]
+	clock    items.SettableClock
 }
 
 // entry is an item and its name under case folding, computed once so that a
@@ -292,7 +292,7 @@ func (s *Store) DeleteItem(ctx context.Context, id int64, d items.ItemDelete) er
 // Users implements items.Store. Each user comes once, however often its ID
 // is asked for.
 func (s *Store) Users(ctx context.Context, ids []int64) ([]items.User, error) {
-	now := s.now()
+	now := s.clock.Now()
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	users := make([]items.User, 0, len(ids))
@@ -309,7 +309,7 @@ func (s *Store) Users(ctx context.Context, ids []int64) ([]items.User, error) {
 // UserByToken implements items.Store.
 func (s *Store) UserByToken(ctx context.Context, hash items.TokenHash) (items.User, items.Role, error) {
 	tok, u, err := s.TokenByHash(ctx, hash)
-	return items.UsableTokenUser(tok, u, err, s.now())
+	return items.UsableTokenUser(tok, u, err, s.clock.Now())
 }
 
 // AddToken implements items.Store. It returns an error with code Invalid for
@@ -319,7 +319,7 @@ func (s *Store) AddToken(ctx context.Context, userName string, role items.Role, 
 	if !role.Valid() {
 		return items.User{}, items.Errorf(items.Invalid, "role %q is not valid", role)
 	}
-	now := s.now()
+	now := s.clock.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if tok, ok := s.tokens[hash]; ok {

@@ -7,19 +7,9 @@ import (
 	"itemsapi/items"
 )
 
-// SetClock makes the store read the time from now, for roles and expiry:
-// tests move it forward rather than wait. nil restores the system clock.
-func (s *Store) SetClock(now func() time.Time) {
-	c := items.Clock(now)
-	s.clock.Store(&c)
-}
-
-func (s *Store) now() time.Time {
-	if c := s.clock.Load(); c != nil {
-		return c.Now()
-	}
-	return items.Clock(nil).Now()
-}
+// SetClock makes the store read the time from now, for roles and expiry
+// (see items.SettableClock).
+func (s *Store) SetClock(now func() time.Time) { s.clock.SetClock(now) }
 
 // userID returns the ID of the user that name designates, creating it if
 // need be. The caller holds s.mu for writing.
@@ -81,7 +71,7 @@ func (s *Store) CreateToken(ctx context.Context, n items.NewTokenRequest) (items
 	if !n.Role.Valid() {
 		return items.Token{}, "", items.Errorf(items.Invalid, "role %q is not valid", n.Role)
 	}
-	now := s.now()
+	now := s.clock.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	id, err := s.userID(n.UserName)
@@ -99,7 +89,7 @@ func (s *Store) CreateToken(ctx context.Context, n items.NewTokenRequest) (items
 
 // TokenByHash implements items.TokenStore.
 func (s *Store) TokenByHash(ctx context.Context, hash items.TokenHash) (items.Token, items.User, error) {
-	now := s.now()
+	now := s.clock.Now()
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	t, ok := s.tokens[hash]
@@ -156,7 +146,7 @@ func (s *Store) CountTokens(ctx context.Context, userID int64) (int, error) {
 
 // UserByName implements items.TokenStore.
 func (s *Store) UserByName(ctx context.Context, name string) (items.User, error) {
-	now := s.now()
+	now := s.clock.Now()
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	id, ok := s.byName[name]
@@ -171,7 +161,7 @@ func (s *Store) UserByName(ctx context.Context, name string) (items.User, error)
 
 // RevokeToken implements items.TokenStore.
 func (s *Store) RevokeToken(ctx context.Context, id int64, keepLastAdmin bool) (items.Token, error) {
-	now := s.now()
+	now := s.clock.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if id < 1 || id > int64(len(s.tokenIDs)) {
@@ -221,7 +211,7 @@ func (s *Store) TokenRevision(ctx context.Context) (int64, error) {
 
 // BootstrapToken implements items.TokenStore.
 func (s *Store) BootstrapToken(ctx context.Context, hash items.TokenHash) (items.BootstrapResult, error) {
-	now := s.now()
+	now := s.clock.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if t, ok := s.tokens[hash]; ok {

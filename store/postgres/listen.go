@@ -445,7 +445,8 @@ func (s *Store) follow(ctx context.Context) {
 	}
 }
 
-// connectListener opens the listener's connection and LISTENs.
+// connectListener opens the listener's connection, LISTENs for stamping
+// rounds and for revocations, and catches up with the revocations.
 func (s *Store) connectListener(ctx context.Context) (*pgx.Conn, error) {
 	conn, err := pgx.ConnectConfig(ctx, s.listenConfig)
 	if err != nil {
@@ -453,9 +454,15 @@ func (s *Store) connectListener(ctx context.Context) (*pgx.Conn, error) {
 	}
 	bctx, cancel := s.bound(ctx)
 	defer cancel()
-	if _, err := conn.Exec(bctx, "LISTEN "+pgx.Identifier{s.channel}.Sanitize()); err != nil {
+	for _, channel := range []string{s.channel, s.tokens.channel} {
+		if _, err := conn.Exec(bctx, "LISTEN "+pgx.Identifier{channel}.Sanitize()); err != nil {
+			closeConn(conn)
+			return nil, translate("listen", err)
+		}
+	}
+	if err := s.catchUpTokens(ctx, conn); err != nil {
 		closeConn(conn)
-		return nil, translate("listen", err)
+		return nil, err
 	}
 	s.listenerPID.Store(conn.PgConn().PID())
 	return conn, nil
@@ -481,22 +488,22 @@ func (s *Store) listen(ctx context.Context, conn *pgx.Conn) {
 		if ctx.Err() != nil {
 			return
 		}
-		s.log.Warn("item listener lost its database connection; reconnecting: items added meanwhile will be delivered late",
+		s.log.Warn("listener lost its database connection; reconnecting: items added meanwhile will be delivered late, and revocations heard at the next poll",
 			"op", "listen", "err", err)
 		down, head := time.Now(), s.events.Head()
 		conn = s.reconnect(ctx)
 		if conn == nil {
 			return
 		}
-		s.log.Info("item listener reconnected", "op", "listen",
+		s.log.Info("listener reconnected", "op", "listen",
 			"down_ms", time.Since(down).Milliseconds(), "caught_up", s.events.Head()-head)
 	}
 }
 
 // hear wakes the follower at each notification of another process's
-// stamping round, until the connection fails or ctx ends. Those of this
-// process's rounds are ignored: whoever ran the round wakes the follower
-// if it needs to.
+// stamping round, and records the revision of each revocation, until the
+// connection fails or ctx ends. This process's own rounds are ignored:
+// whoever ran the round wakes the follower if it needs to.
 func (s *Store) hear(ctx context.Context, conn *pgx.Conn) error {
 	for {
 		wctx, cancel := context.WithTimeout(ctx, s.cfg.idleCheck)
@@ -507,15 +514,17 @@ func (s *Store) hear(ctx context.Context, conn *pgx.Conn) error {
 		case ctx.Err() != nil:
 			return ctx.Err()
 		case err != nil && idle:
-			// A deadline leaves the connection usable: check it.
-			bctx, cancel := s.bound(ctx)
-			err = conn.Ping(bctx)
-			cancel()
-			if err != nil {
+			// A deadline leaves the connection usable: check it, with a
+			// read of the revision.
+			if err := s.catchUpTokens(ctx, conn); err != nil {
 				return err
 			}
 		case err != nil:
 			return err
+		case n.Channel == s.tokens.channel:
+			if err := s.heardRevision(n.Payload); err != nil {
+				return err
+			}
 		case n.Payload != s.name:
 			s.wakeStamper()
 		}
@@ -551,6 +560,6 @@ func (s *Store) reconnect(ctx context.Context) *pgx.Conn {
 		if ctx.Err() != nil {
 			return nil
 		}
-		s.log.Debug("item listener could not reconnect", "op", "listen", "attempt", attempt, "err", err)
+		s.log.Debug("listener could not reconnect", "op", "listen", "attempt", attempt, "err", err)
 	}
 }

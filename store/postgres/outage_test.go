@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"itemsapi/internal/testserver"
 	"itemsapi/items"
 	"itemsapi/store/postgres"
 )
@@ -219,7 +220,7 @@ func TestListenerKillUnderLoad(t *testing.T) {
 // with ITEMSAPI_PG_RESTART=1 (.ci/run sets it), and needs pg_ctlcluster.
 func TestPostgresRestart(t *testing.T) {
 	if os.Getenv("ITEMSAPI_PG_RESTART") != "1" {
-		t.Skip("restarts PostgreSQL: set ITEMSAPI_PG_RESTART=1 to run")
+		testserver.Skip(t, "PostgreSQL restart", "it restarts PostgreSQL: set ITEMSAPI_PG_RESTART=1 to run it (.ci/run does, alone)")
 	}
 	u := newSchema(t)
 	a, b := open(t, u, nil), open(t, u, nil)

@@ -45,14 +45,12 @@ func pageSQL(q items.ItemQuery) (string, []any) {
 	if q.Search != "" {
 		where = append(where, `name_folded LIKE `+arg(containsPattern(q.Search))+` ESCAPE '\'`)
 	}
-	bound := func(p *items.Position, after bool) {
+	past, dir := q.SQL()
+	bound := func(p *items.Position, start bool) {
 		if p == nil {
 			return
 		}
-		op := "<"
-		if after != o.Desc {
-			op = ">"
-		}
+		op := past(start)
 		switch o.Field {
 		case items.ByName:
 			where = append(where, "("+orderKey(o)+", id) "+op+" ("+arg(p.Name)+` COLLATE "C", `+arg(p.ID)+")")
@@ -64,10 +62,6 @@ func pageSQL(q items.ItemQuery) (string, []any) {
 	}
 	bound(start, true)
 	bound(end, false)
-	dir := " ASC"
-	if o.Desc != q.Last {
-		dir = " DESC"
-	}
 	sql := `SELECT ` + itemColumns + ` FROM items`
 	for i, w := range where {
 		if i == 0 {

@@ -185,6 +185,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Store, error) {
 		done:         make(chan struct{}),
 		followed:     make(chan struct{}),
 	}
+	s.tokens.read = newFreshRead(s.readRevision)
 	s.pool, err = pgxpool.NewWithConfig(ctx, poolConfig)
 	if err != nil {
 		return nil, translate("open pool", err)
@@ -207,6 +208,9 @@ func (s *Store) open(ctx context.Context) error {
 		return translate("find the items table", err)
 	}
 	s.channel = fmt.Sprintf("items_added_%d", s.itemsOID)
+	if err := s.tokenChannel(ctx); err != nil {
+		return err
+	}
 
 	conn, err := s.connectListener(ctx)
 	if err != nil {
@@ -224,13 +228,6 @@ func (s *Store) open(ctx context.Context) error {
 	go s.listen(lctx, conn)
 	go s.follow(lctx)
 	s.wakeStamper() // events that a process left unstamped
-	if err := s.watchTokens(ctx); err != nil {
-		stop()
-		<-s.done
-		<-s.followed
-		s.events.Close()
-		return err
-	}
 	return nil
 }
 
@@ -260,7 +257,6 @@ func (s *Store) Close() error {
 		s.stop()
 		<-s.done
 		<-s.followed
-		s.tokens.close()
 		if s.events != nil {
 			s.events.Close()
 		}

@@ -7,8 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -19,83 +17,27 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/jackc/pgx/v5"
 
+	"itemsapi/internal/testserver"
 	"itemsapi/items"
 	"itemsapi/store/postgres"
 	"itemsapi/store/storetest"
 )
 
-// databaseURL returns TEST_DATABASE_URL. Without it the test is skipped,
-// except in CI, where PostgreSQL must be there.
-func databaseURL(t testing.TB) string {
-	t.Helper()
-	u := os.Getenv("TEST_DATABASE_URL")
-	if u == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("TEST_DATABASE_URL not set: CI must run the PostgreSQL tests")
-		}
-		t.Skip("TEST_DATABASE_URL not set: skipping PostgreSQL tests")
-	}
-	return u
-}
-
-// adminExec runs statements on a connection of its own to the test
-// database, outside any test schema.
-func adminExec(t testing.TB, ctx context.Context, sqls ...string) {
-	t.Helper()
-	conn, err := pgx.Connect(ctx, databaseURL(t))
-	if err != nil {
-		t.Fatalf("connect to TEST_DATABASE_URL: %v", err)
-	}
-	defer conn.Close(context.WithoutCancel(ctx))
-	for _, sql := range sqls {
-		if _, err := conn.Exec(ctx, sql); err != nil {
-			t.Fatalf("%s: %v", sql, err)
-		}
-	}
-}
-
-// newSchema creates an empty schema, dropped when t ends, and returns a URL
-// whose connections work in it, so that tests can run in parallel on one
-// database.
-func newSchema(t testing.TB) string {
-	t.Helper()
-	base := databaseURL(t)
-	name := randomName("test_")
-	adminExec(t, t.Context(), "CREATE SCHEMA "+name)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		adminExec(t, ctx, "DROP SCHEMA "+name+" CASCADE")
-	})
-	return withParams(t, base, "search_path", name)
-}
+// The PostgreSQL tests' schemas and connections (see testserver): each
+// test gets a schema of its own; without TEST_DATABASE_URL it skips, or
+// fails under CI=true.
+var (
+	databaseURL = testserver.PostgresURL
+	adminExec   = testserver.PostgresExec
+	newSchema   = testserver.PostgresSchema
+	withParams  = testserver.WithParams
+)
 
 // randomName returns prefix followed by random hexadecimal digits.
 func randomName(prefix string) string {
 	b := make([]byte, 8)
 	rand.Read(b)
 	return prefix + hex.EncodeToString(b)
-}
-
-// withParams returns u with run-time parameters added, as key, value pairs.
-func withParams(t testing.TB, u string, kv ...string) string {
-	t.Helper()
-	if strings.HasPrefix(u, "postgres://") || strings.HasPrefix(u, "postgresql://") {
-		parsed, err := url.Parse(u)
-		if err != nil {
-			t.Fatalf("TEST_DATABASE_URL does not parse: %v", err)
-		}
-		q := parsed.Query()
-		for i := 0; i < len(kv); i += 2 {
-			q.Set(kv[i], kv[i+1])
-		}
-		parsed.RawQuery = q.Encode()
-		return parsed.String()
-	}
-	for i := 0; i < len(kv); i += 2 {
-		u += " " + kv[i] + "=" + kv[i+1]
-	}
-	return u
 }
 
 // recorder is a slog.Handler that keeps the records for a test to check.
@@ -374,10 +316,10 @@ func TestListenerReconnect(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("received items mismatch (-added +received):\n%s", diff)
 	}
-	if n := rec.sum(slog.LevelInfo, "item listener reconnected", "caught_up"); n == 0 {
+	if n := rec.sum(slog.LevelInfo, "listener reconnected", "caught_up"); n == 0 {
 		t.Errorf("the listener caught up with no item after reconnecting, want the items added while it was away")
 	}
-	const lost, back = "item listener lost its database connection; reconnecting: items added meanwhile will be delivered late", "item listener reconnected"
+	const lost, back = "listener lost its database connection; reconnecting: items added meanwhile will be delivered late, and revocations heard at the next poll", "listener reconnected"
 	if n := rec.count(slog.LevelWarn, lost); n != 2 {
 		t.Errorf("logged %d warnings %q for 2 lost connections, want 2", n, lost)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -20,7 +19,8 @@ import (
 // tokens_<oid of token_revision>.
 //
 // TokenRevision, the check every authenticated request makes, reads that
-// row: one primary-key-less single-row read, one round trip. A value kept
+// row: one primary-key-less single-row read, one round trip, which the
+// requests that arrive while the previous read runs share (freshRead). A value kept
 // in memory from the notifications would save it, but would not be exact:
 // a client that saw its revocation return from process A, then sent the
 // token to process B, was measured getting an answer from B before B's
@@ -28,49 +28,31 @@ import (
 // "From the next request on, on every process" needs B to ask the
 // database after the request arrived.
 //
-// The notifications still serve: each Store holds one more connection,
-// outside the pool, that LISTENs there and wakes TokenRevisionChanged's
-// waiters at once, so that watchers (websockets whose token is revoked)
-// hear within milliseconds rather than at their next poll. After a
-// reconnection it reads the row (catch-up) and wakes them if it moved.
+// The notifications still serve: the store's listener (listen.go), which
+// LISTENs for stamped items on the same connection, wakes
+// TokenRevisionChanged's waiters at once, so that watchers (websockets
+// whose token is revoked) hear within milliseconds rather than at their
+// next poll. Each time it connects it reads the row (catch-up) and wakes
+// them if it moved.
 
-// tokenWatch is the state of a Store's revocation listener.
+// tokenWatch is what a Store knows of revocations.
 type tokenWatch struct {
 	channel  string
-	revision atomic.Int64  // the greatest revision heard of
-	pid      atomic.Uint32 // the listening backend's process ID; 0 while down
-	clock    atomic.Pointer[items.Clock]
-	stop     context.CancelFunc
-	done     chan struct{}
+	revision atomic.Int64 // the greatest revision heard of
+	read     *freshRead[int64]
+	clock    items.SettableClock
 
 	mu      sync.Mutex
 	changed chan struct{} // closed when revision grows, then replaced
 }
 
-func (w *tokenWatch) close() {
-	if w.stop != nil {
-		w.stop()
-		<-w.done
-	}
-}
+// SetClock makes the store read the time from now, for roles and expiry
+// (see items.SettableClock).
+func (s *Store) SetClock(now func() time.Time) { s.tokens.clock.SetClock(now) }
 
-// SetClock makes the store read the time from now, for roles and expiry:
-// tests move it forward rather than wait. nil restores the system clock
-// (the database's clock is never used for them).
-func (s *Store) SetClock(now func() time.Time) {
-	c := items.Clock(now)
-	s.tokens.clock.Store(&c)
-}
-
-func (s *Store) now() time.Time {
-	if c := s.tokens.clock.Load(); c != nil {
-		return c.Now()
-	}
-	return items.Clock(nil).Now()
-}
-
-// watchTokens starts the revocation listener.
-func (s *Store) watchTokens(ctx context.Context) error {
+// tokenChannel names the channel of revocations, which the listener
+// LISTENs to.
+func (s *Store) tokenChannel(ctx context.Context) error {
 	bctx, cancel := s.bound(ctx)
 	defer cancel()
 	var oid uint32
@@ -78,39 +60,31 @@ func (s *Store) watchTokens(ctx context.Context) error {
 		return translate("find the token_revision table", err)
 	}
 	s.tokens.channel = fmt.Sprintf("tokens_%d", oid)
-	conn, err := s.connectTokenListener(ctx)
-	if err != nil {
-		return err
-	}
-	lctx, stop := context.WithCancel(context.WithoutCancel(ctx))
-	s.tokens.stop = stop
-	s.tokens.done = make(chan struct{})
-	go s.listenTokens(lctx, conn)
 	return nil
 }
 
-// connectTokenListener connects, LISTENs, then reads the revision: what a
-// revocation committed before LISTEN took effect is in that read, what
-// commits after it is notified.
-func (s *Store) connectTokenListener(ctx context.Context) (*pgx.Conn, error) {
-	conn, err := pgx.ConnectConfig(ctx, s.listenConfig)
-	if err != nil {
-		return nil, translate("connect the token listener", err)
-	}
+// catchUpTokens reads the revision on the listener's connection once it
+// LISTENs: what a revocation committed before LISTEN took effect is in
+// that read, what commits after it is notified.
+func (s *Store) catchUpTokens(ctx context.Context, conn *pgx.Conn) error {
 	bctx, cancel := s.bound(ctx)
 	defer cancel()
-	if _, err := conn.Exec(bctx, "LISTEN "+pgx.Identifier{s.tokens.channel}.Sanitize()); err != nil {
-		closeConn(conn)
-		return nil, translate("listen for tokens", err)
-	}
 	var rev int64
 	if err := conn.QueryRow(bctx, `SELECT revision FROM token_revision`).Scan(&rev); err != nil {
-		closeConn(conn)
-		return nil, translate("read the token revision", err)
+		return translate("read the token revision", err)
 	}
 	s.raiseRevision(rev)
-	s.tokens.pid.Store(conn.PgConn().PID())
-	return conn, nil
+	return nil
+}
+
+// heardRevision records the revision a notification carries.
+func (s *Store) heardRevision(payload string) error {
+	rev, err := strconv.ParseInt(payload, 10, 64)
+	if err != nil {
+		return fmt.Errorf("token notification %q: %v", payload, err)
+	}
+	s.raiseRevision(rev)
+	return nil
 }
 
 // raiseRevision records rev and wakes the waiters of TokenRevisionChanged,
@@ -143,79 +117,26 @@ func (s *Store) TokenRevisionChanged() <-chan struct{} {
 	return w.changed
 }
 
-// listenTokens follows the revocations until ctx ends, reconnecting with
-// backoff when the connection fails.
-func (s *Store) listenTokens(ctx context.Context, conn *pgx.Conn) {
-	defer close(s.tokens.done)
-	for {
-		err := s.followTokens(ctx, conn)
-		s.tokens.pid.Store(0)
-		closeConn(conn)
-		if ctx.Err() != nil {
-			return
-		}
-		s.log.Warn("token listener lost its database connection; reconnecting: until then websockets hear of revocations at their next poll",
-			"op", "listen_tokens", "err", err)
-		conn = nil
-		for backoff := minBackoff; conn == nil; backoff = min(2*backoff, maxBackoff) {
-			timer := time.NewTimer(backoff/2 + rand.N(backoff/2+1))
-			select {
-			case <-ctx.Done():
-				timer.Stop()
-				return
-			case <-timer.C:
-			}
-			conn, err = s.connectTokenListener(ctx)
-			if err != nil && ctx.Err() == nil {
-				s.log.Debug("token listener could not reconnect", "op", "listen_tokens", "err", err)
-			}
-		}
-		s.log.Info("token listener reconnected", "op", "listen_tokens")
-	}
-}
-
-// followTokens records the revisions that notifications carry, and checks
-// the connection (reading the revision again) when none came for a while.
-func (s *Store) followTokens(ctx context.Context, conn *pgx.Conn) error {
-	for {
-		wctx, cancel := context.WithTimeout(ctx, s.cfg.idleCheck)
-		n, err := conn.WaitForNotification(wctx)
-		idle := wctx.Err() == context.DeadlineExceeded
-		cancel()
-		switch {
-		case ctx.Err() != nil:
-			return ctx.Err()
-		case err != nil && idle:
-			bctx, cancel := s.bound(ctx)
-			var rev int64
-			err := conn.QueryRow(bctx, `SELECT revision FROM token_revision`).Scan(&rev)
-			cancel()
-			if err != nil {
-				return err
-			}
-			s.raiseRevision(rev)
-		case err != nil:
-			return err
-		default:
-			rev, err := strconv.ParseInt(n.Payload, 10, 64)
-			if err != nil {
-				return fmt.Errorf("token notification %q: %v", n.Payload, err)
-			}
-			s.raiseRevision(rev)
-		}
-	}
-}
-
-// TokenRevision implements items.TokenStore: one row read, exact (see
-// above).
+// TokenRevision implements items.TokenStore: exact (see above), from one
+// row read after the call began, which the calls of the moment share (see
+// freshRead).
 func (s *Store) TokenRevision(ctx context.Context) (int64, error) {
+	rev, err := s.tokens.read.get(ctx)
+	if err != nil {
+		return 0, err
+	}
+	s.raiseRevision(rev)
+	return rev, nil
+}
+
+// readRevision reads the token revision.
+func (s *Store) readRevision(ctx context.Context) (int64, error) {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	var rev int64
 	if err := s.pool.QueryRow(ctx, `SELECT revision FROM token_revision`).Scan(&rev); err != nil {
 		return 0, translate("read the token revision", err)
 	}
-	s.raiseRevision(rev)
 	return rev, nil
 }
 
@@ -269,7 +190,7 @@ func (s *Store) Users(ctx context.Context, ids []int64) ([]items.User, error) {
 	}
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
-	rows, err := s.pool.Query(ctx, `SELECT u.id, u.name, `+userRole+` FROM users u WHERE u.id = ANY($2)`, s.now(), ids)
+	rows, err := s.pool.Query(ctx, `SELECT u.id, u.name, `+userRole+` FROM users u WHERE u.id = ANY($2)`, s.tokens.clock.Now(), ids)
 	if err != nil {
 		return nil, translate("read users", err)
 	}
@@ -291,7 +212,7 @@ func (s *Store) Users(ctx context.Context, ids []int64) ([]items.User, error) {
 // UserByToken implements items.Store.
 func (s *Store) UserByToken(ctx context.Context, hash items.TokenHash) (items.User, items.Role, error) {
 	tok, u, err := s.TokenByHash(ctx, hash)
-	return items.UsableTokenUser(tok, u, err, s.now())
+	return items.UsableTokenUser(tok, u, err, s.tokens.clock.Now())
 }
 
 // tokenByHash returns the token with that hash and its user, or
@@ -301,7 +222,7 @@ func (s *Store) tokenByHash(ctx context.Context, q interface {
 }, hash items.TokenHash) (items.Token, items.User, error) {
 	var u items.User
 	t, err := scanToken(q.QueryRow(ctx, `SELECT `+tokenColumns+`, u.name, `+userRole+`
-		FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.hash = $2`, s.now(), hash[:]), &u.Name, &u.Role)
+		FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.hash = $2`, s.tokens.clock.Now(), hash[:]), &u.Name, &u.Role)
 	u.ID = t.UserID
 	return t, u, err
 }
@@ -382,7 +303,7 @@ func (s *Store) UserByName(ctx context.Context, name string) (items.User, error)
 	var u items.User
 	err := s.pool.QueryRow(ctx, `SELECT u.id, u.name, `+userRole+` FROM users u
 		WHERE lower(u.name COLLATE "C") = $2 ORDER BY u.name <> $3, u.id LIMIT 1`,
-		s.now(), items.FoldUserName(name), name).Scan(&u.ID, &u.Name, &u.Role)
+		s.tokens.clock.Now(), items.FoldUserName(name), name).Scan(&u.ID, &u.Name, &u.Role)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return items.User{}, items.Errorf(items.NotFound, "no user %q", name)
 	}
@@ -428,7 +349,7 @@ func (s *Store) AddToken(ctx context.Context, userName string, role items.Role, 
 		tag, err := tx.Exec(ctx, `
 			INSERT INTO tokens (hash, user_id, role, created_at) VALUES ($1, $2, $3, $4)
 			ON CONFLICT (hash) DO NOTHING`,
-			hash[:], u.ID, role, s.now())
+			hash[:], u.ID, role, s.tokens.clock.Now())
 		if err != nil {
 			return err
 		}
@@ -525,7 +446,7 @@ func (s *Store) CreateToken(ctx context.Context, n items.NewTokenRequest) (items
 	}
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
-	now := s.now()
+	now := s.tokens.clock.Now()
 	t := items.Token{Role: n.Role, CreatedAt: now, ExpiresAt: utcPtr(n.ExpiresAt)}
 	if t.ExpiresAt != nil {
 		*t.ExpiresAt = t.ExpiresAt.Truncate(time.Microsecond)
@@ -557,7 +478,7 @@ func (s *Store) CreateToken(ctx context.Context, n items.NewTokenRequest) (items
 func (s *Store) RevokeToken(ctx context.Context, id int64, keepLastAdmin bool) (items.Token, error) {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
-	now := s.now()
+	now := s.tokens.clock.Now()
 	var (
 		t   items.Token
 		rev int64
@@ -623,7 +544,7 @@ func (s *Store) TouchTokens(ctx context.Context, used map[int64]time.Time) error
 func (s *Store) BootstrapToken(ctx context.Context, hash items.TokenHash) (items.BootstrapResult, error) {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
-	now := s.now()
+	now := s.tokens.clock.Now()
 	var (
 		res items.BootstrapResult
 		rev int64

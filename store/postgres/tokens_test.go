@@ -61,16 +61,16 @@ func TestTokenRevisionAcrossStores(t *testing.T) {
 
 	// The listener loses its connection; a revocation meanwhile is caught
 	// up with when it is back (it waits 50 ms at least to reconnect).
-	pid := a.TokenListenerPID()
+	pid := a.ListenerPID()
 	if pid == 0 {
-		t.Fatal("TokenListenerPID() = 0")
+		t.Fatal("ListenerPID() = 0")
 	}
 	changed = a.TokenRevisionChanged()
 	adminExec(t, ctx, fmt.Sprintf("SELECT pg_terminate_backend(%d)", pid))
-	waitFor(t, "the token listener to notice", func() bool { return a.TokenListenerPID() != pid })
+	waitFor(t, "the listener to notice", func() bool { return a.ListenerPID() != pid })
 	revoke(b)
-	waitClosed(t, "A's token listener to catch up", changed)
-	waitFor(t, "the token listener to reconnect", func() bool { return a.TokenListenerPID() != 0 })
+	waitClosed(t, "A's listener to catch up", changed)
+	waitFor(t, "the listener to reconnect", func() bool { return a.ListenerPID() != 0 })
 }
 
 // TestTokensMigration opens a schema as the previous version left it

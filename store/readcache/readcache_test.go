@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"itemsapi/internal/testserver"
 	"itemsapi/items"
 	"itemsapi/store/memory"
 	"itemsapi/store/readcache"
@@ -65,27 +66,6 @@ func TestSubscribeWithoutBroker(t *testing.T) {
 	}
 }
 
-// counting is an inner store that counts the reads that reach it.
-type counting struct {
-	items.Store
-	item, pages, count atomic.Int64
-}
-
-func (c *counting) Item(ctx context.Context, id int64) (items.Item, error) {
-	c.item.Add(1)
-	return c.Store.Item(ctx, id)
-}
-
-func (c *counting) Items(ctx context.Context, q items.ItemQuery) ([]items.Item, error) {
-	c.pages.Add(1)
-	return c.Store.Items(ctx, q)
-}
-
-func (c *counting) CountItems(ctx context.Context, search string) (int, error) {
-	c.count.Add(1)
-	return c.Store.CountItems(ctx, search)
-}
-
 // check reads through s and fails t unless the result is want and the
 // reads of inner, counted by calls, went from before to after.
 func check[T comparable](t *testing.T, what string, calls *atomic.Int64, read func() (T, error), want T, before, after int64) {
@@ -104,7 +84,7 @@ func check[T comparable](t *testing.T, what string, calls *atomic.Int64, read fu
 
 func TestHitsAndInvalidation(t *testing.T) {
 	ctx := t.Context()
-	inner := &counting{Store: memory.New()}
+	inner := &testserver.Counting{Store: memory.New()}
 	s := newStore(t, inner)
 	ids := func(q items.ItemQuery) func() (string, error) {
 		return func() (string, error) {
@@ -125,47 +105,47 @@ func TestHitsAndInvalidation(t *testing.T) {
 	short := items.ItemQuery{Limit: 10}
 	search := items.ItemQuery{Search: "AN", Limit: 10}
 
-	check(t, "Item(1)", &inner.item, name(1), "Apple", 0, 1)
-	check(t, "Item(1) again", &inner.item, name(1), "Apple", 1, 1)
+	check(t, "Item(1)", &inner.ItemCalls, name(1), "Apple", 0, 1)
+	check(t, "Item(1) again", &inner.ItemCalls, name(1), "Apple", 1, 1)
 	if _, err := s.Item(ctx, 3); items.ErrorCode(err) != items.NotFound {
 		t.Fatalf("Item(3) = %v, want code NotFound", err)
 	}
-	check(t, "full page", &inner.pages, ids(full), "[1]", 0, 1)
-	check(t, "full page again", &inner.pages, ids(full), "[1]", 1, 1)
-	check(t, "short page", &inner.pages, ids(short), "[1 2]", 1, 2)
-	check(t, "short page again", &inner.pages, ids(short), "[1 2]", 2, 2)
-	check(t, "search", &inner.pages, ids(search), "[2]", 2, 3)
-	check(t, "search again", &inner.pages, ids(search), "[2]", 3, 3)
-	check(t, "count", &inner.count, countOf("an"), 1, 0, 1)
-	check(t, "count again", &inner.count, countOf("an"), 1, 1, 1)
-	check(t, "count all", &inner.count, countOf(""), 2, 1, 2)
-	check(t, "count all again", &inner.count, countOf(""), 2, 2, 2)
+	check(t, "full page", &inner.PageCalls, ids(full), "[1]", 0, 1)
+	check(t, "full page again", &inner.PageCalls, ids(full), "[1]", 1, 1)
+	check(t, "short page", &inner.PageCalls, ids(short), "[1 2]", 1, 2)
+	check(t, "short page again", &inner.PageCalls, ids(short), "[1 2]", 2, 2)
+	check(t, "search", &inner.PageCalls, ids(search), "[2]", 2, 3)
+	check(t, "search again", &inner.PageCalls, ids(search), "[2]", 3, 3)
+	check(t, "count", &inner.CountCalls, countOf("an"), 1, 0, 1)
+	check(t, "count again", &inner.CountCalls, countOf("an"), 1, 1, 1)
+	check(t, "count all", &inner.CountCalls, countOf(""), 2, 1, 2)
+	check(t, "count all again", &inner.CountCalls, countOf(""), 2, 2, 2)
 
 	storetest.AddItems(t, s, "Mango")
 
-	check(t, "Item(3) once added", &inner.item, name(3), "Mango", 2, 3)
-	check(t, "full page after a write", &inner.pages, ids(full), "[1]", 3, 3)
-	check(t, "short page after a write", &inner.pages, ids(short), "[1 2 3]", 3, 4)
-	check(t, "short page after a write, again", &inner.pages, ids(short), "[1 2 3]", 4, 4)
-	check(t, "search after a write", &inner.pages, ids(search), "[2 3]", 4, 5)
-	check(t, "count after a write", &inner.count, countOf("an"), 2, 2, 3)
+	check(t, "Item(3) once added", &inner.ItemCalls, name(3), "Mango", 2, 3)
+	check(t, "full page after a write", &inner.PageCalls, ids(full), "[1]", 3, 3)
+	check(t, "short page after a write", &inner.PageCalls, ids(short), "[1 2 3]", 3, 4)
+	check(t, "short page after a write, again", &inner.PageCalls, ids(short), "[1 2 3]", 4, 4)
+	check(t, "search after a write", &inner.PageCalls, ids(search), "[2 3]", 4, 5)
+	check(t, "count after a write", &inner.CountCalls, countOf("an"), 2, 2, 3)
 	// AddItem keeps the count of all items: no read needed.
-	check(t, "count all after a write", &inner.count, countOf(""), 3, 3, 3)
+	check(t, "count all after a write", &inner.CountCalls, countOf(""), 3, 3, 3)
 
 	// A failed write may have committed all the same: the count of all
 	// items is read again.
 	if _, err := s.AddItem(ctx, items.NewItem{Name: "x", CreatedByID: 1 << 40}); err == nil {
 		t.Fatalf("AddItem() by an unknown user succeeded")
 	}
-	check(t, "count all after a failed write", &inner.count, countOf(""), 3, 3, 4)
-	check(t, "count all after a failed write, again", &inner.count, countOf(""), 3, 4, 4)
+	check(t, "count all after a failed write", &inner.CountCalls, countOf(""), 3, 3, 4)
+	check(t, "count all after a failed write, again", &inner.CountCalls, countOf(""), 3, 4, 4)
 }
 
 // TestEvictionKeepsHotEntries checks that a page read between every miss
 // outlives a stream of pages read once.
 func TestEvictionKeepsHotEntries(t *testing.T) {
 	ctx := t.Context()
-	inner := &counting{Store: memory.New()}
+	inner := &testserver.Counting{Store: memory.New()}
 	s := newStore(t, inner, readcache.WithMaxPages(8))
 	hot := items.ItemQuery{Limit: 1}
 	for after := range int64(200) {
@@ -176,7 +156,7 @@ func TestEvictionKeepsHotEntries(t *testing.T) {
 			t.Fatalf("Items() = %v", err)
 		}
 	}
-	if n := inner.pages.Load(); n != 201 {
+	if n := inner.PageCalls.Load(); n != 201 {
 		t.Errorf("the inner store served %d pages, want 201: the hot page once, each cold one once", n)
 	}
 }
@@ -465,7 +445,8 @@ func TestWritesRunConcurrently(t *testing.T) {
 
 // slow is an inner store that waits a little after each read and write,
 // once it has its result, to widen the windows between a commit and the
-// return of AddItem, and between a read's snapshot and its return.
+// return of AddItem, and between a read's snapshot and its return. Its
+// sleep waits for nothing: the delay is what the test is about.
 type slow struct{ items.Store }
 
 func pause() { time.Sleep(time.Duration(rand.IntN(200)) * time.Microsecond) }
@@ -500,9 +481,9 @@ func TestExactUnderWrites(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			inner := &counting{Store: tt.inner()}
+			inner := &testserver.Counting{Store: tt.inner()}
 			reads := testExactUnderWrites(t, newStore(t, inner))
-			t.Logf("%d rounds of 8 reads of pages and counts; %d reads reached the inner store", reads, inner.pages.Load()+inner.count.Load())
+			t.Logf("%d rounds of 8 reads of pages and counts; %d reads reached the inner store", reads, inner.PageCalls.Load()+inner.CountCalls.Load())
 		})
 	}
 }

@@ -47,14 +47,12 @@ func pageSQL(q items.ItemQuery) (string, []any) {
 		key = "id"
 	}
 	where, args := "", []any{}
-	bound := func(p *items.Position, after bool) {
+	past, dir := q.SQL()
+	bound := func(p *items.Position, start bool) {
 		if p == nil {
 			return
 		}
-		op := "<"
-		if after != o.Desc {
-			op = ">"
-		}
+		op := past(start)
 		ph := "(?, ?)"
 		if o.Field == items.ByID {
 			ph = "?"
@@ -78,10 +76,6 @@ func pageSQL(q items.ItemQuery) (string, []any) {
 	}
 	bound(start, true)
 	bound(end, false)
-	dir := " ASC"
-	if o.Desc != q.Last {
-		dir = " DESC"
-	}
 	orderBy := " ORDER BY " + orderKey(o) + dir
 	if o.Field != items.ByID {
 		orderBy += ", id" + dir

@@ -82,7 +82,7 @@ type Store struct {
 
 	// clock, when set (SetClock), replaces the system's for roles and
 	// expiry.
-	clock atomic.Pointer[items.Clock]
+	clock items.SettableClock
 }
 
 // Open opens the SQLite database at path, a file name (the server's
@@ -539,7 +539,7 @@ func (s *Store) Users(ctx context.Context, ids []int64) ([]items.User, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: users: %v", err)
 	}
-	rows, err := s.users.QueryContext(ctx, s.now().UnixMicro(), string(list))
+	rows, err := s.users.QueryContext(ctx, s.clock.Now().UnixMicro(), string(list))
 	if err != nil {
 		return nil, translate(ctx, "users", err)
 	}

@@ -18,19 +18,9 @@ const tokenColumns = `t.id, t.user_id, t.role, t.created_at, t.expires_at, t.las
 const userRole = `CASE WHEN EXISTS (SELECT 1 FROM tokens a WHERE a.user_id = u.id AND a.role = 'ADMIN'
 	AND a.revoked_at IS NULL AND (a.expires_at IS NULL OR a.expires_at > ?1)) THEN 'ADMIN' ELSE 'USER' END`
 
-// SetClock makes the store read the time from now, for roles and expiry:
-// tests move it forward rather than wait. nil restores the system clock.
-func (s *Store) SetClock(now func() time.Time) {
-	c := items.Clock(now)
-	s.clock.Store(&c)
-}
-
-func (s *Store) now() time.Time {
-	if c := s.clock.Load(); c != nil {
-		return c.Now()
-	}
-	return items.Clock(nil).Now()
-}
+// SetClock makes the store read the time from now, for roles and expiry
+// (see items.SettableClock).
+func (s *Store) SetClock(now func() time.Time) { s.clock.SetClock(now) }
 
 func micros(t time.Time) int64 { return t.UTC().UnixMicro() }
 
@@ -76,7 +66,7 @@ func scanToken(row interface{ Scan(...any) error }, extra ...any) (items.Token, 
 // UserByToken implements items.Store.
 func (s *Store) UserByToken(ctx context.Context, hash items.TokenHash) (items.User, items.Role, error) {
 	tok, u, err := s.TokenByHash(ctx, hash)
-	return items.UsableTokenUser(tok, u, err, s.now())
+	return items.UsableTokenUser(tok, u, err, s.clock.Now())
 }
 
 // TokenByHash implements items.TokenStore.
@@ -85,7 +75,7 @@ func (s *Store) TokenByHash(ctx context.Context, hash items.TokenHash) (items.To
 		u    items.User
 		role string
 	)
-	t, err := scanToken(s.tokenByHash.QueryRowContext(ctx, micros(s.now()), hash[:]), &u.Name, &role)
+	t, err := scanToken(s.tokenByHash.QueryRowContext(ctx, micros(s.clock.Now()), hash[:]), &u.Name, &role)
 	if errors.Is(err, sql.ErrNoRows) {
 		return items.Token{}, items.User{}, items.Errorf(items.Unauthenticated, "unknown token")
 	}
@@ -176,7 +166,7 @@ func (s *Store) UserByName(ctx context.Context, name string) (items.User, error)
 		u    items.User
 		role string
 	)
-	err := s.r.QueryRowContext(ctx, findUser, micros(s.now()), items.FoldUserName(name), name).Scan(&u.ID, &u.Name, &role)
+	err := s.r.QueryRowContext(ctx, findUser, micros(s.clock.Now()), items.FoldUserName(name), name).Scan(&u.ID, &u.Name, &role)
 	if errors.Is(err, sql.ErrNoRows) {
 		return items.User{}, items.Errorf(items.NotFound, "no user %q", name)
 	}
@@ -251,7 +241,7 @@ func (s *Store) AddToken(ctx context.Context, userName string, role items.Role, 
 	if !role.Valid() {
 		return items.User{}, items.Errorf(items.Invalid, "role %q is not valid", role)
 	}
-	now := s.now()
+	now := s.clock.Now()
 	var u items.User
 	err := s.writeTx(ctx, "add token", func(tx *sql.Tx) error {
 		err := tx.QueryRowContext(ctx, `SELECT u.id, u.name FROM tokens t JOIN users u ON u.id = t.user_id
@@ -285,7 +275,7 @@ func (s *Store) CreateToken(ctx context.Context, n items.NewTokenRequest) (items
 	if !n.Role.Valid() {
 		return items.Token{}, "", items.Errorf(items.Invalid, "role %q is not valid", n.Role)
 	}
-	now := s.now()
+	now := s.clock.Now()
 	t := items.Token{Role: n.Role, CreatedAt: now}
 	if n.ExpiresAt != nil {
 		e := n.ExpiresAt.UTC().Truncate(time.Microsecond)
@@ -317,7 +307,7 @@ func (s *Store) CreateToken(ctx context.Context, n items.NewTokenRequest) (items
 
 // RevokeToken implements items.TokenStore.
 func (s *Store) RevokeToken(ctx context.Context, id int64, keepLastAdmin bool) (items.Token, error) {
-	now := s.now()
+	now := s.clock.Now()
 	var t items.Token
 	err := s.writeTx(ctx, "revoke token", func(tx *sql.Tx) error {
 		var err error
@@ -375,7 +365,7 @@ func (s *Store) TouchTokens(ctx context.Context, used map[int64]time.Time) error
 
 // BootstrapToken implements items.TokenStore.
 func (s *Store) BootstrapToken(ctx context.Context, hash items.TokenHash) (items.BootstrapResult, error) {
-	now := s.now()
+	now := s.clock.Now()
 	var res items.BootstrapResult
 	err := s.writeTx(ctx, "bootstrap token", func(tx *sql.Tx) error {
 		t, err := scanToken(tx.QueryRowContext(ctx, `SELECT `+tokenColumns+` FROM tokens t WHERE t.hash = ?`, hash[:]))

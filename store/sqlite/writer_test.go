@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"itemsapi/internal/testserver"
 	"itemsapi/items"
 	"itemsapi/store/storetest"
 )
@@ -34,12 +35,8 @@ func holdWriter(t *testing.T, s *Store) (release func()) {
 // connection, in all.
 func waitForWaits(t *testing.T, s *Store, n int64) {
 	t.Helper()
-	deadline := time.Now().Add(storetest.Timeout)
-	for s.w.Stats().WaitCount < n {
-		if time.Now().After(deadline) {
-			t.Fatalf("the writer did not wait for its connection within %v", storetest.Timeout)
-		}
-		time.Sleep(time.Millisecond)
+	if !testserver.Eventually(storetest.Timeout, func() bool { return s.w.Stats().WaitCount >= n }) {
+		t.Fatalf("the writer did not wait for its connection within %v", storetest.Timeout)
 	}
 }
 
@@ -284,12 +281,9 @@ func TestIndexMergedWhenIdle(t *testing.T) {
 		}
 		names = append(names, batch[0].Name, batch[1].Name)
 	}
-	deadline := time.Now().Add(storetest.Timeout)
-	for n := segments(t, s); n > 4; n = segments(t, s) {
-		if time.Now().After(deadline) {
-			t.Fatalf("the index still has %d segments after %v", n, storetest.Timeout)
-		}
-		time.Sleep(10 * time.Millisecond)
+	var n int
+	if !testserver.Eventually(storetest.Timeout, func() bool { n = segments(t, s); return n <= 4 }) {
+		t.Fatalf("the index still has %d segments after %v", n, storetest.Timeout)
 	}
 	checkIndex(t, s)
 	for _, q := range []string{"ana", "ngo 1", "an"} {
@@ -318,12 +312,8 @@ func TestIndexSteps(t *testing.T) {
 		}
 	}
 	check("right after adding")
-	deadline := time.Now().Add(5 * time.Second)
-	for s.indexed.Load() < last.ID {
-		if time.Now().After(deadline) {
-			t.Fatalf("indexed = %d after 5 s idle, want %d", s.indexed.Load(), last.ID)
-		}
-		time.Sleep(5 * time.Millisecond)
+	if !testserver.Eventually(5*time.Second, func() bool { return s.indexed.Load() >= last.ID }) {
+		t.Fatalf("indexed = %d after 5 s idle, want %d", s.indexed.Load(), last.ID)
 	}
 	check("once indexed")
 }

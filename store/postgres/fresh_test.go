@@ -1,0 +1,89 @@
+package postgres
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+)
+
+// TestFreshRead: callers arriving all the time, while a writer changes the
+// value, each get a value read after their call began (never one from a
+// read already in flight), and share reads: far fewer reads than calls.
+func TestFreshRead(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var (
+			value atomic.Int64
+			reads atomic.Int64
+		)
+		f := newFreshRead(func(context.Context) (int64, error) {
+			reads.Add(1)
+			v := value.Load() // the read's snapshot, taken as it begins
+			time.Sleep(time.Millisecond)
+			return v, nil
+		})
+		stop := make(chan struct{})
+		go func() { // the writer
+			for {
+				select {
+				case <-stop:
+					return
+				case <-time.After(300 * time.Microsecond):
+					value.Add(1)
+				}
+			}
+		}()
+		const callers, calls = 32, 50
+		var wg sync.WaitGroup
+		for c := range callers {
+			wg.Go(func() {
+				for i := range calls {
+					time.Sleep(time.Duration(c*7+i%5) * 10 * time.Microsecond)
+					before := value.Load()
+					got, err := f.get(t.Context())
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					if got < before {
+						t.Errorf("get() = %d, called when the value was %d already: a read older than the call", got, before)
+					}
+				}
+			})
+		}
+		wg.Wait()
+		close(stop)
+		if n := reads.Load(); n >= callers*calls/4 {
+			t.Errorf("%d reads for %d calls: not shared", n, callers*calls)
+		}
+	})
+}
+
+// TestFreshReadCancelled: a caller whose context ends stops waiting; the
+// read goes on for the others.
+func TestFreshReadCancelled(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		release := make(chan struct{})
+		f := newFreshRead(func(context.Context) (int, error) {
+			<-release
+			return 7, nil
+		})
+		ctx, cancel := context.WithCancel(t.Context())
+		errc := make(chan error, 1)
+		go func() { _, err := f.get(ctx); errc <- err }()
+		synctest.Wait()
+		cancel()
+		if err := <-errc; err != context.Canceled {
+			t.Fatalf("cancelled get() = %v, want context.Canceled", err)
+		}
+		got := make(chan int, 1)
+		go func() { v, _ := f.get(t.Context()); got <- v }()
+		synctest.Wait()
+		close(release)
+		if v := <-got; v != 7 {
+			t.Fatalf("get() = %d, want 7", v)
+		}
+	})
+}
