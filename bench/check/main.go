@@ -73,7 +73,7 @@ func run(o options) error {
 	if add {
 		names = append(names, workload.NameAdd)
 	}
-	e := workload.NewExpect(o.total, workload.CommonQuery, workload.Marker)
+	e := workload.NewExpect(o.total, append([]string{workload.CommonQuery, workload.Marker}, workload.MixedQueries...)...)
 	c := &client{url: o.url, token: o.token, http: &http.Client{Timeout: 30 * time.Second}}
 	for _, name := range names {
 		s, err := e.ByName(name, o.addPrefix)

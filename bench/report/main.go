@@ -10,6 +10,13 @@
 // PostgreSQL rows are informational (the database shares the server's
 // CPUs), and so is the rare search, which has no target of its own beyond
 // the memory bound at the large dataset.
+//
+// A run may measure several servers (the server column): "server" with
+// default settings, "server-nocache" with the response cache off
+// (RESPONSE_CACHE_BYTES=0), and "baseline", "baseline-nocache" the same
+// for another commit's binary (BENCH_BASELINE), which have no targets but
+// give mixed its own: the server's req/s at least minMixedOfBaseline
+// times the baseline's.
 package main
 
 import (
@@ -25,7 +32,7 @@ import (
 
 // row is one measured run: a line of the TSV file that bench/run writes.
 type row struct {
-	server   string // "server" or "ceiling"
+	server   string // "server", "server-nocache", "baseline", "baseline-nocache" or "ceiling"
 	store    string // sqlite, postgres, or ceiling
 	scenario string
 	dataset  string // 10k, 1M, …
@@ -51,7 +58,22 @@ const (
 	maxLargeSlow   = 1.5  // the large dataset's p50 over the small one's, list and search
 	maxLargeRSSMB  = 100  // MB (10^6 bytes), at the large dataset under load
 	minDescOfList  = 0.9  // list-desc's req/s over list's, same dataset
+
+	// With the response cache off (issue 13), at the small dataset.
+	minRatioNoCacheGet    = 0.60 // list and get
+	minRatioNoCacheSearch = 0.50
+	minRatioNoCacheDeep   = 0.40
+	// mixed, default settings, over the baseline's mixed in the same run.
+	minMixedOfBaseline = 1.7
 )
+
+// settings names the server column's values in the table.
+var settings = map[string]string{
+	"server":           "default",
+	"server-nocache":   "cache off",
+	"baseline":         "baseline",
+	"baseline-nocache": "baseline, cache off",
+}
 
 // judgeListDesc returns the target of a list-desc row, within 10% of the
 // list row of its dataset, and what it misses besides misses.
@@ -161,7 +183,7 @@ func (p *parser) int(s string) int64 {
 // write prints the table in Markdown and returns how many rows failed.
 // cpus is how many CPUs the serving processes had.
 func write(w io.Writer, rows []row, cpus int) (failed int) {
-	key := func(r row) string { return r.store + "/" + r.scenario + "/" + r.size }
+	key := func(r row) string { return r.server + "/" + r.store + "/" + r.scenario + "/" + r.size }
 	ceiling := make(map[string]row)
 	measured := make(map[string]row)
 	for _, r := range rows {
@@ -171,8 +193,8 @@ func write(w io.Writer, rows []row, cpus int) (failed int) {
 			measured[key(r)] = r
 		}
 	}
-	fmt.Fprintln(w, "| scenario | dataset | store | req/s | p50 ms | p99 ms | peak RSS MB | CPU % | ceiling req/s | ratio | target | result |")
-	fmt.Fprintln(w, "|---|---|---|--:|--:|--:|--:|--:|--:|--:|---|---|")
+	fmt.Fprintln(w, "| scenario | dataset | store | settings | req/s | p50 ms | p99 ms | peak RSS MB | CPU % | ceiling req/s | ratio | target | result |")
+	fmt.Fprintln(w, "|---|---|---|---|--:|--:|--:|--:|--:|--:|--:|---|---|")
 	met, checked := 0, 0
 	for _, r := range rows {
 		if r.server == "ceiling" {
@@ -186,11 +208,21 @@ func write(w io.Writer, rows []row, cpus int) (failed int) {
 			ratio = fmt.Sprintf("%.2f", rt)
 			ceil = fmt.Sprintf("%.0f", c.rps)
 		}
-		small, hasSmall := measured[r.store+"/"+r.scenario+"/small"]
-		list, hasList := measured[r.store+"/list/"+r.size]
+		prefix := r.server + "/" + r.store + "/"
+		small, hasSmall := measured[prefix+r.scenario+"/small"]
+		list, hasList := measured[prefix+"list/"+r.size]
 		target, misses := judge(r, rt, small, hasSmall)
-		if r.scenario == "list-desc" && r.store == "sqlite" {
+		switch {
+		case r.scenario == "list-desc" && r.store == "sqlite" && r.server == "server":
 			target, misses = judgeListDesc(r, list, hasList, misses)
+		case r.scenario == "mixed" && r.server == "server":
+			if base, ok := measured["baseline/"+r.store+"/mixed/"+r.size]; ok && base.rps > 0 {
+				limit := minMixedOfBaseline * base.rps
+				target = fmt.Sprintf("≥ %.1f× baseline's req/s (%.0f)", minMixedOfBaseline, limit)
+				if r.rps < limit {
+					misses = append(misses, fmt.Sprintf("%.2f× baseline's", r.rps/base.rps))
+				}
+			}
 		}
 		result := "info"
 		switch {
@@ -204,8 +236,12 @@ func write(w io.Writer, rows []row, cpus int) (failed int) {
 		if target != "—" {
 			checked++
 		}
-		fmt.Fprintf(w, "| %s | %s | %s | %.0f | %.2f | %.2f | %.1f | %.0f | %s | %s | %s | %s |\n",
-			r.scenario, r.dataset, r.store, r.rps, r.p50, r.p99, float64(r.rssKB)*1024/1e6, r.cpu, ceil, ratio, target, result)
+		label := settings[r.server]
+		if label == "" {
+			label = r.server
+		}
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %.0f | %.2f | %.2f | %.1f | %.0f | %s | %s | %s | %s |\n",
+			r.scenario, r.dataset, r.store, label, r.rps, r.p50, r.p99, float64(r.rssKB)*1024/1e6, r.cpu, ceil, ratio, target, result)
 	}
 	fmt.Fprintf(w, "\n%d of %d rows with a target pass", met, checked)
 	if failed > 0 {
@@ -218,9 +254,13 @@ func write(w io.Writer, rows []row, cpus int) (failed int) {
 	// ratios against it flatter the server.
 	var contended, idle []string
 	for _, r := range rows {
+		who := r.store
+		if label := settings[r.server]; label != "" {
+			who += " " + label
+		}
 		switch {
 		case r.wait > maxWait:
-			contended = append(contended, fmt.Sprintf("%s %s %s (%.0f%%)", r.store, r.scenario, r.dataset, r.wait))
+			contended = append(contended, fmt.Sprintf("%s %s %s (%.0f%%)", who, r.scenario, r.dataset, r.wait))
 		case r.server == "ceiling" && r.cpu < minCeilingBusy*100*float64(cpus):
 			idle = append(idle, fmt.Sprintf("%s %s (%.0f%%)", r.scenario, r.dataset, r.cpu))
 		}
@@ -245,7 +285,9 @@ func judge(r row, ratio float64, small row, hasSmall bool) (target string, misse
 	if r.errs > 0 {
 		misses = append(misses, fmt.Sprintf("%d errors", r.errs))
 	}
-	if r.store != "sqlite" {
+	// Only this branch's server on SQLite has targets; a baseline is
+	// there to compare with.
+	if r.store != "sqlite" || r.server != "server" && r.server != "server-nocache" {
 		return "—", misses
 	}
 	var want []string
@@ -255,7 +297,19 @@ func judge(r row, ratio float64, small row, hasSmall bool) (target string, misse
 			misses = append(misses, miss)
 		}
 	}
+	nocache := r.server == "server-nocache"
 	switch {
+	case nocache && r.size == "small" && (r.scenario == "list" || r.scenario == "get" || r.scenario == "search"):
+		least := minRatioNoCacheGet
+		if r.scenario == "search" {
+			least = minRatioNoCacheSearch
+		}
+		need(ratio >= least, fmt.Sprintf("ratio ≥ %.2f", least), fmt.Sprintf("ratio %.2f", ratio))
+		need(r.p99 <= maxP99Simple, fmt.Sprintf("p99 ≤ %.0f ms", maxP99Simple), fmt.Sprintf("p99 %.2f ms", r.p99))
+	case nocache && r.size == "small" && r.scenario == "deep":
+		need(ratio >= minRatioNoCacheDeep, fmt.Sprintf("ratio ≥ %.2f", minRatioNoCacheDeep), fmt.Sprintf("ratio %.2f", ratio))
+	case nocache && r.size == "small":
+		// The write targets are the default settings' rows'.
 	case r.size == "small" && (r.scenario == "list" || r.scenario == "get" || r.scenario == "search"):
 		need(ratio >= minRatioSimple, fmt.Sprintf("ratio ≥ %.2f", minRatioSimple), fmt.Sprintf("ratio %.2f", ratio))
 		need(r.p99 <= maxP99Simple, fmt.Sprintf("p99 ≤ %.0f ms", maxP99Simple), fmt.Sprintf("p99 %.2f ms", r.p99))

@@ -19,6 +19,13 @@ func TestReport(t *testing.T) {
 		"server\tsqlite\tsearch\t1M\tlarge\t5000\t3.1\t6.0\t90000\t100\t0\t0\t0\t0",     // p50 over 1.5× 2.0
 		"server\tsqlite\tsearch-rare\t1M\tlarge\t50\t600\t700\t120000\t100\t0\t0\t0\t0", // RSS over 100 MB
 		"server\tpostgres\tlist\t10k\tsmall\t100\t50\t90\t40000\t30\t0\t0\t0\t0",
+		"server-nocache\tsqlite\tlist\t10k\tsmall\t6500\t2.0\t4.0\t40000\t100\t0\t0\t0\t0",
+		"server-nocache\tsqlite\tdeep\t10k\tsmall\t3000\t9.0\t20\t40000\t100\t0\t0\t0\t0", // ratio 0.30 < 0.40
+		"server-nocache\tsqlite\tadd\t10k\tsmall\t4000\t9.0\t20\t40000\t100\t0\t0\t0\t0",  // no target of its own
+		"server\tsqlite\tmixed\t10k\tsmall\t17000\t2.0\t4.0\t40000\t100\t0\t0\t0\t0",
+		"baseline\tsqlite\tmixed\t10k\tsmall\t10000\t3.0\t6.0\t40000\t100\t0\t0\t0\t0",
+		"baseline\tsqlite\tlist\t10k\tsmall\t1000\t3.0\t60\t40000\t100\t0\t0\t0\t0", // no targets
+		"server-nocache\tsqlite\tmixed\t10k\tsmall\t9000\t2.0\t4.0\t40000\t100\t0\t0\t0\t0",
 		"ceiling\tceiling\tlist\t10k\tsmall\t10000\t1\t2\t13000\t100\t0\t0\t0\t0",
 		"ceiling\tceiling\tget\t10k\tsmall\t10000\t1\t2\t13000\t100\t0\t0\t0\t0",
 		"ceiling\tceiling\tsearch\t10k\tsmall\t10000\t1\t2\t13000\t50\t0\t0\t0\t0", // held back by wrk
@@ -33,25 +40,50 @@ func TestReport(t *testing.T) {
 		t.Fatal(err)
 	}
 	var out strings.Builder
-	if failed := write(&out, rows, 1); failed != 5 {
-		t.Errorf("%d rows failed, want 5 (get, search, add, search at 1M, search-rare):\n%s", failed, &out)
+	if failed := write(&out, rows, 1); failed != 6 {
+		t.Errorf("%d rows failed, want 6 (get, search, add, search at 1M, search-rare, deep with the cache off):\n%s", failed, &out)
 	}
 	for _, want := range []string{
-		"| list | 10k | sqlite | 6000 | 2.00 | 4.00 | 41.0 | 100 | 10000 | 0.60 | ratio ≥ 0.50, p99 ≤ 5 ms | pass |",
+		"| list | 10k | sqlite | default | 6000 | 2.00 | 4.00 | 41.0 | 100 | 10000 | 0.60 | ratio ≥ 0.50, p99 ≤ 5 ms | pass |",
+		"| list | 10k | sqlite | cache off | 6500 | 2.00 | 4.00 | 41.0 | 100 | 10000 | 0.65 | ratio ≥ 0.60, p99 ≤ 5 ms | pass |",
+		"| deep | 10k | sqlite | cache off | 3000 | 9.00 | 20.00 | 41.0 | 100 | 10000 | 0.30 | ratio ≥ 0.40 | **FAIL**: ratio 0.30 |",
+		"| add | 10k | sqlite | cache off | 4000 | 9.00 | 20.00 | 41.0 | 100 | — | — | — | info |",
+		"| mixed | 10k | sqlite | default | 17000 | 2.00 | 4.00 | 41.0 | 100 | — | — | ≥ 1.7× baseline's req/s (17000) | pass |",
+		"| mixed | 10k | sqlite | baseline | 10000 | 3.00 | 6.00 | 41.0 | 100 | — | — | — | info |",
+		"| list | 10k | sqlite | baseline | 1000 | 3.00 | 60.00 | 41.0 | 100 | 10000 | 0.10 | — | info |",
+		"| mixed | 10k | sqlite | cache off | 9000 | 2.00 | 4.00 | 41.0 | 100 | — | — | — | info |",
 		"**FAIL**: p99 6.00 ms",
 		"**FAIL**: ratio 0.40",
-		"| deep | 10k | sqlite | 3000 | 9.00 | 20.00 | 41.0 | 100 | 10000 | 0.30 | ratio ≥ 0.25 | pass |",
+		"| deep | 10k | sqlite | default | 3000 | 9.00 | 20.00 | 41.0 | 100 | 10000 | 0.30 | ratio ≥ 0.25 | pass |",
 		"**FAIL**: 3 errors",
 		"p50 ≤ 1.5× 10k's (3.00 ms), RSS ≤ 100 MB | pass |",
 		"**FAIL**: p50 1.6× 10k's",
 		"**FAIL**: RSS 123 MB",
-		"| list | 10k | postgres | 100 | 50.00 | 90.00 | 41.0 | 30 | 10000 | 0.01 | — | info |",
-		"3 of 8 rows with a target pass; 5 rows failed.",
+		"| list | 10k | postgres | default | 100 | 50.00 | 90.00 | 41.0 | 30 | 10000 | 0.01 | — | info |",
+		"5 of 11 rows with a target pass; 6 rows failed.",
 		"less than 90% busy in search 10k (50%)",
 		"more than 10% of the run in ceiling deep 10k (40%)",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("the report lacks %q:\n%s", want, &out)
 		}
+	}
+}
+
+// The mixed target needs the baseline's mixed row of the same run; a run
+// without one only reports it.
+func TestReportMixedWithoutBaseline(t *testing.T) {
+	rows := []row{{server: "server", store: "sqlite", scenario: "mixed", dataset: "10k", size: "small", rps: 100}}
+	var out strings.Builder
+	if failed := write(&out, rows, 1); failed != 0 {
+		t.Errorf("%d rows failed, want 0:\n%s", failed, &out)
+	}
+	if want := "| mixed | 10k | sqlite | default | 100 | 0.00 | 0.00 | 0.0 | 0 | — | — | — | info |"; !strings.Contains(out.String(), want) {
+		t.Errorf("the report lacks %q:\n%s", want, &out)
+	}
+	rows = append(rows, row{server: "baseline", store: "sqlite", scenario: "mixed", dataset: "10k", size: "small", rps: 100})
+	out.Reset()
+	if failed := write(&out, rows, 1); failed != 1 || !strings.Contains(out.String(), "**FAIL**: 1.00× baseline's") {
+		t.Errorf("%d rows failed, want the mixed row at 1.00× baseline's:\n%s", failed, &out)
 	}
 }

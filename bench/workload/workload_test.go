@@ -1,6 +1,7 @@
 package workload
 
 import (
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -54,8 +55,8 @@ func TestCommonQueryShare(t *testing.T) {
 
 // wrk reads one body a line.
 func TestBodiesAreOneLine(t *testing.T) {
-	e := NewExpect(SmallItems, CommonQuery, Marker)
-	for _, name := range []string{NameList, NameListDesc, NameGet, NameSearch, NameSearchRare, NameDeep, NameUpdate, NameAdd, NameCounts} {
+	e := NewExpect(SmallItems, append([]string{CommonQuery, Marker}, MixedQueries...)...)
+	for _, name := range []string{NameList, NameListDesc, NameGet, NameSearch, NameSearchRare, NameDeep, NameUpdate, NameAdd, NameMixed, NameCounts} {
 		s, err := e.ByName(name, "bench")
 		if err != nil {
 			t.Fatal(err)
@@ -94,5 +95,88 @@ func TestChecks(t *testing.T) {
 		if err := list.Check(0, []byte(bad)); err == nil {
 			t.Errorf("a wrong answer passes: %.120s", bad)
 		}
+	}
+}
+
+// The mixed scenario is what the issue describes: 1 request in 50 an
+// addItem, the others gets over GetIDs IDs, the first page, searches for
+// 8 terms and the 100-edge page; each search's first page is stable while
+// items are added.
+func TestMixed(t *testing.T) {
+	e := NewExpect(SmallItems, MixedQueries...)
+	s := e.Mixed("bench")
+	if !s.Auth || len(s.Bodies) != mixedBlocks*MixedWriteEvery {
+		t.Fatalf("mixed: auth %v, %d bodies; want auth and %d", s.Auth, len(s.Bodies), mixedBlocks*MixedWriteEvery)
+	}
+	kinds := map[string]int{}
+	ids := map[string]bool{}
+	terms := map[string]bool{}
+	for i, b := range s.Bodies {
+		isAdd := strings.Contains(b, "addItem")
+		if isAdd != (i%MixedWriteEvery == MixedWriteEvery-1) {
+			t.Fatalf("body %d is an add: %v; want one add every %d requests, last", i, isAdd, MixedWriteEvery)
+		}
+		switch {
+		case isAdd:
+			kinds[NameAdd]++
+		case strings.Contains(b, "query Get("):
+			kinds[NameGet]++
+			ids[b] = true
+		case strings.Contains(b, "query List "):
+			kinds[NameList]++
+		case strings.Contains(b, "query MixedDeep "):
+			kinds[NameDeep]++
+		case strings.Contains(b, "search(query:"):
+			kinds[NameSearch]++
+			terms[b] = true
+		default:
+			t.Fatalf("body %d is none of the mixed kinds: %s", i, b)
+		}
+	}
+	if len(ids) != GetIDs || len(terms) != len(MixedQueries) || kinds[NameList] == 0 || kinds[NameDeep] == 0 {
+		t.Errorf("mixed: %d IDs, %d search terms, kinds %v; want %d IDs, %d terms, every kind", len(ids), len(terms), kinds, GetIDs, len(MixedQueries))
+	}
+	for _, q := range MixedQueries {
+		if n := e.Matches(q); n <= PageSize {
+			t.Errorf("%q matches %d names, want more than a page", q, n)
+		}
+	}
+	// Its deep page's total grows with the adds; Deep's alone does not.
+	// The two differ in body, or the ceiling would give one the other's
+	// answer.
+	deep := slices.IndexFunc(s.Bodies, func(b string) bool { return strings.Contains(b, "query MixedDeep ") })
+	if slices.Contains(s.Bodies, e.Deep().Bodies[0]) {
+		t.Errorf("mixed holds deep's body")
+	}
+	answer := func(total int) []byte {
+		var b strings.Builder
+		fmt.Fprintf(&b, `{"data":{"items":{"totalCount":%d,"pageInfo":{"hasNextPage":true,"endCursor":"c%d"},"edges":[`, total, DeepPageSize)
+		for i, it := range e.head[:DeepPageSize] {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			desc := "null"
+			if it.Description != nil {
+				desc = strconv.Quote(*it.Description)
+			}
+			fmt.Fprintf(&b, `{"cursor":"c%d","node":{"id":"%d","name":%q,"description":%s,"createdAt":"2026-01-01T00:00:00Z"}}`, i+1, it.ID, it.Name, desc)
+		}
+		b.WriteString(`]}}}`)
+		return []byte(b.String())
+	}
+	if err := s.Check(deep, answer(SmallItems+7)); err != nil {
+		t.Errorf("mixed refuses a deep page with items added: %v", err)
+	}
+	if err := e.Deep().Check(0, answer(SmallItems+7)); err == nil {
+		t.Errorf("deep accepts a total above the dataset's")
+	}
+	if err := s.Check(deep, answer(SmallItems-1)); err == nil {
+		t.Errorf("mixed accepts a total below the dataset's")
+	}
+	if err := s.Check(MixedWriteEvery-1, []byte(`{"data":{"addItem":{"id":"5","name":"bench mixed 000000"}}}`)); err == nil {
+		t.Errorf("mixed accepts an added item with an ID within the dataset")
+	}
+	if err := s.Check(MixedWriteEvery-1, []byte(`{"data":{"addItem":{"id":"10005","name":"bench mixed 000000"}}}`)); err != nil {
+		t.Errorf("mixed refuses a right add: %v", err)
 	}
 }
