@@ -21,6 +21,9 @@
 //   - NoIntrospection (introspection.go): with introspection off, gqlgen
 //     executes __schema and fails each field with an internal error
 //     (logged at error level); this refuses it as a validation error.
+//   - NoNestedDefer (defer.go): gqlgen's executor never finishes some
+//     operations with a @defer inside a deferred fragment (a batch
+//     resolver under the inner one); they are refused before they run.
 //   - MarshalSlice (slice.go) and the generator wrapper (gqlgen/): gqlgen
 //     marshals each element of an object list on a goroutine of its own
 //     (graphql.MarshalSliceConcurrently; 99designs/gqlgen#3202), which

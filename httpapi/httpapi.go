@@ -372,6 +372,7 @@ func newGraphQL(cfg Config, deps Deps, ws *websocketTransport, held *heldDocs) h
 		deps.Metrics.Cache("limits", limits.CacheStats) // made by srv.Use
 	}
 	srv.Use(&gqlspec.StrictVariables{})
+	srv.Use(gqlspec.NoNestedDefer{})
 	srv.Use(graph.UserCache{})
 	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
 		oc := graphql.GetOperationContext(ctx)

@@ -169,6 +169,54 @@ func TestDeferredFragmentsCountInLimits(t *testing.T) {
 	}
 }
 
+// TestNestedDeferRefused: gqlgen's executor never finishes some operations
+// with a @defer inside a deferred fragment (a batch field under the inner
+// one); they are refused before they run, whatever the client accepts,
+// while one level of @defer, or an inner one that cannot defer, is served.
+func TestNestedDeferRefused(t *testing.T) {
+	ts := newStreamServer(t, httpapi.DefaultConfig())
+	client := &http.Client{Timeout: 10 * time.Second} // a hang fails
+	post := func(query string, accept string) (int, []gqlError, string) {
+		t.Helper()
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, ts.URL+"/graphql", strings.NewReader(gqlBody(query, nil)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", accept)
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatalf("%s: %v (the server did not answer)", query, err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		var body struct{ Errors []gqlError }
+		_ = json.Unmarshal(b, &body)
+		return resp.StatusCode, body.Errors, string(b)
+	}
+	for _, q := range []string{
+		`{ item(id: "1") { ... @defer { ... @defer { createdBy { id } } } } }`,
+		`{ items(first: 2) { nodes { ... @defer { id ...F @defer } } } } fragment F on Item { createdBy { id } }`,
+		`query($d: Boolean = true) { item(id: "1") { ...A @defer } } fragment A on Item { ... @defer(if: $d) { createdBy { id } } }`,
+	} {
+		for _, accept := range []string{"application/json", apolloDeferAccept} {
+			if _, errs, b := post(q, accept); len(errs) != 1 || errs[0].Code() != "GRAPHQL_VALIDATION_FAILED" ||
+				!strings.Contains(errs[0].Message, "@defer inside a deferred fragment") {
+				t.Errorf("%s (Accept %s): %s, want GRAPHQL_VALIDATION_FAILED", q, accept, b)
+			}
+		}
+	}
+	for _, q := range []string{
+		`{ item(id: "1") { id ... @defer { name createdBy { id } } ... @defer { id } } }`,
+		`{ item(id: "1") { ... @defer { ... @defer(if: false) { createdBy { id } } } } }`,
+		`{ item(id: "1") { ...F ... @defer { name } } } fragment F on Item { ... @defer { id } }`,
+	} {
+		if status, errs, b := post(q, "application/json"); status != http.StatusOK || len(errs) != 0 {
+			t.Errorf("%s: %d %s, want the item", q, status, b)
+		}
+	}
+}
+
 func TestDeferOverSSE(t *testing.T) {
 	// graphql-sse carries the patches of the 2022 draft as next events:
 	// the initial result with hasNext, then {data, path, label, hasNext}.

@@ -1,0 +1,103 @@
+package gqlspec
+
+import (
+	"context"
+	"strings"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"itemsapi/items"
+)
+
+// NoNestedDefer is a gqlgen extension that refuses, as
+// GRAPHQL_VALIDATION_FAILED and before anything executes, an operation
+// with a @defer inside a deferred fragment. gqlgen's executor (0.17.98)
+// never finishes some of them: `{ item(id: "7") { ... @defer { ... @defer
+// { createdBy { id } } } } }` waits forever for a deferred result that no
+// goroutine sends (a batch resolver under the inner fragment), holding
+// its request, whatever the client accepts. One level of @defer is
+// unaffected, and is what clients send.
+type NoNestedDefer struct{}
+
+var (
+	_ graphql.HandlerExtension        = NoNestedDefer{}
+	_ graphql.OperationContextMutator = NoNestedDefer{}
+)
+
+// ExtensionName implements graphql.HandlerExtension.
+func (NoNestedDefer) ExtensionName() string { return "NoNestedDefer" }
+
+// Validate implements graphql.HandlerExtension.
+func (NoNestedDefer) Validate(graphql.ExecutableSchema) error { return nil }
+
+// MutateOperationContext implements graphql.OperationContextMutator: it
+// runs after validation, before execution. A document that does not spell
+// "defer" is not walked.
+func (NoNestedDefer) MutateOperationContext(_ context.Context, oc *graphql.OperationContext) *gqlerror.Error {
+	if oc.Operation == nil || !strings.Contains(oc.RawQuery, "defer") {
+		return nil
+	}
+	if d := nestedDefer(oc.Operation.SelectionSet, false, map[deferVisit]bool{}); d != nil {
+		return &gqlerror.Error{
+			Message:    "@defer inside a deferred fragment is not supported: defer the outer fragment alone",
+			Locations:  []gqlerror.Location{{Line: d.Position.Line, Column: d.Position.Column}},
+			Extensions: items.ValidationFailed.Extensions(),
+		}
+	}
+	return nil
+}
+
+// deferVisit is a named fragment visited inside a deferred fragment or not.
+type deferVisit struct {
+	name     string
+	deferred bool
+}
+
+// nestedDefer returns the first @defer of set that may defer a fragment
+// inside a fragment already deferred (deferred says whether set is), or
+// nil. It looks through named fragments, each once in each state.
+func nestedDefer(set ast.SelectionSet, deferred bool, seen map[deferVisit]bool) *ast.Directive {
+	for _, sel := range set {
+		switch sel := sel.(type) {
+		case *ast.Field:
+			if d := nestedDefer(sel.SelectionSet, deferred, seen); d != nil {
+				return d
+			}
+		case *ast.InlineFragment:
+			if d := deferring(sel.Directives); d != nil && deferred {
+				return d
+			} else if d := nestedDefer(sel.SelectionSet, deferred || d != nil, seen); d != nil {
+				return d
+			}
+		case *ast.FragmentSpread:
+			d := deferring(sel.Directives)
+			if d != nil && deferred {
+				return d
+			}
+			v := deferVisit{sel.Name, deferred || d != nil}
+			if sel.Definition == nil || seen[v] {
+				continue
+			}
+			seen[v] = true
+			if d := nestedDefer(sel.Definition.SelectionSet, v.deferred, seen); d != nil {
+				return d
+			}
+		}
+	}
+	return nil
+}
+
+// deferring returns the @defer of dirs unless it is absent or its `if` is
+// the literal false; a variable may be true.
+func deferring(dirs ast.DirectiveList) *ast.Directive {
+	d := dirs.ForName("defer")
+	if d == nil {
+		return nil
+	}
+	if a := d.Arguments.ForName("if"); a != nil && a.Value != nil && a.Value.Kind == ast.BooleanValue && a.Value.Raw == "false" {
+		return nil
+	}
+	return d
+}
