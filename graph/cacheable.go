@@ -12,13 +12,25 @@ import "github.com/vektah/gqlparser/v2/ast"
 //
 // Introspection fields depend only on the schema.
 func CallerIndependent(op *ast.OperationDefinition) bool {
-	return op != nil && op.Operation == ast.Query && independent(op.SelectionSet, 0)
+	return op != nil && op.Operation == ast.Query && independent(op.SelectionSet, 0, true)
+}
+
+// EventCallerIndependent reports whether the answer to each event of a
+// validated subscription depends on nothing but the event and the store
+// as the event is executed, so that one execution may serve every
+// subscriber of the same document and variables: it selects no field with
+// @auth, at any depth and through any fragment. Users (createdBy) are
+// read as each event is executed, the same for every caller.
+func EventCallerIndependent(op *ast.OperationDefinition) bool {
+	return op != nil && op.Operation == ast.Subscription && independent(op.SelectionSet, 0, false)
 }
 
 // maxCacheableDepth bounds the walk; the depth limit is far below it.
 const maxCacheableDepth = 64
 
-func independent(set ast.SelectionSet, depth int) bool {
+// independent walks set; users says whether selecting a User makes an
+// answer depend on more than the items.
+func independent(set ast.SelectionSet, depth int, users bool) bool {
 	if depth > maxCacheableDepth {
 		return false
 	}
@@ -32,18 +44,18 @@ func independent(set ast.SelectionSet, depth int) bool {
 				}
 				continue
 			}
-			if def.Directives.ForName("auth") != nil || def.Type.Name() == "User" {
+			if def.Directives.ForName("auth") != nil || users && def.Type.Name() == "User" {
 				return false
 			}
-			if !independent(sel.SelectionSet, depth+1) {
+			if !independent(sel.SelectionSet, depth+1, users) {
 				return false
 			}
 		case *ast.InlineFragment:
-			if !independent(sel.SelectionSet, depth+1) {
+			if !independent(sel.SelectionSet, depth+1, users) {
 				return false
 			}
 		case *ast.FragmentSpread:
-			if sel.Definition == nil || !independent(sel.Definition.SelectionSet, depth+1) {
+			if sel.Definition == nil || !independent(sel.Definition.SelectionSet, depth+1, users) {
 				return false
 			}
 		}

@@ -3,3 +3,21 @@ package httpapi
 // RunningOps returns the ids of the websocket operations of h whose
 // goroutine runs, on every socket, sorted.
 func RunningOps(h *Handler) []string { return h.ws.runningOps() }
+
+// SetFanoutWindow sets how many executed events each new group of
+// websocket subscriptions keeps, and returns a function that restores it.
+func SetFanoutWindow(h *Handler, n int) func() {
+	f := h.ws.fanout
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	old := f.window
+	f.window = n
+	return func() {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		f.window = old
+	}
+}
+
+// FanoutGroups returns how many groups of websocket subscriptions run.
+func FanoutGroups(h *Handler) int { return h.ws.fanout.count() }

@@ -22,12 +22,15 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/errcode"
 	coderws "github.com/coder/websocket"
+	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"itemsapi/auth"
+	"itemsapi/graph"
 	"itemsapi/internal/request"
 	"itemsapi/items"
 	"itemsapi/metrics"
+	"itemsapi/pubsub"
 )
 
 // GraphQL over websockets, in both protocols that clients speak:
@@ -47,7 +50,9 @@ import (
 //   - the socket's goroutine reads the client's messages in order, and
 //     parses, validates and dispatches each operation (for a subscription,
 //     its resolver opens the stream); the operation then runs on one
-//     goroutine of its own, which waits for results and sends them. It is
+//     goroutine of its own, which waits for results and sends them, except
+//     a subscription to the store's log, which needs none: its socket's
+//     pump sends what its group executed (fanout.go). It is
 //     counted (against Config.MaxSubscriptionsPerSocket, and in
 //     itemsapi_subscriptions_active) from its dispatch until that goroutine
 //     returns, whatever the client's ids say; a subscribe past the limit
@@ -65,10 +70,11 @@ import (
 //   - Shutdown drains: 503 to new upgrades, an error to new operations,
 //     1001 to each socket once its operations have ended, or at the end
 //     of the grace;
-//   - a message is written by the goroutine that has it to send, one at a
-//     time per socket, each within Config.WebsocketWriteTimeout: a client
-//     that does not read holds at most one message per operation, and is
-//     disconnected when a write times out. Nothing is queued.
+//   - a message is written by the goroutine that has it to send (the pump,
+//     for subscriptions to the log, several at once), one at a time per
+//     socket, each within Config.WebsocketWriteTimeout: a client that does
+//     not read holds at most one message per operation, or a pump's round,
+//     and is disconnected when a write times out. Nothing is queued.
 
 // Subprotocols of the two protocols. A client that names neither gets the
 // legacy one, as with gqlgen.
@@ -125,6 +131,8 @@ type websocketTransport struct {
 	inflight *inflight
 	// held counts the documents of running operations (nil: not).
 	held *heldDocs
+	// fanout groups the subscriptions to a log that share answers.
+	fanout *fanout
 
 	mu       sync.Mutex
 	sockets  map[*wsConn]struct{}
@@ -138,12 +146,14 @@ func newWebsocket(cfg Config, deps Deps, tokens *auth.Tokens, l *limiter, access
 	// Sockets watch their tokens: start the poll that tells them of
 	// revocations now, rather than with the first socket.
 	tokens.Changed()
-	return &websocketTransport{
+	t := &websocketTransport{
 		cfg: cfg, tokens: tokens, limiter: l, access: access, log: deps.Logger, metrics: deps.Metrics, inflight: f, held: held,
 		deliveries: items.NewGate(4 * runtime.GOMAXPROCS(0)),
 		sockets:    map[*wsConn]struct{}{},
 		drained:    make(chan struct{}),
 	}
+	t.fanout = newFanout(t)
+	return t
 }
 
 // Supports implements graphql.Transport: every upgrade request.
@@ -167,7 +177,8 @@ func (t *websocketTransport) Do(w http.ResponseWriter, r *http.Request, exec gra
 		return
 	}
 	defer t.unregister(c)
-	conn, err := coderws.Accept(w, r, &coderws.AcceptOptions{
+	cw := &corkWriter{ResponseWriter: w, timeout: t.cfg.WebsocketWriteTimeout}
+	conn, err := coderws.Accept(cw, r, &coderws.AcceptOptions{
 		Subprotocols:    []string{subprotocolTransportWS, subprotocolLegacy},
 		CompressionMode: coderws.CompressionDisabled,
 		OriginPatterns:  t.cfg.WebsocketOrigins,
@@ -177,6 +188,7 @@ func (t *websocketTransport) Do(w http.ResponseWriter, r *http.Request, exec gra
 	}
 	conn.SetReadLimit(wsReadLimit)
 	limitSendBuffer(r.Context())
+	c.cork = cw.conn
 	c.serve(conn)
 }
 
@@ -377,7 +389,16 @@ type wsConn struct {
 	lastPong  time.Time
 	// res is the reservation of bytes in flight of the message being
 	// handled; only the socket's goroutine uses it.
-	res        *reservation
+	res *reservation
+	// subs holds the operations that follow a log without a goroutine
+	// of their own (fanout.go); the pump sends their events, and uses
+	// the round buffers.
+	subs       []*wsOp
+	pumpState  atomic.Int32
+	roundSubs  []*wsOp
+	roundOut   []outgoing
+	frame      []byte          // under wmu
+	cork       *corkConn       // the connection, corked by send (nil: not hijacked through corkWriter)
 	readCtx    context.Context // the reads'; abort cancels it
 	stopRead   context.CancelFunc
 	changed    chan struct{} // closed and replaced as an operation returns
@@ -387,8 +408,11 @@ type wsConn struct {
 // wsOp is one operation of a socket.
 type wsOp struct {
 	id     string
+	idJ    []byte // id in JSON
 	cancel context.CancelFunc
 	pacer  *items.Pacer
+	// sub: it follows a log without a goroutine of its own (fanout.go).
+	sub *wsSub
 	// releaseDoc uncounts the document the operation keeps (heldDocs).
 	releaseDoc func()
 	// silenced: nothing more is sent for it. Set under wsConn.wmu, before
@@ -407,6 +431,14 @@ func (op *wsOp) setEnd(err error) {
 		op.endErr = err
 	}
 	op.mu.Unlock()
+}
+
+// idJSON returns the operation's id in JSON.
+func (op *wsOp) idJSON() []byte {
+	if op.idJ == nil {
+		op.idJ, _ = json.Marshal(op.id) // a string always marshals
+	}
+	return op.idJ
 }
 
 func (op *wsOp) end() error {
@@ -517,6 +549,7 @@ func (c *wsConn) finish() {
 	c.closing = true
 	c.mu.Unlock()
 	c.cancel()
+	c.kick() // the pump ends the subscriptions it runs
 	c.goroutines.Wait()
 	if !closing {
 		_ = c.conn.CloseNow() // the client closed it, or the connection broke
@@ -543,7 +576,13 @@ func (c *wsConn) closeWith(code coderws.StatusCode, reason string) {
 	conn, cancel := c.conn, c.cancel
 	c.mu.Unlock()
 	cancel()
-	go func() { _ = conn.Close(code, reason) }()
+	c.kick()
+	go func() {
+		if c.cork != nil {
+			c.cork.release()
+		}
+		_ = conn.Close(code, reason)
+	}()
 }
 
 // abort cuts the socket's connection, without a close handshake, even
@@ -813,7 +852,8 @@ func (c *wsConn) start(id string, payload json.RawMessage) verdict {
 		// Parsing reserves what it takes with the message's bytes.
 		ctx = context.WithValue(ctx, reservationKey{}, c.res)
 	}
-	ctx = graphql.StartOperationTrace(items.WithRequestID(ctx, reqID))
+	idCtx := items.WithRequestID(ctx, reqID) // what a subscription to a log keeps
+	ctx = graphql.StartOperationTrace(idCtx)
 	params.Headers = c.r.Header
 	params.ReadTime = graphql.TraceTiming{Start: received, End: graphql.Now()}
 	rc, errs := c.exec.CreateOperationContext(ctx, params)
@@ -868,8 +908,30 @@ func (c *wsConn) start(id string, payload json.RawMessage) verdict {
 	}
 	op.pacer = items.NewPacer()
 	ctx = items.WithPacer(items.WithSubscriptionEnd(graphql.WithOperationContext(ctx, rc), op.setEnd), op.pacer)
-	responses, ctx, panicked := c.dispatch(ctx, rc)
-	go c.run(ctx, op, rc, responses, panicked, ended, name, reqID, received)
+	if rc.Operation == nil || rc.Operation.Operation != ast.Subscription {
+		responses, ctx, panicked := c.dispatch(ctx, rc)
+		go c.run(ctx, op, rc, responses, panicked, ended, name, reqID, received)
+		return verdict{}
+	}
+	// A subscription is dispatched under a context that outlives the
+	// operation: when it follows a log, its stream may serve the other
+	// subscriptions of its group after it ends (fanout.go).
+	tap := &pubsub.Tap{}
+	dctx, dcancel := context.WithCancel(pubsub.WithTap(context.WithoutCancel(ctx), tap))
+	responses, dctx, panicked := c.dispatch(dctx, rc)
+	if panicked || tap.Log() == nil {
+		context.AfterFunc(ctx, dcancel)
+		go c.run(dctx, op, rc, responses, panicked, ended, name, reqID, received)
+		return verdict{}
+	}
+	// It keeps neither its dispatch nor its document's operation context:
+	// its group executes for it (a subscription to a log costs little).
+	x := executor{ctx: dctx, cancel: dcancel, feed: tap.Feed(), handler: responses, rc: rc}
+	key := c.subKey(rc, tap, graph.EventCallerIndependent(rc.Operation), op)
+	op.pacer = nil
+	c.follow(idCtx, op, key, x, tap.After(), func(panicked bool) {
+		c.finishOp(idCtx, op, panicked, ended, name, reqID, received)
+	})
 	return verdict{}
 }
 
@@ -944,6 +1006,9 @@ func (c *wsConn) stop(id string) {
 		c.wmu.Unlock()
 	}
 	op.cancel()
+	if op.sub != nil {
+		c.kick() // its pump ends it
+	}
 }
 
 // run is the goroutine of one operation: it sends the operation's
@@ -1160,6 +1225,12 @@ func (c *wsConn) writeLocked(msg []byte) error {
 func (c *wsConn) message(typ, id string, payload []byte) []byte {
 	idJSON, _ := json.Marshal(id) // a string always marshals
 	b := make([]byte, 0, len(`{"type":"","id":,"payload":}`)+len(typ)+len(idJSON)+len(payload))
+	return appendMessage(b, typ, idJSON, payload)
+}
+
+// appendMessage appends to b the message of type typ for the operation
+// whose id is idJSON in JSON, with payload when not nil.
+func appendMessage(b []byte, typ string, idJSON, payload []byte) []byte {
 	b = append(b, `{"type":"`...)
 	b = append(b, typ...)
 	b = append(b, `","id":`...)

@@ -65,6 +65,9 @@ type Log struct {
 	ending bool  // Shutdown was called: deliver up to stopAt, then end
 	stopAt int64 // head when Shutdown was called
 	closed bool  // Close was called: end now
+	// changed is closed, and replaced, by the next append, Shutdown or
+	// Close: what readers that pull (Read) wait on. Nil until asked for.
+	changed chan struct{}
 }
 
 // Options tune a Log; zero values take the defaults.
@@ -221,10 +224,49 @@ func (l *Log) Append(events ...items.Event) {
 		l.head = e.Pos
 		appended = true
 	}
+	if appended {
+		l.broadcast()
+	}
 	l.mu.Unlock()
 	if appended {
 		l.wakeUp()
 	}
+}
+
+// broadcast closes l.changed, if anyone asked for it. l.mu is held.
+func (l *Log) broadcast() {
+	if l.changed != nil {
+		close(l.changed)
+		l.changed = nil
+	}
+}
+
+// Changed returns a channel that is closed at the next append, Shutdown
+// or Close. A reader that pulls takes it before Read, and waits on it when
+// Read has nothing for it: nothing appended in between goes unnoticed.
+func (l *Log) Changed() <-chan struct{} {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.changed == nil {
+		l.changed = make(chan struct{})
+	}
+	return l.changed
+}
+
+// Read returns the events after pos, at most cap(buf) of them, appended
+// to buf[:0]: from memory, or a page from the store when pos is behind
+// the memory. It returns none while there are none yet (wait on Changed).
+// It fails with ErrTooSlow when pos is more than the maximum lag behind
+// the newest event, with items.ErrGoingAway once a shutting-down log has
+// given every event appended before Shutdown, and with an Unavailable
+// error once the log is closed. Read keeps no state: the caller's
+// position is the reader, and it needs no goroutine.
+func (l *Log) Read(ctx context.Context, pos int64, buf []items.Event) ([]items.Event, error) {
+	if cap(buf) == 0 {
+		buf = make([]items.Event, 0, page)
+	}
+	events, _, err := l.next(ctx, pos, buf[:0], nil)
+	return events, err
 }
 
 func (l *Log) wakeUp() {
@@ -268,6 +310,14 @@ func (l *Log) Follow(ctx context.Context, kind items.EventKind, after int64) (*i
 	}
 	l.mu.Unlock()
 
+	if t, ok := ctx.Value(tapKey{}).(*Tap); ok && t.log == nil {
+		// The transport reads the log itself (Read), and hands the
+		// items over: no goroutine here.
+		t.log, t.kind, t.after = l, kind, after
+		t.c = make(chan items.Item, 1)
+		return &items.Subscription{C: t.c, Err: func() error { return nil }}, nil
+	}
+
 	c := make(chan items.Item)
 	s := &subscription{}
 	pacer := items.JoinPacer(ctx)
@@ -283,6 +333,47 @@ func (l *Log) Follow(ctx context.Context, kind items.EventKind, after int64) (*i
 		close(c)
 	}()
 	return &items.Subscription{C: c, Err: s.Err}, nil
+}
+
+// Tap lets the transport that runs a subscription read the log itself,
+// with Read and Changed, from the subscription's position, rather than
+// through a goroutine that Follow starts: Follow called under a context
+// of WithTap records in the tap what it would have followed, and returns
+// a stream that the transport feeds (Feed) with the items it reads, one
+// at a time, as it executes them. Only the first Follow of a tap is
+// recorded; a later one is an ordinary subscription.
+type Tap struct {
+	log   *Log
+	kind  items.EventKind
+	after int64
+	c     chan items.Item
+}
+
+type tapKey struct{}
+
+// WithTap returns a copy of ctx under which Follow records its
+// subscription in t.
+func WithTap(ctx context.Context, t *Tap) context.Context {
+	return context.WithValue(ctx, tapKey{}, t)
+}
+
+// Log returns the log that Follow recorded, or nil when none was called.
+func (t *Tap) Log() *Log { return t.log }
+
+// Kind returns the kind of events that the subscription follows.
+func (t *Tap) Kind() items.EventKind { return t.kind }
+
+// After returns the position after which the subscription starts.
+func (t *Tap) After() int64 { return t.after }
+
+// Feed returns the subscription's stream, into which the transport sends
+// each item it executes; closing it ends the stream.
+func (t *Tap) Feed() chan<- items.Item { return t.c }
+
+// Matches reports whether an event of kind k is one that a subscription
+// to the events of kind gets: an event of kind 0 is an item added.
+func Matches(kind, k items.EventKind) bool {
+	return k == kind || k == 0 && kind == items.ItemAdded
 }
 
 type subscription struct{ err atomic.Pointer[error] }
@@ -317,7 +408,7 @@ func (l *Log) follow(ctx context.Context, c chan<- items.Item, pos int64, kind i
 			return err
 		}
 		for _, e := range events {
-			if k := e.Kind; k != kind && (k != 0 || kind != items.ItemAdded) {
+			if !Matches(kind, e.Kind) {
 				pos = e.Pos // an event of another kind: passed over
 				continue
 			}
@@ -336,14 +427,14 @@ func (l *Log) follow(ctx context.Context, c chan<- items.Item, pos int64, kind i
 }
 
 // next returns the events after pos, from the ring or the store; or, when
-// there are none yet, idle, with f waiting in l.idle for the waker. Its
-// caller holds a slot.
+// there are none yet, idle, with f (unless nil: a reader that pulls)
+// waiting in l.idle for the waker. A follower calling it holds a slot.
 func (l *Log) next(ctx context.Context, pos int64, buf []items.Event, f *follower) (_ []items.Event, idle bool, _ error) {
 	l.mu.Lock()
 	switch {
 	case pos >= l.head || l.ending && pos >= l.stopAt:
 		closed, ending := l.closed, l.ending
-		if !closed && !ending {
+		if !closed && !ending && f != nil {
 			l.idle = append(l.idle, f)
 		}
 		l.mu.Unlock()
@@ -379,9 +470,11 @@ func (l *Log) next(ctx context.Context, pos int64, buf []items.Event, f *followe
 	case len(events) == 0:
 		// The store has not caught up with what was appended (a reader
 		// of another connection, a replica): try again at the next event.
-		l.mu.Lock()
-		l.idle = append(l.idle, f)
-		l.mu.Unlock()
+		if f != nil {
+			l.mu.Lock()
+			l.idle = append(l.idle, f)
+			l.mu.Unlock()
+		}
 		return nil, true, nil
 	}
 	return l.stop(events), false, nil
@@ -410,6 +503,7 @@ func (l *Log) Shutdown() {
 		l.ending = true
 		l.stopAt = l.head
 	}
+	l.broadcast()
 	l.mu.Unlock()
 	l.wakeUp()
 }
@@ -424,6 +518,7 @@ func (l *Log) Close() {
 		return
 	}
 	l.closed = true
+	l.broadcast()
 	l.mu.Unlock()
 	l.wakeUp()
 }

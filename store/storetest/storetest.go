@@ -1148,6 +1148,18 @@ func testBrokerResume(t *testing.T, s items.Store, b items.Broker) {
 	if diff := cmp.Diff(want, Receive(t, sub, 1)); diff != "" {
 		t.Errorf("resumed after the newest: received items mismatch (-want +got):\n%s", diff)
 	}
+
+	// After an ID above every item's: from now, on every store (the next
+	// item's ID is below it, and it comes all the same).
+	above := want[0].ID + 1000
+	sub, err = b.Subscribe(t.Context(), above)
+	if err != nil {
+		t.Fatalf("Subscribe(after %d) = %v", above, err)
+	}
+	want = AddItems(t, s, "seven")
+	if diff := cmp.Diff(want, Receive(t, sub, 1)); diff != "" {
+		t.Errorf("resumed after %d, above every ID: received items mismatch (-want +got):\n%s", above, diff)
+	}
 }
 
 // testBrokerSlowSubscriber checks that a subscriber that reads nothing
