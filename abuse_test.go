@@ -1102,6 +1102,33 @@ func (w *abuseWS) next(t *testing.T, d time.Duration) abuseMessage {
 	}
 }
 
+// messages reads the socket from now on, as keepAlive does, and sends
+// every message but pings on the channel it returns.
+func (w *abuseWS) messages() <-chan abuseMessage {
+	c := make(chan abuseMessage, 64)
+	go func() {
+		for {
+			_, data, err := w.conn.Read(context.Background())
+			if err != nil {
+				return
+			}
+			var m abuseMessage
+			_ = json.Unmarshal(data, &m)
+			switch m.Type {
+			case "ping":
+				_ = w.conn.Write(context.Background(), websocket.MessageText, []byte(`{"type":"pong"}`))
+			case "ka":
+			default:
+				select {
+				case c <- m:
+				default: // nobody reads any more
+				}
+			}
+		}
+	}()
+	return c
+}
+
 func (w *abuseWS) expect(t *testing.T, typ, id string) {
 	t.Helper()
 	if m := w.next(t, abuseDeadline); m.Type != typ || m.ID != id {
@@ -1452,17 +1479,25 @@ func TestAbuseLargeSubscriptionDocuments(t *testing.T) {
 			payload, _ := json.Marshal(map[string]any{"query": doc})
 			w.send(t, fmt.Sprintf(`{"type":"subscribe","id":"%d","payload":%s}`, i, payload))
 		}
-		// Each refusal is an error message; what runs sends nothing.
-		// The socket handles messages in order: they all come before
-		// the answer to a ping sent after them.
-		w.send(t, `{"type":"ping"}`)
-		for m := w.next(t, time.Minute); m.Type != "pong"; m = w.next(t, time.Minute) {
-			if m.Type != "error" || !strings.Contains(string(m.Payload), "retry later") {
-				t.Fatalf("message %s %.200s, want only refusals", m.Type, m.Payload)
+		// Each refusal is an error message; what runs sends nothing. A
+		// subscribe may wait for memory before it is refused, so the
+		// messages are read until every subscription either runs or was
+		// refused.
+		msgs := w.messages()
+		want := (n + 1) * perSocket
+		deadline := time.After(abuseDeadline)
+		for int(a.active(t))+refused < want {
+			select {
+			case m := <-msgs:
+				if m.Type != "error" || !strings.Contains(string(m.Payload), "retry later") {
+					t.Fatalf("message %s %.200s, want only refusals", m.Type, m.Payload)
+				}
+				refused++
+			case <-time.After(100 * time.Millisecond):
+			case <-deadline:
+				t.Fatalf("%v running and %d refused, want %d in all", a.active(t), refused, want)
 			}
-			refused++
 		}
-		w.keepAlive()
 	}
 	running := a.active(t)
 	heap := abuseLiveHeap()
