@@ -429,12 +429,19 @@ func paramsFromJSON(body []byte) (*graphql.RawParams, *requestError) {
 	return p, nil
 }
 
-// badBody says what is wrong with a body that json.Unmarshal refused.
+// badBody says what is wrong with a body that json.Unmarshal refused,
+// read again by a Decoder into an object of raw fields: a value that is
+// not an object (null aside) does not decode into one.
 func badBody(body []byte) *requestError {
-	var v any
+	var v struct {
+		Query         json.RawMessage `json:"query"`
+		OperationName json.RawMessage `json:"operationName"`
+		Variables     json.RawMessage `json:"variables"`
+		Extensions    json.RawMessage `json:"extensions"`
+		DocumentID    json.RawMessage `json:"documentId"`
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	if err := dec.Decode(&v); err != nil || v == nil {
+	if err := dec.Decode(&v); err != nil {
 		if len(bytes.TrimSpace(body)) > 0 && body[0] != '{' {
 			return &requestError{http.StatusBadRequest, "the request body must be a JSON object with a query"}
 		}
@@ -442,9 +449,6 @@ func badBody(body []byte) *requestError {
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return &requestError{http.StatusBadRequest, "the request body has data after its JSON object"}
-	}
-	if _, ok := v.(map[string]any); !ok {
-		return &requestError{http.StatusBadRequest, "the request body must be a JSON object with a query"}
 	}
 	return &requestError{http.StatusBadRequest, "the request body is not valid JSON"}
 }
