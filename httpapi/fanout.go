@@ -58,6 +58,12 @@ const groupWindow = 1024
 // subscription in one round, before it turns to the others.
 const pumpBudget = 64
 
+// roundBytes is about how many bytes of payloads a socket's round takes
+// (the last event may pass it): what one write sends (corkMax). A socket
+// whose client reads slowly or not at all then holds one round's worth,
+// not pumpBudget events of each of its subscriptions.
+const roundBytes = corkMax
+
 // fanout keeps the groups of a transport's websocket subscriptions.
 type fanout struct {
 	t      *websocketTransport
@@ -425,9 +431,22 @@ func (c *wsConn) pumpRound() {
 	c.mu.Unlock()
 	out := c.roundOut[:0]
 	var done []ended
-	for _, op := range subs {
+	// Rounds start at a different subscription each time, so that those
+	// at the end get their turn when rounds end at roundBytes.
+	first := 0
+	if len(subs) > 0 {
+		first = int(c.rounds % uint64(len(subs)))
+	}
+	c.rounds++
+	taken := 0
+	for k := range subs {
+		op := subs[(first+k)%len(subs)]
+		if taken >= roundBytes {
+			c.kick() // the rest next round
+			break
+		}
 		var end, panicked, more bool
-		out, end, panicked, more = c.serve1(op, out)
+		out, end, panicked, more = c.serve1(op, out, &taken)
 		if end {
 			done = append(done, ended{op, panicked})
 		}
@@ -444,11 +463,12 @@ func (c *wsConn) pumpRound() {
 	c.roundSubs, c.roundOut = subs[:0], out[:0]
 }
 
-// serve1 appends to out what op has to send, up to pumpBudget events:
+// serve1 appends to out what op has to send, up to pumpBudget events or
+// until *taken, the bytes of the round's payloads, reaches roundBytes:
 // from its group's window, or read from the log and executed. It reports
 // whether op has ended (op.setEnd has its reason), panicked, and whether
 // it has more to send.
-func (c *wsConn) serve1(op *wsOp, out []outgoing) (_ []outgoing, end, panicked, more bool) {
+func (c *wsConn) serve1(op *wsOp, out []outgoing, taken *int) (_ []outgoing, end, panicked, more bool) {
 	s := op.sub
 	if s.ctx.Err() != nil {
 		return out, true, false, false
@@ -466,9 +486,10 @@ func (c *wsConn) serve1(op *wsOp, out []outgoing) (_ []outgoing, end, panicked, 
 				continue
 			}
 			i := sort.Search(g.n, func(i int) bool { return g.at(i).pos > s.pos })
-			for ; i < g.n && budget > 0; i++ {
+			for ; i < g.n && budget > 0 && *taken < roundBytes; i++ {
 				e := g.at(i)
 				out = append(out, outgoing{op, e.payload})
+				*taken += len(e.payload)
 				s.pos = e.pos
 				budget--
 			}
@@ -485,7 +506,7 @@ func (c *wsConn) serve1(op *wsOp, out []outgoing) (_ []outgoing, end, panicked, 
 			}
 			return out, false, false, false
 		}
-		if budget <= 0 {
+		if budget <= 0 || *taken >= roundBytes {
 			return out, false, false, true
 		}
 		changed := g.log.Changed()
@@ -521,8 +542,12 @@ func (c *wsConn) serve1(op *wsOp, out []outgoing) (_ []outgoing, end, panicked, 
 				return out, true, false, false // ended
 			}
 			out = append(out, outgoing{op, payload})
+			*taken += len(payload)
 			s.pos = e.Pos
 			budget--
+			if *taken >= roundBytes {
+				break
+			}
 		}
 		clear(events)
 	}

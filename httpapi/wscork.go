@@ -15,8 +15,10 @@ import (
 // a few of corkMax bytes.
 
 // corkMax is how many bytes a corked connection holds before it writes
-// them.
-const corkMax = 64 << 10
+// them: half of a socket's kernel send buffer (32 KiB), enough for one
+// system call to carry many messages, and little to hold for a client
+// that reads nothing.
+const corkMax = 16 << 10
 
 // corkWriter is the ResponseWriter given to the websocket library's
 // Accept: its Hijack hands the library a corkConn.

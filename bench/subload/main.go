@@ -23,6 +23,7 @@ import (
 	"net/http"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -49,6 +50,7 @@ func main() {
 	// Open the sockets 50 at a time: the server closes a socket that
 	// answers no ping for 20 s, and these never read one, so the window
 	// must end within 20 s of the first.
+	began := time.Now()
 	conns := make([]*websocket.Conn, *sockets)
 	wsURL := "ws" + strings.TrimPrefix(*url, "http")
 	var dial sync.WaitGroup
@@ -65,7 +67,8 @@ func main() {
 		})
 	}
 	dial.Wait()
-	fmt.Printf("sockets %d × subscriptions %d open; server RSS %s\n", *sockets, *subs, rss(*pid))
+	fmt.Printf("sockets %d × subscriptions %d open after %v; server RSS %s\n",
+		*sockets, *subs, time.Since(began).Round(time.Millisecond), rss(*pid))
 
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: *writers}}
 	var added atomic.Int64
@@ -106,12 +109,21 @@ func main() {
 	openAtStart := gauge(*url, "itemsapi_websocket_connections")
 	measuring.Store(true)
 	t0 := time.Now()
-	time.Sleep(*window)
+	// The least number of sockets open during the window, sampled: the
+	// figure is with them open only if none was closed before its end.
+	fewest := openAtStart
+	for time.Since(t0) < *window {
+		time.Sleep(min(250*time.Millisecond, *window-time.Since(t0)))
+		if n := gauge(*url, "itemsapi_websocket_connections"); number(n) < number(fewest) {
+			fewest = n
+		}
+	}
 	measuring.Store(false)
 	n := added.Load() - from
 	elapsed := time.Since(t0)
-	fmt.Printf("websockets open at the window's start: %s, at its end: %s; subscriptions at its end: %s\n",
-		openAtStart, gauge(*url, "itemsapi_websocket_connections"), gauge(*url, "itemsapi_subscriptions_active"))
+	fmt.Printf("websockets open at the window's start: %s, fewest during it: %s, at its end: %s (%v after the first was opened); subscriptions at its end: %s\n",
+		openAtStart, fewest, gauge(*url, "itemsapi_websocket_connections"), time.Since(began).Round(time.Millisecond),
+		gauge(*url, "itemsapi_subscriptions_active"))
 	close(stop)
 	wg.Wait()
 
@@ -179,6 +191,15 @@ func addItem(ctx context.Context, client *http.Client, url, token, name string) 
 
 // gauge returns the value of a metric without labels that the server at
 // url (its /graphql) serves on /metrics.
+// number is a gauge's value as a number; -1 when it is not one.
+func number(v string) float64 {
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil {
+		return -1
+	}
+	return f
+}
+
 func gauge(url, name string) string {
 	resp, err := http.Get(strings.TrimSuffix(url, "/graphql") + "/metrics")
 	if err != nil {
