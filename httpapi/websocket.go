@@ -397,7 +397,7 @@ type wsConn struct {
 	pumpState  atomic.Int32
 	roundSubs  []*wsOp
 	roundOut   []outgoing
-	rounds     uint64 // rounds run, to rotate where a round starts
+	rounds     uint64          // rounds run, to rotate where a round starts
 	frame      []byte          // under wmu
 	cork       *corkConn       // the connection, corked by send (nil: not hijacked through corkWriter)
 	readCtx    context.Context // the reads'; abort cancels it
