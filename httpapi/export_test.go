@@ -21,3 +21,18 @@ func SetFanoutWindow(h *Handler, n int) func() {
 
 // FanoutGroups returns how many groups of websocket subscriptions run.
 func FanoutGroups(h *Handler) int { return h.ws.fanout.count() }
+
+// CorkedSockets returns how many websockets h has open, and how many of
+// them write through a corkConn.
+func CorkedSockets(h *Handler) (open, corked int) {
+	t := h.ws
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for c := range t.sockets {
+		open++
+		if c.cork != nil {
+			corked++
+		}
+	}
+	return open, corked
+}

@@ -420,3 +420,17 @@ func TestSubscriptionGroupsClientThatDoesNotRead(t *testing.T) {
 	waitRunning(t, h, nil)
 	waitGoroutines(t, baseline)
 }
+
+// TestWebsocketCorked checks that a websocket, on either protocol, writes
+// through the corkConn that the record's writer hands the websocket
+// library when it hijacks the connection, so that a pump's messages leave
+// in few writes.
+func TestWebsocketCorked(t *testing.T) {
+	ts, h := newWSServer(t, httpapi.DefaultConfig(), nil, nil)
+	for _, legacy := range []bool{false, true} {
+		dialFan(t, ts, legacy).sync(t)
+	}
+	if open, corked := httpapi.CorkedSockets(h); open != 2 || corked != 2 {
+		t.Errorf("%d open websockets, %d of them corked; want 2 and 2", open, corked)
+	}
+}

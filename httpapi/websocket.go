@@ -177,8 +177,13 @@ func (t *websocketTransport) Do(w http.ResponseWriter, r *http.Request, exec gra
 		return
 	}
 	defer t.unregister(c)
-	cw := &corkWriter{ResponseWriter: w, timeout: t.cfg.WebsocketWriteTimeout}
-	conn, err := coderws.Accept(cw, r, &coderws.AcceptOptions{
+	// The record's writer hands the library a corkConn when it hijacks.
+	rec, w, _ := request.Of(w, r)
+	rec.OnHijack(func(conn net.Conn) net.Conn {
+		c.cork = &corkConn{Conn: conn, timeout: t.cfg.WebsocketWriteTimeout}
+		return c.cork
+	})
+	conn, err := coderws.Accept(w, r, &coderws.AcceptOptions{
 		Subprotocols:    []string{subprotocolTransportWS, subprotocolLegacy},
 		CompressionMode: coderws.CompressionDisabled,
 		OriginPatterns:  t.cfg.WebsocketOrigins,
@@ -188,7 +193,6 @@ func (t *websocketTransport) Do(w http.ResponseWriter, r *http.Request, exec gra
 	}
 	conn.SetReadLimit(wsReadLimit)
 	limitSendBuffer(r.Context())
-	c.cork = cw.conn
 	c.serve(conn)
 }
 
@@ -399,7 +403,7 @@ type wsConn struct {
 	roundOut   []outgoing
 	rounds     uint64          // rounds run, to rotate where a round starts
 	frame      []byte          // under wmu
-	cork       *corkConn       // the connection, corked by send (nil: not hijacked through corkWriter)
+	cork       *corkConn       // the connection, corked by send (nil: not hijacked through the record's writer)
 	readCtx    context.Context // the reads'; abort cancels it
 	stopRead   context.CancelFunc
 	changed    chan struct{} // closed and replaced as an operation returns

@@ -1,9 +1,7 @@
 package httpapi
 
 import (
-	"bufio"
 	"net"
-	"net/http"
 	"sync"
 	"time"
 )
@@ -19,32 +17,6 @@ import (
 // system call to carry many messages, and little to hold for a client
 // that reads nothing.
 const corkMax = 16 << 10
-
-// corkWriter is the ResponseWriter given to the websocket library's
-// Accept: its Hijack hands the library a corkConn.
-type corkWriter struct {
-	http.ResponseWriter
-	timeout time.Duration // of a write of what was held
-	conn    *corkConn     // once hijacked
-}
-
-// Hijack implements http.Hijacker.
-func (w *corkWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	conn, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
-	if err != nil {
-		return nil, nil, err
-	}
-	if err := brw.Writer.Flush(); err != nil { // nothing should be left, but
-		conn.Close()
-		return nil, nil, err
-	}
-	w.conn = &corkConn{Conn: conn, timeout: w.timeout}
-	brw.Writer.Reset(w.conn)
-	return w.conn, brw, nil
-}
-
-// Unwrap lets http.ResponseController reach the writer below.
-func (w *corkWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // corkConn is a websocket's connection, which holds what is written while
 // it is corked and writes it when uncorked (or when corkMax bytes are

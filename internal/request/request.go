@@ -133,6 +133,12 @@ func (r *Record) OnUpgrade(f func()) {
 	r.w.upgraded = f
 }
 
+// OnHijack has wrap wrap the connection that a hijack of the answer hands
+// over (a websocket library's Accept hijacks it): the handler then reads
+// and writes through the net.Conn that wrap returns, and the hijack's
+// buffered writer writes to it too. A later call replaces wrap.
+func (r *Record) OnHijack(wrap func(net.Conn) net.Conn) { r.w.hijacked = wrap }
+
 // writer is the one response-writer wrapper: it notes the status and the
 // bytes of the answer, and keeps http.Flusher and http.Hijacker (streams
 // and websockets need them), and Unwrap for http.ResponseController.
@@ -141,6 +147,7 @@ type writer struct {
 	status   int // 0 until a final status (or 101) is written
 	bytes    int64
 	upgraded func()
+	hijacked func(net.Conn) net.Conn // see OnHijack
 }
 
 var (
@@ -200,9 +207,20 @@ func (w *writer) Flush() {
 }
 
 // Hijack implements http.Hijacker; it fails with http.ErrNotSupported
-// when the writer below cannot hijack.
-func (w *writer) Hijack() (c net.Conn, rw *bufio.ReadWriter, err error) {
-	return http.NewResponseController(w.ResponseWriter).Hijack()
+// when the writer below cannot hijack. The connection it returns is the
+// one OnHijack's function wraps, if the record has one.
+func (w *writer) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	conn, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
+	if err != nil || w.hijacked == nil {
+		return conn, brw, err
+	}
+	if err := brw.Writer.Flush(); err != nil { // nothing should be left, but
+		conn.Close()
+		return nil, nil, err
+	}
+	conn = w.hijacked(conn)
+	brw.Writer.Reset(conn)
+	return conn, brw, nil
 }
 
 // Unwrap returns the writer below, for http.ResponseController.

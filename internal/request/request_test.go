@@ -183,3 +183,54 @@ func TestNoToken(t *testing.T) {
 		t.Errorf("Status() = %d before an answer, want 0", rec.Status())
 	}
 }
+
+// wrappedConn is the net.Conn an OnHijack function returns in TestOnHijack.
+type wrappedConn struct {
+	net.Conn
+	writes int
+}
+
+func (c *wrappedConn) Write(p []byte) (int, error) {
+	c.writes++
+	return c.Conn.Write(p)
+}
+
+// TestOnHijack checks that the connection a hijack hands over is the one
+// the record's OnHijack function makes of net/http's, and that the
+// hijack's buffered writer writes through it too.
+func TestOnHijack(t *testing.T) {
+	ts := serve(t, func(rec *request.Record, w http.ResponseWriter, _ *http.Request) {
+		var wrapped *wrappedConn
+		rec.OnHijack(func(c net.Conn) net.Conn {
+			wrapped = &wrappedConn{Conn: c}
+			return wrapped
+		})
+		w.WriteHeader(http.StatusSwitchingProtocols)
+		conn, buf, err := w.(http.Hijacker).Hijack()
+		if err != nil {
+			t.Errorf("Hijack: %v", err)
+			return
+		}
+		defer conn.Close()
+		if wrapped == nil || conn != net.Conn(wrapped) {
+			t.Errorf("Hijack returned %T, want the OnHijack function's connection", conn)
+			return
+		}
+		_, _ = buf.WriteString("buffered, ")
+		_ = buf.Flush()
+		_, _ = io.WriteString(conn, "direct")
+		if wrapped.writes != 2 {
+			t.Errorf("%d writes through the wrapped connection, want 2", wrapped.writes)
+		}
+	})
+	conn, err := net.Dial("tcp", ts.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_, _ = io.WriteString(conn, "GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: test\r\n\r\n")
+	got, _ := io.ReadAll(conn)
+	if !strings.Contains(string(got), "101 Switching Protocols") || !strings.HasSuffix(string(got), "buffered, direct") {
+		t.Errorf("answer = %q, want a 101 and then the bytes written through the wrapped connection", got)
+	}
+}
