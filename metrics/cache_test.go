@@ -3,7 +3,6 @@ package metrics_test
 import (
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"itemsapi/internal/cache"
@@ -25,8 +24,6 @@ func TestCache(t *testing.T) {
 		"itemsapi_cache_hits_total":   1,
 		"itemsapi_cache_misses_total": 1,
 	} {
-		if diff := cmp.Diff(map[string]float64{"cache=query": want}, snapshot(t, reg, name)); diff != "" {
-			t.Errorf("%s (-want +got):\n%s", name, diff)
-		}
+		checkSnapshot(t, reg, name, map[string]float64{"cache=query": want})
 	}
 }

@@ -72,61 +72,40 @@ func New(reg *prometheus.Registry, opts ...Option) *Metrics {
 		reg = prometheus.NewRegistry()
 	}
 	m := &Metrics{
-		httpInFlight: prometheus.NewGauge(prometheus.GaugeOpts{
-			Namespace: namespace, Name: "http_requests_in_flight",
-			Help: "HTTP requests being served, websockets not included once upgraded.",
-		}),
-		httpRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: namespace, Name: "http_requests_total",
-			Help: "HTTP requests served, by method, route pattern (or other) and status class (2xx, 4xx, …).",
-		}, []string{"method", "path", "status"}),
-		httpDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Namespace: namespace, Name: "http_request_duration_seconds",
-			Help:    "Time to serve an HTTP request that was not upgraded to a websocket, by method and route pattern.",
-			Buckets: prometheus.DefBuckets,
-		}, []string{"method", "path"}),
-		websockets: prometheus.NewGauge(prometheus.GaugeOpts{
-			Namespace: namespace, Name: "websocket_connections",
-			Help: "Open websocket connections.",
-		}),
-		gqlRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: namespace, Name: "graphql_requests_total",
-			Help: "GraphQL operations requested, by operation name and type (query, mutation, subscription, or unknown when the document did not parse or validate).",
-		}, []string{"operation", "type"}),
-		gqlDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Namespace: namespace, Name: "graphql_request_duration_seconds",
-			Help:    "Time from the start of a GraphQL operation (parsing included) to its first response; for a subscription, to the start of its stream.",
-			Buckets: prometheus.DefBuckets,
-		}, []string{"operation", "type"}),
-		plans: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: namespace, Name: "graphql_plans_total",
-			Help: "GraphQL operations that compiled plans were asked to answer (gqlspec/plan), by outcome: compiled (a plan answered), fallback (a plan met an error and gqlgen's executor answered), unsupported (no plan: gqlgen's executor answered).",
-		}, []string{"outcome"}),
-		gqlErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: namespace, Name: "graphql_errors_total",
-			Help: "Errors in GraphQL responses, by extensions.code.",
-		}, []string{"code"}),
-		subscriptions: prometheus.NewGauge(prometheus.GaugeOpts{
-			Namespace: namespace, Name: "subscriptions_active",
-			Help: "GraphQL operations running: subscriptions whose stream has not ended, and every operation running on a websocket.",
-		}),
-		cacheHits: prometheus.NewCounter(prometheus.CounterOpts{
-			Namespace: namespace, Name: "graphql_response_cache_hits_total",
-			Help: "GraphQL queries answered from the response cache, without running.",
-		}),
-		trustedRefused: prometheus.NewCounter(prometheus.CounterOpts{
-			Namespace: namespace, Name: "trusted_documents_refused_total",
-			Help: "GraphQL documents refused because they are not among the trusted documents (--only-trusted-documents), or name a trusted document that does not exist.",
-		}),
-		storeDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Namespace: namespace, Name: "store_call_duration_seconds",
-			Help:    "Time a call to the store took, by method.",
-			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
-		}, []string{"method"}),
-		storeErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: namespace, Name: "store_errors_total",
-			Help: "Store calls that failed, by method; not found, unknown tokens and cancelled requests are not failures.",
-		}, []string{"method"}),
+		httpInFlight: newGauge("http_requests_in_flight",
+			"HTTP requests being served, websockets not included once upgraded."),
+		httpRequests: newCounterVec("http_requests_total",
+			"HTTP requests served, by method, route pattern (or other) and status class (2xx, 4xx, …).",
+			"method", "path", "status"),
+		httpDuration: newHistogramVec("http_request_duration_seconds",
+			"Time to serve an HTTP request that was not upgraded to a websocket, by method and route pattern.",
+			prometheus.DefBuckets, "method", "path"),
+		websockets: newGauge("websocket_connections",
+			"Open websocket connections."),
+		gqlRequests: newCounterVec("graphql_requests_total",
+			"GraphQL operations requested, by operation name and type (query, mutation, subscription, or unknown when the document did not parse or validate).",
+			"operation", "type"),
+		gqlDuration: newHistogramVec("graphql_request_duration_seconds",
+			"Time from the start of a GraphQL operation (parsing included) to its first response; for a subscription, to the start of its stream.",
+			prometheus.DefBuckets, "operation", "type"),
+		plans: newCounterVec("graphql_plans_total",
+			"GraphQL operations that compiled plans were asked to answer (gqlspec/plan), by outcome: compiled (a plan answered), fallback (a plan met an error and gqlgen's executor answered), unsupported (no plan: gqlgen's executor answered).",
+			"outcome"),
+		gqlErrors: newCounterVec("graphql_errors_total",
+			"Errors in GraphQL responses, by extensions.code.",
+			"code"),
+		subscriptions: newGauge("subscriptions_active",
+			"GraphQL operations running: subscriptions whose stream has not ended, and every operation running on a websocket."),
+		cacheHits: newCounter("graphql_response_cache_hits_total",
+			"GraphQL queries answered from the response cache, without running."),
+		trustedRefused: newCounter("trusted_documents_refused_total",
+			"GraphQL documents refused because they are not among the trusted documents (--only-trusted-documents), or name a trusted document that does not exist."),
+		storeDuration: newHistogramVec("store_call_duration_seconds",
+			"Time a call to the store took, by method.",
+			[]float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5}, "method"),
+		storeErrors: newCounterVec("store_errors_total",
+			"Store calls that failed, by method; not found, unknown tokens and cancelled requests are not failures.",
+			"method"),
 		names:  operationNames{max: DefaultMaxOperationNames},
 		caches: newCaches(),
 	}
@@ -160,6 +139,24 @@ func New(reg *prometheus.Registry, opts ...Option) *Metrics {
 		Registry:      reg,
 	}))
 	return m
+}
+
+// newGauge, newCounter, newCounterVec and newHistogramVec make a metric
+// of the service's namespace.
+func newGauge(name, help string) prometheus.Gauge {
+	return prometheus.NewGauge(prometheus.GaugeOpts{Namespace: namespace, Name: name, Help: help})
+}
+
+func newCounter(name, help string) prometheus.Counter {
+	return prometheus.NewCounter(prometheus.CounterOpts{Namespace: namespace, Name: name, Help: help})
+}
+
+func newCounterVec(name, help string, labels ...string) *prometheus.CounterVec {
+	return prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Name: name, Help: help}, labels)
+}
+
+func newHistogramVec(name, help string, buckets []float64, labels ...string) *prometheus.HistogramVec {
+	return prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: namespace, Name: name, Help: help, Buckets: buckets}, labels)
 }
 
 // Handler returns the handler of GET /metrics: every metric of the

@@ -73,6 +73,15 @@ func snapshot(t testing.TB, reg prometheus.Gatherer, name string) map[string]flo
 	return got
 }
 
+// checkSnapshot reports where the snapshot of name differs from want
+// (for a histogram, its sample counts).
+func checkSnapshot(t testing.TB, reg prometheus.Gatherer, name string, want map[string]float64) {
+	t.Helper()
+	if diff := cmp.Diff(want, snapshot(t, reg, name)); diff != "" {
+		t.Errorf("%s (-want +got):\n%s", name, diff)
+	}
+}
+
 // value returns the value of the series of name with no labels.
 func value(t testing.TB, reg prometheus.Gatherer, name string) float64 {
 	t.Helper()
@@ -193,21 +202,15 @@ func TestGraphQL(t *testing.T) {
 		"operation=other,type=unknown":      1,
 		"operation=Vars,type=query":         1,
 	}
-	if diff := cmp.Diff(wantRequests, snapshot(t, reg, "itemsapi_graphql_requests_total")); diff != "" {
-		t.Errorf("itemsapi_graphql_requests_total (-want +got):\n%s", diff)
-	}
-	if diff := cmp.Diff(wantRequests, snapshot(t, reg, "itemsapi_graphql_request_duration_seconds")); diff != "" {
-		t.Errorf("itemsapi_graphql_request_duration_seconds sample counts (-want +got):\n%s", diff)
-	}
+	checkSnapshot(t, reg, "itemsapi_graphql_requests_total", wantRequests)
+	checkSnapshot(t, reg, "itemsapi_graphql_request_duration_seconds", wantRequests)
 	wantErrors := map[string]float64{
 		"code=GRAPHQL_PARSE_FAILED":      3,
 		"code=GRAPHQL_VALIDATION_FAILED": 2,
 		"code=UNAUTHENTICATED":           3,
 		"code=other":                     1,
 	}
-	if diff := cmp.Diff(wantErrors, snapshot(t, reg, "itemsapi_graphql_errors_total")); diff != "" {
-		t.Errorf("itemsapi_graphql_errors_total (-want +got):\n%s", diff)
-	}
+	checkSnapshot(t, reg, "itemsapi_graphql_errors_total", wantErrors)
 }
 
 func TestOperationNames(t *testing.T) {
@@ -229,9 +232,7 @@ func TestOperationNames(t *testing.T) {
 			"operation=other,type=query":     5,
 			"operation=anonymous,type=query": 1,
 		}
-		if diff := cmp.Diff(want, snapshot(t, reg, "itemsapi_graphql_requests_total")); diff != "" {
-			t.Errorf("itemsapi_graphql_requests_total after %d names (-want +got):\n%s", n+5, diff)
-		}
+		checkSnapshot(t, reg, "itemsapi_graphql_requests_total", want)
 	})
 
 	tests := []struct {
@@ -252,9 +253,7 @@ func TestOperationNames(t *testing.T) {
 			t.Cleanup(ts.Close)
 			post(t, ts.URL, "", "query "+tc.name+" { items { totalCount } }")
 			want := map[string]float64{"operation=" + tc.want + ",type=query": 1}
-			if diff := cmp.Diff(want, snapshot(t, reg, "itemsapi_graphql_requests_total")); diff != "" {
-				t.Errorf("operation %q: itemsapi_graphql_requests_total (-want +got):\n%s", tc.name, diff)
-			}
+			checkSnapshot(t, reg, "itemsapi_graphql_requests_total", want)
 		})
 	}
 }
@@ -327,9 +326,7 @@ func TestMiddleware(t *testing.T) {
 		"method=POST,path=/fail,status=5xx":      1,
 		"method=POST,path=/abort,status=5xx":     1,
 	}
-	if diff := cmp.Diff(want, snapshot(t, reg, "itemsapi_http_requests_total")); diff != "" {
-		t.Errorf("itemsapi_http_requests_total (-want +got):\n%s", diff)
-	}
+	checkSnapshot(t, reg, "itemsapi_http_requests_total", want)
 	wantDurations := map[string]float64{
 		"method=GET,path=/items/{id}": 2,
 		"method=GET,path=other":       1,
@@ -337,9 +334,7 @@ func TestMiddleware(t *testing.T) {
 		"method=POST,path=/fail":      1,
 		"method=POST,path=/abort":     1,
 	}
-	if diff := cmp.Diff(wantDurations, snapshot(t, reg, "itemsapi_http_request_duration_seconds")); diff != "" {
-		t.Errorf("itemsapi_http_request_duration_seconds sample counts (-want +got):\n%s", diff)
-	}
+	checkSnapshot(t, reg, "itemsapi_http_request_duration_seconds", wantDurations)
 }
 
 // TestMiddlewareOutsideRouter checks that the route pattern is found when
@@ -352,9 +347,7 @@ func TestMiddlewareOutsideRouter(t *testing.T) {
 	rec := httptest.NewRecorder()
 	m.Middleware(r).ServeHTTP(rec, httptest.NewRequestWithContext(t.Context(), http.MethodGet, "/items/7", nil))
 	want := map[string]float64{"method=GET,path=/items/{id},status=2xx": 1}
-	if diff := cmp.Diff(want, snapshot(t, reg, "itemsapi_http_requests_total")); diff != "" {
-		t.Errorf("itemsapi_http_requests_total (-want +got):\n%s", diff)
-	}
+	checkSnapshot(t, reg, "itemsapi_http_requests_total", want)
 }
 
 // wsMessage is a message of the graphql-transport-ws protocol.
@@ -444,9 +437,7 @@ func TestSubscriptions(t *testing.T) {
 		waitFor(t, "no active subscription after the close", gauge("itemsapi_subscriptions_active", 0))
 
 		want := map[string]float64{"method=GET,path=/graphql,status=1xx": 1}
-		if diff := cmp.Diff(want, snapshot(t, reg, "itemsapi_http_requests_total")); diff != "" {
-			t.Errorf("itemsapi_http_requests_total (-want +got):\n%s", diff)
-		}
+		checkSnapshot(t, reg, "itemsapi_http_requests_total", want)
 		if got := snapshot(t, reg, "itemsapi_http_request_duration_seconds"); len(got) != 0 {
 			t.Errorf("itemsapi_http_request_duration_seconds = %v, want no websocket timed", got)
 		}
@@ -471,9 +462,7 @@ func TestSubscriptions(t *testing.T) {
 	})
 
 	want := map[string]float64{"operation=anonymous,type=subscription": 3}
-	if diff := cmp.Diff(want, snapshot(t, reg, "itemsapi_graphql_requests_total")); diff != "" {
-		t.Errorf("itemsapi_graphql_requests_total (-want +got):\n%s", diff)
-	}
+	checkSnapshot(t, reg, "itemsapi_graphql_requests_total", want)
 	if got := snapshot(t, reg, "itemsapi_graphql_errors_total"); len(got) != 0 {
 		t.Errorf("itemsapi_graphql_errors_total = %v, want none", got)
 	}
@@ -553,9 +542,7 @@ func TestStoreMethods(t *testing.T) {
 	for _, m := range []string{"Item", "Items", "CountItems", "AddItem", "Users", "UserByToken", "AddToken", "Ping", "Close"} {
 		want["method="+m] = 1
 	}
-	if diff := cmp.Diff(want, snapshot(t, reg, "itemsapi_store_call_duration_seconds")); diff != "" {
-		t.Errorf("itemsapi_store_call_duration_seconds sample counts (-want +got):\n%s", diff)
-	}
+	checkSnapshot(t, reg, "itemsapi_store_call_duration_seconds", want)
 	if got := snapshot(t, reg, "itemsapi_store_errors_total"); len(got) != 0 {
 		t.Errorf("itemsapi_store_errors_total = %v, want none", got)
 	}

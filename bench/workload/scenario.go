@@ -153,29 +153,21 @@ func (e *Expect) ByName(name, addPrefix string) (Scenario, error) {
 
 // List is the first page of items: items(first: 20) { nodes { id name } }.
 func (e *Expect) List() Scenario {
-	want := e.head[:min(PageSize, len(e.head))]
-	return Scenario{
-		Name:   NameList,
-		Bodies: []string{body(`query List { items(first: 20) { nodes { id name } } }`, nil)},
-		Check: func(_ int, resp []byte) error {
-			var data struct {
-				Items struct{ Nodes []wireItem }
-			}
-			if err := decode(resp, &data); err != nil {
-				return err
-			}
-			return sameItems(data.Items.Nodes, want, false)
-		},
-	}
+	return pageScenario(NameList, `query List { items(first: 20) { nodes { id name } } }`, e.head[:min(PageSize, len(e.head))])
 }
 
 // ListDesc is the last page of items, asked for first:
 // items(last: 20) { nodes { id name } }, oldest first within the page.
 func (e *Expect) ListDesc() Scenario {
-	want := e.tail
+	return pageScenario(NameListDesc, `query ListDesc { items(last: 20) { nodes { id name } } }`, e.tail)
+}
+
+// pageScenario is the scenario of query, which reads one page of items:
+// its nodes must be want, in order.
+func pageScenario(name, query string, want []Item) Scenario {
 	return Scenario{
-		Name:   NameListDesc,
-		Bodies: []string{body(`query ListDesc { items(last: 20) { nodes { id name } } }`, nil)},
+		Name:   name,
+		Bodies: []string{body(query, nil)},
 		Check: func(_ int, resp []byte) error {
 			var data struct {
 				Items struct{ Nodes []wireItem }

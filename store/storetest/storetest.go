@@ -408,17 +408,24 @@ func testItems(t *testing.T, s items.Store) {
 		{items.ItemQuery{Limit: items.MaxPageSize + 1}, ids},
 	}
 	for _, tt := range tests {
-		got, err := s.Items(ctx, tt.q)
-		if err != nil {
-			t.Errorf("Items(%+v) = %v", tt.q, err)
-			continue
-		}
-		if got == nil {
-			t.Errorf("Items(%+v) = nil, want a non-nil slice", tt.q)
-		}
-		if diff := cmp.Diff(tt.want, IDs(got)); diff != "" {
-			t.Errorf("Items(%+v) IDs mismatch (-want +got):\n%s", tt.q, diff)
-		}
+		checkItems(t, s, tt.q, IDs, tt.want)
+	}
+}
+
+// checkItems checks that s answers q with a page (not nil) whose IDs or
+// Names (key) are want.
+func checkItems[T any](t *testing.T, s items.Store, q items.ItemQuery, key func([]items.Item) []T, want []T) {
+	t.Helper()
+	got, err := s.Items(t.Context(), q)
+	if err != nil {
+		t.Errorf("Items(%+v) = %v", q, err)
+		return
+	}
+	if got == nil {
+		t.Errorf("Items(%+v) = nil, want a non-nil slice", q)
+	}
+	if diff := cmp.Diff(want, key(got)); diff != "" {
+		t.Errorf("Items(%+v) mismatch (-want +got):\n%s", q, diff)
 	}
 }
 
@@ -533,17 +540,7 @@ func testSearch(t *testing.T, s items.Store) {
 		{"a%b", []string{}},
 	}
 	for _, tt := range tests {
-		got, err := s.Items(ctx, items.ItemQuery{Search: tt.query, Limit: items.MaxPageSize + 1})
-		if err != nil {
-			t.Errorf("Items(Search %q) = %v", tt.query, err)
-			continue
-		}
-		if got == nil {
-			t.Errorf("Items(Search %q) = nil, want a non-nil slice", tt.query)
-		}
-		if diff := cmp.Diff(tt.want, Names(got)); diff != "" {
-			t.Errorf("Items(Search %q) names mismatch (-want +got):\n%s", tt.query, diff)
-		}
+		checkItems(t, s, items.ItemQuery{Search: tt.query, Limit: items.MaxPageSize + 1}, Names, tt.want)
 		n, err := s.CountItems(ctx, tt.query)
 		if err != nil || n != len(tt.want) {
 			t.Errorf("CountItems(%q) = %d, %v, want %d, nil", tt.query, n, err, len(tt.want))
