@@ -20,6 +20,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -155,26 +156,24 @@ func TestGraphQLOverHTTPAudit(t *testing.T) {
 	}
 }
 
-func TestApolloClient(t *testing.T) {
-	requireNode(t)
-	runScript(t, "apollo.mjs")
-}
-
-// TestApolloClientUserRoles: a user with an ADMIN and a USER token is one
-// User in Apollo's normalised cache, with one role, whichever token asks.
-func TestApolloClientUserRoles(t *testing.T) {
-	requireNode(t)
-	runScript(t, "apollo-roles.mjs")
-}
-
-func TestSubscriptions(t *testing.T) {
-	requireNode(t)
-	runScript(t, "subscriptions.mjs")
-}
-
-func TestIntrospection(t *testing.T) {
-	requireNode(t)
-	runScript(t, "introspection.mjs")
+// TestClients runs the client scripts that need a fresh server and node,
+// nothing else, each as a subtest named after it.
+func TestClients(t *testing.T) {
+	for _, script := range []string{
+		"apollo.mjs",
+		// A user with an ADMIN and a USER token is one User in Apollo's
+		// normalised cache, with one role, whichever token asks.
+		"apollo-roles.mjs",
+		"subscriptions.mjs",
+		"introspection.mjs",
+		"sse.mjs",            // graphql-sse, in both modes
+		"apollo-streams.mjs", // Apollo Client's multipart subscriptions and @defer
+	} {
+		t.Run(strings.TrimSuffix(script, ".mjs"), func(t *testing.T) {
+			requireNode(t)
+			runScript(t, script)
+		})
+	}
 }
 
 func TestGraphiQLInBrowser(t *testing.T) {
@@ -194,20 +193,10 @@ func TestGraphiQLInBrowser(t *testing.T) {
 // browser's EventSource, Apollo Client's multipart subscriptions and
 // @defer, and trusted documents from a manifest made by the real tool.
 
-func TestGraphQLSSE(t *testing.T) {
-	requireNode(t)
-	runScript(t, "sse.mjs")
-}
-
 func TestEventSourceInBrowser(t *testing.T) {
 	requireNode(t)
 	requireChromium(t)
 	runScript(t, "eventsource.mjs", "CHROMIUM="+chromium)
-}
-
-func TestApolloClientStreams(t *testing.T) {
-	requireNode(t)
-	runScript(t, "apollo-streams.mjs")
 }
 
 // TestTrustedDocuments makes the manifest as a client's build would, with

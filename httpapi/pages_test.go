@@ -54,46 +54,45 @@ func TestPagesBothWays(t *testing.T) {
 		ts.post(t, "", q, vars).decode(t, &out)
 		return out.Items
 	}
-	for order, want := range all {
-		// Forward by 2.
+	// walk pages through order forward by 2, or backward by 3 from the
+	// end, checking the page flags at every step, and returns the names
+	// in order.
+	walk := func(order string, backward bool, want []string) []string {
+		t.Helper()
+		dir, args, cursorVar := "forward", "first: 2, after: $after", "after"
+		ahead, behind := "hasNextPage", "hasPreviousPage"
+		if backward {
+			dir, args, cursorVar = "backward", "last: 3, before: $before", "before"
+			ahead, behind = behind, ahead
+		}
 		var got []string
 		cursor := ""
 		for i := 0; ; i++ {
-			c := page(order, "first: 2, after: $after", map[string]any{"after": cursor})
-			got = append(got, c.names()...)
-			if c.PageInfo.HasPreviousPage != (i > 0) {
-				t.Errorf("%s forward page %d: hasPreviousPage = %v", order, i, c.PageInfo.HasPreviousPage)
+			c := page(order, args, map[string]any{cursorVar: cursor})
+			hasAhead, hasBehind, next := c.PageInfo.HasNextPage, c.PageInfo.HasPreviousPage, c.PageInfo.EndCursor
+			if backward {
+				got = append(c.names(), got...)
+				hasAhead, hasBehind, next = hasBehind, hasAhead, c.PageInfo.StartCursor
+			} else {
+				got = append(got, c.names()...)
 			}
-			if c.PageInfo.HasNextPage != (len(got) < len(want)) {
-				t.Errorf("%s forward page %d: hasNextPage = %v after %d of %d", order, i, c.PageInfo.HasNextPage, len(got), len(want))
+			if hasBehind != (i > 0) {
+				t.Errorf("%s %s page %d: %s = %v", order, dir, i, behind, hasBehind)
 			}
-			if !c.PageInfo.HasNextPage {
-				break
+			if hasAhead != (len(got) < len(want)) {
+				t.Errorf("%s %s page %d: %s = %v after %d of %d", order, dir, i, ahead, hasAhead, len(got), len(want))
 			}
-			cursor = *c.PageInfo.EndCursor
+			if !hasAhead {
+				return got
+			}
+			cursor = *next
 		}
-		if !slices.Equal(got, want) {
-			t.Errorf("%s forward = %q, want %q", order, got, want)
-		}
-		// Backward by 3, from the end.
-		got = nil
-		cursor = ""
-		for i := 0; ; i++ {
-			c := page(order, "last: 3, before: $before", map[string]any{"before": cursor})
-			got = append(c.names(), got...)
-			if c.PageInfo.HasNextPage != (i > 0) {
-				t.Errorf("%s backward page %d: hasNextPage = %v", order, i, c.PageInfo.HasNextPage)
+	}
+	for order, want := range all {
+		for _, backward := range []bool{false, true} {
+			if got := walk(order, backward, want); !slices.Equal(got, want) {
+				t.Errorf("%s backward=%v: names = %q, want %q", order, backward, got, want)
 			}
-			if c.PageInfo.HasPreviousPage != (len(got) < len(want)) {
-				t.Errorf("%s backward page %d: hasPreviousPage = %v after %d of %d", order, i, c.PageInfo.HasPreviousPage, len(got), len(want))
-			}
-			if !c.PageInfo.HasPreviousPage {
-				break
-			}
-			cursor = *c.PageInfo.StartCursor
-		}
-		if !slices.Equal(got, want) {
-			t.Errorf("%s backward = %q, want %q", order, got, want)
 		}
 	}
 

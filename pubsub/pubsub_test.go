@@ -15,6 +15,7 @@ import (
 
 	"itemsapi/items"
 	"itemsapi/pubsub"
+	"itemsapi/store/storetest"
 )
 
 const timeout = 10 * time.Second
@@ -83,47 +84,12 @@ func subscribe(t *testing.T, ctx context.Context, l *pubsub.Log, after int64) *i
 	return sub
 }
 
-// receive reads n items of sub.
-func receive(t *testing.T, sub *items.Subscription, n int) []items.Item {
-	t.Helper()
-	got := make([]items.Item, 0, n)
-	for len(got) < n {
-		select {
-		case it, ok := <-sub.C:
-			if !ok {
-				t.Fatalf("subscription ended after %d items of %d: %v", len(got), n, sub.Err())
-			}
-			got = append(got, it)
-		case <-time.After(timeout):
-			t.Fatalf("received %d items of %d within %v", len(got), n, timeout)
-		}
-	}
-	return got
-}
-
-// drain reads sub until it ends and returns what it read and why it ended.
-func drain(t *testing.T, sub *items.Subscription) ([]items.Item, error) {
-	t.Helper()
-	var got []items.Item
-	for {
-		select {
-		case it, ok := <-sub.C:
-			if !ok {
-				return got, sub.Err()
-			}
-			got = append(got, it)
-		case <-time.After(timeout):
-			t.Fatalf("subscription did not end within %v", timeout)
-		}
-	}
-}
-
 func TestOrderAndFanOut(t *testing.T) {
 	s, l := newLog(t, 8)
 	subs := []*items.Subscription{subscribe(t, t.Context(), l, items.FromNow), subscribe(t, t.Context(), l, items.FromNow)}
 	want := appendRange(s, l, 1, 100)
 	for i, sub := range subs {
-		if diff := cmp.Diff(want, receive(t, sub, len(want))); diff != "" {
+		if diff := cmp.Diff(want, storetest.Receive(t, sub, len(want))); diff != "" {
 			t.Errorf("subscriber %d (-want +got):\n%s", i, diff)
 		}
 	}
@@ -134,7 +100,7 @@ func TestFromNowSkipsEarlierEvents(t *testing.T) {
 	appendRange(s, l, 1, 5)
 	sub := subscribe(t, t.Context(), l, items.FromNow)
 	want := appendRange(s, l, 6, 7)
-	if diff := cmp.Diff(want, receive(t, sub, 2)); diff != "" {
+	if diff := cmp.Diff(want, storetest.Receive(t, sub, 2)); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
 }
@@ -143,14 +109,14 @@ func TestResumeAfterReadsTheStore(t *testing.T) {
 	s, l := newLog(t, 4)
 	all := appendRange(s, l, 1, 50) // the ring keeps 47..50
 	sub := subscribe(t, t.Context(), l, 10)
-	if diff := cmp.Diff(all[10:], receive(t, sub, 40)); diff != "" {
+	if diff := cmp.Diff(all[10:], storetest.Receive(t, sub, 40)); diff != "" {
 		t.Errorf("resumed after 10 (-want +got):\n%s", diff)
 	}
 	if s.readCount() == 0 {
 		t.Errorf("the store was never read, though the ring holds only the last 4 events")
 	}
 	more := appendRange(s, l, 51, 52)
-	if diff := cmp.Diff(more, receive(t, sub, 2)); diff != "" {
+	if diff := cmp.Diff(more, storetest.Receive(t, sub, 2)); diff != "" {
 		t.Errorf("after catching up (-want +got):\n%s", diff)
 	}
 }
@@ -173,7 +139,7 @@ func TestResumeAfterTheHeadWaits(t *testing.T) {
 	appendRange(s, l, 1, 3)
 	sub := subscribe(t, t.Context(), l, 5)
 	want := appendRange(s, l, 4, 7)
-	if diff := cmp.Diff(want[2:], receive(t, sub, 2)); diff != "" {
+	if diff := cmp.Diff(want[2:], storetest.Receive(t, sub, 2)); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
 }
@@ -189,9 +155,9 @@ func TestSlowSubscriberHoldsUpNobody(t *testing.T) {
 	for from := int64(1); from <= 10_000; from += 100 {
 		batch := appendRange(s, l, from, from+99) // never waits for slow
 		want = append(want, batch...)
-		receive(t, fast, len(batch))
+		storetest.Receive(t, fast, len(batch))
 	}
-	if diff := cmp.Diff(want, receive(t, slow, len(want))); diff != "" {
+	if diff := cmp.Diff(want, storetest.Receive(t, slow, len(want))); diff != "" {
 		t.Errorf("slow subscriber (-want +got):\n%s", diff)
 	}
 }
@@ -205,11 +171,11 @@ func TestGapsInPositions(t *testing.T) {
 		l.Append(event(p))
 		want = append(want, event(p).Item)
 	}
-	if diff := cmp.Diff(want, receive(t, sub, len(want))); diff != "" {
+	if diff := cmp.Diff(want, storetest.Receive(t, sub, len(want))); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
 	late := subscribe(t, t.Context(), l, 4)
-	if diff := cmp.Diff(want[2:], receive(t, late, len(want)-2)); diff != "" {
+	if diff := cmp.Diff(want[2:], storetest.Receive(t, late, len(want)-2)); diff != "" {
 		t.Errorf("resumed after 4 (-want +got):\n%s", diff)
 	}
 }
@@ -220,7 +186,7 @@ func TestAppendIgnoresWhatItHasSeen(t *testing.T) {
 	want := appendRange(s, l, 1, 3)
 	l.Append(event(2), event(3)) // a reader that saw them twice
 	want = append(want, appendRange(s, l, 4, 4)...)
-	if diff := cmp.Diff(want, receive(t, sub, 4)); diff != "" {
+	if diff := cmp.Diff(want, storetest.Receive(t, sub, 4)); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
 }
@@ -230,7 +196,7 @@ func TestCancelEndsWithoutError(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	sub := subscribe(t, ctx, l, items.FromNow)
 	cancel()
-	if got, err := drain(t, sub); len(got) != 0 || err != nil {
+	if got, err := storetest.WaitEnd(t, sub); len(got) != 0 || err != nil {
 		t.Errorf("after cancel: %v, %v; want nothing and nil", got, err)
 	}
 	waitSubscribers(t, l, 0)
@@ -244,7 +210,7 @@ func TestShutdownDeliversWhatWasAppended(t *testing.T) {
 	want := appendRange(s, l, 1, 20)
 	l.Shutdown()
 	appendRange(s, l, 21, 22) // after the shutdown began: not delivered
-	got, err := drain(t, behind)
+	got, err := storetest.WaitEnd(t, behind)
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("delivered before the end (-want +got):\n%s", diff)
 	}
@@ -264,7 +230,7 @@ func TestCloseEndsNow(t *testing.T) {
 	sub := subscribe(t, t.Context(), l, items.FromNow)
 	appendRange(s, l, 1, 3)
 	l.Close()
-	_, err := drain(t, sub)
+	_, err := storetest.WaitEnd(t, sub)
 	if items.ErrorCode(err) != items.Unavailable {
 		t.Errorf("Err() = %v, want code Unavailable", err)
 	}
@@ -279,7 +245,7 @@ func TestTooFarBehindIsDropped(t *testing.T) {
 	t.Cleanup(l.Close)
 	sub := subscribe(t, t.Context(), l, items.FromNow)
 	appendRange(s, l, 1, 30)
-	_, err := drain(t, sub)
+	_, err := storetest.WaitEnd(t, sub)
 	if !errors.Is(err, pubsub.ErrTooSlow) {
 		t.Errorf("Err() = %v, want ErrTooSlow", err)
 	}
@@ -336,7 +302,7 @@ func TestModel(t *testing.T) {
 					sb := subs[rng.IntN(len(subs))]
 					i := sort.Search(len(all), func(i int) bool { return all[i].Pos > sb.pos })
 					want := all[i:min(len(all), i+rng.IntN(50))]
-					got := receive(t, sb.sub, len(want))
+					got := storetest.Receive(t, sb.sub, len(want))
 					for j := range want {
 						if got[j].ID != want[j].Pos {
 							t.Fatalf("subscriber after %d: item %d = %d, want %d", sb.pos, j, got[j].ID, want[j].Pos)
