@@ -18,7 +18,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"io"
 	"log"
 	"net/http"
 	"os"
@@ -30,6 +29,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"itemsapi/bench/internal/probe"
 )
 
 func main() {
@@ -167,30 +168,9 @@ func openSubscriber(ctx context.Context, url string, subs int) (*websocket.Conn,
 }
 
 func addItem(ctx context.Context, client *http.Client, url, token, name string) error {
-	body := fmt.Sprintf(`{"query":"mutation { addItem(input: {name: \"%s\"}) { id } }"}`, name)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, strings.NewReader(body))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode != http.StatusOK || bytes.Contains(b, []byte(`"errors"`)) {
-		return fmt.Errorf("%d %s", resp.StatusCode, b)
-	}
-	return nil
+	return probe.Post(ctx, client, url, token, fmt.Sprintf(`{"query":"mutation { addItem(input: {name: \"%s\"}) { id } }"}`, name))
 }
 
-// gauge returns the value of a metric without labels that the server at
-// url (its /graphql) serves on /metrics.
 // number is a gauge's value as a number; -1 when it is not one.
 func number(v string) float64 {
 	f, err := strconv.ParseFloat(v, 64)
@@ -200,17 +180,15 @@ func number(v string) float64 {
 	return f
 }
 
+// gauge returns the value of a metric without labels that the server at
+// url (its /graphql) serves on /metrics.
 func gauge(url, name string) string {
-	resp, err := http.Get(strings.TrimSuffix(url, "/graphql") + "/metrics")
+	m, err := probe.Metrics(strings.TrimSuffix(url, "/graphql"))
 	if err != nil {
 		return err.Error()
 	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, name+" "); ok {
-			return v
-		}
+	if v, ok := m[name]; ok {
+		return v
 	}
 	return "?"
 }
@@ -220,14 +198,12 @@ func rss(pid int) string {
 	if pid == 0 {
 		return "(no -pid)"
 	}
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	st, err := probe.Status(pid)
 	if err != nil {
 		return err.Error()
 	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			return strings.TrimSpace(v)
-		}
+	if v, ok := st["VmRSS"]; ok {
+		return v
 	}
 	return "?"
 }

@@ -13,10 +13,9 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -31,6 +30,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"itemsapi/bench/internal/probe"
 )
 
 const token = "wsload-admin-token-0123456789"
@@ -39,17 +40,19 @@ const token = "wsload-admin-token-0123456789"
 // saves its heap and goroutine profiles under /tmp.
 var debugAddr string
 
+// save writes what url answers to file.
 func save(url, file string) error {
 	resp, err := http.Get(url)
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
+	f, err := os.Create(file)
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(file, b, 0o644)
+	_, err = io.Copy(f, resp.Body)
+	return errors.Join(err, f.Close())
 }
 
 func main() {
@@ -96,7 +99,7 @@ func run(server, scenario string, starts, sockets, subs, nItems int) error {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	s := &probe{pid: cmd.Process.Pid, base: base}
+	s := &target{pid: cmd.Process.Pid, base: base}
 	s.report("idle")
 	ctx := context.Background()
 	switch scenario {
@@ -108,7 +111,7 @@ func run(server, scenario string, starts, sockets, subs, nItems int) error {
 	return fmt.Errorf("unknown scenario %q", scenario)
 }
 
-func legacyStarts(ctx context.Context, s *probe, n int) error {
+func legacyStarts(ctx context.Context, s *target, n int) error {
 	conn, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(s.base, "http")+"/graphql",
 		&websocket.DialOptions{Subprotocols: []string{"graphql-ws"}})
 	if err != nil {
@@ -159,7 +162,7 @@ func legacyStarts(ctx context.Context, s *probe, n int) error {
 	return nil
 }
 
-func nonReading(ctx context.Context, s *probe, sockets, subs, nItems int) error {
+func nonReading(ctx context.Context, s *target, sockets, subs, nItems int) error {
 	url := "ws" + strings.TrimPrefix(s.base, "http") + "/graphql"
 	conns := make([]*websocket.Conn, 0, sockets)
 	defer func() {
@@ -243,20 +246,17 @@ func nonReading(ctx context.Context, s *probe, sockets, subs, nItems int) error 
 	return nil
 }
 
-// probe reads the server's figures.
-type probe struct {
+// target reads the figures of the server under test.
+type target struct {
 	pid  int
 	base string
 }
 
-func (s *probe) report(when string) {
-	status, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.pid))
+func (s *target) report(when string) {
+	status, _ := probe.Status(s.pid)
 	field := func(name string) string {
-		sc := bufio.NewScanner(bytes.NewReader(status))
-		for sc.Scan() {
-			if v, ok := strings.CutPrefix(sc.Text(), name+":"); ok {
-				return strings.TrimSpace(v)
-			}
+		if v, ok := status[name]; ok {
+			return v
 		}
 		return "?"
 	}
@@ -267,25 +267,16 @@ func (s *probe) report(when string) {
 		when+":", field("VmRSS"), field("VmHWM"), heap/(1<<20), stacks/(1<<20), m["go_goroutines"], m["itemsapi_subscriptions_active"], m["itemsapi_websocket_connections"])
 }
 
-func (s *probe) metrics() map[string]string {
-	out := map[string]string{}
-	resp, err := http.Get(s.base + "/metrics")
-	if err != nil {
-		return out
-	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		if f := strings.Fields(sc.Text()); len(f) == 2 && !strings.HasPrefix(f[0], "#") {
-			out[f[0]] = f[1]
-		}
-	}
-	return out
+// metrics returns the server's samples by series; none when it does not
+// answer.
+func (s *target) metrics() map[string]string {
+	m, _ := probe.Metrics(s.base)
+	return m
 }
 
 // settle waits until the goroutine count has not changed for 2 s (at
 // most 60 s).
-func (s *probe) settle() {
+func (s *target) settle() {
 	last, since := "", time.Now()
 	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(250 * time.Millisecond) {
 		g := s.metrics()["go_goroutines"] + "/" + s.metrics()["itemsapi_subscriptions_active"]
@@ -297,19 +288,7 @@ func (s *probe) settle() {
 	}
 }
 
-func (s *probe) addItem(name string) error {
+func (s *target) addItem(name string) error {
 	body, _ := json.Marshal(map[string]any{"query": `mutation($n: String!) { addItem(input: {name: $n}) { id } }`, "variables": map[string]any{"n": name}})
-	req, _ := http.NewRequest(http.MethodPost, s.base+"/graphql", bytes.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	_, _ = io.Copy(io.Discard, resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("addItem: %s", resp.Status)
-	}
-	return nil
+	return probe.Post(context.Background(), http.DefaultClient, s.base+"/graphql", token, string(body))
 }
