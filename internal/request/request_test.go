@@ -77,6 +77,16 @@ func TestHijack(t *testing.T) {
 		_, _ = buf.WriteString("raw bytes")
 		_ = buf.Flush()
 	})
+	got := upgrade(t, ts)
+	if !strings.Contains(got, "101 Switching Protocols") || !strings.HasSuffix(got, "raw bytes") {
+		t.Errorf("answer = %q, want a 101 and then the hijacked connection's bytes", got)
+	}
+}
+
+// upgrade sends ts a request to upgrade its connection, and returns all
+// that comes back until the server closes the connection.
+func upgrade(t *testing.T, ts *httptest.Server) string {
+	t.Helper()
 	conn, err := net.Dial("tcp", ts.Listener.Addr().String())
 	if err != nil {
 		t.Fatal(err)
@@ -84,9 +94,7 @@ func TestHijack(t *testing.T) {
 	defer conn.Close()
 	_, _ = io.WriteString(conn, "GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: test\r\n\r\n")
 	got, _ := io.ReadAll(conn)
-	if !strings.Contains(string(got), "101 Switching Protocols") || !strings.HasSuffix(string(got), "raw bytes") {
-		t.Errorf("answer = %q, want a 101 and then the hijacked connection's bytes", got)
-	}
+	return string(got)
 }
 
 func TestResponseController(t *testing.T) {
@@ -223,14 +231,8 @@ func TestOnHijack(t *testing.T) {
 			t.Errorf("%d writes through the wrapped connection, want 2", wrapped.writes)
 		}
 	})
-	conn, err := net.Dial("tcp", ts.Listener.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	_, _ = io.WriteString(conn, "GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: test\r\n\r\n")
-	got, _ := io.ReadAll(conn)
-	if !strings.Contains(string(got), "101 Switching Protocols") || !strings.HasSuffix(string(got), "buffered, direct") {
+	got := upgrade(t, ts)
+	if !strings.Contains(got, "101 Switching Protocols") || !strings.HasSuffix(got, "buffered, direct") {
 		t.Errorf("answer = %q, want a 101 and then the bytes written through the wrapped connection", got)
 	}
 }
