@@ -312,10 +312,7 @@ func TestSubscribeBoundary(t *testing.T) {
 	// Resuming after an unstamped item.
 	first := insertUnannounced(t, conn, "unstamped 1")
 	second := insertUnannounced(t, conn, "unstamped 2")
-	sub, err := s.Subscribe(t.Context(), first)
-	if err != nil {
-		t.Fatalf("Subscribe(after %d) = %v", first, err)
-	}
+	sub := storetest.Subscribe(t, s, first)
 	if got := storetest.IDs(storetest.Receive(t, sub, 1)); got[0] != second {
 		t.Errorf("Subscribe(after unstamped %d) received %v first, want %d", first, got, second)
 	}
@@ -362,10 +359,7 @@ func TestSubscribeBoundary(t *testing.T) {
 		log = append(log, a)
 		mu.Unlock()
 		called := clock.Add(1)
-		sub, err := s.Subscribe(t.Context(), items.FromNow)
-		if err != nil {
-			t.Fatalf("Subscribe() = %v", err)
-		}
+		sub := storetest.Subscribe(t, s, items.FromNow)
 		subs = append(subs, subscriber{sub, called, clock.Add(1)})
 	}
 	stop()
@@ -408,10 +402,7 @@ func TestShutdownDeliversUnstamped(t *testing.T) {
 		t.Fatalf("Open() = %v", err)
 	}
 	t.Cleanup(func() { s.Close() })
-	sub, err := s.Subscribe(t.Context(), items.FromNow)
-	if err != nil {
-		t.Fatalf("Subscribe() = %v", err)
-	}
+	sub := storetest.Subscribe(t, s, items.FromNow)
 	conn, err := pgx.Connect(t.Context(), u)
 	if err != nil {
 		t.Fatal(err)

@@ -15,6 +15,7 @@ import (
 	"itemsapi/internal/testserver"
 	"itemsapi/items"
 	"itemsapi/store/postgres"
+	"itemsapi/store/storetest"
 )
 
 // collector follows a store's items from now on, as a client would: when
@@ -28,10 +29,7 @@ type collector struct {
 func collect(t *testing.T, s *postgres.Store) *collector {
 	t.Helper()
 	c := &collector{}
-	sub, err := s.Subscribe(t.Context(), items.FromNow)
-	if err != nil {
-		t.Fatalf("Subscribe() = %v", err)
-	}
+	sub := storetest.Subscribe(t, s, items.FromNow)
 	go func() {
 		for {
 			for it := range sub.C {
@@ -49,6 +47,7 @@ func collect(t *testing.T, s *postgres.Store) *collector {
 			}
 			c.mu.Unlock()
 			retry := time.NewTicker(20 * time.Millisecond)
+			var err error
 			for sub, err = s.Subscribe(t.Context(), last); err != nil; sub, err = s.Subscribe(t.Context(), last) {
 				select {
 				case <-t.Context().Done():

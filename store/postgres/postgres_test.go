@@ -221,14 +221,8 @@ func TestCrossStoreDelivery(t *testing.T) {
 	t.Parallel()
 	u := newSchema(t)
 	a, b := open(t, u, nil), open(t, u, nil)
-	sub, err := a.Subscribe(t.Context(), items.FromNow)
-	if err != nil {
-		t.Fatalf("Subscribe() = %v", err)
-	}
-	subB, err := b.Subscribe(t.Context(), items.FromNow)
-	if err != nil {
-		t.Fatalf("Subscribe() = %v", err)
-	}
+	sub := storetest.Subscribe(t, a, items.FromNow)
+	subB := storetest.Subscribe(t, b, items.FromNow)
 	const writers, each = 4, 50
 	added := make([][]items.Item, writers)
 	var wg sync.WaitGroup
@@ -286,10 +280,7 @@ func TestListenerReconnect(t *testing.T) {
 	rec := newRecorder(t)
 	s := open(t, u, slog.New(rec))
 	other := open(t, u, nil)
-	sub, err := s.Subscribe(t.Context(), items.FromNow)
-	if err != nil {
-		t.Fatalf("Subscribe() = %v", err)
-	}
+	sub := storetest.Subscribe(t, s, items.FromNow)
 	want := storetest.AddItems(t, s, "before")
 	got := storetest.Receive(t, sub, 1)
 
@@ -340,10 +331,7 @@ func TestSweep(t *testing.T) {
 		t.Fatalf("Open() = %v", err)
 	}
 	t.Cleanup(func() { s.Close() })
-	sub, err := s.Subscribe(t.Context(), items.FromNow)
-	if err != nil {
-		t.Fatalf("Subscribe() = %v", err)
-	}
+	sub := storetest.Subscribe(t, s, items.FromNow)
 	conn, err := pgx.Connect(t.Context(), u)
 	if err != nil {
 		t.Fatalf("connect: %v", err)

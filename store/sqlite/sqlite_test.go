@@ -233,10 +233,7 @@ func TestConcurrentOpen(t *testing.T) {
 func TestImport(t *testing.T) {
 	ctx := t.Context()
 	s := open(t, filepath.Join(t.TempDir(), "items.db"))
-	sub, err := s.Subscribe(ctx, items.FromNow)
-	if err != nil {
-		t.Fatalf("Subscribe() = %v", err)
-	}
+	sub := storetest.Subscribe(t, s, items.FromNow)
 	u, _ := storetest.AddUser(t, s, "loader", items.RoleUser)
 
 	const n = 5_000 // holds item 4321, with the rare marker

@@ -111,10 +111,7 @@ func TestStoreFailsBadItemsAlone(t *testing.T) {
 func TestAddItemBatches(t *testing.T) {
 	ctx := t.Context()
 	s := openTest(t)
-	sub, err := s.Subscribe(ctx, items.FromNow)
-	if err != nil {
-		t.Fatalf("Subscribe() = %v", err)
-	}
+	sub := storetest.Subscribe(t, s, items.FromNow)
 	const goroutines, each = 32, 8
 	var (
 		mu    sync.Mutex
@@ -211,10 +208,7 @@ func TestCloseWithPendingAddItem(t *testing.T) {
 		t.Fatalf("Open() = %v", err)
 	}
 	t.Cleanup(func() { s.Close() })
-	sub, err := s.Subscribe(ctx, items.FromNow)
-	if err != nil {
-		t.Fatalf("Subscribe() = %v", err)
-	}
+	sub := storetest.Subscribe(t, s, items.FromNow)
 	release := holdWriter(t, s)
 
 	taken := make(chan error, 1)

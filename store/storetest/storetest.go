@@ -142,6 +142,17 @@ func AddUser(t testing.TB, s items.Store, name string, role items.Role) (items.U
 	return u, hash
 }
 
+// Subscribe subscribes to b's items after afterItem, for the rest of the
+// test; it fails t if b refuses.
+func Subscribe(t testing.TB, b items.Broker, afterItem int64) *items.Subscription {
+	t.Helper()
+	sub, err := b.Subscribe(t.Context(), afterItem)
+	if err != nil {
+		t.Fatalf("Subscribe(after %d) = %v", afterItem, err)
+	}
+	return sub
+}
+
 // Receive returns the next n items of sub. It fails t if sub ends first or
 // if they do not all arrive within Timeout.
 func Receive(t testing.TB, sub *items.Subscription, n int) []items.Item {
@@ -994,10 +1005,7 @@ func testClose(t *testing.T, s items.Store) {
 }
 
 func testCloseEndsSubscriptions(t *testing.T, s items.Store, b items.Broker) {
-	sub, err := b.Subscribe(t.Context(), items.FromNow)
-	if err != nil {
-		t.Fatalf("Subscribe() = %v", err)
-	}
+	sub := Subscribe(t, b, items.FromNow)
 	if err := s.Close(); err != nil {
 		t.Fatalf("Close() = %v", err)
 	}
@@ -1018,10 +1026,7 @@ func testBrokerOrder(t *testing.T, s items.Store, b items.Broker, o options) {
 	ctx := t.Context()
 	subs := make([]*items.Subscription, 2)
 	for i := range subs {
-		sub, err := b.Subscribe(ctx, items.FromNow)
-		if err != nil {
-			t.Fatalf("Subscribe() = %v", err)
-		}
+		sub := Subscribe(t, b, items.FromNow)
 		subs[i] = sub
 	}
 	added := make([][]items.Item, goroutines)
@@ -1082,10 +1087,7 @@ func cmpInt(a, b int64) int {
 
 func testBrokerOnlyLater(t *testing.T, s items.Store, b items.Broker) {
 	AddItems(t, s, "before")
-	sub, err := b.Subscribe(t.Context(), items.FromNow)
-	if err != nil {
-		t.Fatalf("Subscribe() = %v", err)
-	}
+	sub := Subscribe(t, b, items.FromNow)
 	want := AddItems(t, s, "after 1", "after 2")
 	got := Receive(t, sub, 2)
 	if diff := cmp.Diff(want, got); diff != "" {
@@ -1094,15 +1096,8 @@ func testBrokerOnlyLater(t *testing.T, s items.Store, b items.Broker) {
 }
 
 func testBrokerTwoSubscribers(t *testing.T, s items.Store, b items.Broker) {
-	ctx := t.Context()
-	sub1, err := b.Subscribe(ctx, items.FromNow)
-	if err != nil {
-		t.Fatalf("Subscribe() = %v", err)
-	}
-	sub2, err := b.Subscribe(ctx, items.FromNow)
-	if err != nil {
-		t.Fatalf("Subscribe() = %v", err)
-	}
+	sub1 := Subscribe(t, b, items.FromNow)
+	sub2 := Subscribe(t, b, items.FromNow)
 	want := AddItems(t, s, "one", "two", "three")
 	for i, sub := range []*items.Subscription{sub1, sub2} {
 		got := Receive(t, sub, len(want))
@@ -1126,10 +1121,7 @@ func testBrokerCancel(t *testing.T, b items.Broker) {
 
 func testBrokerResume(t *testing.T, s items.Store, b items.Broker) {
 	added := AddItems(t, s, "one", "two", "three", "four")
-	sub, err := b.Subscribe(t.Context(), added[1].ID)
-	if err != nil {
-		t.Fatalf("Subscribe(after %d) = %v", added[1].ID, err)
-	}
+	sub := Subscribe(t, b, added[1].ID)
 	later := AddItems(t, s, "five")
 	want := append(added[2:], later...)
 	if diff := cmp.Diff(want, Receive(t, sub, len(want))); diff != "" {
@@ -1137,10 +1129,7 @@ func testBrokerResume(t *testing.T, s items.Store, b items.Broker) {
 	}
 
 	// After the newest item: nothing until one is added.
-	sub, err = b.Subscribe(t.Context(), later[0].ID)
-	if err != nil {
-		t.Fatalf("Subscribe(after %d) = %v", later[0].ID, err)
-	}
+	sub = Subscribe(t, b, later[0].ID)
 	want = AddItems(t, s, "six")
 	if diff := cmp.Diff(want, Receive(t, sub, 1)); diff != "" {
 		t.Errorf("resumed after the newest: received items mismatch (-want +got):\n%s", diff)
@@ -1149,10 +1138,7 @@ func testBrokerResume(t *testing.T, s items.Store, b items.Broker) {
 	// After an ID above every item's: from now, on every store (the next
 	// item's ID is below it, and it comes all the same).
 	above := want[0].ID + 1000
-	sub, err = b.Subscribe(t.Context(), above)
-	if err != nil {
-		t.Fatalf("Subscribe(after %d) = %v", above, err)
-	}
+	sub = Subscribe(t, b, above)
 	want = AddItems(t, s, "seven")
 	if diff := cmp.Diff(want, Receive(t, sub, 1)); diff != "" {
 		t.Errorf("resumed after %d, above every ID: received items mismatch (-want +got):\n%s", above, diff)
@@ -1166,14 +1152,8 @@ func testBrokerResume(t *testing.T, s items.Store, b items.Broker) {
 func testBrokerSlowSubscriber(t *testing.T, s items.Store, b items.Broker) {
 	const n = 1500
 	ctx := t.Context()
-	slow, err := b.Subscribe(ctx, items.FromNow)
-	if err != nil {
-		t.Fatalf("Subscribe() = %v", err)
-	}
-	fast, err := b.Subscribe(ctx, items.FromNow)
-	if err != nil {
-		t.Fatalf("Subscribe() = %v", err)
-	}
+	slow := Subscribe(t, b, items.FromNow)
+	fast := Subscribe(t, b, items.FromNow)
 	var want []items.Item
 	for i := range n / 100 {
 		var wg sync.WaitGroup
@@ -1204,10 +1184,7 @@ func testBrokerShutdown(t *testing.T, s items.Store, b items.Broker) {
 	if !ok {
 		t.Skip("the broker has no Shutdown")
 	}
-	sub, err := b.Subscribe(t.Context(), items.FromNow)
-	if err != nil {
-		t.Fatalf("Subscribe() = %v", err)
-	}
+	sub := Subscribe(t, b, items.FromNow)
 	want := AddItems(t, s, "before 1", "before 2")
 	sd.Shutdown()
 	got, err := WaitEnd(t, sub)
