@@ -224,42 +224,24 @@ func TestCrossStoreDelivery(t *testing.T) {
 	sub := storetest.Subscribe(t, a, items.FromNow)
 	subB := storetest.Subscribe(t, b, items.FromNow)
 	const writers, each = 4, 50
-	added := make([][]items.Item, writers)
-	var wg sync.WaitGroup
-	for w := range writers {
-		wg.Go(func() {
-			for i := range each {
-				it, err := b.AddItem(t.Context(), items.NewItem{Name: fmt.Sprintf("w%d-%d", w, i)})
-				if err != nil {
-					t.Errorf("AddItem(w%d-%d) = %v", w, i, err)
-					return
-				}
-				added[w] = append(added[w], it)
-			}
-		})
-	}
-	wg.Wait()
+	added := storetest.AddConcurrently(t, b, writers, each)
 	if t.Failed() {
 		return
 	}
 	got := storetest.Receive(t, sub, writers*each)
 
 	byID := make(map[int64]items.Item, len(got))
-	pos := make(map[int64]int, len(got))
-	for i, it := range got {
+	for _, it := range got {
 		byID[it.ID] = it
-		pos[it.ID] = i
 	}
 	for w, its := range added {
-		for i, want := range its {
+		for _, want := range its {
 			if diff := cmp.Diff(want, byID[want.ID]); diff != "" {
 				t.Errorf("item %d of writer %d (-added +received):\n%s", want.ID, w, diff)
 			}
-			if i > 0 && pos[want.ID] < pos[its[i-1].ID] {
-				t.Errorf("writer %d: item %d received before item %d, which it added earlier", w, want.ID, its[i-1].ID)
-			}
 		}
 	}
+	storetest.CheckEachInOrder(t, got, added)
 	// A subscriber of the writing process reads the same order.
 	if diff := cmp.Diff(storetest.IDs(got), storetest.IDs(storetest.Receive(t, subB, len(got)))); diff != "" {
 		t.Errorf("the subscribers of the two stores read different orders (-a +b):\n%s", diff)

@@ -142,6 +142,48 @@ func AddUser(t testing.TB, s items.Store, name string, role items.Role) (items.U
 	return u, hash
 }
 
+// AddConcurrently adds items from goroutines goroutines at once, each
+// items each, named g<goroutine>-<i>, and returns what each goroutine
+// added, in its order. An AddItem that fails fails t and ends its
+// goroutine.
+func AddConcurrently(t testing.TB, s items.Store, goroutines, each int) [][]items.Item {
+	t.Helper()
+	added := make([][]items.Item, goroutines)
+	var wg sync.WaitGroup
+	for g := range goroutines {
+		wg.Go(func() {
+			for i := range each {
+				it, err := s.AddItem(t.Context(), items.NewItem{Name: fmt.Sprintf("g%d-%d", g, i)})
+				if err != nil {
+					t.Errorf("AddItem(g%d-%d) = %v", g, i, err)
+					return
+				}
+				added[g] = append(added[g], it)
+			}
+		})
+	}
+	wg.Wait()
+	return added
+}
+
+// CheckEachInOrder checks that received holds what each goroutine of
+// AddConcurrently added in the order it added it: an item added after
+// another was acknowledged comes after it.
+func CheckEachInOrder(t testing.TB, received []items.Item, added [][]items.Item) {
+	t.Helper()
+	index := make(map[int64]int, len(received))
+	for i, it := range received {
+		index[it.ID] = i
+	}
+	for g, its := range added {
+		for i := 1; i < len(its); i++ {
+			if index[its[i].ID] < index[its[i-1].ID] {
+				t.Errorf("goroutine %d: received item %d before item %d, which it added first", g, its[i].ID, its[i-1].ID)
+			}
+		}
+	}
+}
+
 // Subscribe subscribes to b's items after afterItem, for the rest of the
 // test; it fails t if b refuses.
 func Subscribe(t testing.TB, b items.Broker, afterItem int64) *items.Subscription {
@@ -903,29 +945,15 @@ func testUsers(t *testing.T, s items.Store) {
 func testConcurrentAddItem(t *testing.T, s items.Store) {
 	const goroutines, each = 50, 10
 	ctx := t.Context()
-	var (
-		mu  sync.Mutex
-		ids = make(map[int64]bool)
-		wg  sync.WaitGroup
-	)
-	for g := range goroutines {
-		wg.Go(func() {
-			for i := range each {
-				it, err := s.AddItem(ctx, items.NewItem{Name: fmt.Sprintf("g%d-%d", g, i)})
-				if err != nil {
-					t.Errorf("AddItem(g%d-%d) = %v", g, i, err)
-					return
-				}
-				mu.Lock()
-				if ids[it.ID] {
-					t.Errorf("AddItem(g%d-%d).ID = %d, already assigned", g, i, it.ID)
-				}
-				ids[it.ID] = true
-				mu.Unlock()
+	ids := make(map[int64]bool)
+	for g, its := range AddConcurrently(t, s, goroutines, each) {
+		for i, it := range its {
+			if ids[it.ID] {
+				t.Errorf("AddItem(g%d-%d).ID = %d, already assigned", g, i, it.ID)
 			}
-		})
+			ids[it.ID] = true
+		}
 	}
-	wg.Wait()
 	if len(ids) != goroutines*each {
 		t.Errorf("%d concurrent AddItem calls assigned %d distinct IDs", goroutines*each, len(ids))
 	}
@@ -1023,27 +1051,8 @@ func testCloseEndsSubscriptions(t *testing.T, s items.Store, b items.Broker) {
 // it is the IDs' order.
 func testBrokerOrder(t *testing.T, s items.Store, b items.Broker, o options) {
 	const goroutines, each = 4, 25
-	ctx := t.Context()
-	subs := make([]*items.Subscription, 2)
-	for i := range subs {
-		sub := Subscribe(t, b, items.FromNow)
-		subs[i] = sub
-	}
-	added := make([][]items.Item, goroutines)
-	var wg sync.WaitGroup
-	for g := range goroutines {
-		wg.Go(func() {
-			for i := range each {
-				it, err := s.AddItem(ctx, items.NewItem{Name: fmt.Sprintf("g%d-%d", g, i)})
-				if err != nil {
-					t.Errorf("AddItem(g%d-%d) = %v", g, i, err)
-					return
-				}
-				added[g] = append(added[g], it)
-			}
-		})
-	}
-	wg.Wait()
+	subs := []*items.Subscription{Subscribe(t, b, items.FromNow), Subscribe(t, b, items.FromNow)}
+	added := AddConcurrently(t, s, goroutines, each)
 	if t.Failed() {
 		return
 	}
@@ -1056,17 +1065,7 @@ func testBrokerOrder(t *testing.T, s items.Store, b items.Broker, o options) {
 	if diff := cmp.Diff(want, byID); diff != "" {
 		t.Errorf("received items, sorted by ID, mismatch (-added +received):\n%s", diff)
 	}
-	index := make(map[int64]int, len(got))
-	for i, it := range got {
-		index[it.ID] = i
-	}
-	for g, its := range added {
-		for i := 1; i < len(its); i++ {
-			if index[its[i].ID] < index[its[i-1].ID] {
-				t.Errorf("goroutine %d: received item %d before item %d, which it added first", g, its[i].ID, its[i-1].ID)
-			}
-		}
-	}
+	CheckEachInOrder(t, got, added)
 	if diff := cmp.Diff(IDs(got), IDs(Receive(t, subs[1], len(got)))); diff != "" {
 		t.Errorf("the two subscribers received different orders (-first +second):\n%s", diff)
 	}
