@@ -7,8 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -19,14 +17,11 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"itemsapi/graph"
 	"itemsapi/graph/model"
 	"itemsapi/httpapi"
 	"itemsapi/internal/testserver"
 	"itemsapi/items"
-	"itemsapi/metrics"
 	"itemsapi/store/memory"
 )
 
@@ -186,12 +181,7 @@ func newPlanHandler(store items.Store, broker items.Broker, compiled bool) http.
 	cfg := httpapi.DefaultConfig()
 	cfg.ResponseCacheBytes = 0
 	cfg.CompiledPlans = compiled
-	return httpapi.NewHandler(cfg, httpapi.Deps{
-		Store:   store,
-		Broker:  broker,
-		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Metrics: metrics.New(prometheus.NewRegistry()),
-	})
+	return testserver.Handler(cfg, store, broker)
 }
 
 // hazards are pieces of text that JSON writers get wrong: quotes and

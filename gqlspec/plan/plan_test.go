@@ -4,19 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"itemsapi/httpapi"
+	"itemsapi/internal/testserver"
 	"itemsapi/items"
-	"itemsapi/metrics"
 	"itemsapi/store/memory"
 )
 
@@ -65,12 +61,7 @@ func newFixture(t *testing.T) *fixture {
 		cfg := httpapi.DefaultConfig()
 		cfg.ResponseCacheBytes = 0
 		cfg.CompiledPlans = compiled
-		return httpapi.NewHandler(cfg, httpapi.Deps{
-			Store:   mem,
-			Broker:  mem,
-			Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
-			Metrics: metrics.New(prometheus.NewRegistry()),
-		})
+		return testserver.Handler(cfg, mem, mem)
 	}
 	return &fixture{plans: handler(true), gqlgen: handler(false), user: userToken, admin: adminToken}
 }
@@ -189,12 +180,7 @@ func newMetricsHandler(t *testing.T, cfg httpapi.Config) http.Handler {
 	if _, err := mem.AddItem(t.Context(), items.NewItem{Name: "one"}); err != nil {
 		t.Fatal(err)
 	}
-	return httpapi.NewHandler(cfg, httpapi.Deps{
-		Store:   mem,
-		Broker:  mem,
-		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Metrics: metrics.New(prometheus.NewRegistry()),
-	})
+	return testserver.Handler(cfg, mem, mem)
 }
 
 // TestPlanCacheBounded sends many distinct documents: the plans kept stay
@@ -274,8 +260,7 @@ func TestCreatedByOneCall(t *testing.T) {
 	store := &usersCounting{Store: mem}
 	cfg := httpapi.DefaultConfig()
 	cfg.ResponseCacheBytes = 0
-	h := httpapi.NewHandler(cfg, httpapi.Deps{Store: store, Broker: mem, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Metrics: metrics.New(prometheus.NewRegistry())})
+	h := testserver.Handler(cfg, store, mem)
 	status, body := serve(h, `{ items { nodes { createdBy { name } } edges { node { createdBy { id } } } }
 		last: items(last: 4) { nodes { createdBy { name } } } }`, nil, "")
 	if status != http.StatusOK || !strings.Contains(body, `"name":"cy"`) || compiledCount(t, h) != 1 {
@@ -297,8 +282,7 @@ func TestResponseCacheKeepsItsCopy(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	h := httpapi.NewHandler(httpapi.DefaultConfig(), httpapi.Deps{Store: mem, Broker: mem,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Metrics: metrics.New(prometheus.NewRegistry())})
+	h := testserver.Handler(httpapi.DefaultConfig(), mem, mem)
 	const cached = `{ items { nodes { id name } } }`
 	_, want := serve(h, cached, nil, "")
 	for i := range 20 {
