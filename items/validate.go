@@ -69,14 +69,8 @@ func ValidateName(name string) (string, error) {
 		return name, Errorf(Invalid, "name is %d characters long; at most %d are allowed", l, MaxNameLength)
 	}
 	name = strings.TrimFunc(norm.NFC.String(name), unicode.IsSpace)
-	switch l := utf8.RuneCountInString(name); {
-	case l == 0:
-		return name, Errorf(Invalid, "name must not be empty")
-	case l > MaxNameLength:
-		return name, Errorf(Invalid, "name is %d characters long; at most %d are allowed", l, MaxNameLength)
-	}
-	if strings.IndexFunc(name, unicode.IsControl) >= 0 {
-		return name, Errorf(Invalid, "name must not contain control characters")
+	if err := checkLengthAndControls("name", name, MaxNameLength); err != nil {
+		return name, err
 	}
 	if strings.IndexFunc(name, isLineBreak) >= 0 {
 		return name, Errorf(Invalid, "name must not contain line breaks (U+2028 line separator, U+2029 paragraph separator)")
@@ -137,16 +131,23 @@ func ValidateUserName(name string) (string, error) {
 		return name, Errorf(Invalid, "user is not valid UTF-8")
 	}
 	name = strings.TrimFunc(name, unicode.IsSpace)
-	switch l := utf8.RuneCountInString(name); {
+	return name, checkLengthAndControls("user", name, MaxUserNameLength)
+}
+
+// checkLengthAndControls checks that the trimmed value of what (an item's
+// "name", a "user") is 1 to maxLen code points long, without control
+// characters.
+func checkLengthAndControls(what, value string, maxLen int) error {
+	switch l := utf8.RuneCountInString(value); {
 	case l == 0:
-		return name, Errorf(Invalid, "user must not be empty")
-	case l > MaxUserNameLength:
-		return name, Errorf(Invalid, "user is %d characters long; at most %d are allowed", l, MaxUserNameLength)
+		return Errorf(Invalid, "%s must not be empty", what)
+	case l > maxLen:
+		return Errorf(Invalid, "%s is %d characters long; at most %d are allowed", what, l, maxLen)
 	}
-	if strings.IndexFunc(name, unicode.IsControl) >= 0 {
-		return name, Errorf(Invalid, "user must not contain control characters")
+	if strings.IndexFunc(value, unicode.IsControl) >= 0 {
+		return Errorf(Invalid, "%s must not contain control characters", what)
 	}
-	return name, nil
+	return nil
 }
 
 // ValidateNewUserName checks the name of a user about to be created: 1 to
