@@ -141,12 +141,7 @@ func TestSSEHeartbeats(t *testing.T) {
 
 func TestSSESingleConnection(t *testing.T) {
 	ts := newStreamServer(t, httpapi.DefaultConfig())
-	put := ts.request(t, http.MethodPut, "/graphql", "", nil)
-	tokenBytes, _ := io.ReadAll(put.Body)
-	token := string(tokenBytes)
-	if put.StatusCode != http.StatusCreated || token == "" {
-		t.Fatalf("PUT: %d %q, want 201 and a token", put.StatusCode, token)
-	}
+	token := ts.reserve(t)
 	withToken := map[string]string{"X-GraphQL-Event-Stream-Token": token}
 
 	// Operations sent before the stream opens wait for it.
@@ -367,12 +362,8 @@ func TestSSEUnderCSRFPrevention(t *testing.T) {
 	cfg := httpapi.DefaultConfig()
 	cfg.CSRFPrevention = true
 	ts := newStreamServer(t, cfg)
-	put := ts.request(t, http.MethodPut, "/graphql", "", nil)
-	token, _ := io.ReadAll(put.Body)
-	if put.StatusCode != http.StatusCreated {
-		t.Fatalf("PUT: %d, want 201", put.StatusCode)
-	}
-	withToken := map[string]string{"X-GraphQL-Event-Stream-Token": string(token), "Accept": acceptSSE}
+	token := ts.reserve(t)
+	withToken := map[string]string{"X-GraphQL-Event-Stream-Token": token, "Accept": acceptSSE}
 	if resp := ts.request(t, http.MethodGet, "/graphql", "", withToken); resp.StatusCode != http.StatusOK {
 		t.Errorf("GET of the stream with the token header: %d, want 200", resp.StatusCode)
 	}
@@ -389,9 +380,8 @@ func TestSSEReservationOperationLimit(t *testing.T) {
 	cfg := httpapi.DefaultConfig()
 	cfg.MaxSubscriptionsPerSocket = 1
 	ts := newStreamServer(t, cfg)
-	put := ts.request(t, http.MethodPut, "/graphql", "", nil)
-	token, _ := io.ReadAll(put.Body)
-	withToken := map[string]string{"X-GraphQL-Event-Stream-Token": string(token)}
+	token := ts.reserve(t)
+	withToken := map[string]string{"X-GraphQL-Event-Stream-Token": token}
 	if resp := ts.request(t, http.MethodPost, "/graphql", gqlBody(itemAddedAfter2, map[string]any{"operationId": "a"}), withToken); resp.StatusCode != http.StatusAccepted {
 		t.Fatalf("first operation: %d, want 202", resp.StatusCode)
 	}
@@ -426,11 +416,9 @@ func (ts *streamServer) startOnceFree(t *testing.T, body string, header map[stri
 // one's, whatever the order in which the stopped one returns.
 func TestSSEReservationReusedOperationID(t *testing.T) {
 	ts := newStreamServer(t, httpapi.DefaultConfig())
-	put := ts.request(t, http.MethodPut, "/graphql", "", nil)
-	token, _ := io.ReadAll(put.Body)
-	withToken := map[string]string{"X-GraphQL-Event-Stream-Token": string(token)}
-	stream := ts.request(t, http.MethodGet, "/graphql?token="+string(token), "", map[string]string{"Accept": acceptSSE})
-	r := newSSEReader(t, stream)
+	token := ts.reserve(t)
+	withToken := map[string]string{"X-GraphQL-Event-Stream-Token": token}
+	r := ts.openReserved(t, token)
 	events := make(chan sseEvent, 64)
 	go func() {
 		defer close(events)
@@ -481,11 +469,9 @@ func TestSSEReservationReusedOperationID(t *testing.T) {
 // ordinary request.
 func TestSSEReservationOperationNotFromTheResponseCache(t *testing.T) {
 	ts := newStreamServer(t, httpapi.DefaultConfig())
-	put := ts.request(t, http.MethodPut, "/graphql", "", nil)
-	token, _ := io.ReadAll(put.Body)
-	withToken := map[string]string{"X-GraphQL-Event-Stream-Token": string(token)}
-	stream := ts.request(t, http.MethodGet, "/graphql?token="+string(token), "", map[string]string{"Accept": acceptSSE})
-	r := newSSEReader(t, stream)
+	token := ts.reserve(t)
+	withToken := map[string]string{"X-GraphQL-Event-Stream-Token": token}
+	r := ts.openReserved(t, token)
 	body := gqlBody(`{ item(id: "1") { name } }`, map[string]any{"operationId": "q"})
 	for range 2 { // the second is answered from the cache
 		if resp := ts.request(t, http.MethodPost, "/graphql", body, nil); resp.StatusCode != http.StatusOK {

@@ -42,6 +42,23 @@ func newStreamServer(t testing.TB, cfg httpapi.Config) *streamServer {
 
 // request sends a request with a JSON body (none when empty) and headers,
 // and returns the response, whose body the test reads.
+// reserve reserves a graphql-sse stream (PUT) and returns its token.
+func (ts *streamServer) reserve(t testing.TB) string {
+	t.Helper()
+	put := ts.request(t, http.MethodPut, "/graphql", "", nil)
+	token, _ := io.ReadAll(put.Body)
+	if put.StatusCode != http.StatusCreated || len(token) == 0 {
+		t.Fatalf("PUT: %d %q, want 201 and a token", put.StatusCode, token)
+	}
+	return string(token)
+}
+
+// openReserved opens the stream that token reserved.
+func (ts *streamServer) openReserved(t testing.TB, token string) *sseReader {
+	t.Helper()
+	return newSSEReader(t, ts.request(t, http.MethodGet, "/graphql?token="+token, "", map[string]string{"Accept": acceptSSE}))
+}
+
 func (ts *streamServer) request(t testing.TB, method, path, body string, header map[string]string) *http.Response {
 	t.Helper()
 	var r io.Reader
@@ -225,9 +242,7 @@ func TestStreamsEndAtShutdown(t *testing.T) {
 	ts := newStreamServer(t, httpapi.DefaultConfig())
 	events := newSSEReader(t, ts.request(t, http.MethodPost, "/graphql", gqlBody(itemAddedAfter2, nil), map[string]string{"Accept": acceptSSE}))
 	parts := newMultipartReader(t, ts.request(t, http.MethodPost, "/graphql", gqlBody(itemAddedAfter2, nil), map[string]string{"Accept": apolloSubscriptionAccept}), "subscriptionspec")
-	put := ts.request(t, http.MethodPut, "/graphql", "", nil)
-	token, _ := io.ReadAll(put.Body)
-	reserved := newSSEReader(t, ts.request(t, http.MethodGet, "/graphql?token="+string(token), "", map[string]string{"Accept": acceptSSE}))
+	reserved := ts.openReserved(t, ts.reserve(t))
 	ts.waitMetric(t, "itemsapi_subscriptions_active", 2)
 	ts.addItem(t, "pear")
 
