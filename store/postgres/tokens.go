@@ -476,48 +476,71 @@ func (s *Store) CreateToken(ctx context.Context, n items.NewTokenRequest) (items
 // RevokeToken implements items.TokenStore. Revocations take turns on an
 // advisory lock, so the last-admin rule holds under concurrency.
 func (s *Store) RevokeToken(ctx context.Context, id int64, keepLastAdmin bool) (items.Token, error) {
-	ctx, cancel := s.bound(ctx)
-	defer cancel()
-	now := s.tokens.clock.Now()
-	var (
-		t   items.Token
-		rev int64
-	)
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, revocationLock); err != nil {
-			return err
+	var t items.Token
+	err := s.revocationTx(ctx, func(ctx context.Context, tx pgx.Tx, now time.Time) (bool, error) {
+		if err := lockRevocations(ctx, tx); err != nil {
+			return false, err
 		}
 		var err error
 		t, err = scanToken(tx.QueryRow(ctx, `SELECT `+tokenColumns+` FROM tokens t WHERE t.id = $1`, id))
 		if errors.Is(err, pgx.ErrNoRows) {
-			return items.Errorf(items.NotFound, "no token with id %d", id)
+			return false, items.Errorf(items.NotFound, "no token with id %d", id)
 		}
 		if err != nil || t.RevokedAt != nil {
-			return err
+			return false, err
 		}
 		if keepLastAdmin && t.Role == items.RoleAdmin && !t.Expired(now) {
 			var others int
 			err := tx.QueryRow(ctx, `SELECT count(*) FROM tokens WHERE role = 'ADMIN' AND revoked_at IS NULL
 				AND (expires_at IS NULL OR expires_at > $1) AND id <> $2`, now, id).Scan(&others)
 			if err != nil {
-				return err
+				return false, err
 			}
 			if others == 0 {
-				return items.ErrLastAdmin
+				return false, items.ErrLastAdmin
 			}
 		}
 		if _, err := tx.Exec(ctx, `UPDATE tokens SET revoked_at = $1 WHERE id = $2`, now, id); err != nil {
-			return err
+			return false, err
 		}
 		t.RevokedAt = &now
-		rev, err = s.revise(ctx, tx)
-		return err
+		return true, nil
 	})
 	if err != nil {
 		return items.Token{}, err
 	}
-	s.raiseRevision(rev) // this process knows at once
 	return t, nil
+}
+
+// revocationTx runs f in a transaction, within the store's time bound,
+// with the time of the call. When f reports that it revoked tokens, the
+// transaction raises the token revision (and notifies every process), and
+// once it commits this process knows the new revision at once.
+func (s *Store) revocationTx(ctx context.Context, f func(ctx context.Context, tx pgx.Tx, now time.Time) (revoked bool, err error)) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	now := s.tokens.clock.Now()
+	var rev int64
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		revoked, err := f(ctx, tx, now)
+		if err != nil || !revoked {
+			return err
+		}
+		rev, err = s.revise(ctx, tx)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	s.raiseRevision(rev)
+	return nil
+}
+
+// lockRevocations takes the advisory lock on which revocations take
+// turns, until tx ends.
+func lockRevocations(ctx context.Context, tx pgx.Tx) error {
+	_, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, revocationLock)
+	return err
 }
 
 // TouchTokens implements items.TokenStore: one statement for them all.
@@ -542,59 +565,47 @@ func (s *Store) TouchTokens(ctx context.Context, used map[int64]time.Time) error
 // BootstrapToken implements items.TokenStore. The transaction holds the
 // lock on user admin's name, so processes bootstrapping at once take turns.
 func (s *Store) BootstrapToken(ctx context.Context, hash items.TokenHash) (items.BootstrapResult, error) {
-	ctx, cancel := s.bound(ctx)
-	defer cancel()
-	now := s.tokens.clock.Now()
-	var (
-		res items.BootstrapResult
-		rev int64
-	)
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
+	var res items.BootstrapResult
+	err := s.revocationTx(ctx, func(ctx context.Context, tx pgx.Tx, now time.Time) (bool, error) {
 		u, err := userInTx(ctx, tx, "admin", items.RoleAdmin)
 		if err != nil {
-			return err
+			return false, err
 		}
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, revocationLock); err != nil {
-			return err
+		if err := lockRevocations(ctx, tx); err != nil {
+			return false, err
 		}
 		t, err := scanToken(tx.QueryRow(ctx, `SELECT `+tokenColumns+` FROM tokens t WHERE t.hash = $1`, hash[:]))
 		switch {
 		case err == nil:
 			if t.RevokedAt != nil {
 				res = items.BootstrapResult{Token: t, Revoked: true}
-				return nil
+				return false, nil
 			}
 			if !t.Bootstrap {
 				if _, err := tx.Exec(ctx, `UPDATE tokens SET bootstrap = true WHERE id = $1`, t.ID); err != nil {
-					return err
+					return false, err
 				}
 				t.Bootstrap = true
 			}
 			res = items.BootstrapResult{Token: t}
-			return nil
+			return false, nil
 		case !errors.Is(err, pgx.ErrNoRows):
-			return err
+			return false, err
 		}
 		tag, err := tx.Exec(ctx, `UPDATE tokens SET revoked_at = $1 WHERE bootstrap AND revoked_at IS NULL`, now)
 		if err != nil {
-			return err
-		}
-		if tag.RowsAffected() > 0 {
-			if rev, err = s.revise(ctx, tx); err != nil {
-				return err
-			}
+			return false, err
 		}
 		t = items.Token{UserID: u.ID, Role: items.RoleAdmin, CreatedAt: now, Bootstrap: true}
 		if err := tx.QueryRow(ctx, `INSERT INTO tokens (hash, user_id, role, created_at, bootstrap)
 			VALUES ($1, $2, 'ADMIN', $3, true) RETURNING id`, hash[:], u.ID, now).Scan(&t.ID); err != nil {
-			return err
+			return false, err
 		}
 		res = items.BootstrapResult{Token: t, Created: true, RevokedPrevious: int(tag.RowsAffected())}
-		return nil
+		return tag.RowsAffected() > 0, nil
 	})
 	if err != nil {
 		return items.BootstrapResult{}, err
 	}
-	s.raiseRevision(rev)
 	return res, nil
 }
