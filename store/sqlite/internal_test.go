@@ -78,10 +78,7 @@ func TestPragmas(t *testing.T) {
 func TestIDsNeverReused(t *testing.T) {
 	ctx := t.Context()
 	path := filepath.Join(t.TempDir(), "items.db")
-	s, err := Open(ctx, path)
-	if err != nil {
-		t.Fatalf("Open() = %v", err)
-	}
+	s := openAt(t, path)
 	it, err := s.AddItem(ctx, items.NewItem{Name: "doomed"})
 	if err != nil {
 		t.Fatalf("AddItem() = %v", err)
@@ -91,11 +88,7 @@ func TestIDsNeverReused(t *testing.T) {
 	}
 	s.Close()
 
-	s, err = Open(ctx, path)
-	if err != nil {
-		t.Fatalf("Open() again = %v", err)
-	}
-	defer s.Close()
+	s = openAt(t, path)
 	next, err := s.AddItem(ctx, items.NewItem{Name: "next"})
 	if err != nil {
 		t.Fatalf("AddItem() = %v", err)
@@ -110,19 +103,12 @@ func TestIDsNeverReused(t *testing.T) {
 func TestEmptyDatabaseNotSeededAgain(t *testing.T) {
 	ctx := t.Context()
 	path := filepath.Join(t.TempDir(), "items.db")
-	s, err := Open(ctx, path)
-	if err != nil {
-		t.Fatalf("Open() = %v", err)
-	}
+	s := openAt(t, path)
 	if _, err := s.w.ExecContext(ctx, "DELETE FROM items"); err != nil {
 		t.Fatalf("DELETE = %v", err)
 	}
 	s.Close()
-	s, err = Open(ctx, path)
-	if err != nil {
-		t.Fatalf("Open() again = %v", err)
-	}
-	defer s.Close()
+	s = openAt(t, path)
 	if n, err := s.CountItems(ctx, ""); err != nil || n != 0 {
 		t.Errorf("CountItems() = %d, %v, want 0, nil", n, err)
 	}

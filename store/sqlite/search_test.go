@@ -141,11 +141,7 @@ func TestMigrationIndexesItems(t *testing.T) {
 		t.Fatalf("Close() = %v", err)
 	}
 
-	s, err := Open(ctx, path)
-	if err != nil {
-		t.Fatalf("Open() = %v", err)
-	}
-	defer s.Close()
+	s := openAt(t, path)
 	var version int
 	if err := s.r.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil || version != len(steps) {
 		t.Errorf("user_version = %d, %v, want %d", version, err, len(steps))

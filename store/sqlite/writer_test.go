@@ -203,11 +203,7 @@ func TestAddItemCancelled(t *testing.T) {
 func TestCloseWithPendingAddItem(t *testing.T) {
 	ctx := t.Context()
 	path := filepath.Join(t.TempDir(), "items.db")
-	s, err := Open(ctx, path)
-	if err != nil {
-		t.Fatalf("Open() = %v", err)
-	}
-	t.Cleanup(func() { s.Close() })
+	s := openAt(t, path)
 	sub := storetest.Subscribe(t, s, items.FromNow)
 	release := holdWriter(t, s)
 
@@ -253,11 +249,7 @@ func TestCloseWithPendingAddItem(t *testing.T) {
 		t.Errorf("AddItem() after Close = %v, want code %q", err, items.Unavailable)
 	}
 
-	again, err := Open(ctx, path)
-	if err != nil {
-		t.Fatalf("Open() again = %v", err)
-	}
-	defer again.Close()
+	again := openAt(t, path)
 	if n, err := again.CountItems(ctx, ""); err != nil || n != len(items.DemoItems)+1 {
 		t.Errorf(`CountItems("") = %d, %v, want %d, nil`, n, err, len(items.DemoItems)+1)
 	}
