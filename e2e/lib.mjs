@@ -49,6 +49,15 @@ export function assertEqual(got, want, what) {
 }
 
 /** post sends one GraphQL request with fetch and returns {status, body}. */
+/** within rejects when promise takes longer than ms. */
+export function within(ms, what, promise) {
+  let timer;
+  const timeout = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: nothing within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
 export async function post(query, variables, token) {
   const headers = { 'content-type': 'application/json', accept: 'application/graphql-response+json' };
   if (token) headers.authorization = `Bearer ${token}`;

@@ -4,18 +4,9 @@
 // completion by DELETE). Queries, mutations and subscriptions, tokens in
 // headers, errors as the client sees them.
 import { createClient } from 'graphql-sse';
-import { Suite, addItem, adminToken, assert, assertEqual, graphqlURL } from './lib.mjs';
+import { Suite, addItem, adminToken, assert, assertEqual, graphqlURL, within } from './lib.mjs';
 
 const suite = new Suite();
-
-/** within rejects when promise takes longer than ms. */
-function within(ms, what, promise) {
-  let timer;
-  const timeout = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: nothing within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
 
 /** client returns a graphql-sse client; retries off, so errors surface. */
 function client(opts = {}) {

@@ -4,19 +4,10 @@
 // subscriptions-transport-ws.
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
-import { Suite, addItem, adminToken, assert, assertEqual, post, serverURL } from './lib.mjs';
+import { Suite, addItem, adminToken, assert, assertEqual, post, serverURL, within } from './lib.mjs';
 
 const wsURL = `${serverURL.replace(/^http/, 'ws')}/graphql`;
 const suite = new Suite();
-
-/** within rejects when promise takes longer than ms. */
-function within(ms, what, promise) {
-  let timer;
-  const timeout = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: nothing within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
 
 /**
  * Stream is one operation on a graphql-ws client: it keeps every result,
