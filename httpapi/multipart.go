@@ -3,15 +3,12 @@ package httpapi
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"strconv"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
-
-	"itemsapi/items"
 )
 
 // multipart/mixed answers, in the two dialects Apollo's clients read:
@@ -90,22 +87,13 @@ func (s *streaming) serveMultipart(ctx context.Context, w http.ResponseWriter, e
 			return part([]byte(`{"incremental":[`), body, []byte(`],"hasNext":`+strconv.FormatBool(hasNext)+"}"))
 		}
 	})
-	switch {
-	case ctx.Err() != nil:
-		// The client left, or the server ended the stream.
-	case errors.Is(endErr, items.ErrGoingAway):
-		// The server shuts down: the answer ends without its closing
-		// delimiter, so that the client resubscribes (elsewhere).
-	case endErr != nil:
-		s.logEnd(ctx, endErr)
+	// Going away, the answer ends without its closing delimiter, so that
+	// the client resubscribes (elsewhere).
+	s.end(ctx, endErr, func(errs gqlerror.List) error {
 		body, _ := json.Marshal(struct {
 			Payload *struct{}     `json:"payload"`
 			Errors  gqlerror.List `json:"errors"`
-		}{nil, endErrors(endErr)})
-		if part(body) == nil {
-			_ = sw.write(multipartClose)
-		}
-	default:
-		_ = sw.write(multipartClose)
-	}
+		}{nil, errs})
+		return part(body)
+	}, func() { _ = sw.write(multipartClose) })
 }

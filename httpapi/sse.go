@@ -123,30 +123,36 @@ func (s *streaming) serveEvents(ctx context.Context, w http.ResponseWriter, exec
 	endErr := runOperation(ctx, exec, rc, func(_ *graphql.Response, body []byte) error {
 		return sw.write(sseNext, body, sseEnd)
 	})
-	switch {
-	case ctx.Err() != nil:
-		// The client left, or the server ended the stream.
-	case errors.Is(endErr, items.ErrGoingAway):
-		// The server shuts down: the stream closes without complete, so
-		// that the client reconnects (elsewhere) and resumes.
-	case endErr != nil:
-		s.logEnd(ctx, endErr)
+	// Going away, the stream closes without complete, so that the client
+	// reconnects (elsewhere) and resumes.
+	s.end(ctx, endErr, func(errs gqlerror.List) error {
 		body, _ := json.Marshal(struct {
 			Errors gqlerror.List `json:"errors"`
-		}{endErrors(endErr)})
+		}{errs})
 		_ = sw.write(sseNext, body, sseEnd)
-		_ = sw.write(sseComplete)
-	default:
-		_ = sw.write(sseComplete)
-	}
+		return nil
+	}, func() { _ = sw.write(sseComplete) })
 }
 
-// logEnd logs a subscription that its producer ended for an internal
-// reason.
-func (s *streaming) logEnd(ctx context.Context, err error) {
-	if items.ErrorCode(err) == items.Internal && s.log != nil {
-		s.log.ErrorContext(ctx, "subscription ended", "req_id", items.RequestID(ctx), "err", err)
+// end ends the stream of an operation that returned endErr. When the
+// client left, or the server ended the stream, or the server shuts down
+// (items.ErrGoingAway: the client is to resubscribe, elsewhere), it writes
+// nothing more. An operation that failed has its errors written (and
+// logged, if the server is at fault), then, if that write went through,
+// the stream's end; one that ended has the stream's end written.
+func (s *streaming) end(ctx context.Context, endErr error, writeErrors func(gqlerror.List) error, writeEnd func()) {
+	switch {
+	case ctx.Err() != nil, errors.Is(endErr, items.ErrGoingAway):
+		return
+	case endErr != nil:
+		if items.ErrorCode(endErr) == items.Internal && s.log != nil {
+			s.log.ErrorContext(ctx, "subscription ended", "req_id", items.RequestID(ctx), "err", endErr)
+		}
+		if writeErrors(endErrors(endErr)) != nil {
+			return
+		}
 	}
+	writeEnd()
 }
 
 // reservations is the transport of single-connection mode: the
@@ -528,24 +534,21 @@ func (t *sseReservations) run(ctx context.Context, res *sseReservation, id strin
 	}
 	endErr := runOperation(ctx, exec, rc, func(_ *graphql.Response, body []byte) error { return next(body) })
 	goingAway := errors.Is(endErr, items.ErrGoingAway)
-	switch {
-	case ctx.Err() != nil || stopped():
-		// Stopped by the client, or its stream ended.
-	case goingAway:
-		// The server shuts down: no complete; the stream closes once its
-		// other operations have sent what they have, and the client
-		// reconnects elsewhere.
-	case endErr != nil:
-		t.streams.logEnd(ctx, endErr)
-		body, _ := json.Marshal(struct {
-			Errors gqlerror.List `json:"errors"`
-		}{endErrors(endErr)})
-		_ = next(body)
-		fallthrough
-	default:
-		if !stopped() {
-			_ = out.write(sseCompleteForID, []byte(`{"id":`), idJSON, []byte("}"), sseEnd)
-		}
+	// Stopped by the client, or its stream ended: nothing more. Going
+	// away, no complete: the stream closes once its other operations have
+	// sent what they have, and the client reconnects elsewhere.
+	if !stopped() {
+		t.streams.end(ctx, endErr, func(errs gqlerror.List) error {
+			body, _ := json.Marshal(struct {
+				Errors gqlerror.List `json:"errors"`
+			}{errs})
+			_ = next(body)
+			return nil
+		}, func() {
+			if !stopped() {
+				_ = out.write(sseCompleteForID, []byte(`{"id":`), idJSON, []byte("}"), sseEnd)
+			}
+		})
 	}
 	res.mu.Lock()
 	if res.ops[id] == op {
