@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"os"
 	"strconv"
@@ -298,16 +299,8 @@ func TestSubscribeBoundary(t *testing.T) {
 	t.Parallel()
 	u := newSchema(t)
 	// No sweep during the test: only writers and subscribers stamp.
-	s, err := postgres.Open(t.Context(), postgres.WithSweep(postgres.Config{URL: u, MaxConns: 8}, time.Hour), nil)
-	if err != nil {
-		t.Fatalf("Open() = %v", err)
-	}
-	t.Cleanup(func() { s.Close() })
-	conn, err := pgx.Connect(t.Context(), u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.WithoutCancel(t.Context()))
+	s := openWith(t, postgres.WithSweep(postgres.Config{URL: u, MaxConns: 8}, time.Hour), slog.New(slog.DiscardHandler))
+	conn := connect(t, u)
 
 	// Resuming after an unstamped item.
 	first := insertUnannounced(t, conn, "unstamped 1")
@@ -397,17 +390,9 @@ func TestSubscribeBoundary(t *testing.T) {
 func TestShutdownDeliversUnstamped(t *testing.T) {
 	t.Parallel()
 	u := newSchema(t)
-	s, err := postgres.Open(t.Context(), postgres.WithSweep(postgres.Config{URL: u, MaxConns: 4}, time.Hour), nil)
-	if err != nil {
-		t.Fatalf("Open() = %v", err)
-	}
-	t.Cleanup(func() { s.Close() })
+	s := openWith(t, postgres.WithSweep(postgres.Config{URL: u, MaxConns: 4}, time.Hour), slog.New(slog.DiscardHandler))
 	sub := storetest.Subscribe(t, s, items.FromNow)
-	conn, err := pgx.Connect(t.Context(), u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.WithoutCancel(t.Context()))
+	conn := connect(t, u)
 	var want []int64
 	for i := range 3 {
 		want = append(want, insertUnannounced(t, conn, fmt.Sprintf("unannounced %d", i)))

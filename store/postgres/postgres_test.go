@@ -123,15 +123,34 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 // open opens a store on u, closed when t ends.
 func open(t testing.TB, u string, log *slog.Logger) *postgres.Store {
 	t.Helper()
+	return openWith(t, postgres.Config{URL: u, MaxConns: 4}, log)
+}
+
+// openWith opens a store with cfg, logging to log (nil: to the test's
+// output), and closes it when the test ends.
+func openWith(t testing.TB, cfg postgres.Config, log *slog.Logger) *postgres.Store {
+	t.Helper()
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(t.Output(), nil))
 	}
-	s, err := postgres.Open(t.Context(), postgres.Config{URL: u, MaxConns: 4}, log)
+	s, err := postgres.Open(t.Context(), cfg, log)
 	if err != nil {
 		t.Fatalf("Open() = %v", err)
 	}
 	t.Cleanup(func() { s.Close() })
 	return s
+}
+
+// connect opens a connection of its own to the database at u, closed
+// when the test ends.
+func connect(t testing.TB, u string) *pgx.Conn {
+	t.Helper()
+	conn, err := pgx.Connect(t.Context(), u)
+	if err != nil {
+		t.Fatalf("connect: %v", err)
+	}
+	t.Cleanup(func() { conn.Close(context.WithoutCancel(t.Context())) })
+	return conn
 }
 
 func TestStore(t *testing.T) {
@@ -164,11 +183,7 @@ func TestOpenConcurrently(t *testing.T) {
 			t.Errorf("Open() %d = %v", i, err)
 		}
 	}
-	conn, err := pgx.Connect(t.Context(), u)
-	if err != nil {
-		t.Fatalf("connect: %v", err)
-	}
-	defer conn.Close(context.WithoutCancel(t.Context()))
+	conn := connect(t, u)
 	rows, err := conn.Query(t.Context(), `SELECT version FROM schema_migrations ORDER BY version`)
 	if err != nil {
 		t.Fatalf("read schema_migrations: %v", err)
@@ -196,11 +211,7 @@ func TestNewerSchema(t *testing.T) {
 	t.Parallel()
 	u := newSchema(t)
 	open(t, u, nil).Close()
-	conn, err := pgx.Connect(t.Context(), u)
-	if err != nil {
-		t.Fatalf("connect: %v", err)
-	}
-	defer conn.Close(context.WithoutCancel(t.Context()))
+	conn := connect(t, u)
 	if _, err := conn.Exec(t.Context(), `INSERT INTO schema_migrations (version) VALUES (999)`); err != nil {
 		t.Fatalf("pretend a newer migration: %v", err)
 	}
@@ -308,17 +319,9 @@ func TestSweep(t *testing.T) {
 	t.Parallel()
 	u := newSchema(t)
 	cfg := postgres.WithSweep(postgres.Config{URL: u}, 20*time.Millisecond)
-	s, err := postgres.Open(t.Context(), cfg, slog.New(slog.NewTextHandler(t.Output(), nil)))
-	if err != nil {
-		t.Fatalf("Open() = %v", err)
-	}
-	t.Cleanup(func() { s.Close() })
+	s := openWith(t, cfg, nil)
 	sub := storetest.Subscribe(t, s, items.FromNow)
-	conn, err := pgx.Connect(t.Context(), u)
-	if err != nil {
-		t.Fatalf("connect: %v", err)
-	}
-	defer conn.Close(context.WithoutCancel(t.Context()))
+	conn := connect(t, u)
 	id := insertUnannounced(t, conn, "unannounced")
 	want, err := s.Item(t.Context(), id)
 	if err != nil {
