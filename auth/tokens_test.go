@@ -193,14 +193,7 @@ func TestWatch(t *testing.T) {
 		if _, err := store.Store.RevokeToken(ctx, tok.ID, false); err != nil {
 			t.Fatal(err)
 		}
-		select {
-		case err := <-ended:
-			if !errors.Is(err, items.ErrTokenRevoked) {
-				t.Errorf("ended with %v, want %v", err, items.ErrTokenRevoked)
-			}
-		case <-time.After(time.Second):
-			t.Errorf("not ended within a second of the revocation")
-		}
+		checkEnded(t, ended, items.ErrTokenRevoked)
 		if _, _, err := tokens.Watch(ctx, hash); !errors.Is(err, items.ErrTokenRevoked) {
 			t.Errorf("Watch(revoked) = %v, want %v", err, items.ErrTokenRevoked)
 		}
@@ -213,14 +206,7 @@ func TestWatch(t *testing.T) {
 			t.Fatal(err)
 		}
 		clock.Add(time.Hour)
-		select {
-		case err := <-ended:
-			if !errors.Is(err, items.ErrTokenExpired) {
-				t.Errorf("ended with %v, want %v", err, items.ErrTokenExpired)
-			}
-		case <-time.After(time.Second):
-			t.Errorf("not ended within a second of the expiry")
-		}
+		checkEnded(t, ended, items.ErrTokenExpired)
 	})
 	t.Run("changed", func(t *testing.T) {
 		changed := tokens.Changed()
@@ -234,4 +220,17 @@ func TestWatch(t *testing.T) {
 			t.Errorf("Changed() not closed within a second of a revocation")
 		}
 	})
+}
+
+// checkEnded checks that a watch ends with want within a second.
+func checkEnded(t *testing.T, ended <-chan error, want error) {
+	t.Helper()
+	select {
+	case err := <-ended:
+		if !errors.Is(err, want) {
+			t.Errorf("ended with %v, want %v", err, want)
+		}
+	case <-time.After(time.Second):
+		t.Errorf("not ended within a second, want %v", want)
+	}
 }
