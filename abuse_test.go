@@ -1,6 +1,8 @@
 package main
 
 import (
+	"itemsapi/internal/testserver"
+
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -16,7 +18,6 @@ import (
 	"runtime"
 	"runtime/metrics"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -685,32 +686,15 @@ func TestAbuse(t *testing.T) {
 // counted in /metrics.
 func (a *abuser) storeCalls(t *testing.T, methods ...string) int {
 	t.Helper()
-	resp, err := a.client.Get(a.url + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
+	samples := testserver.Metrics(t, a.client, a.url)
 	n := 0
 	for _, m := range methods {
-		prefix := `itemsapi_store_call_duration_seconds_count{method="` + m + `"} `
-		found := false
-		for line := range strings.Lines(string(body)) {
-			if v, ok := strings.CutPrefix(strings.TrimSpace(line), prefix); ok {
-				var c int
-				if _, err := fmt.Sscan(v, &c); err != nil {
-					t.Fatalf("/metrics: %q: %v", line, err)
-				}
-				n += c
-				found = true
-			}
+		series := `itemsapi_store_call_duration_seconds_count{method="` + m + `"}`
+		c, ok := samples[series]
+		if !ok {
+			t.Fatalf("/metrics has no %s", series)
 		}
-		if !found {
-			t.Fatalf("/metrics has no %s", strings.TrimSpace(prefix))
-		}
+		n += int(c)
 	}
 	return n
 }
@@ -1139,24 +1123,7 @@ func (w *abuseWS) expect(t *testing.T, typ, id string) {
 // active reads itemsapi_subscriptions_active from /metrics.
 func (a *abuser) active(t *testing.T) float64 {
 	t.Helper()
-	req := a.request(t, http.MethodGet, "/metrics", nil)
-	resp, err := a.client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	for line := range strings.SplitSeq(string(body), "\n") {
-		if v, ok := strings.CutPrefix(line, "itemsapi_subscriptions_active "); ok {
-			f, err := strconv.ParseFloat(v, 64)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return f
-		}
-	}
-	t.Fatal("no itemsapi_subscriptions_active in /metrics")
-	return 0
+	return testserver.Metric(t, a.client, a.url, "itemsapi_subscriptions_active")
 }
 
 // waitActive waits until itemsapi_subscriptions_active is want.
@@ -1187,20 +1154,11 @@ func (a *abuser) watchActive(t *testing.T) func() float64 {
 				return
 			case <-tick.C:
 			}
-			req, _ := http.NewRequestWithContext(context.Background(), http.MethodGet, a.url+"/metrics", nil)
-			resp, err := a.client.Do(req)
-			if err != nil {
-				continue
-			}
-			body, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			for line := range strings.SplitSeq(string(body), "\n") {
-				if v, ok := strings.CutPrefix(line, "itemsapi_subscriptions_active "); ok {
-					f, _ := strconv.ParseFloat(v, 64)
-					mu.Lock()
-					peak = max(peak, f)
-					mu.Unlock()
-				}
+			m, err := testserver.ScrapeMetrics(context.Background(), a.client, a.url)
+			if f, ok := m["itemsapi_subscriptions_active"]; err == nil && ok {
+				mu.Lock()
+				peak = max(peak, f)
+				mu.Unlock()
 			}
 		}
 	}()

@@ -369,16 +369,5 @@ func TestCompiledPlansAnswer(t *testing.T) {
 // plansCompiled returns h's itemsapi_graphql_plans_total{outcome="compiled"}.
 func plansCompiled(t testing.TB, h http.Handler) float64 {
 	t.Helper()
-	w := httptest.NewRecorder()
-	h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/metrics", nil))
-	for _, line := range strings.Split(w.Body.String(), "\n") {
-		if v, ok := strings.CutPrefix(line, `itemsapi_graphql_plans_total{outcome="compiled"} `); ok {
-			f, err := strconv.ParseFloat(v, 64)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return f
-		}
-	}
-	return 0
+	return testserver.HandlerMetrics(t, h)[`itemsapi_graphql_plans_total{outcome="compiled"}`]
 }

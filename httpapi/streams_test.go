@@ -11,8 +11,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -20,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"itemsapi/httpapi"
+	"itemsapi/internal/testserver"
 	"itemsapi/metrics"
 	"itemsapi/store/memory"
 )
@@ -100,14 +99,7 @@ func (ts *streamServer) addItem(t testing.TB, name string) string {
 // metric returns the value of a metric without labels.
 func (ts *streamServer) metric(t testing.TB, name string) float64 {
 	t.Helper()
-	resp := ts.request(t, http.MethodGet, "/metrics", "", nil)
-	b, _ := io.ReadAll(resp.Body)
-	m := regexp.MustCompile(`(?m)^` + name + ` (\S+)$`).FindSubmatch(b)
-	if m == nil {
-		t.Fatalf("no metric %s", name)
-	}
-	v, _ := strconv.ParseFloat(string(m[1]), 64)
-	return v
+	return testserver.Metric(t, ts.Client(), ts.URL, name)
 }
 
 // waitMetric polls the metric until it equals want.

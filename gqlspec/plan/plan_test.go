@@ -158,19 +158,11 @@ func compiledCount(t *testing.T, h http.Handler) float64 {
 // labels as written there.
 func scrape(t *testing.T, h http.Handler, metric string) float64 {
 	t.Helper()
-	w := httptest.NewRecorder()
-	h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/metrics", nil))
-	for line := range strings.SplitSeq(w.Body.String(), "\n") {
-		if v, ok := strings.CutPrefix(line, metric+" "); ok {
-			var f float64
-			if _, err := fmt.Sscan(v, &f); err != nil {
-				t.Fatal(err)
-			}
-			return f
-		}
+	v, ok := testserver.HandlerMetrics(t, h)[metric]
+	if !ok {
+		t.Fatalf("no %s in /metrics", metric)
 	}
-	t.Fatalf("no %s in /metrics", metric)
-	return 0
+	return v
 }
 
 func newMetricsHandler(t *testing.T, cfg httpapi.Config) http.Handler {

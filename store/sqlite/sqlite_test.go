@@ -34,6 +34,21 @@ func open(t testing.TB, path string) *sqlite.Store {
 	return s
 }
 
+// newDatabase creates a database named name in a directory of the test's
+// own, closes it, and returns its path.
+func newDatabase(t testing.TB, name string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), name)
+	s, err := sqlite.Open(t.Context(), path)
+	if err != nil {
+		t.Fatalf("Open(%q) = %v", path, err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close() = %v", err)
+	}
+	return path
+}
+
 func TestStore(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) items.Store {
 		return open(t, filepath.Join(t.TempDir(), "items.db"))
@@ -80,17 +95,10 @@ func TestReopen(t *testing.T) {
 }
 
 func TestOpenNewerSchema(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "items.db")
-	s, err := sqlite.Open(t.Context(), path)
-	if err != nil {
-		t.Fatalf("Open(%q) = %v", path, err)
-	}
-	if err := s.Close(); err != nil {
-		t.Fatalf("Close() = %v", err)
-	}
+	path := newDatabase(t, "items.db")
 	setUserVersion(t, path, 999)
 
-	s, err = sqlite.Open(t.Context(), path)
+	s, err := sqlite.Open(t.Context(), path)
 	if !errors.Is(err, sqlite.ErrNewerSchema) {
 		if err == nil {
 			s.Close()
@@ -347,14 +355,7 @@ func containing(names []string, sub string) int {
 // Open, naming the file and why, rather than letting a server start whose
 // every write would fail.
 func TestOpenReadOnly(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "ro.db")
-	s, err := sqlite.Open(t.Context(), path)
-	if err != nil {
-		t.Fatalf("Open(%q) = %v", path, err)
-	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
+	path := newDatabase(t, "ro.db")
 	if err := os.Chmod(path, 0o444); err != nil {
 		t.Fatal(err)
 	}
@@ -366,7 +367,7 @@ func TestOpenReadOnly(t *testing.T) {
 		}
 		t.Cleanup(func() { _ = exec.Command("chattr", "-i", path).Run() })
 	}
-	s, err = sqlite.Open(t.Context(), path)
+	s, err := sqlite.Open(t.Context(), path)
 	if err == nil {
 		s.Close()
 		t.Fatalf("Open(read-only %q) succeeded, want an error", path)
