@@ -20,9 +20,8 @@ import (
 // item exactly once over the two subscriptions.
 func TestShutdownThenResumeOnAnotherProcess(t *testing.T) {
 	db := pgSchema(t)
-	env := map[string]string{"BOOTSTRAP_ADMIN_TOKEN": adminToken}
-	a := start(t, env, "--db", db, "--shutdown-grace", "10s")
-	b := start(t, env, "--db", db)
+	a := startOn(t, db, "--shutdown-grace", "10s")
+	b := startOn(t, db)
 
 	marker, err := addItem(t.Context(), b.URL, "marker")
 	if err != nil {

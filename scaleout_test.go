@@ -24,13 +24,19 @@ import (
 // dropped when t ends. Without the variable it skips, except under CI.
 func pgSchema(t *testing.T) string { return testserver.PostgresSchema(t) }
 
+// startOn starts a server on the PostgreSQL database db, with the admin
+// token bootstrapped.
+func startOn(t *testing.T, db string, args ...string) *testserver.Server {
+	t.Helper()
+	return start(t, map[string]string{"BOOTSTRAP_ADMIN_TOKEN": adminToken}, append([]string{"--db", db}, args...)...)
+}
+
 // TestTwoProcessesOnePostgres runs two servers on one database, as two
 // replicas behind a load balancer.
 func TestTwoProcessesOnePostgres(t *testing.T) {
 	db := pgSchema(t)
-	env := map[string]string{"BOOTSTRAP_ADMIN_TOKEN": adminToken}
-	a := start(t, env, "--db", db)
-	b := start(t, env, "--db", db)
+	a := startOn(t, db)
+	b := startOn(t, db)
 
 	t.Run("a token made on one works on the other", func(t *testing.T) {
 		var made struct{ CreateToken string }
@@ -165,8 +171,7 @@ func subscribe(t *testing.T, base, token string) <-chan string {
 // adds 10 items; ITEMSAPI_SCALEOUT_FULL=1 makes it 500.
 func TestScaleOutOrder(t *testing.T) {
 	db := pgSchema(t)
-	env := map[string]string{"BOOTSTRAP_ADMIN_TOKEN": adminToken}
-	servers := []*testserver.Server{start(t, env, "--db", db), start(t, env, "--db", db)}
+	servers := []*testserver.Server{startOn(t, db), startOn(t, db)}
 	each := 10
 	if os.Getenv("ITEMSAPI_SCALEOUT_FULL") == "1" {
 		each = 500
@@ -358,8 +363,7 @@ func TestKillNineOnPostgres(t *testing.T) {
 		t.Skip("builds and kills the real binary: skipped with -short")
 	}
 	db := pgSchema(t)
-	env := map[string]string{"BOOTSTRAP_ADMIN_TOKEN": adminToken}
-	survivor := start(t, env, "--db", db)
+	survivor := startOn(t, db)
 	sub := subscribe(t, survivor.URL, adminToken)
 
 	bin := testserver.Build(t, ".")
@@ -449,9 +453,8 @@ func TestKillNineOnPostgres(t *testing.T) {
 // 2,000.
 func TestShutdownClientsSurvive(t *testing.T) {
 	db := pgSchema(t)
-	env := map[string]string{"BOOTSTRAP_ADMIN_TOKEN": adminToken}
-	a := start(t, env, "--db", db, "--shutdown-grace", "10s")
-	b := start(t, env, "--db", db)
+	a := startOn(t, db, "--shutdown-grace", "10s")
+	b := startOn(t, db)
 	writers, before, after := 8, 200, 100
 	if os.Getenv("ITEMSAPI_SCALEOUT_FULL") == "1" {
 		writers, before, after = 32, 5000, 2000
@@ -581,7 +584,7 @@ func TestShutdownClientsSurvive(t *testing.T) {
 func TestShutdownGraceRunsOut(t *testing.T) {
 	db := pgSchema(t)
 	const grace = time.Second
-	a := start(t, map[string]string{"BOOTSTRAP_ADMIN_TOKEN": adminToken}, "--db", db, "--shutdown-grace", grace.String())
+	a := startOn(t, db, "--shutdown-grace", grace.String())
 
 	// A receive buffer of a fixed size (the kernel would grow it for a
 	// client that reads): the server's writes block after a few hundred

@@ -18,9 +18,8 @@ import (
 // opened with it with 4403 within a second.
 func TestRevocationReachesEveryProcess(t *testing.T) {
 	db := pgSchema(t)
-	env := map[string]string{"BOOTSTRAP_ADMIN_TOKEN": adminToken}
-	a := start(t, env, "--db", db)
-	b := start(t, env, "--db", db)
+	a := startOn(t, db)
+	b := startOn(t, db)
 
 	mint := func(user string) (token, id string) {
 		t.Helper()
