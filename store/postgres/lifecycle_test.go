@@ -16,8 +16,7 @@ import (
 // and the others fail with CONFLICT.
 func TestConcurrentUpdatesTwoStores(t *testing.T) {
 	t.Parallel()
-	u := newSchema(t)
-	a, b := open(t, u, nil), open(t, u, nil)
+	a, b := twoProcesses(t)
 	root, _ := storetest.AddUser(t, a, "root", items.RoleAdmin)
 	it := storetest.AddItems(t, a, "contended")[0]
 	storetest.RaceUpdates(t, []items.Store{a, b}, it.ID, storetest.Caller(root, items.RoleAdmin), 3, 100)
@@ -28,8 +27,7 @@ func TestConcurrentUpdatesTwoStores(t *testing.T) {
 // (BAD_USER_INPUT) or a stale version (CONFLICT), never a second success.
 func TestConcurrentDeletesTwoStores(t *testing.T) {
 	t.Parallel()
-	u := newSchema(t)
-	a, b := open(t, u, nil), open(t, u, nil)
+	a, b := twoProcesses(t)
 	root, _ := storetest.AddUser(t, a, "root", items.RoleAdmin)
 	by := storetest.Caller(root, items.RoleAdmin)
 	it := storetest.AddItems(t, a, "doomed")[0]
@@ -71,8 +69,7 @@ func TestConcurrentDeletesTwoStores(t *testing.T) {
 // deletions another makes, and resumes them with after:.
 func TestCrossStoreLifecycle(t *testing.T) {
 	t.Parallel()
-	u := newSchema(t)
-	a, b := open(t, u, nil), open(t, u, nil)
+	a, b := twoProcesses(t)
 	root, _ := storetest.AddUser(t, b, "root", items.RoleAdmin)
 	by := storetest.Caller(root, items.RoleAdmin)
 	updated, err := a.Follow(t.Context(), items.ItemUpdated, items.FromNow)

@@ -174,8 +174,7 @@ func storeIDs(its []items.Item) []int64 {
 // one order.
 func TestListenerKillUnderLoad(t *testing.T) {
 	t.Parallel()
-	u := newSchema(t)
-	a, b := open(t, u, nil), open(t, u, nil)
+	a, b := twoProcesses(t)
 	cols := []*collector{collect(t, a), collect(t, a), collect(t, b), collect(t, b)}
 
 	stop := make(chan struct{})
@@ -221,8 +220,7 @@ func TestPostgresRestart(t *testing.T) {
 	if os.Getenv("ITEMSAPI_PG_RESTART") != "1" {
 		testserver.Skip(t, "PostgreSQL restart", "it restarts PostgreSQL: set ITEMSAPI_PG_RESTART=1 to run it (.ci/run does, alone)")
 	}
-	u := newSchema(t)
-	a, b := open(t, u, nil), open(t, u, nil)
+	a, b := twoProcesses(t)
 	cols := []*collector{collect(t, a), collect(t, b)}
 	stop := make(chan struct{})
 	restarted := make(chan error, 1)

@@ -126,6 +126,14 @@ func open(t testing.TB, u string, log *slog.Logger) *postgres.Store {
 	return openWith(t, postgres.Config{URL: u, MaxConns: 4}, log)
 }
 
+// twoProcesses opens two stores on one new schema, as two processes of
+// the server would.
+func twoProcesses(t testing.TB) (a, b *postgres.Store) {
+	t.Helper()
+	u := newSchema(t)
+	return open(t, u, nil), open(t, u, nil)
+}
+
 // openWith opens a store with cfg, logging to log (nil: to the test's
 // output), and closes it when the test ends.
 func openWith(t testing.TB, cfg postgres.Config, log *slog.Logger) *postgres.Store {
@@ -230,8 +238,7 @@ func TestNewerSchema(t *testing.T) {
 // processes would: a subscriber of one gets what the other adds.
 func TestCrossStoreDelivery(t *testing.T) {
 	t.Parallel()
-	u := newSchema(t)
-	a, b := open(t, u, nil), open(t, u, nil)
+	a, b := twoProcesses(t)
 	sub := storetest.Subscribe(t, a, items.FromNow)
 	subB := storetest.Subscribe(t, b, items.FromNow)
 	const writers, each = 4, 50

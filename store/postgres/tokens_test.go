@@ -30,8 +30,7 @@ func waitClosed(t *testing.T, what string, ch <-chan struct{}) {
 // another's next TokenRevision, and its listener hears it at once; after
 // the listener loses its connection it catches up.
 func TestTokenRevisionAcrossStores(t *testing.T) {
-	u := newSchema(t)
-	a, b := open(t, u, nil), open(t, u, nil)
+	a, b := twoProcesses(t)
 	ctx := t.Context()
 
 	revoke := func(s interface {
