@@ -32,15 +32,7 @@ func send(t *testing.T, method, url, body string, header map[string]string) (*ht
 	for k, v := range header {
 		req.Header.Set(k, v)
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp, b := roundTrip(t, http.DefaultClient, req)
 	return resp, string(b)
 }
 

@@ -135,15 +135,7 @@ func (ts *testServer) post(t testing.TB, token, query string, vars map[string]an
 
 func (ts *testServer) do(t testing.TB, req *http.Request) gqlResponse {
 	t.Helper()
-	resp, err := ts.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp, raw := roundTrip(t, ts.Client(), req)
 	r := gqlResponse{Status: resp.StatusCode, Header: resp.Header}
 	if err := json.Unmarshal(raw, &r); err != nil {
 		t.Fatalf("%s %s: body is not JSON: %v\n%s", req.Method, req.URL, err, raw)
@@ -152,6 +144,22 @@ func (ts *testServer) do(t testing.TB, req *http.Request) gqlResponse {
 	_ = json.Unmarshal(raw, &keys)
 	_, r.HasData = keys["data"]
 	return r
+}
+
+// roundTrip sends req through client and returns the answer with its
+// body read; it fails t if there is none.
+func roundTrip(t testing.TB, client *http.Client, req *http.Request) (*http.Response, []byte) {
+	t.Helper()
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, b
 }
 
 // decode unmarshals the response's data into v, failing on any error.

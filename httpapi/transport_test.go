@@ -2,7 +2,6 @@ package httpapi_test
 
 import (
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -33,12 +32,7 @@ func (ts *testServer) raw(t *testing.T, method, path, contentType, accept, body 
 	if accept != "" {
 		req.Header.Set("Accept", accept)
 	}
-	resp, err := ts.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
+	resp, b := roundTrip(t, ts.Client(), req)
 	r := rawResponse{status: resp.StatusCode, contentType: resp.Header.Get("Content-Type"), allow: resp.Header.Get("Allow"), raw: string(b)}
 	_ = json.Unmarshal(b, &r.body)
 	return r
