@@ -100,22 +100,23 @@ await suite.check('@defer: the initial data first, then the deferred fragment, m
   }
 });
 
-await suite.check('@defer for a client that takes JSON alone: one answer, inline', async () => {
-  const res = await fetch(graphqlURL, {
+/** postJSONOnly posts query as a client that takes JSON alone (no multipart). */
+function postJSONOnly(query) {
+  return fetch(graphqlURL, {
     method: 'POST',
     headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json, application/json;q=0.9' },
-    body: JSON.stringify({ query: '{ item(id: "1") { id ... @defer { name } } }' }),
+    body: JSON.stringify({ query }),
   });
+}
+
+await suite.check('@defer for a client that takes JSON alone: one answer, inline', async () => {
+  const res = await postJSONOnly('{ item(id: "1") { id ... @defer { name } } }');
   assertEqual(res.status, 200, 'status');
   assertEqual(await res.json(), { data: { item: { id: '1', name: 'Apple' } } }, 'body');
 });
 
 await suite.check('a subscription sent as plain JSON is refused with 400 at once', async () => {
-  const res = await fetch(graphqlURL, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json, application/json;q=0.9' },
-    body: JSON.stringify({ query: 'subscription { itemAdded { id } }' }),
-  });
+  const res = await postJSONOnly('subscription { itemAdded { id } }');
   assertEqual(res.status, 400, 'status');
   assertEqual((await res.json()).errors?.[0]?.extensions?.code, 'BAD_REQUEST', 'code');
 });
