@@ -15,10 +15,7 @@ import (
 // a token's user) is read once and shows one role. A user that does not
 // exist is an internal error: tokens and callers always have one.
 func usersByID(ctx context.Context, store items.Store, ids []int64) ([]items.User, error) {
-	c, _ := ctx.Value(userCacheKey{}).(*userCache)
-	if c == nil {
-		c = &userCache{}
-	}
+	c := userCacheOf(ctx)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err := c.loadIDs(ctx, store, ids); err != nil {

@@ -52,13 +52,19 @@ type userCache struct {
 	users map[int64]*items.User
 }
 
+// userCacheOf returns the cache of users of the response that ctx belongs
+// to, or a new one that no other call shares when there is none.
+func userCacheOf(ctx context.Context) *userCache {
+	if c, _ := ctx.Value(userCacheKey{}).(*userCache); c != nil {
+		return c
+	}
+	return &userCache{}
+}
+
 // createdBy returns the user who added each item, in the order of objs:
 // nil for the demo items and for a user that does not exist.
 func createdBy(ctx context.Context, store items.Store, objs []*items.Item) ([]*items.User, error) {
-	c, _ := ctx.Value(userCacheKey{}).(*userCache)
-	if c == nil {
-		c = &userCache{}
-	}
+	c := userCacheOf(ctx)
 	// The lock is held across the store call: another list of the same
 	// response waits for it, then finds its users loaded.
 	c.mu.Lock()
