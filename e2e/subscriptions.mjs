@@ -57,6 +57,20 @@ function client(connectionParams) {
 }
 
 /**
+ * withClient runs fn with a client of these connection params, disposes
+ * of the client however fn ends, and returns it.
+ */
+async function withClient(connectionParams, fn) {
+  const c = client(connectionParams);
+  try {
+    await fn(c);
+  } finally {
+    await c.dispose();
+  }
+  return c;
+}
+
+/**
  * untilLive adds probe items until every stream has received one: no
  * message of the protocol says that a subscription has started.
  */
@@ -78,8 +92,7 @@ async function query(c, q) {
 }
 
 await suite.check('several subscriptions on one socket get every item, in order', async () => {
-  const c = client({ Authorization: `Bearer ${adminToken}` });
-  try {
+  const c = await withClient({ Authorization: `Bearer ${adminToken}` }, async (c) => {
     const streams = [
       new Stream(c, 'subscription { itemAdded { id name } }'),
       new Stream(c, 'subscription A { itemAdded { name createdBy { name } } }'),
@@ -101,9 +114,7 @@ await suite.check('several subscriptions on one socket get every item, in order'
     await addItem('after dispose');
     await streams[1].until((s) => s.names.includes('after dispose'), 'an item after dispose');
     assert(!streams[0].names.includes('after dispose'), 'a disposed subscription got an item');
-  } finally {
-    await c.dispose();
-  }
+  });
   assertEqual(await within(5000, 'close', c.closed), 1000, 'close code of a disposed client');
 });
 
@@ -114,38 +125,29 @@ await suite.check('a token in connection_init, as Authorization or as token', as
     [{ Authorization: `Bearer ${userToken}` }, { me: { name: 'ws-user', role: 'USER' } }],
     [{ token: adminToken }, { me: { name: 'admin', role: 'ADMIN' } }],
   ]) {
-    const c = client(params);
-    try {
+    await withClient(params, async (c) => {
       assertEqual((await query(c, '{ me { name role } }')).data, want, `me with ${Object.keys(params)[0]}`);
-    } finally {
-      await c.dispose();
-    }
+    });
   }
 });
 
 await suite.check('without a token, subscriptions work and @auth fields are UNAUTHENTICATED', async () => {
-  const c = client();
-  try {
+  await withClient(undefined, async (c) => {
     const r = await query(c, '{ me { name } }');
     assertEqual(r.errors?.map((e) => e.extensions?.code), ['UNAUTHENTICATED'], 'codes');
     const s = new Stream(c, 'subscription { itemAdded { name } }');
     await untilLive([s]);
     await addItem('anonymous');
     await s.until((s) => s.names.includes('anonymous'), 'the item');
-  } finally {
-    await c.dispose();
-  }
+  });
 });
 
 await suite.check('an invalid subscription ends with an error message', async () => {
-  const c = client();
-  try {
+  await withClient(undefined, async (c) => {
     const s = new Stream(c, 'subscription { nope }');
     await s.until((s) => s.error, 'the error');
     assertEqual(s.error.map((e) => e.extensions?.code), ['GRAPHQL_VALIDATION_FAILED'], 'codes');
-  } finally {
-    await c.dispose();
-  }
+  });
 });
 
 /**
