@@ -1,6 +1,7 @@
 package main
 
 import (
+	"itemsapi/internal/heap"
 	"itemsapi/internal/testserver"
 
 	"bytes"
@@ -15,7 +16,6 @@ import (
 	"net/http"
 	"net/url"
 	"path/filepath"
-	"runtime"
 	"runtime/metrics"
 	"slices"
 	"strings"
@@ -828,13 +828,7 @@ func TestAbuseMemory(t *testing.T) {
 
 // abuseHeap returns the Go heap in use after a full collection, and what
 // the heap has taken from the system.
-func abuseHeap() (inUse, sys uint64) {
-	runtime.GC()
-	runtime.GC()
-	var m runtime.MemStats
-	runtime.ReadMemStats(&m)
-	return m.HeapAlloc, m.HeapSys
-}
+func abuseHeap() (inUse, sys uint64) { return heap.Live() }
 
 // abuser sends requests to one server with a client that gives up after
 // abuseDeadline.

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"itemsapi/auth"
+	"itemsapi/internal/heap"
 	"itemsapi/items"
 )
 
@@ -30,14 +31,7 @@ func (namedTokens) TouchTokens(context.Context, map[int64]time.Time) error { ret
 // checks that the heap grows by no more than the budget.
 func TestCachedTokensWithinBudget(t *testing.T) {
 	const budget = 1 << 20
-	heap := func() int64 {
-		runtime.GC()
-		runtime.GC()
-		var m runtime.MemStats
-		runtime.ReadMemStats(&m)
-		return int64(m.HeapAlloc)
-	}
-	before := heap()
+	before := heap.InUse()
 	// No use is recorded (Check), as a flood of one-off tokens would not
 	// be either past the first minute's writes.
 	tokens := auth.NewTokens(namedTokens{}, auth.Options{MaxBytes: budget})
@@ -48,7 +42,7 @@ func TestCachedTokensWithinBudget(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	grown := heap() - before
+	grown := heap.InUse() - before
 	runtime.KeepAlive(tokens)
 	t.Logf("50,000 tokens: the heap grew by %d bytes; budget %d", grown, budget)
 	if grown > budget+budget/16 {

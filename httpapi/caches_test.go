@@ -14,23 +14,16 @@ import (
 
 	"itemsapi/gqlspec"
 	"itemsapi/graph"
+	"itemsapi/internal/heap"
 	"itemsapi/items"
 	"itemsapi/store/memory"
 )
-
-func heapInUse() int64 {
-	runtime.GC()
-	runtime.GC()
-	var m runtime.MemStats
-	runtime.ReadMemStats(&m)
-	return int64(m.HeapAlloc)
-}
 
 // checkHeap fails t if the heap grew by more than budget and a sixteenth
 // of it since before.
 func checkHeap(t *testing.T, what string, before, budget int64) {
 	t.Helper()
-	grown := heapInUse() - before
+	grown := heap.InUse() - before
 	t.Logf("%s: the heap grew by %.2f MiB; budget %.2f MiB", what, float64(grown)/(1<<20), float64(budget)/(1<<20))
 	if grown > budget+budget/16 {
 		t.Errorf("%s: the heap grew by %d bytes, over the budget of %d", what, grown, budget)
@@ -69,7 +62,7 @@ func TestDocumentWeight(t *testing.T) {
 	schema := graph.NewSchema(&graph.Resolver{Store: memory.New()}).Schema()
 	for name, q := range denseDocuments() {
 		q = strings.Clone(q)
-		before := heapInUse()
+		before := heap.InUse()
 		doc, err := parser.ParseQuery(&ast.Source{Input: q})
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
@@ -77,7 +70,7 @@ func TestDocumentWeight(t *testing.T) {
 		if errs := validator.Validate(schema, doc); len(errs) > 0 {
 			t.Fatalf("%s: %v", name, errs[0])
 		}
-		grown := heapInUse() - before
+		grown := heap.InUse() - before
 		runtime.KeepAlive(doc)
 		// The text was allocated before: count it, as the cache does.
 		ratio := float64(grown+int64(len(q))) / float64(len(q))
@@ -97,7 +90,7 @@ func TestCachesWithinBudget(t *testing.T) {
 
 	t.Run("query cache", func(t *testing.T) {
 		schema := graph.NewSchema(&graph.Resolver{Store: memory.New()}).Schema()
-		before := heapInUse()
+		before := heap.InUse()
 		c := newQueryCache(budget, 0)
 		// Documents of 6 KB of dense text: about 250 KB of heap each,
 		// 200 of them 50 MB in all.
@@ -120,7 +113,7 @@ func TestCachesWithinBudget(t *testing.T) {
 	})
 
 	t.Run("automatic persisted queries", func(t *testing.T) {
-		before := heapInUse()
+		before := heap.InUse()
 		c := newAPQCache(budget)
 		for i := range 400 { // 40 MB of documents
 			q := fmt.Sprintf("{ __typename } # %d %s", i, strings.Repeat("x", 100<<10))
@@ -131,7 +124,7 @@ func TestCachesWithinBudget(t *testing.T) {
 	})
 
 	t.Run("limits' verdicts", func(t *testing.T) {
-		before := heapInUse()
+		before := heap.InUse()
 		l := &gqlspec.Limits{OperationLimits: gqlspec.OperationLimits{MaxTokens: 1000, MaxDepth: 5, MaxCost: 100, MaxDirectives: 5}, CacheBytes: budget / 4}
 		if err := l.Validate(nil); err != nil {
 			t.Fatal(err)
@@ -152,7 +145,7 @@ func TestCachesWithinBudget(t *testing.T) {
 	})
 
 	t.Run("response cache", func(t *testing.T) {
-		before := heapInUse()
+		before := heap.InUse()
 		c := newResponseCache(budget, items.NewWrites(false), nil)
 		for i := range 1000 { // 200 MB of answers
 			body := []byte(strings.Repeat("y", 200<<10))

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"itemsapi/internal/heap"
 )
 
 // checkInvariants fails t unless the map and the queues of c hold the same
@@ -253,7 +255,7 @@ func TestHeapWithinBudget(t *testing.T) {
 		{"values of a MiB, each over MaxEntryBytes", 1 << 20},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			before := heap()
+			before := heap.InUse()
 			c := New[string, string](Config{MaxBytes: budget})
 			n := 4 * budget / (tc.size + EntryOverhead)
 			for i := range n {
@@ -261,7 +263,7 @@ func TestHeapWithinBudget(t *testing.T) {
 				v := strings.Repeat("v", tc.size)
 				c.Set(k, v, int64(len(k)+len(v)))
 			}
-			after := heap()
+			after := heap.InUse()
 			runtime.KeepAlive(c)
 			st := c.Stats()
 			grown := after - before
@@ -277,14 +279,6 @@ func TestHeapWithinBudget(t *testing.T) {
 			}
 		})
 	}
-}
-
-func heap() int64 {
-	runtime.GC()
-	runtime.GC()
-	var m runtime.MemStats
-	runtime.ReadMemStats(&m)
-	return int64(m.HeapAlloc)
 }
 
 // BenchmarkGetParallel reads a hot set from every core.
