@@ -223,7 +223,7 @@ func (s *Store) statements() []statement {
 			FROM items_fts f CROSS JOIN items i ON i.id = f.rowid
 			WHERE f.items_fts MATCH ? AND f.rowid > ? AND f.rowid <= ? AND instr(i.name_folded, ?) > 0
 			ORDER BY f.rowid LIMIT ?`},
-		{"count", &s.count, s.r, `SELECT count(*) FROM items`},
+		{"count", &s.count, s.r, `SELECT n FROM items_count`},
 		{"countScan", &s.countScan, s.r, `SELECT count(*) FROM items WHERE instr(name_folded, ?) > 0`},
 		{"countIndex", &s.countIndex, s.r, `SELECT count(*) FROM items_fts WHERE items_fts MATCH ? AND rowid <= ?`},
 		{"countChecked", &s.countChecked, s.r, `SELECT count(*) FROM items_fts f CROSS JOIN items i ON i.id = f.rowid
