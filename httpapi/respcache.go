@@ -60,12 +60,12 @@ type responseCache struct {
 }
 
 type cachedResponse struct {
-	key       string
-	seq       uint64 // the items.WriteVersion it was made at
+	key string
+	seq uint64 // the items.WriteVersion it was made at
 	// stable: no addition changes the answer, which stays current while
 	// the version's Changes is changes.
-	stable  bool
-	changes uint64
+	stable    bool
+	changes   uint64
 	body      []byte
 	operation string
 	// The header values of the answer, shared by every response that
