@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"itemsapi/internal/fresh"
 	"itemsapi/items"
 	"itemsapi/pubsub"
 )
@@ -171,7 +172,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Store, error) {
 		followed:     make(chan struct{}),
 		writes:       items.NewWrites(true),
 	}
-	s.tokens.read = newFreshRead(s.readRevision)
+	s.tokens.read = fresh.New(s.readRevision)
 	s.pool, err = pgxpool.NewWithConfig(ctx, poolConfig)
 	if err != nil {
 		return nil, translate("open pool", err)

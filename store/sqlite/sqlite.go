@@ -19,6 +19,7 @@ import (
 	sqlitedriver "modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
+	"itemsapi/internal/fresh"
 	"itemsapi/items"
 	"itemsapi/pubsub"
 )
@@ -74,11 +75,14 @@ type Store struct {
 	countTail     *sql.Stmt
 	tokenByHash   *sql.Stmt
 	tokenRevision *sql.Stmt
-	users         *sql.Stmt
-	readEvents    *sql.Stmt
-	eventOf       *sql.Stmt
-	addedUpTo     *sql.Stmt
-	stmts         []*sql.Stmt // all of the above that are prepared, to close
+	// revision shares the reads of the token revision among the requests
+	// of the moment (see TokenRevision).
+	revision   *fresh.Read[int64]
+	users      *sql.Stmt
+	readEvents *sql.Stmt
+	eventOf    *sql.Stmt
+	addedUpTo  *sql.Stmt
+	stmts      []*sql.Stmt // all of the above that are prepared, to close
 
 	closeOnce sync.Once
 	closeErr  error
@@ -100,6 +104,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("sqlite: %q is not a file path", path)
 	}
 	s := &Store{writes: items.NewWrites(false)}
+	s.revision = fresh.New(s.readRevision)
 	if err := s.open(ctx, path); err != nil {
 		_ = s.Close()
 		return nil, err

@@ -89,8 +89,15 @@ func (s *Store) TokenByHash(ctx context.Context, hash items.TokenHash) (items.To
 	return t, u, nil
 }
 
-// TokenRevision implements items.TokenStore: one row read.
+// TokenRevision implements items.TokenStore: one row, read after the call
+// began (another process, the token command, may have revoked a token),
+// by a read that the calls of the moment share (see internal/fresh).
 func (s *Store) TokenRevision(ctx context.Context) (int64, error) {
+	return s.revision.Get(ctx)
+}
+
+// readRevision reads the token revision.
+func (s *Store) readRevision(ctx context.Context) (int64, error) {
 	var rev int64
 	if err := s.tokenRevision.QueryRowContext(ctx).Scan(&rev); err != nil {
 		return 0, translate(ctx, "token revision", err)
