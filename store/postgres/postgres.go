@@ -274,7 +274,6 @@ func (e *dbError) Unwrap() error { return e.ctxErr }
 // PostgreSQL error codes that the store translates.
 const (
 	codeUniqueViolation      = "23505"
-	codeForeignKeyViolation  = "23503"
 	codeCharacterNotInRepert = "22021" // invalid byte sequence for encoding
 	codeUntranslatableChar   = "22P05" // e.g. \u0000 in a text value
 )
