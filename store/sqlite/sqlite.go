@@ -447,6 +447,12 @@ func (s *Store) Items(ctx context.Context, q items.ItemQuery) ([]items.Item, err
 // appendRows appends to page the items that st reads with args.
 func appendRows(ctx context.Context, page []items.Item, st *sql.Stmt, args ...any) ([]items.Item, error) {
 	rows, err := st.QueryContext(ctx, args...)
+	return scanRows(ctx, page, rows, err)
+}
+
+// scanRows appends to page the items of rows, the result of a query that
+// failed with err if not nil.
+func scanRows(ctx context.Context, page []items.Item, rows *sql.Rows, err error) ([]items.Item, error) {
 	if err != nil {
 		return nil, translate(ctx, "items", err)
 	}
