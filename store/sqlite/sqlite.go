@@ -395,13 +395,20 @@ func scanItem(row interface{ Scan(...any) error }) (items.Item, error) {
 // Item implements items.Store.
 func (s *Store) Item(ctx context.Context, id int64) (items.Item, error) {
 	it, err := scanItem(s.item.QueryRowContext(ctx, id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return items.Item{}, items.Errorf(items.NotFound, "no item with id %d", id)
+	return found(ctx, "item", id, it, err)
+}
+
+// found returns v, read by ID, or the error of its read: NotFound when no
+// row had that ID.
+func found[T any](ctx context.Context, what string, id int64, v T, err error) (T, error) {
+	var zero T
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return zero, items.Errorf(items.NotFound, "no %s with id %d", what, id)
+	case err != nil:
+		return zero, translate(ctx, what, err)
 	}
-	if err != nil {
-		return items.Item{}, translate(ctx, "item", err)
-	}
-	return it, nil
+	return v, nil
 }
 
 // Items implements items.Store. It returns an error with code Invalid when

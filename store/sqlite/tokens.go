@@ -108,13 +108,7 @@ func (s *Store) readRevision(ctx context.Context) (int64, error) {
 // Token implements items.TokenStore.
 func (s *Store) Token(ctx context.Context, id int64) (items.Token, error) {
 	t, err := scanToken(s.r.QueryRowContext(ctx, `SELECT `+tokenColumns+` FROM tokens t WHERE t.id = ?`, id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return items.Token{}, items.Errorf(items.NotFound, "no token with id %d", id)
-	}
-	if err != nil {
-		return items.Token{}, translate(ctx, "token", err)
-	}
-	return t, nil
+	return found(ctx, "token", id, t, err)
 }
 
 // Tokens implements items.TokenStore.
