@@ -24,7 +24,11 @@ import (
 // replaces when it begins and again once it has committed, before it is
 // published to subscribers or returns. An answer is kept with the version
 // read before its request ran, if no write was under way then nor began
-// meanwhile, and served only while that version is current. A request
+// meanwhile, and served only while that version is current. An answer
+// whose every read of items was one that no addition changes (an item
+// found by ID, a full page in ID order: see items.ReadNote) is kept with
+// the count of updates and deletions instead, and served until the next
+// one: additions, which real traffic makes all the time, leave it. A request
 // that starts after a write returned, or after a subscriber got its event,
 // therefore never gets an answer made before it. This holds where this
 // process makes every write (SQLite, memory): where other processes write
@@ -56,8 +60,12 @@ type responseCache struct {
 }
 
 type cachedResponse struct {
-	key       string
-	seq       uint64 // the items.WriteVersion it was made at
+	key string
+	seq uint64 // the items.WriteVersion it was made at
+	// stable: no addition changes the answer, which stays current while
+	// the version's Changes is changes.
+	stable    bool
+	changes   uint64
 	body      []byte
 	operation string
 	// The header values of the answer, shared by every response that
@@ -121,7 +129,7 @@ func (c *responseCache) middleware(next http.Handler) http.Handler {
 			return
 		}
 		v := c.writes.Version()
-		if e := c.lookup(key, v.Seq); e != nil {
+		if e := c.lookup(key, v); e != nil {
 			*bufp = key
 			c.keys.Put(bufp)
 			c.serve(w, r, e, start)
@@ -134,16 +142,25 @@ func (c *responseCache) middleware(next http.Handler) http.Handler {
 		*bufp = key
 		c.keys.Put(bufp)
 		note := &cacheNote{}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), cacheNoteKey{}, note)))
-		if note.body != nil && c.writes.Unchanged(v) {
-			c.store(keyStr, &cachedResponse{
-				seq:          v.Seq,
-				contentType:  slices.Clone(w.Header().Values("Content-Type")),
-				cacheControl: slices.Clone(w.Header().Values("Cache-Control")),
-				body:         note.body,
-				operation:    note.operation,
-			})
+		ctx, reads := items.WithReadNote(context.WithValue(r.Context(), cacheNoteKey{}, note))
+		next.ServeHTTP(w, r.WithContext(ctx))
+		if note.body == nil {
+			return
 		}
+		e := &cachedResponse{
+			seq:          v.Seq,
+			contentType:  slices.Clone(w.Header().Values("Content-Type")),
+			cacheControl: slices.Clone(w.Header().Values("Cache-Control")),
+			body:         note.body,
+			operation:    note.operation,
+		}
+		switch {
+		case reads.StableAcrossAdditions() && c.writes.ChangesUnchanged(v):
+			e.stable, e.changes = true, v.Changes
+		case !c.writes.Unchanged(v):
+			return
+		}
+		c.store(keyStr, e)
 	})
 }
 
@@ -194,10 +211,10 @@ func (c *responseCache) key(r *http.Request, buf []byte) (key, body []byte, ok b
 	return nil, nil, false
 }
 
-// lookup returns the answer kept for key at the version seq, or nil.
-func (c *responseCache) lookup(key []byte, seq uint64) *cachedResponse {
+// lookup returns the answer kept for key that is current at v, or nil.
+func (c *responseCache) lookup(key []byte, v *items.WriteVersion) *cachedResponse {
 	e, ok := c.entries.Get(maphash.Bytes(c.seed, key))
-	if !ok || e.seq != seq || e.key != string(key) {
+	if !ok || e.key != string(key) || !(e.seq == v.Seq || e.stable && e.changes == v.Changes) {
 		return nil
 	}
 	return e

@@ -138,6 +138,11 @@ func (c *compiler) collect(set ast.SelectionSet, typ string, visited map[string]
 		out = append(out, f)
 	}
 	for _, s := range set {
+		// A fragment's type condition and selections, for the fragments.
+		var (
+			cond string
+			sels ast.SelectionSet
+		)
 		switch s := s.(type) {
 		case *ast.Field:
 			if in, err := c.included(s.Directives); err != nil || !in {
@@ -147,6 +152,7 @@ func (c *compiler) collect(set ast.SelectionSet, typ string, visited map[string]
 				continue
 			}
 			add(collected{Field: s, sels: s.SelectionSet})
+			continue
 		case *ast.InlineFragment:
 			if in, err := c.included(s.Directives); err != nil || !in {
 				if err != nil {
@@ -154,16 +160,7 @@ func (c *compiler) collect(set ast.SelectionSet, typ string, visited map[string]
 				}
 				continue
 			}
-			if s.TypeCondition != "" && s.TypeCondition != typ {
-				continue
-			}
-			children, err := c.collect(s.SelectionSet, typ, visited)
-			if err != nil {
-				return nil, err
-			}
-			for _, f := range children {
-				add(f)
-			}
+			cond, sels = s.TypeCondition, s.SelectionSet
 		case *ast.FragmentSpread:
 			if visited[s.Name] {
 				continue
@@ -179,18 +176,19 @@ func (c *compiler) collect(set ast.SelectionSet, typ string, visited map[string]
 			if frag == nil {
 				return nil, errUnsupported
 			}
-			if frag.TypeCondition != "" && frag.TypeCondition != typ {
-				continue
-			}
-			children, err := c.collect(frag.SelectionSet, typ, visited)
-			if err != nil {
-				return nil, err
-			}
-			for _, f := range children {
-				add(f)
-			}
+			cond, sels = frag.TypeCondition, frag.SelectionSet
 		default:
 			return nil, errUnsupported
+		}
+		if cond != "" && cond != typ {
+			continue
+		}
+		children, err := c.collect(sels, typ, visited)
+		if err != nil {
+			return nil, err
+		}
+		for _, f := range children {
+			add(f)
 		}
 	}
 	return out, nil

@@ -147,19 +147,7 @@ func (x *exec) loadUsers(ctx context.Context, page []items.Item) error {
 // Query_items resolves Query.items and writes its connection.
 func (x *exec) Query_items(b []byte, s *sel) ([]byte, error) {
 	f := &frame{}
-	first, err := f.optInt(x.arg(s, 0))
-	if err != nil {
-		return b, err
-	}
-	after, err := f.optString(x.arg(s, 1))
-	if err != nil {
-		return b, err
-	}
-	last, err := f.optInt(x.arg(s, 2))
-	if err != nil {
-		return b, err
-	}
-	before, err := f.optString(x.arg(s, 3))
+	p, err := x.pageArgs(f, s, 0)
 	if err != nil {
 		return b, err
 	}
@@ -171,14 +159,42 @@ func (x *exec) Query_items(b []byte, s *sel) ([]byte, error) {
 	if err != nil {
 		return b, err
 	}
-	conn, err := x.r.Query().Items(ctx, first, after, last, before, orderBy)
+	conn, err := x.r.Query().Items(ctx, p.first, p.after, p.last, p.before, orderBy)
+	return x.writeItemPage(ctx, b, s, &conn, err)
+}
+
+// pageArgs are the arguments that page a connection both ways.
+type pageArgs struct {
+	first, last   *int
+	after, before *string
+}
+
+// pageArgs reads first, after, last and before: the arguments of s from
+// the i-th on.
+func (x *exec) pageArgs(f *frame, s *sel, i int) (p pageArgs, err error) {
+	if p.first, err = f.optInt(x.arg(s, i)); err != nil {
+		return p, err
+	}
+	if p.after, err = f.optString(x.arg(s, i+1)); err != nil {
+		return p, err
+	}
+	if p.last, err = f.optInt(x.arg(s, i+2)); err != nil {
+		return p, err
+	}
+	p.before, err = f.optString(x.arg(s, i+3))
+	return p, err
+}
+
+// writeItemPage writes conn, which a field of s resolved (or failed to,
+// with err), once the users of its page are loaded.
+func (x *exec) writeItemPage(ctx context.Context, b []byte, s *sel, conn *model.ItemConnection, err error) ([]byte, error) {
 	if err != nil {
 		return b, err
 	}
 	if err := x.loadUsers(ctx, conn.Page); err != nil {
 		return b, err
 	}
-	return x.writeItemConnection(b, s.sub, &conn)
+	return x.writeItemConnection(b, s.sub, conn)
 }
 
 // Query_item resolves Query.item and writes the item, or null.
@@ -209,19 +225,7 @@ func (x *exec) Query_search(b []byte, s *sel) ([]byte, error) {
 	if err != nil {
 		return b, err
 	}
-	first, err := f.optInt(x.arg(s, 1))
-	if err != nil {
-		return b, err
-	}
-	after, err := f.optString(x.arg(s, 2))
-	if err != nil {
-		return b, err
-	}
-	last, err := f.optInt(x.arg(s, 3))
-	if err != nil {
-		return b, err
-	}
-	before, err := f.optString(x.arg(s, 4))
+	p, err := x.pageArgs(f, s, 1)
 	if err != nil {
 		return b, err
 	}
@@ -229,14 +233,8 @@ func (x *exec) Query_search(b []byte, s *sel) ([]byte, error) {
 	if err != nil {
 		return b, err
 	}
-	conn, err := x.r.Query().Search(ctx, query, first, after, last, before)
-	if err != nil {
-		return b, err
-	}
-	if err := x.loadUsers(ctx, conn.Page); err != nil {
-		return b, err
-	}
-	return x.writeItemConnection(b, s.sub, &conn)
+	conn, err := x.r.Query().Search(ctx, query, p.first, p.after, p.last, p.before)
+	return x.writeItemPage(ctx, b, s, &conn, err)
 }
 
 // Query_me resolves Query.me (@auth) and writes the user.

@@ -8,7 +8,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"itemsapi/items"
 )
@@ -167,8 +166,11 @@ func (s *Store) CountItems(ctx context.Context, search string) (int, error) {
 // after commit, from the stamper (see Subscribe), which AddItem wakes.
 const addItemSQL = `
 WITH added AS (
+	-- No foreign key (see migration 0013): the user must exist when the
+	-- row is inserted, and users are never deleted.
 	INSERT INTO items (name, name_folded, description, created_at, created_by)
-	VALUES ($1, $2, $3, clock_timestamp(), nullif($4::bigint, 0))
+	SELECT $1, $2, $3, clock_timestamp(), nullif($4::bigint, 0)
+	WHERE $4::bigint = 0 OR EXISTS (SELECT FROM users WHERE id = $4::bigint)
 	RETURNING id, name, description, created_at, created_by
 ), event AS (
 	-- The event holds the ID alone until the item's first change copies
@@ -208,7 +210,7 @@ func (s *Store) addItem(ctx context.Context, n items.NewItem) (items.Item, error
 	err := s.pool.QueryRow(ctx, addItemSQL,
 		n.Name, items.FoldString(n.Name), n.Description, n.CreatedByID,
 	).Scan(&it.ID, &it.Name, &it.Description, &it.CreatedAt, &it.CreatedByID)
-	if pgErr, ok := errors.AsType[*pgconn.PgError](err); ok && pgErr.Code == codeForeignKeyViolation {
+	if errors.Is(err, pgx.ErrNoRows) {
 		return items.Item{}, items.Errorf(items.Invalid, "no user with id %d", n.CreatedByID)
 	}
 	if err != nil {

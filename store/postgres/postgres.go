@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"itemsapi/internal/fresh"
 	"itemsapi/items"
 	"itemsapi/pubsub"
 )
@@ -171,7 +172,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Store, error) {
 		followed:     make(chan struct{}),
 		writes:       items.NewWrites(true),
 	}
-	s.tokens.read = newFreshRead(s.readRevision)
+	s.tokens.read = fresh.New(s.readRevision)
 	s.pool, err = pgxpool.NewWithConfig(ctx, poolConfig)
 	if err != nil {
 		return nil, translate("open pool", err)
@@ -273,7 +274,6 @@ func (e *dbError) Unwrap() error { return e.ctxErr }
 // PostgreSQL error codes that the store translates.
 const (
 	codeUniqueViolation      = "23505"
-	codeForeignKeyViolation  = "23503"
 	codeCharacterNotInRepert = "22021" // invalid byte sequence for encoding
 	codeUntranslatableChar   = "22P05" // e.g. \u0000 in a text value
 )

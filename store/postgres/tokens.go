@@ -11,6 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"itemsapi/internal/fresh"
 	"itemsapi/items"
 )
 
@@ -20,7 +21,7 @@ import (
 //
 // TokenRevision, the check every authenticated request makes, reads that
 // row: one primary-key-less single-row read, one round trip, which the
-// requests that arrive while the previous read runs share (freshRead). A value kept
+// requests that arrive while the previous read runs share (internal/fresh). A value kept
 // in memory from the notifications would save it, but would not be exact:
 // a client that saw its revocation return from process A, then sent the
 // token to process B, was measured getting an answer from B before B's
@@ -39,7 +40,7 @@ import (
 type tokenWatch struct {
 	channel  string
 	revision atomic.Int64 // the greatest revision heard of
-	read     *freshRead[int64]
+	read     *fresh.Read[int64]
 	clock    items.SettableClock
 
 	mu      sync.Mutex
@@ -119,9 +120,9 @@ func (s *Store) TokenRevisionChanged() <-chan struct{} {
 
 // TokenRevision implements items.TokenStore: exact (see above), from one
 // row read after the call began, which the calls of the moment share (see
-// freshRead).
+// internal/fresh).
 func (s *Store) TokenRevision(ctx context.Context) (int64, error) {
-	rev, err := s.tokens.read.get(ctx)
+	rev, err := s.tokens.read.Get(ctx)
 	if err != nil {
 		return 0, err
 	}

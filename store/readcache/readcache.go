@@ -121,9 +121,13 @@ func newCache[K comparable, V any](maxEntries int, maxBytes int64) *cache.Cache[
 func (s *Store) Item(ctx context.Context, id int64) (items.Item, error) {
 	v := s.writes.Version()
 	if e, ok := s.itemCache.Get(id); ok && e.changes == v.Changes {
+		items.NoteRead(ctx, true)
 		return e.item, nil
 	}
 	it, err := s.Store.Item(ctx, id)
+	// An item found stays as it is until it is updated or deleted; one
+	// not found may be added.
+	items.NoteRead(ctx, err == nil)
 	if err != nil {
 		return items.Item{}, err
 	}
@@ -138,9 +142,11 @@ func (s *Store) Items(ctx context.Context, q items.ItemQuery) ([]items.Item, err
 	key := keyOf(q)
 	v := s.writes.Version()
 	if p, ok := s.pageCache.Get(key); ok && (p.full && p.changes == v.Changes || p.ver == v) {
+		items.NoteRead(ctx, p.full)
 		return p.list, nil
 	}
 	list, err := s.Store.Items(ctx, q)
+	items.NoteRead(ctx, err == nil && len(list) == key.limit && key.growsAtEnd())
 	if err != nil {
 		return nil, err
 	}
@@ -175,6 +181,7 @@ func (s *Store) putPage(key pageKey, list []items.Item, v *items.WriteVersion) {
 
 // CountItems implements items.Store.
 func (s *Store) CountItems(ctx context.Context, search string) (int, error) {
+	items.NoteRead(ctx, false) // every addition may change it
 	if search == "" {
 		return s.countAll(ctx)
 	}

@@ -100,21 +100,7 @@ func (s *Store) page(ctx context.Context, q items.ItemQuery) ([]items.Item, erro
 // query appends to page the items that query reads with args.
 func (s *Store) query(ctx context.Context, page []items.Item, query string, args ...any) ([]items.Item, error) {
 	rows, err := s.r.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, translate(ctx, "items", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		it, err := scanItem(rows)
-		if err != nil {
-			return nil, translate(ctx, "items", err)
-		}
-		page = append(page, it)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, translate(ctx, "items", err)
-	}
-	return page, nil
+	return scanRows(ctx, page, rows, err)
 }
 
 // searchPage reads a page of a search in ID order, ascending or

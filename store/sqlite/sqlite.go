@@ -19,6 +19,7 @@ import (
 	sqlitedriver "modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
+	"itemsapi/internal/fresh"
 	"itemsapi/items"
 	"itemsapi/pubsub"
 )
@@ -74,11 +75,14 @@ type Store struct {
 	countTail     *sql.Stmt
 	tokenByHash   *sql.Stmt
 	tokenRevision *sql.Stmt
-	users         *sql.Stmt
-	readEvents    *sql.Stmt
-	eventOf       *sql.Stmt
-	addedUpTo     *sql.Stmt
-	stmts         []*sql.Stmt // all of the above that are prepared, to close
+	// revision shares the reads of the token revision among the requests
+	// of the moment (see TokenRevision).
+	revision   *fresh.Read[int64]
+	users      *sql.Stmt
+	readEvents *sql.Stmt
+	eventOf    *sql.Stmt
+	addedUpTo  *sql.Stmt
+	stmts      []*sql.Stmt // all of the above that are prepared, to close
 
 	closeOnce sync.Once
 	closeErr  error
@@ -100,6 +104,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("sqlite: %q is not a file path", path)
 	}
 	s := &Store{writes: items.NewWrites(false)}
+	s.revision = fresh.New(s.readRevision)
 	if err := s.open(ctx, path); err != nil {
 		_ = s.Close()
 		return nil, err
@@ -223,7 +228,7 @@ func (s *Store) statements() []statement {
 			FROM items_fts f CROSS JOIN items i ON i.id = f.rowid
 			WHERE f.items_fts MATCH ? AND f.rowid > ? AND f.rowid <= ? AND instr(i.name_folded, ?) > 0
 			ORDER BY f.rowid LIMIT ?`},
-		{"count", &s.count, s.r, `SELECT count(*) FROM items`},
+		{"count", &s.count, s.r, `SELECT n FROM items_count`},
 		{"countScan", &s.countScan, s.r, `SELECT count(*) FROM items WHERE instr(name_folded, ?) > 0`},
 		{"countIndex", &s.countIndex, s.r, `SELECT count(*) FROM items_fts WHERE items_fts MATCH ? AND rowid <= ?`},
 		{"countChecked", &s.countChecked, s.r, `SELECT count(*) FROM items_fts f CROSS JOIN items i ON i.id = f.rowid
@@ -390,13 +395,20 @@ func scanItem(row interface{ Scan(...any) error }) (items.Item, error) {
 // Item implements items.Store.
 func (s *Store) Item(ctx context.Context, id int64) (items.Item, error) {
 	it, err := scanItem(s.item.QueryRowContext(ctx, id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return items.Item{}, items.Errorf(items.NotFound, "no item with id %d", id)
+	return found(ctx, "item", id, it, err)
+}
+
+// found returns v, read by ID, or the error of its read: NotFound when no
+// row had that ID.
+func found[T any](ctx context.Context, what string, id int64, v T, err error) (T, error) {
+	var zero T
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return zero, items.Errorf(items.NotFound, "no %s with id %d", what, id)
+	case err != nil:
+		return zero, translate(ctx, what, err)
 	}
-	if err != nil {
-		return items.Item{}, translate(ctx, "item", err)
-	}
-	return it, nil
+	return v, nil
 }
 
 // Items implements items.Store. It returns an error with code Invalid when
@@ -442,6 +454,12 @@ func (s *Store) Items(ctx context.Context, q items.ItemQuery) ([]items.Item, err
 // appendRows appends to page the items that st reads with args.
 func appendRows(ctx context.Context, page []items.Item, st *sql.Stmt, args ...any) ([]items.Item, error) {
 	rows, err := st.QueryContext(ctx, args...)
+	return scanRows(ctx, page, rows, err)
+}
+
+// scanRows appends to page the items of rows, the result of a query that
+// failed with err if not nil.
+func scanRows(ctx context.Context, page []items.Item, rows *sql.Rows, err error) ([]items.Item, error) {
 	if err != nil {
 		return nil, translate(ctx, "items", err)
 	}

@@ -89,8 +89,15 @@ func (s *Store) TokenByHash(ctx context.Context, hash items.TokenHash) (items.To
 	return t, u, nil
 }
 
-// TokenRevision implements items.TokenStore: one row read.
+// TokenRevision implements items.TokenStore: one row, read after the call
+// began (another process, the token command, may have revoked a token),
+// by a read that the calls of the moment share (see internal/fresh).
 func (s *Store) TokenRevision(ctx context.Context) (int64, error) {
+	return s.revision.Get(ctx)
+}
+
+// readRevision reads the token revision.
+func (s *Store) readRevision(ctx context.Context) (int64, error) {
 	var rev int64
 	if err := s.tokenRevision.QueryRowContext(ctx).Scan(&rev); err != nil {
 		return 0, translate(ctx, "token revision", err)
@@ -101,13 +108,7 @@ func (s *Store) TokenRevision(ctx context.Context) (int64, error) {
 // Token implements items.TokenStore.
 func (s *Store) Token(ctx context.Context, id int64) (items.Token, error) {
 	t, err := scanToken(s.r.QueryRowContext(ctx, `SELECT `+tokenColumns+` FROM tokens t WHERE t.id = ?`, id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return items.Token{}, items.Errorf(items.NotFound, "no token with id %d", id)
-	}
-	if err != nil {
-		return items.Token{}, translate(ctx, "token", err)
-	}
-	return t, nil
+	return found(ctx, "token", id, t, err)
 }
 
 // Tokens implements items.TokenStore.

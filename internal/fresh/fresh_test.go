@@ -1,4 +1,4 @@
-package postgres
+package fresh
 
 import (
 	"context"
@@ -18,7 +18,7 @@ func TestFreshRead(t *testing.T) {
 			value atomic.Int64
 			reads atomic.Int64
 		)
-		f := newFreshRead(func(context.Context) (int64, error) {
+		f := New(func(context.Context) (int64, error) {
 			reads.Add(1)
 			v := value.Load() // the read's snapshot, taken as it begins
 			time.Sleep(time.Millisecond)
@@ -42,7 +42,7 @@ func TestFreshRead(t *testing.T) {
 				for i := range calls {
 					time.Sleep(time.Duration(c*7+i%5) * 10 * time.Microsecond)
 					before := value.Load()
-					got, err := f.get(t.Context())
+					got, err := f.Get(t.Context())
 					if err != nil {
 						t.Error(err)
 						return
@@ -66,20 +66,20 @@ func TestFreshRead(t *testing.T) {
 func TestFreshReadCancelled(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		release := make(chan struct{})
-		f := newFreshRead(func(context.Context) (int, error) {
+		f := New(func(context.Context) (int, error) {
 			<-release
 			return 7, nil
 		})
 		ctx, cancel := context.WithCancel(t.Context())
 		errc := make(chan error, 1)
-		go func() { _, err := f.get(ctx); errc <- err }()
+		go func() { _, err := f.Get(ctx); errc <- err }()
 		synctest.Wait()
 		cancel()
 		if err := <-errc; err != context.Canceled {
 			t.Fatalf("cancelled get() = %v, want context.Canceled", err)
 		}
 		got := make(chan int, 1)
-		go func() { v, _ := f.get(t.Context()); got <- v }()
+		go func() { v, _ := f.Get(t.Context()); got <- v }()
 		synctest.Wait()
 		close(release)
 		if v := <-got; v != 7 {

@@ -1,24 +1,28 @@
-package postgres
+// Package fresh shares one read of a value among the callers that want it
+// at once, without ever answering a caller with a read that began before
+// its call did: the token revision, which every authenticated request
+// must read anew (a revocation takes effect at once), is read once per
+// round trip under load rather than once per request.
+package fresh
 
 import (
 	"context"
 	"sync"
 )
 
-// freshRead shares one read of a value among the callers that want it at
+// Read shares one read of a value among the callers that want it at
 // once, without ever answering a caller with a read that began before
-// its call did. Every authenticated request asks for the token revision
-// (see tokens.go), and the answer must come from a read made after the
-// request arrived; under load, most of those reads would return the same
-// row at nearly the same time, each one a round trip and a statement for
-// the database's CPUs.
+// its call did. Every authenticated request asks for the token revision,
+// and the answer must come from a read made after the request arrived;
+// under load, most of those reads would return the same row at nearly
+// the same time, each one a statement for the database's CPUs.
 //
 // Reads run one at a time. A caller joins the round that has not begun
 // yet, or forms it; the round begins once the read in flight, if any, has
 // ended, and from then on newcomers form the next one. So a caller waits
 // for two reads at most, and the database sees one read per round trip
 // however many requests arrive meanwhile.
-type freshRead[T any] struct {
+type Read[T any] struct {
 	read func(context.Context) (T, error)
 
 	mu      sync.Mutex
@@ -32,15 +36,16 @@ type round[T any] struct {
 	err  error
 }
 
-func newFreshRead[T any](read func(context.Context) (T, error)) *freshRead[T] {
-	return &freshRead[T]{read: read, running: make(chan struct{}, 1)}
+// New returns a Read of the values that read reads.
+func New[T any](read func(context.Context) (T, error)) *Read[T] {
+	return &Read[T]{read: read, running: make(chan struct{}, 1)}
 }
 
-// get returns a value read after get was called. The read runs under a
+// Get returns a value read after Get was called. The read runs under a
 // context of its own, not cancelled with ctx (other callers wait for it);
-// read must bound its own time. get returns ctx's error if ctx ends
+// read must bound its own time. Get returns ctx's error if ctx ends
 // first.
-func (f *freshRead[T]) get(ctx context.Context) (T, error) {
+func (f *Read[T]) Get(ctx context.Context) (T, error) {
 	f.mu.Lock()
 	r := f.forming
 	lead := r == nil
@@ -63,7 +68,7 @@ func (f *freshRead[T]) get(ctx context.Context) (T, error) {
 
 // run waits for the read in flight, closes round r to newcomers, and
 // reads for it.
-func (f *freshRead[T]) run(ctx context.Context, r *round[T]) {
+func (f *Read[T]) run(ctx context.Context, r *round[T]) {
 	f.running <- struct{}{}
 	f.mu.Lock()
 	f.forming = nil
