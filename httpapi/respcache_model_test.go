@@ -6,11 +6,10 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
-	"net/http/httptest"
-	"strings"
 	"testing"
 
 	"itemsapi/httpapi"
+	"itemsapi/internal/testserver"
 	"itemsapi/items"
 	"itemsapi/store/memory"
 	"itemsapi/store/readcache"
@@ -42,15 +41,8 @@ func responseCacheModel(t *testing.T, seed uint64) {
 
 	rng := rand.New(rand.NewPCG(seed, 99))
 	ask := func(h http.Handler, tok, query string) string {
-		body, _ := json.Marshal(map[string]string{"query": query})
-		req := httptest.NewRequest(http.MethodPost, "/graphql", strings.NewReader(string(body)))
-		req.Header.Set("Content-Type", "application/json")
-		if tok != "" {
-			req.Header.Set("Authorization", "Bearer "+tok)
-		}
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, req)
-		return rec.Body.String()
+		_, body := testserver.Serve(h, tok, query, nil)
+		return body
 	}
 	maxID := 2 // the demo items
 	cursors := []string{""}

@@ -2,10 +2,8 @@ package plan_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -68,15 +66,7 @@ func newFixture(t *testing.T) *fixture {
 
 // serve answers one request and returns its status and body.
 func serve(h http.Handler, query string, vars map[string]any, token string) (int, string) {
-	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
-	r := httptest.NewRequest(http.MethodPost, "/graphql", strings.NewReader(string(body)))
-	r.Header.Set("Content-Type", "application/json")
-	if token != "" {
-		r.Header.Set("Authorization", "Bearer "+token)
-	}
-	w := httptest.NewRecorder()
-	h.ServeHTTP(w, r)
-	return w.Code, w.Body.String()
+	return testserver.Serve(h, token, query, vars)
 }
 
 // TestSameBytes serves each construct the compiler supports with and

@@ -1,9 +1,12 @@
 package testserver
 
 import (
+	"bytes"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -22,4 +25,19 @@ func Handler(cfg httpapi.Config, store items.Store, broker items.Broker) http.Ha
 		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Metrics: metrics.New(prometheus.NewRegistry()),
 	})
+}
+
+// Serve has h answer one GraphQL request, posted as JSON with query and
+// vars (and token's Authorization, unless token is empty), in process; it
+// returns the answer's status and body.
+func Serve(h http.Handler, token, query string, vars map[string]any) (int, string) {
+	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
+	r := httptest.NewRequest(http.MethodPost, "/graphql", bytes.NewReader(body))
+	r.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		r.Header.Set("Authorization", "Bearer "+token)
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	return w.Code, w.Body.String()
 }
