@@ -387,19 +387,13 @@ func TestAbuse(t *testing.T) {
 					}
 					writing.Add(1)
 					defer writing.Add(-1)
-					tick := time.NewTicker(time.Second)
-					defer tick.Stop()
-					for {
-						select {
-						case <-stop:
-							return
-						case <-tick.C:
-							if _, err := c.Write([]byte{'a'}); err != nil {
-								return
-							}
-							sent()
+					testserver.Ticks(stop, time.Second, func() bool {
+						if _, err := c.Write([]byte{'a'}); err != nil {
+							return false
 						}
-					}
+						sent()
+						return true
+					})
 				})
 			}
 			ready.Wait()
@@ -1140,21 +1134,15 @@ func (a *abuser) watchActive(t *testing.T) func() float64 {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		tick := time.NewTicker(2 * time.Millisecond) // a sampling rate
-		defer tick.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-			}
+		testserver.Ticks(stop, 2*time.Millisecond, func() bool { // a sampling rate
 			m, err := testserver.ScrapeMetrics(context.Background(), a.client, a.url)
 			if f, ok := m["itemsapi_subscriptions_active"]; err == nil && ok {
 				mu.Lock()
 				peak = max(peak, f)
 				mu.Unlock()
 			}
-		}
+			return true
+		})
 	}()
 	t.Cleanup(func() { close(stop); <-done })
 	return func() float64 {
@@ -1313,19 +1301,15 @@ func abusePeakLiveHeap() (stop func() uint64) {
 	var peak uint64
 	done := make(chan struct{})
 	finished := make(chan struct{})
+	sample := func() bool {
+		metrics.Read(s)
+		peak = max(peak, s[0].Value.Uint64())
+		return true
+	}
 	go func() {
 		defer close(finished)
-		tick := time.NewTicker(time.Millisecond)
-		defer tick.Stop()
-		for {
-			metrics.Read(s)
-			peak = max(peak, s[0].Value.Uint64())
-			select {
-			case <-done:
-				return
-			case <-tick.C:
-			}
-		}
+		sample()
+		testserver.Ticks(done, time.Millisecond, sample)
 	}()
 	return func() uint64 { close(done); <-finished; return peak }
 }

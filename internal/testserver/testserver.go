@@ -307,3 +307,21 @@ func Eventually(d time.Duration, cond func() bool) bool {
 		time.Sleep(wait)
 	}
 }
+
+// Ticks calls f every d until stop is closed or f returns false: the loop
+// of a goroutine that samples, trickles or injects faults while a test
+// runs.
+func Ticks(stop <-chan struct{}, d time.Duration, f func() bool) {
+	tick := time.NewTicker(d)
+	defer tick.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-tick.C:
+		}
+		if !f() {
+			return
+		}
+	}
+}

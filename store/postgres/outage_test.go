@@ -182,21 +182,15 @@ func TestListenerKillUnderLoad(t *testing.T) {
 	go func() {
 		n := 0
 		defer func() { kills <- n }()
-		tick := time.NewTicker(10 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-			}
+		testserver.Ticks(stop, 10*time.Millisecond, func() bool {
 			for _, s := range []*postgres.Store{a, b} {
 				if pid := s.ListenerPID(); pid != 0 {
 					adminExec(t, t.Context(), fmt.Sprintf("SELECT pg_terminate_backend(%d)", pid))
 					n++
 				}
 			}
-		}
+			return true
+		})
 	}()
 	const writers, each = 16, 40
 	// Writers on b mostly: a's subscribers hear of them only through its
