@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"sync"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 
 	"itemsapi/gqlspec"
+	"itemsapi/metrics"
 )
 
 // Bytes in flight: the requests being read and parsed at once, across all
@@ -31,6 +33,14 @@ import (
 // cannot reserve what it needs within inflightWait is answered 503 with
 // Retry-After: 1, and nothing of it runs. A request whose needs exceed the
 // whole budget is granted the whole budget, so that it runs, alone.
+//
+// Each client address (addressOf) holds at most its share of the budget
+// (MaxSharePerAddress, shares.go): past it, a request waits for its
+// address's own requests to end, as for the budget, and is refused the
+// same way, with a message that names the share; a request whose needs
+// exceed the share is granted the share, and runs alone among its
+// address's. The documents that running operations keep (heldDocs) are
+// shared between clients, and count in the budget only.
 // Websocket upgrades reserve nothing; each message reserves
 // bodyBytesFactor times its bytes as they are read, and parsing its
 // document what it takes, until it has been handled (websocket.go): a
@@ -54,30 +64,60 @@ var errBusy = errors.New("too many bytes in flight")
 type inflight struct {
 	max     int64
 	maxBody int64
+	metrics *metrics.Metrics // nil: refusals not counted
 
-	mu      sync.Mutex
-	used    int64
-	waiting int           // requests waiting for room: release wakes them
-	freed   chan struct{} // closed, and replaced, when bytes are released
+	mu   sync.Mutex
+	used int64
+	// byAddress counts what each client address holds, within its share
+	// (shares.go); nothing when shares are off.
+	byAddress addressCounts
+	waiting   int           // requests waiting for room: release wakes them
+	freed     chan struct{} // closed, and replaced, when bytes are released
 }
 
 func newInflight(maxBytes, maxBody int64) *inflight {
-	return &inflight{max: maxBytes, maxBody: maxBody, freed: make(chan struct{})}
+	return &inflight{max: maxBytes, maxBody: maxBody, freed: make(chan struct{}), byAddress: newAddressCounts(maxBytes, 0)}
 }
 
-// tryAcquire takes n bytes if they are free.
-func (f *inflight) tryAcquire(n int64) bool {
+// share sets the share of each client address to frac of the budget
+// (shareOf); m, when not nil, counts refusals. It returns f.
+func (f *inflight) share(frac float64, m *metrics.Metrics) *inflight {
+	f.byAddress = newAddressCounts(f.max, frac)
+	f.metrics = m
+	return f
+}
+
+// limitFor returns the most that a request of addr may hold: the budget,
+// or the address's share of it.
+func (f *inflight) limitFor(addr netip.Addr) int64 {
+	if f.byAddress.on() && addr.IsValid() {
+		return f.byAddress.share
+	}
+	return f.max
+}
+
+// fits reports whether addr may take n more bytes now. f.mu is held.
+func (f *inflight) fits(addr netip.Addr, n int64) bool {
+	return f.used+n <= f.max && f.byAddress.fits(addr, n)
+}
+
+// tryAcquire takes n bytes for addr (the zero Addr: for no address) if
+// they are free.
+func (f *inflight) tryAcquire(addr netip.Addr, n int64) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.used+n > f.max {
+	if !f.fits(addr, n) {
 		return false
 	}
 	f.used += n
+	f.byAddress.add(addr, n)
 	return true
 }
 
-// acquire takes n bytes, waiting for them until ctx is done.
-func (f *inflight) acquire(ctx context.Context, n int64) error {
+// acquire takes n bytes for addr, waiting for them until ctx is done.
+// When ctx ends first, it reports whether addr's share, rather than the
+// budget, was what it lacked.
+func (f *inflight) acquire(ctx context.Context, addr netip.Addr, n int64) (byAddress bool, err error) {
 	f.mu.Lock()
 	f.waiting++
 	defer func() {
@@ -85,27 +125,32 @@ func (f *inflight) acquire(ctx context.Context, n int64) error {
 		f.waiting--
 		f.mu.Unlock()
 	}()
-	for f.used+n > f.max {
+	for !f.fits(addr, n) {
 		freed := f.freed
 		f.mu.Unlock()
 		select {
 		case <-freed:
 		case <-ctx.Done():
-			return ctx.Err()
+			f.mu.Lock()
+			byAddress = f.used+n <= f.max
+			f.mu.Unlock()
+			return byAddress, ctx.Err()
 		}
 		f.mu.Lock()
 	}
 	f.used += n
+	f.byAddress.add(addr, n)
 	f.mu.Unlock()
-	return nil
+	return false, nil
 }
 
-// release gives back n bytes and wakes the requests waiting, each to see
-// whether it fits now.
-func (f *inflight) release(n int64) {
+// release gives back n bytes of addr and wakes the requests waiting, each
+// to see whether it fits now.
+func (f *inflight) release(addr netip.Addr, n int64) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.used -= n
+	f.byAddress.add(addr, -n)
 	if f.waiting > 0 { // else nobody holds f.freed: no new channel to make
 		close(f.freed)
 		f.freed = make(chan struct{})
@@ -114,11 +159,14 @@ func (f *inflight) release(n int64) {
 
 // reservation is what one request holds of the budget.
 type reservation struct {
-	in *inflight
+	in   *inflight
+	addr netip.Addr // the client address, whose share it draws on
 
 	mu      sync.Mutex
 	held    int64
 	refused bool
+	// byAddress: it was refused because its address held its share.
+	byAddress bool
 }
 
 type reservationKey struct{}
@@ -139,10 +187,10 @@ func (f *inflight) middleware(next http.Handler) http.Handler {
 				n = f.maxBody
 			}
 		}
-		res := &reservation{in: f}
+		res := &reservation{in: f, addr: addressOf(r)}
 		defer res.release()
 		if res.grow(r.Context(), n*bodyBytesFactor) != nil {
-			writeBusy(w)
+			writeBusyMessage(w, res.message())
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), reservationKey{}, res)))
@@ -153,15 +201,16 @@ func (f *inflight) middleware(next http.Handler) http.Handler {
 func (res *reservation) grow(ctx context.Context, n int64) error {
 	res.mu.Lock()
 	defer res.mu.Unlock()
-	n = min(n, res.in.max-res.held)
+	n = min(n, res.in.limitFor(res.addr)-res.held)
 	if n <= 0 {
 		return nil
 	}
-	if !res.in.tryAcquire(n) { // the timer only when it must wait
+	if !res.in.tryAcquire(res.addr, n) { // the timer only when it must wait
 		ctx, cancel := context.WithTimeout(ctx, inflightWait)
 		defer cancel()
-		if err := res.in.acquire(ctx, n); err != nil {
-			res.refused = true
+		if byAddress, err := res.in.acquire(ctx, res.addr, n); err != nil {
+			res.refused, res.byAddress = true, byAddress
+			countRefused(res.in.metrics, limitInflightBytes, byAddress)
 			return errBusy
 		}
 	}
@@ -174,7 +223,7 @@ func (res *reservation) trim(n int64) {
 	res.mu.Lock()
 	defer res.mu.Unlock()
 	if res.held > n {
-		res.in.release(res.held - n)
+		res.in.release(res.addr, res.held-n)
 		res.held = n
 	}
 }
@@ -184,7 +233,7 @@ func (res *reservation) release() {
 	res.mu.Lock()
 	defer res.mu.Unlock()
 	if res.held > 0 {
-		res.in.release(res.held)
+		res.in.release(res.addr, res.held)
 		res.held = 0
 	}
 }
@@ -212,14 +261,39 @@ func refused(ctx context.Context) bool {
 }
 
 // writeBusy answers a request refused for lack of memory.
-func writeBusy(w http.ResponseWriter) {
+func writeBusy(w http.ResponseWriter) { writeBusyMessage(w, busyMessage) }
+
+// writeBusyMessage answers a request refused for lack of memory with msg.
+func writeBusyMessage(w http.ResponseWriter, msg string) {
 	w.Header().Set("Retry-After", strconv.Itoa(int(inflightWait/time.Second)))
-	writeError(w, http.StatusServiceUnavailable, codeBadRequest, busyMessage)
+	writeError(w, http.StatusServiceUnavailable, codeBadRequest, msg)
 }
 
 // busyMessage is the error message of a request or operation refused for
-// lack of memory.
-const busyMessage = "the server is reading and parsing as many bytes as it may: retry later"
+// lack of memory, and busyShareMessage of one whose client address held
+// its share (both fit in a websocket's close reason).
+const (
+	busyMessage      = "the server is reading and parsing as many bytes as it may: retry later"
+	busyShareMessage = "this client address is reading and parsing as many bytes as it may: retry later"
+)
+
+// message is the error message of res's refusal.
+func (res *reservation) message() string {
+	res.mu.Lock()
+	defer res.mu.Unlock()
+	if res.byAddress {
+		return busyShareMessage
+	}
+	return busyMessage
+}
+
+// busyMessageOf is the error message of the refusal of ctx's request.
+func busyMessageOf(ctx context.Context) string {
+	if res, ok := ctx.Value(reservationKey{}).(*reservation); ok {
+		return res.message()
+	}
+	return busyMessage
+}
 
 // heldDocs counts in the budget of bytes in flight the parsed documents
 // that running operations keep: a subscription keeps its document (its
@@ -273,7 +347,7 @@ func (h *heldDocs) hold(rc *graphql.OperationContext) (release func(), err error
 		rc.Doc, rc.Operation, rc.RawQuery = d.doc, op, d.text
 	default:
 		cost := docCost(rc.Doc, len(rc.RawQuery))
-		if h.used+cost > h.max || !h.in.tryAcquire(cost) {
+		if h.used+cost > h.max || !h.in.tryAcquire(netip.Addr{}, cost) {
 			return nil, errBusy
 		}
 		h.used += cost
@@ -294,7 +368,7 @@ func (h *heldDocs) hold(rc *graphql.OperationContext) (release func(), err error
 			if d.refs--; d.refs == 0 {
 				delete(h.docs, d.text)
 				h.used -= d.cost
-				h.in.release(d.cost)
+				h.in.release(netip.Addr{}, d.cost)
 			}
 		})
 	}, nil

@@ -71,7 +71,7 @@ type streaming struct {
 // stream, or a multipart/mixed answer. The stream counts against the
 // limit of open streams.
 func (s *streaming) serve(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor, rc *graphql.OperationContext, errs gqlerror.List, media string) {
-	ctx, release, err := s.set.acquire(r.Context(), w)
+	ctx, release, err := s.set.acquire(r.Context(), addressOf(r), w)
 	if err != nil {
 		return
 	}
@@ -294,7 +294,7 @@ func (t *sseReservations) reserve(w http.ResponseWriter, r *http.Request) {
 	}
 	// The reservation outlives the PUT: its context keeps the request's
 	// values but ends with the reservation.
-	ctx, release, err := t.streams.set.acquire(context.WithoutCancel(r.Context()), w)
+	ctx, release, err := t.streams.set.acquire(context.WithoutCancel(r.Context()), addressOf(r), w)
 	if err != nil {
 		return
 	}
