@@ -2,13 +2,17 @@ package httpapi
 
 import (
 	"context"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/parser"
+
+	"itemsapi/metrics"
 )
 
 // TestInflightSmallGoesAhead: while a large reservation waits for room, a
@@ -122,4 +126,84 @@ func TestReservationTrim(t *testing.T) {
 	if f.used != 0 {
 		t.Errorf("after release: used %d, want 0", f.used)
 	}
+}
+
+// TestInflightSharePerAddress: an address holds at most its share of the
+// bytes in flight: past it, it is refused (with the share's message, and
+// counted as the address's) while another address is still granted what
+// the budget has; a request larger than the share is granted the share;
+// the budget itself refuses as before, counted as the server's.
+func TestInflightSharePerAddress(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	f := newInflight(1000, 1000).share(0.25, metrics.New(reg))
+	a, b, c := netip.MustParseAddr("198.51.100.1"), netip.MustParseAddr("198.51.100.2"), netip.MustParseAddr("198.51.100.3")
+	now, cancel := context.WithCancel(t.Context())
+	cancel() // granted at once, or refused at once
+	held := &reservation{in: f, addr: a}
+	if err := held.grow(now, 250); err != nil {
+		t.Fatalf("the address's share: %v", err)
+	}
+	more := &reservation{in: f, addr: a}
+	if err := more.grow(now, 1); err == nil || more.message() != busyShareMessage {
+		t.Errorf("a byte past the address's share: %v, %q; want refused, naming the share", err, more.message())
+	}
+	other := &reservation{in: f, addr: b}
+	if err := other.grow(now, 250); err != nil {
+		t.Errorf("another address, with the budget free: %v", err)
+	}
+	third := &reservation{in: f, addr: c}
+	if err := third.grow(now, 250); err != nil {
+		t.Errorf("a third address: %v", err)
+	}
+	// 750 held: a fourth address's share does not fit in the budget's
+	// 250 left once 1 more is held.
+	fourth := &reservation{in: f, addr: netip.MustParseAddr("198.51.100.4")}
+	if err := fourth.grow(now, 1); err != nil {
+		t.Fatal(err)
+	}
+	full := &reservation{in: f, addr: netip.MustParseAddr("198.51.100.5")}
+	if err := full.grow(now, 250); err == nil || full.message() != busyMessage {
+		t.Errorf("past the budget: %v, %q; want refused, naming the server", err, full.message())
+	}
+	held.release()
+	large := &reservation{in: f, addr: a}
+	if err := large.grow(now, 5000); err != nil || large.held != 250 {
+		t.Errorf("a request larger than the share: %v, %d held; want the share, 250", err, large.held)
+	}
+	for _, r := range []*reservation{more, other, third, fourth, full, large} {
+		r.release()
+	}
+	if f.used != 0 || len(f.byAddress.held) != 0 {
+		t.Errorf("%d bytes still in use, %d addresses counted, after every release", f.used, len(f.byAddress.held))
+	}
+	for scope, want := range map[string]float64{"address": 1, "server": 1} {
+		if got := refusedCount(t, reg, "inflight_bytes", scope); got != want {
+			t.Errorf("itemsapi_admission_refused_total{limit=inflight_bytes,scope=%s} = %v, want %v", scope, got, want)
+		}
+	}
+}
+
+// refusedCount reads itemsapi_admission_refused_total{limit, scope}.
+func refusedCount(t *testing.T, reg *prometheus.Registry, limit, scope string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "itemsapi_admission_refused_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			if labels["limit"] == limit && labels["scope"] == scope {
+				return m.GetCounter().GetValue()
+			}
+		}
+	}
+	t.Fatalf("no itemsapi_admission_refused_total{limit=%q,scope=%q}", limit, scope)
+	return 0
 }
