@@ -177,3 +177,61 @@ func TestReplayRatePerAddress(t *testing.T) {
 		t.Errorf("a replay from another address took %v: slowed by the first address's budget (it needs none of it past its burst)", other)
 	}
 }
+
+// TestReplayRatePerAddressSSE: the same over event streams, whose
+// subscriptions follow the log with goroutines of their own.
+func TestReplayRatePerAddressSSE(t *testing.T) {
+	const (
+		added = 3000
+		rate  = 2000
+		subs  = 3
+	)
+	cfg := shareConfig()
+	cfg.ReplayRate = rate
+	ts := newStreamServer(t, cfg)
+	for i := range added {
+		if _, err := ts.mem.AddItem(t.Context(), items.NewItem{Name: fmt.Sprintf("item %d", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	total := added + 2
+	const after1 = `subscription { itemAdded(after: "1") { id } }`
+	// replay opens n streams from addr and returns how long it took for
+	// every item to arrive on each, in order.
+	replay := func(addr string, n int) time.Duration {
+		start := time.Now()
+		var wg sync.WaitGroup
+		for range n {
+			resp := ts.request(t, http.MethodPost, "/graphql", gqlBody(after1, nil), map[string]string{"Accept": acceptSSE, "X-Forwarded-For": addr})
+			r := newSSEReader(t, resp)
+			wg.Go(func() {
+				for want := 2; want <= total; want++ {
+					ev, ok := r.next()
+					if !ok || ev.name != "next" || ev.data != fmt.Sprintf(`{"data":{"itemAdded":{"id":"%d"}}}`, want) {
+						t.Errorf("%s: event %+v (stream open: %v), want item %d", addr, ev, ok, want)
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		return time.Since(start)
+	}
+	fromStore := total - 1024 - 1
+	minimum := time.Duration(float64(subs*fromStore-rate) / rate * float64(time.Second))
+	var hostile time.Duration
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		hostile = replay("198.51.100.1", subs)
+	}()
+	other := replay("198.51.100.2", 1)
+	<-done
+	t.Logf("%d replays over event streams from one address: %v (bound: at least %v); one from another address: %v", subs, hostile, minimum, other)
+	if hostile < minimum*9/10 {
+		t.Errorf("%d replays from one address took %v: faster than %d items/s from the store allow (%v)", subs, hostile, rate, minimum)
+	}
+	if other >= minimum {
+		t.Errorf("a replay from another address took %v: slowed by the first address's budget", other)
+	}
+}

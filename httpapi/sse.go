@@ -17,6 +17,7 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"itemsapi/items"
+	"itemsapi/pubsub"
 )
 
 // GraphQL over Server-Sent Events, as the graphql-sse package speaks it
@@ -488,6 +489,11 @@ func (t *sseReservations) operate(w http.ResponseWriter, r *http.Request, exec g
 	res.running.Add(1)
 	res.mu.Unlock()
 	stopWith := context.AfterFunc(res.ctx, cancel)
+	// It reads the store within its address's budget (replays.go).
+	budget, releaseBudget := t.streams.set.replays.hold(addressOf(r))
+	if budget != nil {
+		ctx = pubsub.WithReadLimit(ctx, budget)
+	}
 	go func() {
 		defer res.running.Done()
 		defer func() {
@@ -495,6 +501,7 @@ func (t *sseReservations) operate(w http.ResponseWriter, r *http.Request, exec g
 			res.active--
 			res.mu.Unlock()
 		}()
+		defer releaseBudget()
 		defer releaseDoc()
 		defer stopWith()
 		defer cancel()
