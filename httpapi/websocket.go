@@ -168,9 +168,10 @@ func newWebsocket(cfg Config, deps Deps, tokens *auth.Tokens, l *limiter, access
 func (*websocketTransport) Supports(r *http.Request) bool { return r.Header.Get("Upgrade") != "" }
 
 // Do implements graphql.Transport. It refuses an upgrade from another
-// origin with a 403, and one past the limit of open sockets, or past its
-// client address's share of it, or once shutdown has begun, with a 503; then it serves the socket until it
-// closes and every operation of it has returned.
+// origin with a 403, and one past the limit of open sockets, past its
+// client address's share of it, or once shutdown has begun, with a 503;
+// then it serves the socket until it closes and every operation of it
+// has returned.
 func (t *websocketTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
 	if !originAllowed(r, t.cfg.WebsocketOrigins) {
 		writeError(w, items.Forbidden.Status(), items.Forbidden,
@@ -185,6 +186,7 @@ func (t *websocketTransport) Do(w http.ResponseWriter, r *http.Request, exec gra
 		return
 	}
 	defer t.unregister(c)
+	// Its subscriptions read the store within its address's budget.
 	budget, releaseBudget := t.replays.hold(c.addr)
 	defer releaseBudget()
 	if budget != nil {
