@@ -674,11 +674,11 @@ func TestAbuse(t *testing.T) {
 			})
 		}},
 
-		{"23 one client address past its share of websockets and streams", func(t *testing.T) {
+		{"23 one client address past its share of websockets, streams and bytes in flight", func(t *testing.T) {
 			// 127.0.0.1 opens its share, a quarter of the server's 1,000,
 			// of each; its next is refused, named as its share, while
 			// 127.0.0.2 still opens one; once it has closed its own, it
-			// may open again.
+			// may open again. The same for the 64 MiB in flight.
 			const share = 250
 			other := abuseClientFrom(t, "127.0.0.2")
 			t.Run("websockets", func(t *testing.T) {
@@ -733,7 +733,67 @@ func TestAbuse(t *testing.T) {
 				}
 				streams.Transport.(*http.Transport).CloseIdleConnections()
 			})
-			for _, limit := range []string{"websockets", "streams"} {
+			t.Run("bytes in flight", func(t *testing.T) {
+				// Bodies that declare 2 MiB and send nothing each hold
+				// 6 MiB (3 per byte) while they are read: two of
+				// 127.0.0.1's fit in its 16 MiB, a third waits a second
+				// and is refused, while 127.0.0.2 is answered at once.
+				hung := abuseClientFrom(t, "127.0.0.1")
+				post := func(client *http.Client, body io.Reader, length int64) (*http.Response, error) {
+					req := a.request(t, http.MethodPost, "/graphql", body)
+					req.ContentLength = length
+					return client.Do(req)
+				}
+				var wg sync.WaitGroup
+				var pipes []*io.PipeWriter
+				for range 2 {
+					pr, pw := io.Pipe()
+					pipes = append(pipes, pw)
+					wg.Go(func() {
+						if resp, err := post(hung, pr, 2<<20); err == nil {
+							resp.Body.Close()
+						}
+					})
+				}
+				defer func() {
+					for _, pw := range pipes {
+						pw.CloseWithError(errors.New("the test is done"))
+					}
+					wg.Wait()
+				}()
+				// A third body of 2 MiB, sent whole, is refused once the
+				// two hold their bytes: poll, as they reach the server in
+				// their own time (until then it is answered).
+				third := `{"query":"{ __typename }","variables":{"pad":"` + strings.Repeat("x", 2<<20-100) + `"}}`
+				deadline := time.Now().Add(abuseDeadline)
+				for {
+					resp, err := post(hung, strings.NewReader(third), int64(len(third)))
+					if err != nil {
+						t.Fatal(err)
+					}
+					body, _ := io.ReadAll(resp.Body)
+					resp.Body.Close()
+					if resp.StatusCode == http.StatusServiceUnavailable {
+						if resp.Header.Get("Retry-After") == "" || !strings.Contains(string(body), "this client address is reading and parsing as many bytes as it may") {
+							t.Errorf("refused: %s %s, want Retry-After and the address's share named", resp.Status, body)
+						}
+						break
+					}
+					if time.Now().After(deadline) {
+						t.Fatalf("a third hung body of one address: %s %s, want 503", resp.Status, body)
+					}
+				}
+				start := time.Now()
+				resp, err := post(other, strings.NewReader(`{"query":"{ __typename }"}`), -1)
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK || time.Since(start) > abuseDeadline/5 {
+					t.Errorf("a query of another address meanwhile: %s in %v, want 200 at once", resp.Status, time.Since(start))
+				}
+			})
+			for _, limit := range []string{"websockets", "streams", "inflight_bytes"} {
 				if got := a.metric(t, `itemsapi_admission_refused_total{limit="`+limit+`",scope="address"}`); got < 1 {
 					t.Errorf("itemsapi_admission_refused_total{limit=%q,scope=\"address\"} = %v, want the refusal counted", limit, got)
 				}
