@@ -33,6 +33,11 @@ import (
 // cannot reserve what it needs within inflightWait is answered 503 with
 // Retry-After: 1, and nothing of it runs. A request whose needs exceed the
 // whole budget is granted the whole budget, so that it runs, alone.
+// Websocket upgrades reserve nothing; each message reserves
+// bodyBytesFactor times its bytes as they are read, and parsing its
+// document what it takes, until it has been handled (websocket.go): a
+// socket whose message cannot have its memory within inflightWait is
+// closed with 1013, try again later.
 //
 // Each client address (addressOf) holds at most its share of the budget
 // (MaxSharePerAddress, shares.go): past it, a request waits for its
@@ -41,11 +46,6 @@ import (
 // exceed the share is granted the share, and runs alone among its
 // address's. The documents that running operations keep (heldDocs) are
 // shared between clients, and count in the budget only.
-// Websocket upgrades reserve nothing; each message reserves
-// bodyBytesFactor times its bytes as they are read, and parsing its
-// document what it takes, until it has been handled (websocket.go): a
-// socket whose message cannot have its memory within inflightWait is
-// closed with 1013, try again later.
 
 // bodyBytesFactor is what reading and decoding a body takes per byte.
 const bodyBytesFactor = 3
