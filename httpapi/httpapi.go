@@ -266,7 +266,7 @@ func NewHandler(cfg Config, deps Deps) *Handler {
 	}
 	limits := newLimiter(cfg.RateLimit)
 	access := newAccessLog(deps.AccessLog, deps.Logger)
-	inflight := newInflight(cfg.MaxInflightBytes, cfg.MaxBodyBytes).share(cfg.MaxSharePerAddress, deps.Metrics)
+	inflight := newInflight(cfg.MaxInflightBytes, cfg.MaxBodyBytes).share(cfg.MaxSharePerAddress, deps.Metrics, deps.Logger)
 	held := newHeldDocs(inflight)
 	ws := newWebsocket(cfg, deps, tokens, limits, access, inflight, held)
 	ws.pressure = pressure
@@ -321,7 +321,7 @@ func newGraphQL(cfg Config, deps Deps, ws *websocketTransport, held *heldDocs) h
 	srv.AddTransport(ws)
 	srv.AddTransport(transport.Options{AllowedMethods: []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete}})
 	streams := &streaming{
-		set:  newStreamSet(cfg.MaxStreams, cfg.MaxSharePerAddress, deps.Metrics, ws.replays),
+		set:  newStreamSet(cfg.MaxStreams, cfg.MaxSharePerAddress, deps.Metrics, deps.Logger, ws.replays),
 		cfg:  streamConfig{keepAlive: cfg.KeepAlive, writeTimeout: cfg.WriteTimeout},
 		log:  deps.Logger,
 		held: held,

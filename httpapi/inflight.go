@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/netip"
 	"strconv"
@@ -65,6 +66,7 @@ type inflight struct {
 	max     int64
 	maxBody int64
 	metrics *metrics.Metrics // nil: refusals not counted
+	log     *slog.Logger     // nil: refusals not logged
 
 	mu   sync.Mutex
 	used int64
@@ -80,10 +82,11 @@ func newInflight(maxBytes, maxBody int64) *inflight {
 }
 
 // share sets the share of each client address to frac of the budget
-// (shareOf); m, when not nil, counts refusals. It returns f.
-func (f *inflight) share(frac float64, m *metrics.Metrics) *inflight {
+// (shareOf); m, when not nil, counts refusals, and log, when not nil,
+// logs the first of an address. It returns f.
+func (f *inflight) share(frac float64, m *metrics.Metrics, log *slog.Logger) *inflight {
 	f.byAddress = newAddressCounts(f.max, frac)
-	f.metrics = m
+	f.metrics, f.log = m, log
 	return f
 }
 
@@ -133,7 +136,11 @@ func (f *inflight) acquire(ctx context.Context, addr netip.Addr, n int64) (byAdd
 		case <-ctx.Done():
 			f.mu.Lock()
 			byAddress = f.used+n <= f.max
+			warn := byAddress && f.byAddress.refused(addr)
 			f.mu.Unlock()
+			if warn {
+				warnShare(f.log, addr, limitInflightBytes, f.byAddress.share, f.max)
+			}
 			return byAddress, ctx.Err()
 		}
 		f.mu.Lock()

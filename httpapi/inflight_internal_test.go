@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"log/slog"
 	"net/netip"
 	"strings"
 	"testing"
@@ -135,7 +136,8 @@ func TestReservationTrim(t *testing.T) {
 // the budget itself refuses as before, counted as the server's.
 func TestInflightSharePerAddress(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	f := newInflight(1000, 1000).share(0.25, metrics.New(reg))
+	var logs strings.Builder
+	f := newInflight(1000, 1000).share(0.25, metrics.New(reg), slog.New(slog.NewTextHandler(&logs, nil)))
 	a, b, c := netip.MustParseAddr("198.51.100.1"), netip.MustParseAddr("198.51.100.2"), netip.MustParseAddr("198.51.100.3")
 	now, cancel := context.WithCancel(t.Context())
 	cancel() // granted at once, or refused at once
@@ -146,6 +148,13 @@ func TestInflightSharePerAddress(t *testing.T) {
 	more := &reservation{in: f, addr: a}
 	if err := more.grow(now, 1); err == nil || more.message() != busyShareMessage {
 		t.Errorf("a byte past the address's share: %v, %q; want refused, naming the share", err, more.message())
+	}
+	again := &reservation{in: f, addr: a}
+	if err := again.grow(now, 1); err == nil {
+		t.Errorf("a byte past the address's share, again: granted")
+	}
+	if n := strings.Count(logs.String(), "limit=inflight_bytes"); n != 1 || !strings.Contains(logs.String(), "addr=198.51.100.1") {
+		t.Errorf("logged %d warnings for 2 refusals of one address, want 1 naming it:\n%s", n, logs.String())
 	}
 	other := &reservation{in: f, addr: b}
 	if err := other.grow(now, 250); err != nil {
@@ -176,7 +185,7 @@ func TestInflightSharePerAddress(t *testing.T) {
 	if f.used != 0 || len(f.byAddress.held) != 0 {
 		t.Errorf("%d bytes still in use, %d addresses counted, after every release", f.used, len(f.byAddress.held))
 	}
-	for scope, want := range map[string]float64{"address": 1, "server": 1} {
+	for scope, want := range map[string]float64{"address": 2, "server": 1} {
 		if got := refusedCount(t, reg, "inflight_bytes", scope); got != want {
 			t.Errorf("itemsapi_admission_refused_total{limit=inflight_bytes,scope=%s} = %v, want %v", scope, got, want)
 		}

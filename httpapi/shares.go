@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"log/slog"
 	"math"
 	"net/http"
 	"net/netip"
@@ -18,7 +19,9 @@ import (
 // flight); past its share it gets the refusal it would get past the
 // bound (503 with Retry-After, and for bytes in flight the wait of
 // inflightWait first), with a message naming the share, and
-// itemsapi_admission_refused_total counts it with scope="address". The
+// itemsapi_admission_refused_total counts it with scope="address", and a
+// warning is logged the first time an address is refused, until it holds
+// less than its share again (not a line per refusal). The
 // address is the one the rate limiter uses (addressOf): the TCP peer, or
 // behind TrustedProxies the first untrusted hop of X-Forwarded-For, an
 // IPv6 address by its /64.
@@ -66,6 +69,9 @@ type addressCounts struct {
 	// share is what one address may hold; 0 or less: no share.
 	share int64
 	held  map[netip.Addr]int64
+	// warned are the addresses refused since they last held less than
+	// their share: logged once.
+	warned map[netip.Addr]struct{}
 }
 
 func newAddressCounts(bound int64, frac float64) addressCounts {
@@ -73,7 +79,18 @@ func newAddressCounts(bound int64, frac float64) addressCounts {
 	if share >= bound {
 		share = 0
 	}
-	return addressCounts{share: share, held: map[netip.Addr]int64{}}
+	return addressCounts{share: share, held: map[netip.Addr]int64{}, warned: map[netip.Addr]struct{}{}}
+}
+
+// refused records that addr was refused for its share, and reports
+// whether it is the first time since it last held less than its share:
+// the time to log it.
+func (a *addressCounts) refused(addr netip.Addr) bool {
+	if _, ok := a.warned[addr]; ok {
+		return false
+	}
+	a.warned[addr] = struct{}{}
+	return true
 }
 
 // on reports whether shares are counted.
@@ -89,10 +106,14 @@ func (a *addressCounts) add(addr netip.Addr, n int64) {
 	if a.share <= 0 || !addr.IsValid() {
 		return
 	}
-	if v := a.held[addr] + n; v > 0 {
+	v := a.held[addr] + n
+	if v > 0 {
 		a.held[addr] = v
 	} else {
 		delete(a.held, addr)
+	}
+	if n < 0 && v < a.share {
+		delete(a.warned, addr)
 	}
 }
 
@@ -105,6 +126,16 @@ const (
 	limitStreams       = "streams"
 	limitInflightBytes = "inflight_bytes"
 )
+
+// warnShare logs that addr was refused at limit for its share of bound,
+// when log is not nil.
+func warnShare(log *slog.Logger, addr netip.Addr, limit string, share, bound int64) {
+	if log == nil {
+		return
+	}
+	log.Warn("a client address holds its share of a bound: refused until it holds less",
+		"addr", addr.String(), "limit", limit, "share", share, "bound", bound)
+}
 
 // countRefused counts one refusal at limit, by the address's share or by
 // the server's bound, when m is not nil.

@@ -46,6 +46,13 @@ func TestWebsocketSharePerAddress(t *testing.T) {
 	if body, _ := io.ReadAll(resp.Body); !strings.Contains(string(body), "this client address has the most websockets it may hold open (2, its share of the server's 4)") {
 		t.Errorf("503 body %s: want the address's share named", body)
 	}
+	// Refused again: logged once.
+	if _, _, err := ts.tryDialWS(t, "graphql-transport-ws", from("198.51.100.1")); err == nil {
+		t.Fatal("4th websocket of one address opened")
+	}
+	if logs := ts.logs.String(); strings.Count(logs, "holds its share") != 1 || !strings.Contains(logs, "addr=198.51.100.1 limit=websockets share=2 bound=4") {
+		t.Errorf("logs, after 2 refusals of one address: want one warning naming it\n%s", logs)
+	}
 	// An IPv6 client is its /64: another address in it has no share of
 	// its own.
 	ts.dialWS(t, "graphql-transport-ws", from("2001:db8::1")).init("")

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/netip"
 	"sync"
@@ -44,6 +45,7 @@ import (
 type streamSet struct {
 	max     int
 	metrics *metrics.Metrics // nil: refusals not counted
+	log     *slog.Logger     // nil: refusals not logged
 	// replays paces the store reads of each address's subscriptions
 	// (replays.go); nil: no limit.
 	replays *replayBudgets
@@ -69,10 +71,11 @@ type openStream struct {
 
 // newStreamSet returns a set of at most maxOpen streams, of which a client
 // address may hold share (a fraction, shareOf); m, when not nil, counts
-// refusals; replays paces its subscriptions' reads of the store.
-func newStreamSet(maxOpen int, share float64, m *metrics.Metrics, replays *replayBudgets) *streamSet {
+// refusals and log logs the first of an address; replays paces its
+// subscriptions' reads of the store.
+func newStreamSet(maxOpen int, share float64, m *metrics.Metrics, log *slog.Logger, replays *replayBudgets) *streamSet {
 	return &streamSet{
-		max: maxOpen, metrics: m, replays: replays, open: map[*openStream]struct{}{},
+		max: maxOpen, metrics: m, log: log, replays: replays, open: map[*openStream]struct{}{},
 		byAddress: newAddressCounts(int64(maxOpen), share),
 		drained:   make(chan struct{}), servers: map[*http.Server]bool{},
 	}
@@ -141,6 +144,9 @@ func (s *streamSet) acquire(ctx context.Context, addr netip.Addr, w http.Respons
 		msg = fmt.Sprintf("the server has the most streams it takes open (%d); retry later", s.max)
 	case !s.byAddress.fits(addr, 1):
 		countRefused(s.metrics, limitStreams, true)
+		if s.byAddress.refused(addr) {
+			warnShare(s.log, addr, limitStreams, s.byAddress.share, int64(s.max))
+		}
 		msg = fmt.Sprintf("this client address has the most streams it may hold open (%d, its share of the server's %d); retry later",
 			s.byAddress.share, s.max)
 	}

@@ -243,6 +243,9 @@ func (t *websocketTransport) register(c *wsConn) string {
 		return fmt.Sprintf("the server has the most websockets it takes open (%d); retry later", t.cfg.MaxWebsockets)
 	case !t.byAddress.fits(c.addr, 1):
 		countRefused(t.metrics, limitWebsockets, true)
+		if t.byAddress.refused(c.addr) {
+			warnShare(t.log, c.addr, limitWebsockets, t.byAddress.share, int64(t.cfg.MaxWebsockets))
+		}
 		return fmt.Sprintf("this client address has the most websockets it may hold open (%d, its share of the server's %d); retry later",
 			t.byAddress.share, t.cfg.MaxWebsockets)
 	}
