@@ -267,7 +267,7 @@ func NewHandler(cfg Config, deps Deps) *Handler {
 	limits := newLimiter(cfg.RateLimit)
 	access := newAccessLog(deps.AccessLog, deps.Logger)
 	inflight := newInflight(cfg.MaxInflightBytes, cfg.MaxBodyBytes).share(cfg.MaxSharePerAddress, deps.Metrics, deps.Logger)
-	held := newHeldDocs(inflight)
+	held := newHeldDocs(inflight, cfg.MaxSharePerAddress)
 	ws := newWebsocket(cfg, deps, tokens, limits, access, inflight, held)
 	ws.pressure = pressure
 	ws.replays = newReplayBudgets(cfg.ReplayRate)

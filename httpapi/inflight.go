@@ -134,14 +134,7 @@ func (f *inflight) acquire(ctx context.Context, addr netip.Addr, n int64) (byAdd
 		select {
 		case <-freed:
 		case <-ctx.Done():
-			f.mu.Lock()
-			byAddress = f.used+n <= f.max
-			warn := byAddress && f.byAddress.refused(addr)
-			f.mu.Unlock()
-			if warn {
-				warnShare(f.log, addr, limitInflightBytes, f.byAddress.share, f.max)
-			}
-			return byAddress, ctx.Err()
+			return f.refusedFor(addr, n), ctx.Err()
 		}
 		f.mu.Lock()
 	}
@@ -149,6 +142,21 @@ func (f *inflight) acquire(ctx context.Context, addr netip.Addr, n int64) (byAdd
 	f.byAddress.add(addr, n)
 	f.mu.Unlock()
 	return false, nil
+}
+
+// refusedFor counts the refusal of n bytes to addr, and reports whether
+// its share, rather than the budget, was what it lacked; the first
+// refusal of an address for its share is logged.
+func (f *inflight) refusedFor(addr netip.Addr, n int64) (byAddress bool) {
+	f.mu.Lock()
+	byAddress = f.used+n <= f.max
+	warn := byAddress && f.byAddress.refused(addr)
+	f.mu.Unlock()
+	countRefused(f.metrics, limitInflightBytes, byAddress)
+	if warn {
+		warnShare(f.log, addr, limitInflightBytes, f.byAddress.share, f.max)
+	}
+	return byAddress
 }
 
 // release gives back n bytes of addr and wakes the requests waiting, each
@@ -197,7 +205,7 @@ func (f *inflight) middleware(next http.Handler) http.Handler {
 		res := &reservation{in: f, addr: addressOf(r)}
 		defer res.release()
 		if res.grow(r.Context(), n*bodyBytesFactor) != nil {
-			writeBusyMessage(w, res.message())
+			writeBusy(w, res.message())
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), reservationKey{}, res)))
@@ -217,7 +225,6 @@ func (res *reservation) grow(ctx context.Context, n int64) error {
 		defer cancel()
 		if byAddress, err := res.in.acquire(ctx, res.addr, n); err != nil {
 			res.refused, res.byAddress = true, byAddress
-			countRefused(res.in.metrics, limitInflightBytes, byAddress)
 			return errBusy
 		}
 	}
@@ -267,11 +274,8 @@ func refused(ctx context.Context) bool {
 	return res.refused
 }
 
-// writeBusy answers a request refused for lack of memory.
-func writeBusy(w http.ResponseWriter) { writeBusyMessage(w, busyMessage) }
-
-// writeBusyMessage answers a request refused for lack of memory with msg.
-func writeBusyMessage(w http.ResponseWriter, msg string) {
+// writeBusy answers a request refused for lack of memory with msg.
+func writeBusy(w http.ResponseWriter, msg string) {
 	w.Header().Set("Retry-After", strconv.Itoa(int(inflightWait/time.Second)))
 	writeError(w, http.StatusServiceUnavailable, codeBadRequest, msg)
 }
@@ -289,6 +293,18 @@ func (res *reservation) message() string {
 	res.mu.Lock()
 	defer res.mu.Unlock()
 	if res.byAddress {
+		return busyShareMessage
+	}
+	return busyMessage
+}
+
+// errBusyShare is the error of a document that its client address could
+// not hold (heldDocs) within its share.
+var errBusyShare = errors.New("too many bytes in flight for this client address")
+
+// busyMessageFor is the error message of err, errBusy or errBusyShare.
+func busyMessageFor(err error) string {
+	if errors.Is(err, errBusyShare) {
 		return busyShareMessage
 	}
 	return busyMessage
@@ -313,32 +329,40 @@ func busyMessageOf(ctx context.Context) string {
 // still holds it, so the operations of an application, which run a few
 // documents many times, cost next to nothing, and no operation keeps a
 // copy of its text. Documents hold at most half the budget, so that
-// requests always have the other half.
+// requests always have the other half. A client address holds at most
+// its share of that half (MaxSharePerAddress), apart from its share of
+// requests' bytes: a document counts in the share of the address that made
+// it held first, until no operation runs it.
 type heldDocs struct {
 	in  *inflight
 	max int64
 
-	mu   sync.Mutex
-	used int64
-	docs map[string]*heldDoc // by text
+	mu        sync.Mutex
+	used      int64
+	byAddress addressCounts
+	docs      map[string]*heldDoc // by text
 }
 
 type heldDoc struct {
 	doc  *ast.QueryDocument
 	text string
+	addr netip.Addr // whose share it counts in
 	refs int
 	cost int64
 }
 
-func newHeldDocs(in *inflight) *heldDocs {
-	return &heldDocs{in: in, max: in.max / 2, docs: map[string]*heldDoc{}}
+// newHeldDocs returns the held documents of in's budget, of which a
+// client address may hold share (a fraction, shareOf).
+func newHeldDocs(in *inflight, share float64) *heldDocs {
+	return &heldDocs{in: in, max: in.max / 2, byAddress: newAddressCounts(in.max/2, share), docs: map[string]*heldDoc{}}
 }
 
-// hold counts rc's document for one more running operation, if the
-// budget has room for it (it does not wait), and returns what to call
-// once the operation has ended; it fails with errBusy. rc then runs the
-// held document of its text.
-func (h *heldDocs) hold(rc *graphql.OperationContext) (release func(), err error) {
+// hold counts rc's document for one more running operation, of the
+// client address addr, if the budget and addr's share of it have room for
+// it (it does not wait), and returns what to call once the operation has
+// ended; it fails with errBusy, or errBusyShare. rc then runs the held
+// document of its text.
+func (h *heldDocs) hold(rc *graphql.OperationContext, addr netip.Addr) (release func(), err error) {
 	if h == nil || rc.Doc == nil || rc.Operation == nil {
 		return func() {}, nil
 	}
@@ -354,16 +378,28 @@ func (h *heldDocs) hold(rc *graphql.OperationContext) (release func(), err error
 		rc.Doc, rc.Operation, rc.RawQuery = d.doc, op, d.text
 	default:
 		cost := docCost(rc.Doc, len(rc.RawQuery))
-		if h.used+cost > h.max || !h.in.tryAcquire(netip.Addr{}, cost) {
+		switch {
+		case h.used+cost > h.max:
+			countRefused(h.in.metrics, limitInflightBytes, false)
+			return nil, errBusy
+		case !h.byAddress.fits(addr, cost):
+			countRefused(h.in.metrics, limitInflightBytes, true)
+			if h.byAddress.refused(addr) {
+				warnShare(h.in.log, addr, "held_documents", h.byAddress.share, h.max)
+			}
+			return nil, errBusyShare
+		case !h.in.tryAcquire(netip.Addr{}, cost):
+			countRefused(h.in.metrics, limitInflightBytes, false)
 			return nil, errBusy
 		}
 		h.used += cost
+		h.byAddress.add(addr, cost)
 		text := rc.RawQuery
 		if src := docSource(rc.Doc); src != nil && src.Input == text {
 			text = src.Input // the document's copy, not the request's
 		}
 		rc.RawQuery = text
-		d = &heldDoc{doc: rc.Doc, text: text, cost: cost}
+		d = &heldDoc{doc: rc.Doc, text: text, addr: addr, cost: cost}
 		h.docs[text] = d
 	}
 	d.refs++
@@ -375,6 +411,7 @@ func (h *heldDocs) hold(rc *graphql.OperationContext) (release func(), err error
 			if d.refs--; d.refs == 0 {
 				delete(h.docs, d.text)
 				h.used -= d.cost
+				h.byAddress.add(d.addr, -d.cost)
 				h.in.release(netip.Addr{}, d.cost)
 			}
 		})

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/netip"
 	"strings"
@@ -74,14 +75,15 @@ func TestHeldDocs(t *testing.T) {
 	}
 	const text = "subscription { itemAdded { id } }"
 	f := newInflight(1<<20, 1<<20)
-	h := newHeldDocs(f)
+	h := newHeldDocs(f, 0.5) // half of half the budget an address: 256 KiB
+	a, b, c := netip.MustParseAddr("198.51.100.1"), netip.MustParseAddr("198.51.100.2"), netip.MustParseAddr("198.51.100.3")
 	first, second := parse(text), parse(strings.Clone(text))
-	r1, err := h.hold(first)
+	r1, err := h.hold(first, a)
 	if err != nil {
 		t.Fatal(err)
 	}
 	used := f.used
-	r2, err := h.hold(second)
+	r2, err := h.hold(second, b)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,19 +93,34 @@ func TestHeldDocs(t *testing.T) {
 	if second.Doc != first.Doc || second.Operation != first.Operation {
 		t.Errorf("the second operation runs its own document, want the held one")
 	}
-	// Half the budget, then nothing more.
-	big := parse("subscription { itemAdded { id } } #" + strings.Repeat("x", 600<<10))
-	if _, err := h.hold(big); err == nil {
-		t.Errorf("a document of 600 KiB was held with 1 MiB of budget, want refused past half")
+	// A document counts in the share of the address that held it first.
+	padded := func(n int) string { return "subscription { itemAdded { id } } #" + strings.Repeat("x", n) }
+	r3, err := h.hold(parse(padded(200<<10)), a)
+	if err != nil {
+		t.Fatalf("200 KiB within the address's share: %v", err)
 	}
+	if _, err := h.hold(parse(padded(100<<10)), a); !errors.Is(err, errBusyShare) {
+		t.Errorf("100 KiB more for the same address: %v, want refused for its share", err)
+	}
+	r4, err := h.hold(parse(padded(100<<10)), b)
+	if err != nil {
+		t.Errorf("the same 100 KiB for another address: %v", err)
+	}
+	// Half the budget, then nothing more.
+	if _, err := h.hold(parse(padded(300<<10)), c); !errors.Is(err, errBusy) {
+		t.Errorf("a document of 300 KiB held with 1 MiB of budget and 300 KiB held: %v, want refused past half", err)
+	}
+	heldByA := h.byAddress.of(a)
 	r1()
 	r1() // idempotent
-	if f.used != used {
-		t.Errorf("used %d after one of two released, want %d", f.used, used)
+	if got := h.byAddress.of(a); got != heldByA {
+		t.Errorf("a holds %d after its operation of the text b runs too ended, want %d: the document stays held, in a's share", got, heldByA)
 	}
 	r2()
-	if f.used != 0 || len(h.docs) != 0 {
-		t.Errorf("used %d, %d documents held after all released, want none", f.used, len(h.docs))
+	r3()
+	r4()
+	if f.used != 0 || len(h.docs) != 0 || len(h.byAddress.held) != 0 {
+		t.Errorf("used %d, %d documents held, %d addresses counted after all released, want none", f.used, len(h.docs), len(h.byAddress.held))
 	}
 }
 

@@ -79,9 +79,9 @@ func (s *streaming) serve(w http.ResponseWriter, r *http.Request, exec graphql.G
 	defer release()
 	releaseInflight(ctx)
 	if errs == nil {
-		releaseDoc, err := s.held.hold(rc)
+		releaseDoc, err := s.held.hold(rc, addressOf(r))
 		if err != nil {
-			writeBusy(w)
+			writeBusy(w, busyMessageFor(err))
 			return
 		}
 		defer releaseDoc()
@@ -476,11 +476,11 @@ func (t *sseReservations) operate(w http.ResponseWriter, r *http.Request, exec g
 			fmt.Sprintf("this stream already runs %d operations, the most it may; complete one first", t.maxOps))
 		return
 	}
-	releaseDoc, err := t.streams.held.hold(op.rc)
+	releaseDoc, err := t.streams.held.hold(op.rc, addressOf(r))
 	if err != nil {
 		res.mu.Unlock()
 		cancel()
-		writeBusy(w)
+		writeBusy(w, busyMessageFor(err))
 		return
 	}
 	sop := &sseOp{cancel: cancel}

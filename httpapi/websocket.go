@@ -906,10 +906,10 @@ func (c *wsConn) start(id string, payload json.RawMessage) verdict {
 		return verdict{}
 	}
 
-	releaseDoc, err := c.t.held.hold(rc)
+	releaseDoc, err := c.t.held.hold(rc, c.addr)
 	if err != nil {
 		cancel()
-		c.refuseLogged(id, reqID, http.StatusServiceUnavailable, codeBadRequest, busyMessage)
+		c.refuseLogged(id, reqID, http.StatusServiceUnavailable, codeBadRequest, busyMessageFor(err))
 		return verdict{}
 	}
 	c.mu.Lock()
