@@ -44,6 +44,8 @@ type Metrics struct {
 	cacheHits     prometheus.Counter
 	// trustedRefused: see TrustedDocumentRefused (documents.go).
 	trustedRefused prometheus.Counter
+	// refused: see Refused (admission.go).
+	refused *prometheus.CounterVec
 
 	storeDuration *prometheus.HistogramVec
 	storeErrors   *prometheus.CounterVec
@@ -118,6 +120,10 @@ func New(reg *prometheus.Registry, opts ...Option) *Metrics {
 			Namespace: namespace, Name: "trusted_documents_refused_total",
 			Help: "GraphQL documents refused because they are not among the trusted documents (--only-trusted-documents), or name a trusted document that does not exist.",
 		}),
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "admission_refused_total",
+			Help: "Requests, websocket upgrades and streams refused with 503 at a bound, by limit (websockets, streams, inflight_bytes) and scope (server: the server's bound; address: the client address's share of it, --max-share-per-address).",
+		}, []string{"limit", "scope"}),
 		storeDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: namespace, Name: "store_call_duration_seconds",
 			Help:    "Time a call to the store took, by method.",
@@ -139,6 +145,11 @@ func New(reg *prometheus.Registry, opts ...Option) *Metrics {
 		m.gqlErrors.WithLabelValues(code)
 	}
 	m.gqlErrors.WithLabelValues(other)
+	for _, limit := range admissionLimits {
+		for _, scope := range admissionScopes {
+			m.refused.WithLabelValues(limit, scope)
+		}
+	}
 	for _, method := range storeMethods {
 		m.storeDuration.WithLabelValues(method)
 		m.storeErrors.WithLabelValues(method)
@@ -148,7 +159,7 @@ func New(reg *prometheus.Registry, opts ...Option) *Metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.httpInFlight, m.httpRequests, m.httpDuration, m.websockets,
-		m.gqlRequests, m.gqlDuration, m.gqlErrors, m.subscriptions, m.plans, m.cacheHits, m.trustedRefused,
+		m.gqlRequests, m.gqlDuration, m.gqlErrors, m.subscriptions, m.plans, m.cacheHits, m.trustedRefused, m.refused,
 		m.storeDuration, m.storeErrors, m.caches,
 	)
 	// Created once: each handler registers its own metrics on reg.
