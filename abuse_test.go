@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"runtime/metrics"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -28,15 +29,16 @@ import (
 )
 
 // startAbused starts a real server in this process, over SQLite in a
-// temporary directory, with the admin token adminToken, and returns its
-// abuser; with -short it skips the test for why, unless why is empty.
-func startAbused(t *testing.T, why string) *abuser {
+// temporary directory, with the admin token adminToken and args, and
+// returns its abuser; with -short it skips the test for why, unless why
+// is empty.
+func startAbused(t *testing.T, why string, args ...string) *abuser {
 	t.Helper()
 	if why != "" && testing.Short() {
 		t.Skip(why)
 	}
 	db := "sqlite:" + filepath.Join(t.TempDir(), "items.db")
-	s := start(t, map[string]string{"BOOTSTRAP_ADMIN_TOKEN": adminToken}, "--db", db)
+	s := start(t, map[string]string{"BOOTSTRAP_ADMIN_TOKEN": adminToken}, append([]string{"--db", db}, args...)...)
 	return newAbuser(t, s.URL)
 }
 
@@ -667,6 +669,207 @@ func TestAbuse(t *testing.T) {
 				}
 			})
 		}},
+
+		{"23 one client address past its share of websockets, streams and bytes in flight", func(t *testing.T) {
+			// 127.0.0.1 opens its share, a quarter of the server's 1,000,
+			// of each; its next is refused, named as its share, while
+			// 127.0.0.2 still opens one; once it has closed its own, it
+			// may open again. The same for the 64 MiB in flight.
+			const share = 250
+			other := abuseClientFrom(t, "127.0.0.2")
+			t.Run("websockets", func(t *testing.T) {
+				conns := make([]*abuseWS, share)
+				for i := range conns {
+					conns[i] = a.dialWS(t, "graphql-transport-ws")
+				}
+				_, resp, err := a.tryDialWS(t, nil)
+				if err == nil || resp == nil || resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+					t.Fatalf("websocket %d of one address: %v, response %v; want 503 with Retry-After", share+1, err, resp)
+				}
+				if body, _ := io.ReadAll(resp.Body); !strings.Contains(string(body), "this client address has the most websockets it may hold open (250") {
+					t.Errorf("503 body %s: want the address's share named", body)
+				}
+				w, _, err := a.tryDialWS(t, other)
+				if err != nil {
+					t.Fatalf("a websocket of another address while the first holds its share: %v", err)
+				}
+				w.send(t, `{"type":"connection_init"}`)
+				w.expect(t, "connection_ack", "")
+				w.conn.CloseNow()
+				for _, c := range conns {
+					c.conn.CloseNow()
+				}
+				a.awaitDial(t)
+			})
+			t.Run("streams", func(t *testing.T) {
+				open := func(client *http.Client) *http.Response {
+					req := a.request(t, http.MethodPost, "/graphql", strings.NewReader(`{"query":"subscription { itemAdded { id } }"}`))
+					req.Header.Set("Accept", "text/event-stream")
+					resp, err := client.Do(req)
+					if err != nil {
+						t.Fatal(err)
+					}
+					t.Cleanup(func() { resp.Body.Close() })
+					return resp
+				}
+				streams := abuseClientFrom(t, "127.0.0.1") // no deadline: streams stay open
+				for i := range share {
+					if resp := open(streams); resp.StatusCode != http.StatusOK {
+						t.Fatalf("stream %d: %s", i+1, resp.Status)
+					}
+				}
+				resp := open(streams)
+				body, _ := io.ReadAll(resp.Body)
+				if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" ||
+					!strings.Contains(string(body), "this client address has the most streams it may hold open (250") {
+					t.Fatalf("stream %d of one address: %s %s, want 503 with Retry-After naming the share", share+1, resp.Status, body)
+				}
+				if resp := open(other); resp.StatusCode != http.StatusOK {
+					t.Fatalf("a stream of another address while the first holds its share: %s", resp.Status)
+				}
+				streams.Transport.(*http.Transport).CloseIdleConnections()
+			})
+			t.Run("bytes in flight", func(t *testing.T) {
+				// Bodies that declare 2 MiB and send nothing each hold
+				// 6 MiB (3 per byte) while they are read: two of
+				// 127.0.0.1's fit in its 16 MiB, a third waits a second
+				// and is refused, while 127.0.0.2 is answered at once.
+				hung := abuseClientFrom(t, "127.0.0.1")
+				post := func(client *http.Client, body io.Reader, length int64) (*http.Response, error) {
+					req := a.request(t, http.MethodPost, "/graphql", body)
+					req.ContentLength = length
+					return client.Do(req)
+				}
+				var wg sync.WaitGroup
+				var pipes []*io.PipeWriter
+				for range 2 {
+					pr, pw := io.Pipe()
+					pipes = append(pipes, pw)
+					wg.Go(func() {
+						if resp, err := post(hung, pr, 2<<20); err == nil {
+							resp.Body.Close()
+						}
+					})
+				}
+				defer func() {
+					for _, pw := range pipes {
+						pw.CloseWithError(errors.New("the test is done"))
+					}
+					wg.Wait()
+				}()
+				// A third body of 2 MiB, sent whole, is refused once the
+				// two hold their bytes: poll, as they reach the server in
+				// their own time (until then it is answered).
+				third := `{"query":"{ __typename }","variables":{"pad":"` + strings.Repeat("x", 2<<20-100) + `"}}`
+				deadline := time.Now().Add(abuseDeadline)
+				for {
+					resp, err := post(hung, strings.NewReader(third), int64(len(third)))
+					if err != nil {
+						t.Fatal(err)
+					}
+					body, _ := io.ReadAll(resp.Body)
+					resp.Body.Close()
+					if resp.StatusCode == http.StatusServiceUnavailable {
+						if resp.Header.Get("Retry-After") == "" || !strings.Contains(string(body), "this client address is reading and parsing as many bytes as it may") {
+							t.Errorf("refused: %s %s, want Retry-After and the address's share named", resp.Status, body)
+						}
+						break
+					}
+					if time.Now().After(deadline) {
+						t.Fatalf("a third hung body of one address: %s %s, want 503", resp.Status, body)
+					}
+				}
+				start := time.Now()
+				resp, err := post(other, strings.NewReader(`{"query":"{ __typename }"}`), -1)
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK || time.Since(start) > abuseDeadline/5 {
+					t.Errorf("a query of another address meanwhile: %s in %v, want 200 at once", resp.Status, time.Since(start))
+				}
+			})
+			for _, limit := range []string{"websockets", "streams", "inflight_bytes"} {
+				if got := a.metric(t, `itemsapi_admission_refused_total{limit="`+limit+`",scope="address"}`); got < 1 {
+					t.Errorf("itemsapi_admission_refused_total{limit=%q,scope=\"address\"} = %v, want the refusal counted", limit, got)
+				}
+			}
+		}},
+
+		{"24 replays of the whole log from one address", func(t *testing.T) {
+			// 20 subscriptions resume after item 1 at once, on one socket
+			// of 127.0.0.1, over thousands of items, most of them behind
+			// the log's memory (1,024 events): they read the store within
+			// the address's budget (--replay-rate, 10,000 items per
+			// second, beyond a burst of as many), each slowly but every
+			// item in order, while one from 127.0.0.2 is served from its
+			// own budget at once.
+			const subs, rate = 20, 10_000
+			added := 3000 / min(abuseScale, 3)
+			for i := 0; i < added; i += 100 {
+				var m strings.Builder
+				m.WriteString("mutation {")
+				for j := range 100 {
+					fmt.Fprintf(&m, ` a%d: addItem(input: {name: "replay %d"}) { id }`, j, i+j)
+				}
+				m.WriteString(" }")
+				var got map[string]any
+				a.data(t, "100 addItems", m.String(), nil, adminToken, &got)
+			}
+			// Every item after item 1: the cases' too.
+			after1 := a.totalCount(t) - 1
+			replay := func(client *http.Client, n int) time.Duration {
+				w, _, err := a.tryDialWS(t, client)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer w.conn.CloseNow()
+				w.send(t, `{"type":"connection_init"}`)
+				w.expect(t, "connection_ack", "")
+				start := time.Now()
+				for i := range n {
+					w.send(t, fmt.Sprintf(`{"type":"subscribe","id":"%d","payload":{"query":"subscription { itemAdded(after: \"1\") { id } }"}}`, i))
+				}
+				last, got := make([]int64, n), make([]int, n)
+				for done := 0; done < n; {
+					m := w.next(t, time.Minute)
+					i, err := strconv.Atoi(m.ID)
+					var p struct {
+						Data struct{ ItemAdded struct{ ID string } }
+					}
+					if err != nil || i >= n || m.Type != "next" || json.Unmarshal(m.Payload, &p) != nil {
+						t.Fatalf("got %s %q %s, want the next item", m.Type, m.ID, m.Payload)
+					}
+					id, _ := strconv.ParseInt(p.Data.ItemAdded.ID, 10, 64)
+					if id <= last[i] {
+						t.Fatalf("subscription %d got item %d after %d: out of order", i, id, last[i])
+					}
+					last[i] = id
+					if got[i]++; got[i] == after1 {
+						done++
+					}
+				}
+				return time.Since(start)
+			}
+			var hostile time.Duration
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				hostile = replay(nil, subs)
+			}()
+			other := replay(abuseClientFrom(t, "127.0.0.2"), 1)
+			<-done
+			fromStore := after1 - 1024
+			minimum := time.Duration(float64(subs*fromStore-rate) / rate * float64(time.Second))
+			t.Logf("%d replays of %d items (at least %d from the store each) from one address: %v (bound: at least %v); one from another address: %v",
+				subs, after1, fromStore, hostile, minimum, other)
+			if hostile < minimum*9/10 {
+				t.Errorf("%d replays from one address took %v: faster than %d items/s from the store allow (%v)", subs, hostile, rate, minimum)
+			}
+			if other > hostile/2 {
+				t.Errorf("a replay from another address took %v, against %v for the first address's: slowed by its budget", other, hostile)
+			}
+		}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -1030,6 +1233,55 @@ func (a *abuser) dialWS(t *testing.T, subprotocol string) *abuseWS {
 	return &abuseWS{conn: conn}
 }
 
+// tryDialWS opens a graphql-transport-ws socket with client (nil: the
+// default, from 127.0.0.1), and returns the handshake's response when it
+// was refused.
+func (a *abuser) tryDialWS(t *testing.T, client *http.Client) (*abuseWS, *http.Response, error) {
+	t.Helper()
+	conn, resp, err := websocket.Dial(t.Context(), "ws"+strings.TrimPrefix(a.url, "http")+"/graphql",
+		&websocket.DialOptions{Subprotocols: []string{"graphql-transport-ws"}, HTTPClient: client})
+	if err != nil {
+		return nil, resp, err
+	}
+	t.Cleanup(func() { conn.CloseNow() })
+	return &abuseWS{conn: conn}, resp, nil
+}
+
+// awaitDial waits until a socket opens from 127.0.0.1: until the server
+// has counted the sockets closed by the test as closed.
+func (a *abuser) awaitDial(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(abuseDeadline)
+	for {
+		w, _, err := a.tryDialWS(t, nil)
+		if err == nil {
+			w.conn.CloseNow()
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no socket opens from 127.0.0.1 after its sockets closed: %v", err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// abuseClientFrom returns an HTTP client whose connections come from
+// the loopback address ip (127.0.0.2: another client address), with no
+// deadline.
+func abuseClientFrom(t *testing.T, ip string) *http.Client {
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
+	tr := &http.Transport{DialContext: d.DialContext}
+	t.Cleanup(tr.CloseIdleConnections)
+	return &http.Client{Transport: tr}
+}
+
+// metric reads the value of one series (name{labels} as /metrics writes
+// it) from /metrics; 0 when it is absent.
+func (a *abuser) metric(t *testing.T, series string) float64 {
+	t.Helper()
+	return testserver.Metrics(t, a.client, a.url)[series]
+}
+
 // keepAlive answers the server's pings from now on, until the socket
 // closes, as a client does, so that a slow test's sockets stay open; the
 // socket must not be read otherwise.
@@ -1238,7 +1490,9 @@ const abuseParseBound = 128 << 20
 // message could not have its memory within a second. Without the budget,
 // 256 sockets took the heap to 856 MiB.
 func TestAbuseWebsocketDocuments(t *testing.T) {
-	a := startAbused(t, "hundreds of megabytes: not with -short")
+	// The server's budget, not an address's share of it: every socket
+	// comes from 127.0.0.1.
+	a := startAbused(t, "hundreds of megabytes: not with -short", "--max-share-per-address", "1")
 	sockets := 256 / abuseScale
 	doc := "subscription { itemAdded { id " + strings.Repeat("__typename ", 95_000) + "} }"
 	payload, _ := json.Marshal(map[string]any{"query": doc})
@@ -1401,7 +1655,9 @@ func TestAbuseLongOperationIDs(t *testing.T) {
 // streams of large documents are refused with 503 while the documents
 // kept fill their half.
 func TestAbuseLargeSubscriptionDocuments(t *testing.T) {
-	a := startAbused(t, "hundreds of megabytes: not with -short")
+	// The server's half of the budget, not an address's share of it:
+	// every socket comes from 127.0.0.1.
+	a := startAbused(t, "hundreds of megabytes: not with -short", "--max-share-per-address", "1")
 	const perSocket = 20
 	sockets := 20 / min(abuseScale, 4)
 	before := abuseLiveHeap()

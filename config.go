@@ -273,6 +273,11 @@ func (cfg *Config) register(fs *flag.FlagSet) *string {
 	fs.Int64Var(&cfg.HTTP.ResponseCacheBytes, "response-cache-bytes", cfg.HTTP.ResponseCacheBytes, "memory for answers to repeated queries, kept until the next write (0: off; always off on PostgreSQL)")
 	fs.BoolVar(&cfg.HTTP.CompiledPlans, "compiled-plans", cfg.HTTP.CompiledPlans, "answer queries with compiled plans (false: every operation through gqlgen's executor, for comparison)")
 	fs.StringVar(&cfg.DebugAddr, "debug-addr", "", "serve Go's profiler (net/http/pprof) on this address, e.g. 127.0.0.1:6060; never expose it")
+	// Shares of the server's bounds per client address (httpapi/shares.go).
+	fs.Float64Var(&cfg.HTTP.MaxSharePerAddress, "max-share-per-address", cfg.HTTP.MaxSharePerAddress,
+		"fraction of --max-websockets, --max-streams and --max-inflight-bytes that one client address (as --rate-limit counts it) may hold; 0 or 1: no share")
+	fs.IntVar(&cfg.HTTP.ReplayRate, "replay-rate", cfg.HTTP.ReplayRate,
+		"items per second (beyond a burst of as many) that the subscriptions of one client address may read from the store, resuming with after: or catching up; past it they wait (0: no bound)")
 	fs.BoolVar(&cfg.Tracing, "tracing", cfg.Tracing, "export OpenTelemetry traces over OTLP/HTTP, configured by the OTEL_* variables (OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_SERVICE_NAME, OTEL_TRACES_SAMPLER, …)")
 	fs.DurationVar(&cfg.ShutdownGrace, "shutdown-grace", cfg.ShutdownGrace, "how long in-flight requests may finish at shutdown")
 	return trustedDocs
@@ -298,6 +303,12 @@ func (cfg *Config) validate() error {
 	}
 	if h.MaxInflightBytes <= 0 {
 		return errors.New("--max-inflight-bytes must be positive")
+	}
+	if !(h.MaxSharePerAddress >= 0 && h.MaxSharePerAddress <= 1) { // NaN too
+		return errors.New("--max-share-per-address must be a fraction from 0 to 1 (0 or 1: no share)")
+	}
+	if h.ReplayRate < 0 {
+		return errors.New("--replay-rate must be 0 (no bound) or more")
 	}
 	return nil
 }

@@ -177,12 +177,14 @@ func TestConfig(t *testing.T) {
 			t.Fatal(err)
 		}
 		if cfg.HTTP.QueryCacheBytes != 1_000_000 || cfg.HTTP.MaxInflightBytes != 8_000_000 ||
-			cfg.ReadCacheBytes != 0 || cfg.HTTP.QueryCacheSize != 50 {
+			cfg.ReadCacheBytes != 0 || cfg.HTTP.QueryCacheSize != 50 ||
+			cfg.HTTP.MaxSharePerAddress != 0.25 || cfg.HTTP.ReplayRate != 10_000 {
 			t.Errorf("config = %+v, read cache %d", cfg.HTTP, cfg.ReadCacheBytes)
 		}
 	})
 	for _, bad := range [][]string{{"--trusted-proxies", "10.0.0.0/33"}, {"--rate-limit", "-1"}, {"--max-websockets", "0"},
-		{"--query-cache-bytes", "-1"}, {"--max-inflight-bytes", "0"}} {
+		{"--query-cache-bytes", "-1"}, {"--max-inflight-bytes", "0"},
+		{"--max-share-per-address", "1.5"}, {"--max-share-per-address", "-0.1"}, {"--max-share-per-address", "NaN"}, {"--replay-rate", "-1"}} {
 		if _, err := parseConfig(newFlagSet(io.Discard), bad, func(string) string { return "" }); err == nil {
 			t.Errorf("parseConfig(%q) accepted it", bad)
 		}

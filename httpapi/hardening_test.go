@@ -232,6 +232,7 @@ func TestRateLimitBehindTrustedProxy(t *testing.T) {
 func TestWebsocketConnectionLimit(t *testing.T) {
 	cfg := httpapi.DefaultConfig()
 	cfg.MaxWebsockets = 2
+	cfg.MaxSharePerAddress = 0 // the server's bound, from one address
 	ts := newTestServerWith(t, cfg)
 	first := ts.dialWS(t, "graphql-transport-ws", nil)
 	first.init("")

@@ -77,6 +77,16 @@ type Config struct {
 	// MaxWebsockets bounds the websockets open at once; past it an upgrade
 	// is answered 503 with Retry-After.
 	MaxWebsockets int
+	// MaxSharePerAddress is the fraction of MaxWebsockets, MaxStreams
+	// and MaxInflightBytes that one client address may hold (shares.go),
+	// rounded up; 0 or 1 turns the shares off.
+	MaxSharePerAddress float64
+	// ReplayRate bounds the items per second that the subscriptions of
+	// one client address may read from the store, beyond a burst of as
+	// many (replays.go): resuming with after:, or catching up once behind
+	// the log's memory. Past it they wait, and are not dropped for it; 0
+	// turns the bound off.
+	ReplayRate int
 	// MaxSubscriptionsPerSocket bounds the operations running at once on
 	// one websocket, counted from the start of each operation's goroutine
 	// to its return; past it a subscribe gets an error message.
@@ -159,6 +169,8 @@ func DefaultConfig() Config {
 
 		WebsocketInitTimeout:      10 * time.Second,
 		MaxWebsockets:             1000,
+		MaxSharePerAddress:        DefaultSharePerAddress,
+		ReplayRate:                DefaultReplayRate,
 		MaxSubscriptionsPerSocket: 20,
 		WebsocketWriteTimeout:     10 * time.Second,
 		MaxStreams:                1000,
@@ -254,10 +266,11 @@ func NewHandler(cfg Config, deps Deps) *Handler {
 	}
 	limits := newLimiter(cfg.RateLimit)
 	access := newAccessLog(deps.AccessLog, deps.Logger)
-	inflight := newInflight(cfg.MaxInflightBytes, cfg.MaxBodyBytes)
-	held := newHeldDocs(inflight)
+	inflight := newInflight(cfg.MaxInflightBytes, cfg.MaxBodyBytes).share(cfg.MaxSharePerAddress, deps.Metrics, deps.Logger)
+	held := newHeldDocs(inflight, cfg.MaxSharePerAddress)
 	ws := newWebsocket(cfg, deps, tokens, limits, access, inflight, held)
 	ws.pressure = pressure
+	ws.replays = newReplayBudgets(cfg.ReplayRate)
 	gql := newGraphQL(cfg, deps, ws, held)
 	r := chi.NewRouter()
 	// requestLog first: it makes the record of the request (package
@@ -308,7 +321,7 @@ func newGraphQL(cfg Config, deps Deps, ws *websocketTransport, held *heldDocs) h
 	srv.AddTransport(ws)
 	srv.AddTransport(transport.Options{AllowedMethods: []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete}})
 	streams := &streaming{
-		set:  newStreamSet(cfg.MaxStreams),
+		set:  newStreamSet(cfg.MaxStreams, cfg.MaxSharePerAddress, deps.Metrics, deps.Logger, ws.replays),
 		cfg:  streamConfig{keepAlive: cfg.KeepAlive, writeTimeout: cfg.WriteTimeout},
 		log:  deps.Logger,
 		held: held,

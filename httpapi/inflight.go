@@ -3,7 +3,9 @@ package httpapi
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"sync"
 	"time"
@@ -12,6 +14,7 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 
 	"itemsapi/gqlspec"
+	"itemsapi/metrics"
 )
 
 // Bytes in flight: the requests being read and parsed at once, across all
@@ -36,6 +39,14 @@ import (
 // document what it takes, until it has been handled (websocket.go): a
 // socket whose message cannot have its memory within inflightWait is
 // closed with 1013, try again later.
+//
+// Each client address (addressOf) holds at most its share of the budget
+// (MaxSharePerAddress, shares.go): past it, a request waits for its
+// address's own requests to end, as for the budget, and is refused the
+// same way, with a message that names the share; a request whose needs
+// exceed the share is granted the share, and runs alone among its
+// address's. The documents that running operations keep (heldDocs) are
+// shared between clients, and count in the budget only.
 
 // bodyBytesFactor is what reading and decoding a body takes per byte.
 const bodyBytesFactor = 3
@@ -54,30 +65,62 @@ var errBusy = errors.New("too many bytes in flight")
 type inflight struct {
 	max     int64
 	maxBody int64
+	metrics *metrics.Metrics // nil: refusals not counted
+	log     *slog.Logger     // nil: refusals not logged
 
-	mu      sync.Mutex
-	used    int64
-	waiting int           // requests waiting for room: release wakes them
-	freed   chan struct{} // closed, and replaced, when bytes are released
+	mu   sync.Mutex
+	used int64
+	// byAddress counts what each client address holds, within its share
+	// (shares.go); nothing when shares are off.
+	byAddress addressCounts
+	waiting   int           // requests waiting for room: release wakes them
+	freed     chan struct{} // closed, and replaced, when bytes are released
 }
 
 func newInflight(maxBytes, maxBody int64) *inflight {
-	return &inflight{max: maxBytes, maxBody: maxBody, freed: make(chan struct{})}
+	return &inflight{max: maxBytes, maxBody: maxBody, freed: make(chan struct{}), byAddress: newAddressCounts(maxBytes, 0)}
 }
 
-// tryAcquire takes n bytes if they are free.
-func (f *inflight) tryAcquire(n int64) bool {
+// share sets the share of each client address to frac of the budget
+// (shareOf); m, when not nil, counts refusals, and log, when not nil,
+// logs the first of an address. It returns f.
+func (f *inflight) share(frac float64, m *metrics.Metrics, log *slog.Logger) *inflight {
+	f.byAddress = newAddressCounts(f.max, frac)
+	f.metrics, f.log = m, log
+	return f
+}
+
+// limitFor returns the most that a request of addr may hold: the budget,
+// or the address's share of it.
+func (f *inflight) limitFor(addr netip.Addr) int64 {
+	if f.byAddress.on() && addr.IsValid() {
+		return f.byAddress.share
+	}
+	return f.max
+}
+
+// fits reports whether addr may take n more bytes now. f.mu is held.
+func (f *inflight) fits(addr netip.Addr, n int64) bool {
+	return f.used+n <= f.max && f.byAddress.fits(addr, n)
+}
+
+// tryAcquire takes n bytes for addr (the zero Addr: for no address) if
+// they are free.
+func (f *inflight) tryAcquire(addr netip.Addr, n int64) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.used+n > f.max {
+	if !f.fits(addr, n) {
 		return false
 	}
 	f.used += n
+	f.byAddress.add(addr, n)
 	return true
 }
 
-// acquire takes n bytes, waiting for them until ctx is done.
-func (f *inflight) acquire(ctx context.Context, n int64) error {
+// acquire takes n bytes for addr, waiting for them until ctx is done.
+// When ctx ends first, it reports whether addr's share, rather than the
+// budget, was what it lacked.
+func (f *inflight) acquire(ctx context.Context, addr netip.Addr, n int64) (byAddress bool, err error) {
 	f.mu.Lock()
 	f.waiting++
 	defer func() {
@@ -85,27 +128,44 @@ func (f *inflight) acquire(ctx context.Context, n int64) error {
 		f.waiting--
 		f.mu.Unlock()
 	}()
-	for f.used+n > f.max {
+	for !f.fits(addr, n) {
 		freed := f.freed
 		f.mu.Unlock()
 		select {
 		case <-freed:
 		case <-ctx.Done():
-			return ctx.Err()
+			return f.refusedFor(addr, n), ctx.Err()
 		}
 		f.mu.Lock()
 	}
 	f.used += n
+	f.byAddress.add(addr, n)
 	f.mu.Unlock()
-	return nil
+	return false, nil
 }
 
-// release gives back n bytes and wakes the requests waiting, each to see
-// whether it fits now.
-func (f *inflight) release(n int64) {
+// refusedFor counts the refusal of n bytes to addr, and reports whether
+// its share, rather than the budget, was what it lacked; the first
+// refusal of an address for its share is logged.
+func (f *inflight) refusedFor(addr netip.Addr, n int64) (byAddress bool) {
+	f.mu.Lock()
+	byAddress = f.used+n <= f.max
+	warn := byAddress && f.byAddress.refused(addr)
+	f.mu.Unlock()
+	countRefused(f.metrics, limitInflightBytes, byAddress)
+	if warn {
+		warnShare(f.log, addr, limitInflightBytes, f.byAddress.share, f.max)
+	}
+	return byAddress
+}
+
+// release gives back n bytes of addr and wakes the requests waiting, each
+// to see whether it fits now.
+func (f *inflight) release(addr netip.Addr, n int64) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.used -= n
+	f.byAddress.add(addr, -n)
 	if f.waiting > 0 { // else nobody holds f.freed: no new channel to make
 		close(f.freed)
 		f.freed = make(chan struct{})
@@ -114,11 +174,14 @@ func (f *inflight) release(n int64) {
 
 // reservation is what one request holds of the budget.
 type reservation struct {
-	in *inflight
+	in   *inflight
+	addr netip.Addr // the client address, whose share it draws on
 
 	mu      sync.Mutex
 	held    int64
 	refused bool
+	// byAddress: it was refused because its address held its share.
+	byAddress bool
 }
 
 type reservationKey struct{}
@@ -139,10 +202,10 @@ func (f *inflight) middleware(next http.Handler) http.Handler {
 				n = f.maxBody
 			}
 		}
-		res := &reservation{in: f}
+		res := &reservation{in: f, addr: addressOf(r)}
 		defer res.release()
 		if res.grow(r.Context(), n*bodyBytesFactor) != nil {
-			writeBusy(w)
+			writeBusy(w, res.message())
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), reservationKey{}, res)))
@@ -153,15 +216,15 @@ func (f *inflight) middleware(next http.Handler) http.Handler {
 func (res *reservation) grow(ctx context.Context, n int64) error {
 	res.mu.Lock()
 	defer res.mu.Unlock()
-	n = min(n, res.in.max-res.held)
+	n = min(n, res.in.limitFor(res.addr)-res.held)
 	if n <= 0 {
 		return nil
 	}
-	if !res.in.tryAcquire(n) { // the timer only when it must wait
+	if !res.in.tryAcquire(res.addr, n) { // the timer only when it must wait
 		ctx, cancel := context.WithTimeout(ctx, inflightWait)
 		defer cancel()
-		if err := res.in.acquire(ctx, n); err != nil {
-			res.refused = true
+		if byAddress, err := res.in.acquire(ctx, res.addr, n); err != nil {
+			res.refused, res.byAddress = true, byAddress
 			return errBusy
 		}
 	}
@@ -174,7 +237,7 @@ func (res *reservation) trim(n int64) {
 	res.mu.Lock()
 	defer res.mu.Unlock()
 	if res.held > n {
-		res.in.release(res.held - n)
+		res.in.release(res.addr, res.held-n)
 		res.held = n
 	}
 }
@@ -184,7 +247,7 @@ func (res *reservation) release() {
 	res.mu.Lock()
 	defer res.mu.Unlock()
 	if res.held > 0 {
-		res.in.release(res.held)
+		res.in.release(res.addr, res.held)
 		res.held = 0
 	}
 }
@@ -211,15 +274,49 @@ func refused(ctx context.Context) bool {
 	return res.refused
 }
 
-// writeBusy answers a request refused for lack of memory.
-func writeBusy(w http.ResponseWriter) {
+// writeBusy answers a request refused for lack of memory with msg.
+func writeBusy(w http.ResponseWriter, msg string) {
 	w.Header().Set("Retry-After", strconv.Itoa(int(inflightWait/time.Second)))
-	writeError(w, http.StatusServiceUnavailable, codeBadRequest, busyMessage)
+	writeError(w, http.StatusServiceUnavailable, codeBadRequest, msg)
 }
 
 // busyMessage is the error message of a request or operation refused for
-// lack of memory.
-const busyMessage = "the server is reading and parsing as many bytes as it may: retry later"
+// lack of memory, and busyShareMessage of one whose client address held
+// its share (both fit in a websocket's close reason).
+const (
+	busyMessage      = "the server is reading and parsing as many bytes as it may: retry later"
+	busyShareMessage = "this client address is reading and parsing as many bytes as it may: retry later"
+)
+
+// message is the error message of res's refusal.
+func (res *reservation) message() string {
+	res.mu.Lock()
+	defer res.mu.Unlock()
+	if res.byAddress {
+		return busyShareMessage
+	}
+	return busyMessage
+}
+
+// errBusyShare is the error of a document that its client address could
+// not hold (heldDocs) within its share.
+var errBusyShare = errors.New("too many bytes in flight for this client address")
+
+// busyMessageFor is the error message of err, errBusy or errBusyShare.
+func busyMessageFor(err error) string {
+	if errors.Is(err, errBusyShare) {
+		return busyShareMessage
+	}
+	return busyMessage
+}
+
+// busyMessageOf is the error message of the refusal of ctx's request.
+func busyMessageOf(ctx context.Context) string {
+	if res, ok := ctx.Value(reservationKey{}).(*reservation); ok {
+		return res.message()
+	}
+	return busyMessage
+}
 
 // heldDocs counts in the budget of bytes in flight the parsed documents
 // that running operations keep: a subscription keeps its document (its
@@ -232,32 +329,40 @@ const busyMessage = "the server is reading and parsing as many bytes as it may: 
 // still holds it, so the operations of an application, which run a few
 // documents many times, cost next to nothing, and no operation keeps a
 // copy of its text. Documents hold at most half the budget, so that
-// requests always have the other half.
+// requests always have the other half. A client address holds at most
+// its share of that half (MaxSharePerAddress), apart from its share of
+// requests' bytes: a document counts in the share of the address that made
+// it held first, until no operation runs it.
 type heldDocs struct {
 	in  *inflight
 	max int64
 
-	mu   sync.Mutex
-	used int64
-	docs map[string]*heldDoc // by text
+	mu        sync.Mutex
+	used      int64
+	byAddress addressCounts
+	docs      map[string]*heldDoc // by text
 }
 
 type heldDoc struct {
 	doc  *ast.QueryDocument
 	text string
+	addr netip.Addr // whose share it counts in
 	refs int
 	cost int64
 }
 
-func newHeldDocs(in *inflight) *heldDocs {
-	return &heldDocs{in: in, max: in.max / 2, docs: map[string]*heldDoc{}}
+// newHeldDocs returns the held documents of in's budget, of which a
+// client address may hold share (a fraction, shareOf).
+func newHeldDocs(in *inflight, share float64) *heldDocs {
+	return &heldDocs{in: in, max: in.max / 2, byAddress: newAddressCounts(in.max/2, share), docs: map[string]*heldDoc{}}
 }
 
-// hold counts rc's document for one more running operation, if the
-// budget has room for it (it does not wait), and returns what to call
-// once the operation has ended; it fails with errBusy. rc then runs the
-// held document of its text.
-func (h *heldDocs) hold(rc *graphql.OperationContext) (release func(), err error) {
+// hold counts rc's document for one more running operation, of the
+// client address addr, if the budget and addr's share of it have room for
+// it (it does not wait), and returns what to call once the operation has
+// ended; it fails with errBusy, or errBusyShare. rc then runs the held
+// document of its text.
+func (h *heldDocs) hold(rc *graphql.OperationContext, addr netip.Addr) (release func(), err error) {
 	if h == nil || rc.Doc == nil || rc.Operation == nil {
 		return func() {}, nil
 	}
@@ -273,16 +378,28 @@ func (h *heldDocs) hold(rc *graphql.OperationContext) (release func(), err error
 		rc.Doc, rc.Operation, rc.RawQuery = d.doc, op, d.text
 	default:
 		cost := docCost(rc.Doc, len(rc.RawQuery))
-		if h.used+cost > h.max || !h.in.tryAcquire(cost) {
+		switch {
+		case h.used+cost > h.max:
+			countRefused(h.in.metrics, limitInflightBytes, false)
+			return nil, errBusy
+		case !h.byAddress.fits(addr, cost):
+			countRefused(h.in.metrics, limitInflightBytes, true)
+			if h.byAddress.refused(addr) {
+				warnShare(h.in.log, addr, "held_documents", h.byAddress.share, h.max)
+			}
+			return nil, errBusyShare
+		case !h.in.tryAcquire(netip.Addr{}, cost):
+			countRefused(h.in.metrics, limitInflightBytes, false)
 			return nil, errBusy
 		}
 		h.used += cost
+		h.byAddress.add(addr, cost)
 		text := rc.RawQuery
 		if src := docSource(rc.Doc); src != nil && src.Input == text {
 			text = src.Input // the document's copy, not the request's
 		}
 		rc.RawQuery = text
-		d = &heldDoc{doc: rc.Doc, text: text, cost: cost}
+		d = &heldDoc{doc: rc.Doc, text: text, addr: addr, cost: cost}
 		h.docs[text] = d
 	}
 	d.refs++
@@ -294,7 +411,8 @@ func (h *heldDocs) hold(rc *graphql.OperationContext) (release func(), err error
 			if d.refs--; d.refs == 0 {
 				delete(h.docs, d.text)
 				h.used -= d.cost
-				h.in.release(d.cost)
+				h.byAddress.add(d.addr, -d.cost)
+				h.in.release(netip.Addr{}, d.cost)
 			}
 		})
 	}, nil

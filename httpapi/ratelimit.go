@@ -32,12 +32,14 @@ type RateLimit struct {
 // clientAddress stores the address each request is attributed to: its TCP
 // peer, or with trusted proxies the first untrusted hop of its
 // X-Forwarded-For. It never trusts the header of a request that did not
-// come through a trusted proxy.
+// come through a trusted proxy. The rate limiter reads it, and the shares
+// of the server's bounds per address (addressOf), which without trusted
+// proxies read the TCP peer themselves.
 func clientAddress(rl RateLimit) func(http.Handler) http.Handler {
-	if rl.Requests <= 0 {
-		return func(next http.Handler) http.Handler { return next } // nothing reads it
-	}
 	trusted := rl.TrustedProxies
+	if rl.Requests <= 0 && len(trusted) == 0 {
+		return func(next http.Handler) http.Handler { return next } // addressOf reads the peer
+	}
 	if len(trusted) == 0 {
 		return middleware.ClientIPFromRemoteAddr
 	}

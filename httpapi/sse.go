@@ -17,6 +17,7 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"itemsapi/items"
+	"itemsapi/pubsub"
 )
 
 // GraphQL over Server-Sent Events, as the graphql-sse package speaks it
@@ -71,16 +72,16 @@ type streaming struct {
 // stream, or a multipart/mixed answer. The stream counts against the
 // limit of open streams.
 func (s *streaming) serve(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor, rc *graphql.OperationContext, errs gqlerror.List, media string) {
-	ctx, release, err := s.set.acquire(r.Context(), w)
+	ctx, release, err := s.set.acquire(r.Context(), addressOf(r), w)
 	if err != nil {
 		return
 	}
 	defer release()
 	releaseInflight(ctx)
 	if errs == nil {
-		releaseDoc, err := s.held.hold(rc)
+		releaseDoc, err := s.held.hold(rc, addressOf(r))
 		if err != nil {
-			writeBusy(w)
+			writeBusy(w, busyMessageFor(err))
 			return
 		}
 		defer releaseDoc()
@@ -300,7 +301,7 @@ func (t *sseReservations) reserve(w http.ResponseWriter, r *http.Request) {
 	}
 	// The reservation outlives the PUT: its context keeps the request's
 	// values but ends with the reservation.
-	ctx, release, err := t.streams.set.acquire(context.WithoutCancel(r.Context()), w)
+	ctx, release, err := t.streams.set.acquire(context.WithoutCancel(r.Context()), addressOf(r), w)
 	if err != nil {
 		return
 	}
@@ -481,11 +482,11 @@ func (t *sseReservations) operate(w http.ResponseWriter, r *http.Request, exec g
 			fmt.Sprintf("this stream already runs %d operations, the most it may; complete one first", t.maxOps))
 		return
 	}
-	releaseDoc, err := t.streams.held.hold(op.rc)
+	releaseDoc, err := t.streams.held.hold(op.rc, addressOf(r))
 	if err != nil {
 		res.mu.Unlock()
 		cancel()
-		writeBusy(w)
+		writeBusy(w, busyMessageFor(err))
 		return
 	}
 	sop := &sseOp{cancel: cancel}
@@ -494,6 +495,11 @@ func (t *sseReservations) operate(w http.ResponseWriter, r *http.Request, exec g
 	res.running.Add(1)
 	res.mu.Unlock()
 	stopWith := context.AfterFunc(res.ctx, cancel)
+	// It reads the store within its address's budget (replays.go).
+	budget, releaseBudget := t.streams.set.replays.hold(addressOf(r))
+	if budget != nil {
+		ctx = pubsub.WithReadLimit(ctx, budget)
+	}
 	go func() {
 		defer res.running.Done()
 		defer func() {
@@ -501,6 +507,7 @@ func (t *sseReservations) operate(w http.ResponseWriter, r *http.Request, exec g
 			res.active--
 			res.mu.Unlock()
 		}()
+		defer releaseBudget()
 		defer releaseDoc()
 		defer stopWith()
 		defer cancel()

@@ -227,6 +227,7 @@ func TestSSESingleConnection(t *testing.T) {
 func TestStreamLimit(t *testing.T) {
 	cfg := httpapi.DefaultConfig()
 	cfg.MaxStreams = 2
+	cfg.MaxSharePerAddress = 0 // the server's bound, from one address
 	ts := newStreamServer(t, cfg)
 	var open []*http.Response
 	for range 2 {

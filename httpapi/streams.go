@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -13,13 +15,16 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"itemsapi/items"
+	"itemsapi/metrics"
+	"itemsapi/pubsub"
 )
 
 // Streams are the HTTP answers that stay open: graphql-sse event streams
 // (distinct connections, and the reservations of single-connection mode)
 // and multipart/mixed answers (Apollo's subscriptions, and @defer). They
 // live under the limits of websockets: streamSet bounds how many are open
-// at once (--max-streams, a 503 with Retry-After past it), a reservation
+// at once (--max-streams, a 503 with Retry-After past it, and past a
+// client address's share of it, shares.go), a reservation
 // runs at most MaxSubscriptionsPerSocket operations, each running
 // subscription counts in itemsapi_subscriptions_active (the metrics
 // extension counts it from its start to the end of its stream, which
@@ -38,12 +43,20 @@ import (
 
 // streamSet counts the streams open now and ends them at shutdown.
 type streamSet struct {
-	max int
+	max     int
+	metrics *metrics.Metrics // nil: refusals not counted
+	log     *slog.Logger     // nil: refusals not logged
+	// replays paces the store reads of each address's subscriptions
+	// (replays.go); nil: no limit.
+	replays *replayBudgets
 
-	mu       sync.Mutex
-	open     map[*openStream]struct{}
-	shutting bool
-	drained  chan struct{} // closed once shutting with nothing open
+	mu   sync.Mutex
+	open map[*openStream]struct{}
+	// byAddress counts the open streams of each client address, within
+	// its share of max.
+	byAddress addressCounts
+	shutting  bool
+	drained   chan struct{} // closed once shutting with nothing open
 	// onShutdown are called once when the shutdown begins: a reserved
 	// stream idle at that time closes, as no operation will end it.
 	onShutdown []func()
@@ -56,8 +69,16 @@ type openStream struct {
 	cancel context.CancelFunc
 }
 
-func newStreamSet(maxOpen int) *streamSet {
-	return &streamSet{max: maxOpen, open: map[*openStream]struct{}{}, drained: make(chan struct{}), servers: map[*http.Server]bool{}}
+// newStreamSet returns a set of at most maxOpen streams, of which a client
+// address may hold share (a fraction, shareOf); m, when not nil, counts
+// refusals and log logs the first of an address; replays paces its
+// subscriptions' reads of the store.
+func newStreamSet(maxOpen int, share float64, m *metrics.Metrics, log *slog.Logger, replays *replayBudgets) *streamSet {
+	return &streamSet{
+		max: maxOpen, metrics: m, log: log, replays: replays, open: map[*openStream]struct{}{},
+		byAddress: newAddressCounts(int64(maxOpen), share),
+		drained:   make(chan struct{}), servers: map[*http.Server]bool{},
+	}
 }
 
 // watchServer begins the shutdown of the set when the http.Server that
@@ -106,34 +127,52 @@ func (s *streamSet) shuttingDown() bool {
 // errTooManyStreams refuses a stream past the limit, or during shutdown.
 var errTooManyStreams = errors.New("too many streams")
 
-// acquire counts a new stream, whose context is returned: it ends with
-// ctx, or when Shutdown gives up waiting. release uncounts it, once.
-// Past the limit, or while the server shuts down, it writes a 503 with
-// Retry-After to w and returns errTooManyStreams.
-func (s *streamSet) acquire(ctx context.Context, w http.ResponseWriter) (context.Context, func(), error) {
+// acquire counts a new stream of the client address addr, whose context
+// is returned: it ends with ctx, or when Shutdown gives up waiting.
+// release uncounts it, once. Past the limit, past addr's share of it, or
+// while the server shuts down, it writes a 503 with Retry-After to w and
+// returns errTooManyStreams.
+func (s *streamSet) acquire(ctx context.Context, addr netip.Addr, w http.ResponseWriter) (context.Context, func(), error) {
 	s.watchServer(ctx)
 	s.mu.Lock()
-	if s.shutting || (s.max > 0 && len(s.open) >= s.max) {
-		shutting := s.shutting
+	var msg string
+	switch {
+	case s.shutting:
+		msg = "the server is shutting down; retry later"
+	case s.max > 0 && len(s.open) >= s.max:
+		countRefused(s.metrics, limitStreams, false)
+		msg = fmt.Sprintf("the server has the most streams it takes open (%d); retry later", s.max)
+	case !s.byAddress.fits(addr, 1):
+		countRefused(s.metrics, limitStreams, true)
+		if s.byAddress.refused(addr) {
+			warnShare(s.log, addr, limitStreams, s.byAddress.share, int64(s.max))
+		}
+		msg = fmt.Sprintf("this client address has the most streams it may hold open (%d, its share of the server's %d); retry later",
+			s.byAddress.share, s.max)
+	}
+	if msg != "" {
 		s.mu.Unlock()
 		w.Header().Set("Retry-After", "10")
-		msg := fmt.Sprintf("the server has the most streams it takes open (%d); retry later", s.max)
-		if shutting {
-			msg = "the server is shutting down; retry later"
-		}
 		writeError(w, http.StatusServiceUnavailable, codeBadRequest, msg)
 		return nil, nil, errTooManyStreams
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	st := &openStream{cancel: cancel}
 	s.open[st] = struct{}{}
+	s.byAddress.add(addr, 1)
 	s.mu.Unlock()
+	budget, releaseBudget := s.replays.hold(addr)
+	if budget != nil {
+		ctx = pubsub.WithReadLimit(ctx, budget)
+	}
 	var once sync.Once
 	return ctx, func() {
 		once.Do(func() {
 			cancel()
+			releaseBudget()
 			s.mu.Lock()
 			delete(s.open, st)
+			s.byAddress.add(addr, -1)
 			if s.shutting && len(s.open) == 0 {
 				close(s.drained)
 			}

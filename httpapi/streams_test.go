@@ -274,6 +274,7 @@ func TestStreamsGiveBackBytesInFlight(t *testing.T) {
 	// streams open for hours must not starve requests of the budget.
 	cfg := httpapi.DefaultConfig()
 	cfg.MaxInflightBytes = 12_000 // about one small operation's reckoning
+	cfg.MaxSharePerAddress = 0    // the server's budget, from one address
 	ts := newStreamServer(t, cfg)
 	for i := range 4 {
 		resp := ts.request(t, http.MethodPost, "/graphql", gqlBody(itemAddedAfter2, nil), map[string]string{"Accept": acceptSSE})

@@ -105,7 +105,7 @@ func (t httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 	for i, params := range batch {
 		ops[i] = t.prepare(r, params, exec)
 		if refused(r.Context()) {
-			writeBusy(w)
+			writeBusy(w, busyMessageOf(r.Context()))
 			return
 		}
 	}

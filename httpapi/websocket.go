@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"path"
 	"runtime"
@@ -134,8 +135,14 @@ type websocketTransport struct {
 	// fanout groups the subscriptions to a log that share answers.
 	fanout *fanout
 
-	mu       sync.Mutex
-	sockets  map[*wsConn]struct{}
+	mu      sync.Mutex
+	sockets map[*wsConn]struct{}
+	// byAddress counts the open sockets of each client address, within
+	// its share of MaxWebsockets (shares.go).
+	byAddress addressCounts
+	// replays paces the store reads of each address's subscriptions
+	// (replays.go).
+	replays  *replayBudgets
 	shutting bool
 	drained  chan struct{} // closed once shutting and no socket is left
 }
@@ -150,6 +157,7 @@ func newWebsocket(cfg Config, deps Deps, tokens *auth.Tokens, l *limiter, access
 		cfg: cfg, tokens: tokens, limiter: l, access: access, log: deps.Logger, metrics: deps.Metrics, inflight: f, held: held,
 		deliveries: items.NewGate(4 * runtime.GOMAXPROCS(0)),
 		sockets:    map[*wsConn]struct{}{},
+		byAddress:  newAddressCounts(int64(cfg.MaxWebsockets), cfg.MaxSharePerAddress),
 		drained:    make(chan struct{}),
 	}
 	t.fanout = newFanout(t)
@@ -160,16 +168,17 @@ func newWebsocket(cfg Config, deps Deps, tokens *auth.Tokens, l *limiter, access
 func (*websocketTransport) Supports(r *http.Request) bool { return r.Header.Get("Upgrade") != "" }
 
 // Do implements graphql.Transport. It refuses an upgrade from another
-// origin with a 403, and one past the limit of open sockets, or once
-// shutdown has begun, with a 503; then it serves the socket until it
-// closes and every operation of it has returned.
+// origin with a 403, and one past the limit of open sockets, past its
+// client address's share of it, or once shutdown has begun, with a 503;
+// then it serves the socket until it closes and every operation of it
+// has returned.
 func (t *websocketTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
 	if !originAllowed(r, t.cfg.WebsocketOrigins) {
 		writeError(w, items.Forbidden.Status(), items.Forbidden,
 			"websocket connections from the origin of this page are not allowed")
 		return
 	}
-	c := &wsConn{t: t, exec: exec, r: r, reqID: items.RequestID(r.Context()), live: map[*wsOp]struct{}{}, ops: map[string]*wsOp{}, changed: make(chan struct{})}
+	c := &wsConn{t: t, exec: exec, r: r, addr: addressOf(r), reqID: items.RequestID(r.Context()), live: map[*wsOp]struct{}{}, ops: map[string]*wsOp{}, changed: make(chan struct{})}
 	c.readCtx, c.stopRead = context.WithCancel(context.Background())
 	if refusal := t.register(c); refusal != "" {
 		w.Header().Set("Retry-After", "10")
@@ -177,6 +186,12 @@ func (t *websocketTransport) Do(w http.ResponseWriter, r *http.Request, exec gra
 		return
 	}
 	defer t.unregister(c)
+	// Its subscriptions read the store within its address's budget.
+	budget, releaseBudget := t.replays.hold(c.addr)
+	defer releaseBudget()
+	if budget != nil {
+		c.replay = budget
+	}
 	// The record's writer hands the library a corkConn when it hijacks.
 	rec, w, _ := request.Of(w, r)
 	rec.OnHijack(func(conn net.Conn) net.Conn {
@@ -228,9 +243,18 @@ func (t *websocketTransport) register(c *wsConn) string {
 	case t.shutting:
 		return reasonGoingAway + "; retry later"
 	case t.cfg.MaxWebsockets > 0 && len(t.sockets) >= t.cfg.MaxWebsockets:
+		countRefused(t.metrics, limitWebsockets, false)
 		return fmt.Sprintf("the server has the most websockets it takes open (%d); retry later", t.cfg.MaxWebsockets)
+	case !t.byAddress.fits(c.addr, 1):
+		countRefused(t.metrics, limitWebsockets, true)
+		if t.byAddress.refused(c.addr) {
+			warnShare(t.log, c.addr, limitWebsockets, t.byAddress.share, int64(t.cfg.MaxWebsockets))
+		}
+		return fmt.Sprintf("this client address has the most websockets it may hold open (%d, its share of the server's %d); retry later",
+			t.byAddress.share, t.cfg.MaxWebsockets)
 	}
 	t.sockets[c] = struct{}{}
+	t.byAddress.add(c.addr, 1)
 	return ""
 }
 
@@ -238,6 +262,7 @@ func (t *websocketTransport) unregister(c *wsConn) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	delete(t.sockets, c)
+	t.byAddress.add(c.addr, -1)
 	if t.shutting && len(t.sockets) == 0 {
 		t.closeDrained()
 	}
@@ -365,10 +390,14 @@ func originAllowed(r *http.Request, patterns []string) bool {
 
 // wsConn is one socket.
 type wsConn struct {
-	t      *websocketTransport
-	exec   graphql.GraphExecutor
-	r      *http.Request // the upgrade request: headers, client address
-	reqID  string        // the upgrade's request ID; operations' derive from it
+	t    *websocketTransport
+	exec graphql.GraphExecutor
+	r    *http.Request // the upgrade request: headers, client address
+	addr netip.Addr    // the client address (addressOf), for shares
+	// replay is the address's budget of store reads (nil: none), which
+	// its subscriptions to a log read within.
+	replay pubsub.ReadLimit
+	reqID  string // the upgrade's request ID; operations' derive from it
 	legacy bool
 
 	// wmu makes writes one at a time, and makes the check that an
@@ -476,11 +505,11 @@ func (c *wsConn) serve(conn *coderws.Conn) {
 		c.drain()
 	}
 	for {
-		res := &reservation{in: c.t.inflight}
+		res := &reservation{in: c.t.inflight, addr: c.addr}
 		data, err := c.read(conn, res)
 		if errors.Is(err, errBusy) {
 			res.release()
-			c.closeWith(coderws.StatusTryAgainLater, busyMessage)
+			c.closeWith(coderws.StatusTryAgainLater, res.message())
 			return
 		}
 		if err != nil {
@@ -864,7 +893,7 @@ func (c *wsConn) start(id string, payload json.RawMessage) verdict {
 	rc, errs := c.exec.CreateOperationContext(ctx, params)
 	if refused(ctx) {
 		cancel()
-		c.refuseLogged(id, reqID, http.StatusServiceUnavailable, codeBadRequest, busyMessage)
+		c.refuseLogged(id, reqID, http.StatusServiceUnavailable, codeBadRequest, busyMessageOf(ctx))
 		return verdict{}
 	}
 	if errs != nil {
@@ -881,10 +910,10 @@ func (c *wsConn) start(id string, payload json.RawMessage) verdict {
 		return verdict{}
 	}
 
-	releaseDoc, err := c.t.held.hold(rc)
+	releaseDoc, err := c.t.held.hold(rc, c.addr)
 	if err != nil {
 		cancel()
-		c.refuseLogged(id, reqID, http.StatusServiceUnavailable, codeBadRequest, busyMessage)
+		c.refuseLogged(id, reqID, http.StatusServiceUnavailable, codeBadRequest, busyMessageFor(err))
 		return verdict{}
 	}
 	c.mu.Lock()
@@ -934,7 +963,11 @@ func (c *wsConn) start(id string, payload json.RawMessage) verdict {
 	x := executor{ctx: dctx, cancel: dcancel, feed: tap.Feed(), handler: responses, rc: rc}
 	key := c.subKey(rc, tap, graph.EventCallerIndependent(rc.Operation), op)
 	op.pacer = nil
-	c.follow(idCtx, op, key, x, tap.After(), func(panicked bool) {
+	fctx := idCtx
+	if c.replay != nil {
+		fctx = pubsub.WithReadLimit(idCtx, c.replay)
+	}
+	c.follow(fctx, op, key, x, tap.After(), func(panicked bool) {
 		c.finishOp(idCtx, op, panicked, ended, name, reqID, received)
 	})
 	return verdict{}

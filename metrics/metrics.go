@@ -44,6 +44,8 @@ type Metrics struct {
 	cacheHits     prometheus.Counter
 	// trustedRefused: see TrustedDocumentRefused (documents.go).
 	trustedRefused prometheus.Counter
+	// refused: see Refused (admission.go).
+	refused *prometheus.CounterVec
 
 	storeDuration *prometheus.HistogramVec
 	storeErrors   *prometheus.CounterVec
@@ -100,6 +102,9 @@ func New(reg *prometheus.Registry, opts ...Option) *Metrics {
 			"GraphQL queries answered from the response cache, without running."),
 		trustedRefused: newCounter("trusted_documents_refused_total",
 			"GraphQL documents refused because they are not among the trusted documents (--only-trusted-documents), or name a trusted document that does not exist."),
+		refused: newCounterVec("admission_refused_total",
+			"Requests, websocket upgrades and streams refused with 503 at a bound, by limit (websockets, streams, inflight_bytes) and scope (server: the server's bound; address: the client address's share of it, --max-share-per-address).",
+			"limit", "scope"),
 		storeDuration: newHistogramVec("store_call_duration_seconds",
 			"Time a call to the store took, by method.",
 			[]float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5}, "method"),
@@ -118,6 +123,11 @@ func New(reg *prometheus.Registry, opts ...Option) *Metrics {
 		m.gqlErrors.WithLabelValues(code)
 	}
 	m.gqlErrors.WithLabelValues(other)
+	for _, limit := range admissionLimits {
+		for _, scope := range admissionScopes {
+			m.refused.WithLabelValues(limit, scope)
+		}
+	}
 	for _, method := range storeMethods {
 		m.storeDuration.WithLabelValues(method)
 		m.storeErrors.WithLabelValues(method)
@@ -127,7 +137,7 @@ func New(reg *prometheus.Registry, opts ...Option) *Metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.httpInFlight, m.httpRequests, m.httpDuration, m.websockets,
-		m.gqlRequests, m.gqlDuration, m.gqlErrors, m.subscriptions, m.plans, m.cacheHits, m.trustedRefused,
+		m.gqlRequests, m.gqlDuration, m.gqlErrors, m.subscriptions, m.plans, m.cacheHits, m.trustedRefused, m.refused,
 		m.storeDuration, m.storeErrors, m.caches,
 	)
 	// Created once: each handler registers its own metrics on reg.

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"itemsapi/items"
 )
@@ -140,6 +141,11 @@ type follower struct {
 	// Under Log.mu: granted, a slot was handed to it and not yet taken;
 	// gone, its subscription ended while it waited.
 	granted, gone bool
+	// Its own (ReadLimit): prepaid, the events of the store's page it has
+	// waited for already; owed, how long it must wait once it has read a
+	// page it had not waited for.
+	prepaid int
+	owed    time.Duration
 }
 
 func newFollower() *follower { return &follower{turn: make(chan struct{}, 1)} }
@@ -335,6 +341,62 @@ func (l *Log) Follow(ctx context.Context, kind items.EventKind, after int64) (*i
 	return &items.Subscription{C: c, Err: s.Err}, nil
 }
 
+// ReadLimit paces the reads of the store that subscriptions make: those
+// under a context of WithReadLimit (the subscriptions of one client
+// address) share it. Reads from memory are free.
+type ReadLimit interface {
+	// Reserve takes n events from the budget and returns how long the
+	// reader must wait before it reads them.
+	Reserve(n int) time.Duration
+}
+
+type readLimitKey struct{}
+
+// WithReadLimit returns a copy of ctx under which the subscriptions read
+// the store within rl: a follower waits before it reads a page, outside
+// the turns of reading (so that a client over its budget does not hold a
+// turn), and Read waits before it reads one. A subscription that waits
+// falls behind, and is dropped only as any is (ErrTooSlow).
+func WithReadLimit(ctx context.Context, rl ReadLimit) context.Context {
+	return context.WithValue(ctx, readLimitKey{}, rl)
+}
+
+func readLimitOf(ctx context.Context) ReadLimit {
+	rl, _ := ctx.Value(readLimitKey{}).(ReadLimit)
+	return rl
+}
+
+// sleep waits d, or until ctx is done.
+func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// pageOf is how many events a read into buf asks the store for.
+func pageOf(buf []items.Event) int {
+	if c := cap(buf); c > 0 && c < page {
+		return c // a reader's budget
+	}
+	return page
+}
+
+// behind reports whether the events after pos are no longer all in
+// memory: reading them reads the store.
+func (l *Log) behind(pos int64) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return pos < l.floor && pos < l.head
+}
+
 // Tap lets the transport that runs a subscription read the log itself,
 // with Read and Changed, from the subscription's position, rather than
 // through a goroutine that Follow starts: Follow called under a context
@@ -390,7 +452,20 @@ func (s *subscription) Err() error {
 func (l *Log) follow(ctx context.Context, c chan<- items.Item, pos int64, kind items.EventKind, pacer *items.Pacer) error {
 	buf := make([]items.Event, 0, 16)
 	f := newFollower()
+	rl := readLimitOf(ctx)
 	for {
+		// Wait for the read limit before a turn, not in it: a page of
+		// the store that the next read needs, or one read already.
+		if rl != nil {
+			if f.owed == 0 && f.prepaid == 0 && l.behind(pos) {
+				f.prepaid = pageOf(buf)
+				f.owed = rl.Reserve(f.prepaid)
+			}
+			if sleep(ctx, f.owed) != nil {
+				return nil
+			}
+			f.owed = 0
+		}
 		// Read in turn; wait for the transport and the client outside it.
 		if !l.acquire(ctx, f) {
 			return nil
@@ -461,9 +536,19 @@ func (l *Log) next(ctx context.Context, pos int64, buf []items.Event, f *followe
 		return nil, false, errClosed // the store is closed: it cannot be read
 	}
 	l.mu.Unlock()
-	n := page
-	if c := cap(buf); c > 0 && c < n {
-		n = c // a reader's budget
+	n := pageOf(buf)
+	if rl := readLimitOf(ctx); rl != nil {
+		switch {
+		case f == nil: // a reader that pulls holds no turn: it waits here
+			if err := sleep(ctx, rl.Reserve(n)); err != nil {
+				return nil, false, err
+			}
+		case f.prepaid >= n:
+			f.prepaid = 0
+		default: // read now, wait after the turn
+			f.owed += rl.Reserve(n - f.prepaid)
+			f.prepaid = 0
+		}
 	}
 	events, err := l.read(ctx, pos, n)
 	switch {

@@ -347,3 +347,80 @@ func BenchmarkAppend(b *testing.B) {
 		})
 	}
 }
+
+// readLimit is a pubsub.ReadLimit that grants budget events at once and
+// then makes every reader wait an hour: what it reserved is counted.
+type readLimit struct {
+	mu       sync.Mutex
+	budget   int
+	reserved int
+}
+
+func (r *readLimit) Reserve(n int) time.Duration {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.reserved += n
+	if r.reserved <= r.budget {
+		return 0
+	}
+	return time.Hour
+}
+
+func (r *readLimit) total() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.reserved
+}
+
+// TestReadLimitPacesTheStoreReads: a subscriber under a read limit reads
+// the store only within it, from memory freely, and waits outside the
+// turns of reading: with one turn for every follower, a subscriber that
+// waits for its limit holds up no other.
+func TestReadLimitPacesTheStoreReads(t *testing.T) {
+	s := &store{}
+	l := pubsub.New(s.read, 0, pubsub.Options{Ring: 4, Readers: 1})
+	t.Cleanup(l.Close)
+	all := appendRange(s, l, 1, 100) // the ring keeps 97..100
+	rl := &readLimit{budget: 32}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	limited := subscribe(t, pubsub.WithReadLimit(ctx, rl), l, 0)
+	// Its budget is two pages of 16 (a follower's): it gets those, then
+	// waits.
+	if diff := cmp.Diff(all[:32], storetest.Receive(t, limited, 32)); diff != "" {
+		t.Errorf("within its budget (-want +got):\n%s", diff)
+	}
+	free := subscribe(t, t.Context(), l, 90)
+	more := appendRange(s, l, 101, 110)
+	if diff := cmp.Diff(append(all[90:], more...), storetest.Receive(t, free, 20)); diff != "" {
+		t.Errorf("a subscriber with no limit, while the other waits (-want +got):\n%s", diff)
+	}
+	select {
+	case it := <-limited.C:
+		t.Fatalf("the limited subscriber got item %d past its budget", it.ID)
+	default:
+	}
+	reads := s.readCount()
+	if got := rl.total(); got > 48 {
+		t.Errorf("reserved %d events: more than its budget and the page it waits for", got)
+	}
+	// Pulled reads (Read) wait before they read the store, in the
+	// reader's own goroutine.
+	pull := &readLimit{budget: 16}
+	buf := make([]items.Event, 0, 16)
+	if evs, err := l.Read(pubsub.WithReadLimit(ctx, pull), 0, buf); err != nil || len(evs) != 16 {
+		t.Fatalf("first pull: %d events, %v", len(evs), err)
+	}
+	short, stop := context.WithTimeout(pubsub.WithReadLimit(ctx, pull), 50*time.Millisecond)
+	defer stop()
+	if evs, err := l.Read(short, 16, buf); !errors.Is(err, context.DeadlineExceeded) || len(evs) != 0 {
+		t.Errorf("pull past its budget: %d events, %v; want it to wait until its context ends", len(evs), err)
+	}
+	if got := s.readCount(); got != reads+1 {
+		t.Errorf("the store was read %d times by the pulls, want 1", got-reads)
+	}
+	// Reads from memory are free: the ring holds 107..110.
+	if evs, err := l.Read(pubsub.WithReadLimit(ctx, pull), 107, buf); err != nil || len(evs) != 3 {
+		t.Errorf("read from memory past the budget: %d events, %v; want 3 at once", len(evs), err)
+	}
+}

@@ -8,6 +8,10 @@
 //	go run ./bench/subload -url http://127.0.0.1:8080/graphql -token T \
 //	    -sockets 1000 -subs 20 -pid $(pgrep itemsapi)
 //
+// Every socket comes from one client address, which may hold only a
+// quarter of --max-websockets by default: start the server with
+// --max-share-per-address 1 (no share) for more than 250 sockets.
+//
 // Run it with -sockets 0 for the figure without subscribers. The server
 // closes a socket that answers no ping for 20 s: the sockets must be open
 // at the window's start and end, which the output says.

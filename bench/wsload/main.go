@@ -77,7 +77,9 @@ func run(server, scenario string, starts, sockets, subs, nItems int) error {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	args := []string{"--addr", addr, "--db", "memory"}
+	// Every socket comes from 127.0.0.1: no share per address, so that
+	// one client may open all --max-websockets.
+	args := []string{"--addr", addr, "--db", "memory", "--max-share-per-address", "1"}
 	if debugAddr != "" {
 		args = append(args, "--debug-addr", debugAddr)
 	}
