@@ -18,6 +18,7 @@ import (
 	"itemsapi/internal/testserver"
 	"itemsapi/items"
 	"itemsapi/store/memory"
+	"itemsapi/store/storetest"
 )
 
 // testServer is the real router over a memory store, with one token of
@@ -251,11 +252,7 @@ func TestItemByID(t *testing.T) {
 func TestPaginationWalk(t *testing.T) {
 	ts := newTestServer(t)
 	const added = 250
-	for i := range added {
-		if _, err := ts.store.AddItem(t.Context(), items.NewItem{Name: fmt.Sprintf("item %d", i)}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	storetest.AddNumbered(t, ts.store, added)
 	seen := map[string]bool{}
 	var order []string
 	var after *string

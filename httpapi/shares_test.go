@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"itemsapi/httpapi"
-	"itemsapi/items"
+	"itemsapi/store/storetest"
 )
 
 // shareConfig is a server whose bounds are shared by client addresses
@@ -126,11 +126,7 @@ func TestReplayRatePerAddress(t *testing.T) {
 	cfg := shareConfig()
 	cfg.ReplayRate = rate
 	ts := newTestServerWith(t, cfg)
-	for i := range added {
-		if _, err := ts.mem.AddItem(t.Context(), items.NewItem{Name: fmt.Sprintf("item %d", i)}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	storetest.AddNumbered(t, ts.mem, added)
 	total := added + 2 // the demo items
 	// replay subscribes n times after item 1 on one socket of addr and
 	// returns how long it took for every item to arrive, in order.
@@ -196,11 +192,7 @@ func TestReplayRatePerAddressSSE(t *testing.T) {
 	cfg := shareConfig()
 	cfg.ReplayRate = rate
 	ts := newStreamServer(t, cfg)
-	for i := range added {
-		if _, err := ts.mem.AddItem(t.Context(), items.NewItem{Name: fmt.Sprintf("item %d", i)}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	storetest.AddNumbered(t, ts.mem, added)
 	total := added + 2
 	const after1 = `subscription { itemAdded(after: "1") { id } }`
 	// replay opens n streams from addr and returns how long it took for

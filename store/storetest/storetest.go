@@ -130,6 +130,17 @@ func AddItems(t testing.TB, s items.Store, names ...string) []items.Item {
 	return added
 }
 
+// AddNumbered adds n items named "item 0", "item 1", … and returns them.
+// It fails t on error.
+func AddNumbered(t testing.TB, s items.Store, n int) []items.Item {
+	t.Helper()
+	names := make([]string, n)
+	for i := range names {
+		names[i] = fmt.Sprintf("item %d", i)
+	}
+	return AddItems(t, s, names...)
+}
+
 // AddUser adds a new token with that role for the user with that name and
 // returns the user and the token's hash. It fails t on error.
 func AddUser(t testing.TB, s items.Store, name string, role items.Role) (items.User, items.TokenHash) {
