@@ -133,7 +133,7 @@ func (r *Record) OnUpgrade(f func()) {
 	r.w.upgraded = f
 }
 
-// OnHijack has wrap wrap the connection that a hijack of the answer hands
+// OnHijack makes wrap wrap the connection that a hijack of the answer hands
 // over (a websocket library's Accept hijacks it): the handler then reads
 // and writes through the net.Conn that wrap returns, and the hijack's
 // buffered writer writes to it too. A later call replaces wrap.
