@@ -283,12 +283,21 @@ func connect(ctx context.Context, db *sql.DB) error {
 // each commit, so a power loss or an OS crash may undo the last transactions
 // even though AddItem reported them (and subscribers saw them). FULL syncs
 // at every commit: an acknowledged item survives.
+//
+// temp_store=MEMORY: SQLite keeps a statement journal, to undo one
+// statement alone, for the multi-row insertions of a batch (the
+// items_count trigger makes each row two changes). In a file, it costs a
+// pwrite for every page the statement changes: a third of an addition's
+// CPU (measured with 32 concurrent AddItem calls). No query sorts or
+// materializes a table's worth of rows (plans_test.go checks the plans), so
+// what is kept in memory stays small.
 func dsn(path string, readOnly bool) string {
 	q := url.Values{}
 	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()))
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous(FULL)")
+	q.Add("_pragma", "temp_store(MEMORY)")
 	if readOnly {
 		q.Add("_pragma", "query_only(1)")
 	} else {
