@@ -39,13 +39,7 @@ func dialFan(t *testing.T, ts *testServer, legacy bool) *fanClient {
 	if legacy {
 		proto = "graphql-ws"
 	}
-	conn, _, err := websocket.Dial(t.Context(), "ws"+strings.TrimPrefix(ts.URL, "http")+"/graphql",
-		&websocket.DialOptions{Subprotocols: []string{proto}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.CloseNow() })
-	c := &fanClient{conn: conn, legacy: legacy, got: map[string][]int64{}}
+	c := &fanClient{conn: testserver.Dial(t, ts.URL, proto, nil), legacy: legacy, got: map[string][]int64{}}
 	go c.read()
 	c.send(t, `{"type":"connection_init"}`)
 	return c
