@@ -1224,13 +1224,7 @@ type abuseMessage struct {
 
 func (a *abuser) dialWS(t *testing.T, subprotocol string) *abuseWS {
 	t.Helper()
-	conn, _, err := websocket.Dial(t.Context(), "ws"+strings.TrimPrefix(a.url, "http")+"/graphql",
-		&websocket.DialOptions{Subprotocols: []string{subprotocol}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.CloseNow() })
-	return &abuseWS{conn: conn}
+	return &abuseWS{conn: testserver.Dial(t, a.url, subprotocol, nil)}
 }
 
 // tryDialWS opens a graphql-transport-ws socket with client (nil: the
@@ -1238,12 +1232,10 @@ func (a *abuser) dialWS(t *testing.T, subprotocol string) *abuseWS {
 // was refused.
 func (a *abuser) tryDialWS(t *testing.T, client *http.Client) (*abuseWS, *http.Response, error) {
 	t.Helper()
-	conn, resp, err := websocket.Dial(t.Context(), "ws"+strings.TrimPrefix(a.url, "http")+"/graphql",
-		&websocket.DialOptions{Subprotocols: []string{"graphql-transport-ws"}, HTTPClient: client})
+	conn, resp, err := testserver.TryDial(t, t.Context(), a.url, "graphql-transport-ws", &websocket.DialOptions{HTTPClient: client})
 	if err != nil {
 		return nil, resp, err
 	}
-	t.Cleanup(func() { conn.CloseNow() })
 	return &abuseWS{conn: conn}, resp, nil
 }
 

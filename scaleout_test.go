@@ -479,7 +479,7 @@ func TestShutdownClientsSurvive(t *testing.T) {
 
 	required, began := p.beginShutdown()
 	a.Stop(t) // fails the test unless run returns within 15 s
-	if !onA.wait(5*time.Second, func(*itemFollower) bool { return onA.ended }) {
+	if !onA.mu.Wait(5*time.Second, func() bool { return onA.ended }) {
 		t.Fatal("the socket on A was still open 5 s after A's run returned")
 	}
 	gotA := onA.events()
@@ -522,7 +522,7 @@ func TestShutdownClientsSurvive(t *testing.T) {
 	if _, err := addItem(t.Context(), b.URL, "end"); err != nil {
 		t.Fatal(err)
 	}
-	if !onB.wait(30*time.Second, func(f *itemFollower) bool { return f.has("end") }) {
+	if !onB.mu.Wait(30*time.Second, func() bool { return onB.has("end") }) {
 		t.Fatalf("the client resumed on B after %s did not receive the last item within 30 s", last)
 	}
 	gotB := onB.events()
@@ -637,7 +637,7 @@ func TestShutdownGraceRunsOut(t *testing.T) {
 	if !strings.Contains(a.Logs.String(), "still busy when the shutdown grace ran out") {
 		t.Errorf("A drained before its grace ran out: the stalled client did not hold it up (test broken?)\n%s", a.Logs)
 	}
-	if !f.wait(10*time.Second, func(f *itemFollower) bool { return f.ended }) {
+	if !f.mu.Wait(10*time.Second, func() bool { return f.ended }) {
 		t.Fatal("the stalled socket was still open 10 s after A's shutdown")
 	}
 	if f.status != websocket.StatusGoingAway {
@@ -664,9 +664,8 @@ type itemEvent struct{ ID, Name string }
 type itemFollower struct {
 	gate   sync.Mutex // held while the client does not read
 	paused bool       // guarded by gate's holder: the test goroutine
-	news   chan struct{}
 
-	mu      sync.Mutex
+	mu      testserver.Watched
 	got     []itemEvent
 	others  []string // messages other than next
 	ended   bool
@@ -687,7 +686,7 @@ func followItems(t *testing.T, base, after string, opts *websocket.DialOptions) 
 	}
 	conn := ws.Conn
 
-	f := &itemFollower{news: make(chan struct{}, 1)}
+	f := &itemFollower{}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -713,10 +712,7 @@ func followItems(t *testing.T, base, after string, opts *websocket.DialOptions) 
 				}
 			}
 			f.mu.Unlock()
-			select {
-			case f.news <- struct{}{}:
-			default:
-			}
+			f.mu.Changed()
 			if err != nil {
 				return
 			}
@@ -741,7 +737,7 @@ func (f *itemFollower) waitLive(t *testing.T, base string) {
 			t.Fatal(err)
 		}
 		var ended bool
-		if f.wait(200*time.Millisecond, func(f *itemFollower) bool { ended = f.ended; return ended || f.has(marker) }) {
+		if f.mu.Wait(200*time.Millisecond, func() bool { ended = f.ended; return ended || f.has(marker) }) {
 			if ended { // the reader has returned: f is still
 				t.Fatalf("the subscription ended before it started: %d (%v) %q", f.status, f.endErr, f.others)
 			}
@@ -749,25 +745,6 @@ func (f *itemFollower) waitLive(t *testing.T, base string) {
 		}
 	}
 	t.Fatal("the subscription did not start within 10 s")
-}
-
-// wait reports whether cond, called with f.mu held, holds within d.
-func (f *itemFollower) wait(d time.Duration, cond func(*itemFollower) bool) bool {
-	deadline := time.NewTimer(d)
-	defer deadline.Stop()
-	for {
-		f.mu.Lock()
-		ok := cond(f)
-		f.mu.Unlock()
-		if ok {
-			return true
-		}
-		select {
-		case <-f.news:
-		case <-deadline.C:
-			return false
-		}
-	}
 }
 
 // has reports whether an item named name was received. f.mu is held.
@@ -810,16 +787,15 @@ func (f *itemFollower) resume() {
 // has begun moves to the other, as a client behind a load balancer
 // would.
 type writerPool struct {
-	mu       sync.Mutex
+	mu       testserver.Watched
 	acked    [][]string // per writer, in the order they were acknowledged
 	total    int
 	shutting bool
 	cut      int // requests that failed on the server shutting down
-	news     chan struct{}
 }
 
 func newWriterPool(writers int) *writerPool {
-	return &writerPool{acked: make([][]string, writers), news: make(chan struct{}, 1)}
+	return &writerPool{acked: make([][]string, writers)}
 }
 
 // write runs writer w through first, then other once first (if it is the
@@ -848,24 +824,15 @@ func (p *writerPool) write(t *testing.T, w int, first, other, shutsDown string, 
 			return
 		}
 		p.mu.Unlock()
-		select {
-		case p.news <- struct{}{}:
-		default:
-		}
+		p.mu.Changed()
 	}
 }
 
 // waitAcked waits until n items are acknowledged.
 func (p *writerPool) waitAcked(t *testing.T, n int) {
 	t.Helper()
-	deadline := time.NewTimer(30*time.Second + time.Duration(n)*10*time.Millisecond)
-	defer deadline.Stop()
-	for p.count() < n {
-		select {
-		case <-p.news:
-		case <-deadline.C:
-			t.Fatalf("%d of %d items acknowledged in time", p.count(), n)
-		}
+	if !p.mu.Wait(30*time.Second+time.Duration(n)*10*time.Millisecond, func() bool { return p.total >= n }) {
+		t.Fatalf("%d of %d items acknowledged in time", p.count(), n)
 	}
 }
 

@@ -67,12 +67,10 @@ func TestRevocationReachesEveryProcess(t *testing.T) {
 		dave, id := mint("dave")
 		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 		defer cancel()
-		conn, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(b.URL, "http")+"/graphql",
-			&websocket.DialOptions{Subprotocols: []string{"graphql-transport-ws"}})
+		conn, resp, err := testserver.TryDial(t, ctx, b.URL, "graphql-transport-ws", nil)
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("dial B: %v (response %v)", err, resp)
 		}
-		defer conn.CloseNow()
 		if err := conn.Write(ctx, websocket.MessageText, []byte(`{"type":"connection_init","payload":{"token":"`+dave+`"}}`)); err != nil {
 			t.Fatal(err)
 		}

@@ -30,6 +30,9 @@
 //     costs far more than the fields it runs here. The generator rewrites
 //     the generated code to marshal in order, and refuses a schema where a
 //     resolver that is not a batch resolver sits under a list.
+//   - OperationStart (start.go): gqlgen's stats hold no one start of an
+//     operation (the request's start is shared by a batch, the read's
+//     includes a websocket's wait); metrics and tracing time from this.
 //   - scalar/: gqlgen's built-in scalars coerce input loosely (a number
 //     is a String, a string of digits an Int, invalid UTF-8 passes); these
 //     coerce as the specification says.

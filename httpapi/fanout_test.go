@@ -9,13 +9,13 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
 
 	"itemsapi/httpapi"
+	"itemsapi/internal/testserver"
 	"itemsapi/items"
 )
 
@@ -25,13 +25,12 @@ type fanClient struct {
 	conn   *websocket.Conn
 	legacy bool
 
-	mu     sync.Mutex
+	mu     testserver.Watched // changed after each message
 	got    map[string][]int64
 	bad    []string // messages that no step may cause
 	pongs  int
 	paused bool
 	resume chan struct{}
-	news   chan struct{} // receives after each message
 }
 
 func dialFan(t *testing.T, ts *testServer, legacy bool) *fanClient {
@@ -40,13 +39,7 @@ func dialFan(t *testing.T, ts *testServer, legacy bool) *fanClient {
 	if legacy {
 		proto = "graphql-ws"
 	}
-	conn, _, err := websocket.Dial(t.Context(), "ws"+strings.TrimPrefix(ts.URL, "http")+"/graphql",
-		&websocket.DialOptions{Subprotocols: []string{proto}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.CloseNow() })
-	c := &fanClient{conn: conn, legacy: legacy, got: map[string][]int64{}, news: make(chan struct{}, 1)}
+	c := &fanClient{conn: testserver.Dial(t, ts.URL, proto, nil), legacy: legacy, got: map[string][]int64{}}
 	go c.read()
 	c.send(t, `{"type":"connection_init"}`)
 	return c
@@ -93,10 +86,7 @@ func (c *fanClient) read() {
 			c.bad = append(c.bad, string(data))
 		}
 		c.mu.Unlock()
-		select {
-		case c.news <- struct{}{}:
-		default:
-		}
+		c.mu.Changed()
 	}
 }
 
@@ -126,19 +116,8 @@ func (c *fanClient) sync(t *testing.T) {
 // waitFor waits until ok, called with c.mu held, holds.
 func (c *fanClient) waitFor(t *testing.T, ok func() bool, what string) {
 	t.Helper()
-	deadline := time.After(10 * time.Second)
-	for {
-		c.mu.Lock()
-		done := ok()
-		c.mu.Unlock()
-		if done {
-			return
-		}
-		select {
-		case <-c.news:
-		case <-deadline:
-			t.Fatalf("no %s within 10 s", what)
-		}
+	if !c.mu.Wait(10*time.Second, ok) {
+		t.Fatalf("no %s within 10 s", what)
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"itemsapi/httpapi"
+	"itemsapi/store/memory"
 	"itemsapi/store/storetest"
 )
 
@@ -116,121 +117,113 @@ func TestStreamSharePerAddress(t *testing.T) {
 // from the first item at once reads the store within its budget of
 // --replay-rate items per second, each replay slowed but complete and in
 // order, while another address's replay is served from its own budget at
-// once.
+// once; over websockets, and over event streams, whose subscriptions
+// follow the log with goroutines of their own.
 func TestReplayRatePerAddress(t *testing.T) {
 	const (
 		added = 3000 // beyond the log's memory (1,024 events): replays read the store
 		rate  = 2000
 		subs  = 3
+		total = added + 2 // the demo items
 	)
-	cfg := shareConfig()
-	cfg.ReplayRate = rate
-	ts := newTestServerWith(t, cfg)
-	storetest.AddNumbered(t, ts.mem, added)
-	total := added + 2 // the demo items
-	// replay subscribes n times after item 1 on one socket of addr and
-	// returns how long it took for every item to arrive, in order.
-	replay := func(addr string, n int) time.Duration {
-		c := ts.dialWS(t, "graphql-transport-ws", http.Header{"X-Forwarded-For": {addr}})
-		c.init("")
-		start := time.Now()
-		for i := range n {
-			c.send(fmt.Sprintf(`{"id":"s%d","type":"subscribe","payload":{"query":"subscription { itemAdded(after: \"1\") { id } }"}}`, i))
-		}
-		next := make([]int, n)
-		for i := range next {
-			next[i] = 2
-		}
-		for left := n * (total - 1); left > 0; left-- {
-			m := c.read()
-			var p struct {
-				Data struct{ ItemAdded struct{ ID string } }
-			}
-			var i int
-			if _, err := fmt.Sscanf(m.ID, "s%d", &i); err != nil || m.Type != "next" || json.Unmarshal(m.Payload, &p) != nil || i >= n {
-				t.Fatalf("%s: message %s %s %s, want the next item", addr, m.Type, m.ID, m.Payload)
-			}
-			if want := fmt.Sprint(next[i]); p.Data.ItemAdded.ID != want {
-				t.Fatalf("%s: subscription %s got item %s, want %s", addr, m.ID, p.Data.ItemAdded.ID, want)
-			}
-			next[i]++
-		}
-		return time.Since(start)
+	tests := []struct {
+		name string
+		// start serves cfg, and returns the server's store and the
+		// function that resumes n subscriptions after item 1 from addr
+		// and returns how long it took for every item to arrive on
+		// each, in order.
+		start func(t *testing.T, cfg httpapi.Config) (*memory.Store, func(addr string, n int) time.Duration)
+	}{
+		{"websocket", func(t *testing.T, cfg httpapi.Config) (*memory.Store, func(string, int) time.Duration) {
+			ts := newTestServerWith(t, cfg)
+			return ts.mem, func(addr string, n int) time.Duration { return replayWS(t, ts, addr, n, total) }
+		}},
+		{"event streams", func(t *testing.T, cfg httpapi.Config) (*memory.Store, func(string, int) time.Duration) {
+			ts := newStreamServer(t, cfg)
+			return ts.mem, func(addr string, n int) time.Duration { return replaySSE(t, ts, addr, n, total) }
+		}},
 	}
-	// The store's page reads: each replay reads every item below the
-	// log's memory from the store.
-	fromStore := total - 1024 - 1
-	minimum := time.Duration(float64(subs*fromStore-rate) / rate * float64(time.Second))
-	var wg sync.WaitGroup
-	var hostile time.Duration
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		hostile = replay("198.51.100.1", subs)
-	}()
-	// Another address resumes meanwhile: within its own burst, at once.
-	other := replay("198.51.100.2", 1)
-	wg.Wait()
-	t.Logf("%d replays of %d items (%d from the store) from one address: %v (bound: at least %v); one from another address: %v",
-		subs, total-1, fromStore, hostile, minimum, other)
-	if hostile < minimum*9/10 {
-		t.Errorf("%d replays from one address took %v: faster than %d items/s from the store allow (%v)", subs, hostile, rate, minimum)
-	}
-	if other >= minimum {
-		t.Errorf("a replay from another address took %v: slowed by the first address's budget (it needs none of it past its burst)", other)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := shareConfig()
+			cfg.ReplayRate = rate
+			mem, replay := tt.start(t, cfg)
+			storetest.AddNumbered(t, mem, added)
+			// The store's page reads: each replay reads every item below
+			// the log's memory from the store.
+			fromStore := total - 1024 - 1
+			minimum := time.Duration(float64(subs*fromStore-rate) / rate * float64(time.Second))
+			var hostile time.Duration
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				hostile = replay("198.51.100.1", subs)
+			}()
+			// Another address resumes meanwhile: within its own burst, at once.
+			other := replay("198.51.100.2", 1)
+			<-done
+			t.Logf("%d replays of %d items (%d from the store) from one address: %v (bound: at least %v); one from another address: %v",
+				subs, total-1, fromStore, hostile, minimum, other)
+			if hostile < minimum*9/10 {
+				t.Errorf("%d replays from one address took %v: faster than %d items/s from the store allow (%v)", subs, hostile, rate, minimum)
+			}
+			if other >= minimum {
+				t.Errorf("a replay from another address took %v: slowed by the first address's budget (it needs none of it past its burst)", other)
+			}
+		})
 	}
 }
 
-// TestReplayRatePerAddressSSE: the same over event streams, whose
-// subscriptions follow the log with goroutines of their own.
-func TestReplayRatePerAddressSSE(t *testing.T) {
-	const (
-		added = 3000
-		rate  = 2000
-		subs  = 3
-	)
-	cfg := shareConfig()
-	cfg.ReplayRate = rate
-	ts := newStreamServer(t, cfg)
-	storetest.AddNumbered(t, ts.mem, added)
-	total := added + 2
-	const after1 = `subscription { itemAdded(after: "1") { id } }`
-	// replay opens n streams from addr and returns how long it took for
-	// every item to arrive on each, in order.
-	replay := func(addr string, n int) time.Duration {
-		start := time.Now()
-		var wg sync.WaitGroup
-		for range n {
-			resp := ts.request(t, http.MethodPost, "/graphql", gqlBody(after1, nil), map[string]string{"Accept": acceptSSE, "X-Forwarded-For": addr})
-			r := newSSEReader(t, resp)
-			wg.Go(func() {
-				for want := 2; want <= total; want++ {
-					ev, ok := r.next()
-					if !ok || ev.name != "next" || ev.data != fmt.Sprintf(`{"data":{"itemAdded":{"id":"%d"}}}`, want) {
-						t.Errorf("%s: event %+v (stream open: %v), want item %d", addr, ev, ok, want)
-						return
-					}
-				}
-			})
+// replayWS subscribes n times after item 1 on one socket from addr, and
+// returns how long it took for items 2 to total to arrive on each, in
+// order.
+func replayWS(t *testing.T, ts *testServer, addr string, n, total int) time.Duration {
+	c := ts.dialWS(t, "graphql-transport-ws", http.Header{"X-Forwarded-For": {addr}})
+	c.init("")
+	start := time.Now()
+	for i := range n {
+		c.send(fmt.Sprintf(`{"id":"s%d","type":"subscribe","payload":{"query":"subscription { itemAdded(after: \"1\") { id } }"}}`, i))
+	}
+	next := make([]int, n)
+	for i := range next {
+		next[i] = 2
+	}
+	for left := n * (total - 1); left > 0; left-- {
+		m := c.read()
+		var p struct {
+			Data struct{ ItemAdded struct{ ID string } }
 		}
-		wg.Wait()
-		return time.Since(start)
+		var i int
+		if _, err := fmt.Sscanf(m.ID, "s%d", &i); err != nil || m.Type != "next" || json.Unmarshal(m.Payload, &p) != nil || i >= n {
+			t.Fatalf("%s: message %s %s %s, want the next item", addr, m.Type, m.ID, m.Payload)
+		}
+		if want := fmt.Sprint(next[i]); p.Data.ItemAdded.ID != want {
+			t.Fatalf("%s: subscription %s got item %s, want %s", addr, m.ID, p.Data.ItemAdded.ID, want)
+		}
+		next[i]++
 	}
-	fromStore := total - 1024 - 1
-	minimum := time.Duration(float64(subs*fromStore-rate) / rate * float64(time.Second))
-	var hostile time.Duration
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		hostile = replay("198.51.100.1", subs)
-	}()
-	other := replay("198.51.100.2", 1)
-	<-done
-	t.Logf("%d replays over event streams from one address: %v (bound: at least %v); one from another address: %v", subs, hostile, minimum, other)
-	if hostile < minimum*9/10 {
-		t.Errorf("%d replays from one address took %v: faster than %d items/s from the store allow (%v)", subs, hostile, rate, minimum)
+	return time.Since(start)
+}
+
+// replaySSE opens n event streams after item 1 from addr, and returns how
+// long it took for items 2 to total to arrive on each, in order.
+func replaySSE(t *testing.T, ts *streamServer, addr string, n, total int) time.Duration {
+	const after1 = `subscription { itemAdded(after: "1") { id } }`
+	start := time.Now()
+	var wg sync.WaitGroup
+	for range n {
+		resp := ts.request(t, http.MethodPost, "/graphql", gqlBody(after1, nil), map[string]string{"Accept": acceptSSE, "X-Forwarded-For": addr})
+		r := newSSEReader(t, resp)
+		wg.Go(func() {
+			for want := 2; want <= total; want++ {
+				ev, ok := r.next()
+				if !ok || ev.name != "next" || ev.data != fmt.Sprintf(`{"data":{"itemAdded":{"id":"%d"}}}`, want) {
+					t.Errorf("%s: event %+v (stream open: %v), want item %d", addr, ev, ok, want)
+					return
+				}
+			}
+		})
 	}
-	if other >= minimum {
-		t.Errorf("a replay from another address took %v: slowed by the first address's budget", other)
-	}
+	wg.Wait()
+	return time.Since(start)
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"itemsapi/httpapi"
+	"itemsapi/internal/testserver"
 	"itemsapi/items"
 	"itemsapi/pubsub"
 )
@@ -97,14 +98,10 @@ func (ts *testServer) tryDialWS(t testing.TB, subprotocol string, header http.He
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	t.Cleanup(cancel)
-	conn, resp, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(ts.URL, "http")+"/graphql", &websocket.DialOptions{
-		Subprotocols: []string{subprotocol},
-		HTTPHeader:   header,
-	})
+	conn, resp, err := testserver.TryDial(t, ctx, ts.URL, subprotocol, &websocket.DialOptions{HTTPHeader: header})
 	if err != nil {
 		return nil, resp, err
 	}
-	t.Cleanup(func() { conn.CloseNow() })
 	return &wsClient{t: t, ctx: ctx, conn: conn}, resp, nil
 }
 

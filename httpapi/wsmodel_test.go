@@ -71,11 +71,7 @@ type modelClient struct {
 
 func dialModel(t testing.TB, ts *testServer, subprotocol string) *modelClient {
 	t.Helper()
-	conn, _, err := websocket.Dial(t.Context(), "ws"+strings.TrimPrefix(ts.URL, "http")+"/graphql",
-		&websocket.DialOptions{Subprotocols: []string{subprotocol}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	conn := testserver.Dial(t, ts.URL, subprotocol, nil)
 	c := &modelClient{conn: conn, msgs: make(chan wsMessage, 4096), closed: make(chan websocket.StatusCode, 1)}
 	go func() {
 		for {

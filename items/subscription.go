@@ -95,12 +95,8 @@ func (p *Pacer) Joined() bool { return p != nil && p.joined.Load() }
 // coming. The producer calls it before Wait, and before it closes its
 // stream.
 func (p *Pacer) Announce() {
-	if p == nil {
-		return
-	}
-	select {
-	case p.pending <- struct{}{}:
-	default:
+	if p != nil {
+		nudge(p.pending)
 	}
 }
 
@@ -111,11 +107,16 @@ func (p *Pacer) Pending() <-chan struct{} { return p.pending }
 // Ready says that the transport waits for the next item: it calls it
 // before each call of the operation's response handler.
 func (p *Pacer) Ready() {
-	if p == nil {
-		return
+	if p != nil {
+		nudge(p.ready)
 	}
+}
+
+// nudge sends on c, a channel of one slot, unless a send is waiting in it
+// already.
+func nudge(c chan<- struct{}) {
 	select {
-	case p.ready <- struct{}{}:
+	case c <- struct{}{}:
 	default:
 	}
 }

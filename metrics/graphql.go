@@ -9,6 +9,7 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
+	"itemsapi/gqlspec"
 	"itemsapi/items"
 )
 
@@ -61,7 +62,7 @@ func (e extension) InterceptOperation(ctx context.Context, next graphql.Operatio
 	oc := graphql.GetOperationContext(ctx)
 	op, typ := e.m.operationLabels(oc)
 	e.m.gqlRequests.WithLabelValues(op, typ).Inc()
-	start := operationStart(oc)
+	start := gqlspec.OperationStart(oc)
 	responses := next(ctx)
 
 	if typ != string(ast.Subscription) {
@@ -122,7 +123,7 @@ func (e extension) InterceptOperation(ctx context.Context, next graphql.Operatio
 func (m *Metrics) OperationAnswered(oc *graphql.OperationContext) {
 	op, typ := m.operationLabels(oc)
 	m.gqlRequests.WithLabelValues(op, typ).Inc()
-	m.gqlDuration.WithLabelValues(op, typ).Observe(time.Since(operationStart(oc)).Seconds())
+	m.gqlDuration.WithLabelValues(op, typ).Observe(time.Since(gqlspec.OperationStart(oc)).Seconds())
 }
 
 // PlanOutcome returns the function that counts one operation of that
@@ -163,7 +164,7 @@ func (e extension) InterceptResponse(ctx context.Context, next graphql.ResponseH
 	if graphql.HasOperationContext(ctx) {
 		oc := graphql.GetOperationContext(ctx)
 		op, typ = e.m.operationLabels(oc)
-		e.m.gqlDuration.WithLabelValues(op, typ).Observe(time.Since(operationStart(oc)).Seconds())
+		e.m.gqlDuration.WithLabelValues(op, typ).Observe(time.Since(gqlspec.OperationStart(oc)).Seconds())
 	}
 	e.m.gqlRequests.WithLabelValues(op, typ).Inc()
 	if resp != nil {
@@ -187,22 +188,6 @@ func (m *Metrics) operationLabels(oc *graphql.OperationContext) (op, typ string)
 		typ = "unknown"
 	}
 	return m.names.label(oc.Operation.Name, true), typ
-}
-
-// operationStart is when the work on an operation began: the later of the
-// start of the HTTP request or websocket message (OperationStart) and the
-// start of reading the operation (Read.Start), which is per operation in a
-// batch but on a websocket includes the wait for the message. It is now
-// when neither is known.
-func operationStart(oc *graphql.OperationContext) time.Time {
-	start := oc.Stats.OperationStart
-	if oc.Stats.Read.Start.After(start) {
-		start = oc.Stats.Read.Start
-	}
-	if start.IsZero() {
-		return time.Now()
-	}
-	return start
 }
 
 // countErrors counts each error by its extensions.code.

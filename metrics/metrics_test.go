@@ -378,12 +378,7 @@ func TestSubscriptions(t *testing.T) {
 
 	t.Run("websocket", func(t *testing.T) {
 		ctx := t.Context()
-		conn, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(ts.URL, "http")+"/graphql",
-			&websocket.DialOptions{Subprotocols: []string{"graphql-transport-ws"}})
-		if err != nil {
-			t.Fatalf("Dial: %v", err)
-		}
-		defer conn.CloseNow()
+		conn := testserver.Dial(t, ts.URL, "graphql-transport-ws", nil)
 		send := func(msg wsMessage) {
 			t.Helper()
 			if err := wsjson.Write(ctx, conn, msg); err != nil {

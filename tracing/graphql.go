@@ -14,6 +14,7 @@ import (
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
 
+	"itemsapi/gqlspec"
 	"itemsapi/items"
 )
 
@@ -120,10 +121,10 @@ func (e extension) InterceptField(ctx context.Context, next graphql.Resolver) (a
 func (e extension) startOperation(ctx context.Context) (context.Context, trace.Span) {
 	name := unknownOpName
 	attrs := make([]attribute.KeyValue, 0, 2)
-	start := time.Now()
+	start := time.Now() // of a request that failed before it had an operation
 	if graphql.HasOperationContext(ctx) {
 		oc := graphql.GetOperationContext(ctx)
-		start = operationStart(oc, start)
+		start = gqlspec.OperationStart(oc)
 		if op := oc.Operation; op != nil && op.Operation != "" {
 			name = string(op.Operation)
 			attrs = append(attrs, semconv.GraphQLOperationTypeKey.String(name))
@@ -134,20 +135,6 @@ func (e extension) startOperation(ctx context.Context) (context.Context, trace.S
 		}
 	}
 	return e.tracer.Start(ctx, name, trace.WithTimestamp(start), trace.WithAttributes(attrs...))
-}
-
-// operationStart is when the work on an operation began, as for the
-// metrics: the later of the start of the HTTP request or websocket message
-// and the start of reading the operation; now when neither is known.
-func operationStart(oc *graphql.OperationContext, now time.Time) time.Time {
-	start := oc.Stats.OperationStart
-	if oc.Stats.Read.Start.After(start) {
-		start = oc.Stats.Read.Start
-	}
-	if start.IsZero() {
-		return now
-	}
-	return start
 }
 
 // recordErrors adds an event with the code and path of each error to

@@ -3,6 +3,7 @@ package testserver
 import (
 	"context"
 	"encoding/json"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -22,21 +23,43 @@ type WS struct {
 	Conn *websocket.Conn
 }
 
+// TryDial opens a websocket on url/graphql (url is the server's
+// http://host:port) with subprotocol and opts (nil for none), the
+// handshake bounded by ctx; the socket is closed at the end of the test.
+// When the server refuses, it returns the handshake's response.
+func TryDial(t testing.TB, ctx context.Context, url, subprotocol string, opts *websocket.DialOptions) (*websocket.Conn, *http.Response, error) {
+	t.Helper()
+	var o websocket.DialOptions
+	if opts != nil {
+		o = *opts
+	}
+	o.Subprotocols = []string{subprotocol}
+	conn, resp, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(url, "http")+"/graphql", &o)
+	if err != nil {
+		return nil, resp, err
+	}
+	t.Cleanup(func() { conn.CloseNow() })
+	return conn, resp, nil
+}
+
+// Dial is TryDial under the test's context that fails the test when the
+// socket does not open.
+func Dial(t testing.TB, url, subprotocol string, opts *websocket.DialOptions) *websocket.Conn {
+	t.Helper()
+	conn, resp, err := TryDial(t, t.Context(), url, subprotocol, opts)
+	if err != nil {
+		t.Fatalf("dial %s: %v (response %v)", url, err, resp)
+	}
+	return conn
+}
+
 // DialWS opens a websocket on url/graphql with the graphql-transport-ws
 // subprotocol and opts (nil for none), sends connection_init with
 // payload (none when nil), and waits for connection_ack; it fails the
 // test otherwise. The socket is closed at the end of the test.
 func DialWS(t testing.TB, url string, opts *websocket.DialOptions, payload any) *WS {
 	t.Helper()
-	if opts == nil {
-		opts = &websocket.DialOptions{}
-	}
-	opts.Subprotocols = []string{"graphql-transport-ws"}
-	conn, _, err := websocket.Dial(t.Context(), "ws"+strings.TrimPrefix(url, "http")+"/graphql", opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.CloseNow() })
+	conn := Dial(t, url, "graphql-transport-ws", opts)
 	w := &WS{Conn: conn}
 	init := Message{Type: "connection_init"}
 	if payload != nil {

@@ -100,7 +100,7 @@ func (s *Store) page(ctx context.Context, q items.ItemQuery) ([]items.Item, erro
 // query appends to page the items that query reads with args.
 func (s *Store) query(ctx context.Context, page []items.Item, query string, args ...any) ([]items.Item, error) {
 	rows, err := s.r.QueryContext(ctx, query, args...)
-	return scanRows(ctx, page, rows, err)
+	return scanRows(ctx, "items", page, scanItem, rows, err)
 }
 
 // searchPage reads a page of a search in ID order, ascending or

@@ -154,31 +154,25 @@ func (s *Store) open(ctx context.Context, path string) error {
 // assigns in commit order.
 func (s *Store) events(ctx context.Context, after int64, limit int) ([]items.Event, error) {
 	rows, err := s.readEvents.QueryContext(ctx, after, limit)
-	if err != nil {
-		return nil, translate(ctx, "events", err)
+	return scanRows(ctx, "events", make([]items.Event, 0, limit), scanEvent, rows, err)
+}
+
+// scanEvent reads a row of the log: position, kind, then itemColumns.
+func scanEvent(row scanner) (items.Event, error) {
+	var (
+		e    items.Event
+		kind int
+		r    itemRow
+	)
+	if err := row.Scan(append([]any{&e.Pos, &kind}, r.dest()...)...); err != nil {
+		return items.Event{}, err
 	}
-	defer rows.Close()
-	events := make([]items.Event, 0, limit)
-	for rows.Next() {
-		var (
-			e    items.Event
-			kind int
-			r    itemRow
-		)
-		if err := rows.Scan(append([]any{&e.Pos, &kind}, r.dest()...)...); err != nil {
-			return nil, translate(ctx, "events", err)
-		}
-		e.Kind = items.EventKind(kind)
-		e.Item = items.Item{ID: r.id}
-		if e.Kind != items.ItemDeleted {
-			e.Item = r.item()
-		}
-		events = append(events, e)
+	e.Kind = items.EventKind(kind)
+	e.Item = items.Item{ID: r.id}
+	if e.Kind != items.ItemDeleted {
+		e.Item = r.item()
 	}
-	if err := rows.Err(); err != nil {
-		return nil, translate(ctx, "events", err)
-	}
-	return events, nil
+	return e, nil
 }
 
 // prepare prepares the statements of s.
@@ -393,8 +387,11 @@ func (r *itemRow) item() items.Item {
 	return it
 }
 
+// scanner is a row of a result, or the one row of QueryRow.
+type scanner interface{ Scan(dest ...any) error }
+
 // scanItem reads a row of itemColumns.
-func scanItem(row interface{ Scan(...any) error }) (items.Item, error) {
+func scanItem(row scanner) (items.Item, error) {
 	var r itemRow
 	if err := row.Scan(r.dest()...); err != nil {
 		return items.Item{}, err
@@ -464,27 +461,27 @@ func (s *Store) Items(ctx context.Context, q items.ItemQuery) ([]items.Item, err
 // appendRows appends to page the items that st reads with args.
 func appendRows(ctx context.Context, page []items.Item, st *sql.Stmt, args ...any) ([]items.Item, error) {
 	rows, err := st.QueryContext(ctx, args...)
-	return scanRows(ctx, page, rows, err)
+	return scanRows(ctx, "items", page, scanItem, rows, err)
 }
 
-// scanRows appends to page the items of rows, the result of a query that
-// failed with err if not nil.
-func scanRows(ctx context.Context, page []items.Item, rows *sql.Rows, err error) ([]items.Item, error) {
+// scanRows appends to list what scan reads from each of rows, the result
+// of a query that failed with err if not nil. Its errors are those of op.
+func scanRows[T any](ctx context.Context, op string, list []T, scan func(scanner) (T, error), rows *sql.Rows, err error) ([]T, error) {
 	if err != nil {
-		return nil, translate(ctx, "items", err)
+		return nil, translate(ctx, op, err)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		it, err := scanItem(rows)
+		v, err := scan(rows)
 		if err != nil {
-			return nil, translate(ctx, "items", err)
+			return nil, translate(ctx, op, err)
 		}
-		page = append(page, it)
+		list = append(list, v)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, translate(ctx, "items", err)
+		return nil, translate(ctx, op, err)
 	}
-	return page, nil
+	return list, nil
 }
 
 // CountItems implements items.Store.

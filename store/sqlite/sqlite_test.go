@@ -262,18 +262,7 @@ func TestImport(t *testing.T) {
 		names = append(names, b.Name)
 	}
 
-	var all []items.Item
-	for after := int64(0); ; {
-		page, err := s.Items(ctx, items.ItemQuery{After: after, Limit: items.MaxPageSize})
-		if err != nil {
-			t.Fatalf("Items(After %d) = %v", after, err)
-		}
-		if len(page) == 0 {
-			break
-		}
-		all = append(all, page...)
-		after = page[len(page)-1].ID
-	}
+	all := storetest.ReadAll(t, s, "", items.MaxPageSize)
 	if diff := cmp.Diff(names, storetest.Names(all)); diff != "" {
 		t.Fatalf("names of Items() mismatch (-want +got):\n%s", diff)
 	}

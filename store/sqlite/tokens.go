@@ -40,7 +40,7 @@ func timeOf(n sql.NullInt64) *time.Time {
 }
 
 // scanToken reads the columns tokenColumns, then extra.
-func scanToken(row interface{ Scan(...any) error }, extra ...any) (items.Token, error) {
+func scanToken(row scanner, extra ...any) (items.Token, error) {
 	var (
 		t                      items.Token
 		role                   string
@@ -123,22 +123,8 @@ func (s *Store) Tokens(ctx context.Context, q items.TokenQuery) ([]items.Token, 
 		args = []any{q.UserID, q.After, q.Limit}
 	}
 	rows, err := s.r.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, translate(ctx, "tokens", err)
-	}
-	defer rows.Close()
-	page := make([]items.Token, 0, q.Limit)
-	for rows.Next() {
-		t, err := scanToken(rows)
-		if err != nil {
-			return nil, translate(ctx, "tokens", err)
-		}
-		page = append(page, t)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, translate(ctx, "tokens", err)
-	}
-	return page, nil
+	scan := func(row scanner) (items.Token, error) { return scanToken(row) }
+	return scanRows(ctx, "tokens", make([]items.Token, 0, q.Limit), scan, rows, err)
 }
 
 // CountTokens implements items.TokenStore.

@@ -28,8 +28,10 @@ func runLifecycle(t *testing.T, newStore func(t *testing.T) items.Store) {
 // Caller returns the caller that u is with role.
 func Caller(u items.User, role items.Role) items.Caller { return items.Caller{User: u, Role: role} }
 
-// readAll returns every item of s, in ID order, through pages of n.
-func readAll(t testing.TB, s items.Store, search string, n int) []items.Item {
+// ReadAll returns every item of s that search matches (all when empty),
+// in ID order, read through pages of n, each after the last ID of the
+// one before.
+func ReadAll(t testing.TB, s items.Store, search string, n int) []items.Item {
 	t.Helper()
 	var all []items.Item
 	after := int64(0)
@@ -65,7 +67,7 @@ func checkReads(t testing.TB, s items.Store, want []items.Item, gone []int64, se
 		}
 	}
 	for _, n := range []int{1, 2, 3, items.MaxPageSize + 1} {
-		if diff := cmp.Diff(want, readAll(t, s, "", n)); diff != "" {
+		if diff := cmp.Diff(want, ReadAll(t, s, "", n)); diff != "" {
 			t.Errorf("Items() in pages of %d mismatch (-want +got):\n%s", n, diff)
 		}
 	}
@@ -80,7 +82,7 @@ func checkReads(t testing.TB, s items.Store, want []items.Item, gone []int64, se
 			}
 		}
 		for _, n := range []int{1, items.MaxPageSize + 1} {
-			if diff := cmp.Diff(Names(match), Names(readAll(t, s, q, n))); diff != "" {
+			if diff := cmp.Diff(Names(match), Names(ReadAll(t, s, q, n))); diff != "" {
 				t.Errorf("Items(Search %q) in pages of %d mismatch (-want +got):\n%s", q, n, diff)
 			}
 		}

@@ -94,7 +94,7 @@ func testOrders(t *testing.T, s items.Store) {
 			}
 		}
 	}
-	all := readAll(t, s, "", items.MaxPageSize+1)
+	all := ReadAll(t, s, "", items.MaxPageSize+1)
 	for _, o := range Orders {
 		want := Sorted(all, o)
 		for _, n := range []int{1, 2, 5, items.MaxPageSize + 1} {
@@ -149,7 +149,7 @@ func testSearchBothWays(t *testing.T, s items.Store) {
 		names = append(names, fmt.Sprintf("%s item %d", []string{"Red", "Green", "Blue"}[i%3], i))
 	}
 	AddItems(t, s, names...)
-	all := readAll(t, s, "", items.MaxPageSize+1)
+	all := ReadAll(t, s, "", items.MaxPageSize+1)
 	for _, q := range []string{"re", "red", "green item", "BLUE", "item 1", "nothing"} {
 		var match []items.Item
 		for _, it := range all {

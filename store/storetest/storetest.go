@@ -972,18 +972,7 @@ func testConcurrentAddItem(t *testing.T, s items.Store) {
 	if n, err := s.CountItems(ctx, ""); err != nil || n != want {
 		t.Errorf(`CountItems("") = %d, %v, want %d, nil`, n, err, want)
 	}
-	var seen []int64
-	for after := int64(0); ; {
-		page, err := s.Items(ctx, items.ItemQuery{After: after, Limit: items.MaxPageSize})
-		if err != nil {
-			t.Fatalf("Items(After %d) = %v", after, err)
-		}
-		if len(page) == 0 {
-			break
-		}
-		seen = append(seen, IDs(page)...)
-		after = page[len(page)-1].ID
-	}
+	seen := IDs(ReadAll(t, s, "", items.MaxPageSize))
 	if len(seen) != want || !slices.IsSorted(seen) {
 		t.Errorf("walking Items() saw %d IDs (sorted: %v), want %d in order", len(seen), slices.IsSorted(seen), want)
 	}
