@@ -63,6 +63,8 @@ type Config struct {
 	// idleCheck and sweep replace the constants of those names, for tests.
 	idleCheck time.Duration
 	sweep     time.Duration
+	// addBatches replaces DefaultAddBatches, for tests.
+	addBatches int
 }
 
 // DefaultConfig returns the configuration that Open uses for url when the
@@ -84,6 +86,9 @@ func (c Config) withDefaults() Config {
 	if c.sweep <= 0 {
 		c.sweep = sweep
 	}
+	if c.addBatches <= 0 {
+		c.addBatches = addBatches
+	}
 	return c
 }
 
@@ -103,6 +108,8 @@ type Store struct {
 	// hear nor wait for this one.
 	itemsOID uint32
 	channel  string
+	// itemsSeq is the object ID of the items' ID sequence (see addItemsSQL).
+	itemsSeq uint32
 	// name tells this Store's notifications from other processes'.
 	name string
 
@@ -124,6 +131,8 @@ type Store struct {
 	followed    chan struct{} // closed when the follower has stopped
 	closeOnce   sync.Once
 
+	// adds gathers AddItem calls into batches (see adds.go).
+	adds adder
 	// tokens follows token revocations (see tokens.go).
 	tokens tokenWatch
 	// writes records this process's writes of items; other processes
@@ -171,6 +180,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Store, error) {
 		done:         make(chan struct{}),
 		followed:     make(chan struct{}),
 		writes:       items.NewWrites(true),
+		adds:         adder{limit: cfg.addBatches},
 	}
 	s.tokens.read = fresh.New(s.readRevision)
 	s.pool, err = pgxpool.NewWithConfig(ctx, poolConfig)
@@ -191,7 +201,7 @@ func (s *Store) open(ctx context.Context) error {
 	}
 	bctx, cancel := s.bound(ctx)
 	defer cancel()
-	if err := s.pool.QueryRow(bctx, `SELECT 'items'::regclass::oid`).Scan(&s.itemsOID); err != nil {
+	if err := s.pool.QueryRow(bctx, `SELECT 'items'::regclass::oid, pg_get_serial_sequence('items', 'id')::regclass::oid`).Scan(&s.itemsOID, &s.itemsSeq); err != nil {
 		return translate("find the items table", err)
 	}
 	s.channel = fmt.Sprintf("items_added_%d", s.itemsOID)
@@ -246,6 +256,7 @@ func (s *Store) Ping(ctx context.Context) error {
 // never fails.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
+		s.adds.close()
 		s.stop()
 		<-s.done
 		<-s.followed
