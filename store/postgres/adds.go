@@ -19,7 +19,7 @@ const (
 	maxAddBatch = 128
 	// addBatches is how many insertion statements of a process run at
 	// once at most.
-	addBatches = 4
+	addBatches = 2
 )
 
 // errStoreClosed answers an AddItem that comes after Close began.
