@@ -31,12 +31,11 @@ const (
 	DefaultConnectTimeout   = 5 * time.Second
 	DefaultStatementTimeout = 5 * time.Second
 	// DefaultMaxConns is the pool's size when neither Config.MaxConns nor
-	// the URL's pool_max_conns sets it. Insertions commit independently
-	// and PostgreSQL flushes the commits that wait together at once, so a
-	// connection that waits for its flush costs no CPU and more of them
-	// make larger groups: with pgxpool's default (4 on a small machine),
-	// a fifth concurrent addItem waits for a connection instead of joining
-	// the flush.
+	// the URL's pool_max_conns sets it. Updates and deletions commit
+	// independently and PostgreSQL flushes the commits that wait together
+	// at once, so a connection that waits for its flush costs no CPU and
+	// more of them make larger groups; reads and the revocation check need
+	// theirs meanwhile. Insertions take two at most (see adder).
 	DefaultMaxConns = 16
 )
 
