@@ -18,7 +18,10 @@ const (
 	// maxAddBatch is the most items that one insertion statement stores.
 	maxAddBatch = 128
 	// addBatches is how many insertion statements of a process run at
-	// once at most.
+	// once at most. Fewer make larger batches, which cost the database
+	// less CPU per item (measured with bench/pgadd at 32 connections: 80
+	// µs with two, 110 with four, 145 with eight); more wait less for a
+	// commit. Two keep one batch filling while the other commits.
 	addBatches = 2
 )
 
