@@ -48,3 +48,12 @@ func (s *Store) Adds() (waiting, running int) {
 	}
 	return waiting, s.adds.running
 }
+
+// The statements of the log and the settings they run under, for the
+// plan test.
+const (
+	StampSQL   = stampSQL
+	StampPlans = "SELECT " + stampPlans
+	ReadSQL    = readSQL
+	LogPlans   = logPlans
+)

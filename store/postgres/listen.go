@@ -74,8 +74,10 @@ SELECT e.pos, e.kind, e.item_id, coalesce(e.version, i.version, 1), coalesce(e.n
 	coalesce(e.created_at, i.created_at, 'epoch'), coalesce(e.created_by, i.created_by, 0), e.updated_at
 FROM (SELECT * FROM events WHERE pos > $1 ORDER BY pos LIMIT $2) e
 LEFT JOIN LATERAL (
-	-- LATERAL: one look-up by ID per event that needs it (see logPlans).
-	SELECT * FROM items WHERE id = e.item_id AND e.name IS NULL AND e.kind = 'item_added'
+	-- One look-up by ID per event that needs it (see logPlans): LIMIT
+	-- keeps the planner from making this a join, which it did as a merge
+	-- join that read the whole primary key.
+	SELECT * FROM items WHERE id = e.item_id AND e.name IS NULL AND e.kind = 'item_added' LIMIT 1
 ) i ON true
 ORDER BY e.pos`
 
@@ -330,6 +332,10 @@ func (s *Store) stampPending() {
 // start it (most of a second per round).
 const logPlans = `SELECT set_config('enable_seqscan', 'off', true), set_config('jit', 'off', true)`
 
+// stampPlans is logPlans's settings with nested loops off too, for the
+// statement of a stamping round that takes the lock.
+const stampPlans = `set_config('enable_seqscan', 'off', true), set_config('enable_nestloop', 'off', true), set_config('jit', 'off', true)`
+
 // stampRound runs one stamping round: the lock, then stampSQL, in one
 // implicit transaction and one round trip. It returns how many events it
 // stamped and the newest position. The lock statement sets logPlans's
@@ -338,9 +344,7 @@ func (s *Store) stampRound(ctx context.Context) (n int, top int64, err error) {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	b := &pgx.Batch{}
-	b.Queue(`SELECT pg_advisory_xact_lock($1::int4, $2::int4),
-		set_config('enable_seqscan', 'off', true), set_config('enable_nestloop', 'off', true), set_config('jit', 'off', true)`,
-		stampLock, int32(s.itemsOID))
+	b.Queue(`SELECT pg_advisory_xact_lock($1::int4, $2::int4), `+stampPlans, stampLock, int32(s.itemsOID))
 	b.Queue(stampSQL, stampBatch, s.channel, s.name)
 	br := s.pool.SendBatch(ctx, b)
 	if _, err = br.Exec(); err == nil {
