@@ -29,3 +29,31 @@ func (s *Store) Stamp(ctx context.Context) (int64, error) { return s.stamp(ctx) 
 
 // PageSQL is pageSQL, for the plan test.
 var PageSQL = pageSQL
+
+// WithAddBatches returns cfg with at most n insertion batches at once.
+func WithAddBatches(cfg Config, n int) Config {
+	cfg.addBatches = n
+	return cfg
+}
+
+// Adds returns how many AddItem calls wait for a batch and how many
+// batches run.
+func (s *Store) Adds() (waiting, running int) {
+	s.adds.mu.Lock()
+	defer s.adds.mu.Unlock()
+	for _, req := range s.adds.queue {
+		if !req.withdrawn {
+			waiting++
+		}
+	}
+	return waiting, s.adds.running
+}
+
+// The statements of the log and the settings they run under, for the
+// plan test.
+const (
+	StampSQL   = stampSQL
+	StampPlans = "SELECT " + stampPlans
+	ReadSQL    = readSQL
+	LogPlans   = logPlans
+)

@@ -156,71 +156,6 @@ func (s *Store) CountItems(ctx context.Context, search string) (int, error) {
 	return n, nil
 }
 
-// addItemSQL inserts an item and its event in one statement, so in one
-// implicit transaction and one round trip. It takes no lock that other
-// insertions wait for: insertions of every process commit independently
-// (and share their WAL flushes, PostgreSQL's group commit). It does not
-// NOTIFY either: a NOTIFY takes a lock on the whole database's
-// notification queue from before commit until after it, which would make
-// insertions take turns again. The event gets its position in the log
-// after commit, from the stamper (see Subscribe), which AddItem wakes.
-const addItemSQL = `
-WITH added AS (
-	-- No foreign key (see migration 0013): the user must exist when the
-	-- row is inserted, and users are never deleted.
-	INSERT INTO items (name, name_folded, description, created_at, created_by)
-	SELECT $1, $2, $3, clock_timestamp(), nullif($4::bigint, 0)
-	WHERE $4::bigint = 0 OR EXISTS (SELECT FROM users WHERE id = $4::bigint)
-	RETURNING id, name, description, created_at, created_by
-), event AS (
-	-- The event holds the ID alone until the item's first change copies
-	-- the item as added into it (see change): insertions stay small.
-	INSERT INTO events (item_id) SELECT id FROM added
-)
-SELECT id, name, description, created_at, coalesce(created_by, 0) FROM added`
-
-// AddItem implements items.Store. The item is committed when AddItem
-// returns it; every Store on the database, this one included, then
-// publishes it to its subscribers. It returns an error with code Invalid
-// when n.CreatedByID names no user, or when a text is not valid UTF-8 or
-// contains a NUL character.
-func (s *Store) AddItem(ctx context.Context, n items.NewItem) (items.Item, error) {
-	w := s.writes.Begin(items.ItemAdded)
-	it, err := s.addItem(ctx, n)
-	w.End(err)
-	if err == nil {
-		s.wakeStamper()
-	}
-	return it, err
-}
-
-// addItem inserts the item of AddItem.
-func (s *Store) addItem(ctx context.Context, n items.NewItem) (items.Item, error) {
-	if err := checkText("name", n.Name); err != nil {
-		return items.Item{}, err
-	}
-	if n.Description != nil {
-		if err := checkText("description", *n.Description); err != nil {
-			return items.Item{}, err
-		}
-	}
-	ctx, cancel := s.bound(ctx)
-	defer cancel()
-	var it items.Item
-	err := s.pool.QueryRow(ctx, addItemSQL,
-		n.Name, items.FoldString(n.Name), n.Description, n.CreatedByID,
-	).Scan(&it.ID, &it.Name, &it.Description, &it.CreatedAt, &it.CreatedByID)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return items.Item{}, items.Errorf(items.Invalid, "no user with id %d", n.CreatedByID)
-	}
-	if err != nil {
-		return items.Item{}, translate("add item", err)
-	}
-	it.CreatedAt = it.CreatedAt.UTC()
-	it.Version = 1
-	return it, nil
-}
-
 // UpdateItem implements items.Store. One transaction locks the item's row,
 // checks the update against the item as it is (u.Apply), writes it and
 // its event: two processes updating one item take turns on the row, so
@@ -300,7 +235,7 @@ func (s *Store) changeTx(ctx context.Context, id int64, f func(tx pgx.Tx, old it
 	if err != nil {
 		return translate("change item", err)
 	}
-	// The addition's event holds the ID alone until now (see addItemSQL):
+	// The addition's event holds the ID alone until now (see addItemsSQL):
 	// give it the item as added, before this change alters or removes it.
 	if _, err := tx.Exec(ctx, `UPDATE events SET version = 1, name = $2, description = $3, created_at = $4, created_by = nullif($5::bigint, 0)
 		WHERE item_id = $1 AND kind = 'item_added' AND name IS NULL`,

@@ -59,3 +59,59 @@ func TestPagePlans(t *testing.T) {
 		}
 	}
 }
+
+// TestLogPlans shows the plans of a stamping round and of a read of the
+// log under the statistics of a table that grew since it was analyzed:
+// 3,000 events, all stamped, when ANALYZE ran, then 3,000 more without a
+// position, which the statistics say are about one. Neither plan scans a
+// whole table or index, and the round's join of the events to stamp with
+// their rows is not a nested loop that reads the events to stamp again
+// for each of them (a Join Filter): both cost what they stamp or read.
+func TestLogPlans(t *testing.T) {
+	t.Parallel()
+	u := newSchema(t)
+	ctx := t.Context()
+	conn := connect(t, u)
+	open(t, u, nil).Close() // migrates
+	for _, q := range []string{
+		`INSERT INTO items (name, name_folded, created_at) SELECT 'item ' || g, 'ITEM ' || g, now() FROM generate_series(1, 6000) g`,
+		`INSERT INTO events (item_id, pos) SELECT id, id FROM items WHERE id BETWEEN 3 AND 3000`,
+		`ANALYZE items, events`,
+		`INSERT INTO events (item_id) SELECT id FROM items WHERE id > 3000`,
+	} {
+		if _, err := conn.Exec(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	explain := func(settings, query string, args ...any) string {
+		t.Helper()
+		tx, err := conn.Begin(ctx)
+		if err != nil {
+			t.Fatalf("begin: %v", err)
+		}
+		defer tx.Rollback(ctx)
+		if _, err := tx.Exec(ctx, settings); err != nil {
+			t.Fatalf("%s: %v", settings, err)
+		}
+		rows, err := tx.Query(ctx, "EXPLAIN "+query, args...)
+		if err != nil {
+			t.Fatalf("EXPLAIN %s: %v", query, err)
+		}
+		plan, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			t.Fatalf("EXPLAIN: %v", err)
+		}
+		return strings.Join(plan, "\n")
+	}
+	stamp := explain(postgres.StampPlans, postgres.StampSQL, 10_000, "channel", "name")
+	t.Logf("stamping round:\n%s", stamp)
+	if strings.Contains(stamp, "Seq Scan") || strings.Contains(stamp, "Join Filter") {
+		t.Errorf("stamping round: plan\n%s\nwant no sequential scan and no nested loop over the events to stamp", stamp)
+	}
+	read := explain(postgres.LogPlans, postgres.ReadSQL, 2990, 1000)
+	t.Logf("read:\n%s", read)
+	if strings.Contains(read, "Seq Scan") || strings.Contains(read, "Merge") || strings.Contains(read, "Hash") ||
+		!strings.Contains(read, "events_pos") || !strings.Contains(read, "items_pkey") {
+		t.Errorf("read: plan\n%s\nwant the events by events_pos and each one's item by items_pkey, no scan of a whole table or index", read)
+	}
+}

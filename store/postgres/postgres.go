@@ -31,12 +31,11 @@ const (
 	DefaultConnectTimeout   = 5 * time.Second
 	DefaultStatementTimeout = 5 * time.Second
 	// DefaultMaxConns is the pool's size when neither Config.MaxConns nor
-	// the URL's pool_max_conns sets it. Insertions commit independently
-	// and PostgreSQL flushes the commits that wait together at once, so a
-	// connection that waits for its flush costs no CPU and more of them
-	// make larger groups: with pgxpool's default (4 on a small machine),
-	// a fifth concurrent addItem waits for a connection instead of joining
-	// the flush.
+	// the URL's pool_max_conns sets it. Updates and deletions commit
+	// independently and PostgreSQL flushes the commits that wait together
+	// at once, so a connection that waits for its flush costs no CPU and
+	// more of them make larger groups; reads and the revocation check need
+	// theirs meanwhile. Insertions take two at most (see adder).
 	DefaultMaxConns = 16
 )
 
@@ -63,6 +62,8 @@ type Config struct {
 	// idleCheck and sweep replace the constants of those names, for tests.
 	idleCheck time.Duration
 	sweep     time.Duration
+	// addBatches replaces DefaultAddBatches, for tests.
+	addBatches int
 }
 
 // DefaultConfig returns the configuration that Open uses for url when the
@@ -84,6 +85,9 @@ func (c Config) withDefaults() Config {
 	if c.sweep <= 0 {
 		c.sweep = sweep
 	}
+	if c.addBatches <= 0 {
+		c.addBatches = addBatches
+	}
 	return c
 }
 
@@ -103,6 +107,8 @@ type Store struct {
 	// hear nor wait for this one.
 	itemsOID uint32
 	channel  string
+	// itemsSeq is the object ID of the items' ID sequence (see addItemsSQL).
+	itemsSeq uint32
 	// name tells this Store's notifications from other processes'.
 	name string
 
@@ -124,6 +130,8 @@ type Store struct {
 	followed    chan struct{} // closed when the follower has stopped
 	closeOnce   sync.Once
 
+	// adds gathers AddItem calls into batches (see adds.go).
+	adds adder
 	// tokens follows token revocations (see tokens.go).
 	tokens tokenWatch
 	// writes records this process's writes of items; other processes
@@ -171,6 +179,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Store, error) {
 		done:         make(chan struct{}),
 		followed:     make(chan struct{}),
 		writes:       items.NewWrites(true),
+		adds:         adder{limit: cfg.addBatches},
 	}
 	s.tokens.read = fresh.New(s.readRevision)
 	s.pool, err = pgxpool.NewWithConfig(ctx, poolConfig)
@@ -191,7 +200,7 @@ func (s *Store) open(ctx context.Context) error {
 	}
 	bctx, cancel := s.bound(ctx)
 	defer cancel()
-	if err := s.pool.QueryRow(bctx, `SELECT 'items'::regclass::oid`).Scan(&s.itemsOID); err != nil {
+	if err := s.pool.QueryRow(bctx, `SELECT 'items'::regclass::oid, pg_get_serial_sequence('items', 'id')::regclass::oid`).Scan(&s.itemsOID, &s.itemsSeq); err != nil {
 		return translate("find the items table", err)
 	}
 	s.channel = fmt.Sprintf("items_added_%d", s.itemsOID)
@@ -246,6 +255,7 @@ func (s *Store) Ping(ctx context.Context) error {
 // never fails.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
+		s.adds.close()
 		s.stop()
 		<-s.done
 		<-s.followed
