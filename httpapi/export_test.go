@@ -36,3 +36,18 @@ func CorkedSockets(h *Handler) (open, corked int) {
 	}
 	return open, corked
 }
+
+// BlockedSockets returns how many of h's websockets are in a write to
+// their connection.
+func BlockedSockets(h *Handler) int {
+	t := h.ws
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	n := 0
+	for c := range t.sockets {
+		if c.cork != nil && c.cork.writing.Load() {
+			n++
+		}
+	}
+	return n
+}

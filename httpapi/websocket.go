@@ -74,8 +74,9 @@ import (
 //   - a message is written by the goroutine that has it to send (the pump,
 //     for subscriptions to the log, several at once), one at a time per
 //     socket, each within Config.WebsocketWriteTimeout: a client that does
-//     not read holds at most one message per operation, or a pump's round,
-//     and is disconnected when a write times out. Nothing is queued.
+//     not read holds at most one message per operation, or what a pump's
+//     round could not send (wscork.go), and is disconnected when a write,
+//     or a pump's wait for room to write, times out. Nothing is queued.
 
 // Subprotocols of the two protocols. A client that names neither gets the
 // legacy one, as with gqlgen.
@@ -195,7 +196,7 @@ func (t *websocketTransport) Do(w http.ResponseWriter, r *http.Request, exec gra
 	// The record's writer hands the library a corkConn when it hijacks.
 	rec, w, _ := request.Of(w, r)
 	rec.OnHijack(func(conn net.Conn) net.Conn {
-		c.cork = &corkConn{Conn: conn, timeout: t.cfg.WebsocketWriteTimeout}
+		c.cork = newCorkConn(conn, t.cfg.WebsocketWriteTimeout)
 		return c.cork
 	})
 	conn, err := coderws.Accept(w, r, &coderws.AcceptOptions{
@@ -425,11 +426,11 @@ type wsConn struct {
 	res *reservation
 	// subs holds the operations that follow a log without a goroutine
 	// of their own (fanout.go); the pump sends their events, and uses
-	// the round buffers.
+	// the round's buffers.
 	subs       []*wsOp
 	pumpState  atomic.Int32
 	roundSubs  []*wsOp
-	roundOut   []outgoing
+	readBuf    *[]items.Event  // a round's, from eventBuffers (nil between rounds)
 	rounds     uint64          // rounds run, to rotate where a round starts
 	frame      []byte          // under wmu
 	cork       *corkConn       // the connection, corked by send (nil: not hijacked through the record's writer)
@@ -882,12 +883,15 @@ func (c *wsConn) start(id string, payload json.RawMessage) verdict {
 	c.mu.Lock()
 	ctx, cancel := context.WithCancel(c.ctx)
 	c.mu.Unlock()
+	// What a subscription to a log keeps: the message's reservation,
+	// released once it is handled, goes on top of it.
+	idCtx := items.WithRequestID(ctx, reqID)
+	ctx = idCtx
 	if c.res != nil && c.res.in != nil {
 		// Parsing reserves what it takes with the message's bytes.
 		ctx = context.WithValue(ctx, reservationKey{}, c.res)
 	}
-	idCtx := items.WithRequestID(ctx, reqID) // what a subscription to a log keeps
-	ctx = graphql.StartOperationTrace(idCtx)
+	ctx = graphql.StartOperationTrace(ctx)
 	params.Headers = c.r.Header
 	params.ReadTime = graphql.TraceTiming{Start: received, End: graphql.Now()}
 	rc, errs := c.exec.CreateOperationContext(ctx, params)
