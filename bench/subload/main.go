@@ -119,6 +119,7 @@ func main() {
 	cpu0, cpuErr := cpuTime(*pid)
 	measuring.Store(true)
 	t0 := time.Now()
+	fmt.Printf("window of %v from %d items\n", *window, from)
 	// The least number of sockets open during the window, sampled: the
 	// figure is with them open only if none was closed before its end.
 	fewest := openAtStart
