@@ -51,3 +51,18 @@ func BlockedSockets(h *Handler) int {
 	}
 	return n
 }
+
+// KeepAlivesOwed returns how many of h's websockets have a keep-alive
+// waiting for their pump's next round.
+func KeepAlivesOwed(h *Handler) int {
+	t := h.ws
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	n := 0
+	for c := range t.sockets {
+		if c.keepAliveOwed.Load() {
+			n++
+		}
+	}
+	return n
+}

@@ -442,7 +442,7 @@ func (c *wsConn) pumpRound() {
 	}
 	clear(subs[len(live):])
 	subs = live
-	if c.cork != nil && len(subs) > 0 {
+	if c.cork != nil && (len(subs) > 0 || c.keepAliveOwed.Load()) {
 		// The round waits for room before it takes anything: a socket
 		// whose client reads slowly or not at all waits here, holding
 		// neither messages nor answers. A failure closes the
@@ -633,10 +633,12 @@ func (c *wsConn) awaitLog(s *wsSub, changed <-chan struct{}) {
 }
 
 // send frames and writes out, in order, in one hold of the socket's
-// writer: an answer of an operation silenced meanwhile is dropped. A write
-// that fails ends the operations of the rest.
+// writer, after the keep-alive that tick left to the pump, if any: an
+// answer of an operation silenced meanwhile is dropped. A write that
+// fails ends the operations of the rest.
 func (c *wsConn) send(out []outgoing) {
-	if len(out) == 0 {
+	keepAlive := c.keepAliveOwed.Swap(false)
+	if len(out) == 0 && !keepAlive {
 		return
 	}
 	typ := c.nextType()
@@ -649,6 +651,15 @@ func (c *wsConn) send(out []outgoing) {
 		c.cork.cork()
 		defer func() { _ = c.cork.uncork() }() // a failure closes the connection
 		write = func(msg []byte) error { return c.conn.Write(context.Background(), coderws.MessageText, msg) }
+	}
+	if keepAlive {
+		if err := write(c.keepAliveMessage()); err != nil {
+			for _, o := range out {
+				o.op.cancel()
+			}
+			c.kick() // to end them
+			return
+		}
 	}
 	buf := c.frame
 	for i, o := range out {

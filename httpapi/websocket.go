@@ -427,17 +427,19 @@ type wsConn struct {
 	// subs holds the operations that follow a log without a goroutine
 	// of their own (fanout.go); the pump sends their events, and uses
 	// the round's buffers.
-	subs       []*wsOp
-	pumpState  atomic.Int32
-	roundSubs  []*wsOp
-	readBuf    *[]items.Event  // a round's, from eventBuffers (nil between rounds)
-	rounds     uint64          // rounds run, to rotate where a round starts
-	frame      []byte          // under wmu
-	cork       *corkConn       // the connection, corked by send (nil: not hijacked through the record's writer)
-	readCtx    context.Context // the reads'; abort cancels it
-	stopRead   context.CancelFunc
-	changed    chan struct{} // closed and replaced as an operation returns
-	goroutines sync.WaitGroup
+	subs      []*wsOp
+	pumpState atomic.Int32
+	roundSubs []*wsOp
+	readBuf   *[]items.Event // a round's, from eventBuffers (nil between rounds)
+	// keepAliveOwed: a keep-alive waits for the pump's next round (tick).
+	keepAliveOwed atomic.Bool
+	rounds        uint64          // rounds run, to rotate where a round starts
+	frame         []byte          // under wmu
+	cork          *corkConn       // the connection, corked by send (nil: not hijacked through the record's writer)
+	readCtx       context.Context // the reads'; abort cancels it
+	stopRead      context.CancelFunc
+	changed       chan struct{} // closed and replaced as an operation returns
+	goroutines    sync.WaitGroup
 }
 
 // wsOp is one operation of a socket.
@@ -819,16 +821,30 @@ func (c *wsConn) tick() {
 		c.closeWith(coderws.StatusPolicyViolation, "no pong within twice the keep-alive interval")
 		return
 	}
-	if c.legacy {
-		c.write(nil, []byte(`{"type":"ka"}`))
+	if c.cork != nil && c.cork.waiting() {
+		// The socket waits for room, or writes a round: its client
+		// has not read what came before. The keep-alive goes with the
+		// pump's next round, rather than wait for the socket's writer
+		// on a goroutine of its own (1,000 such sockets held 1,000
+		// goroutines).
+		c.keepAliveOwed.Store(true)
+		c.kick()
 	} else {
-		c.write(nil, []byte(`{"type":"ping"}`))
+		c.write(nil, c.keepAliveMessage())
 	}
 	c.mu.Lock()
 	if !c.closing {
 		c.keepAlive.Reset(d)
 	}
 	c.mu.Unlock()
+}
+
+// keepAliveMessage is the keep-alive of the socket's protocol.
+func (c *wsConn) keepAliveMessage() []byte {
+	if c.legacy {
+		return []byte(`{"type":"ka"}`)
+	}
+	return []byte(`{"type":"ping"}`)
 }
 
 // start starts operation id, or refuses it: a busy id closes a

@@ -50,9 +50,14 @@ type corkConn struct {
 	pooled   bool // held is from heldBuffers
 	err      error
 
-	// writing: a write to the connection is under way (for tests).
+	// writing: a write of what is held, or a wait for room, is under
+	// way (waiting).
 	writing atomic.Bool
 }
+
+// waiting reports whether a write of what is held, or a pump's wait for
+// room, is under way: whether a write now would wait behind it.
+func (c *corkConn) waiting() bool { return c.writing.Load() }
 
 func (c *corkConn) Write(p []byte) (int, error) {
 	c.mu.Lock()

@@ -137,3 +137,67 @@ func TestWebsocketBlockedFootprint(t *testing.T) {
 	}
 	waitRunning(t, h, nil)
 }
+
+// TestWebsocketKeepAliveWaitsForRoom: the keep-alive of a socket whose
+// writes wait for its client waits for the socket's pump, not on a
+// goroutine of its own, and reaches the client, after what came before
+// it, once the client reads.
+func TestWebsocketKeepAliveWaitsForRoom(t *testing.T) {
+	cfg := httpapi.DefaultConfig()
+	cfg.WebsocketWriteTimeout = time.Minute
+	cfg.KeepAlive = 20 * time.Millisecond
+	ts, h := newWSServer(t, cfg, nil, nil)
+	srv := httptest.NewUnstartedServer(h)
+	srv.Config.ConnContext = httpapi.ConnContext
+	srv.Start()
+	t.Cleanup(srv.Close)
+
+	// The legacy protocol: its keep-alives need no answer.
+	c, _, err := websocket.Dial(t.Context(), "ws"+strings.TrimPrefix(srv.URL, "http")+"/graphql",
+		&websocket.DialOptions{Subprotocols: []string{"graphql-ws"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	c.SetReadLimit(-1)
+	for _, msg := range []string{`{"type":"connection_init"}`,
+		`{"type":"start","id":"1","payload":{"query":"subscription { itemAdded { id name } }"}}`} {
+		if err := c.Write(t.Context(), websocket.MessageText, []byte(msg)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !testserver.Eventually(10*time.Second, func() bool { return len(httpapi.RunningOps(h)) == 1 }) {
+		t.Fatal("the subscription does not run")
+	}
+	const n = 20000 // 1.2 MB of messages: more than the buffers hold
+	for i := range n {
+		if _, err := ts.store.AddItem(context.Background(), items.NewItem{Name: fmt.Sprint("load ", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !testserver.Eventually(20*time.Second, func() bool { return httpapi.BlockedSockets(h) == 1 }) {
+		t.Fatal("the socket's writes do not wait for its client")
+	}
+	before := settledGoroutines()
+	if !testserver.Eventually(10*time.Second, func() bool { return httpapi.KeepAlivesOwed(h) == 1 }) {
+		t.Fatal("no keep-alive waits for the pump")
+	}
+	if after := settledGoroutines(); after > before {
+		t.Errorf("%d goroutines once a keep-alive waits, %d before: it should wait on none of its own", after, before)
+	}
+	// The client reads: every item, and a keep-alive after the first
+	// items that were waiting.
+	got, kas := 0, 0
+	for got < n || kas == 0 {
+		_, msg, err := c.Read(t.Context())
+		if err != nil {
+			t.Fatalf("after %d items and %d keep-alives: %v", got, kas, err)
+		}
+		switch {
+		case strings.Contains(string(msg), `"type":"data"`):
+			got++
+		case string(msg) == `{"type":"ka"}`:
+			kas++
+		}
+	}
+}
