@@ -37,8 +37,8 @@ func CorkedSockets(h *Handler) (open, corked int) {
 	return open, corked
 }
 
-// BlockedSockets returns how many of h's websockets are in a write to
-// their connection.
+// BlockedSockets returns how many of h's websockets are in a write of
+// what their connection holds, or in their pump's wait for room.
 func BlockedSockets(h *Handler) int {
 	t := h.ws
 	t.mu.Lock()
