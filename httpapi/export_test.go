@@ -36,3 +36,33 @@ func CorkedSockets(h *Handler) (open, corked int) {
 	}
 	return open, corked
 }
+
+// BlockedSockets returns how many of h's websockets are in a write of
+// what their connection holds, or in their pump's wait for room.
+func BlockedSockets(h *Handler) int {
+	t := h.ws
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	n := 0
+	for c := range t.sockets {
+		if c.cork != nil && c.cork.writing.Load() {
+			n++
+		}
+	}
+	return n
+}
+
+// KeepAlivesOwed returns how many of h's websockets have a keep-alive
+// waiting for their pump's next round.
+func KeepAlivesOwed(h *Handler) int {
+	t := h.ws
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	n := 0
+	for c := range t.sockets {
+		if c.keepAliveOwed.Load() {
+			n++
+		}
+	}
+	return n
+}

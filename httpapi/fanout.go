@@ -60,8 +60,9 @@ const pumpBudget = 64
 
 // roundBytes is about how many bytes of payloads a socket's round takes
 // (the last event may pass it): what one write sends (corkMax). A socket
-// whose client reads slowly or not at all then holds one round's worth,
-// not pumpBudget events of each of its subscriptions.
+// whose client reads slowly or not at all then holds at most one round's
+// worth, not pumpBudget events of each of its subscriptions; and none
+// once it waits for room before its next round (corkConn.awaitRoom).
 const roundBytes = corkMax
 
 // fanout keeps the groups of a transport's websocket subscriptions.
@@ -331,7 +332,6 @@ type wsSub struct {
 	ctx    context.Context // the operation's
 	pos    int64           // the last position given or passed over
 	joined bool            // in the group's window
-	buf    []items.Event
 	// waiting: a goroutine waits for the log to change, for a
 	// subscription that reads by itself and has read everything there is.
 	waiting atomic.Bool
@@ -429,7 +429,28 @@ func (c *wsConn) pumpRound() {
 	c.mu.Lock()
 	subs := append(c.roundSubs[:0], c.subs...)
 	c.mu.Unlock()
-	out := c.roundOut[:0]
+	// The subscriptions that have ended (their client completed them,
+	// or the socket closes) end first: they have nothing more to send,
+	// and do not wait for room.
+	live := subs[:0]
+	for _, op := range subs {
+		if op.sub.ctx.Err() != nil {
+			c.endSub(op, false)
+			continue
+		}
+		live = append(live, op)
+	}
+	clear(subs[len(live):])
+	subs = live
+	if c.cork != nil && (len(subs) > 0 || c.keepAliveOwed.Load()) {
+		// The round waits for room before it takes anything: a socket
+		// whose client reads slowly or not at all waits here, holding
+		// neither messages nor answers. A failure closes the
+		// connection: the writes below fail, and end the subscriptions.
+		_ = c.cork.awaitRoom()
+	}
+	outp := roundBuffers.Get().(*[]outgoing)
+	out := (*outp)[:0]
 	var done []ended
 	// Rounds start at a different subscription each time, so that those
 	// at the end get their turn when rounds end at roundBytes.
@@ -454,14 +475,28 @@ func (c *wsConn) pumpRound() {
 			c.kick()
 		}
 	}
+	if c.readBuf != nil {
+		// A round's reading is over: a socket that then waits for its
+		// client keeps no buffer of events.
+		eventBuffers.Put(c.readBuf)
+		c.readBuf = nil
+	}
 	c.send(out)
 	for _, e := range done {
 		c.endSub(e.op, e.panicked)
 	}
 	clear(subs)
+	c.roundSubs = subs[:0]
 	clear(out)
-	c.roundSubs, c.roundOut = subs[:0], out[:0]
+	*outp = out[:0]
+	roundBuffers.Put(outp)
 }
+
+// roundBuffers are the buffers of the answers that pumps' rounds take.
+var roundBuffers = sync.Pool{New: func() any {
+	b := make([]outgoing, 0, 64)
+	return &b
+}}
 
 // serve1 appends to out what op has to send, up to pumpBudget events or
 // until *taken, the bytes of the round's payloads, reaches roundBytes:
@@ -510,10 +545,10 @@ func (c *wsConn) serve1(op *wsOp, out []outgoing, taken *int) (_ []outgoing, end
 			return out, false, false, true
 		}
 		changed := g.log.Changed()
-		if s.buf == nil {
-			s.buf = make([]items.Event, 0, pumpBudget)
+		if c.readBuf == nil {
+			c.readBuf = eventBuffers.Get().(*[]items.Event)
 		}
-		events, err := g.log.Read(s.ctx, s.pos, s.buf[:0:min(budget, pumpBudget)])
+		events, err := g.log.Read(s.ctx, s.pos, (*c.readBuf)[:0:min(budget, pumpBudget)])
 		switch {
 		case s.ctx.Err() != nil:
 			return out, true, false, false
@@ -553,6 +588,13 @@ func (c *wsConn) serve1(op *wsOp, out []outgoing, taken *int) (_ []outgoing, end
 	}
 }
 
+// eventBuffers are the buffers that pumps read a log into, for the
+// subscriptions that read it by themselves.
+var eventBuffers = sync.Pool{New: func() any {
+	b := make([]items.Event, 0, pumpBudget)
+	return &b
+}}
+
 // join puts s in its group's window if its position is there.
 func (s *wsSub) join(c *wsConn) bool {
 	g := s.g
@@ -591,10 +633,12 @@ func (c *wsConn) awaitLog(s *wsSub, changed <-chan struct{}) {
 }
 
 // send frames and writes out, in order, in one hold of the socket's
-// writer: an answer of an operation silenced meanwhile is dropped. A write
-// that fails ends the operations of the rest.
+// writer, after the keep-alive that tick left to the pump, if any: an
+// answer of an operation silenced meanwhile is dropped. A write that
+// fails ends the operations of the rest.
 func (c *wsConn) send(out []outgoing) {
-	if len(out) == 0 {
+	keepAlive := c.keepAliveOwed.Swap(false)
+	if len(out) == 0 && !keepAlive {
 		return
 	}
 	typ := c.nextType()
@@ -607,6 +651,15 @@ func (c *wsConn) send(out []outgoing) {
 		c.cork.cork()
 		defer func() { _ = c.cork.uncork() }() // a failure closes the connection
 		write = func(msg []byte) error { return c.conn.Write(context.Background(), coderws.MessageText, msg) }
+	}
+	if keepAlive {
+		if err := write(c.keepAliveMessage()); err != nil {
+			for _, o := range out {
+				o.op.cancel()
+			}
+			c.kick() // to end them
+			return
+		}
 	}
 	buf := c.frame
 	for i, o := range out {

@@ -74,8 +74,9 @@ import (
 //   - a message is written by the goroutine that has it to send (the pump,
 //     for subscriptions to the log, several at once), one at a time per
 //     socket, each within Config.WebsocketWriteTimeout: a client that does
-//     not read holds at most one message per operation, or a pump's round,
-//     and is disconnected when a write times out. Nothing is queued.
+//     not read holds at most one message per operation, or what a pump's
+//     round could not send (wscork.go), and is disconnected when a write,
+//     or a pump's wait for room to write, times out. Nothing is queued.
 
 // Subprotocols of the two protocols. A client that names neither gets the
 // legacy one, as with gqlgen.
@@ -195,7 +196,7 @@ func (t *websocketTransport) Do(w http.ResponseWriter, r *http.Request, exec gra
 	// The record's writer hands the library a corkConn when it hijacks.
 	rec, w, _ := request.Of(w, r)
 	rec.OnHijack(func(conn net.Conn) net.Conn {
-		c.cork = &corkConn{Conn: conn, timeout: t.cfg.WebsocketWriteTimeout}
+		c.cork = newCorkConn(conn, t.cfg.WebsocketWriteTimeout)
 		return c.cork
 	})
 	conn, err := coderws.Accept(w, r, &coderws.AcceptOptions{
@@ -425,18 +426,20 @@ type wsConn struct {
 	res *reservation
 	// subs holds the operations that follow a log without a goroutine
 	// of their own (fanout.go); the pump sends their events, and uses
-	// the round buffers.
-	subs       []*wsOp
-	pumpState  atomic.Int32
-	roundSubs  []*wsOp
-	roundOut   []outgoing
-	rounds     uint64          // rounds run, to rotate where a round starts
-	frame      []byte          // under wmu
-	cork       *corkConn       // the connection, corked by send (nil: not hijacked through the record's writer)
-	readCtx    context.Context // the reads'; abort cancels it
-	stopRead   context.CancelFunc
-	changed    chan struct{} // closed and replaced as an operation returns
-	goroutines sync.WaitGroup
+	// the round's buffers.
+	subs      []*wsOp
+	pumpState atomic.Int32
+	roundSubs []*wsOp
+	readBuf   *[]items.Event // a round's, from eventBuffers (nil between rounds)
+	// keepAliveOwed: a keep-alive waits for the pump's next round (tick).
+	keepAliveOwed atomic.Bool
+	rounds        uint64          // rounds run, to rotate where a round starts
+	frame         []byte          // under wmu
+	cork          *corkConn       // the connection, corked by send (nil: not hijacked through the record's writer)
+	readCtx       context.Context // the reads'; abort cancels it
+	stopRead      context.CancelFunc
+	changed       chan struct{} // closed and replaced as an operation returns
+	goroutines    sync.WaitGroup
 }
 
 // wsOp is one operation of a socket.
@@ -818,16 +821,30 @@ func (c *wsConn) tick() {
 		c.closeWith(coderws.StatusPolicyViolation, "no pong within twice the keep-alive interval")
 		return
 	}
-	if c.legacy {
-		c.write(nil, []byte(`{"type":"ka"}`))
+	if c.cork != nil && c.cork.waiting() {
+		// The socket waits for room, or writes a round: its client
+		// has not read what came before. The keep-alive goes with the
+		// pump's next round, rather than wait for the socket's writer
+		// on a goroutine of its own (1,000 such sockets held 1,000
+		// goroutines).
+		c.keepAliveOwed.Store(true)
+		c.kick()
 	} else {
-		c.write(nil, []byte(`{"type":"ping"}`))
+		c.write(nil, c.keepAliveMessage())
 	}
 	c.mu.Lock()
 	if !c.closing {
 		c.keepAlive.Reset(d)
 	}
 	c.mu.Unlock()
+}
+
+// keepAliveMessage is the keep-alive of the socket's protocol.
+func (c *wsConn) keepAliveMessage() []byte {
+	if c.legacy {
+		return []byte(`{"type":"ka"}`)
+	}
+	return []byte(`{"type":"ping"}`)
 }
 
 // start starts operation id, or refuses it: a busy id closes a
@@ -882,12 +899,15 @@ func (c *wsConn) start(id string, payload json.RawMessage) verdict {
 	c.mu.Lock()
 	ctx, cancel := context.WithCancel(c.ctx)
 	c.mu.Unlock()
+	// What a subscription to a log keeps: the message's reservation,
+	// released once it is handled, goes on top of it.
+	idCtx := items.WithRequestID(ctx, reqID)
+	ctx = idCtx
 	if c.res != nil && c.res.in != nil {
 		// Parsing reserves what it takes with the message's bytes.
 		ctx = context.WithValue(ctx, reservationKey{}, c.res)
 	}
-	idCtx := items.WithRequestID(ctx, reqID) // what a subscription to a log keeps
-	ctx = graphql.StartOperationTrace(idCtx)
+	ctx = graphql.StartOperationTrace(ctx)
 	params.Headers = c.r.Header
 	params.ReadTime = graphql.TraceTiming{Start: received, End: graphql.Now()}
 	rc, errs := c.exec.CreateOperationContext(ctx, params)

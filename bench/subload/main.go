@@ -3,7 +3,10 @@
 // and then reads nothing more from them, so that the server's writes to
 // them back up, while writers add items as fast as the server acknowledges
 // them. It prints addItem's throughput and latency over a window that
-// starts once warm items have been added, and the server's RSS.
+// starts once warm items have been added, the server's RSS, and the CPU
+// time the server used for each item over the window (with -pid): on a
+// machine that other work loads, the CPU per item with and without
+// subscribers compares them better than the throughputs do.
 //
 //	go run ./bench/subload -url http://127.0.0.1:8080/graphql -token T \
 //	    -sockets 1000 -subs 20 -pid $(pgrep itemsapi)
@@ -20,6 +23,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log"
@@ -112,8 +116,10 @@ func main() {
 	}
 	from := added.Load()
 	openAtStart := gauge(*url, "itemsapi_websocket_connections")
+	cpu0, cpuErr := cpuTime(*pid)
 	measuring.Store(true)
 	t0 := time.Now()
+	fmt.Printf("window of %v from %d items\n", *window, from)
 	// The least number of sockets open during the window, sampled: the
 	// figure is with them open only if none was closed before its end.
 	fewest := openAtStart
@@ -126,6 +132,8 @@ func main() {
 	measuring.Store(false)
 	n := added.Load() - from
 	elapsed := time.Since(t0)
+	cpu1, err := cpuTime(*pid)
+	cpuErr = errors.Join(cpuErr, err)
 	fmt.Printf("websockets open at the window's start: %s, fewest during it: %s, at its end: %s (%v after the first was opened); subscriptions at its end: %s\n",
 		openAtStart, fewest, gauge(*url, "itemsapi_websocket_connections"), time.Since(began).Round(time.Millisecond),
 		gauge(*url, "itemsapi_subscriptions_active"))
@@ -144,6 +152,12 @@ func main() {
 		float64(n)/elapsed.Seconds(), elapsed.Round(time.Millisecond), from,
 		p(0.50).Round(10*time.Microsecond), p(0.99).Round(10*time.Microsecond), p(1).Round(10*time.Microsecond), rss(*pid))
 	mu.Unlock()
+	if cpuErr == nil && n > 0 {
+		// CPU time per item depends much less than the throughput on
+		// what else runs on the server's CPU.
+		fmt.Printf("server CPU over the window: %v, %.0f µs per item\n",
+			cpu1-cpu0, float64((cpu1-cpu0).Microseconds())/float64(n))
+	}
 	for _, c := range conns {
 		c.CloseNow()
 	}
@@ -195,6 +209,15 @@ func gauge(url, name string) string {
 		return v
 	}
 	return "?"
+}
+
+// cpuTime returns the CPU time that process pid has used; an error
+// without -pid.
+func cpuTime(pid int) (time.Duration, error) {
+	if pid == 0 {
+		return 0, errors.New("no -pid")
+	}
+	return probe.CPUTime(pid)
 }
 
 // rss returns the resident set size of process pid, from /proc.

@@ -1,6 +1,6 @@
 // Package probe holds what bench/subload and bench/wsload ask of a running
-// server and its process: its metrics, its process status, a GraphQL
-// request.
+// server and its process: its metrics, its process status and CPU time, a
+// GraphQL request.
 package probe
 
 import (
@@ -11,7 +11,9 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // Metrics returns the samples that the server at base (its root URL)
@@ -70,4 +72,29 @@ func Post(ctx context.Context, client *http.Client, url, token, body string) err
 		return fmt.Errorf("%d %s", resp.StatusCode, b)
 	}
 	return nil
+}
+
+// CPUTime returns the CPU time that process pid has used (user and
+// system), from /proc/PID/stat, in clock ticks of 10 ms.
+func CPUTime(pid int) (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// The command, in parentheses, may hold spaces: the fields that
+	// follow it are counted from its end.
+	_, rest, ok := strings.Cut(string(b), ") ")
+	f := strings.Fields(rest)
+	if !ok || len(f) < 13 {
+		return 0, fmt.Errorf("cannot read /proc/%d/stat", pid)
+	}
+	var ticks int64
+	for _, s := range f[11:13] { // utime, stime: fields 14 and 15
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("cannot read /proc/%d/stat: %w", pid, err)
+		}
+		ticks += n
+	}
+	return time.Duration(ticks) * 10 * time.Millisecond, nil
 }
