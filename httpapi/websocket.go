@@ -535,9 +535,14 @@ func (c *wsConn) serve(conn *coderws.Conn) {
 	}
 }
 
-// wsReadChunk is how much of a message is read at a time, each chunk's
-// bytes in flight reserved before it is read.
-const wsReadChunk = 32 << 10
+// A message is read in chunks, each chunk's bytes in flight reserved
+// before it is read: the first of wsFirstChunk, most messages' whole size
+// (a ping, a subscribe, a complete), then each twice the one before, up to
+// wsReadChunk, so that a small message costs a small buffer.
+const (
+	wsFirstChunk = 1 << 10
+	wsReadChunk  = 32 << 10
+)
 
 // read reads the next message, reserving in res bodyBytesFactor times its
 // bytes as they come (for the message, and the decoding of it): the
@@ -555,12 +560,12 @@ func (c *wsConn) read(conn *coderws.Conn, res *reservation) ([]byte, error) {
 		return io.ReadAll(r)
 	}
 	var data []byte
-	for {
-		if err := res.grow(c.readCtx, wsReadChunk*bodyBytesFactor); err != nil {
+	for chunk := wsFirstChunk; ; chunk = min(2*chunk, wsReadChunk) {
+		if err := res.grow(c.readCtx, int64(chunk)*bodyBytesFactor); err != nil {
 			return nil, err
 		}
-		data = slices.Grow(data, wsReadChunk)
-		n, err := io.ReadFull(r, data[len(data):len(data)+wsReadChunk])
+		data = slices.Grow(data, chunk)
+		n, err := io.ReadFull(r, data[len(data):len(data)+chunk])
 		data = data[:len(data)+n]
 		switch {
 		case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):

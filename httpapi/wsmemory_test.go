@@ -201,3 +201,39 @@ func TestWebsocketKeepAliveWaitsForRoom(t *testing.T) {
 		}
 	}
 }
+
+// TestWebsocketSmallMessagesSmallReads checks that a small message costs
+// the server a buffer of about its size: each used to take a whole read
+// chunk of 32 KiB, so that a client sending pings, or subscribe and
+// complete in turn, made the server allocate (and clear) 32 KiB a message.
+func TestWebsocketSmallMessagesSmallReads(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates for itself")
+	}
+	ts, _ := newWSServer(t, httpapi.DefaultConfig(), nil, nil)
+	c := testserver.Dial(t, ts.URL, "graphql-transport-ws", nil)
+	ctx := t.Context()
+	exchange := func(msg, want string) {
+		t.Helper()
+		if err := c.Write(ctx, websocket.MessageText, []byte(msg)); err != nil {
+			t.Fatal(err)
+		}
+		if _, got, err := c.Read(ctx); err != nil || !strings.Contains(string(got), want) {
+			t.Fatalf("got %s, %v; want %s", got, err, want)
+		}
+	}
+	exchange(`{"type":"connection_init"}`, "connection_ack")
+	const pings = 2000
+	exchange(`{"type":"ping"}`, "pong") // the first of each path warms up
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for range pings {
+		exchange(`{"type":"ping"}`, "pong")
+	}
+	runtime.ReadMemStats(&after)
+	// Both ends are in this process: the client's write and read of each
+	// exchange count too.
+	if perPing := (after.TotalAlloc - before.TotalAlloc) / pings; perPing > 8<<10 {
+		t.Errorf("a ping and its pong allocated %d bytes, want at most 8 KiB", perPing)
+	}
+}
