@@ -50,6 +50,7 @@ func main() {
 	warm := flag.Int("warm", 10_000, "items added before the measured window")
 	window := flag.Duration("window", 10*time.Second, "the measured window")
 	pid := flag.Int("pid", 0, "the server's process ID, to read its RSS")
+	variables := flag.Bool("variables", false, "pass each item's name in a variable, one document for every request, as clients do, rather than in the mutation's text (a new document each time, which the server parses and validates: the figures in README)")
 	flag.Parse()
 	if *token == "" {
 		log.Fatal("subload: -token (or TOKEN) is required")
@@ -97,7 +98,7 @@ func main() {
 				default:
 				}
 				t0 := time.Now()
-				if err := addItem(ctx, client, *url, *token, fmt.Sprintf("load %d-%d", w, i)); err != nil {
+				if err := addItem(ctx, client, *url, *token, fmt.Sprintf("load %d-%d", w, i), *variables); err != nil {
 					log.Fatalf("subload: addItem: %v", err)
 				}
 				d := time.Since(t0)
@@ -185,8 +186,16 @@ func openSubscriber(ctx context.Context, url string, subs int) (*websocket.Conn,
 	return c, nil
 }
 
-func addItem(ctx context.Context, client *http.Client, url, token, name string) error {
-	return probe.Post(ctx, client, url, token, fmt.Sprintf(`{"query":"mutation { addItem(input: {name: \"%s\"}) { id } }"}`, name))
+// addItem adds an item named name (which needs no JSON escaping): with
+// the name in the document, a new document each time, which the server
+// parses and validates (and its query cache keeps); with variables, in a
+// variable of one document for every request, as clients send it.
+func addItem(ctx context.Context, client *http.Client, url, token, name string, variables bool) error {
+	body := fmt.Sprintf(`{"query":"mutation { addItem(input: {name: \"%s\"}) { id } }"}`, name)
+	if variables {
+		body = fmt.Sprintf(`{"query":"mutation Add($name: String!) { addItem(input: {name: $name}) { id } }","variables":{"name":"%s"}}`, name)
+	}
+	return probe.Post(ctx, client, url, token, body)
 }
 
 // number is a gauge's value as a number; -1 when it is not one.
