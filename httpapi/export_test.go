@@ -40,27 +40,23 @@ func CorkedSockets(h *Handler) (open, corked int) {
 // BlockedSockets returns how many of h's websockets are in a write of
 // what their connection holds, or in their pump's wait for room.
 func BlockedSockets(h *Handler) int {
-	t := h.ws
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	n := 0
-	for c := range t.sockets {
-		if c.cork != nil && c.cork.writing.Load() {
-			n++
-		}
-	}
-	return n
+	return countSockets(h, func(c *wsConn) bool { return c.cork != nil && c.cork.writing.Load() })
 }
 
 // KeepAlivesOwed returns how many of h's websockets have a keep-alive
 // waiting for their pump's next round.
 func KeepAlivesOwed(h *Handler) int {
+	return countSockets(h, func(c *wsConn) bool { return c.keepAliveOwed.Load() })
+}
+
+// countSockets returns how many of h's websockets are as is says.
+func countSockets(h *Handler, is func(*wsConn) bool) int {
 	t := h.ws
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	n := 0
 	for c := range t.sockets {
-		if c.keepAliveOwed.Load() {
+		if is(c) {
 			n++
 		}
 	}

@@ -1,6 +1,7 @@
 package postgres_test
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -41,15 +42,7 @@ func TestPagePlans(t *testing.T) {
 				q.Start, q.End = nil, cursor
 			}
 			query, args := postgres.PageSQL(q)
-			rows, err := conn.Query(ctx, "EXPLAIN "+query, args...)
-			if err != nil {
-				t.Fatalf("EXPLAIN %s: %v", query, err)
-			}
-			plan, err := pgx.CollectRows(rows, pgx.RowTo[string])
-			if err != nil {
-				t.Fatalf("EXPLAIN: %v", err)
-			}
-			got := strings.Join(plan, "\n")
+			got := explainPlan(t, conn, query, args...)
 			want := map[items.OrderField]string{items.ByID: "items_pkey", items.ByName: "items_name_c", items.ByUpdatedAt: "items_changed"}[o.Field]
 			name := fmt.Sprintf("%s last=%v", storetest.OrderName(o), last)
 			t.Logf("%s: %s\n%s", name, query, got)
@@ -93,15 +86,7 @@ func TestLogPlans(t *testing.T) {
 		if _, err := tx.Exec(ctx, settings); err != nil {
 			t.Fatalf("%s: %v", settings, err)
 		}
-		rows, err := tx.Query(ctx, "EXPLAIN "+query, args...)
-		if err != nil {
-			t.Fatalf("EXPLAIN %s: %v", query, err)
-		}
-		plan, err := pgx.CollectRows(rows, pgx.RowTo[string])
-		if err != nil {
-			t.Fatalf("EXPLAIN: %v", err)
-		}
-		return strings.Join(plan, "\n")
+		return explainPlan(t, tx, query, args...)
 	}
 	stamp := explain(postgres.StampPlans, postgres.StampSQL, 10_000, "channel", "name")
 	t.Logf("stamping round:\n%s", stamp)
@@ -114,4 +99,21 @@ func TestLogPlans(t *testing.T) {
 		!strings.Contains(read, "events_pos") || !strings.Contains(read, "items_pkey") {
 		t.Errorf("read: plan\n%s\nwant the events by events_pos and each one's item by items_pkey, no scan of a whole table or index", read)
 	}
+}
+
+// explainPlan returns the plan PostgreSQL gives query with args, on q (a
+// connection, or a transaction whose settings it then has), a line a node.
+func explainPlan(t *testing.T, q interface {
+	Query(context.Context, string, ...any) (pgx.Rows, error)
+}, query string, args ...any) string {
+	t.Helper()
+	rows, err := q.Query(t.Context(), "EXPLAIN "+query, args...)
+	if err != nil {
+		t.Fatalf("EXPLAIN %s: %v", query, err)
+	}
+	plan, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatalf("EXPLAIN: %v", err)
+	}
+	return strings.Join(plan, "\n")
 }
