@@ -71,6 +71,7 @@ type cachedResponse struct {
 	// The header values of the answer, shared by every response that
 	// serves it: nothing changes a header once the answer is written.
 	contentType, cacheControl []string
+	contentLength             []string // see setLength
 }
 
 // cost is what e holds besides the cache's overhead: its strings and
@@ -154,6 +155,7 @@ func (c *responseCache) middleware(next http.Handler) http.Handler {
 			body:         note.body,
 			operation:    note.operation,
 		}
+		e.contentLength = contentLength(len(e.body))
 		switch {
 		case reads.StableAcrossAdditions() && c.writes.ChangesUnchanged(v):
 			e.stable, e.changes = true, v.Changes
@@ -225,6 +227,9 @@ func (c *responseCache) serve(w http.ResponseWriter, r *http.Request, e *cachedR
 	h["Content-Type"] = e.contentType
 	if e.cacheControl != nil {
 		h["Cache-Control"] = e.cacheControl
+	}
+	if e.contentLength != nil {
+		h["Content-Length"] = e.contentLength
 	}
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(e.body)

@@ -1,13 +1,17 @@
 package httpapi_test
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
 
 	"itemsapi/httpapi"
+	"itemsapi/items"
 )
 
 // rawResponse is an HTTP response as a client that checks the protocol
@@ -163,5 +167,45 @@ func TestBodyLimit(t *testing.T) {
 	r := ts.raw(t, "POST", "/graphql", "application/json", "", big)
 	if r.status != http.StatusRequestEntityTooLarge || r.code() != "BAD_REQUEST" {
 		t.Errorf("oversized body = %d %q, want 413 BAD_REQUEST\n%s", r.status, r.code(), r.raw)
+	}
+}
+
+// TestLongAnswersMeasured checks that an answer longer than net/http's
+// 2 KiB buffer goes out with its Content-Length, not chunked, whoever
+// answers it: a compiled plan, gqlgen's executor, the response cache, a
+// batch.
+func TestLongAnswersMeasured(t *testing.T) {
+	ts := newTestServer(t)
+	for i := range 30 {
+		if _, err := ts.mem.AddItem(t.Context(), items.NewItem{Name: fmt.Sprintf("a name long enough to fill a page %03d", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const list = `{ items(first: 30) { nodes { id name createdAt } } }`
+	tests := []struct{ name, body string }{
+		{"a compiled plan", `{"query":"` + list + `"}`},
+		{"the same, from the response cache", `{"query":"` + list + `"}`},
+		{"gqlgen's executor", `{"query":"{ __typename items(first: 30) { nodes { id name createdAt } } __schema { queryType { name } } }"}`},
+		{"a batch", `[{"query":"` + list + `"},{"query":"{ __typename }"}]`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp, err := ts.Client().Post(ts.URL+"/graphql", "application/json", strings.NewReader(tt.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			body, err := io.ReadAll(resp.Body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if resp.StatusCode != http.StatusOK || len(body) <= 2048 || bytes.Contains(body, []byte(`"errors"`)) {
+				t.Fatalf("status %d, %d bytes: %.200s; want 200 and an answer over 2 KiB", resp.StatusCode, len(body), body)
+			}
+			if resp.ContentLength != int64(len(body)) || len(resp.TransferEncoding) != 0 {
+				t.Errorf("Content-Length %d, Transfer-Encoding %q for an answer of %d bytes; want its length, not chunked",
+					resp.ContentLength, resp.TransferEncoding, len(body))
+			}
+		})
 	}
 }
