@@ -31,8 +31,7 @@ func appendString[S ~string | ~[]byte](b []byte, s S) []byte {
 	start := 0
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if c >= 0x20 && c != '\\' && c != '"' && c != '<' && c != '>' && c != '&' &&
-			(c != 0xE2 || i+2 >= len(s) || s[i+1] != 0x80 || s[i+2]&^1 != 0xA8) {
+		if plainByte[c] || c == 0xE2 && (i+2 >= len(s) || s[i+1] != 0x80 || s[i+2]&^1 != 0xA8) {
 			continue
 		}
 		b = append(b, s[start:i]...)
@@ -63,6 +62,20 @@ func appendString[S ~string | ~[]byte](b []byte, s S) []byte {
 	b = append(b, s[start:]...)
 	return append(b, '"')
 }
+
+// plainByte[c] tells whether appendString copies the byte c as it is,
+// without a look at the bytes after it: every byte but control
+// characters, `"`, `\`, `<`, `>`, `&`, and 0xE2, which may begin U+2028 or
+// U+2029.
+var plainByte = func() (plain [256]bool) {
+	for c := 0x20; c < len(plain); c++ {
+		plain[c] = true
+	}
+	for _, c := range []byte{'"', '\\', '<', '>', '&', 0xE2} {
+		plain[c] = false
+	}
+	return plain
+}()
 
 // quoteTail turns b[start:], the bytes of a string, into the string as
 // appendString writes it: in place, without a copy, when none of its bytes
@@ -95,9 +108,49 @@ func appendBoolean(b []byte, v bool) []byte { return strconv.AppendBool(b, v) }
 
 // appendTime appends a Time as scalar.MarshalTime writes it.
 func appendTime(b []byte, t time.Time) []byte {
+	t = t.UTC()
+	year, month, day := t.Date()
+	if year < 0 || year > 9999 {
+		b = append(b, '"')
+		b = t.AppendFormat(b, time.RFC3339Nano)
+		return append(b, '"')
+	}
+	// What AppendFormat writes for a year of four digits, written here
+	// without its reading of the layout, which costs several times more.
+	hour, minute, sec := t.Clock()
 	b = append(b, '"')
-	b = t.UTC().AppendFormat(b, time.RFC3339Nano)
-	return append(b, '"')
+	b = appendDigits(b, year, 4)
+	b = append(b, '-')
+	b = appendDigits(b, int(month), 2)
+	b = append(b, '-')
+	b = appendDigits(b, day, 2)
+	b = append(b, 'T')
+	b = appendDigits(b, hour, 2)
+	b = append(b, ':')
+	b = appendDigits(b, minute, 2)
+	b = append(b, ':')
+	b = appendDigits(b, sec, 2)
+	if ns := t.Nanosecond(); ns != 0 {
+		digits := 9
+		for ns%10 == 0 {
+			ns /= 10
+			digits--
+		}
+		b = append(b, '.')
+		b = appendDigits(b, ns, digits)
+	}
+	return append(b, 'Z', '"')
+}
+
+// appendDigits appends the n decimal digits of v, 0 <= v < 10^n, n <= 9,
+// with leading zeros.
+func appendDigits(b []byte, v, n int) []byte {
+	b = append(b, "000000000"[:n]...)
+	for i := len(b) - 1; v > 0; i-- {
+		b[i] = byte('0' + v%10)
+		v /= 10
+	}
+	return b
 }
 
 // appendMarshaler appends what m writes: the slow way, for the scalars

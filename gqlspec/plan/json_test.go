@@ -61,3 +61,33 @@ func TestWritersMatchMarshalers(t *testing.T) {
 		}
 	}
 }
+
+// FuzzAppendTime holds appendTime to scalar.MarshalTime for any instant,
+// in any zone, years outside 0–9999 included.
+func FuzzAppendTime(f *testing.F) {
+	f.Add(int64(0), int64(0), 0)
+	f.Add(int64(1795616235), int64(123456000), 3600)
+	f.Add(int64(253402300799), int64(999999999), -1)
+	f.Add(int64(-62135596800), int64(1), 0)
+	f.Add(int64(-62167219201), int64(10), 0)
+	f.Add(int64(253402300800), int64(100), 7200)
+	f.Fuzz(func(t *testing.T, sec, nsec int64, offset int) {
+		tm := time.Unix(sec, nsec).In(time.FixedZone("", offset%(26*3600)))
+		if got, want := string(appendTime(nil, tm)), marshalled(scalar.MarshalTime(tm)); got != want {
+			t.Errorf("appendTime(%v) = %s, want %s", tm, got, want)
+		}
+	})
+}
+
+// FuzzAppendString holds appendString to scalar.MarshalString, as
+// encoding/json compacts it, for any bytes.
+func FuzzAppendString(f *testing.F) {
+	for _, s := range []string{"", "plain", "\u2028\u2029\u2027", "\xe2\x80", "<&>\"\\\x00\x7f", "é😀\xff"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := string(appendString(nil, s)), marshalled(scalar.MarshalString(s)); got != want {
+			t.Errorf("appendString(%q) = %s, want %s", s, got, want)
+		}
+	})
+}
