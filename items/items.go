@@ -170,6 +170,16 @@ func (q ItemQuery) SQL() (past func(start bool) string, dir string) {
 // MaxPageSize is the largest page a client may ask for.
 const MaxPageSize = 100
 
+// CheckLimit returns an error with code Invalid when limit, the Limit of
+// an ItemQuery or a TokenQuery, is outside 0 to MaxPageSize+1. Every
+// store checks it before it reads a page.
+func CheckLimit(limit int) error {
+	if limit < 0 || limit > MaxPageSize+1 {
+		return Errorf(Invalid, "limit %d is outside 0 to %d", limit, MaxPageSize+1)
+	}
+	return nil
+}
+
 // DefaultPageSize is the page size when a client gives neither first nor
 // last (the schema's default of first).
 const DefaultPageSize = 20

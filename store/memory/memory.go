@@ -178,8 +178,8 @@ func (s *Store) Item(ctx context.Context, id int64) (items.Item, error) {
 // Items implements items.Store. It returns an error with code Invalid when
 // q.Limit is outside 0 to items.MaxPageSize+1.
 func (s *Store) Items(ctx context.Context, q items.ItemQuery) ([]items.Item, error) {
-	if q.Limit < 0 || q.Limit > items.MaxPageSize+1 {
-		return nil, items.Errorf(items.Invalid, "limit %d is outside 0 to %d", q.Limit, items.MaxPageSize+1)
+	if err := items.CheckLimit(q.Limit); err != nil {
+		return nil, err
 	}
 	folded := items.FoldString(q.Search)
 	start, end := q.Bounds()

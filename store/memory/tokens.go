@@ -111,8 +111,8 @@ func (s *Store) Token(ctx context.Context, id int64) (items.Token, error) {
 
 // Tokens implements items.TokenStore.
 func (s *Store) Tokens(ctx context.Context, q items.TokenQuery) ([]items.Token, error) {
-	if q.Limit < 0 || q.Limit > items.MaxPageSize+1 {
-		return nil, items.Errorf(items.Invalid, "limit %d is outside 0 to %d", q.Limit, items.MaxPageSize+1)
+	if err := items.CheckLimit(q.Limit); err != nil {
+		return nil, err
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()

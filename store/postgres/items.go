@@ -74,13 +74,20 @@ func (s *Store) Item(ctx context.Context, id int64) (items.Item, error) {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	it, err := scanItem(s.pool.QueryRow(ctx, `SELECT `+itemColumns+` FROM items WHERE id = $1`, id))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return items.Item{}, items.Errorf(items.NotFound, "no item with id %d", id)
+	return found("item", id, it, err)
+}
+
+// found returns v, read by ID, or the error of its read: NotFound when no
+// row had that ID.
+func found[T any](what string, id int64, v T, err error) (T, error) {
+	var zero T
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return zero, items.Errorf(items.NotFound, "no %s with id %d", what, id)
+	case err != nil:
+		return zero, translate("read "+what, err)
 	}
-	if err != nil {
-		return items.Item{}, translate("read item", err)
-	}
-	return it, nil
+	return v, nil
 }
 
 // Items implements items.Store. It returns an error with code Invalid when
@@ -92,8 +99,8 @@ func (s *Store) Item(ctx context.Context, id int64) (items.Item, error) {
 // found a page. Search queries are planned for their pattern each time
 // (QueryExecModeExec), since the best plan depends on how rare it is.
 func (s *Store) Items(ctx context.Context, q items.ItemQuery) ([]items.Item, error) {
-	if q.Limit < 0 || q.Limit > items.MaxPageSize+1 {
-		return nil, items.Errorf(items.Invalid, "limit %d is outside 0 to %d", q.Limit, items.MaxPageSize+1)
+	if err := items.CheckLimit(q.Limit); err != nil {
+		return nil, err
 	}
 	if err := checkText("query", q.Search); err != nil {
 		return nil, err

@@ -247,19 +247,13 @@ func (s *Store) Token(ctx context.Context, id int64) (items.Token, error) {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	t, err := scanToken(s.pool.QueryRow(ctx, `SELECT `+tokenColumns+` FROM tokens t WHERE t.id = $1`, id))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return items.Token{}, items.Errorf(items.NotFound, "no token with id %d", id)
-	}
-	if err != nil {
-		return items.Token{}, translate("read token", err)
-	}
-	return t, nil
+	return found("token", id, t, err)
 }
 
 // Tokens implements items.TokenStore.
 func (s *Store) Tokens(ctx context.Context, q items.TokenQuery) ([]items.Token, error) {
-	if q.Limit < 0 || q.Limit > items.MaxPageSize+1 {
-		return nil, items.Errorf(items.Invalid, "limit %d is outside 0 to %d", q.Limit, items.MaxPageSize+1)
+	if err := items.CheckLimit(q.Limit); err != nil {
+		return nil, err
 	}
 	ctx, cancel := s.bound(ctx)
 	defer cancel()

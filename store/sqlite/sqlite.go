@@ -423,8 +423,8 @@ func found[T any](ctx context.Context, what string, id int64, v T, err error) (T
 // or more reads the trigram index from q.After on; a shorter one scans the
 // names in ID order until the page is full (see planSearch).
 func (s *Store) Items(ctx context.Context, q items.ItemQuery) ([]items.Item, error) {
-	if q.Limit < 0 || q.Limit > items.MaxPageSize+1 {
-		return nil, items.Errorf(items.Invalid, "limit %d is outside 0 to %d", q.Limit, items.MaxPageSize+1)
+	if err := items.CheckLimit(q.Limit); err != nil {
+		return nil, err
 	}
 	page := make([]items.Item, 0, q.Limit)
 	if q.Limit == 0 {
