@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"itemsapi/internal/cache"
+	"itemsapi/internal/positive"
 	"itemsapi/items"
 )
 
@@ -92,12 +93,8 @@ func NewTokens(store Store, opts Options) *Tokens {
 	if opts.Clock == nil {
 		opts.Clock = time.Now
 	}
-	if opts.TouchInterval <= 0 {
-		opts.TouchInterval = time.Minute
-	}
-	if opts.PollInterval <= 0 {
-		opts.PollInterval = 250 * time.Millisecond
-	}
+	opts.TouchInterval = positive.Or(opts.TouchInterval, time.Minute)
+	opts.PollInterval = positive.Or(opts.PollInterval, 250*time.Millisecond)
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)

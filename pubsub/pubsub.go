@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"itemsapi/internal/positive"
 	"itemsapi/items"
 )
 
@@ -87,15 +88,9 @@ const DefaultReaders = 8
 // New returns a log whose newest event is at position head (0 for an
 // empty log), read from the store by read.
 func New(read Reader, head int64, opts Options) *Log {
-	if opts.Ring <= 0 {
-		opts.Ring = DefaultRing
-	}
-	if opts.MaxLag <= 0 {
-		opts.MaxLag = DefaultMaxLag
-	}
-	if opts.Readers <= 0 {
-		opts.Readers = DefaultReaders
-	}
+	opts.Ring = positive.Or(opts.Ring, DefaultRing)
+	opts.MaxLag = positive.Or(opts.MaxLag, DefaultMaxLag)
+	opts.Readers = positive.Or(opts.Readers, DefaultReaders)
 	l := &Log{
 		read:   read,
 		maxLag: opts.MaxLag,

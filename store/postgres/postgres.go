@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"itemsapi/internal/fresh"
+	"itemsapi/internal/positive"
 	"itemsapi/items"
 	"itemsapi/pubsub"
 )
@@ -73,21 +74,11 @@ func DefaultConfig(url string) Config {
 }
 
 func (c Config) withDefaults() Config {
-	if c.ConnectTimeout <= 0 {
-		c.ConnectTimeout = DefaultConnectTimeout
-	}
-	if c.StatementTimeout <= 0 {
-		c.StatementTimeout = DefaultStatementTimeout
-	}
-	if c.idleCheck <= 0 {
-		c.idleCheck = idleCheck
-	}
-	if c.sweep <= 0 {
-		c.sweep = sweep
-	}
-	if c.addBatches <= 0 {
-		c.addBatches = addBatches
-	}
+	c.ConnectTimeout = positive.Or(c.ConnectTimeout, DefaultConnectTimeout)
+	c.StatementTimeout = positive.Or(c.StatementTimeout, DefaultStatementTimeout)
+	c.idleCheck = positive.Or(c.idleCheck, idleCheck)
+	c.sweep = positive.Or(c.sweep, sweep)
+	c.addBatches = positive.Or(c.addBatches, addBatches)
 	return c
 }
 
