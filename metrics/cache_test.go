@@ -3,15 +3,11 @@ package metrics_test
 import (
 	"testing"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"itemsapi/internal/cache"
-	"itemsapi/metrics"
 )
 
 func TestCache(t *testing.T) {
-	reg := prometheus.NewRegistry()
-	m := metrics.New(reg)
+	reg, m := newMetrics()
 	c := cache.New[string, string](cache.Config{MaxBytes: 1 << 20})
 	m.Cache("query", c.Stats)
 	c.Set("a", "A", 100)

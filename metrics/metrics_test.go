@@ -104,6 +104,12 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 	}
 }
 
+// newMetrics returns metrics with opts on a registry of their own.
+func newMetrics(opts ...metrics.Option) (*prometheus.Registry, *metrics.Metrics) {
+	reg := prometheus.NewRegistry()
+	return reg, metrics.New(reg, opts...)
+}
+
 // newGraphQL returns a gqlgen server over a memory store, configured like
 // the service's (error presenter, transports), with m's extension. The
 // search field fails with code TEAPOT, which no field of the real schema
@@ -161,8 +167,7 @@ func post(t testing.TB, url, operationName, query string) []string {
 }
 
 func TestGraphQL(t *testing.T) {
-	reg := prometheus.NewRegistry()
-	m := metrics.New(reg)
+	reg, m := newMetrics()
 	srv, _ := newGraphQL(t, m)
 	ts := httptest.NewServer(srv)
 	t.Cleanup(ts.Close)
@@ -216,8 +221,8 @@ func TestGraphQL(t *testing.T) {
 func TestOperationNames(t *testing.T) {
 	t.Run("first N", func(t *testing.T) {
 		const n = 3
-		reg := prometheus.NewRegistry()
-		srv, _ := newGraphQL(t, metrics.New(reg, metrics.MaxOperationNames(n)))
+		reg, m := newMetrics(metrics.MaxOperationNames(n))
+		srv, _ := newGraphQL(t, m)
 		ts := httptest.NewServer(srv)
 		t.Cleanup(ts.Close)
 		for i := range n + 5 {
@@ -247,8 +252,8 @@ func TestOperationNames(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			reg := prometheus.NewRegistry()
-			srv, _ := newGraphQL(t, metrics.New(reg))
+			reg, m := newMetrics()
+			srv, _ := newGraphQL(t, m)
 			ts := httptest.NewServer(srv)
 			t.Cleanup(ts.Close)
 			post(t, ts.URL, "", "query "+tc.name+" { items { totalCount } }")
@@ -259,8 +264,7 @@ func TestOperationNames(t *testing.T) {
 }
 
 func TestMiddleware(t *testing.T) {
-	reg := prometheus.NewRegistry()
-	m := metrics.New(reg)
+	reg, m := newMetrics()
 	entered, release := make(chan struct{}), make(chan struct{})
 	r := chi.NewRouter()
 	r.Use(m.Middleware)
@@ -340,8 +344,7 @@ func TestMiddleware(t *testing.T) {
 // TestMiddlewareOutsideRouter checks that the route pattern is found when
 // the middleware wraps the router rather than being used by it.
 func TestMiddlewareOutsideRouter(t *testing.T) {
-	reg := prometheus.NewRegistry()
-	m := metrics.New(reg)
+	reg, m := newMetrics()
 	r := chi.NewRouter()
 	r.Get("/items/{id}", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok") })
 	rec := httptest.NewRecorder()
@@ -358,8 +361,7 @@ type wsMessage struct {
 }
 
 func TestSubscriptions(t *testing.T) {
-	reg := prometheus.NewRegistry()
-	m := metrics.New(reg)
+	reg, m := newMetrics()
 	srv, st := newGraphQL(t, m)
 	r := chi.NewRouter()
 	r.Use(m.Middleware)
@@ -480,11 +482,11 @@ func TestStoreErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			reg := prometheus.NewRegistry()
+			reg, m := newMetrics()
 			// Item 1 is there: without a fault the call succeeds.
 			faulty := &testserver.Faulty{Store: memory.New(), Err: tc.err}
 			faulty.Fail.Store(tc.err != nil)
-			s := metrics.New(reg).Store(faulty)
+			s := m.Store(faulty)
 			if _, err := s.Item(t.Context(), 1); err != tc.err {
 				t.Errorf("Item(1) error = %v, want %v unchanged", err, tc.err)
 			}
@@ -499,8 +501,8 @@ func TestStoreErrors(t *testing.T) {
 }
 
 func TestStoreMethods(t *testing.T) {
-	reg := prometheus.NewRegistry()
-	s := metrics.New(reg).Store(memory.New())
+	reg, m := newMetrics()
+	s := m.Store(memory.New())
 	ctx := t.Context()
 	it, err := s.Item(ctx, 1)
 	if err != nil || it.Name != "Apple" {
@@ -544,8 +546,7 @@ func TestStoreMethods(t *testing.T) {
 }
 
 func TestHandler(t *testing.T) {
-	reg := prometheus.NewRegistry()
-	m := metrics.New(reg)
+	reg, m := newMetrics()
 	r := chi.NewRouter()
 	r.Use(m.Middleware)
 	r.Method(http.MethodGet, "/metrics", m.Handler())

@@ -6,10 +6,8 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/executor"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"itemsapi/graph"
-	"itemsapi/metrics"
 	"itemsapi/store/memory"
 )
 
@@ -18,8 +16,7 @@ import (
 // called, however many times that is, and Extension does not count it
 // again, while still counting its request.
 func TestOperationStarted(t *testing.T) {
-	reg := prometheus.NewRegistry()
-	m := metrics.New(reg)
+	reg, m := newMetrics()
 	st := memory.New()
 	t.Cleanup(func() { st.Close() })
 	exec := executor.New(graph.NewSchema(&graph.Resolver{Store: st, Broker: st}))
