@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -190,15 +189,12 @@ func TestLongAnswersMeasured(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			resp, err := ts.Client().Post(ts.URL+"/graphql", "application/json", strings.NewReader(tt.body))
+			req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, ts.URL+"/graphql", strings.NewReader(tt.body))
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer resp.Body.Close()
-			body, err := io.ReadAll(resp.Body)
-			if err != nil {
-				t.Fatal(err)
-			}
+			req.Header.Set("Content-Type", "application/json")
+			resp, body := roundTrip(t, ts.Client(), req)
 			if resp.StatusCode != http.StatusOK || len(body) <= 2048 || bytes.Contains(body, []byte(`"errors"`)) {
 				t.Fatalf("status %d, %d bytes: %.200s; want 200 and an answer over 2 KiB", resp.StatusCode, len(body), body)
 			}
