@@ -1,17 +1,14 @@
 package gqlspec
 
 import (
-	"context"
 	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
-
-	"itemsapi/items"
 )
 
-// NoNestedDefer is a gqlgen extension that refuses, as
+// NoNestedDefer returns a gqlgen extension that refuses, as
 // GRAPHQL_VALIDATION_FAILED and before anything executes, an operation
 // with a @defer inside a deferred fragment. gqlgen's executor (0.17.98)
 // never finishes some of them: `{ item(id: "7") { ... @defer { ... @defer
@@ -19,32 +16,17 @@ import (
 // goroutine sends (a batch resolver under the inner fragment), holding
 // its request, whatever the client accepts. One level of @defer is
 // unaffected, and is what clients send.
-type NoNestedDefer struct{}
+func NoNestedDefer() graphql.HandlerExtension {
+	return refuser{"NoNestedDefer", refuseNestedDefer}
+}
 
-var (
-	_ graphql.HandlerExtension        = NoNestedDefer{}
-	_ graphql.OperationContextMutator = NoNestedDefer{}
-)
-
-// ExtensionName implements graphql.HandlerExtension.
-func (NoNestedDefer) ExtensionName() string { return "NoNestedDefer" }
-
-// Validate implements graphql.HandlerExtension.
-func (NoNestedDefer) Validate(graphql.ExecutableSchema) error { return nil }
-
-// MutateOperationContext implements graphql.OperationContextMutator: it
-// runs after validation, before execution. A document that does not spell
-// "defer" is not walked.
-func (NoNestedDefer) MutateOperationContext(_ context.Context, oc *graphql.OperationContext) *gqlerror.Error {
+// refuseNestedDefer does not walk a document that does not spell "defer".
+func refuseNestedDefer(oc *graphql.OperationContext) *gqlerror.Error {
 	if oc.Operation == nil || !strings.Contains(oc.RawQuery, "defer") {
 		return nil
 	}
 	if d := nestedDefer(oc.Operation.SelectionSet, false, map[deferVisit]bool{}); d != nil {
-		return &gqlerror.Error{
-			Message:    "@defer inside a deferred fragment is not supported: defer the outer fragment alone",
-			Locations:  []gqlerror.Location{{Line: d.Position.Line, Column: d.Position.Column}},
-			Extensions: items.ValidationFailed.Extensions(),
-		}
+		return refusal("@defer inside a deferred fragment is not supported: defer the outer fragment alone", d.Position)
 	}
 	return nil
 }

@@ -364,7 +364,7 @@ func newGraphQL(cfg Config, deps Deps, ws *websocketTransport, held *heldDocs) h
 		// Production mode: "Did you mean …" would reveal the schema that
 		// turning introspection off hides.
 		srv.SetDisableSuggestion(true)
-		srv.Use(gqlspec.NoIntrospection{})
+		srv.Use(gqlspec.NoIntrospection())
 	}
 	if len(cfg.TrustedDocuments) > 0 || cfg.OnlyTrustedDocuments {
 		srv.Use(newTrustedDocuments(cfg.TrustedDocuments, cfg.OnlyTrustedDocuments, deps.Metrics))
@@ -385,7 +385,7 @@ func newGraphQL(cfg Config, deps Deps, ws *websocketTransport, held *heldDocs) h
 		deps.Metrics.Cache("limits", limits.CacheStats) // made by srv.Use
 	}
 	srv.Use(&gqlspec.StrictVariables{})
-	srv.Use(gqlspec.NoNestedDefer{})
+	srv.Use(gqlspec.NoNestedDefer())
 	srv.Use(graph.UserCache{})
 	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
 		oc := graphql.GetOperationContext(ctx)
