@@ -24,6 +24,8 @@
 //   - NoNestedDefer (defer.go): gqlgen's executor never finishes some
 //     operations with a @defer inside a deferred fragment (a batch
 //     resolver under the inner one); they are refused before they run.
+//     Both are checks of one extension, refuser (refuse.go), that refuses
+//     an operation as GRAPHQL_VALIDATION_FAILED before it executes.
 //   - MarshalSlice (slice.go) and the generator wrapper (gqlgen/): gqlgen
 //     marshals each element of an object list on a goroutine of its own
 //     (graphql.MarshalSliceConcurrently; 99designs/gqlgen#3202), which
