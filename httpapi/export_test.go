@@ -62,3 +62,12 @@ func countSockets(h *Handler, is func(*wsConn) bool) int {
 	}
 	return n
 }
+
+// InflightBytes returns the bytes that requests in flight hold of the
+// budget (inflight.go).
+func InflightBytes(h *Handler) int64 {
+	f := h.ws.inflight
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.used
+}

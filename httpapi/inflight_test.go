@@ -7,8 +7,10 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"itemsapi/httpapi"
+	"itemsapi/internal/testserver"
 )
 
 // TestInflightBytesBounded holds most of a small budget of bytes in flight
@@ -18,8 +20,9 @@ import (
 func TestInflightBytesBounded(t *testing.T) {
 	cfg := httpapi.DefaultConfig()
 	cfg.MaxInflightBytes = 1 << 20
+	cfg.MaxSharePerAddress = 1 // the budget's own bound, not an address's share (shares_test.go)
 	cfg.ResponseCacheBytes = 0
-	ts := newTestServerWith(t, cfg)
+	ts, h := newServer(t, cfg, nil)
 	padded := func(size int) string { // a request body of size bytes
 		const head, tail = `{"query":"{ __typename }"`, `}`
 		return head + strings.Repeat(" ", size-len(head)-len(tail)) + tail
@@ -46,9 +49,13 @@ func TestInflightBytesBounded(t *testing.T) {
 		resp.Body.Close()
 		done <- resp.StatusCode
 	}()
-	// Once the server reads the first bytes, it holds its reservation.
+	// Once the server has the request's headers, it holds its
+	// reservation.
 	if _, err := pw.Write([]byte(stalled[:100])); err != nil {
 		t.Fatal(err)
+	}
+	if !testserver.Eventually(10*time.Second, func() bool { return httpapi.InflightBytes(h) == 3*stalledSize }) {
+		t.Fatalf("the stalled request holds %d bytes, want %d", httpapi.InflightBytes(h), 3*stalledSize)
 	}
 
 	big := padded(100 << 10) // 300 KB to reserve: more than is left
