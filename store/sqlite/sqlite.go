@@ -203,11 +203,10 @@ func (s *Store) statements() []statement {
 		// One statement for a whole batch of items, read from a JSON array
 		// of objects (see newRow) in order.
 		{"insertItems", &s.insertItems, s.w, `INSERT INTO items (` + strings.Join(newRowColumns, ", ") + `)
-			SELECT ` + fromJSON(newRowColumns) + ` FROM json_each(?) ORDER BY key
-			RETURNING id`},
+			SELECT ` + fromJSON(newRowColumns) + ` FROM json_each(?) ORDER BY key`},
 		// The additions' events of the items just inserted, in ID order.
 		{"insertAdded", &s.insertAdded, s.w, `INSERT INTO events (kind, item_id)
-			SELECT 1, id FROM items WHERE id >= ? AND id <= ? ORDER BY id RETURNING pos, item_id`},
+			SELECT 1, id FROM items WHERE id >= ? AND id <= ? ORDER BY id`},
 		{"item", &s.item, s.r, `SELECT ` + columns + ` FROM items WHERE id = ?`},
 		{"items", &s.items, s.r, `SELECT ` + columns + ` FROM items WHERE id > ? ORDER BY id LIMIT ?`},
 		// instr compares literally: % _ \ and quotes in a search need no
