@@ -221,7 +221,8 @@ func (s *Store) statements() []statement {
 			FROM items_fts f CROSS JOIN items i ON i.id = f.rowid
 			WHERE f.items_fts MATCH ? AND f.rowid > ? AND f.rowid <= ? AND instr(i.name_folded, ?) > 0
 			ORDER BY f.rowid LIMIT ?`},
-		{"count", &s.count, s.r, `SELECT n FROM items_count`},
+		// The number of items, which triggers keep (migration 0008).
+		{"count", &s.count, s.r, `SELECT seq FROM sqlite_sequence WHERE name = 'items count'`},
 		{"countScan", &s.countScan, s.r, `SELECT count(*) FROM items WHERE instr(name_folded, ?) > 0`},
 		{"countIndex", &s.countIndex, s.r, `SELECT count(*) FROM items_fts WHERE items_fts MATCH ? AND rowid <= ?`},
 		{"countChecked", &s.countChecked, s.r, `SELECT count(*) FROM items_fts f CROSS JOIN items i ON i.id = f.rowid
@@ -279,12 +280,12 @@ func connect(ctx context.Context, db *sql.DB) error {
 //
 // temp_store=MEMORY: SQLite keeps a statement journal, to undo one
 // statement alone, for the multi-row insertions of a batch (the
-// items_count trigger makes each row two changes). In a file, it costs a
-// pwrite for every page the statement changes: a third of an addition's
-// CPU in large batches (32 AddItem calls at once, in process), about 1%
-// under HTTP load, where batches are small. No query sorts or
-// materializes a table's worth of rows (plans_test.go checks the plans), so
-// what is kept in memory stays small.
+// trigger that counts the items makes each row two changes). In a file,
+// it costs a pwrite for every page the statement changes: a third of an
+// addition's CPU in large batches (32 AddItem calls at once, in
+// process), about 1% under HTTP load, where batches are small. No query
+// sorts or materializes a table's worth of rows (plans_test.go checks the
+// plans), so what is kept in memory stays small.
 func dsn(path string, readOnly bool) string {
 	q := url.Values{}
 	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()))
