@@ -71,13 +71,13 @@ type Store struct {
 	countIndex  *sql.Stmt
 	// countChecked counts the names that the index matches and that hold
 	// the search text: for a searchPlan that is not exact.
-	countChecked  *sql.Stmt
-	countTail     *sql.Stmt
-	tokenByHash   *sql.Stmt
-	tokenRevision *sql.Stmt
+	countChecked *sql.Stmt
+	countTail    *sql.Stmt
+	tokenByHash  *sql.Stmt
 	// revision shares the reads of the token revision among the requests
-	// of the moment (see TokenRevision).
+	// of the moment (see TokenRevision), which revisions makes.
 	revision   *fresh.Read[int64]
+	revisions  *revisionReader
 	users      *sql.Stmt
 	readEvents *sql.Stmt
 	eventOf    *sql.Stmt
@@ -139,6 +139,9 @@ func (s *Store) open(ctx context.Context, path string) error {
 	s.r.SetMaxIdleConns(n)
 
 	if err := s.prepare(ctx); err != nil {
+		return err
+	}
+	if s.revisions, err = openRevisionReader(ctx, path); err != nil {
 		return err
 	}
 	var head int64
@@ -231,7 +234,6 @@ func (s *Store) statements() []statement {
 		{"countTail", &s.countTail, s.r, `SELECT count(*) FROM items WHERE id > ? AND instr(name_folded, ?) > 0`},
 		{"tokenByHash", &s.tokenByHash, s.r, `SELECT ` + tokenColumns + `, u.name, ` + userRole + `
 			FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.hash = ?2`},
-		{"tokenRevision", &s.tokenRevision, s.r, `SELECT revision FROM token_revision`},
 		{"users", &s.users, s.r, `SELECT u.id, u.name, ` + userRole + ` FROM users u
 			WHERE u.id IN (SELECT value FROM json_each(?2))`},
 		// An addition whose event holds no item is of an item never
@@ -699,6 +701,9 @@ func (s *Store) Close() error {
 		var errs []error
 		for _, st := range s.stmts {
 			errs = append(errs, st.Close())
+		}
+		if s.revisions != nil {
+			errs = append(errs, s.revisions.close())
 		}
 		// The writer last: the last connection to close checkpoints the WAL
 		// into the database file.
