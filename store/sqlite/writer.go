@@ -529,7 +529,7 @@ func jsonKeys(t reflect.Type) []string {
 }
 
 // fromJSON returns the expressions that read columns from the value of
-// json_each, an object keyed by them.
+// jsonb_each, an object keyed by them.
 func fromJSON(columns []string) string {
 	exprs := make([]string, len(columns))
 	for i, c := range columns {
