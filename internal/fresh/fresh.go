@@ -7,6 +7,7 @@ package fresh
 
 import (
 	"context"
+	"runtime"
 	"sync"
 )
 
@@ -68,7 +69,14 @@ func (f *Read[T]) Get(ctx context.Context) (T, error) {
 
 // run waits for the read in flight, closes round r to newcomers, and
 // reads for it.
+//
+// It first yields: a new goroutine runs as soon as its creator blocks, so
+// that on a busy server with one CPU the round would close with its
+// leader alone, while the goroutines ready to run, other requests about to
+// call Get, wait behind the read. Yielding lets them join the round first
+// and share its read.
 func (f *Read[T]) run(ctx context.Context, r *round[T]) {
+	runtime.Gosched()
 	f.running <- struct{}{}
 	f.mu.Lock()
 	f.forming = nil

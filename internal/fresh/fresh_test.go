@@ -2,6 +2,7 @@ package fresh
 
 import (
 	"context"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -86,4 +87,33 @@ func TestFreshReadCancelled(t *testing.T) {
 			t.Fatalf("get() = %d, want 7", v)
 		}
 	})
+}
+
+// TestFreshReadSharedOnOneCPU: on one CPU, callers that are ready to run
+// when a round forms join it, rather than each waiting for a read of its
+// own: the round's goroutine, which would otherwise run as soon as its
+// leader waits, lets them call first.
+func TestFreshReadSharedOnOneCPU(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	var reads atomic.Int64
+	f := New(func(context.Context) (int, error) {
+		reads.Add(1) // and no wait: the CPU is the read's
+		return 1, nil
+	})
+	const callers = 16
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for range callers {
+		wg.Go(func() {
+			<-start
+			if _, err := f.Get(t.Context()); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	if n := reads.Load(); n > callers/4 {
+		t.Errorf("%d reads for %d callers ready at once on one CPU, want at most %d", n, callers, callers/4)
+	}
 }

@@ -29,8 +29,9 @@ func TestLegacyUserNames(t *testing.T) {
 		defer db.Close()
 		for _, stmt := range []string{
 			"DROP INDEX users_name_lower",
-			// Undo 0006 and 0007 too, which run again.
-			"DROP TRIGGER items_count_insert", "DROP TRIGGER items_count_delete", "DROP TABLE items_count",
+			// Undo 0006 to 0008 too, which run again.
+			"DROP TRIGGER items_count_insert", "DROP TRIGGER items_count_delete",
+			"DELETE FROM sqlite_sequence WHERE name = 'items count'",
 			"DROP INDEX items_name", "DROP INDEX items_changed", "DROP TABLE events",
 			"ALTER TABLE items DROP COLUMN version", "ALTER TABLE items DROP COLUMN updated_at",
 			"PRAGMA user_version = 3",

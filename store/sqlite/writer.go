@@ -1,7 +1,6 @@
 package sqlite
 
 import (
-	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -9,7 +8,6 @@ import (
 	"fmt"
 	"reflect"
 	"runtime"
-	"slices"
 	"strings"
 	"time"
 
@@ -405,38 +403,44 @@ func nullInt(id int64) sql.NullInt64 { return sql.NullInt64{Int64: id, Valid: id
 // event holds only the item's ID: the item is as added until its first
 // change, which copies it into the event first (see keepAdded), so that
 // additions cost the log a small row each.
+//
+// The rows are inserted in ID order, each at the position one above the
+// highest (the rowid rule of a table without AUTOINCREMENT, under the
+// write lock), so the positions are the last one's and those just below
+// it: no row needs to come back.
 func (s *Store) logAdded(ctx context.Context, tx *sql.Tx, its []items.Item) ([]items.Event, error) {
-	rows, err := tx.StmtContext(ctx, s.insertAdded).QueryContext(ctx, its[0].ID, its[len(its)-1].ID)
+	first, _, err := execRows(ctx, tx.StmtContext(ctx, s.insertAdded), len(its), its[0].ID, its[len(its)-1].ID)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("log additions: %w", err)
 	}
-	defer rows.Close()
-	type posID struct{ pos, id int64 }
-	got := make([]posID, 0, len(its))
-	for rows.Next() {
-		var p posID
-		if err := rows.Scan(&p.pos, &p.id); err != nil {
-			return nil, err
-		}
-		got = append(got, p)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	if len(got) != len(its) {
-		return nil, fmt.Errorf("logged %d additions of %d items", len(got), len(its))
-	}
-	// Inserted in ID order, so positions and IDs rise together, whereas
-	// RETURNING promises no order.
-	slices.SortFunc(got, func(a, b posID) int { return cmp.Compare(a.pos, b.pos) })
 	events := make([]items.Event, len(its))
 	for i, it := range its {
-		if got[i].id != it.ID {
-			return nil, fmt.Errorf("addition at position %d is of item %d, want %d", got[i].pos, got[i].id, it.ID)
-		}
-		events[i] = items.Event{Pos: got[i].pos, Kind: items.ItemAdded, Item: it}
+		events[i] = items.Event{Pos: first + int64(i), Kind: items.ItemAdded, Item: it}
 	}
 	return events, nil
+}
+
+// execRows runs st, an insertion of n rows in rowid order, and returns the
+// rowids of the first and the last. Each row gets the rowid one above the
+// table's highest (under the write lock, which the transaction holds), so
+// the n rows hold the n rowids up to the last. It fails unless exactly n
+// rows were inserted.
+func execRows(ctx context.Context, st *sql.Stmt, n int, args ...any) (first, last int64, err error) {
+	res, err := st.ExecContext(ctx, args...)
+	if err != nil {
+		return 0, 0, err
+	}
+	got, err := res.RowsAffected()
+	if err != nil {
+		return 0, 0, err
+	}
+	if got != int64(n) {
+		return 0, 0, fmt.Errorf("inserted %d rows, want %d", got, n)
+	}
+	if last, err = res.LastInsertId(); err != nil {
+		return 0, 0, err
+	}
+	return last - int64(n) + 1, last, nil
 }
 
 // keepAdded copies it, as added, into the event of its addition, before
@@ -483,35 +487,20 @@ func (s *Store) inTx(ctx context.Context, f func(tx *sql.Tx) error) error {
 // insertItems inserts its with one statement of s.insertItems, st, and
 // sets their IDs. One statement for many rows, rather than one each, also
 // spares the trigram index a flush of its pending changes per statement.
+// The rows are inserted in the order of its, and AUTOINCREMENT gives each
+// the ID one above the highest ever used, so their IDs are those up to the
+// last row's (see execRows).
 func insertItems(ctx context.Context, st *sql.Stmt, its []items.Item) error {
 	payload, err := encodeItems(its)
 	if err != nil {
 		return err
 	}
-	res, err := st.QueryContext(ctx, payload)
+	first, _, err := execRows(ctx, st, len(its), payload)
 	if err != nil {
 		return err
 	}
-	defer res.Close()
-	ids := make([]int64, 0, len(its))
-	for res.Next() {
-		var id int64
-		if err := res.Scan(&id); err != nil {
-			return err
-		}
-		ids = append(ids, id)
-	}
-	if err := res.Err(); err != nil {
-		return err
-	}
-	if len(ids) != len(its) {
-		return fmt.Errorf("inserted %d items, got %d IDs", len(its), len(ids))
-	}
-	// The rows are inserted in the order of its and AUTOINCREMENT gives
-	// them increasing IDs, whereas RETURNING promises no order.
-	slices.Sort(ids)
 	for i := range its {
-		its[i].ID = ids[i]
+		its[i].ID = first + int64(i)
 	}
 	return nil
 }
@@ -540,7 +529,7 @@ func jsonKeys(t reflect.Type) []string {
 }
 
 // fromJSON returns the expressions that read columns from the value of
-// json_each, an object keyed by them.
+// jsonb_each, an object keyed by them.
 func fromJSON(columns []string) string {
 	exprs := make([]string, len(columns))
 	for i, c := range columns {
