@@ -135,6 +135,8 @@ type websocketTransport struct {
 	held *heldDocs
 	// fanout groups the subscriptions to a log that share answers.
 	fanout *fanout
+	// socketsChanged is Deps.WebsocketsChanged, called under mu.
+	socketsChanged func(open int)
 
 	mu      sync.Mutex
 	sockets map[*wsConn]struct{}
@@ -156,10 +158,11 @@ func newWebsocket(cfg Config, deps Deps, tokens *auth.Tokens, l *limiter, access
 	tokens.Changed()
 	t := &websocketTransport{
 		cfg: cfg, tokens: tokens, limiter: l, access: access, log: deps.Logger, metrics: deps.Metrics, inflight: f, held: held,
-		deliveries: items.NewGate(4 * runtime.GOMAXPROCS(0)),
-		sockets:    map[*wsConn]struct{}{},
-		byAddress:  newAddressCounts(int64(cfg.MaxWebsockets), cfg.MaxSharePerAddress),
-		drained:    make(chan struct{}),
+		socketsChanged: deps.WebsocketsChanged,
+		deliveries:     items.NewGate(4 * runtime.GOMAXPROCS(0)),
+		sockets:        map[*wsConn]struct{}{},
+		byAddress:      newAddressCounts(int64(cfg.MaxWebsockets), cfg.MaxSharePerAddress),
+		drained:        make(chan struct{}),
 	}
 	t.fanout = newFanout(t)
 	return t
@@ -256,6 +259,9 @@ func (t *websocketTransport) register(c *wsConn) string {
 	}
 	t.sockets[c] = struct{}{}
 	t.byAddress.add(c.addr, 1)
+	if t.socketsChanged != nil {
+		t.socketsChanged(len(t.sockets))
+	}
 	return ""
 }
 
@@ -264,6 +270,9 @@ func (t *websocketTransport) unregister(c *wsConn) {
 	defer t.mu.Unlock()
 	delete(t.sockets, c)
 	t.byAddress.add(c.addr, -1)
+	if t.socketsChanged != nil {
+		t.socketsChanged(len(t.sockets))
+	}
 	if t.shutting && len(t.sockets) == 0 {
 		t.closeDrained()
 	}
