@@ -59,7 +59,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	tuneGC(getenv)
+	websocketsChanged := tuneGC(getenv)
 
 	store, err := openStore(ctx, cfg, log)
 	if err != nil {
@@ -97,7 +97,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	tokens := auth.NewTokens(served, topts)
 	defer tokens.Close()
-	deps := httpapi.Deps{Store: served, Broker: store, Logger: log, Metrics: m, AccessLog: logs, Tokens: tokens}
+	deps := httpapi.Deps{Store: served, Broker: store, Logger: log, Metrics: m, AccessLog: logs, Tokens: tokens,
+		WebsocketsChanged: websocketsChanged}
 	if cfg.Tracing {
 		tr, err := tracing.Setup(ctx, getenv, log)
 		if err != nil {

@@ -220,23 +220,43 @@ func TestBackends(t *testing.T) {
 }
 
 // TestTuneGC: run sets the collector for a server unless GOGC or
-// GOMEMLIMIT say otherwise.
+// GOMEMLIMIT say otherwise, and the soft limit grows with the open
+// websockets, up to its bound.
 func TestTuneGC(t *testing.T) {
 	percent, limit := debug.SetGCPercent(100), debug.SetMemoryLimit(math.MaxInt64)
 	t.Cleanup(func() { debug.SetGCPercent(percent); debug.SetMemoryLimit(limit) })
-	tuneGC(func(k string) string { return map[string]string{"GOMEMLIMIT": "off"}[k] })
+	if changed := tuneGC(func(k string) string { return map[string]string{"GOMEMLIMIT": "off"}[k] }); changed != nil {
+		t.Error("GOMEMLIMIT set: tuneGC returned a function for the websockets; the limit is the operator's")
+	}
 	if got := debug.SetGCPercent(100); got != 400 {
 		t.Errorf("GOGC unset: GC percent %d, want 400", got)
 	}
 	if got := debug.SetMemoryLimit(-1); got != math.MaxInt64 {
 		t.Errorf("GOMEMLIMIT set: memory limit %d, want it left alone", got)
 	}
-	tuneGC(func(k string) string { return map[string]string{"GOGC": "100"}[k] })
+	changed := tuneGC(func(k string) string { return map[string]string{"GOGC": "100"}[k] })
 	if got := debug.SetGCPercent(-1); got != 100 {
 		t.Errorf("GOGC set: GC percent %d, want it left alone", got)
 	}
 	if got := debug.SetMemoryLimit(-1); got != 192<<20 {
 		t.Errorf("GOMEMLIMIT unset: memory limit %d, want 192 MiB", got)
+	}
+	if changed == nil {
+		t.Fatal("GOMEMLIMIT unset: no function for the websockets")
+	}
+	for _, c := range []struct {
+		open int
+		want int64
+	}{
+		{1, 192<<20 + 96<<10},
+		{1000, 192<<20 + 1000*96<<10}, // 285.75 MiB
+		{100_000, 288 << 20},          // at most 96 MiB more
+		{0, 192 << 20},
+	} {
+		changed(c.open)
+		if got := debug.SetMemoryLimit(-1); got != c.want {
+			t.Errorf("%d websockets open: memory limit %.2f MiB, want %.2f MiB", c.open, float64(got)/(1<<20), float64(c.want)/(1<<20))
+		}
 	}
 }
 

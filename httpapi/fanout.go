@@ -335,8 +335,6 @@ type wsSub struct {
 	// waiting: a goroutine waits for the log to change, for a
 	// subscription that reads by itself and has read everything there is.
 	waiting atomic.Bool
-	// finish ends the operation (finishOp).
-	finish func(panicked bool)
 }
 
 // subKey is the group key of the subscription of rc, that tap recorded.
@@ -362,8 +360,8 @@ func (c *wsConn) subKey(rc *graphql.OperationContext, tap *pubsub.Tap, independe
 // follow runs op, a subscription to the log that tap recorded, without a
 // goroutine of its own: it joins its group, and the socket's pump sends
 // its events.
-func (c *wsConn) follow(ctx context.Context, op *wsOp, key groupKey, x executor, after int64, finish func(bool)) {
-	s := &wsSub{g: c.t.fanout.join(key, x), ctx: ctx, pos: after, finish: finish}
+func (c *wsConn) follow(ctx context.Context, op *wsOp, key groupKey, x executor, after int64) {
+	s := &wsSub{g: c.t.fanout.join(key, x), ctx: ctx, pos: after}
 	op.sub = s
 	c.mu.Lock()
 	c.subs = append(c.subs, op)
@@ -695,5 +693,5 @@ func (c *wsConn) endSub(op *wsOp, panicked bool) {
 		s.g.mu.Unlock()
 	}
 	c.t.fanout.leave(s.g)
-	s.finish(panicked)
+	c.finishOp(s.ctx, op, panicked)
 }

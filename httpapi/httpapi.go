@@ -200,6 +200,10 @@ type Deps struct {
 	// Clock tells the time for token rules (time.Now when nil); tests move
 	// it forward to an expiry.
 	Clock func() time.Time
+	// WebsocketsChanged, when not nil, is told how many websockets are
+	// open each time one opens or closes, in order (the server sizes the
+	// collector's soft memory limit by it).
+	WebsocketsChanged func(open int)
 }
 
 // Handler is the HTTP handler of the whole service. Its websockets

@@ -363,12 +363,28 @@ func newHeldDocs(in *inflight, share float64) *heldDocs {
 // ended; it fails with errBusy, or errBusyShare. rc then runs the held
 // document of its text.
 func (h *heldDocs) hold(rc *graphql.OperationContext, addr netip.Addr) (release func(), err error) {
-	if h == nil || rc.Doc == nil || rc.Operation == nil {
+	d, err := h.holdDoc(rc, addr)
+	if err != nil {
+		return nil, err
+	}
+	if d == nil {
 		return func() {}, nil
+	}
+	var once sync.Once
+	return func() { once.Do(func() { h.release(d) }) }, nil
+}
+
+// holdDoc is hold for a caller that keeps the held document itself, and
+// calls release(d) once when its operation has ended (a websocket's
+// subscription: no closure to keep for each of 20,000). d is nil when
+// nothing is held (nothing to release).
+func (h *heldDocs) holdDoc(rc *graphql.OperationContext, addr netip.Addr) (d *heldDoc, err error) {
+	if h == nil || rc.Doc == nil || rc.Operation == nil {
+		return nil, nil
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	d := h.docs[rc.RawQuery]
+	d = h.docs[rc.RawQuery]
 	switch {
 	case d != nil:
 		op := d.doc.Operations.ForName(rc.Operation.Name)
@@ -403,19 +419,23 @@ func (h *heldDocs) hold(rc *graphql.OperationContext, addr netip.Addr) (release 
 		h.docs[text] = d
 	}
 	d.refs++
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			h.mu.Lock()
-			defer h.mu.Unlock()
-			if d.refs--; d.refs == 0 {
-				delete(h.docs, d.text)
-				h.used -= d.cost
-				h.byAddress.add(d.addr, -d.cost)
-				h.in.release(netip.Addr{}, d.cost)
-			}
-		})
-	}, nil
+	return d, nil
+}
+
+// release uncounts one operation of d, a document from holdDoc (nil:
+// none). Each holdDoc is released once.
+func (h *heldDocs) release(d *heldDoc) {
+	if d == nil {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if d.refs--; d.refs == 0 {
+		delete(h.docs, d.text)
+		h.used -= d.cost
+		h.byAddress.add(d.addr, -d.cost)
+		h.in.release(netip.Addr{}, d.cost)
+	}
 }
 
 // docSource returns the text a document was parsed from, or nil.

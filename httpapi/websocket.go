@@ -135,6 +135,8 @@ type websocketTransport struct {
 	held *heldDocs
 	// fanout groups the subscriptions to a log that share answers.
 	fanout *fanout
+	// socketsChanged is Deps.WebsocketsChanged, called under mu.
+	socketsChanged func(open int)
 
 	mu      sync.Mutex
 	sockets map[*wsConn]struct{}
@@ -156,10 +158,11 @@ func newWebsocket(cfg Config, deps Deps, tokens *auth.Tokens, l *limiter, access
 	tokens.Changed()
 	t := &websocketTransport{
 		cfg: cfg, tokens: tokens, limiter: l, access: access, log: deps.Logger, metrics: deps.Metrics, inflight: f, held: held,
-		deliveries: items.NewGate(4 * runtime.GOMAXPROCS(0)),
-		sockets:    map[*wsConn]struct{}{},
-		byAddress:  newAddressCounts(int64(cfg.MaxWebsockets), cfg.MaxSharePerAddress),
-		drained:    make(chan struct{}),
+		socketsChanged: deps.WebsocketsChanged,
+		deliveries:     items.NewGate(4 * runtime.GOMAXPROCS(0)),
+		sockets:        map[*wsConn]struct{}{},
+		byAddress:      newAddressCounts(int64(cfg.MaxWebsockets), cfg.MaxSharePerAddress),
+		drained:        make(chan struct{}),
 	}
 	t.fanout = newFanout(t)
 	return t
@@ -256,6 +259,9 @@ func (t *websocketTransport) register(c *wsConn) string {
 	}
 	t.sockets[c] = struct{}{}
 	t.byAddress.add(c.addr, 1)
+	if t.socketsChanged != nil {
+		t.socketsChanged(len(t.sockets))
+	}
 	return ""
 }
 
@@ -264,6 +270,9 @@ func (t *websocketTransport) unregister(c *wsConn) {
 	defer t.mu.Unlock()
 	delete(t.sockets, c)
 	t.byAddress.add(c.addr, -1)
+	if t.socketsChanged != nil {
+		t.socketsChanged(len(t.sockets))
+	}
 	if t.shutting && len(t.sockets) == 0 {
 		t.closeDrained()
 	}
@@ -450,8 +459,15 @@ type wsOp struct {
 	pacer  *items.Pacer
 	// sub: it follows a log without a goroutine of its own (fanout.go).
 	sub *wsSub
-	// releaseDoc uncounts the document the operation keeps (heldDocs).
-	releaseDoc func()
+	// doc is the document the operation keeps (heldDocs), which
+	// finishOp releases; nil: none counted.
+	doc *heldDoc
+	// counted: the metrics count it (CountOperation) until finishOp.
+	counted bool
+	// For its access-log line: its operation's name, request ID, and
+	// when its message was received.
+	name, reqID string
+	received    time.Time
 	// silenced: nothing more is sent for it. Set under wsConn.wmu, before
 	// its last message, or when the client ends it.
 	silenced atomic.Bool
@@ -935,7 +951,7 @@ func (c *wsConn) start(id string, payload json.RawMessage) verdict {
 		return verdict{}
 	}
 
-	releaseDoc, err := c.t.held.hold(rc, c.addr)
+	doc, err := c.t.held.holdDoc(rc, c.addr)
 	if err != nil {
 		cancel()
 		c.refuseLogged(id, reqID, http.StatusServiceUnavailable, codeBadRequest, busyMessageFor(err))
@@ -944,7 +960,7 @@ func (c *wsConn) start(id string, payload json.RawMessage) verdict {
 	c.mu.Lock()
 	if c.closing {
 		c.mu.Unlock()
-		releaseDoc()
+		c.t.held.release(doc)
 		cancel()
 		return verdict{}
 	}
@@ -952,7 +968,10 @@ func (c *wsConn) start(id string, payload json.RawMessage) verdict {
 	if name == "" && rc.Operation != nil {
 		name = rc.Operation.Name
 	}
-	op := &wsOp{id: id, cancel: cancel, releaseDoc: releaseDoc}
+	// What the operation keeps to its end is in op itself, not in
+	// closures: a parked subscription is then a few objects for the
+	// collector to mark at each cycle, not a dozen.
+	op := &wsOp{id: id, cancel: cancel, doc: doc, name: name, reqID: reqID, received: received}
 	c.ops[id] = op
 	c.live[op] = struct{}{}
 	c.goroutines.Add(1)
@@ -961,15 +980,15 @@ func (c *wsConn) start(id string, payload json.RawMessage) verdict {
 	// DispatchOperation runs the operation interceptors and, for a
 	// subscription, the resolver that opens its stream; it runs here too,
 	// so that the goroutine only waits for results and sends them.
-	ended := func() {}
 	if c.t.metrics != nil {
-		ctx, ended = c.t.metrics.OperationStarted(ctx)
+		ctx = c.t.metrics.CountOperation(ctx)
+		op.counted = true
 	}
 	op.pacer = items.NewPacer()
 	ctx = items.WithPacer(items.WithSubscriptionEnd(graphql.WithOperationContext(ctx, rc), op.setEnd), op.pacer)
 	if rc.Operation == nil || rc.Operation.Operation != ast.Subscription {
 		responses, ctx, panicked := c.dispatch(ctx, rc)
-		go c.run(ctx, op, rc, responses, panicked, ended, name, reqID, received)
+		go c.run(ctx, op, rc, responses, panicked)
 		return verdict{}
 	}
 	// A subscription is dispatched under a context that outlives the
@@ -980,7 +999,7 @@ func (c *wsConn) start(id string, payload json.RawMessage) verdict {
 	responses, dctx, panicked := c.dispatch(dctx, rc)
 	if panicked || tap.Log() == nil {
 		context.AfterFunc(ctx, dcancel)
-		go c.run(dctx, op, rc, responses, panicked, ended, name, reqID, received)
+		go c.run(dctx, op, rc, responses, panicked)
 		return verdict{}
 	}
 	// It keeps neither its dispatch nor its document's operation context:
@@ -992,9 +1011,7 @@ func (c *wsConn) start(id string, payload json.RawMessage) verdict {
 	if c.replay != nil {
 		fctx = pubsub.WithReadLimit(idCtx, c.replay)
 	}
-	c.follow(fctx, op, key, x, tap.After(), func(panicked bool) {
-		c.finishOp(idCtx, op, panicked, ended, name, reqID, received)
-	})
+	c.follow(fctx, op, key, x, tap.After())
 	return verdict{}
 }
 
@@ -1079,11 +1096,11 @@ func (c *wsConn) stop(id string) {
 // (run, stream) are kept small, and the operation's setting-up ran on the
 // socket's goroutine (see start): a parked subscription then needs a
 // small stack, which matters at 20,000 of them.
-func (c *wsConn) run(ctx context.Context, op *wsOp, rc *graphql.OperationContext, responses graphql.ResponseHandler, panicked bool, ended func(), name, reqID string, received time.Time) {
+func (c *wsConn) run(ctx context.Context, op *wsOp, rc *graphql.OperationContext, responses graphql.ResponseHandler, panicked bool) {
 	if !panicked {
 		panicked = c.stream(ctx, op, rc, responses)
 	}
-	c.finishOp(ctx, op, panicked, ended, name, reqID, received)
+	c.finishOp(ctx, op, panicked)
 }
 
 // stream sends the operation's results until there are no more. It
@@ -1161,7 +1178,7 @@ func (c *wsConn) sendResult(op *wsOp, resp *graphql.Response) {
 // finishOp sends the end of op: complete, or an error message when it
 // panicked or its stream ended for a reason of its own, or nothing at
 // shutdown; then it uncounts op and writes its access-log line.
-func (c *wsConn) finishOp(ctx context.Context, op *wsOp, panicked bool, ended func(), name, reqID string, received time.Time) {
+func (c *wsConn) finishOp(ctx context.Context, op *wsOp, panicked bool) {
 	status := http.StatusOK
 	switch err := op.end(); {
 	case panicked:
@@ -1190,11 +1207,13 @@ func (c *wsConn) finishOp(ctx context.Context, op *wsOp, panicked bool, ended fu
 		status = code.Status()
 	}
 	op.cancel()
-	ended()
-	op.releaseDoc()
+	if op.counted {
+		c.t.metrics.OperationEnded()
+	}
+	c.t.held.release(op.doc)
 	c.opDone(op)
 	now := time.Now()
-	c.t.access.request(now, reqID, "WS", c.r.URL.Path, name, status, now.Sub(received))
+	c.t.access.request(now, op.reqID, "WS", c.r.URL.Path, op.name, status, now.Sub(op.received))
 }
 
 // statusClientClosed is the access-log status of an operation that its

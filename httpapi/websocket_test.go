@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -556,5 +558,35 @@ func TestWebsocketTokenLifecycle(t *testing.T) {
 	again.send(`{"type":"connection_init","payload":{"token":"` + token + `"}}`)
 	if got := again.closeCode(); got != 4403 {
 		t.Errorf("close code of a revoked token's init = %d, want 4403", got)
+	}
+}
+
+// TestWebsocketsChanged: Deps.WebsocketsChanged is told how many
+// websockets are open as each opens and closes (the server sizes the
+// collector's soft memory limit by it).
+func TestWebsocketsChanged(t *testing.T) {
+	var mu sync.Mutex
+	var told []int
+	ts, _ := newServer(t, httpapi.DefaultConfig(), func(_ *testServer, d *httpapi.Deps) {
+		d.WebsocketsChanged = func(open int) {
+			mu.Lock()
+			told = append(told, open)
+			mu.Unlock()
+		}
+	})
+	got := func() []int {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(told)
+	}
+	a := testserver.Dial(t, ts.URL, "graphql-transport-ws", nil)
+	b := testserver.Dial(t, ts.URL, "graphql-transport-ws", nil)
+	if !testserver.Eventually(5*time.Second, func() bool { return len(got()) == 2 }) || !slices.Equal(got(), []int{1, 2}) {
+		t.Fatalf("two sockets opened: told %v, want [1 2]", got())
+	}
+	a.CloseNow()
+	b.CloseNow()
+	if !testserver.Eventually(5*time.Second, func() bool { return len(got()) == 4 }) || !slices.Equal(got(), []int{1, 2, 1, 0}) {
+		t.Fatalf("both closed: told %v, want [1 2 1 0]", got())
 	}
 }

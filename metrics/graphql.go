@@ -146,10 +146,23 @@ type countedKey struct{}
 // gauge then counts exactly what runs, queries and mutations included,
 // however the client ended the operation.
 func (m *Metrics) OperationStarted(ctx context.Context) (context.Context, func()) {
-	m.subscriptions.Inc()
+	ctx = m.CountOperation(ctx)
 	var once sync.Once
-	return context.WithValue(ctx, countedKey{}, true), func() { once.Do(m.subscriptions.Dec) }
+	return ctx, func() { once.Do(m.OperationEnded) }
 }
+
+// CountOperation is OperationStarted for a transport that keeps no
+// function for each operation (a websocket's parked subscriptions: 20,000
+// closures that the collector would mark at every cycle): it counts the
+// operation, and the transport calls OperationEnded exactly once as the
+// operation ends.
+func (m *Metrics) CountOperation(ctx context.Context) context.Context {
+	m.subscriptions.Inc()
+	return context.WithValue(ctx, countedKey{}, true)
+}
+
+// OperationEnded uncounts an operation of CountOperation.
+func (m *Metrics) OperationEnded() { m.subscriptions.Dec() }
 
 // InterceptResponse implements graphql.ResponseInterceptor. It measures
 // the responses of requests that failed before an operation ran, which

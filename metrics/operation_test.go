@@ -52,3 +52,31 @@ func TestOperationStarted(t *testing.T) {
 		t.Errorf("itemsapi_subscriptions_active = %v once ended (twice), want 0", got)
 	}
 }
+
+// TestCountOperation: an operation counted with CountOperation is counted
+// once, Extension does not count it again, and OperationEnded uncounts it.
+func TestCountOperation(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m := metrics.New(reg)
+	st := memory.New()
+	t.Cleanup(func() { st.Close() })
+	exec := executor.New(graph.NewSchema(&graph.Resolver{Store: st, Broker: st}))
+	exec.Use(m.Extension())
+
+	ctx, cancel := context.WithCancel(graphql.StartOperationTrace(t.Context()))
+	defer cancel()
+	ctx = m.CountOperation(ctx)
+	rc, errs := exec.CreateOperationContext(ctx, &graphql.RawParams{Query: `subscription S { itemAdded { id } }`})
+	if errs != nil {
+		t.Fatal(errs)
+	}
+	exec.DispatchOperation(graphql.WithOperationContext(ctx, rc), rc)
+	if got := value(t, reg, "itemsapi_subscriptions_active"); got != 1 {
+		t.Errorf("itemsapi_subscriptions_active = %v with the subscription dispatched, want 1", got)
+	}
+	cancel()
+	m.OperationEnded()
+	if got := value(t, reg, "itemsapi_subscriptions_active"); got != 0 {
+		t.Errorf("itemsapi_subscriptions_active = %v once ended, want 0", got)
+	}
+}

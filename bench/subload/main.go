@@ -6,7 +6,9 @@
 // starts once warm items have been added, the server's RSS, and the CPU
 // time the server used for each item over the window (with -pid): on a
 // machine that other work loads, the CPU per item with and without
-// subscribers compares them better than the throughputs do.
+// subscribers compares them better than the throughputs do. It prints the
+// server's garbage-collection cycles over the window too (from /metrics),
+// which other work on the machine does not move at all.
 //
 //	go run ./bench/subload -url http://127.0.0.1:8080/graphql -token T \
 //	    -sockets 1000 -subs 20 -pid $(pgrep itemsapi)
@@ -118,6 +120,7 @@ func main() {
 	from := added.Load()
 	openAtStart := gauge(*url, "itemsapi_websocket_connections")
 	cpu0, cpuErr := cpuTime(*pid)
+	gc0 := gauge(*url, "go_gc_duration_seconds_count")
 	measuring.Store(true)
 	t0 := time.Now()
 	fmt.Printf("window of %v from %d items\n", *window, from)
@@ -135,6 +138,7 @@ func main() {
 	elapsed := time.Since(t0)
 	cpu1, err := cpuTime(*pid)
 	cpuErr = errors.Join(cpuErr, err)
+	gc1 := gauge(*url, "go_gc_duration_seconds_count")
 	fmt.Printf("websockets open at the window's start: %s, fewest during it: %s, at its end: %s (%v after the first was opened); subscriptions at its end: %s\n",
 		openAtStart, fewest, gauge(*url, "itemsapi_websocket_connections"), time.Since(began).Round(time.Millisecond),
 		gauge(*url, "itemsapi_subscriptions_active"))
@@ -158,6 +162,11 @@ func main() {
 		// what else runs on the server's CPU.
 		fmt.Printf("server CPU over the window: %v, %.0f µs per item\n",
 			cpu1-cpu0, float64((cpu1-cpu0).Microseconds())/float64(n))
+	}
+	if c0, c1 := number(gc0), number(gc1); c0 >= 0 && c1 >= c0 && n > 0 {
+		// The collector's cycles depend on what the server allocates
+		// and keeps, not on what else runs on the machine.
+		fmt.Printf("server GC cycles over the window: %.0f, %.1f per 10,000 items\n", c1-c0, (c1-c0)*10_000/float64(n))
 	}
 	for _, c := range conns {
 		c.CloseNow()
