@@ -56,8 +56,7 @@ func TestOperationStarted(t *testing.T) {
 // TestCountOperation: an operation counted with CountOperation is counted
 // once, Extension does not count it again, and OperationEnded uncounts it.
 func TestCountOperation(t *testing.T) {
-	reg := prometheus.NewRegistry()
-	m := metrics.New(reg)
+	reg, m := newMetrics()
 	st := memory.New()
 	t.Cleanup(func() { st.Close() })
 	exec := executor.New(graph.NewSchema(&graph.Resolver{Store: st, Broker: st}))
