@@ -8,8 +8,23 @@ import (
 	"github.com/99designs/gqlgen/graphql/executor"
 
 	"itemsapi/graph"
+	"itemsapi/metrics"
 	"itemsapi/store/memory"
 )
+
+// subscriptionExec returns an executor over a memory store with m's
+// extension, and the context of an operation on it, with its cancel (also
+// called when the test ends).
+func subscriptionExec(t *testing.T, m *metrics.Metrics) (*executor.Executor, context.Context, context.CancelFunc) {
+	t.Helper()
+	st := memory.New()
+	t.Cleanup(func() { st.Close() })
+	exec := executor.New(graph.NewSchema(&graph.Resolver{Store: st, Broker: st}))
+	exec.Use(m.Extension())
+	ctx, cancel := context.WithCancel(graphql.StartOperationTrace(t.Context()))
+	t.Cleanup(cancel)
+	return exec, ctx, cancel
+}
 
 // TestOperationStarted: an operation that its transport counts with
 // OperationStarted is counted once, until the function it returned is
@@ -17,13 +32,7 @@ import (
 // again, while still counting its request.
 func TestOperationStarted(t *testing.T) {
 	reg, m := newMetrics()
-	st := memory.New()
-	t.Cleanup(func() { st.Close() })
-	exec := executor.New(graph.NewSchema(&graph.Resolver{Store: st, Broker: st}))
-	exec.Use(m.Extension())
-
-	ctx, cancel := context.WithCancel(graphql.StartOperationTrace(t.Context()))
-	defer cancel()
+	exec, ctx, cancel := subscriptionExec(t, m)
 	ctx, ended := m.OperationStarted(ctx)
 	if got := value(t, reg, "itemsapi_subscriptions_active"); got != 1 {
 		t.Fatalf("itemsapi_subscriptions_active = %v once started, want 1", got)
@@ -57,13 +66,7 @@ func TestOperationStarted(t *testing.T) {
 // once, Extension does not count it again, and OperationEnded uncounts it.
 func TestCountOperation(t *testing.T) {
 	reg, m := newMetrics()
-	st := memory.New()
-	t.Cleanup(func() { st.Close() })
-	exec := executor.New(graph.NewSchema(&graph.Resolver{Store: st, Broker: st}))
-	exec.Use(m.Extension())
-
-	ctx, cancel := context.WithCancel(graphql.StartOperationTrace(t.Context()))
-	defer cancel()
+	exec, ctx, cancel := subscriptionExec(t, m)
 	ctx = m.CountOperation(ctx)
 	rc, errs := exec.CreateOperationContext(ctx, &graphql.RawParams{Query: `subscription S { itemAdded { id } }`})
 	if errs != nil {
