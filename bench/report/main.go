@@ -11,6 +11,12 @@
 // CPUs), and so is the rare search, which has no target of its own beyond
 // the memory bound at the large dataset.
 //
+// A run may measure each server several times (rounds, interleaved with
+// the other servers, so that the machine's slow minutes fall on all of
+// them alike): the table shows the median of the rounds, the range of
+// their req/s, and a ratio that is the median of each round's ratio to
+// the ceiling's run of the same round.
+//
 // A run may measure several servers (the server column): "server" with
 // default settings, "server-nocache" with the response cache off
 // (RESPONSE_CACHE_BYTES=0), and "baseline", "baseline-nocache" the same
@@ -26,17 +32,22 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 )
 
-// row is one measured run: a line of the TSV file that bench/run writes.
+// row is what the table says of one server, store, scenario and dataset:
+// one measured run, a line of the TSV file that bench/run writes, or the
+// medians of several (see combine).
 type row struct {
 	server   string // "server", "server-nocache", "baseline", "baseline-nocache" or "ceiling"
 	store    string // sqlite, postgres, or ceiling
 	scenario string
-	dataset  string // 10k, 1M, …
-	size     string // small or large
+	dataset  string    // 10k, 1M, …
+	size     string    // small or large
+	round    int       // 1, 2, …: the round of a run; 0 once combined
+	rounds   []float64 // combined: each round's req/s, by round
 	rps      float64
 	p50, p99 float64 // milliseconds
 	rssKB    int64   // peak resident set (VmHWM) of the serving process
@@ -46,7 +57,7 @@ type row struct {
 }
 
 // columns is the TSV header that bench/run writes.
-var columns = []string{"server", "store", "scenario", "dataset", "size", "rps", "p50_ms", "p99_ms", "rss_kb", "cpu_pct", "wait_pct", "non2xx", "socket_errors", "graphql_errors"}
+var columns = []string{"server", "store", "scenario", "dataset", "size", "round", "rps", "p50_ms", "p99_ms", "rss_kb", "cpu_pct", "wait_pct", "non2xx", "socket_errors", "graphql_errors"}
 
 // The targets of the issue, for the SQLite store.
 const (
@@ -110,11 +121,13 @@ func main() {
 		fmt.Fprintln(os.Stderr, "report:", err)
 		os.Exit(2)
 	}
-	if failed := write(os.Stdout, rows, *cpus); failed > 0 {
+	if failed := write(os.Stdout, combine(rows), *cpus); failed > 0 {
 		os.Exit(1)
 	}
 }
 
+// read returns the runs of a results file. A file of bench/run before
+// rounds, without the round column, holds one round.
 func read(path string) ([]row, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -122,34 +135,43 @@ func read(path string) ([]row, error) {
 	}
 	defer f.Close()
 	var rows []row
+	cols := columns
 	sc := bufio.NewScanner(f)
 	for line := 1; sc.Scan(); line++ {
 		fields := strings.Split(sc.Text(), "\t")
 		if line == 1 {
-			if strings.Join(fields, ",") != strings.Join(columns, ",") {
+			old := slices.DeleteFunc(slices.Clone(columns), func(c string) bool { return c == "round" })
+			switch strings.Join(fields, ",") {
+			case strings.Join(columns, ","):
+			case strings.Join(old, ","):
+				cols = old
+			default:
 				return nil, fmt.Errorf("%s: header %q, want %q", path, fields, columns)
 			}
 			continue
 		}
-		if len(fields) != len(columns) {
-			return nil, fmt.Errorf("%s:%d: %d fields, want %d", path, line, len(fields), len(columns))
+		if len(fields) != len(cols) {
+			return nil, fmt.Errorf("%s:%d: %d fields, want %d", path, line, len(fields), len(cols))
 		}
-		r := row{server: fields[0], store: fields[1], scenario: fields[2], dataset: fields[3], size: fields[4]}
-		var errs [3]int64
+		v := make(map[string]string, len(cols))
+		for i, c := range cols {
+			v[c] = fields[i]
+		}
+		r := row{server: v["server"], store: v["store"], scenario: v["scenario"], dataset: v["dataset"], size: v["size"], round: 1}
 		p := parser{}
-		r.rps = p.float(fields[5])
-		r.p50 = p.float(fields[6])
-		r.p99 = p.float(fields[7])
-		r.rssKB = p.int(fields[8])
-		r.cpu = p.float(fields[9])
-		r.wait = p.float(fields[10])
-		for i := range errs {
-			errs[i] = p.int(fields[11+i])
+		if s, ok := v["round"]; ok {
+			r.round = int(p.int(s))
 		}
+		r.rps = p.float(v["rps"])
+		r.p50 = p.float(v["p50_ms"])
+		r.p99 = p.float(v["p99_ms"])
+		r.rssKB = p.int(v["rss_kb"])
+		r.cpu = p.float(v["cpu_pct"])
+		r.wait = p.float(v["wait_pct"])
+		r.errs = p.int(v["non2xx"]) + p.int(v["socket_errors"]) + p.int(v["graphql_errors"])
 		if p.err != nil {
 			return nil, fmt.Errorf("%s:%d: %v", path, line, p.err)
 		}
-		r.errs = errs[0] + errs[1] + errs[2]
 		rows = append(rows, r)
 	}
 	if err := sc.Err(); err != nil {
@@ -159,6 +181,93 @@ func read(path string) ([]row, error) {
 		return nil, errors.New(path + ": no measurements")
 	}
 	return rows, nil
+}
+
+// combine makes one row of the rounds of each server, store, scenario and
+// dataset, in the order of their first round: the median of their req/s,
+// p50, p99, CPU and wait (each on its own, so a row's p99 is that of its
+// typical round, not of its worst), the highest peak RSS, and every
+// error.
+func combine(runs []row) []row {
+	var out []row
+	at := make(map[string]int)
+	var all [][]row
+	for _, r := range runs {
+		k := r.server + "/" + r.store + "/" + r.scenario + "/" + r.dataset
+		i, ok := at[k]
+		if !ok {
+			i = len(all)
+			at[k] = i
+			all = append(all, nil)
+		}
+		all[i] = append(all[i], r)
+	}
+	for _, rs := range all {
+		slices.SortFunc(rs, func(a, b row) int { return a.round - b.round })
+		c := rs[0]
+		c.round = 0
+		c.rounds = nil
+		median := func(f func(row) float64) float64 {
+			v := make([]float64, len(rs))
+			for i, r := range rs {
+				v[i] = f(r)
+			}
+			return medianOf(v)
+		}
+		for _, r := range rs {
+			c.rounds = append(c.rounds, r.rps)
+			c.rssKB = max(c.rssKB, r.rssKB)
+		}
+		c.errs = 0
+		for _, r := range rs {
+			c.errs += r.errs
+		}
+		c.rps = median(func(r row) float64 { return r.rps })
+		c.p50 = median(func(r row) float64 { return r.p50 })
+		c.p99 = median(func(r row) float64 { return r.p99 })
+		c.cpu = median(func(r row) float64 { return r.cpu })
+		c.wait = median(func(r row) float64 { return r.wait })
+		out = append(out, c)
+	}
+	return out
+}
+
+// medianOf returns the median of v, the mean of the middle two when their
+// number is even.
+func medianOf(v []float64) float64 {
+	v = slices.Clone(v)
+	slices.Sort(v)
+	n := len(v)
+	if n == 0 {
+		return 0
+	}
+	if n%2 == 1 {
+		return v[n/2]
+	}
+	return (v[n/2-1] + v[n/2]) / 2
+}
+
+// ratio returns a row's req/s over the ceiling's: with as many rounds on
+// both sides, the median of each round's ratio, so that a slow minute
+// that fell on one round of both counts once; otherwise the ratio of the
+// medians.
+func ratio(r, ceiling row) float64 {
+	if len(r.rounds) > 1 && len(r.rounds) == len(ceiling.rounds) {
+		v := make([]float64, len(r.rounds))
+		for i := range v {
+			v[i] = r.rounds[i] / ceiling.rounds[i]
+		}
+		return medianOf(v)
+	}
+	return r.rps / ceiling.rps
+}
+
+// spread returns the range of a row's req/s over its rounds, "—" for one.
+func spread(r row) string {
+	if len(r.rounds) < 2 {
+		return "—"
+	}
+	return fmt.Sprintf("%.0f–%.0f", slices.Min(r.rounds), slices.Max(r.rounds))
 }
 
 // parser parses numbers and keeps the first error.
@@ -180,8 +289,8 @@ func (p *parser) int(s string) int64 {
 	return v
 }
 
-// write prints the table in Markdown and returns how many rows failed.
-// cpus is how many CPUs the serving processes had.
+// write prints the table of combined rows in Markdown and returns how many
+// rows failed. cpus is how many CPUs the serving processes had.
 func write(w io.Writer, rows []row, cpus int) (failed int) {
 	key := func(r row) string { return r.server + "/" + r.store + "/" + r.scenario + "/" + r.size }
 	ceiling := make(map[string]row)
@@ -193,19 +302,19 @@ func write(w io.Writer, rows []row, cpus int) (failed int) {
 			measured[key(r)] = r
 		}
 	}
-	fmt.Fprintln(w, "| scenario | dataset | store | settings | req/s | p50 ms | p99 ms | peak RSS MB | CPU % | ceiling req/s | ratio | target | result |")
-	fmt.Fprintln(w, "|---|---|---|---|--:|--:|--:|--:|--:|--:|--:|---|---|")
+	fmt.Fprintln(w, "| scenario | dataset | store | settings | req/s | rounds' req/s | p50 ms | p99 ms | peak RSS MB | CPU % | ceiling req/s | ratio | target | result |")
+	fmt.Fprintln(w, "|---|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|---|---|")
 	met, checked := 0, 0
 	for _, r := range rows {
 		if r.server == "ceiling" {
 			continue
 		}
-		ratio := "—"
+		shown := "—"
 		ceil := "—"
 		var rt float64
 		if c, ok := ceiling[r.scenario+"/"+r.dataset]; ok && c.rps > 0 {
-			rt = r.rps / c.rps
-			ratio = fmt.Sprintf("%.2f", rt)
+			rt = ratio(r, c)
+			shown = fmt.Sprintf("%.2f", rt)
 			ceil = fmt.Sprintf("%.0f", c.rps)
 		}
 		prefix := r.server + "/" + r.store + "/"
@@ -240,8 +349,8 @@ func write(w io.Writer, rows []row, cpus int) (failed int) {
 		if label == "" {
 			label = r.server
 		}
-		fmt.Fprintf(w, "| %s | %s | %s | %s | %.0f | %.2f | %.2f | %.1f | %.0f | %s | %s | %s | %s |\n",
-			r.scenario, r.dataset, r.store, label, r.rps, r.p50, r.p99, float64(r.rssKB)*1024/1e6, r.cpu, ceil, ratio, target, result)
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %.0f | %s | %.2f | %.2f | %.1f | %.0f | %s | %s | %s | %s |\n",
+			r.scenario, r.dataset, r.store, label, r.rps, spread(r), r.p50, r.p99, float64(r.rssKB)*1024/1e6, r.cpu, ceil, shown, target, result)
 	}
 	fmt.Fprintf(w, "\n%d of %d rows with a target pass", met, checked)
 	if failed > 0 {

@@ -9,27 +9,27 @@ import (
 
 func TestReport(t *testing.T) {
 	tsv := strings.Join(columns, "\t") + "\n" + strings.Join([]string{
-		// server store scenario dataset size rps p50 p99 rss_kb cpu wait non2xx socket graphql
-		"server\tsqlite\tlist\t10k\tsmall\t6000\t2.0\t4.0\t40000\t100\t0\t0\t0\t0",
-		"server\tsqlite\tget\t10k\tsmall\t6000\t2.0\t6.0\t40000\t100\t0\t0\t0\t0",    // p99 over 5 ms
-		"server\tsqlite\tsearch\t10k\tsmall\t4000\t2.0\t4.0\t40000\t100\t0\t0\t0\t0", // ratio 0.4
-		"server\tsqlite\tdeep\t10k\tsmall\t3000\t9.0\t20\t40000\t100\t0\t0\t0\t0",
-		"server\tsqlite\tadd\t10k\tsmall\t6000\t5.0\t15\t40000\t80\t0\t0\t0\t3", // GraphQL errors
-		"server\tsqlite\tlist\t1M\tlarge\t5000\t2.9\t6.0\t90000\t100\t0\t0\t0\t0",
-		"server\tsqlite\tsearch\t1M\tlarge\t5000\t3.1\t6.0\t90000\t100\t0\t0\t0\t0",     // p50 over 1.5× 2.0
-		"server\tsqlite\tsearch-rare\t1M\tlarge\t50\t600\t700\t120000\t100\t0\t0\t0\t0", // RSS over 100 MB
-		"server\tpostgres\tlist\t10k\tsmall\t100\t50\t90\t40000\t30\t0\t0\t0\t0",
-		"server-nocache\tsqlite\tlist\t10k\tsmall\t6500\t2.0\t4.0\t40000\t100\t0\t0\t0\t0",
-		"server-nocache\tsqlite\tdeep\t10k\tsmall\t3000\t9.0\t20\t40000\t100\t0\t0\t0\t0", // ratio 0.30 < 0.40
-		"server-nocache\tsqlite\tadd\t10k\tsmall\t4000\t9.0\t20\t40000\t100\t0\t0\t0\t0",  // no target of its own
-		"server\tsqlite\tmixed\t10k\tsmall\t17000\t2.0\t4.0\t40000\t100\t0\t0\t0\t0",
-		"baseline\tsqlite\tmixed\t10k\tsmall\t10000\t3.0\t6.0\t40000\t100\t0\t0\t0\t0",
-		"baseline\tsqlite\tlist\t10k\tsmall\t1000\t3.0\t60\t40000\t100\t0\t0\t0\t0", // no targets
-		"server-nocache\tsqlite\tmixed\t10k\tsmall\t9000\t2.0\t4.0\t40000\t100\t0\t0\t0\t0",
-		"ceiling\tceiling\tlist\t10k\tsmall\t10000\t1\t2\t13000\t100\t0\t0\t0\t0",
-		"ceiling\tceiling\tget\t10k\tsmall\t10000\t1\t2\t13000\t100\t0\t0\t0\t0",
-		"ceiling\tceiling\tsearch\t10k\tsmall\t10000\t1\t2\t13000\t50\t0\t0\t0\t0", // held back by wrk
-		"ceiling\tceiling\tdeep\t10k\tsmall\t10000\t1\t2\t13000\t100\t40\t0\t0\t0", // crowded out
+		// server store scenario dataset size round rps p50 p99 rss_kb cpu wait non2xx socket graphql
+		"server\tsqlite\tlist\t10k\tsmall\t1\t6000\t2.0\t4.0\t40000\t100\t0\t0\t0\t0",
+		"server\tsqlite\tget\t10k\tsmall\t1\t6000\t2.0\t6.0\t40000\t100\t0\t0\t0\t0",    // p99 over 5 ms
+		"server\tsqlite\tsearch\t10k\tsmall\t1\t4000\t2.0\t4.0\t40000\t100\t0\t0\t0\t0", // ratio 0.4
+		"server\tsqlite\tdeep\t10k\tsmall\t1\t3000\t9.0\t20\t40000\t100\t0\t0\t0\t0",
+		"server\tsqlite\tadd\t10k\tsmall\t1\t6000\t5.0\t15\t40000\t80\t0\t0\t0\t3", // GraphQL errors
+		"server\tsqlite\tlist\t1M\tlarge\t1\t5000\t2.9\t6.0\t90000\t100\t0\t0\t0\t0",
+		"server\tsqlite\tsearch\t1M\tlarge\t1\t5000\t3.1\t6.0\t90000\t100\t0\t0\t0\t0",     // p50 over 1.5× 2.0
+		"server\tsqlite\tsearch-rare\t1M\tlarge\t1\t50\t600\t700\t120000\t100\t0\t0\t0\t0", // RSS over 100 MB
+		"server\tpostgres\tlist\t10k\tsmall\t1\t100\t50\t90\t40000\t30\t0\t0\t0\t0",
+		"server-nocache\tsqlite\tlist\t10k\tsmall\t1\t6500\t2.0\t4.0\t40000\t100\t0\t0\t0\t0",
+		"server-nocache\tsqlite\tdeep\t10k\tsmall\t1\t3000\t9.0\t20\t40000\t100\t0\t0\t0\t0", // ratio 0.30 < 0.40
+		"server-nocache\tsqlite\tadd\t10k\tsmall\t1\t4000\t9.0\t20\t40000\t100\t0\t0\t0\t0",  // no target of its own
+		"server\tsqlite\tmixed\t10k\tsmall\t1\t17000\t2.0\t4.0\t40000\t100\t0\t0\t0\t0",
+		"baseline\tsqlite\tmixed\t10k\tsmall\t1\t10000\t3.0\t6.0\t40000\t100\t0\t0\t0\t0",
+		"baseline\tsqlite\tlist\t10k\tsmall\t1\t1000\t3.0\t60\t40000\t100\t0\t0\t0\t0", // no targets
+		"server-nocache\tsqlite\tmixed\t10k\tsmall\t1\t9000\t2.0\t4.0\t40000\t100\t0\t0\t0\t0",
+		"ceiling\tceiling\tlist\t10k\tsmall\t1\t10000\t1\t2\t13000\t100\t0\t0\t0\t0",
+		"ceiling\tceiling\tget\t10k\tsmall\t1\t10000\t1\t2\t13000\t100\t0\t0\t0\t0",
+		"ceiling\tceiling\tsearch\t10k\tsmall\t1\t10000\t1\t2\t13000\t50\t0\t0\t0\t0", // held back by wrk
+		"ceiling\tceiling\tdeep\t10k\tsmall\t1\t10000\t1\t2\t13000\t100\t40\t0\t0\t0", // crowded out
 	}, "\n") + "\n"
 	path := filepath.Join(t.TempDir(), "r.tsv")
 	if err := os.WriteFile(path, []byte(tsv), 0o644); err != nil {
@@ -40,26 +40,26 @@ func TestReport(t *testing.T) {
 		t.Fatal(err)
 	}
 	var out strings.Builder
-	if failed := write(&out, rows, 1); failed != 6 {
+	if failed := write(&out, combine(rows), 1); failed != 6 {
 		t.Errorf("%d rows failed, want 6 (get, search, add, search at 1M, search-rare, deep with the cache off):\n%s", failed, &out)
 	}
 	for _, want := range []string{
-		"| list | 10k | sqlite | default | 6000 | 2.00 | 4.00 | 41.0 | 100 | 10000 | 0.60 | ratio ≥ 0.50, p99 ≤ 5 ms | pass |",
-		"| list | 10k | sqlite | cache off | 6500 | 2.00 | 4.00 | 41.0 | 100 | 10000 | 0.65 | ratio ≥ 0.60, p99 ≤ 5 ms | pass |",
-		"| deep | 10k | sqlite | cache off | 3000 | 9.00 | 20.00 | 41.0 | 100 | 10000 | 0.30 | ratio ≥ 0.40 | **FAIL**: ratio 0.30 |",
-		"| add | 10k | sqlite | cache off | 4000 | 9.00 | 20.00 | 41.0 | 100 | — | — | — | info |",
-		"| mixed | 10k | sqlite | default | 17000 | 2.00 | 4.00 | 41.0 | 100 | — | — | ≥ 1.7× baseline's req/s (17000) | pass |",
-		"| mixed | 10k | sqlite | baseline | 10000 | 3.00 | 6.00 | 41.0 | 100 | — | — | — | info |",
-		"| list | 10k | sqlite | baseline | 1000 | 3.00 | 60.00 | 41.0 | 100 | 10000 | 0.10 | — | info |",
-		"| mixed | 10k | sqlite | cache off | 9000 | 2.00 | 4.00 | 41.0 | 100 | — | — | — | info |",
+		"| list | 10k | sqlite | default | 6000 | — | 2.00 | 4.00 | 41.0 | 100 | 10000 | 0.60 | ratio ≥ 0.50, p99 ≤ 5 ms | pass |",
+		"| list | 10k | sqlite | cache off | 6500 | — | 2.00 | 4.00 | 41.0 | 100 | 10000 | 0.65 | ratio ≥ 0.60, p99 ≤ 5 ms | pass |",
+		"| deep | 10k | sqlite | cache off | 3000 | — | 9.00 | 20.00 | 41.0 | 100 | 10000 | 0.30 | ratio ≥ 0.40 | **FAIL**: ratio 0.30 |",
+		"| add | 10k | sqlite | cache off | 4000 | — | 9.00 | 20.00 | 41.0 | 100 | — | — | — | info |",
+		"| mixed | 10k | sqlite | default | 17000 | — | 2.00 | 4.00 | 41.0 | 100 | — | — | ≥ 1.7× baseline's req/s (17000) | pass |",
+		"| mixed | 10k | sqlite | baseline | 10000 | — | 3.00 | 6.00 | 41.0 | 100 | — | — | — | info |",
+		"| list | 10k | sqlite | baseline | 1000 | — | 3.00 | 60.00 | 41.0 | 100 | 10000 | 0.10 | — | info |",
+		"| mixed | 10k | sqlite | cache off | 9000 | — | 2.00 | 4.00 | 41.0 | 100 | — | — | — | info |",
 		"**FAIL**: p99 6.00 ms",
 		"**FAIL**: ratio 0.40",
-		"| deep | 10k | sqlite | default | 3000 | 9.00 | 20.00 | 41.0 | 100 | 10000 | 0.30 | ratio ≥ 0.25 | pass |",
+		"| deep | 10k | sqlite | default | 3000 | — | 9.00 | 20.00 | 41.0 | 100 | 10000 | 0.30 | ratio ≥ 0.25 | pass |",
 		"**FAIL**: 3 errors",
 		"p50 ≤ 1.5× 10k's (3.00 ms), RSS ≤ 100 MB | pass |",
 		"**FAIL**: p50 1.6× 10k's",
 		"**FAIL**: RSS 123 MB",
-		"| list | 10k | postgres | default | 100 | 50.00 | 90.00 | 41.0 | 30 | 10000 | 0.01 | — | info |",
+		"| list | 10k | postgres | default | 100 | — | 50.00 | 90.00 | 41.0 | 30 | 10000 | 0.01 | — | info |",
 		"5 of 11 rows with a target pass; 6 rows failed.",
 		"less than 90% busy in search 10k (50%)",
 		"more than 10% of the run in ceiling deep 10k (40%)",
@@ -78,12 +78,64 @@ func TestReportMixedWithoutBaseline(t *testing.T) {
 	if failed := write(&out, rows, 1); failed != 0 {
 		t.Errorf("%d rows failed, want 0:\n%s", failed, &out)
 	}
-	if want := "| mixed | 10k | sqlite | default | 100 | 0.00 | 0.00 | 0.0 | 0 | — | — | — | info |"; !strings.Contains(out.String(), want) {
+	if want := "| mixed | 10k | sqlite | default | 100 | — | 0.00 | 0.00 | 0.0 | 0 | — | — | — | info |"; !strings.Contains(out.String(), want) {
 		t.Errorf("the report lacks %q:\n%s", want, &out)
 	}
 	rows = append(rows, row{server: "baseline", store: "sqlite", scenario: "mixed", dataset: "10k", size: "small", rps: 100})
 	out.Reset()
 	if failed := write(&out, rows, 1); failed != 1 || !strings.Contains(out.String(), "**FAIL**: 1.00× baseline's") {
 		t.Errorf("%d rows failed, want the mixed row at 1.00× baseline's:\n%s", failed, &out)
+	}
+}
+
+// With rounds, a row is the median of its rounds, its ratio the median of
+// each round's ratio to the ceiling's round, its peak RSS the highest and
+// its errors all of them; a file without the round column is one round.
+func TestReportRounds(t *testing.T) {
+	tsv := strings.Join(columns, "\t") + "\n" + strings.Join([]string{
+		// A slow minute in round 2 slows the server and the ceiling alike.
+		"server-nocache\tsqlite\tlist\t10k\tsmall\t1\t6000\t2.0\t4.0\t40000\t100\t0\t0\t0\t0",
+		"ceiling\tceiling\tlist\t10k\tsmall\t1\t10000\t1\t2\t13000\t100\t0\t0\t0\t0",
+		"server-nocache\tsqlite\tlist\t10k\tsmall\t2\t3000\t3.0\t9.0\t50000\t100\t0\t0\t0\t0",
+		"ceiling\tceiling\tlist\t10k\tsmall\t2\t5000\t1\t2\t13000\t100\t0\t0\t0\t0",
+		"server-nocache\tsqlite\tlist\t10k\tsmall\t3\t6600\t2.5\t4.5\t30000\t100\t0\t0\t0\t1",
+		"ceiling\tceiling\tlist\t10k\tsmall\t3\t11000\t1\t2\t13000\t100\t0\t0\t0\t0",
+	}, "\n") + "\n"
+	path := filepath.Join(t.TempDir(), "r.tsv")
+	if err := os.WriteFile(path, []byte(tsv), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	runs, err := read(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := combine(runs)
+	if len(rows) != 2 {
+		t.Fatalf("%d rows, want 2 (the server's and the ceiling's): %+v", len(rows), rows)
+	}
+	var out strings.Builder
+	if failed := write(&out, rows, 1); failed != 1 {
+		t.Errorf("%d rows failed, want 1 (the error of round 3):\n%s", failed, &out)
+	}
+	// Ratios by round: 0.60, 0.60 and 0.60.
+	want := "| list | 10k | sqlite | cache off | 6000 | 3000–6600 | 2.50 | 4.50 | 51.2 | 100 | 10000 | 0.60 | ratio ≥ 0.60, p99 ≤ 5 ms | **FAIL**: 1 errors |"
+	if !strings.Contains(out.String(), want) {
+		t.Errorf("the report lacks %q:\n%s", want, &out)
+	}
+
+	// Paired by round, not the medians' ratio (6000 / 10000).
+	r := row{rounds: []float64{6000, 3000, 6600}}
+	c := row{rounds: []float64{10000, 4000, 10000}}
+	if got := ratio(r, c); got != 0.66 {
+		t.Errorf("ratio = %v, want 0.66, the median of 0.60, 0.75 and 0.66", got)
+	}
+
+	old := "server\tstore\tscenario\tdataset\tsize\trps\tp50_ms\tp99_ms\trss_kb\tcpu_pct\twait_pct\tnon2xx\tsocket_errors\tgraphql_errors\n" +
+		"server\tsqlite\tlist\t10k\tsmall\t6000\t2.0\t4.0\t40000\t100\t0\t0\t0\t0\n"
+	if err := os.WriteFile(path, []byte(old), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if runs, err := read(path); err != nil || len(runs) != 1 || runs[0].round != 1 || runs[0].rps != 6000 {
+		t.Errorf("a file without rounds: %+v, %v; want one run of round 1 at 6000 req/s", runs, err)
 	}
 }
