@@ -33,6 +33,7 @@ var (
 	adminExec   = testserver.PostgresExec
 	newSchema   = testserver.PostgresSchema
 	withParams  = testserver.WithParams
+	connect     = testserver.PostgresConn
 )
 
 // randomName returns prefix followed by random hexadecimal digits.
@@ -149,18 +150,6 @@ func openWith(t testing.TB, cfg postgres.Config, log *slog.Logger) *postgres.Sto
 	}
 	t.Cleanup(func() { s.Close() })
 	return s
-}
-
-// connect opens a connection of its own to the database at u, closed
-// when the test ends.
-func connect(t testing.TB, u string) *pgx.Conn {
-	t.Helper()
-	conn, err := pgx.Connect(t.Context(), u)
-	if err != nil {
-		t.Fatalf("connect: %v", err)
-	}
-	t.Cleanup(func() { conn.Close(context.WithoutCancel(t.Context())) })
-	return conn
 }
 
 func TestStore(t *testing.T) {
