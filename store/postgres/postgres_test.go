@@ -429,13 +429,8 @@ func TestSearchThroughIndex(t *testing.T) {
 	// With scans off, a bitmap scan of an order index for id > 0 is as
 	// cheap as one of the trigram index on a few rows: drop them, so that
 	// the searches go through the trigram index.
-	if conn, err := pgx.Connect(ctx, u); err != nil {
-		t.Fatalf("connect: %v", err)
-	} else {
-		if _, err := conn.Exec(ctx, `DROP INDEX items_changed, items_name_c`); err != nil {
-			t.Fatalf("DROP INDEX: %v", err)
-		}
-		conn.Close(ctx)
+	if _, err := connect(t, u).Exec(ctx, `DROP INDEX items_changed, items_name_c`); err != nil {
+		t.Fatalf("DROP INDEX: %v", err)
 	}
 	names := []string{
 		"100% juice", "100 juice", "x_yz", "xayz", `back\slash`, "backslash",
@@ -463,11 +458,7 @@ func TestSearchThroughIndex(t *testing.T) {
 		}
 	}
 
-	conn, err := pgx.Connect(ctx, u)
-	if err != nil {
-		t.Fatalf("connect: %v", err)
-	}
-	defer conn.Close(context.WithoutCancel(ctx))
+	conn := connect(t, u)
 	if _, err := conn.Exec(ctx, `ANALYZE items`); err != nil {
 		t.Fatalf("ANALYZE: %v", err)
 	}
@@ -497,11 +488,7 @@ func TestStatementTimeout(t *testing.T) {
 	}
 	t.Cleanup(func() { s.Close() })
 
-	conn, err := pgx.Connect(ctx, u)
-	if err != nil {
-		t.Fatalf("connect: %v", err)
-	}
-	defer conn.Close(context.WithoutCancel(ctx))
+	conn := connect(t, u)
 	tx, err := conn.Begin(ctx)
 	if err != nil {
 		t.Fatalf("begin: %v", err)
