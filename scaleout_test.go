@@ -230,13 +230,8 @@ func TestScaleOutOrder(t *testing.T) {
 		})
 	}
 	for w := writers; w < writers+slowWriters; w++ {
+		conn := testserver.PostgresConn(t, db)
 		wg.Go(func() {
-			conn, err := pgx.Connect(t.Context(), db)
-			if err != nil {
-				t.Errorf("connect: %v", err)
-				return
-			}
-			defer conn.Close(context.WithoutCancel(t.Context()))
 			for i := range slowEach {
 				name := fmt.Sprintf("w%d-%d", w, i)
 				if err := slowAdd(t.Context(), conn, name, time.Duration(50+50*i)*time.Millisecond); err != nil {
@@ -872,11 +867,7 @@ func writerItem(name string) bool {
 // that has one, by item name.
 func logPositions(t *testing.T, db string) map[string]int64 {
 	t.Helper()
-	conn, err := pgx.Connect(t.Context(), db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.WithoutCancel(t.Context()))
+	conn := testserver.PostgresConn(t, db)
 	rows, _ := conn.Query(t.Context(), `SELECT i.name, e.pos FROM items i JOIN events e ON e.item_id = i.id WHERE e.pos IS NOT NULL`)
 	pos := map[string]int64{}
 	var (

@@ -40,9 +40,6 @@ func FuzzParamsFromJSON(f *testing.F) {
 	})
 }
 
-// paramsFromJSONReference is the first implementation of paramsFromJSON,
-// which decoded each member in a pass of its own: simpler to check by
-// eye, and what the fuzzer holds the faster one to.
 // wireParamsReference is the JSON body of a GraphQL request, before its fields'
 // types are checked.
 type wireParamsReference struct {
@@ -53,6 +50,9 @@ type wireParamsReference struct {
 	DocumentID    json.RawMessage `json:"documentId"`
 }
 
+// paramsFromJSONReference is the first implementation of paramsFromJSON,
+// which decoded each member in a pass of its own: simpler to check by
+// eye, and what the fuzzer holds the faster one to.
 func paramsFromJSONReference(body []byte) (*graphql.RawParams, *requestError) {
 	var w wireParamsReference
 	dec := json.NewDecoder(bytes.NewReader(body))

@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"itemsapi/auth"
 	"itemsapi/httpapi"
 	"itemsapi/internal/testserver"
 	"itemsapi/items"
@@ -38,8 +39,13 @@ func newTokenServer(t *testing.T) *tokenServer {
 	ts.userToken = mint(t, mem, "alice", items.RoleUser, nil)
 	ts.adminToken = mint(t, mem, "root", items.RoleAdmin, nil)
 	log := slog.New(slog.NewTextHandler(ts.logs, nil))
+	// The tokens' poll for revocations would read the token revision on
+	// a timer, among the reads that the tests count: it waits an hour.
+	tokens := auth.NewTokens(store, auth.Options{MaxBytes: httpapi.DefaultConfig().TokenCacheBytes,
+		Clock: clock.Now, Logger: log, PollInterval: time.Hour})
+	t.Cleanup(func() { tokens.Close() })
 	ts.Server = httptest.NewServer(httpapi.NewHandler(httpapi.DefaultConfig(),
-		httpapi.Deps{Store: store, Broker: mem, Logger: log, Clock: clock.Now}))
+		httpapi.Deps{Store: store, Broker: mem, Logger: log, Clock: clock.Now, Tokens: tokens}))
 	t.Cleanup(ts.Close)
 	return &tokenServer{testServer: ts, mem: mem, tokens: counts, clock: clock}
 }

@@ -23,7 +23,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -64,14 +63,13 @@ func main() {
 	// must end within 20 s of the first.
 	began := time.Now()
 	conns := make([]*websocket.Conn, *sockets)
-	wsURL := "ws" + strings.TrimPrefix(*url, "http")
 	var dial sync.WaitGroup
 	sem := make(chan struct{}, 50)
 	for i := range conns {
 		sem <- struct{}{}
 		dial.Go(func() {
 			defer func() { <-sem }()
-			c, err := openSubscriber(ctx, wsURL, *subs)
+			c, err := probe.Subscriber(ctx, *url, *subs, "subscription { itemAdded { id name description createdAt } }")
 			if err != nil {
 				log.Fatalf("subload: socket %d: %v", i, err)
 			}
@@ -171,28 +169,6 @@ func main() {
 	for _, c := range conns {
 		c.CloseNow()
 	}
-}
-
-// openSubscriber opens a socket, starts subs subscriptions to itemAdded on
-// it, and returns it without reading anything after the ack.
-func openSubscriber(ctx context.Context, url string, subs int) (*websocket.Conn, error) {
-	c, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{Subprotocols: []string{"graphql-transport-ws"}})
-	if err != nil {
-		return nil, err
-	}
-	if err := c.Write(ctx, websocket.MessageText, []byte(`{"type":"connection_init","payload":{}}`)); err != nil {
-		return nil, err
-	}
-	if _, msg, err := c.Read(ctx); err != nil || !bytes.Contains(msg, []byte("connection_ack")) {
-		return nil, fmt.Errorf("no connection_ack: %s %v", msg, err)
-	}
-	for i := range subs {
-		msg := fmt.Sprintf(`{"type":"subscribe","id":"%d","payload":{"query":"subscription { itemAdded { id name description createdAt } }"}}`, i)
-		if err := c.Write(ctx, websocket.MessageText, []byte(msg)); err != nil {
-			return nil, err
-		}
-	}
-	return c, nil
 }
 
 // addItem adds an item named name (which needs no JSON escaping): with

@@ -165,7 +165,6 @@ func legacyStarts(ctx context.Context, s *target, n int) error {
 }
 
 func nonReading(ctx context.Context, s *target, sockets, subs, nItems int) error {
-	url := "ws" + strings.TrimPrefix(s.base, "http") + "/graphql"
 	conns := make([]*websocket.Conn, 0, sockets)
 	defer func() {
 		for _, c := range conns {
@@ -173,20 +172,11 @@ func nonReading(ctx context.Context, s *target, sockets, subs, nItems int) error
 		}
 	}()
 	for i := range sockets {
-		c, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{Subprotocols: []string{"graphql-transport-ws"}})
+		c, err := probe.Subscriber(ctx, s.base+"/graphql", subs, "subscription { itemAdded { id name createdAt } }")
 		if err != nil {
 			return fmt.Errorf("socket %d: %w", i, err)
 		}
 		conns = append(conns, c)
-		msgs := []string{`{"type":"connection_init"}`}
-		for j := range subs {
-			msgs = append(msgs, `{"type":"subscribe","id":"`+strconv.Itoa(j)+`","payload":{"query":"subscription { itemAdded { id name createdAt } }"}}`)
-		}
-		for _, m := range msgs {
-			if err := c.Write(ctx, websocket.MessageText, []byte(m)); err != nil {
-				return fmt.Errorf("socket %d: %w", i, err)
-			}
-		}
 	}
 	want := strconv.Itoa(sockets * subs)
 	for deadline := time.Now().Add(2 * time.Minute); s.metrics()["itemsapi_subscriptions_active"] != want && time.Now().Before(deadline); {

@@ -28,6 +28,18 @@ func PostgresExec(t testing.TB, ctx context.Context, sqls ...string) {
 	}
 }
 
+// PostgresConn opens a connection of its own to the database at u,
+// closed when the test ends; it fails the test if it cannot.
+func PostgresConn(t testing.TB, u string) *pgx.Conn {
+	t.Helper()
+	conn, err := pgx.Connect(t.Context(), u)
+	if err != nil {
+		t.Fatalf("connect: %v", err)
+	}
+	t.Cleanup(func() { conn.Close(context.WithoutCancel(t.Context())) })
+	return conn
+}
+
 // PostgresSchema creates an empty schema in the database of
 // TEST_DATABASE_URL, dropped when t ends, and returns a URL whose
 // connections work in it, so that tests run in parallel on one database.

@@ -1,7 +1,6 @@
 package postgres_test
 
 import (
-	"context"
 	"fmt"
 	"math/rand/v2"
 	"testing"
@@ -29,11 +28,7 @@ func benchStore(b *testing.B) *postgres.Store {
 	u := newSchema(b)
 	open(b, u, nil).Close() // creates the tables
 	ctx := b.Context()
-	conn, err := pgx.Connect(ctx, u)
-	if err != nil {
-		b.Fatalf("connect: %v", err)
-	}
-	defer conn.Close(context.WithoutCancel(ctx))
+	conn := connect(b, u)
 	now := time.Now().UTC()
 	rows := make([][]any, benchRows)
 	for i := range rows {

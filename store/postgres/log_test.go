@@ -322,13 +322,8 @@ func TestSubscribeBoundary(t *testing.T) {
 	writing, stop := context.WithCancel(t.Context())
 	var wg sync.WaitGroup
 	for w := range 4 {
+		c := connect(t, u)
 		wg.Go(func() {
-			c, err := pgx.Connect(t.Context(), u)
-			if err != nil {
-				t.Errorf("connect: %v", err)
-				return
-			}
-			defer c.Close(context.WithoutCancel(t.Context()))
 			for i := 0; writing.Err() == nil; i++ {
 				a := added{begin: clock.Add(1)}
 				a.id = insertUnannounced(t, c, fmt.Sprintf("w%d-%d", w, i))

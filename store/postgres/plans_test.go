@@ -21,11 +21,7 @@ func TestPagePlans(t *testing.T) {
 	t.Parallel()
 	u := newSchema(t)
 	ctx := t.Context()
-	conn, err := pgx.Connect(ctx, u)
-	if err != nil {
-		t.Fatalf("connect: %v", err)
-	}
-	defer conn.Close(ctx)
+	conn := connect(t, u)
 	open(t, u, nil) // migrates
 	if _, err := conn.Exec(ctx, `INSERT INTO items (name, name_folded, created_at)
 		SELECT 'item ' || g, 'ITEM ' || g, now() - g * interval '1 second' FROM generate_series(1, 5000) g`); err != nil {

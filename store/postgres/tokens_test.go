@@ -10,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"itemsapi/items"
 	"itemsapi/store/storetest"
 )
@@ -78,11 +76,7 @@ func TestTokenRevisionAcrossStores(t *testing.T) {
 func TestTokensMigration(t *testing.T) {
 	u := newSchema(t)
 	ctx := t.Context()
-	conn, err := pgx.Connect(ctx, u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.WithoutCancel(ctx))
+	conn := connect(t, u)
 	stmts := []string{`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())`}
 	files, err := filepath.Glob("migrations/*.sql")
 	if err != nil {

@@ -1,10 +1,7 @@
 package postgres_test
 
 import (
-	"context"
 	"testing"
-
-	"github.com/jackc/pgx/v5"
 
 	"itemsapi/items"
 	"itemsapi/store/storetest"
@@ -21,11 +18,7 @@ func TestLegacyUserNames(t *testing.T) {
 		ctx := t.Context()
 		u := newSchema(t)
 		open(t, u, nil).Close()
-		conn, err := pgx.Connect(ctx, u)
-		if err != nil {
-			t.Fatalf("connect: %v", err)
-		}
-		defer conn.Close(context.WithoutCancel(ctx))
+		conn := connect(t, u)
 		for _, stmt := range []string{"DROP INDEX users_name_lower", "DELETE FROM schema_migrations WHERE version = 3"} {
 			if _, err := conn.Exec(ctx, stmt); err != nil {
 				t.Fatalf("%s: %v", stmt, err)
@@ -54,11 +47,7 @@ func TestUserNameFoldIsASCII(t *testing.T) {
 	ctx := t.Context()
 	u := newSchema(t)
 	s := open(t, u, nil)
-	conn, err := pgx.Connect(ctx, u)
-	if err != nil {
-		t.Fatalf("connect: %v", err)
-	}
-	defer conn.Close(context.WithoutCancel(ctx))
+	conn := connect(t, u)
 	var kelvinID int64
 	if err := conn.QueryRow(ctx, `INSERT INTO users (name, role) VALUES ($1, 'USER') RETURNING id`, "\u212Aate").Scan(&kelvinID); err != nil {
 		t.Fatal(err)

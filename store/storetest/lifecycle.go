@@ -16,13 +16,15 @@ import (
 // order of their checks, and that every read after them (by ID, pages,
 // searches, counts) shows the change.
 func runLifecycle(t *testing.T, newStore func(t *testing.T) items.Store) {
-	t.Run("UpdateItem", func(t *testing.T) { t.Parallel(); testUpdateItem(t, newStore(t)) })
-	t.Run("UpdateChecks", func(t *testing.T) { t.Parallel(); testUpdateChecks(t, newStore(t)) })
-	t.Run("DeleteItem", func(t *testing.T) { t.Parallel(); testDeleteItem(t, newStore(t)) })
-	t.Run("DeleteChecks", func(t *testing.T) { t.Parallel(); testDeleteChecks(t, newStore(t)) })
-	t.Run("ConcurrentUpdates", func(t *testing.T) { t.Parallel(); testConcurrentUpdates(t, newStore(t)) })
-	t.Run("Orders", func(t *testing.T) { t.Parallel(); testOrders(t, newStore(t)) })
-	t.Run("SearchBothWays", func(t *testing.T) { t.Parallel(); testSearchBothWays(t, newStore(t)) })
+	runCases(t, newStore, []storeCase{
+		{"UpdateItem", testUpdateItem},
+		{"UpdateChecks", testUpdateChecks},
+		{"DeleteItem", testDeleteItem},
+		{"DeleteChecks", testDeleteChecks},
+		{"ConcurrentUpdates", testConcurrentUpdates},
+		{"Orders", testOrders},
+		{"SearchBothWays", testSearchBothWays},
+	})
 }
 
 // Caller returns the caller that u is with role.

@@ -32,26 +32,28 @@ const Timeout = 10 * time.Second
 // if it cannot. Close may then be called twice (once by the suite), so a
 // second call must not panic. Subtests run in parallel.
 func Run(t *testing.T, newStore func(t *testing.T) items.Store, opts ...Option) {
-	t.Run("DemoItems", func(t *testing.T) { t.Parallel(); testDemoItems(t, newStore(t)) })
-	t.Run("Item", func(t *testing.T) { t.Parallel(); testItem(t, newStore(t)) })
-	t.Run("AddItem", func(t *testing.T) { t.Parallel(); testAddItem(t, newStore(t)) })
-	t.Run("AddItemUnknownCreator", func(t *testing.T) { t.Parallel(); testAddItemUnknownCreator(t, newStore(t)) })
-	t.Run("IDsIncrease", func(t *testing.T) { t.Parallel(); testIDsIncrease(t, newStore(t)) })
-	t.Run("Items", func(t *testing.T) { t.Parallel(); testItems(t, newStore(t)) })
-	t.Run("ItemsLimit", func(t *testing.T) { t.Parallel(); testItemsLimit(t, newStore(t)) })
-	t.Run("ItemsWalk", func(t *testing.T) { t.Parallel(); testItemsWalk(t, newStore(t)) })
-	t.Run("Search", func(t *testing.T) { t.Parallel(); testSearch(t, newStore(t)) })
-	t.Run("SearchPages", func(t *testing.T) { t.Parallel(); testSearchPages(t, newStore(t)) })
-	t.Run("AddToken", func(t *testing.T) { t.Parallel(); testAddToken(t, newStore(t)) })
-	t.Run("UserNames", func(t *testing.T) { t.Parallel(); testUserNames(t, newStore(t)) })
-	t.Run("ConcurrentUserNames", func(t *testing.T) { t.Parallel(); testConcurrentUserNames(t, newStore(t)) })
-	t.Run("Roles", func(t *testing.T) { t.Parallel(); testRoles(t, newStore(t)) })
-	t.Run("UserByToken", func(t *testing.T) { t.Parallel(); testUserByToken(t, newStore(t)) })
-	t.Run("Users", func(t *testing.T) { t.Parallel(); testUsers(t, newStore(t)) })
-	t.Run("ConcurrentAddItem", func(t *testing.T) { t.Parallel(); testConcurrentAddItem(t, newStore(t)) })
-	t.Run("ConcurrentAddToken", func(t *testing.T) { t.Parallel(); testConcurrentAddToken(t, newStore(t)) })
-	t.Run("Ping", func(t *testing.T) { t.Parallel(); testPing(t, newStore(t)) })
-	t.Run("Close", func(t *testing.T) { t.Parallel(); testClose(t, newStore(t)) })
+	runCases(t, newStore, []storeCase{
+		{"DemoItems", testDemoItems},
+		{"Item", testItem},
+		{"AddItem", testAddItem},
+		{"AddItemUnknownCreator", testAddItemUnknownCreator},
+		{"IDsIncrease", testIDsIncrease},
+		{"Items", testItems},
+		{"ItemsLimit", testItemsLimit},
+		{"ItemsWalk", testItemsWalk},
+		{"Search", testSearch},
+		{"SearchPages", testSearchPages},
+		{"AddToken", testAddToken},
+		{"UserNames", testUserNames},
+		{"ConcurrentUserNames", testConcurrentUserNames},
+		{"Roles", testRoles},
+		{"UserByToken", testUserByToken},
+		{"Users", testUsers},
+		{"ConcurrentAddItem", testConcurrentAddItem},
+		{"ConcurrentAddToken", testConcurrentAddToken},
+		{"Ping", testPing},
+		{"Close", testClose},
+	})
 	t.Run("Tokens", func(t *testing.T) { runTokens(t, newStore) })
 	t.Run("Lifecycle", func(t *testing.T) { runLifecycle(t, newStore) })
 	t.Run("Broker", func(t *testing.T) {
@@ -69,6 +71,21 @@ func Run(t *testing.T, newStore func(t *testing.T) items.Store, opts ...Option) 
 			testCloseEndsSubscriptions(t, s, s.(items.Broker))
 		})
 	})
+}
+
+// storeCase is one check of the suite: the name of its subtest, and the
+// test, which gets a new store.
+type storeCase struct {
+	name string
+	test func(t *testing.T, s items.Store)
+}
+
+// runCases runs each case as a parallel subtest of t, on a store of its
+// own from newStore.
+func runCases(t *testing.T, newStore func(t *testing.T) items.Store, cases []storeCase) {
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) { t.Parallel(); c.test(t, newStore(t)) })
+	}
 }
 
 // RunBroker checks that a broker delivers every item added through its store

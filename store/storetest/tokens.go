@@ -44,16 +44,18 @@ func (c *FakeClock) Add(d time.Duration) {
 
 // runTokens adds the token lifecycle cases to Run.
 func runTokens(t *testing.T, newStore func(t *testing.T) items.Store) {
-	t.Run("CreateToken", func(t *testing.T) { t.Parallel(); testCreateToken(t, newStore(t)) })
-	t.Run("TokensPages", func(t *testing.T) { t.Parallel(); testTokensPages(t, newStore(t)) })
-	t.Run("RevokeToken", func(t *testing.T) { t.Parallel(); testRevokeToken(t, newStore(t)) })
-	t.Run("ExpiredToken", func(t *testing.T) { t.Parallel(); testExpiredToken(t, newStore(t)) })
-	t.Run("ConcurrentRevoke", func(t *testing.T) { t.Parallel(); testConcurrentRevoke(t, newStore(t)) })
-	t.Run("LastAdmin", func(t *testing.T) { t.Parallel(); testLastAdmin(t, newStore(t)) })
-	t.Run("RoleFromUsableTokens", func(t *testing.T) { t.Parallel(); testRoleFromUsableTokens(t, newStore(t)) })
-	t.Run("TouchTokens", func(t *testing.T) { t.Parallel(); testTouchTokens(t, newStore(t)) })
-	t.Run("BootstrapToken", func(t *testing.T) { t.Parallel(); testBootstrapToken(t, newStore(t)) })
-	t.Run("ConcurrentBootstrap", func(t *testing.T) { t.Parallel(); testConcurrentBootstrap(t, newStore(t)) })
+	runCases(t, newStore, []storeCase{
+		{"CreateToken", testCreateToken},
+		{"TokensPages", testTokensPages},
+		{"RevokeToken", testRevokeToken},
+		{"ExpiredToken", testExpiredToken},
+		{"ConcurrentRevoke", testConcurrentRevoke},
+		{"LastAdmin", testLastAdmin},
+		{"RoleFromUsableTokens", testRoleFromUsableTokens},
+		{"TouchTokens", testTouchTokens},
+		{"BootstrapToken", testBootstrapToken},
+		{"ConcurrentBootstrap", testConcurrentBootstrap},
+	})
 }
 
 // CreateToken makes a token for the user with that name and fails t on

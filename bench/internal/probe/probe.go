@@ -1,6 +1,6 @@
 // Package probe holds what bench/subload and bench/wsload ask of a running
 // server and its process: its metrics, its process status and CPU time, a
-// GraphQL request.
+// GraphQL request, a subscriber that never reads (ws.go).
 package probe
 
 import (
