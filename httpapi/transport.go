@@ -409,6 +409,9 @@ func checkContentType(ct string) *requestError {
 // or null, variables and extensions objects or null. Numbers stay
 // json.Number, so that no integer loses precision.
 func paramsFromJSON(body []byte) (*graphql.RawParams, *requestError) {
+	if p, reqErr, ok := paramsFast(body); ok {
+		return p, reqErr
+	}
 	// One pass of json.Unmarshal, the usual case, costs less than a
 	// Decoder; the objects are decoded apart, keeping their numbers as
 	// json.Number. A body Unmarshal refuses is read again by a Decoder,
@@ -445,6 +448,100 @@ func paramsFromJSON(body []byte) (*graphql.RawParams, *requestError) {
 		return nil, &requestError{http.StatusBadRequest, "the request has no query: send a GraphQL document as a string in query"}
 	}
 	return p, nil
+}
+
+// paramsFast decodes the usual body without reflection: valid JSON, one
+// object whose members are named exactly query, operationName, variables
+// or extensions, each at most once, with keys free of escapes, query and
+// operationName strings or null, variables and extensions objects or
+// null. It decodes them as json.Unmarshal does in paramsFromJSON (strings
+// with escapes through encoding/json, objects with decodeJSON, as
+// numberObject does). ok is false for any other body, which
+// paramsFromJSON reads the long way: keys that json.Unmarshal would match
+// without regard to case, duplicates (the last wins there), documentId,
+// members of another type, and everything that is not valid.
+func paramsFast(body []byte) (p *graphql.RawParams, reqErr *requestError, ok bool) {
+	if !json.Valid(body) {
+		return nil, nil, false
+	}
+	b := skipSpace(body)
+	if b[0] != '{' {
+		return nil, nil, false
+	}
+	p = &graphql.RawParams{}
+	b = skipSpace(b[1:])
+	const (
+		query = 1 << iota
+		operationName
+		variables
+		extensions
+	)
+	seen := 0
+	for b[0] != '}' {
+		// A key: valid JSON, so the first quote after the opening one
+		// ends it unless a backslash came first.
+		end := bytes.IndexByte(b[1:], '"') + 1
+		if bytes.IndexByte(b[1:end], '\\') >= 0 {
+			return nil, nil, false
+		}
+		member := 0
+		switch string(b[1:end]) {
+		case "query":
+			member = query
+		case "operationName":
+			member = operationName
+		case "variables":
+			member = variables
+		case "extensions":
+			member = extensions
+		}
+		if member == 0 || seen&member != 0 {
+			return nil, nil, false
+		}
+		seen |= member
+		b = skipSpace(skipSpace(b[end+1:])[1:]) // the colon
+		var rest []byte
+		switch {
+		case b[0] == 'n': // null
+			rest = b[4:]
+		case member == query || member == operationName:
+			if b[0] != '"' {
+				return nil, nil, false
+			}
+			s, r, err := decodeString(b)
+			if err != nil {
+				return nil, nil, false
+			}
+			if member == query {
+				p.Query = s
+			} else {
+				p.OperationName = s
+			}
+			rest = r
+		default:
+			if b[0] != '{' {
+				return nil, nil, false
+			}
+			v, r, err := decodeJSON(b)
+			if err != nil {
+				return nil, nil, false
+			}
+			if member == variables {
+				p.Variables = v.(map[string]any)
+			} else {
+				p.Extensions = v.(map[string]any)
+			}
+			rest = r
+		}
+		b = skipSpace(rest)
+		if b[0] == ',' {
+			b = skipSpace(b[1:])
+		}
+	}
+	if p.Query == "" && !hasPersistedQuery(p.Extensions) {
+		return nil, &requestError{http.StatusBadRequest, "the request has no query: send a GraphQL document as a string in query"}, true
+	}
+	return p, nil, true
 }
 
 // badBody says what is wrong with a body that json.Unmarshal refused,
