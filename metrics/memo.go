@@ -15,8 +15,8 @@ import (
 // a child, once made, stays its vector's: the series are the same as
 // through WithLabelValues.
 type memo[K comparable, M any] struct {
-	m    atomic.Pointer[map[K]M] // never changed once stored: copied to add
-	mu   sync.Mutex              // serializes additions
+	m     atomic.Pointer[map[K]M] // never changed once stored: copied to add
+	mu    sync.Mutex              // serializes additions
 	child func(K) M
 }
 
