@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -347,7 +348,12 @@ func (t httpTransport) readParams(r *http.Request) (batch []*graphql.RawParams, 
 	if reqErr := checkContentType(r.Header.Get("Content-Type")); reqErr != nil {
 		return nil, false, reqErr
 	}
-	body, err := io.ReadAll(r.Body)
+	bp, err := readBody(r.Body)
+	// Nothing decoded from the body keeps its bytes (strings, numbers and
+	// a batch's raw operations are copies): the buffer goes back to its
+	// pool as readParams returns.
+	defer putBody(bp)
+	body := *bp
 	if err != nil {
 		if e, ok := errors.AsType[*http.MaxBytesError](err); ok {
 			return nil, false, &requestError{http.StatusRequestEntityTooLarge,
@@ -383,6 +389,44 @@ func (t httpTransport) readParams(r *http.Request) (batch []*graphql.RawParams, 
 	}
 	p, reqErr := paramsFromJSON(body)
 	return []*graphql.RawParams{p}, false, reqErr
+}
+
+// bodyBufs holds the buffers that request bodies are read into.
+var bodyBufs = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+// maxPooledRequest is the largest buffer that goes back to bodyBufs: a body of
+// megabytes is rare, and its buffer would stay in the pool.
+const maxPooledRequest = 64 << 10
+
+// readBody reads r to its end, as io.ReadAll does, into a buffer of
+// bodyBufs, which the caller gives back with putBody once nothing reads
+// the bytes any more.
+func readBody(r io.Reader) (*[]byte, error) {
+	bp := bodyBufs.Get().(*[]byte)
+	b := (*bp)[:0]
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)] // room to read into
+		}
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err != nil {
+			*bp = b
+			if err == io.EOF {
+				err = nil
+			}
+			return bp, err
+		}
+	}
+}
+
+// putBody gives a buffer of readBody back to the pool.
+func putBody(bp *[]byte) {
+	if cap(*bp) > maxPooledRequest {
+		return
+	}
+	*bp = (*bp)[:0]
+	bodyBufs.Put(bp)
 }
 
 // checkContentType refuses the Content-Type of a POST unless it is
