@@ -73,8 +73,10 @@ func (s *StrictVariables) MutateOperationContext(_ context.Context, oc *graphql.
 		if !ok {
 			continue
 		}
-		path := ast.Path{ast.PathName(def.Variable)}
-		if at, msg := check(s.schema, def.Type, v, path); msg != "" {
+		// The path is made for a refusal only: check returns where below
+		// the variable the value is wrong.
+		if at, msg := check(s.schema, def.Type, v, nil); msg != "" {
+			at = append(ast.Path{ast.PathName(def.Variable)}, at...)
 			return &gqlerror.Error{
 				Message:    variableMessage(def.Variable, at, msg),
 				Path:       append(ast.Path{ast.PathName("variable")}, at...), // as gqlparser's

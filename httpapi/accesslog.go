@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -19,6 +20,16 @@ type accessLog struct {
 	w    io.Writer    // where lines go; nil: through log
 	log  *slog.Logger // used when w is nil
 	bufs sync.Pool
+	// stamp is the text of the second of the latest line (see appendTime).
+	stamp atomic.Pointer[stamp]
+}
+
+// stamp is the text of one second in one location: the date and time to
+// the second, and the zone, of the access log's time layout.
+type stamp struct {
+	sec        int64
+	loc        *time.Location
+	date, zone []byte
 }
 
 func newAccessLog(w io.Writer, log *slog.Logger) *accessLog {
@@ -40,7 +51,7 @@ func (a *accessLog) request(at time.Time, reqID, method, path, op string, status
 	}
 	bp := a.bufs.Get().(*[]byte)
 	b := append((*bp)[:0], "time="...)
-	b = at.Round(0).AppendFormat(b, "2006-01-02T15:04:05.000Z07:00")
+	b = a.appendTime(b, at)
 	b = append(b, " level=INFO msg=request req_id="...)
 	b = appendValue(b, reqID)
 	b = append(b, " method="...)
@@ -57,6 +68,23 @@ func (a *accessLog) request(at time.Time, reqID, method, path, op string, status
 	_, _ = a.w.Write(b)
 	*bp = b
 	a.bufs.Put(bp)
+}
+
+// appendTime appends t as t.AppendFormat(b, "2006-01-02T15:04:05.000Z07:00")
+// does, formatting the second and the zone once a second (what varies
+// within a second is the milliseconds, which the layout truncates).
+func (a *accessLog) appendTime(b []byte, t time.Time) []byte {
+	sec, loc := t.Unix(), t.Location()
+	st := a.stamp.Load()
+	if st == nil || st.sec != sec || st.loc != loc {
+		st = &stamp{sec: sec, loc: loc,
+			date: t.AppendFormat(nil, "2006-01-02T15:04:05"), zone: t.AppendFormat(nil, "Z07:00")}
+		a.stamp.Store(st)
+	}
+	b = append(b, st.date...)
+	ms := t.Nanosecond() / 1e6
+	b = append(b, '.', byte('0'+ms/100), byte('0'+ms/10%10), byte('0'+ms%10))
+	return append(b, st.zone...)
 }
 
 // appendValue appends s as slog's text handler writes a string value:

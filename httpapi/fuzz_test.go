@@ -18,6 +18,12 @@ func FuzzParamsFromJSON(f *testing.F) {
 		`{"query":"{ __typename }"}`, `{"query":1}`, `{}`, `[]`, `{"query":"q","variables":{"a":1.5e300}}`,
 		`{"query":"q","variables":[]}`, `{"query":"q"} x`, `{"extensions":{"persistedQuery":{"version":1}}}`, "\xff",
 		`{"documentId":"sha256:abc"}`, `{"documentId":1}`, `{"documentId":"x","query":"q"}`, `{"documentId":null,"query":"q"}`,
+		// The shapes paramsFast decodes, and their neighbours that it leaves to json.Unmarshal.
+		`{"query":"query Get($id: ID!) { item(id: $id) { id } }","variables":{"id":"1"},"operationName":"Get"}`,
+		" {\n \"query\" : \"q\\n\\u00e9\\ud83d\\ude00\" , \"variables\" : { \"a\" : [ 1 , -2.5e3 , true , null , { } ] } , \"extensions\" : null } ",
+		`{"query":"q","QUERY":"r"}`, `{"Query":"q"}`, `{"query":"q","query":"r"}`, `{"qu\u0065ry":"q"}`, `{"query":null,"operationName":null}`,
+		`{"query":"q","operationName":1}`, `{"query":"q","variables":null,"extensions":{"persistedQuery":{"version":1}}}`, `{"query":"q","x":1}`,
+		`{"query":"q","variables":"v"}`, `{"query":"\ud800"}`, `{"query":"q"`, `{"query":"q",}`,
 	} {
 		f.Add([]byte(s))
 	}

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -347,7 +348,12 @@ func (t httpTransport) readParams(r *http.Request) (batch []*graphql.RawParams, 
 	if reqErr := checkContentType(r.Header.Get("Content-Type")); reqErr != nil {
 		return nil, false, reqErr
 	}
-	body, err := io.ReadAll(r.Body)
+	bp, err := readBody(r.Body)
+	// Nothing decoded from the body keeps its bytes (strings, numbers and
+	// a batch's raw operations are copies): the buffer goes back to its
+	// pool as readParams returns.
+	defer putBody(bp)
+	body := *bp
 	if err != nil {
 		if e, ok := errors.AsType[*http.MaxBytesError](err); ok {
 			return nil, false, &requestError{http.StatusRequestEntityTooLarge,
@@ -385,6 +391,44 @@ func (t httpTransport) readParams(r *http.Request) (batch []*graphql.RawParams, 
 	return []*graphql.RawParams{p}, false, reqErr
 }
 
+// bodyBufs holds the buffers that request bodies are read into.
+var bodyBufs = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+// maxPooledRequest is the largest buffer that goes back to bodyBufs: a body of
+// megabytes is rare, and its buffer would stay in the pool.
+const maxPooledRequest = 64 << 10
+
+// readBody reads r to its end, as io.ReadAll does, into a buffer of
+// bodyBufs, which the caller gives back with putBody once nothing reads
+// the bytes any more.
+func readBody(r io.Reader) (*[]byte, error) {
+	bp := bodyBufs.Get().(*[]byte)
+	b := (*bp)[:0]
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)] // room to read into
+		}
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err != nil {
+			*bp = b
+			if err == io.EOF {
+				err = nil
+			}
+			return bp, err
+		}
+	}
+}
+
+// putBody gives a buffer of readBody back to the pool.
+func putBody(bp *[]byte) {
+	if cap(*bp) > maxPooledRequest {
+		return
+	}
+	*bp = (*bp)[:0]
+	bodyBufs.Put(bp)
+}
+
 // checkContentType refuses the Content-Type of a POST unless it is
 // application/json in UTF-8 (stated or not). The response cache asks it
 // too, so that a request is refused or answered alike, cached or not.
@@ -409,6 +453,9 @@ func checkContentType(ct string) *requestError {
 // or null, variables and extensions objects or null. Numbers stay
 // json.Number, so that no integer loses precision.
 func paramsFromJSON(body []byte) (*graphql.RawParams, *requestError) {
+	if p, reqErr, ok := paramsFast(body); ok {
+		return p, reqErr
+	}
 	// One pass of json.Unmarshal, the usual case, costs less than a
 	// Decoder; the objects are decoded apart, keeping their numbers as
 	// json.Number. A body Unmarshal refuses is read again by a Decoder,
@@ -445,6 +492,100 @@ func paramsFromJSON(body []byte) (*graphql.RawParams, *requestError) {
 		return nil, &requestError{http.StatusBadRequest, "the request has no query: send a GraphQL document as a string in query"}
 	}
 	return p, nil
+}
+
+// paramsFast decodes the usual body without reflection: valid JSON, one
+// object whose members are named exactly query, operationName, variables
+// or extensions, each at most once, with keys free of escapes, query and
+// operationName strings or null, variables and extensions objects or
+// null. It decodes them as json.Unmarshal does in paramsFromJSON (strings
+// with escapes through encoding/json, objects with decodeJSON, as
+// numberObject does). ok is false for any other body, which
+// paramsFromJSON reads the long way: keys that json.Unmarshal would match
+// without regard to case, duplicates (the last wins there), documentId,
+// members of another type, and everything that is not valid.
+func paramsFast(body []byte) (p *graphql.RawParams, reqErr *requestError, ok bool) {
+	if !json.Valid(body) {
+		return nil, nil, false
+	}
+	b := skipSpace(body)
+	if b[0] != '{' {
+		return nil, nil, false
+	}
+	p = &graphql.RawParams{}
+	b = skipSpace(b[1:])
+	const (
+		query = 1 << iota
+		operationName
+		variables
+		extensions
+	)
+	seen := 0
+	for b[0] != '}' {
+		// A key: valid JSON, so the first quote after the opening one
+		// ends it unless a backslash came first.
+		end := bytes.IndexByte(b[1:], '"') + 1
+		if bytes.IndexByte(b[1:end], '\\') >= 0 {
+			return nil, nil, false
+		}
+		member := 0
+		switch string(b[1:end]) {
+		case "query":
+			member = query
+		case "operationName":
+			member = operationName
+		case "variables":
+			member = variables
+		case "extensions":
+			member = extensions
+		}
+		if member == 0 || seen&member != 0 {
+			return nil, nil, false
+		}
+		seen |= member
+		b = skipSpace(skipSpace(b[end+1:])[1:]) // the colon
+		var rest []byte
+		switch {
+		case b[0] == 'n': // null
+			rest = b[4:]
+		case member == query || member == operationName:
+			if b[0] != '"' {
+				return nil, nil, false
+			}
+			s, r, err := decodeString(b)
+			if err != nil {
+				return nil, nil, false
+			}
+			if member == query {
+				p.Query = s
+			} else {
+				p.OperationName = s
+			}
+			rest = r
+		default:
+			if b[0] != '{' {
+				return nil, nil, false
+			}
+			v, r, err := decodeJSON(b)
+			if err != nil {
+				return nil, nil, false
+			}
+			if member == variables {
+				p.Variables = v.(map[string]any)
+			} else {
+				p.Extensions = v.(map[string]any)
+			}
+			rest = r
+		}
+		b = skipSpace(rest)
+		if b[0] == ',' {
+			b = skipSpace(b[1:])
+		}
+	}
+	if p.Query == "" && !hasPersistedQuery(p.Extensions) {
+		return nil, &requestError{http.StatusBadRequest, "the request has no query: send a GraphQL document as a string in query"}, true
+	}
+	return p, nil, true
 }
 
 // badBody says what is wrong with a body that json.Unmarshal refused,

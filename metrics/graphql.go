@@ -122,8 +122,9 @@ func (e extension) InterceptOperation(ctx context.Context, next graphql.Operatio
 // no error.
 func (m *Metrics) OperationAnswered(oc *graphql.OperationContext) {
 	op, typ := m.operationLabels(oc)
-	m.gqlRequests.WithLabelValues(op, typ).Inc()
-	m.gqlDuration.WithLabelValues(op, typ).Observe(time.Since(gqlspec.OperationStart(oc)).Seconds())
+	s := m.opSeries.get(opLabels{op, typ})
+	s.requests.Inc()
+	s.duration.Observe(time.Since(gqlspec.OperationStart(oc)).Seconds())
 }
 
 // PlanOutcome returns the function that counts one operation of that
@@ -229,7 +230,8 @@ func codeLabel(err *gqlerror.Error) string {
 // The name was admitted to the label set when the answer was first made.
 func (m *Metrics) CachedResponse(operationName string, d time.Duration) {
 	op := m.names.label(operationName, false)
-	m.gqlRequests.WithLabelValues(op, string(ast.Query)).Inc()
-	m.gqlDuration.WithLabelValues(op, string(ast.Query)).Observe(d.Seconds())
+	s := m.opSeries.get(opLabels{op, string(ast.Query)})
+	s.requests.Inc()
+	s.duration.Observe(d.Seconds())
 	m.cacheHits.Inc()
 }

@@ -25,10 +25,7 @@ func (m *Metrics) Middleware(next http.Handler) http.Handler {
 		rec, w, r := request.Of(w, r)
 		start := time.Now()
 		m.httpInFlight.Inc()
-		rec.OnUpgrade(func() {
-			m.httpInFlight.Dec()
-			m.websockets.Inc()
-		})
+		rec.OnUpgrade(m.upgraded)
 		completed := false
 		defer func() {
 			code := rec.Status()
@@ -39,13 +36,13 @@ func (m *Metrics) Middleware(next http.Handler) http.Handler {
 				code = http.StatusOK
 			}
 			method, path := methodLabel(r.Method), pathLabel(rec.Route())
-			m.httpRequests.WithLabelValues(method, path, statusClass(code)).Inc()
+			m.httpRequestSeries.get(httpLabels{method, path, statusClass(code)}).Inc()
 			if code == http.StatusSwitchingProtocols {
 				m.websockets.Dec()
 				return
 			}
 			m.httpInFlight.Dec()
-			m.httpDuration.WithLabelValues(method, path).Observe(time.Since(start).Seconds())
+			m.httpDurationSeries.get(httpLabels{method: method, path: path}).Observe(time.Since(start).Seconds())
 		}()
 		next.ServeHTTP(w, r)
 		completed = true

@@ -52,6 +52,15 @@ type Metrics struct {
 
 	names  operationNames
 	caches *caches
+
+	// The children of the vectors above that requests use (see memo).
+	opSeries           *memo[opLabels, opSeries]
+	httpRequestSeries  *memo[httpLabels, prometheus.Counter]
+	httpDurationSeries *memo[httpLabels, prometheus.Observer]
+	storeSeries        *memo[string, storeSeries]
+	// upgraded moves a request from the requests in flight to the
+	// websockets, as it is upgraded.
+	upgraded func()
 }
 
 // Option changes a setting of New.
@@ -116,6 +125,11 @@ func New(reg *prometheus.Registry, opts ...Option) *Metrics {
 	}
 	for _, o := range opts {
 		o(m)
+	}
+	m.newMemos()
+	m.upgraded = func() {
+		m.httpInFlight.Dec()
+		m.websockets.Inc()
 	}
 	// Series whose label values are known in advance start at 0, so that
 	// rate() sees their first increase.

@@ -38,9 +38,10 @@ var _ items.Store = (*store)(nil)
 // observe records a call to method that began at start and ended with
 // *err. It takes a pointer so that it can be deferred before the call.
 func (s *store) observe(method string, start time.Time, err *error) {
-	s.m.storeDuration.WithLabelValues(method).Observe(time.Since(start).Seconds())
+	series := s.m.storeSeries.get(method)
+	series.duration.Observe(time.Since(start).Seconds())
 	if failed(*err) {
-		s.m.storeErrors.WithLabelValues(method).Inc()
+		series.errors.Inc()
 	}
 }
 

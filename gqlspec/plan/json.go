@@ -108,28 +108,36 @@ func appendBoolean(b []byte, v bool) []byte { return strconv.AppendBool(b, v) }
 
 // appendTime appends a Time as scalar.MarshalTime writes it.
 func appendTime(b []byte, t time.Time) []byte {
-	t = t.UTC()
-	year, month, day := t.Date()
-	if year < 0 || year > 9999 {
+	sec := t.Unix()
+	if sec < year0 || sec >= year10000 {
 		b = append(b, '"')
-		b = t.AppendFormat(b, time.RFC3339Nano)
+		b = t.UTC().AppendFormat(b, time.RFC3339Nano)
 		return append(b, '"')
 	}
-	// What AppendFormat writes for a year of four digits, written here
-	// without its reading of the layout, which costs several times more.
-	hour, minute, sec := t.Clock()
-	b = append(b, '"')
-	b = appendDigits(b, year, 4)
-	b = append(b, '-')
-	b = appendDigits(b, int(month), 2)
-	b = append(b, '-')
-	b = appendDigits(b, day, 2)
-	b = append(b, 'T')
-	b = appendDigits(b, hour, 2)
-	b = append(b, ':')
-	b = appendDigits(b, minute, 2)
-	b = append(b, ':')
-	b = appendDigits(b, sec, 2)
+	// What AppendFormat writes in UTC for a year of four digits, written
+	// here without its reading of the layout, and with the date and the
+	// time of day found in one pass (t.Date and t.Clock each start over):
+	// the civil date of a day count (Howard Hinnant's days-to-civil), in
+	// eras of 400 years counted from the first before year 0.
+	s := uint64(sec - year0) // seconds since 0000-01-01T00:00:00Z
+	days, rem := s/86400, s%86400
+	z := days - 60 + 146097 // days since -0400-03-01, an era before 0000-03-01 (0000 is a leap year: 60 days before)
+	era := z / 146097
+	doe := z - era*146097                                  // [0, 146096]
+	yoe := (doe - doe/1460 + doe/36524 - doe/146096) / 365 // [0, 399]
+	doy := doe - (365*yoe + yoe/4 - yoe/100)               // [0, 365], from March 1st
+	mp := (5*doy + 2) / 153                                // [0, 11], from March
+	day := doy - (153*mp+2)/5 + 1
+	month := mp + 3
+	year := yoe + era*400 - 400
+	if mp >= 10 {
+		month -= 12
+		year++
+	}
+	b = append(b, '"', digits2[2*(year/100)], digits2[2*(year/100)+1], digits2[2*(year%100)], digits2[2*(year%100)+1],
+		'-', digits2[2*month], digits2[2*month+1], '-', digits2[2*day], digits2[2*day+1],
+		'T', digits2[2*(rem/3600)], digits2[2*(rem/3600)+1], ':', digits2[2*(rem/60%60)], digits2[2*(rem/60%60)+1],
+		':', digits2[2*(rem%60)], digits2[2*(rem%60)+1])
 	if ns := t.Nanosecond(); ns != 0 {
 		digits := 9
 		for ns%10 == 0 {
@@ -141,6 +149,18 @@ func appendTime(b []byte, t time.Time) []byte {
 	}
 	return append(b, 'Z', '"')
 }
+
+// The Unix times of 0000-01-01T00:00:00Z and 10000-01-01T00:00:00Z: the
+// years that appendTime writes itself.
+const (
+	year0     = -62167219200
+	year10000 = 253402300800
+)
+
+// digits2 holds the two decimal digits of each number from 0 to 99.
+const digits2 = "00010203040506070809101112131415161718192021222324252627282930313233343536373839" +
+	"40414243444546474849505152535455565758596061626364656667686970717273747576777879" +
+	"8081828384858687888990919293949596979899"
 
 // appendDigits appends the n decimal digits of v, 0 <= v < 10^n, n <= 9,
 // with leading zeros.
