@@ -679,9 +679,13 @@ func TestWebsocketKeepAliveWaitsForRoom(t *testing.T) {
 	}
 	// The client reads: every item, and a keep-alive after the first
 	// items that were waiting.
+	// A subscription that ended, or items that never come, fail the test
+	// with what came instead of waiting for the keep-alives forever.
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
 	got, kas := 0, 0
 	for got < n || kas == 0 {
-		_, msg, err := c.Read(t.Context())
+		_, msg, err := c.Read(ctx)
 		if err != nil {
 			t.Fatalf("after %d items and %d keep-alives: %v", got, kas, err)
 		}
@@ -690,6 +694,9 @@ func TestWebsocketKeepAliveWaitsForRoom(t *testing.T) {
 			got++
 		case string(msg) == `{"type":"ka"}`:
 			kas++
+		case string(msg) == `{"type":"connection_ack"}`:
+		default:
+			t.Fatalf("after %d items and %d keep-alives: %s", got, kas, msg)
 		}
 	}
 }
