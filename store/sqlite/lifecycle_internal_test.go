@@ -1,6 +1,9 @@
 package sqlite
 
 import (
+	"database/sql"
+	"fmt"
+	"path/filepath"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -75,4 +78,135 @@ func TestIndexFollowsChanges(t *testing.T) {
 	for s.mergeIndex() {
 	}
 	check("merged")
+}
+
+// TestMigrationFrom0008 migrates a database of schema 0008, in which every
+// addition is in the index events_item, to 0009: each item gets the
+// position of its addition, and every subscription starts where it
+// started before, whatever the item went through (added only, updated,
+// deleted, updated then deleted; the demo items, logged at their IDs), and
+// the log reads the same. Then the migrated store goes on: an update
+// copies the right addition, and new additions take the next positions.
+func TestMigrationFrom0008(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "items.db")
+	s := openAt(t, path)
+	root, _ := storetest.AddUser(t, s, "root", items.RoleAdmin)
+	by := storetest.Caller(root, items.RoleAdmin)
+	added := storetest.AddItems(t, s, "a", "b", "c", "d", "e", "f")
+	if _, err := s.UpdateItem(ctx, added[1].ID, items.ItemUpdate{Name: storetest.Ptr("b2"), By: by}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteItem(ctx, added[2].ID, items.ItemDelete{By: by}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.UpdateItem(ctx, added[3].ID, items.ItemUpdate{Name: storetest.Ptr("d2"), By: by}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteItem(ctx, added[3].ID, items.ItemDelete{By: by}); err != nil {
+		t.Fatal(err)
+	}
+	g := storetest.AddItems(t, s, "g")[0]
+	last := g.ID + 1 // one ID above every ID given
+	type start struct {
+		kind items.EventKind
+		id   int64
+	}
+	positions := func(s *Store) map[start]int64 {
+		t.Helper()
+		m := map[start]int64{}
+		for _, kind := range []items.EventKind{items.ItemAdded, items.ItemUpdated, items.ItemDeleted} {
+			for id := int64(0); id <= last; id++ {
+				pos, err := s.position(ctx, kind, id)
+				if err != nil {
+					t.Fatalf("position(%v, %d) = %v", kind, id, err)
+				}
+				m[start{kind, id}] = pos
+			}
+		}
+		return m
+	}
+	wantPos := positions(s)
+	wantLog, err := s.events(ctx, 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	// Back to 0008.
+	db, err := sql.Open("sqlite", dsn(path, false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, stmt := range []string{
+		"DROP INDEX events_item", "CREATE INDEX events_item ON events (item_id, kind, pos)",
+		"ALTER TABLE items DROP COLUMN added_pos", "PRAGMA user_version = 8",
+	} {
+		if _, err := db.ExecContext(ctx, stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s = openAt(t, path)
+	var unset int
+	if err := s.w.QueryRowContext(ctx, `SELECT count(*) FROM items i
+		WHERE i.added_pos IS NOT (SELECT pos FROM events e WHERE e.item_id = i.id AND e.kind = 1)`).Scan(&unset); err != nil || unset != 0 {
+		t.Errorf("items whose added_pos is not their addition's position: %d, %v", unset, err)
+	}
+	if diff := cmp.Diff(wantPos, positions(s)); diff != "" {
+		t.Errorf("subscription starts after the migration (-before +after):\n%s", diff)
+	}
+	gotLog, err := s.events(ctx, 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(wantLog, gotLog); diff != "" {
+		t.Errorf("log after the migration (-before +after):\n%s", diff)
+	}
+
+	// The first change of an item added before the migration keeps it as
+	// added; the next additions follow the log.
+	if _, err := s.UpdateItem(ctx, added[4].ID, items.ItemUpdate{Name: storetest.Ptr("e2"), By: by}); err != nil {
+		t.Fatal(err)
+	}
+	more := storetest.AddItems(t, s, "h", "i")
+	log, err := s.events(ctx, wantLog[len(wantLog)-1].Pos-1, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range log {
+		got = append(got, fmt.Sprintf("%d %v %d %s", e.Pos, e.Kind, e.Item.ID, e.Item.Name))
+	}
+	p := wantLog[len(wantLog)-1].Pos
+	want := []string{
+		fmt.Sprintf("%d %v %d g", p, items.ItemAdded, g.ID),
+		fmt.Sprintf("%d %v %d e2", p+1, items.ItemUpdated, added[4].ID),
+		fmt.Sprintf("%d %v %d h", p+2, items.ItemAdded, more[0].ID),
+		fmt.Sprintf("%d %v %d i", p+3, items.ItemAdded, more[1].ID),
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("log after the migration and more changes (-want +got):\n%s", diff)
+	}
+	e, err := s.events(ctx, s.mustPosition(t, items.ItemAdded, added[4].ID)-1, 1)
+	if err != nil || len(e) != 1 || e[0].Item.Name != "e" || e[0].Kind != items.ItemAdded {
+		t.Errorf("the addition of %d after its update: %+v, %v; want it as added", added[4].ID, e, err)
+	}
+	if pos := s.mustPosition(t, items.ItemAdded, more[1].ID); pos != p+3 {
+		t.Errorf("position(added, %d) = %d, want %d", more[1].ID, pos, p+3)
+	}
+}
+
+func (s *Store) mustPosition(t *testing.T, kind items.EventKind, id int64) int64 {
+	t.Helper()
+	pos, err := s.position(t.Context(), kind, id)
+	if err != nil {
+		t.Fatalf("position(%v, %d) = %v", kind, id, err)
+	}
+	return pos
 }

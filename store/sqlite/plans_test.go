@@ -52,3 +52,53 @@ func TestPagePlans(t *testing.T) {
 		}
 	}
 }
+
+// TestLogLookupPlans shows the plans of the lookups of an item's events
+// (the start of a subscription, the first change of an item): each reads
+// a row by its ID or a range of events_item, which since migration 0009
+// holds no addition until the item changes; none reads the whole log.
+func TestLogLookupPlans(t *testing.T) {
+	s := openTest(t)
+	storetest.AddItems(t, s, "a", "b", "c")
+	for _, tt := range []struct {
+		name, query string
+		args        []any
+		want        []string
+	}{
+		{"eventOf added", eventOfQuery, []any{2, 1}, []string{"USING INTEGER PRIMARY KEY (rowid=?)", "USING INDEX events_item (item_id=? AND kind=?)"}},
+		{"eventOf updated", eventOfQuery, []any{2, 2}, []string{"USING INDEX events_item (item_id=? AND kind=?)"}},
+		{"addedUpTo", addedUpToQuery, []any{2}, []string{"USING INTEGER PRIMARY KEY (rowid<?)", "USING INDEX events_item (item_id<?)"}},
+		{"keepAdded", keepAddedQuery, []any{"b", nil, 0, nil, 5, 2}, []string{"USING INTEGER PRIMARY KEY (rowid=?)"}},
+	} {
+		got := planOf(t, s, tt.query, tt.args...)
+		t.Logf("%s: %s", tt.name, got)
+		for _, w := range tt.want {
+			if !strings.Contains(got, w) {
+				t.Errorf("%s: plan %q, want %q", tt.name, got, w)
+			}
+		}
+		if strings.Contains(got, "SCAN events") || strings.Contains(got, "SCAN items") {
+			t.Errorf("%s: plan %q reads a whole table", tt.name, got)
+		}
+	}
+}
+
+// planOf returns the details of the query plan of query, joined by "; ".
+func planOf(t *testing.T, s *Store, query string, args ...any) string {
+	t.Helper()
+	rows, err := s.w.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+query, args...)
+	if err != nil {
+		t.Fatalf("EXPLAIN %s: %v", query, err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, detail)
+	}
+	return strings.Join(plan, "; ")
+}

@@ -208,11 +208,17 @@ func (s *Store) statements() []statement {
 		// json_each hands each object over as text, which each ->> of a
 		// column parses again (1.4 µs of CPU per item added, measured in
 		// process with 32 callers).
-		{"insertItems", &s.insertItems, s.w, `INSERT INTO items (` + strings.Join(newRowColumns, ", ") + `)
-			SELECT ` + fromJSON(newRowColumns) + ` FROM jsonb_each(?) ORDER BY key`},
-		// The additions' events of the items just inserted, in ID order.
-		{"insertAdded", &s.insertAdded, s.w, `INSERT INTO events (kind, item_id)
-			SELECT 1, id FROM items WHERE id >= ? AND id <= ? ORDER BY id`},
+		//
+		// Each item holds the position of its addition (migration 0009):
+		// those above the log's last, in order (key is the index in the
+		// array), which insertAdded then gives the additions.
+		{"insertItems", &s.insertItems, s.w, `INSERT INTO items (` + strings.Join(newRowColumns, ", ") + `, added_pos)
+			SELECT ` + fromJSON(newRowColumns) + `, (SELECT coalesce(max(pos), 0) FROM events) + key + 1
+			FROM jsonb_each(?) ORDER BY key`},
+		// The additions' events of the items just inserted, in ID order,
+		// at the positions their rows hold.
+		{"insertAdded", &s.insertAdded, s.w, `INSERT INTO events (pos, kind, item_id)
+			SELECT added_pos, 1, id FROM items WHERE id >= ? AND id <= ? ORDER BY id`},
 		{"item", &s.item, s.r, `SELECT ` + columns + ` FROM items WHERE id = ?`},
 		{"items", &s.items, s.r, `SELECT ` + columns + ` FROM items WHERE id > ? ORDER BY id LIMIT ?`},
 		// instr compares literally: % _ \ and quotes in a search need no
@@ -247,10 +253,35 @@ func (s *Store) statements() []statement {
 			coalesce(e.created_at, i.created_at), coalesce(e.created_by, i.created_by), e.updated_at, coalesce(e.version, i.version)
 			FROM events e LEFT JOIN items i ON e.kind = 1 AND e.name IS NULL AND i.id = e.item_id
 			WHERE e.pos > ? ORDER BY e.pos LIMIT ?`},
-		{"eventOf", &s.eventOf, s.r, `SELECT pos FROM events WHERE item_id = ? AND kind = ? ORDER BY pos DESC LIMIT 1`},
-		{"addedUpTo", &s.addedUpTo, s.r, `SELECT pos FROM events WHERE item_id <= ? AND kind = 1 ORDER BY item_id DESC, kind DESC, pos DESC LIMIT 1`},
+		// The newest event of kind ?2 of the item ?1. The index events_item
+		// holds the changes and the additions of the items changed since,
+		// which may be gone; the row of an item holds the position of its
+		// addition (migration 0009).
+		{"eventOf", &s.eventOf, s.r, eventOfQuery},
+		// The addition of the greatest item ID up to ?1: of an item there,
+		// or of one changed and maybe gone since, whichever is greater.
+		{"addedUpTo", &s.addedUpTo, s.r, addedUpToQuery},
 	}
 }
+
+// The lookups of Follow's start (see position) in the log.
+const (
+	// eventOfQuery: the newest event of kind ?2 of the item ?1.
+	eventOfQuery = `SELECT pos FROM (
+				SELECT added_pos AS pos FROM items WHERE ?2 = 1 AND id = ?1 AND added_pos IS NOT NULL
+				UNION ALL
+				SELECT pos FROM events WHERE item_id = ?1 AND kind = ?2 AND (kind <> 1 OR name IS NOT NULL))
+			ORDER BY pos DESC LIMIT 1`
+	// addedUpToQuery: the addition of the greatest item ID up to ?1.
+	addedUpToQuery = `SELECT pos FROM (
+				SELECT * FROM (SELECT id, added_pos AS pos FROM items
+					WHERE id <= ?1 AND added_pos IS NOT NULL ORDER BY id DESC LIMIT 1)
+				UNION ALL
+				SELECT * FROM (SELECT item_id AS id, pos FROM events
+					WHERE item_id <= ?1 AND kind = 1 AND (kind <> 1 OR name IS NOT NULL)
+					ORDER BY item_id DESC LIMIT 1))
+			ORDER BY id DESC LIMIT 1`
+)
 
 // connect opens the writer's connection, which switches a new file to WAL.
 // That takes an exclusive lock, and when two processes open a new file at

@@ -29,7 +29,8 @@ func TestLegacyUserNames(t *testing.T) {
 		defer db.Close()
 		for _, stmt := range []string{
 			"DROP INDEX users_name_lower",
-			// Undo 0006 to 0008 too, which run again.
+			// Undo 0006 to 0009 too, which run again.
+			"ALTER TABLE items DROP COLUMN added_pos",
 			"DROP TRIGGER items_count_insert", "DROP TRIGGER items_count_delete",
 			"DELETE FROM sqlite_sequence WHERE name = 'items count'",
 			"DROP INDEX items_name", "DROP INDEX items_changed", "DROP TABLE events",

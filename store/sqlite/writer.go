@@ -343,7 +343,12 @@ func (s *Store) applyTx(ctx context.Context, tx *sql.Tx, batch []*addRequest, no
 // change applies the update or delete of req in tx and returns its event
 // and the item as left. A refusal is an *items.Error.
 func (s *Store) change(ctx context.Context, tx *sql.Tx, req *addRequest, now time.Time) (items.Event, items.Item, error) {
-	it, err := scanItem(tx.QueryRowContext(ctx, `SELECT `+itemColumns+` FROM items WHERE id = ?`, req.id))
+	var (
+		r     itemRow
+		added sql.NullInt64 // the position of its addition
+	)
+	err := tx.QueryRowContext(ctx, `SELECT `+itemColumns+`, added_pos FROM items WHERE id = ?`, req.id).Scan(append(r.dest(), &added)...)
+	it := r.item()
 	if errors.Is(err, sql.ErrNoRows) {
 		return items.Event{}, items.Item{}, items.NoItem(req.id)
 	}
@@ -354,7 +359,7 @@ func (s *Store) change(ctx context.Context, tx *sql.Tx, req *addRequest, now tim
 		if err := req.del.Check(it); err != nil {
 			return items.Event{}, items.Item{}, err
 		}
-		if err := keepAdded(ctx, tx, it); err != nil {
+		if err := keepAdded(ctx, tx, it, added); err != nil {
 			return items.Event{}, items.Item{}, err
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM items WHERE id = ?`, req.id); err != nil {
@@ -368,7 +373,7 @@ func (s *Store) change(ctx context.Context, tx *sql.Tx, req *addRequest, now tim
 	if it, err = req.update.Apply(it, now); err != nil {
 		return items.Event{}, items.Item{}, err
 	}
-	if err := keepAdded(ctx, tx, old); err != nil {
+	if err := keepAdded(ctx, tx, old, added); err != nil {
 		return items.Event{}, items.Item{}, err
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE items SET description = ?, updated_at = ?, version = ? WHERE id = ?`,
@@ -443,17 +448,24 @@ func execRows(ctx context.Context, st *sql.Stmt, n int, args ...any) (first, las
 	return last - int64(n) + 1, last, nil
 }
 
-// keepAdded copies it, as added, into the event of its addition, before
-// its first change: from then on the items table no longer holds it so.
-func keepAdded(ctx context.Context, tx *sql.Tx, it items.Item) error {
+// keepAdded copies it, as added, into the event of its addition, at
+// position added (which its row holds), before its first change: from
+// then on the items table no longer holds it so. The copy puts the event
+// into the index events_item (migration 0009), where it is found once the
+// item is gone. An item inserted by hand has no position, and no addition
+// in the log to copy it into.
+func keepAdded(ctx context.Context, tx *sql.Tx, it items.Item, added sql.NullInt64) error {
 	if it.Version != 1 {
 		return nil // changed before: copied then
 	}
-	_, err := tx.ExecContext(ctx, `UPDATE events SET version = 1, name = ?, description = ?, created_at = ?, created_by = ?
-		WHERE item_id = ? AND kind = 1 AND name IS NULL`,
-		it.Name, nullString(it.Description), it.CreatedAt.UnixMicro(), nullInt(it.CreatedByID), it.ID)
+	_, err := tx.ExecContext(ctx, keepAddedQuery,
+		it.Name, nullString(it.Description), it.CreatedAt.UnixMicro(), nullInt(it.CreatedByID), added, it.ID)
 	return err
 }
+
+// keepAddedQuery is the statement of keepAdded.
+const keepAddedQuery = `UPDATE events SET version = 1, name = ?1, description = ?2, created_at = ?3, created_by = ?4
+		WHERE pos = ?5 AND item_id = ?6 AND kind = 1 AND name IS NULL`
 
 // addError returns the error that AddItem reports when err kept it from
 // being stored.
