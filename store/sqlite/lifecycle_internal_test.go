@@ -81,7 +81,7 @@ func TestIndexFollowsChanges(t *testing.T) {
 }
 
 // TestMigrationFrom0008 migrates a database of schema 0008, in which every
-// addition is in the index events_item, to 0009: each item gets the
+// addition is a row of the events table, to 0009: each item gets the
 // position of its addition, and every subscription starts where it
 // started before, whatever the item went through (added only, updated,
 // deleted, updated then deleted; the demo items, logged at their IDs), and
@@ -127,6 +127,10 @@ func TestMigrationFrom0008(t *testing.T) {
 		return m
 	}
 	wantPos := positions(s)
+	wantAdded := addedPositions(t, s)
+	if len(wantAdded) != len(items.DemoItems)+5 {
+		t.Fatalf("items with positions: %v", wantAdded)
+	}
 	wantLog, err := s.events(ctx, 0, 1000)
 	if err != nil {
 		t.Fatal(err)
@@ -141,7 +145,8 @@ func TestMigrationFrom0008(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, stmt := range []string{
-		"DROP INDEX events_item", "CREATE INDEX events_item ON events (item_id, kind, pos)",
+		// An addition of an item not changed since, as 0006 logged it.
+		"INSERT INTO events (pos, kind, item_id) SELECT added_pos, 1, id FROM items WHERE version = 1",
 		"ALTER TABLE items DROP COLUMN added_pos", "PRAGMA user_version = 8",
 	} {
 		if _, err := db.ExecContext(ctx, stmt); err != nil {
@@ -153,10 +158,8 @@ func TestMigrationFrom0008(t *testing.T) {
 	}
 
 	s = openAt(t, path)
-	var unset int
-	if err := s.w.QueryRowContext(ctx, `SELECT count(*) FROM items i
-		WHERE i.added_pos IS NOT (SELECT pos FROM events e WHERE e.item_id = i.id AND e.kind = 1)`).Scan(&unset); err != nil || unset != 0 {
-		t.Errorf("items whose added_pos is not their addition's position: %d, %v", unset, err)
+	if diff := cmp.Diff(wantAdded, addedPositions(t, s)); diff != "" {
+		t.Errorf("items.added_pos after the migration (-before +after):\n%s", diff)
 	}
 	if diff := cmp.Diff(wantPos, positions(s)); diff != "" {
 		t.Errorf("subscription starts after the migration (-before +after):\n%s", diff)
@@ -209,4 +212,133 @@ func (s *Store) mustPosition(t *testing.T, kind items.EventKind, id int64) int64
 		t.Fatalf("position(%v, %d) = %v", kind, id, err)
 	}
 	return pos
+}
+
+// addedPositions returns the position of the addition of each item.
+func addedPositions(t *testing.T, s *Store) map[int64]int64 {
+	t.Helper()
+	rows, err := s.w.QueryContext(t.Context(), `SELECT id, added_pos FROM items`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	m := map[int64]int64{}
+	for rows.Next() {
+		var id, pos int64
+		if err := rows.Scan(&id, &pos); err != nil {
+			t.Fatal(err)
+		}
+		m[id] = pos
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// TestLogReads reads a log of additions, updates and deletions, in
+// batches that mix them, from every position and in pages of every size:
+// the log is every position from the first to the head, once each, in
+// order, each event as the writer published it, and paging through it
+// from anywhere reads the rest of it exactly.
+func TestLogReads(t *testing.T) {
+	ctx := t.Context()
+	s := openTest(t)
+	root, _ := storetest.AddUser(t, s, "root", items.RoleAdmin)
+	by := storetest.Caller(root, items.RoleAdmin)
+	ids := storetest.AddItems(t, s, "a", "b", "c", "d", "e", "f", "g", "h")
+	var batch []*addRequest
+	add := func(name string) {
+		batch = append(batch, newBenchRequest(s, items.Item{Name: name}))
+	}
+	update := func(id int64, name string) {
+		r := newBenchRequest(s, items.Item{})
+		r.op, r.id, r.update = opUpdate, id, items.ItemUpdate{Name: storetest.Ptr(name), By: by}
+		batch = append(batch, r)
+	}
+	del := func(id int64) {
+		r := newBenchRequest(s, items.Item{})
+		r.op, r.id, r.del = opDelete, id, items.ItemDelete{By: by}
+		batch = append(batch, r)
+	}
+	flush := func() {
+		s.writeBatch(batch)
+		for _, r := range batch {
+			if res := <-r.done; res.err != nil {
+				t.Fatalf("op %v: %v", r.op, res.err)
+			}
+		}
+		batch = nil
+	}
+	update(ids[0].ID, "a2")
+	add("i")
+	add("j")
+	del(ids[1].ID)
+	add("k")
+	update(ids[0].ID, "a3")
+	flush()
+	del(ids[0].ID)
+	update(ids[2].ID, "c2")
+	update(ids[2].ID, "c3")
+	flush()
+	for range 3 {
+		add("l")
+	}
+	flush()
+	update(ids[7].ID, "h2")
+	del(ids[6].ID)
+	flush()
+
+	var head int64
+	if err := s.w.QueryRowContext(ctx, logHead).Scan(&head); err != nil {
+		t.Fatal(err)
+	}
+	all, err := s.events(ctx, 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if int64(len(all)) != head {
+		t.Fatalf("read %d events, want the head's position, %d", len(all), head)
+	}
+	for i, e := range all {
+		if e.Pos != int64(i+1) {
+			t.Fatalf("event %d at position %d, want %d", i, e.Pos, i+1)
+		}
+	}
+	// What the writer published, which the log holds in memory (the demo
+	// items' additions, from before it opened, it reads from the store).
+	var published []items.Event
+	for pos := int64(0); pos < head; {
+		events, err := s.log.Read(ctx, pos, nil)
+		if err != nil || len(events) == 0 {
+			t.Fatalf("log.Read(%d) = %d events, %v", pos, len(events), err)
+		}
+		published = append(published, events...)
+		pos = events[len(events)-1].Pos
+	}
+	if diff := cmp.Diff(published, all); diff != "" {
+		t.Errorf("the log read from the store differs from the one published (-published +read):\n%s", diff)
+	}
+	for after := int64(0); after <= head; after++ {
+		for _, limit := range []int{1, 2, 3, 5, 16} {
+			var got []items.Event
+			for pos := after; ; {
+				page, err := s.events(ctx, pos, limit)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(page) > limit {
+					t.Fatalf("events(%d, %d) = %d events", pos, limit, len(page))
+				}
+				if len(page) == 0 {
+					break
+				}
+				got = append(got, page...)
+				pos = page[len(page)-1].Pos
+			}
+			if diff := cmp.Diff(all[after:], got, cmpopts.EquateEmpty()); diff != "" {
+				t.Fatalf("paging from %d by %d (-want +got):\n%s", after, limit, diff)
+			}
+		}
+	}
 }

@@ -131,8 +131,5 @@ func seed(ctx context.Context, tx *sql.Tx) error {
 	if _, err := tx.ExecContext(ctx, `UPDATE items SET added_pos = id`); err != nil {
 		return translate(ctx, "log demo items", err)
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO events (pos, kind, item_id) SELECT id, 1, id FROM items ORDER BY id`); err != nil {
-		return translate(ctx, "log demo items", err)
-	}
 	return nil
 }
