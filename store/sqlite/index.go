@@ -8,7 +8,8 @@ import (
 
 // The trigram index is written in steps (migration 0003): indexTail adds
 // to it, in one statement and so one flush, every item above
-// search_indexed.up_to. The writer runs a step at most indexInterval after
+// search_indexed.up_to; and to the indexes of the orders NAME and
+// UPDATED_AT (migration 0010), which pages read likewise (pages.go). The writer runs a step at most indexInterval after
 // the last, and whenever it is idle; Import runs one after each batch. A
 // search reads the index for the items up to the indexed ID it last knew
 // (Store.indexed) and scans the items above it (search.go), so that it
@@ -24,9 +25,18 @@ const indexInterval = 50 * time.Millisecond
 func (s *Store) indexTail(ctx context.Context) error {
 	var upTo int64
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO items_fts (rowid, name_folded)
-			SELECT id, name_folded FROM items WHERE id > (SELECT up_to FROM search_indexed) ORDER BY id`); err != nil {
-			return err
+		for _, step := range []string{
+			`INSERT INTO items_fts (rowid, name_folded)
+				SELECT id, name_folded FROM items WHERE id > (SELECT up_to FROM search_indexed) ORDER BY id`,
+			// The indexes of the orders (migration 0010).
+			`INSERT INTO items_by_name (name, id)
+				SELECT name, id FROM items WHERE id > (SELECT up_to FROM search_indexed)`,
+			`INSERT INTO items_by_changed (changed, id)
+				SELECT coalesce(updated_at, created_at), id FROM items WHERE id > (SELECT up_to FROM search_indexed)`,
+		} {
+			if _, err := tx.ExecContext(ctx, step); err != nil {
+				return err
+			}
 		}
 		return tx.QueryRowContext(ctx, `UPDATE search_indexed
 			SET up_to = max(up_to, (SELECT coalesce(max(id), 0) FROM items)) RETURNING up_to`).Scan(&upTo)

@@ -16,7 +16,9 @@ import (
 // TestIndexFollowsChanges updates and deletes items on both sides of the
 // trigram index's watermark: an updated name is found by its new name and
 // not its old one, a deleted item by nothing, whether the item was in the
-// index when it changed or was added to it later.
+// index when it changed or was added to it later; and the pages in every
+// order, whose index tables share that watermark (migration 0010), are
+// those of the items sorted in Go.
 func TestIndexFollowsChanges(t *testing.T) {
 	ctx := t.Context()
 	s := openTest(t)
@@ -71,13 +73,23 @@ func TestIndexFollowsChanges(t *testing.T) {
 		}
 	}
 	check("half indexed")
+	checkOrders(t, s, "half indexed")
 	if err := s.indexTail(ctx); err != nil {
 		t.Fatalf("indexTail() = %v", err)
 	}
 	check("all indexed")
+	checkOrders(t, s, "all indexed")
 	for s.mergeIndex() {
 	}
 	check("merged")
+	// Changes of items now indexed, in every order's index table.
+	if _, err := s.UpdateItem(ctx, tail[1].ID, items.ItemUpdate{Name: storetest.Ptr("aardvark"), By: by}); err != nil {
+		t.Fatalf("UpdateItem() = %v", err)
+	}
+	if err := s.DeleteItem(ctx, indexed[1].ID, items.ItemDelete{By: by}); err != nil {
+		t.Fatalf("DeleteItem() = %v", err)
+	}
+	checkOrders(t, s, "changed after indexing")
 }
 
 // TestMigrationFrom0008 migrates a database of schema 0008, in which every
@@ -139,7 +151,7 @@ func TestMigrationFrom0008(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// Back to 0008.
+	// Back to 0008 (from 0009, and from 0010 below).
 	db, err := sql.Open("sqlite", dsn(path, false))
 	if err != nil {
 		t.Fatal(err)
@@ -148,6 +160,10 @@ func TestMigrationFrom0008(t *testing.T) {
 		// An addition of an item not changed since, as 0006 logged it.
 		"INSERT INTO events (pos, kind, item_id) SELECT added_pos, 1, id FROM items WHERE version = 1",
 		"ALTER TABLE items DROP COLUMN added_pos", "PRAGMA user_version = 8",
+		// Back from 0010.
+		"DROP TRIGGER items_order_delete", "DROP TRIGGER items_by_name_update", "DROP TRIGGER items_by_changed_update",
+		"DROP TABLE items_by_name", "DROP TABLE items_by_changed",
+		"CREATE INDEX items_name ON items (name, id)", "CREATE INDEX items_changed ON items (coalesce(updated_at, created_at), id)",
 	} {
 		if _, err := db.ExecContext(ctx, stmt); err != nil {
 			t.Fatalf("%s: %v", stmt, err)
@@ -161,6 +177,7 @@ func TestMigrationFrom0008(t *testing.T) {
 	if diff := cmp.Diff(wantAdded, addedPositions(t, s)); diff != "" {
 		t.Errorf("items.added_pos after the migration (-before +after):\n%s", diff)
 	}
+	checkOrders(t, s, "after the migration")
 	if diff := cmp.Diff(wantPos, positions(s)); diff != "" {
 		t.Errorf("subscription starts after the migration (-before +after):\n%s", diff)
 	}
@@ -338,6 +355,22 @@ func TestLogReads(t *testing.T) {
 			}
 			if diff := cmp.Diff(all[after:], got, cmpopts.EquateEmpty()); diff != "" {
 				t.Fatalf("paging from %d by %d (-want +got):\n%s", after, limit, diff)
+			}
+		}
+	}
+}
+
+// checkOrders checks the pages of s in every order, both ways, in pages
+// of 2, against its items sorted in Go.
+func checkOrders(t *testing.T, s *Store, when string) {
+	t.Helper()
+	all := storetest.ReadAll(t, s, "", items.MaxPageSize)
+	for _, o := range storetest.Orders {
+		want := storetest.Sorted(all, o)
+		for _, last := range []bool{false, true} {
+			got := storetest.Walk(t, s, items.ItemQuery{Order: o}, 2, last)
+			if diff := cmp.Diff(storetest.IDs(want), storetest.IDs(got)); diff != "" {
+				t.Errorf("%s: %s last=%v (-want +got):\n%s", when, storetest.OrderName(o), last, diff)
 			}
 		}
 	}
