@@ -307,7 +307,7 @@ func TestLogReads(t *testing.T) {
 	flush()
 
 	var head int64
-	if err := s.w.QueryRowContext(ctx, logHead).Scan(&head); err != nil {
+	if err := s.w.QueryRowContext(ctx, logHeadQuery).Scan(&head); err != nil {
 		t.Fatal(err)
 	}
 	all, err := s.events(ctx, 0, 1000)

@@ -62,6 +62,7 @@ type Store struct {
 	indexed atomic.Int64
 
 	insertItems *sql.Stmt // on w
+	logHead     *sql.Stmt // on w
 	item        *sql.Stmt // on r, as are the others
 	items       *sql.Stmt
 	searchScan  *sql.Stmt
@@ -147,7 +148,7 @@ func (s *Store) open(ctx context.Context, path string) error {
 		return err
 	}
 	var head int64
-	if err := s.w.QueryRowContext(ctx, logHead).Scan(&head); err != nil {
+	if err := s.w.QueryRowContext(ctx, logHeadQuery).Scan(&head); err != nil {
 		return translate(ctx, "open the log", err)
 	}
 	s.log = pubsub.New(s.events, head, pubsub.Options{})
@@ -155,10 +156,10 @@ func (s *Store) open(ctx context.Context, path string) error {
 	return nil
 }
 
-// logHead reads the position of the newest event of the log: the events
+// logHeadQuery reads the position of the newest event of the log: the events
 // table's newest, or the addition of the last item that has one (the
 // positions of the additions follow the IDs), whichever is greater.
-const logHead = `SELECT max(coalesce((SELECT max(pos) FROM events), 0),
+const logHeadQuery = `SELECT max(coalesce((SELECT max(pos) FROM events), 0),
 	coalesce((SELECT added_pos FROM items WHERE added_pos IS NOT NULL ORDER BY id DESC LIMIT 1), 0))`
 
 // events reads the log (migration 0009): the events table, which holds
@@ -316,6 +317,7 @@ func (s *Store) statements() []statement {
 		// from ?2 on, in order (key is the index in the array).
 		{"insertItems", &s.insertItems, s.w, `INSERT INTO items (` + strings.Join(newRowColumns, ", ") + `, added_pos)
 			SELECT ` + fromJSON(newRowColumns) + `, ?2 + key FROM jsonb_each(?1) ORDER BY key`},
+		{"logHead", &s.logHead, s.w, logHeadQuery},
 		{"item", &s.item, s.r, `SELECT ` + columns + ` FROM items WHERE id = ?`},
 		{"items", &s.items, s.r, `SELECT ` + columns + ` FROM items WHERE id > ? ORDER BY id LIMIT ?`},
 		// instr compares literally: % _ \ and quotes in a search need no

@@ -294,7 +294,7 @@ func (s *Store) applyTx(ctx context.Context, tx *sql.Tx, batch []*addRequest, no
 	// The position of the last event: one writer, under the write lock,
 	// appends to the log.
 	var head int64
-	if err := tx.QueryRowContext(ctx, logHead).Scan(&head); err != nil {
+	if err := tx.StmtContext(ctx, s.logHead).QueryRowContext(ctx).Scan(&head); err != nil {
 		return nil, nil, err
 	}
 	for i := 0; i < len(batch); {
@@ -577,7 +577,7 @@ func (s *Store) Import(ctx context.Context, batch []items.NewItem) error {
 	write := s.writes.Begin(items.ItemAdded)
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		var head int64
-		if err := tx.QueryRowContext(ctx, logHead).Scan(&head); err != nil {
+		if err := tx.StmtContext(ctx, s.logHead).QueryRowContext(ctx).Scan(&head); err != nil {
 			return err
 		}
 		if err := insertItems(ctx, tx.StmtContext(ctx, s.insertItems), its, head+1); err != nil {
