@@ -83,6 +83,7 @@ type Store struct {
 	readEvents *sql.Stmt
 	readAdded  *sql.Stmt
 	addedAfter *sql.Stmt
+	lastID     *sql.Stmt
 	eventOf    *sql.Stmt
 	addedUpTo  *sql.Stmt
 	stmts      []*sql.Stmt // all of the above that are prepared, to close
@@ -227,6 +228,11 @@ func (s *Store) events(ctx context.Context, after int64, limit int) (_ []items.E
 func (s *Store) firstAddedAfter(ctx context.Context, tx *sql.Tx, after int64) (int64, error) {
 	probe := tx.StmtContext(ctx, s.addedAfter)
 	var lo, hi int64 = 0, math.MaxInt64 // the answer is in [lo, hi]
+	var last int64
+	if err := tx.StmtContext(ctx, s.lastID).QueryRowContext(ctx).Scan(&last); err != nil {
+		return 0, err
+	}
+	hi = last + 1 // none above the last
 	for lo < hi {
 		m := lo + (hi-lo)/2
 		var id, pos int64
@@ -353,6 +359,7 @@ func (s *Store) statements() []statement {
 			WHERE id >= ? AND added_pos IS NOT NULL ORDER BY id LIMIT ?`},
 		{"addedAfter", &s.addedAfter, s.r, `SELECT id, added_pos FROM items
 			WHERE id >= ? AND added_pos IS NOT NULL ORDER BY id LIMIT 1`},
+		{"lastID", &s.lastID, s.r, `SELECT coalesce(max(id), 0) FROM items`},
 		// The newest event of kind ?2 of the item ?1: the events table
 		// holds the changes and the additions of the items changed since,
 		// which may be gone; the row of an item holds the position of its
