@@ -25,21 +25,12 @@ const indexInterval = 50 * time.Millisecond
 func (s *Store) indexTail(ctx context.Context) error {
 	var upTo int64
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		for _, step := range []string{
-			`INSERT INTO items_fts (rowid, name_folded)
-				SELECT id, name_folded FROM items WHERE id > (SELECT up_to FROM search_indexed) ORDER BY id`,
-			// The indexes of the orders (migration 0010).
-			`INSERT INTO items_by_name (name, id)
-				SELECT name, id FROM items WHERE id > (SELECT up_to FROM search_indexed)`,
-			`INSERT INTO items_by_changed (changed, id)
-				SELECT coalesce(updated_at, created_at), id FROM items WHERE id > (SELECT up_to FROM search_indexed)`,
-		} {
-			if _, err := tx.ExecContext(ctx, step); err != nil {
+		for _, st := range []*sql.Stmt{s.indexFTS, s.indexByName, s.indexByChanged} {
+			if _, err := tx.StmtContext(ctx, st).ExecContext(ctx); err != nil {
 				return err
 			}
 		}
-		return tx.QueryRowContext(ctx, `UPDATE search_indexed
-			SET up_to = max(up_to, (SELECT coalesce(max(id), 0) FROM items)) RETURNING up_to`).Scan(&upTo)
+		return tx.StmtContext(ctx, s.indexRaise).QueryRowContext(ctx).Scan(&upTo)
 	})
 	if err != nil {
 		return translate(ctx, "index", err)
@@ -65,5 +56,21 @@ func (s *Store) raiseIndexed(upTo int64) {
 		if upTo <= cur || s.indexed.CompareAndSwap(cur, upTo) {
 			return
 		}
+	}
+}
+
+// indexStatements returns the statements of indexTail, prepared on the
+// writer's connection: it runs at every pause of the writer.
+func (s *Store) indexStatements() []statement {
+	return []statement{
+		{"indexFTS", &s.indexFTS, s.w, `INSERT INTO items_fts (rowid, name_folded)
+			SELECT id, name_folded FROM items WHERE id > (SELECT up_to FROM search_indexed) ORDER BY id`},
+		// The indexes of the orders (migration 0010).
+		{"indexByName", &s.indexByName, s.w, `INSERT INTO items_by_name (name, id)
+			SELECT name, id FROM items WHERE id > (SELECT up_to FROM search_indexed)`},
+		{"indexByChanged", &s.indexByChanged, s.w, `INSERT INTO items_by_changed (changed, id)
+			SELECT coalesce(updated_at, created_at), id FROM items WHERE id > (SELECT up_to FROM search_indexed)`},
+		{"indexRaise", &s.indexRaise, s.w, `UPDATE search_indexed
+			SET up_to = max(up_to, (SELECT coalesce(max(id), 0) FROM items)) RETURNING up_to`},
 	}
 }

@@ -63,6 +63,10 @@ type Store struct {
 
 	insertItems *sql.Stmt // on w
 	logHead     *sql.Stmt // on w
+
+	// indexTail's (index.go), on w
+	indexFTS, indexByName, indexByChanged, indexRaise *sql.Stmt
+
 	item        *sql.Stmt // on r, as are the others
 	items       *sql.Stmt
 	searchScan  *sql.Stmt
@@ -290,7 +294,7 @@ func scanEvent(row scanner) (items.Event, error) {
 
 // prepare prepares the statements of s.
 func (s *Store) prepare(ctx context.Context) error {
-	for _, p := range s.statements() {
+	for _, p := range append(s.statements(), s.indexStatements()...) {
 		st, err := p.db.PrepareContext(ctx, p.query)
 		if err != nil {
 			return translate(ctx, "prepare "+p.name, err)
