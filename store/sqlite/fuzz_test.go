@@ -133,7 +133,13 @@ func (s *Store) insertUnindexed(ctx context.Context, batch []items.NewItem) erro
 	for i, n := range batch {
 		its[i] = items.Item{Name: n.Name, Description: n.Description, CreatedAt: time.Now().UTC()}
 	}
+	payload, err := encodeItems(its)
+	if err != nil {
+		return err
+	}
+	// No position: as inserted by hand, the items are not in the log.
 	return s.inTx(ctx, func(tx *sql.Tx) error {
-		return insertItems(ctx, tx.StmtContext(ctx, s.insertItems), its)
+		_, _, err := execRows(ctx, tx.StmtContext(ctx, s.insertItems), len(its), payload, nil)
+		return err
 	})
 }

@@ -8,7 +8,8 @@ import (
 
 // The trigram index is written in steps (migration 0003): indexTail adds
 // to it, in one statement and so one flush, every item above
-// search_indexed.up_to. The writer runs a step at most indexInterval after
+// search_indexed.up_to; and to the indexes of the orders NAME and
+// UPDATED_AT (migration 0010), which pages read likewise (pages.go). The writer runs a step at most indexInterval after
 // the last, and whenever it is idle; Import runs one after each batch. A
 // search reads the index for the items up to the indexed ID it last knew
 // (Store.indexed) and scans the items above it (search.go), so that it
@@ -24,12 +25,12 @@ const indexInterval = 50 * time.Millisecond
 func (s *Store) indexTail(ctx context.Context) error {
 	var upTo int64
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO items_fts (rowid, name_folded)
-			SELECT id, name_folded FROM items WHERE id > (SELECT up_to FROM search_indexed) ORDER BY id`); err != nil {
-			return err
+		for _, st := range []*sql.Stmt{s.indexFTS, s.indexByName, s.indexByChanged} {
+			if _, err := tx.StmtContext(ctx, st).ExecContext(ctx); err != nil {
+				return err
+			}
 		}
-		return tx.QueryRowContext(ctx, `UPDATE search_indexed
-			SET up_to = max(up_to, (SELECT coalesce(max(id), 0) FROM items)) RETURNING up_to`).Scan(&upTo)
+		return tx.StmtContext(ctx, s.indexRaise).QueryRowContext(ctx).Scan(&upTo)
 	})
 	if err != nil {
 		return translate(ctx, "index", err)
@@ -55,5 +56,21 @@ func (s *Store) raiseIndexed(upTo int64) {
 		if upTo <= cur || s.indexed.CompareAndSwap(cur, upTo) {
 			return
 		}
+	}
+}
+
+// indexStatements returns the statements of indexTail, prepared on the
+// writer's connection: it runs at every pause of the writer.
+func (s *Store) indexStatements() []statement {
+	return []statement{
+		{"indexFTS", &s.indexFTS, s.w, `INSERT INTO items_fts (rowid, name_folded)
+			SELECT id, name_folded FROM items WHERE id > (SELECT up_to FROM search_indexed) ORDER BY id`},
+		// The indexes of the orders (migration 0010).
+		{"indexByName", &s.indexByName, s.w, `INSERT INTO items_by_name (name, id)
+			SELECT name, id FROM items WHERE id > (SELECT up_to FROM search_indexed)`},
+		{"indexByChanged", &s.indexByChanged, s.w, `INSERT INTO items_by_changed (changed, id)
+			SELECT coalesce(updated_at, created_at), id FROM items WHERE id > (SELECT up_to FROM search_indexed)`},
+		{"indexRaise", &s.indexRaise, s.w, `UPDATE search_indexed
+			SET up_to = max(up_to, (SELECT coalesce(max(id), 0) FROM items)) RETURNING up_to`},
 	}
 }

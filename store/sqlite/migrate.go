@@ -127,8 +127,8 @@ func seed(ctx context.Context, tx *sql.Tx) error {
 		}
 	}
 	// Their additions open the log (migration 0006), at the positions of
-	// their IDs.
-	if _, err := tx.ExecContext(ctx, `INSERT INTO events (pos, kind, item_id) SELECT id, 1, id FROM items ORDER BY id`); err != nil {
+	// their IDs, which their rows hold (migration 0009).
+	if _, err := tx.ExecContext(ctx, `UPDATE items SET added_pos = id`); err != nil {
 		return translate(ctx, "log demo items", err)
 	}
 	return nil

@@ -12,10 +12,12 @@ import (
 // by keyset queries: a range of the order's index from the cursor on, in
 // the direction the page is taken in, up to the limit. No OFFSET, and no
 // sort of the matching rows: each order has an index whose order is its
-// order (migration 0006), which SQLite reads forward or backward, and row
-// values compare (value, id) against the cursor as the index does.
+// order (the table's key for ID, the tables of migration 0010 for the
+// others, with the few items above their watermark: see pageSQL), which
+// SQLite reads forward or backward, and row values compare (value, id)
+// against the cursor as the index does.
 
-// orderKey returns the SQL expression of o's field, as its index holds it.
+// orderKey returns the SQL expression of o's field, of a row of items.
 func orderKey(o items.Order) string {
 	switch o.Field {
 	case items.ByName:
@@ -38,50 +40,74 @@ func keyArgs(o items.Order, p items.Position) []any {
 }
 
 // pageSQL returns the keyset query of a page of q, which has no search,
-// and its arguments.
+// and its arguments. In ID order it reads a range of the table. In the
+// orders NAME and UPDATED_AT it reads a range of the order's index table
+// (migration 0010), which holds the items up to search_indexed.up_to, and
+// the items above that, which are few (index.go) and which it sorts, and
+// it merges the two: each gives at most the page, so the merge sorts two
+// pages at most. One statement reads both, so from one snapshot.
 func pageSQL(q items.ItemQuery) (string, []any) {
 	o := q.Order
-	start, end := q.Bounds()
-	key := "(" + orderKey(o) + ", id)"
+	limit := q.Limit
 	if o.Field == items.ByID {
-		key = "id"
+		where, args := keyset(q, "id", "id")
+		_, dir := q.SQL()
+		return `SELECT ` + itemColumns + ` FROM items` + where + ` ORDER BY id` + dir + ` LIMIT ?`, append(args, limit)
 	}
+	table, column := "items_by_name", "name"
+	if o.Field == items.ByUpdatedAt {
+		table, column = "items_by_changed", "changed"
+	}
+	_, dir := q.SQL()
+	indexed, args := keyset(q, "x."+column, "x.id")
+	tail, tailArgs := keyset(q, orderKey(o), "id")
+	if tail == "" {
+		tail = " WHERE "
+	} else {
+		tail += " AND "
+	}
+	tail += "id > (SELECT up_to FROM search_indexed)"
+	args = append(args, limit)
+	args = append(args, tailArgs...)
+	args = append(args, limit, limit)
+	return `SELECT ` + itemColumns + ` FROM (
+		SELECT * FROM (SELECT ` + qualified("i", itemColumns) + `, x.` + column + ` AS k FROM ` + table + ` x
+			CROSS JOIN items i ON i.id = x.id` + indexed + `
+			ORDER BY x.` + column + dir + `, x.id` + dir + ` LIMIT ?)
+		UNION ALL
+		SELECT * FROM (SELECT ` + itemColumns + `, ` + orderKey(o) + ` AS k FROM items` + tail + `
+			ORDER BY k` + dir + `, id` + dir + ` LIMIT ?))
+		ORDER BY k` + dir + `, id` + dir + ` LIMIT ?`, args
+}
+
+// keyset returns the WHERE clause (empty for none) that keeps the rows of
+// q's range, between its cursors, whose position in q.Order is (key, id),
+// and its arguments.
+func keyset(q items.ItemQuery, key, id string) (string, []any) {
+	o := q.Order
+	start, end := q.Bounds()
 	where, args := "", []any{}
-	past, dir := q.SQL()
+	past, _ := q.SQL()
 	bound := func(p *items.Position, start bool) {
 		if p == nil {
 			return
-		}
-		op := past(start)
-		ph := "(?, ?)"
-		if o.Field == items.ByID {
-			ph = "?"
 		}
 		if where == "" {
 			where = " WHERE "
 		} else {
 			where += " AND "
 		}
-		if o.Field == items.ByUpdatedAt {
-			// SQLite takes a row value as a range of an index of columns,
-			// not of an expression: spelled out, the first term is one.
-			k := orderKey(o)
-			where += k + " " + op + "= ? AND (" + k + " " + op + " ? OR id " + op + " ?)"
-			t := p.Time.UnixMicro()
-			args = append(args, t, t, p.ID)
-			return
+		op := past(start)
+		if o.Field == items.ByID {
+			where += id + " " + op + " ?"
+		} else {
+			where += "(" + key + ", " + id + ") " + op + " (?, ?)"
 		}
-		where += key + " " + op + " " + ph
 		args = append(args, keyArgs(o, *p)...)
 	}
 	bound(start, true)
 	bound(end, false)
-	orderBy := " ORDER BY " + orderKey(o) + dir
-	if o.Field != items.ByID {
-		orderBy += ", id" + dir
-	}
-	args = append(args, q.Limit)
-	return `SELECT ` + itemColumns + ` FROM items` + where + orderBy + ` LIMIT ?`, args
+	return where, args
 }
 
 // page reads a page of q, which has no search, by its keyset query.

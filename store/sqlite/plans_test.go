@@ -11,8 +11,12 @@ import (
 )
 
 // TestPagePlans shows the query plan of the keyset query of every order,
-// both ways, from a cursor: each reads the order's index (or the table by
-// its key) in the page's direction, and none sorts.
+// both ways, from a cursor: in ID order it reads a range of the table by
+// its key, in the page's direction, and sorts nothing; in the other
+// orders, a range of the order's index table (migration 0010), in the
+// page's direction, and the items above the index's watermark, a range of
+// the table by its key too. It sorts those (a few items at most) and the
+// merge of the two parts (two pages at most), and nothing else.
 func TestPagePlans(t *testing.T) {
 	s := openTest(t)
 	storetest.AddItems(t, s, "a", "b", "c")
@@ -24,31 +28,78 @@ func TestPagePlans(t *testing.T) {
 				q.Start, q.End = nil, cursor
 			}
 			query, args := pageSQL(q)
-			rows, err := s.r.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+query, args...)
-			if err != nil {
-				t.Fatalf("EXPLAIN %s: %v", query, err)
-			}
-			var plan []string
-			for rows.Next() {
-				var id, parent, unused int
-				var detail string
-				if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-					t.Fatal(err)
-				}
-				plan = append(plan, detail)
-			}
-			rows.Close()
-			got := strings.Join(plan, "; ")
-			want := map[items.OrderField]string{
-				items.ByID:        "USING INTEGER PRIMARY KEY (rowid",
-				items.ByName:      "USING INDEX items_name (",
-				items.ByUpdatedAt: "USING INDEX items_changed (",
-			}[o.Field]
+			got := planOf(t, s, query, args...)
 			name := fmt.Sprintf("%s last=%v", storetest.OrderName(o), last)
 			t.Logf("%s: %s\n  plan: %s", name, query, got)
-			if !strings.Contains(got, want) || strings.Contains(got, "TEMP B-TREE") {
-				t.Errorf("%s: plan %q, want a range of %q and no sort", name, got, want)
+			sorts := 0
+			want := []string{"SEARCH items USING INTEGER PRIMARY KEY (rowid"}
+			switch o.Field {
+			case items.ByName:
+				sorts = 2
+				want = append(want, "SEARCH x USING PRIMARY KEY ((name,id)", "SEARCH items USING INTEGER PRIMARY KEY (rowid>?)")
+			case items.ByUpdatedAt:
+				sorts = 2
+				want = append(want, "SEARCH x USING PRIMARY KEY ((changed,id)", "SEARCH items USING INTEGER PRIMARY KEY (rowid>?)")
+			}
+			for _, w := range want {
+				if !strings.Contains(got, w) {
+					t.Errorf("%s: plan %q, want %q", name, got, w)
+				}
+			}
+			if n := strings.Count(got, "TEMP B-TREE"); n != sorts || strings.Contains(got, "SCAN items") || strings.Contains(got, "SCAN x") {
+				t.Errorf("%s: plan %q, want a range of each table and %d sorts", name, got, sorts)
 			}
 		}
 	}
+}
+
+// TestLogLookupPlans shows the plans of the lookups of an item's events
+// (the start of a subscription) and of the reads of the log (see
+// Store.events): each reads a row by its ID or a range of a table or of
+// events_item; none reads the whole log.
+func TestLogLookupPlans(t *testing.T) {
+	s := openTest(t)
+	storetest.AddItems(t, s, "a", "b", "c")
+	for _, tt := range []struct {
+		name, query string
+		args        []any
+		want        []string
+	}{
+		{"eventOf added", eventOfQuery, []any{2, 1}, []string{"USING INTEGER PRIMARY KEY (rowid=?)", "INDEX events_item (item_id=? AND kind=?)"}},
+		{"eventOf updated", eventOfQuery, []any{2, 2}, []string{"INDEX events_item (item_id=? AND kind=?)"}},
+		{"addedUpTo", addedUpToQuery, []any{2}, []string{"USING INTEGER PRIMARY KEY (rowid<?)", "INDEX events_item (item_id<?)"}},
+		{"readAdded", "SELECT id FROM items WHERE id >= ? AND added_pos IS NOT NULL ORDER BY id LIMIT ?", []any{2, 10}, []string{"USING INTEGER PRIMARY KEY (rowid>?)"}},
+		{"readEvents", "SELECT pos FROM events WHERE pos > ? ORDER BY pos LIMIT ?", []any{2, 10}, []string{"USING INTEGER PRIMARY KEY (rowid>?)"}},
+	} {
+		got := planOf(t, s, tt.query, tt.args...)
+		t.Logf("%s: %s", tt.name, got)
+		for _, w := range tt.want {
+			if !strings.Contains(got, w) {
+				t.Errorf("%s: plan %q, want %q", tt.name, got, w)
+			}
+		}
+		if strings.Contains(got, "SCAN events") || strings.Contains(got, "SCAN items") {
+			t.Errorf("%s: plan %q reads a whole table", tt.name, got)
+		}
+	}
+}
+
+// planOf returns the details of the query plan of query, joined by "; ".
+func planOf(t *testing.T, s *Store, query string, args ...any) string {
+	t.Helper()
+	rows, err := s.w.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+query, args...)
+	if err != nil {
+		t.Fatalf("EXPLAIN %s: %v", query, err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, detail)
+	}
+	return strings.Join(plan, "; ")
 }

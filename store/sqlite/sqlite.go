@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/url"
 	"runtime"
 	"strings"
@@ -61,7 +62,11 @@ type Store struct {
 	indexed atomic.Int64
 
 	insertItems *sql.Stmt // on w
-	insertAdded *sql.Stmt // on w
+	logHead     *sql.Stmt // on w
+
+	// indexTail's (index.go), on w
+	indexFTS, indexByName, indexByChanged, indexRaise *sql.Stmt
+
 	item        *sql.Stmt // on r, as are the others
 	items       *sql.Stmt
 	searchScan  *sql.Stmt
@@ -80,6 +85,9 @@ type Store struct {
 	revisions  *revisionReader
 	users      *sql.Stmt
 	readEvents *sql.Stmt
+	readAdded  *sql.Stmt
+	addedAfter *sql.Stmt
+	lastID     *sql.Stmt
 	eventOf    *sql.Stmt
 	addedUpTo  *sql.Stmt
 	stmts      []*sql.Stmt // all of the above that are prepared, to close
@@ -145,7 +153,7 @@ func (s *Store) open(ctx context.Context, path string) error {
 		return err
 	}
 	var head int64
-	if err := s.w.QueryRowContext(ctx, `SELECT coalesce(max(pos), 0) FROM events`).Scan(&head); err != nil {
+	if err := s.w.QueryRowContext(ctx, logHeadQuery).Scan(&head); err != nil {
 		return translate(ctx, "open the log", err)
 	}
 	s.log = pubsub.New(s.events, head, pubsub.Options{})
@@ -153,14 +161,120 @@ func (s *Store) open(ctx context.Context, path string) error {
 	return nil
 }
 
-// events reads the log: the events table, whose positions the one writer
-// assigns in commit order.
-func (s *Store) events(ctx context.Context, after int64, limit int) ([]items.Event, error) {
-	rows, err := s.readEvents.QueryContext(ctx, after, limit)
-	return scanRows(ctx, "events", make([]items.Event, 0, limit), scanEvent, rows, err)
+// logHeadQuery reads the position of the newest event of the log: the events
+// table's newest, or the addition of the last item that has one (the
+// positions of the additions follow the IDs), whichever is greater.
+const logHeadQuery = `SELECT max(coalesce((SELECT max(pos) FROM events), 0),
+	coalesce((SELECT added_pos FROM items WHERE added_pos IS NOT NULL ORDER BY id DESC LIMIT 1), 0))`
+
+// events reads the log (migration 0009): the events table, which holds
+// the changes and the additions of the items changed since, merged by
+// position with the items never changed, which are their own additions
+// (items.added_pos). The one writer assigns positions in commit order,
+// and the positions of the additions follow the IDs. Both are read in
+// one transaction, so from one snapshot: then each holds every event of
+// its kind up to the last it returns, and the events up to the first of
+// those two lasts are all there. It may return fewer than limit events
+// when more are there; never none unless there are none.
+func (s *Store) events(ctx context.Context, after int64, limit int) (_ []items.Event, err error) {
+	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, translate(ctx, "events", err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	rows, err := tx.StmtContext(ctx, s.readEvents).QueryContext(ctx, after, limit)
+	changes, err := scanRows(ctx, "events", make([]items.Event, 0, limit), scanEvent, rows, err)
+	if err != nil {
+		return nil, err
+	}
+	from, err := s.firstAddedAfter(ctx, tx, after)
+	if err != nil {
+		return nil, translate(ctx, "events", err)
+	}
+	rows, err = tx.StmtContext(ctx, s.readAdded).QueryContext(ctx, from, limit)
+	added, err := scanRows(ctx, "events", make([]addedRow, 0, limit), scanAdded, rows, err)
+	if err != nil {
+		return nil, err
+	}
+	// Up to where both are complete.
+	upTo := int64(math.MaxInt64)
+	if len(changes) == limit {
+		upTo = changes[len(changes)-1].Pos
+	}
+	if len(added) == limit {
+		upTo = min(upTo, added[len(added)-1].pos)
+	}
+	events := make([]items.Event, 0, limit)
+	i := 0
+	for _, a := range added {
+		if a.pos > upTo {
+			break
+		}
+		for i < len(changes) && changes[i].Pos < a.pos {
+			events = append(events, changes[i])
+			i++
+		}
+		if a.item.Version != 1 {
+			continue // changed: its addition is in the events table
+		}
+		events = append(events, items.Event{Pos: a.pos, Kind: items.ItemAdded, Item: a.item})
+	}
+	for i < len(changes) && changes[i].Pos <= upTo {
+		events = append(events, changes[i])
+		i++
+	}
+	return events[:min(len(events), limit)], nil
 }
 
-// scanEvent reads a row of the log: position, kind, then itemColumns.
+// firstAddedAfter returns the least ID of an item whose addition is after
+// position after, by a binary search of the IDs (the positions of the
+// additions follow them): a row read by its ID at each step.
+func (s *Store) firstAddedAfter(ctx context.Context, tx *sql.Tx, after int64) (int64, error) {
+	probe := tx.StmtContext(ctx, s.addedAfter)
+	var lo, hi int64 = 0, math.MaxInt64 // the answer is in [lo, hi]
+	var last int64
+	if err := tx.StmtContext(ctx, s.lastID).QueryRowContext(ctx).Scan(&last); err != nil {
+		return 0, err
+	}
+	hi = last + 1 // none above the last
+	for lo < hi {
+		m := lo + (hi-lo)/2
+		var id, pos int64
+		err := probe.QueryRowContext(ctx, m).Scan(&id, &pos)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			hi = m // none from m on
+		case err != nil:
+			return 0, err
+		case pos > after:
+			hi = m // the first from m on is after: the answer is at most m
+		default:
+			lo = id + 1
+		}
+	}
+	return lo, nil
+}
+
+// addedRow is an item and the position of its addition.
+type addedRow struct {
+	pos  int64
+	item items.Item
+}
+
+// scanAdded reads itemColumns and added_pos.
+func scanAdded(row scanner) (addedRow, error) {
+	var (
+		r   itemRow
+		pos int64
+	)
+	if err := row.Scan(append(r.dest(), &pos)...); err != nil {
+		return addedRow{}, err
+	}
+	return addedRow{pos: pos, item: r.item()}, nil
+}
+
+// scanEvent reads a row of the events table: position, kind, then
+// itemColumns.
 func scanEvent(row scanner) (items.Event, error) {
 	var (
 		e    items.Event
@@ -180,7 +294,7 @@ func scanEvent(row scanner) (items.Event, error) {
 
 // prepare prepares the statements of s.
 func (s *Store) prepare(ctx context.Context) error {
-	for _, p := range s.statements() {
+	for _, p := range append(s.statements(), s.indexStatements()...) {
 		st, err := p.db.PrepareContext(ctx, p.query)
 		if err != nil {
 			return translate(ctx, "prepare "+p.name, err)
@@ -208,11 +322,12 @@ func (s *Store) statements() []statement {
 		// json_each hands each object over as text, which each ->> of a
 		// column parses again (1.4 µs of CPU per item added, measured in
 		// process with 32 callers).
-		{"insertItems", &s.insertItems, s.w, `INSERT INTO items (` + strings.Join(newRowColumns, ", ") + `)
-			SELECT ` + fromJSON(newRowColumns) + ` FROM jsonb_each(?) ORDER BY key`},
-		// The additions' events of the items just inserted, in ID order.
-		{"insertAdded", &s.insertAdded, s.w, `INSERT INTO events (kind, item_id)
-			SELECT 1, id FROM items WHERE id >= ? AND id <= ? ORDER BY id`},
+		//
+		// Each item holds the position of its addition (migration 0009):
+		// from ?2 on, in order (key is the index in the array).
+		{"insertItems", &s.insertItems, s.w, `INSERT INTO items (` + strings.Join(newRowColumns, ", ") + `, added_pos)
+			SELECT ` + fromJSON(newRowColumns) + `, ?2 + key FROM jsonb_each(?1) ORDER BY key`},
+		{"logHead", &s.logHead, s.w, logHeadQuery},
 		{"item", &s.item, s.r, `SELECT ` + columns + ` FROM items WHERE id = ?`},
 		{"items", &s.items, s.r, `SELECT ` + columns + ` FROM items WHERE id > ? ORDER BY id LIMIT ?`},
 		// instr compares literally: % _ \ and quotes in a search need no
@@ -239,18 +354,45 @@ func (s *Store) statements() []statement {
 			FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.hash = ?2`},
 		{"users", &s.users, s.r, `SELECT u.id, u.name, ` + userRole + ` FROM users u
 			WHERE u.id IN (SELECT value FROM json_each(?2))`},
-		// An addition whose event holds no item is of an item never
-		// changed since: the items table holds it as added. The item's
-		// columns are those of itemColumns, in order.
-		{"readEvents", &s.readEvents, s.r, `SELECT e.pos, e.kind, e.item_id, coalesce(e.name, i.name),
-			CASE WHEN e.name IS NULL THEN i.description ELSE e.description END,
-			coalesce(e.created_at, i.created_at), coalesce(e.created_by, i.created_by), e.updated_at, coalesce(e.version, i.version)
-			FROM events e LEFT JOIN items i ON e.kind = 1 AND e.name IS NULL AND i.id = e.item_id
-			WHERE e.pos > ? ORDER BY e.pos LIMIT ?`},
-		{"eventOf", &s.eventOf, s.r, `SELECT pos FROM events WHERE item_id = ? AND kind = ? ORDER BY pos DESC LIMIT 1`},
-		{"addedUpTo", &s.addedUpTo, s.r, `SELECT pos FROM events WHERE item_id <= ? AND kind = 1 ORDER BY item_id DESC, kind DESC, pos DESC LIMIT 1`},
+		// The events table part of the log (see events).
+		{"readEvents", &s.readEvents, s.r, `SELECT pos, kind, item_id, name, description, created_at, created_by, updated_at, version
+			FROM events WHERE pos > ? ORDER BY pos LIMIT ?`},
+		// The items from an ID on that have a position (those inserted
+		// by hand have none), with it: the additions part of the log.
+		{"readAdded", &s.readAdded, s.r, `SELECT ` + columns + `, added_pos FROM items
+			WHERE id >= ? AND added_pos IS NOT NULL ORDER BY id LIMIT ?`},
+		{"addedAfter", &s.addedAfter, s.r, `SELECT id, added_pos FROM items
+			WHERE id >= ? AND added_pos IS NOT NULL ORDER BY id LIMIT 1`},
+		{"lastID", &s.lastID, s.r, `SELECT coalesce(max(id), 0) FROM items`},
+		// The newest event of kind ?2 of the item ?1: the events table
+		// holds the changes and the additions of the items changed since,
+		// which may be gone; the row of an item holds the position of its
+		// addition (migration 0009).
+		{"eventOf", &s.eventOf, s.r, eventOfQuery},
+		// The addition of the greatest item ID up to ?1: of an item there,
+		// or of one changed and maybe gone since, whichever is greater.
+		{"addedUpTo", &s.addedUpTo, s.r, addedUpToQuery},
 	}
 }
+
+// The lookups of Follow's start (see position) in the log.
+const (
+	// eventOfQuery: the newest event of kind ?2 of the item ?1.
+	eventOfQuery = `SELECT pos FROM (
+				SELECT added_pos AS pos FROM items WHERE ?2 = 1 AND id = ?1 AND added_pos IS NOT NULL
+				UNION ALL
+				SELECT pos FROM events WHERE item_id = ?1 AND kind = ?2)
+			ORDER BY pos DESC LIMIT 1`
+	// addedUpToQuery: the addition of the greatest item ID up to ?1.
+	addedUpToQuery = `SELECT pos FROM (
+				SELECT * FROM (SELECT id, added_pos AS pos FROM items
+					WHERE id <= ?1 AND added_pos IS NOT NULL ORDER BY id DESC LIMIT 1)
+				UNION ALL
+				SELECT * FROM (SELECT item_id AS id, pos FROM events
+					WHERE item_id <= ?1 AND kind = 1
+					ORDER BY item_id DESC LIMIT 1))
+			ORDER BY id DESC LIMIT 1`
+)
 
 // connect opens the writer's connection, which switches a new file to WAL.
 // That takes an exclusive lock, and when two processes open a new file at

@@ -291,13 +291,20 @@ func (s *Store) applyTx(ctx context.Context, tx *sql.Tx, batch []*addRequest, no
 	results := make([]addResult, len(batch))
 	events := make([]items.Event, 0, len(batch))
 	insert := tx.StmtContext(ctx, s.insertItems)
+	// The position of the last event: one writer, under the write lock,
+	// appends to the log.
+	var head int64
+	if err := tx.StmtContext(ctx, s.logHead).QueryRowContext(ctx).Scan(&head); err != nil {
+		return nil, nil, err
+	}
 	for i := 0; i < len(batch); {
 		if batch[i].op != opAdd {
-			e, it, err := s.change(ctx, tx, batch[i], now)
+			e, it, err := s.change(ctx, tx, batch[i], now, head+1)
 			switch {
 			case err == nil:
 				events = append(events, e)
 				results[i].item = it
+				head++
 			case isRefusal(err):
 				results[i].err = err
 			default:
@@ -318,15 +325,11 @@ func (s *Store) applyTx(ctx context.Context, tx *sql.Tx, batch []*addRequest, no
 			}
 			its[k].Version = 1
 		}
-		err := insertItems(ctx, insert, its)
-		if err == nil {
-			var added []items.Event
-			if added, err = s.logAdded(ctx, tx, its); err == nil {
-				events = append(events, added...)
-			}
-		}
+		err := insertItems(ctx, insert, its, head+1)
 		switch {
 		case err == nil:
+			events = appendAdded(events, its, head+1)
+			head += int64(len(its))
 			for k, it := range its {
 				results[i+k].item = it
 			}
@@ -340,10 +343,15 @@ func (s *Store) applyTx(ctx context.Context, tx *sql.Tx, batch []*addRequest, no
 	return results, events, nil
 }
 
-// change applies the update or delete of req in tx and returns its event
-// and the item as left. A refusal is an *items.Error.
-func (s *Store) change(ctx context.Context, tx *sql.Tx, req *addRequest, now time.Time) (items.Event, items.Item, error) {
-	it, err := scanItem(tx.QueryRowContext(ctx, `SELECT `+itemColumns+` FROM items WHERE id = ?`, req.id))
+// change applies the update or delete of req in tx and returns its event,
+// at position pos, and the item as left. A refusal is an *items.Error.
+func (s *Store) change(ctx context.Context, tx *sql.Tx, req *addRequest, now time.Time, pos int64) (items.Event, items.Item, error) {
+	var (
+		r     itemRow
+		added sql.NullInt64 // the position of its addition
+	)
+	err := tx.QueryRowContext(ctx, `SELECT `+itemColumns+`, added_pos FROM items WHERE id = ?`, req.id).Scan(append(r.dest(), &added)...)
+	it := r.item()
 	if errors.Is(err, sql.ErrNoRows) {
 		return items.Event{}, items.Item{}, items.NoItem(req.id)
 	}
@@ -354,21 +362,21 @@ func (s *Store) change(ctx context.Context, tx *sql.Tx, req *addRequest, now tim
 		if err := req.del.Check(it); err != nil {
 			return items.Event{}, items.Item{}, err
 		}
-		if err := keepAdded(ctx, tx, it); err != nil {
+		if err := keepAdded(ctx, tx, it, added); err != nil {
 			return items.Event{}, items.Item{}, err
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM items WHERE id = ?`, req.id); err != nil {
 			return items.Event{}, items.Item{}, err
 		}
-		e := items.Event{Kind: items.ItemDeleted, Item: items.Item{ID: req.id}}
-		err := tx.QueryRowContext(ctx, `INSERT INTO events (kind, item_id) VALUES (3, ?) RETURNING pos`, req.id).Scan(&e.Pos)
+		e := items.Event{Pos: pos, Kind: items.ItemDeleted, Item: items.Item{ID: req.id}}
+		_, err := tx.ExecContext(ctx, `INSERT INTO events (pos, kind, item_id) VALUES (?, 3, ?)`, pos, req.id)
 		return e, items.Item{}, err
 	}
 	old := it
 	if it, err = req.update.Apply(it, now); err != nil {
 		return items.Event{}, items.Item{}, err
 	}
-	if err := keepAdded(ctx, tx, old); err != nil {
+	if err := keepAdded(ctx, tx, old, added); err != nil {
 		return items.Event{}, items.Item{}, err
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE items SET description = ?, updated_at = ?, version = ? WHERE id = ?`,
@@ -382,10 +390,10 @@ func (s *Store) change(ctx context.Context, tx *sql.Tx, req *addRequest, now tim
 			return items.Event{}, items.Item{}, err
 		}
 	}
-	e := items.Event{Kind: items.ItemUpdated, Item: it}
-	err = tx.QueryRowContext(ctx, `INSERT INTO events (kind, item_id, version, name, description, created_at, created_by, updated_at)
-		VALUES (2, ?, ?, ?, ?, ?, ?, ?) RETURNING pos`,
-		it.ID, it.Version, it.Name, nullString(it.Description), it.CreatedAt.UnixMicro(), nullInt(it.CreatedByID), it.UpdatedAt.UnixMicro()).Scan(&e.Pos)
+	e := items.Event{Pos: pos, Kind: items.ItemUpdated, Item: it}
+	_, err = tx.ExecContext(ctx, `INSERT INTO events (pos, kind, item_id, version, name, description, created_at, created_by, updated_at)
+		VALUES (?, 2, ?, ?, ?, ?, ?, ?, ?)`,
+		pos, it.ID, it.Version, it.Name, nullString(it.Description), it.CreatedAt.UnixMicro(), nullInt(it.CreatedByID), it.UpdatedAt.UnixMicro())
 	return e, it, err
 }
 
@@ -398,26 +406,16 @@ func isRefusal(err error) bool {
 
 func nullInt(id int64) sql.NullInt64 { return sql.NullInt64{Int64: id, Valid: id != 0} }
 
-// logAdded appends to the log, in tx, the additions of its, which tx has
-// inserted, and returns their events in position order. An addition's
-// event holds only the item's ID: the item is as added until its first
-// change, which copies it into the event first (see keepAdded), so that
-// additions cost the log a small row each.
-//
-// The rows are inserted in ID order, each at the position one above the
-// highest (the rowid rule of a table without AUTOINCREMENT, under the
-// write lock), so the positions are the last one's and those just below
-// it: no row needs to come back.
-func (s *Store) logAdded(ctx context.Context, tx *sql.Tx, its []items.Item) ([]items.Event, error) {
-	first, _, err := execRows(ctx, tx.StmtContext(ctx, s.insertAdded), len(its), its[0].ID, its[len(its)-1].ID)
-	if err != nil {
-		return nil, fmt.Errorf("log additions: %w", err)
-	}
-	events := make([]items.Event, len(its))
+// appendAdded appends to events the additions of its, which have just
+// been inserted at the positions from first on, in ID order. An addition
+// costs the log nothing more (migration 0009): an item never changed is
+// its own addition, and its first change copies it into the events table
+// (see keepAdded).
+func appendAdded(events []items.Event, its []items.Item, first int64) []items.Event {
 	for i, it := range its {
-		events[i] = items.Event{Pos: first + int64(i), Kind: items.ItemAdded, Item: it}
+		events = append(events, items.Event{Pos: first + int64(i), Kind: items.ItemAdded, Item: it})
 	}
-	return events, nil
+	return events
 }
 
 // execRows runs st, an insertion of n rows in rowid order, and returns the
@@ -443,17 +441,22 @@ func execRows(ctx context.Context, st *sql.Stmt, n int, args ...any) (first, las
 	return last - int64(n) + 1, last, nil
 }
 
-// keepAdded copies it, as added, into the event of its addition, before
-// its first change: from then on the items table no longer holds it so.
-func keepAdded(ctx context.Context, tx *sql.Tx, it items.Item) error {
-	if it.Version != 1 {
+// keepAdded copies it, as added, into the events table as the event of
+// its addition, at position added (which its row holds), before its first
+// change: from then on the items table no longer holds it so, or at all.
+// An item inserted by hand has no position, and no addition in the log.
+func keepAdded(ctx context.Context, tx *sql.Tx, it items.Item, added sql.NullInt64) error {
+	if it.Version != 1 || !added.Valid {
 		return nil // changed before: copied then
 	}
-	_, err := tx.ExecContext(ctx, `UPDATE events SET version = 1, name = ?, description = ?, created_at = ?, created_by = ?
-		WHERE item_id = ? AND kind = 1 AND name IS NULL`,
-		it.Name, nullString(it.Description), it.CreatedAt.UnixMicro(), nullInt(it.CreatedByID), it.ID)
+	_, err := tx.ExecContext(ctx, keepAddedQuery,
+		added.Int64, it.ID, it.Name, nullString(it.Description), it.CreatedAt.UnixMicro(), nullInt(it.CreatedByID))
 	return err
 }
+
+// keepAddedQuery is the statement of keepAdded.
+const keepAddedQuery = `INSERT INTO events (pos, kind, item_id, version, name, description, created_at, created_by)
+	VALUES (?, 1, ?, 1, ?, ?, ?, ?)`
 
 // addError returns the error that AddItem reports when err kept it from
 // being stored.
@@ -490,12 +493,12 @@ func (s *Store) inTx(ctx context.Context, f func(tx *sql.Tx) error) error {
 // The rows are inserted in the order of its, and AUTOINCREMENT gives each
 // the ID one above the highest ever used, so their IDs are those up to the
 // last row's (see execRows).
-func insertItems(ctx context.Context, st *sql.Stmt, its []items.Item) error {
+func insertItems(ctx context.Context, st *sql.Stmt, its []items.Item, firstPos int64) error {
 	payload, err := encodeItems(its)
 	if err != nil {
 		return err
 	}
-	first, _, err := execRows(ctx, st, len(its), payload)
+	first, _, err := execRows(ctx, st, len(its), payload, firstPos)
 	if err != nil {
 		return err
 	}
@@ -573,12 +576,15 @@ func (s *Store) Import(ctx context.Context, batch []items.NewItem) error {
 	var events []items.Event
 	write := s.writes.Begin(items.ItemAdded)
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		if err := insertItems(ctx, tx.StmtContext(ctx, s.insertItems), its); err != nil {
+		var head int64
+		if err := tx.StmtContext(ctx, s.logHead).QueryRowContext(ctx).Scan(&head); err != nil {
 			return err
 		}
-		var err error
-		events, err = s.logAdded(ctx, tx, its)
-		return err
+		if err := insertItems(ctx, tx.StmtContext(ctx, s.insertItems), its, head+1); err != nil {
+			return err
+		}
+		events = appendAdded(nil, its, head+1)
+		return nil
 	})
 	// An import is recorded as one write, which ends as a failed one
 	// does, so that caches count the items again rather than add one.
