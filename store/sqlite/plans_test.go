@@ -87,19 +87,5 @@ func TestLogLookupPlans(t *testing.T) {
 // planOf returns the details of the query plan of query, joined by "; ".
 func planOf(t *testing.T, s *Store, query string, args ...any) string {
 	t.Helper()
-	rows, err := s.w.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+query, args...)
-	if err != nil {
-		t.Fatalf("EXPLAIN %s: %v", query, err)
-	}
-	defer rows.Close()
-	var plan []string
-	for rows.Next() {
-		var id, parent, unused int
-		var detail string
-		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-			t.Fatal(err)
-		}
-		plan = append(plan, detail)
-	}
-	return strings.Join(plan, "; ")
+	return strings.Join(explain(t, s.w, query, args...), "; ")
 }

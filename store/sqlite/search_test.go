@@ -77,10 +77,13 @@ func TestQueryPlans(t *testing.T) {
 	}
 }
 
-// explain returns the query plan of query, one line per step.
-func explain(t *testing.T, db *sql.DB, query string) []string {
+// explain returns the query plan of query with args, one line per step;
+// without args, with every parameter NULL.
+func explain(t *testing.T, db *sql.DB, query string, args ...any) []string {
 	t.Helper()
-	args := make([]any, strings.Count(query, "?"))
+	if args == nil {
+		args = make([]any, strings.Count(query, "?"))
+	}
 	rows, err := db.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+query, args...)
 	if err != nil {
 		t.Fatalf("EXPLAIN QUERY PLAN %s: %v", query, err)
