@@ -8,7 +8,7 @@ import (
 )
 
 func TestReport(t *testing.T) {
-	tsv := strings.Join(columns, "\t") + "\n" + strings.Join([]string{
+	rows := readLines(t, strings.Join(columns, "\t"),
 		// server store scenario dataset size round rps p50 p99 rss_kb cpu wait non2xx socket graphql
 		"server\tsqlite\tlist\t10k\tsmall\t1\t6000\t2.0\t4.0\t40000\t100\t0\t0\t0\t0",
 		"server\tsqlite\tget\t10k\tsmall\t1\t6000\t2.0\t6.0\t40000\t100\t0\t0\t0\t0",    // p99 over 5 ms
@@ -30,15 +30,7 @@ func TestReport(t *testing.T) {
 		"ceiling\tceiling\tget\t10k\tsmall\t1\t10000\t1\t2\t13000\t100\t0\t0\t0\t0",
 		"ceiling\tceiling\tsearch\t10k\tsmall\t1\t10000\t1\t2\t13000\t50\t0\t0\t0\t0", // held back by wrk
 		"ceiling\tceiling\tdeep\t10k\tsmall\t1\t10000\t1\t2\t13000\t100\t40\t0\t0\t0", // crowded out
-	}, "\n") + "\n"
-	path := filepath.Join(t.TempDir(), "r.tsv")
-	if err := os.WriteFile(path, []byte(tsv), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	rows, err := read(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	)
 	var out strings.Builder
 	if failed := write(&out, combine(rows), 1); failed != 6 {
 		t.Errorf("%d rows failed, want 6 (get, search, add, search at 1M, search-rare, deep with the cache off):\n%s", failed, &out)
@@ -92,7 +84,7 @@ func TestReportMixedWithoutBaseline(t *testing.T) {
 // each round's ratio to the ceiling's round, its peak RSS the highest and
 // its errors all of them; a file without the round column is one round.
 func TestReportRounds(t *testing.T) {
-	tsv := strings.Join(columns, "\t") + "\n" + strings.Join([]string{
+	runs := readLines(t, strings.Join(columns, "\t"),
 		// A slow minute in round 2 slows the server and the ceiling alike.
 		"server-nocache\tsqlite\tlist\t10k\tsmall\t1\t6000\t2.0\t4.0\t40000\t100\t0\t0\t0\t0",
 		"ceiling\tceiling\tlist\t10k\tsmall\t1\t10000\t1\t2\t13000\t100\t0\t0\t0\t0",
@@ -100,15 +92,7 @@ func TestReportRounds(t *testing.T) {
 		"ceiling\tceiling\tlist\t10k\tsmall\t2\t5000\t1\t2\t13000\t100\t0\t0\t0\t0",
 		"server-nocache\tsqlite\tlist\t10k\tsmall\t3\t6600\t2.5\t4.5\t30000\t100\t0\t0\t0\t1",
 		"ceiling\tceiling\tlist\t10k\tsmall\t3\t11000\t1\t2\t13000\t100\t0\t0\t0\t0",
-	}, "\n") + "\n"
-	path := filepath.Join(t.TempDir(), "r.tsv")
-	if err := os.WriteFile(path, []byte(tsv), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	runs, err := read(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	)
 	rows := combine(runs)
 	if len(rows) != 2 {
 		t.Fatalf("%d rows, want 2 (the server's and the ceiling's): %+v", len(rows), rows)
@@ -130,12 +114,23 @@ func TestReportRounds(t *testing.T) {
 		t.Errorf("ratio = %v, want 0.66, the median of 0.60, 0.75 and 0.66", got)
 	}
 
-	old := "server\tstore\tscenario\tdataset\tsize\trps\tp50_ms\tp99_ms\trss_kb\tcpu_pct\twait_pct\tnon2xx\tsocket_errors\tgraphql_errors\n" +
-		"server\tsqlite\tlist\t10k\tsmall\t6000\t2.0\t4.0\t40000\t100\t0\t0\t0\t0\n"
-	if err := os.WriteFile(path, []byte(old), 0o644); err != nil {
+	old := readLines(t, "server\tstore\tscenario\tdataset\tsize\trps\tp50_ms\tp99_ms\trss_kb\tcpu_pct\twait_pct\tnon2xx\tsocket_errors\tgraphql_errors",
+		"server\tsqlite\tlist\t10k\tsmall\t6000\t2.0\t4.0\t40000\t100\t0\t0\t0\t0")
+	if len(old) != 1 || old[0].round != 1 || old[0].rps != 6000 {
+		t.Errorf("a file without rounds: %+v; want one run of round 1 at 6000 req/s", old)
+	}
+}
+
+// readLines writes lines to a results file and reads it.
+func readLines(t *testing.T, lines ...string) []row {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "r.tsv")
+	if err := os.WriteFile(path, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if runs, err := read(path); err != nil || len(runs) != 1 || runs[0].round != 1 || runs[0].rps != 6000 {
-		t.Errorf("a file without rounds: %+v, %v; want one run of round 1 at 6000 req/s", runs, err)
+	rows, err := read(path)
+	if err != nil {
+		t.Fatal(err)
 	}
+	return rows
 }
