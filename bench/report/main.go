@@ -22,7 +22,9 @@
 // (RESPONSE_CACHE_BYTES=0), and "baseline", "baseline-nocache" the same
 // for another commit's binary (BENCH_BASELINE), which have no targets but
 // give mixed its own: the server's req/s at least minMixedOfBaseline
-// times the baseline's.
+// times the baseline's. Every row of the server is compared with the
+// baseline's of the same settings, round by round, and those under
+// minOfBaseline of it are named below the table.
 package main
 
 import (
@@ -76,6 +78,10 @@ const (
 	minRatioNoCacheDeep   = 0.40
 	// mixed, default settings, over the baseline's mixed in the same run.
 	minMixedOfBaseline = 1.7
+	// Issue 15: no scenario slower than the baseline with the same
+	// settings. Rounds of one process move by a few percent, so the
+	// report names the rows under this share of the baseline's req/s.
+	minOfBaseline = 0.95
 )
 
 // settings names the server column's values in the table.
@@ -87,10 +93,22 @@ var settings = map[string]string{
 }
 
 // judgeListDesc returns the target of a list-desc row, within 10% of the
-// list row of its dataset, and what it misses besides misses.
-func judgeListDesc(r, list row, hasList bool, misses []string) (string, []string) {
+// list row of its dataset, and what it misses besides misses. The two
+// rows are measured minutes apart (all of list's rounds come before
+// list-desc's), and this machine's speed moves by a quarter over minutes,
+// so when both have a ratio to the ceiling, which answers both scenarios
+// with stored bytes of the same size, the target compares those ratios:
+// each row against the ceiling of its own minutes. Otherwise it compares
+// req/s.
+func judgeListDesc(r, list row, ratio, listRatio float64, hasList bool, misses []string) (string, []string) {
 	if !hasList {
 		return "—", append(misses, "no list run to compare with")
+	}
+	if ratio > 0 && listRatio > 0 {
+		if ratio < minDescOfList*listRatio {
+			misses = append(misses, fmt.Sprintf("ratio %.2f, %.2f× list's", ratio, ratio/listRatio))
+		}
+		return fmt.Sprintf("ratio ≥ %.1f× list's (%.2f)", minDescOfList, minDescOfList*listRatio), misses
 	}
 	limit := minDescOfList * list.rps
 	if r.rps < limit {
@@ -302,18 +320,39 @@ func write(w io.Writer, rows []row, cpus int) (failed int) {
 			measured[key(r)] = r
 		}
 	}
-	fmt.Fprintln(w, "| scenario | dataset | store | settings | req/s | rounds' req/s | p50 ms | p99 ms | peak RSS MB | CPU % | ceiling req/s | ratio | target | result |")
-	fmt.Fprintln(w, "|---|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|---|---|")
+	// ceilingRatio is a row's ratio to the ceiling of its scenario and
+	// dataset, 0 without one.
+	ceilingRatio := func(r row) float64 {
+		if c, ok := ceiling[r.scenario+"/"+r.dataset]; ok && c.rps > 0 {
+			return ratio(r, c)
+		}
+		return 0
+	}
+	// baselineRatio is a row's req/s over the baseline's with the same
+	// settings, paired by round like the ratio to the ceiling; 0 for a
+	// baseline's row or without one.
+	baselineRatio := func(r row) float64 {
+		other, ok := map[string]string{"server": "baseline", "server-nocache": "baseline-nocache"}[r.server]
+		if !ok {
+			return 0
+		}
+		if b, ok := measured[other+"/"+r.store+"/"+r.scenario+"/"+r.size]; ok && b.rps > 0 {
+			return ratio(r, b)
+		}
+		return 0
+	}
+	fmt.Fprintln(w, "| scenario | dataset | store | settings | req/s | rounds' req/s | p50 ms | p99 ms | peak RSS MB | CPU % | ceiling req/s | ratio | × baseline | target | result |")
+	fmt.Fprintln(w, "|---|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|---|")
 	met, checked := 0, 0
+	var slower []string
 	for _, r := range rows {
 		if r.server == "ceiling" {
 			continue
 		}
 		shown := "—"
 		ceil := "—"
-		var rt float64
+		rt := ceilingRatio(r)
 		if c, ok := ceiling[r.scenario+"/"+r.dataset]; ok && c.rps > 0 {
-			rt = ratio(r, c)
 			shown = fmt.Sprintf("%.2f", rt)
 			ceil = fmt.Sprintf("%.0f", c.rps)
 		}
@@ -323,7 +362,7 @@ func write(w io.Writer, rows []row, cpus int) (failed int) {
 		target, misses := judge(r, rt, small, hasSmall)
 		switch {
 		case r.scenario == "list-desc" && r.store == "sqlite" && r.server == "server":
-			target, misses = judgeListDesc(r, list, hasList, misses)
+			target, misses = judgeListDesc(r, list, rt, ceilingRatio(list), hasList, misses)
 		case r.scenario == "mixed" && r.server == "server":
 			if base, ok := measured["baseline/"+r.store+"/mixed/"+r.size]; ok && base.rps > 0 {
 				limit := minMixedOfBaseline * base.rps
@@ -349,14 +388,25 @@ func write(w io.Writer, rows []row, cpus int) (failed int) {
 		if label == "" {
 			label = r.server
 		}
-		fmt.Fprintf(w, "| %s | %s | %s | %s | %.0f | %s | %.2f | %.2f | %.1f | %.0f | %s | %s | %s | %s |\n",
-			r.scenario, r.dataset, r.store, label, r.rps, spread(r), r.p50, r.p99, float64(r.rssKB)*1024/1e6, r.cpu, ceil, shown, target, result)
+		vsBase := "—"
+		if b := baselineRatio(r); b > 0 {
+			vsBase = fmt.Sprintf("%.2f", b)
+			if b < minOfBaseline {
+				slower = append(slower, fmt.Sprintf("%s %s %s (%.2f×)", r.scenario, r.dataset, label, b))
+			}
+		}
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %.0f | %s | %.2f | %.2f | %.1f | %.0f | %s | %s | %s | %s | %s |\n",
+			r.scenario, r.dataset, r.store, label, r.rps, spread(r), r.p50, r.p99, float64(r.rssKB)*1024/1e6, r.cpu, ceil, shown, vsBase, target, result)
 	}
 	fmt.Fprintf(w, "\n%d of %d rows with a target pass", met, checked)
 	if failed > 0 {
 		fmt.Fprintf(w, "; %d rows failed", failed)
 	}
 	fmt.Fprintln(w, ".")
+	if len(slower) > 0 {
+		fmt.Fprintf(w, "\nSlower than the baseline with the same settings (under %.2f× its req/s, paired by round): %s.\n",
+			minOfBaseline, strings.Join(slower, ", "))
+	}
 	// A process that waited for CPUs that others held measured the
 	// machine's contention. A ceiling that left its CPUs idle otherwise was
 	// held back by wrk: its req/s understates the machine's limit, and the

@@ -36,22 +36,22 @@ func TestReport(t *testing.T) {
 		t.Errorf("%d rows failed, want 6 (get, search, add, search at 1M, search-rare, deep with the cache off):\n%s", failed, &out)
 	}
 	for _, want := range []string{
-		"| list | 10k | sqlite | default | 6000 | — | 2.00 | 4.00 | 41.0 | 100 | 10000 | 0.60 | ratio ≥ 0.50, p99 ≤ 5 ms | pass |",
-		"| list | 10k | sqlite | cache off | 6500 | — | 2.00 | 4.00 | 41.0 | 100 | 10000 | 0.65 | ratio ≥ 0.60, p99 ≤ 5 ms | pass |",
-		"| deep | 10k | sqlite | cache off | 3000 | — | 9.00 | 20.00 | 41.0 | 100 | 10000 | 0.30 | ratio ≥ 0.40 | **FAIL**: ratio 0.30 |",
-		"| add | 10k | sqlite | cache off | 4000 | — | 9.00 | 20.00 | 41.0 | 100 | — | — | — | info |",
-		"| mixed | 10k | sqlite | default | 17000 | — | 2.00 | 4.00 | 41.0 | 100 | — | — | ≥ 1.7× baseline's req/s (17000) | pass |",
-		"| mixed | 10k | sqlite | baseline | 10000 | — | 3.00 | 6.00 | 41.0 | 100 | — | — | — | info |",
-		"| list | 10k | sqlite | baseline | 1000 | — | 3.00 | 60.00 | 41.0 | 100 | 10000 | 0.10 | — | info |",
-		"| mixed | 10k | sqlite | cache off | 9000 | — | 2.00 | 4.00 | 41.0 | 100 | — | — | — | info |",
+		"| list | 10k | sqlite | default | 6000 | — | 2.00 | 4.00 | 41.0 | 100 | 10000 | 0.60 | 6.00 | ratio ≥ 0.50, p99 ≤ 5 ms | pass |",
+		"| list | 10k | sqlite | cache off | 6500 | — | 2.00 | 4.00 | 41.0 | 100 | 10000 | 0.65 | — | ratio ≥ 0.60, p99 ≤ 5 ms | pass |",
+		"| deep | 10k | sqlite | cache off | 3000 | — | 9.00 | 20.00 | 41.0 | 100 | 10000 | 0.30 | — | ratio ≥ 0.40 | **FAIL**: ratio 0.30 |",
+		"| add | 10k | sqlite | cache off | 4000 | — | 9.00 | 20.00 | 41.0 | 100 | — | — | — | — | info |",
+		"| mixed | 10k | sqlite | default | 17000 | — | 2.00 | 4.00 | 41.0 | 100 | — | — | 1.70 | ≥ 1.7× baseline's req/s (17000) | pass |",
+		"| mixed | 10k | sqlite | baseline | 10000 | — | 3.00 | 6.00 | 41.0 | 100 | — | — | — | — | info |",
+		"| list | 10k | sqlite | baseline | 1000 | — | 3.00 | 60.00 | 41.0 | 100 | 10000 | 0.10 | — | — | info |",
+		"| mixed | 10k | sqlite | cache off | 9000 | — | 2.00 | 4.00 | 41.0 | 100 | — | — | — | — | info |",
 		"**FAIL**: p99 6.00 ms",
 		"**FAIL**: ratio 0.40",
-		"| deep | 10k | sqlite | default | 3000 | — | 9.00 | 20.00 | 41.0 | 100 | 10000 | 0.30 | ratio ≥ 0.25 | pass |",
+		"| deep | 10k | sqlite | default | 3000 | — | 9.00 | 20.00 | 41.0 | 100 | 10000 | 0.30 | — | ratio ≥ 0.25 | pass |",
 		"**FAIL**: 3 errors",
 		"p50 ≤ 1.5× 10k's (3.00 ms), RSS ≤ 100 MB | pass |",
 		"**FAIL**: p50 1.6× 10k's",
 		"**FAIL**: RSS 123 MB",
-		"| list | 10k | postgres | default | 100 | — | 50.00 | 90.00 | 41.0 | 30 | 10000 | 0.01 | — | info |",
+		"| list | 10k | postgres | default | 100 | — | 50.00 | 90.00 | 41.0 | 30 | 10000 | 0.01 | — | — | info |",
 		"5 of 11 rows with a target pass; 6 rows failed.",
 		"less than 90% busy in search 10k (50%)",
 		"more than 10% of the run in ceiling deep 10k (40%)",
@@ -70,7 +70,7 @@ func TestReportMixedWithoutBaseline(t *testing.T) {
 	if failed := write(&out, rows, 1); failed != 0 {
 		t.Errorf("%d rows failed, want 0:\n%s", failed, &out)
 	}
-	if want := "| mixed | 10k | sqlite | default | 100 | — | 0.00 | 0.00 | 0.0 | 0 | — | — | — | info |"; !strings.Contains(out.String(), want) {
+	if want := "| mixed | 10k | sqlite | default | 100 | — | 0.00 | 0.00 | 0.0 | 0 | — | — | — | — | info |"; !strings.Contains(out.String(), want) {
 		t.Errorf("the report lacks %q:\n%s", want, &out)
 	}
 	rows = append(rows, row{server: "baseline", store: "sqlite", scenario: "mixed", dataset: "10k", size: "small", rps: 100})
@@ -102,7 +102,7 @@ func TestReportRounds(t *testing.T) {
 		t.Errorf("%d rows failed, want 1 (the error of round 3):\n%s", failed, &out)
 	}
 	// Ratios by round: 0.60, 0.60 and 0.60.
-	want := "| list | 10k | sqlite | cache off | 6000 | 3000–6600 | 2.50 | 4.50 | 51.2 | 100 | 10000 | 0.60 | ratio ≥ 0.60, p99 ≤ 5 ms | **FAIL**: 1 errors |"
+	want := "| list | 10k | sqlite | cache off | 6000 | 3000–6600 | 2.50 | 4.50 | 51.2 | 100 | 10000 | 0.60 | — | ratio ≥ 0.60, p99 ≤ 5 ms | **FAIL**: 1 errors |"
 	if !strings.Contains(out.String(), want) {
 		t.Errorf("the report lacks %q:\n%s", want, &out)
 	}
@@ -118,6 +118,70 @@ func TestReportRounds(t *testing.T) {
 		"server\tsqlite\tlist\t10k\tsmall\t6000\t2.0\t4.0\t40000\t100\t0\t0\t0\t0")
 	if len(old) != 1 || old[0].round != 1 || old[0].rps != 6000 {
 		t.Errorf("a file without rounds: %+v; want one run of round 1 at 6000 req/s", old)
+	}
+}
+
+// list-desc is judged against list by their ratios to the ceiling, which
+// ran in the same minutes as each: a slow minute that fell on list-desc's
+// rounds, and on the ceiling's, does not fail it, and a list-desc slower
+// than list against the same ceiling does. A row under 0.95× the
+// baseline's with the same settings, paired by round, is named.
+func TestReportAgainstOtherRows(t *testing.T) {
+	const h = "server\tstore\tscenario\tdataset\tsize\trps\tp50_ms\tp99_ms\trss_kb\tcpu_pct\twait_pct\tnon2xx\tsocket_errors\tgraphql_errors"
+	for _, c := range []struct {
+		name                   string
+		descRPS, descCeiling   string
+		wantTarget, wantResult string
+	}{
+		// 0.76× list's req/s, in minutes when the ceiling was as slow.
+		{"slow minute", "5700", "7600", "ratio ≥ 0.9× list's (0.68)", "pass"},
+		// The same req/s against an unchanged ceiling: 0.76× list's ratio.
+		{"slower", "5700", "10000", "ratio ≥ 0.9× list's (0.68)", "**FAIL**: ratio 0.57, 0.76× list's"},
+	} {
+		rows := readLines(t, h,
+			"server\tsqlite\tlist\t10k\tsmall\t7500\t2.0\t4.0\t40000\t100\t0\t0\t0\t0",
+			"ceiling\tceiling\tlist\t10k\tsmall\t10000\t1\t2\t13000\t100\t0\t0\t0\t0",
+			"server\tsqlite\tlist-desc\t10k\tsmall\t"+c.descRPS+"\t2.0\t4.0\t40000\t100\t0\t0\t0\t0",
+			"ceiling\tceiling\tlist-desc\t10k\tsmall\t"+c.descCeiling+"\t1\t2\t13000\t100\t0\t0\t0\t0",
+		)
+		var out strings.Builder
+		write(&out, combine(rows), 1)
+		if want := "| " + c.wantTarget + " | " + c.wantResult + " |"; !strings.Contains(out.String(), want) {
+			t.Errorf("%s: the report lacks %q:\n%s", c.name, want, &out)
+		}
+	}
+	// Without a ceiling, req/s.
+	rows := []row{
+		{server: "server", store: "sqlite", scenario: "list", dataset: "10k", size: "small", rps: 1000},
+		{server: "server", store: "sqlite", scenario: "list-desc", dataset: "10k", size: "small", rps: 800},
+	}
+	var out strings.Builder
+	if write(&out, rows, 1); !strings.Contains(out.String(), "| ≥ 0.9× list's req/s (900) | **FAIL**: 800 req/s, 0.80× list's |") {
+		t.Errorf("want list-desc at 0.80× list's req/s:\n%s", &out)
+	}
+
+	// The baseline's rounds: 0.80×, 1.00× and 0.90× (median 0.90), though
+	// the medians of req/s are equal.
+	runs := readLines(t, strings.Join(columns, "\t"),
+		"server-nocache\tsqlite\tadd\t10k\tsmall\t1\t8000\t2.0\t4.0\t40000\t100\t0\t0\t0\t0",
+		"baseline-nocache\tsqlite\tadd\t10k\tsmall\t1\t10000\t2.0\t4.0\t40000\t100\t0\t0\t0\t0",
+		"server-nocache\tsqlite\tadd\t10k\tsmall\t2\t9000\t2.0\t4.0\t40000\t100\t0\t0\t0\t0",
+		"baseline-nocache\tsqlite\tadd\t10k\tsmall\t2\t9000\t2.0\t4.0\t40000\t100\t0\t0\t0\t0",
+		"server-nocache\tsqlite\tadd\t10k\tsmall\t3\t9000\t2.0\t4.0\t40000\t100\t0\t0\t0\t0",
+		"baseline-nocache\tsqlite\tadd\t10k\tsmall\t3\t10000\t2.0\t4.0\t40000\t100\t0\t0\t0\t0",
+		"server\tsqlite\tadd\t10k\tsmall\t1\t9600\t2.0\t4.0\t40000\t100\t0\t0\t0\t0",
+		"baseline\tsqlite\tadd\t10k\tsmall\t1\t10000\t2.0\t4.0\t40000\t100\t0\t0\t0\t0",
+	)
+	out.Reset()
+	write(&out, combine(runs), 1)
+	for _, want := range []string{
+		"| add | 10k | sqlite | cache off | 9000 | 8000–9000 | 2.00 | 4.00 | 41.0 | 100 | — | — | 0.90 |",
+		"| add | 10k | sqlite | default | 9600 | — | 2.00 | 4.00 | 41.0 | 100 | — | — | 0.96 |",
+		"Slower than the baseline with the same settings (under 0.95× its req/s, paired by round): add 10k cache off (0.90×).",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("the report lacks %q:\n%s", want, &out)
+		}
 	}
 }
 
