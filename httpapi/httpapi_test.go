@@ -115,6 +115,22 @@ func (r gqlResponse) codes() []string {
 	return codes
 }
 
+// check checks r's data, and that its errors carry wantCode alone (none
+// when wantCode is "").
+func (r gqlResponse) check(t testing.TB, wantData, wantCode string) {
+	t.Helper()
+	if string(r.Data) != wantData {
+		t.Errorf("data = %s, want %s", r.Data, wantData)
+	}
+	var wantCodes []string
+	if wantCode != "" {
+		wantCodes = []string{wantCode}
+	}
+	if diff := cmp.Diff(wantCodes, r.codes()); diff != "" {
+		t.Errorf("codes (-want +got):\n%s", diff)
+	}
+}
+
 // post sends a GraphQL request over POST with token, when not empty, as a
 // bearer token.
 func (ts *testServer) post(t testing.TB, token, query string, vars map[string]any) gqlResponse {
@@ -234,17 +250,7 @@ func TestItemByID(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := ts.post(t, "", `query($id: ID!) { item(id: $id) { id name } }`, map[string]any{"id": tt.id})
-			if string(r.Data) != tt.wantData {
-				t.Errorf("item(%v) data = %s, want %s", tt.id, r.Data, tt.wantData)
-			}
-			var wantCodes []string
-			if tt.wantCode != "" {
-				wantCodes = []string{tt.wantCode}
-			}
-			if diff := cmp.Diff(wantCodes, r.codes()); diff != "" {
-				t.Errorf("item(%v) codes (-want +got):\n%s", tt.id, diff)
-			}
+			ts.post(t, "", `query($id: ID!) { item(id: $id) { id name } }`, map[string]any{"id": tt.id}).check(t, tt.wantData, tt.wantCode)
 		})
 	}
 }
@@ -587,17 +593,7 @@ func TestMe(t *testing.T) {
 			if tt.header != "" {
 				req.Header.Set(tt.header, tt.value)
 			}
-			r := ts.do(t, req)
-			if string(r.Data) != tt.want {
-				t.Errorf("data = %s, want %s", r.Data, tt.want)
-			}
-			var wantCodes []string
-			if tt.wantCode != "" {
-				wantCodes = []string{tt.wantCode}
-			}
-			if diff := cmp.Diff(wantCodes, r.codes()); diff != "" {
-				t.Errorf("codes (-want +got):\n%s", diff)
-			}
+			ts.do(t, req).check(t, tt.want, tt.wantCode)
 		})
 	}
 }
