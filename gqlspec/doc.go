@@ -18,14 +18,14 @@
 //   - Limits (limits.go): gqlgen has no bound on a document's tokens,
 //     depth, aliases or cost before validation, whose cost is quadratic in
 //     the fields for some rules; gqlgen's complexity limit runs after it.
-//   - NoIntrospection (introspection.go): with introspection off, gqlgen
+//   - NoIntrospection (refuse.go): with introspection off, gqlgen
 //     executes __schema and fails each field with an internal error
 //     (logged at error level); this refuses it as a validation error.
-//   - NoNestedDefer (defer.go): gqlgen's executor never finishes some
+//   - NoNestedDefer (refuse.go): gqlgen's executor never finishes some
 //     operations with a @defer inside a deferred fragment (a batch
 //     resolver under the inner one); they are refused before they run.
-//     Both are checks of one extension, refuser (refuse.go), that refuses
-//     an operation as GRAPHQL_VALIDATION_FAILED before it executes.
+//     Both are checks of one extension, refuser, that refuses an
+//     operation as GRAPHQL_VALIDATION_FAILED before it executes.
 //   - MarshalSlice (slice.go) and the generator wrapper (gqlgen/): gqlgen
 //     marshals each element of an object list on a goroutine of its own
 //     (graphql.MarshalSliceConcurrently; 99designs/gqlgen#3202), which

@@ -115,6 +115,22 @@ func (r gqlResponse) codes() []string {
 	return codes
 }
 
+// check checks r's data, and that its errors carry wantCode alone (none
+// when wantCode is "").
+func (r gqlResponse) check(t testing.TB, wantData, wantCode string) {
+	t.Helper()
+	if string(r.Data) != wantData {
+		t.Errorf("data = %s, want %s", r.Data, wantData)
+	}
+	var wantCodes []string
+	if wantCode != "" {
+		wantCodes = []string{wantCode}
+	}
+	if diff := cmp.Diff(wantCodes, r.codes()); diff != "" {
+		t.Errorf("codes (-want +got):\n%s", diff)
+	}
+}
+
 // post sends a GraphQL request over POST with token, when not empty, as a
 // bearer token.
 func (ts *testServer) post(t testing.TB, token, query string, vars map[string]any) gqlResponse {
@@ -234,17 +250,7 @@ func TestItemByID(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := ts.post(t, "", `query($id: ID!) { item(id: $id) { id name } }`, map[string]any{"id": tt.id})
-			if string(r.Data) != tt.wantData {
-				t.Errorf("item(%v) data = %s, want %s", tt.id, r.Data, tt.wantData)
-			}
-			var wantCodes []string
-			if tt.wantCode != "" {
-				wantCodes = []string{tt.wantCode}
-			}
-			if diff := cmp.Diff(wantCodes, r.codes()); diff != "" {
-				t.Errorf("item(%v) codes (-want +got):\n%s", tt.id, diff)
-			}
+			ts.post(t, "", `query($id: ID!) { item(id: $id) { id name } }`, map[string]any{"id": tt.id}).check(t, tt.wantData, tt.wantCode)
 		})
 	}
 }
@@ -344,48 +350,33 @@ func TestPageArguments(t *testing.T) {
 	}
 }
 
+// TestSearch runs the store suite's searches through GraphQL, and a null
+// query, which finds every item as "" does.
 func TestSearch(t *testing.T) {
 	ts := newTestServer(t)
-	for _, name := range []string{"grüne Äpfel", "100% juice", "a_b", `back\slash`, "it's", `say "hi"`, "Kelvin", "plain"} {
-		if _, err := ts.store.AddItem(t.Context(), items.NewItem{Name: name}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	tests := []struct {
-		query any
-		want  []string
-	}{
-		{"ÄPFEL", []string{"grüne Äpfel"}},
-		{"äpfel", []string{"grüne Äpfel"}},
-		{"GRÜNE", []string{"grüne Äpfel"}},
-		{"%", []string{"100% juice"}},
-		{"_", []string{"a_b"}},
-		{`\`, []string{`back\slash`}},
-		{"'", []string{"it's"}},
-		{`"`, []string{`say "hi"`}},
-		{"\u212a", []string{`back\slash`, "Kelvin"}}, // the Kelvin sign folds to k
-		{"an", []string{"Banana"}},
-		{"nothing like it", nil},
-		{"", []string{"Apple", "Banana", "grüne Äpfel", "100% juice", "a_b", `back\slash`, "it's", `say "hi"`, "Kelvin", "plain"}},
-		{nil, []string{"Apple", "Banana", "grüne Äpfel", "100% juice", "a_b", `back\slash`, "it's", `say "hi"`, "Kelvin", "plain"}},
-	}
-	for _, tt := range tests {
-		t.Run(fmt.Sprint(tt.query), func(t *testing.T) {
+	names, tests := storetest.SearchCases()
+	storetest.AddItems(t, ts.store, names...)
+	search := func(query any, want []string) {
+		t.Run(fmt.Sprint(query), func(t *testing.T) {
 			var got struct{ Search connection }
-			ts.post(t, "", `query($q: String) { search(query: $q) { totalCount nodes { name } } }`,
-				map[string]any{"q": tt.query}).decode(t, &got)
-			var names []string
+			ts.post(t, "", `query($q: String) { search(query: $q, first: 100) { totalCount nodes { name } } }`,
+				map[string]any{"q": query}).decode(t, &got)
+			names := []string{}
 			for _, n := range got.Search.Nodes {
 				names = append(names, n.Name)
 			}
-			if diff := cmp.Diff(tt.want, names); diff != "" {
-				t.Errorf("search(%q) (-want +got):\n%s", tt.query, diff)
+			if diff := cmp.Diff(want, names); diff != "" {
+				t.Errorf("search(%q) (-want +got):\n%s", query, diff)
 			}
-			if got.Search.TotalCount != len(tt.want) {
-				t.Errorf("search(%q) totalCount = %d, want %d", tt.query, got.Search.TotalCount, len(tt.want))
+			if got.Search.TotalCount != len(want) {
+				t.Errorf("search(%q) totalCount = %d, want %d", query, got.Search.TotalCount, len(want))
 			}
 		})
 	}
+	for _, tt := range tests {
+		search(tt.Query, tt.Want)
+	}
+	search(nil, tests[0].Want) // that of ""
 }
 
 func TestSearchPagination(t *testing.T) {
@@ -587,17 +578,7 @@ func TestMe(t *testing.T) {
 			if tt.header != "" {
 				req.Header.Set(tt.header, tt.value)
 			}
-			r := ts.do(t, req)
-			if string(r.Data) != tt.want {
-				t.Errorf("data = %s, want %s", r.Data, tt.want)
-			}
-			var wantCodes []string
-			if tt.wantCode != "" {
-				wantCodes = []string{tt.wantCode}
-			}
-			if diff := cmp.Diff(wantCodes, r.codes()); diff != "" {
-				t.Errorf("codes (-want +got):\n%s", diff)
-			}
+			ts.do(t, req).check(t, tt.want, tt.wantCode)
 		})
 	}
 }

@@ -592,24 +592,37 @@ func paramsFast(body []byte) (p *graphql.RawParams, reqErr *requestError, ok boo
 // read again by a Decoder into an object of raw fields: a value that is
 // not an object (null aside) does not decode into one.
 func badBody(body []byte) *requestError {
-	var v struct {
-		Query         json.RawMessage `json:"query"`
-		OperationName json.RawMessage `json:"operationName"`
-		Variables     json.RawMessage `json:"variables"`
-		Extensions    json.RawMessage `json:"extensions"`
-		DocumentID    json.RawMessage `json:"documentId"`
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	if err := dec.Decode(&v); err != nil {
-		if len(bytes.TrimSpace(body)) > 0 && body[0] != '{' {
-			return &requestError{http.StatusBadRequest, "the request body must be a JSON object with a query"}
-		}
-		return &requestError{http.StatusBadRequest, "the request body is not valid JSON"}
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return &requestError{http.StatusBadRequest, "the request body has data after its JSON object"}
+	if _, reqErr := decodeWireParams(body); reqErr != nil {
+		return reqErr
 	}
 	return &requestError{http.StatusBadRequest, "the request body is not valid JSON"}
+}
+
+// wireParams is the JSON body of a GraphQL request, before its fields'
+// types are checked.
+type wireParams struct {
+	Query         json.RawMessage `json:"query"`
+	OperationName json.RawMessage `json:"operationName"`
+	Variables     json.RawMessage `json:"variables"`
+	Extensions    json.RawMessage `json:"extensions"`
+	DocumentID    json.RawMessage `json:"documentId"`
+}
+
+// decodeWireParams decodes body, which must be one JSON object and
+// nothing after it, into its raw fields.
+func decodeWireParams(body []byte) (wireParams, *requestError) {
+	var w wireParams
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if err := dec.Decode(&w); err != nil {
+		if len(bytes.TrimSpace(body)) > 0 && body[0] != '{' {
+			return w, &requestError{http.StatusBadRequest, "the request body must be a JSON object with a query"}
+		}
+		return w, &requestError{http.StatusBadRequest, "the request body is not valid JSON"}
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return w, &requestError{http.StatusBadRequest, "the request body has data after its JSON object"}
+	}
+	return w, nil
 }
 
 func stringOrNull(v any) (string, bool) {

@@ -261,27 +261,11 @@ func TestWebsocketAuth(t *testing.T) {
 			c := ts.dialWS(t, "graphql-transport-ws", nil)
 			c.init(tt.payload)
 			c.send(subscribeMsg("1", `{ me { name } }`))
-			var r struct {
-				Data   json.RawMessage
-				Errors []gqlError
-			}
+			var r gqlResponse
 			if err := json.Unmarshal(c.expect("next", "1").Payload, &r); err != nil {
 				t.Fatal(err)
 			}
-			if string(r.Data) != tt.want {
-				t.Errorf("data = %s, want %s", r.Data, tt.want)
-			}
-			var codes []string
-			for _, e := range r.Errors {
-				codes = append(codes, e.Code())
-			}
-			var wantCodes []string
-			if tt.wantCode != "" {
-				wantCodes = []string{tt.wantCode}
-			}
-			if diff := cmp.Diff(wantCodes, codes); diff != "" {
-				t.Errorf("codes (-want +got):\n%s", diff)
-			}
+			r.check(t, tt.want, tt.wantCode)
 			c.expect("complete", "1")
 		})
 	}

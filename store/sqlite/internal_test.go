@@ -18,16 +18,6 @@ func openTest(t testing.TB) *Store {
 	return s
 }
 
-func TestMigrations(t *testing.T) {
-	steps, err := migrations()
-	if err != nil {
-		t.Fatalf("migrations() = %v", err)
-	}
-	if len(steps) == 0 {
-		t.Fatalf("migrations() is empty")
-	}
-}
-
 // TestPragmas checks the settings of several connections of each pool at
 // once, so that connections opened after the first have them too.
 func TestPragmas(t *testing.T) {

@@ -561,34 +561,38 @@ func testItemsWalk(t *testing.T, s items.Store) {
 	}
 }
 
-// searchNames are the items the search tests add: names with letters whose
-// case folds beyond ASCII, and characters special in SQL patterns, next to
-// look-alikes that must not match them.
-var searchNames = []string{
-	"grüne äpfel",
-	"100% juice",
-	"100 juice",
-	"a_b",
-	"axb",
-	`back\slash`,
-	"backslash",
-	"it's",
-	"its",
-	`say "hi"`,
-	"kiwi",
-	"ΣΊΣΥΦΟΣ",
-	"straße",
-	"*star?",
+// SearchCase is a search of a store that holds the demo items and the
+// names of SearchCases, and the names of the items it finds, in the order
+// of their IDs.
+type SearchCase struct {
+	Query string
+	Want  []string
 }
 
-func testSearch(t *testing.T, s items.Store) {
-	ctx := t.Context()
-	AddItems(t, s, searchNames...)
-	all := append([]string{"Apple", "Banana"}, searchNames...)
-	tests := []struct {
-		query string
-		want  []string
-	}{
+// SearchCases returns the names of the items that the search tests add
+// to a new store: names with letters whose case folds beyond ASCII, and
+// characters special in SQL patterns, next to look-alikes that must not
+// match them; and the searches of that store, with what each finds, the
+// first of them "", which finds every item.
+func SearchCases() (names []string, cases []SearchCase) {
+	names = []string{
+		"grüne äpfel",
+		"100% juice",
+		"100 juice",
+		"a_b",
+		"axb",
+		`back\slash`,
+		"backslash",
+		"it's",
+		"its",
+		`say "hi"`,
+		"kiwi",
+		"ΣΊΣΥΦΟΣ",
+		"straße",
+		"*star?",
+	}
+	all := append([]string{"Apple", "Banana"}, names...)
+	return names, []SearchCase{
 		{"", all},
 		{"ÄPFEL", []string{"grüne äpfel"}},
 		{"äpfel", []string{"grüne äpfel"}},
@@ -620,11 +624,17 @@ func testSearch(t *testing.T, s items.Store) {
 		{"%%", []string{}},
 		{"a%b", []string{}},
 	}
+}
+
+func testSearch(t *testing.T, s items.Store) {
+	ctx := t.Context()
+	names, tests := SearchCases()
+	AddItems(t, s, names...)
 	for _, tt := range tests {
-		checkItems(t, s, items.ItemQuery{Search: tt.query, Limit: items.MaxPageSize + 1}, Names, tt.want)
-		n, err := s.CountItems(ctx, tt.query)
-		if err != nil || n != len(tt.want) {
-			t.Errorf("CountItems(%q) = %d, %v, want %d, nil", tt.query, n, err, len(tt.want))
+		checkItems(t, s, items.ItemQuery{Search: tt.Query, Limit: items.MaxPageSize + 1}, Names, tt.Want)
+		n, err := s.CountItems(ctx, tt.Query)
+		if err != nil || n != len(tt.Want) {
+			t.Errorf("CountItems(%q) = %d, %v, want %d, nil", tt.Query, n, err, len(tt.Want))
 		}
 	}
 }
