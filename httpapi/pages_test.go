@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"encoding/base64"
 	"fmt"
 	"slices"
 	"strings"
@@ -124,5 +125,50 @@ func TestPagesBothWays(t *testing.T) {
 	}
 	if got := out.Search.names(); !slices.Equal(got, []string{"Bravo"}) || !out.Search.PageInfo.HasPreviousPage {
 		t.Errorf(`search(query: "a", last: 1) = %q %+v, want [Bravo] and a previous page`, got, out.Search.PageInfo)
+	}
+}
+
+// TestForgedCursors pages from cursors a client wrote itself (a cursor is
+// base64 of a text anyone can read): IDs at the end of int64, which no
+// item reaches, place a page and keep hasPreviousPage and hasNextPage
+// exact; what no cursor of the server holds, and not every store can
+// compare (a NUL in a name, a time outside the years 1 to 9999), is a
+// malformed cursor on every store.
+func TestForgedCursors(t *testing.T) {
+	ts := newTestServer(t) // the demo items: 1 Apple, 2 Banana
+	forge := func(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
+	const max = "9223372036854775807"
+	pages := []struct {
+		name, order, args, cursor string
+		want                      []string
+		hasPrevious, hasNext      bool
+	}{
+		{"after the last ID", "{field: ID, direction: ASC}", "first: 2, after: $c", "item:" + max, nil, true, false},
+		{"before the last ID, descending", "{field: ID, direction: DESC}", "last: 2, before: $c", "item:id:desc:" + max, nil, false, true},
+		{"after the last ID of a name", "{field: NAME, direction: ASC}", "first: 1, after: $c", "item:name:asc:" + max + ":Apple", []string{"Banana"}, true, false},
+		{"before the last ID of a name, descending", "{field: NAME, direction: DESC}", "last: 1, before: $c", "item:name:desc:" + max + ":Banana", nil, false, true},
+		{"after the year 1", "{field: UPDATED_AT, direction: ASC}", "first: 1, after: $c", "item:updated:asc:1:-62135596800000000", []string{"Apple"}, false, true},
+		{"before the year 9999 ends", "{field: UPDATED_AT, direction: ASC}", "last: 1, before: $c", "item:updated:asc:" + max + ":253402300799999999", []string{"Banana"}, true, false},
+	}
+	for _, tt := range pages {
+		var out struct{ Items pageConn }
+		q := fmt.Sprintf(`query($c: String) { items(orderBy: %s, %s) { %s } }`, tt.order, tt.args, connectionFields)
+		ts.post(t, "", q, map[string]any{"c": forge(tt.cursor)}).decode(t, &out)
+		got := out.Items
+		if !slices.Equal(got.names(), tt.want) || got.PageInfo.HasPreviousPage != tt.hasPrevious || got.PageInfo.HasNextPage != tt.hasNext {
+			t.Errorf("%s: names %q, hasPreviousPage %v, hasNextPage %v; want %q, %v, %v",
+				tt.name, got.names(), got.PageInfo.HasPreviousPage, got.PageInfo.HasNextPage, tt.want, tt.hasPrevious, tt.hasNext)
+		}
+	}
+	for _, c := range []string{
+		"item:name:asc:1:Apple\x00", "item:updated:asc:1:-62135596800000001", "item:updated:asc:1:253402300800000000",
+		"item:updated:desc:1:-9223372036854775808", "item:9223372036854775808", "item:-1", "item:0", "item:id:asc:1",
+	} {
+		for _, order := range []string{"{field: NAME, direction: ASC}", "{field: UPDATED_AT, direction: ASC}", "{field: UPDATED_AT, direction: DESC}", "{field: ID, direction: ASC}"} {
+			q := fmt.Sprintf(`query($c: String) { items(orderBy: %s, first: 1, after: $c) { totalCount } }`, order)
+			if got := ts.post(t, "", q, map[string]any{"c": forge(c)}).codes(); !slices.Equal(got, []string{"BAD_USER_INPUT"}) {
+				t.Errorf("cursor %q in %s: codes = %v, want [BAD_USER_INPUT]", c, order, got)
+			}
+		}
 	}
 }

@@ -24,6 +24,7 @@ func runLifecycle(t *testing.T, newStore func(t *testing.T) items.Store) {
 		{"ConcurrentUpdates", testConcurrentUpdates},
 		{"Orders", testOrders},
 		{"SearchBothWays", testSearchBothWays},
+		{"ForgedPositions", testForgedPositions},
 	})
 }
 
