@@ -106,3 +106,11 @@ func TestCrossStoreLifecycle(t *testing.T) {
 		t.Errorf("updates after item %d's (-want +got):\n%s", its[0].ID, diff)
 	}
 }
+
+// TestResumeAfterDeletedOnAnotherStore: a subscription on another process
+// resumes after items that one process updated and deleted.
+func TestResumeAfterDeletedOnAnotherStore(t *testing.T) {
+	t.Parallel()
+	a, b := twoProcesses(t)
+	storetest.ResumeAfterDeleted(t, a, a, func() (items.Store, items.Broker) { return b, b })
+}

@@ -479,3 +479,51 @@ func testBrokerLifecycleResume(t *testing.T, s items.Store, b items.Broker) {
 		t.Errorf("Follow(added, after %d) mismatch (-want +got):\n%s", its[1].ID, diff)
 	}
 }
+
+// ResumeAfterDeleted checks after: naming items that are gone: updated
+// then deleted, and the greatest ID given, deleted. The events after
+// their newest of each kind come, and later ones; none before. reopen,
+// called once those items are gone, returns the store and broker to
+// follow with from then on: s and b again, or the same data opened anew.
+func ResumeAfterDeleted(t *testing.T, s items.Store, b items.Broker, reopen func() (items.Store, items.Broker)) {
+	ctx := t.Context()
+	root, _ := AddUser(t, s, "root", items.RoleAdmin)
+	r := Caller(root, items.RoleAdmin)
+	its := AddItems(t, s, "A", "B")
+	a, b2 := its[0], its[1]
+	for _, name := range []string{"A1", "A2"} {
+		if _, err := s.UpdateItem(ctx, a.ID, items.ItemUpdate{Name: Ptr(name), By: r}); err != nil {
+			t.Fatalf("UpdateItem() = %v", err)
+		}
+	}
+	for _, it := range []items.Item{a, b2} {
+		if err := s.DeleteItem(ctx, it.ID, items.ItemDelete{By: r}); err != nil {
+			t.Fatalf("DeleteItem(%d) = %v", it.ID, err)
+		}
+	}
+	s, b = reopen()
+	added := follow(t, b, items.ItemAdded, b2.ID)     // the greatest ID given, deleted
+	updated := follow(t, b, items.ItemUpdated, a.ID)  // updated, then deleted
+	deletedA := follow(t, b, items.ItemDeleted, a.ID) // B's deletion came after A's
+	deletedB := follow(t, b, items.ItemDeleted, b2.ID)
+	c := AddItems(t, s, "C")[0]
+	c1, err := s.UpdateItem(ctx, c.ID, items.ItemUpdate{Name: Ptr("C1"), By: r})
+	if err != nil {
+		t.Fatalf("UpdateItem() = %v", err)
+	}
+	if err := s.DeleteItem(ctx, c.ID, items.ItemDelete{By: r}); err != nil {
+		t.Fatalf("DeleteItem() = %v", err)
+	}
+	if diff := cmp.Diff([]items.Item{c}, Receive(t, added, 1)); diff != "" {
+		t.Errorf("Follow(added, after the deleted %d) mismatch (-want +got):\n%s", b2.ID, diff)
+	}
+	if diff := cmp.Diff([]items.Item{c1}, Receive(t, updated, 1)); diff != "" {
+		t.Errorf("Follow(updated, after the deleted %d) mismatch (-want +got):\n%s", a.ID, diff)
+	}
+	if diff := cmp.Diff([]int64{b2.ID, c.ID}, IDs(Receive(t, deletedA, 2))); diff != "" {
+		t.Errorf("Follow(deleted, after %d) mismatch (-want +got):\n%s", a.ID, diff)
+	}
+	if diff := cmp.Diff([]int64{c.ID}, IDs(Receive(t, deletedB, 1))); diff != "" {
+		t.Errorf("Follow(deleted, after %d) mismatch (-want +got):\n%s", b2.ID, diff)
+	}
+}
