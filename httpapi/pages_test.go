@@ -172,3 +172,100 @@ func TestForgedCursors(t *testing.T) {
 		}
 	}
 }
+
+// TestPageFlagsModel takes every page that two cursors can bound, in every
+// order and in a search, forward and backward, of sizes 0 to 100, with
+// cursors of items that exist and of items deleted since, each bound
+// alone, both or neither, and compares the page and its hasPreviousPage
+// and hasNextPage with a model: the range between the cursors; a page
+// before (after) it when the range holds more than the page on that side,
+// or an item is at or beyond the far cursor.
+func TestPageFlagsModel(t *testing.T) {
+	ts := newTestServer(t)
+	for _, n := range []string{"b", "a", "B", "a", "c", "ä", "b", "😀", "a b", "Z", "ab"} {
+		ts.post(t, ts.adminToken, `mutation($n: String!) { addItem(input: {name: $n}) { id } }`, map[string]any{"n": n}).decode(t, &struct{}{})
+	}
+	for id, n := range map[string]string{"3": "aa", "6": "b", "10": "a"} {
+		ts.post(t, ts.adminToken, `mutation($id: ID!, $n: String!) { updateItem(id: $id, input: {name: $n}) { id } }`, map[string]any{"id": id, "n": n}).decode(t, &struct{}{})
+	}
+	lists := []string{`search(query: "A"`}
+	for _, f := range []string{"ID", "NAME", "UPDATED_AT"} {
+		for _, d := range []string{"ASC", "DESC"} {
+			lists = append(lists, fmt.Sprintf("items(orderBy: {field: %s, direction: %s}", f, d))
+		}
+	}
+	type edge struct {
+		Cursor string
+		Node   struct{ ID string }
+	}
+	type conn struct {
+		Edges    []edge
+		PageInfo struct{ HasNextPage, HasPreviousPage bool }
+	}
+	// Each list whole, before the deletions: the positions of the cursors.
+	whole := map[string][]edge{}
+	for _, l := range lists {
+		var out map[string]conn
+		ts.post(t, "", fmt.Sprintf(`{ l: %s, first: 100) { edges { cursor node { id } } } }`, l), nil).decode(t, &out)
+		whole[l] = out["l"].Edges
+	}
+	deleted := map[string]bool{"1": true, "4": true, "9": true, "13": true}
+	for id := range deleted {
+		ts.post(t, ts.adminToken, `mutation($id: ID!) { deleteItem(id: $id) }`, map[string]any{"id": id}).decode(t, &struct{}{})
+	}
+	sizes := []int{0, 1, 2, 100}
+	for _, l := range lists {
+		old := whole[l]
+		var aliases strings.Builder
+		for _, n := range sizes {
+			fmt.Fprintf(&aliases, "f%d: %s, first: %d, after: $s, before: $e) { edges { node { id } } pageInfo { hasNextPage hasPreviousPage } }\n", n, l, n)
+			fmt.Fprintf(&aliases, "l%d: %s, last: %d, after: $s, before: $e) { edges { node { id } } pageInfo { hasNextPage hasPreviousPage } }\n", n, l, n)
+		}
+		query := "query($s: String, $e: String) {\n" + aliases.String() + "}"
+		// Positions are indexes in old; -1 is no cursor.
+		for s := -1; s < len(old); s++ {
+			for e := -1; e < len(old); e++ {
+				vars := map[string]any{}
+				if s >= 0 {
+					vars["s"] = old[s].Cursor
+				}
+				if e >= 0 {
+					vars["e"] = old[e].Cursor
+				}
+				var between []string
+				var atOrBeforeS, atOrAfterE bool
+				for i, ed := range old {
+					if deleted[ed.Node.ID] {
+						continue
+					}
+					atOrBeforeS = atOrBeforeS || s >= 0 && i <= s
+					atOrAfterE = atOrAfterE || e >= 0 && i >= e
+					if (s < 0 || i > s) && (e < 0 || i < e) {
+						between = append(between, ed.Node.ID)
+					}
+				}
+				var out map[string]conn
+				ts.post(t, "", query, vars).decode(t, &out)
+				for _, n := range sizes {
+					for _, backward := range []bool{false, true} {
+						alias, want := fmt.Sprintf("f%d", n), between[:min(n, len(between))]
+						wantPrev, wantNext := atOrBeforeS, len(between) > n || atOrAfterE
+						if backward {
+							alias, want = fmt.Sprintf("l%d", n), between[len(between)-min(n, len(between)):]
+							wantPrev, wantNext = len(between) > n || atOrBeforeS, atOrAfterE
+						}
+						c := out[alias]
+						var got []string
+						for _, ed := range c.Edges {
+							got = append(got, ed.Node.ID)
+						}
+						if !slices.Equal(got, want) || c.PageInfo.HasPreviousPage != wantPrev || c.PageInfo.HasNextPage != wantNext {
+							t.Errorf("%s, after #%d, before #%d (of %d), %s: IDs %v, hasPreviousPage %v, hasNextPage %v; want %v, %v, %v",
+								l, s, e, len(old), alias, got, c.PageInfo.HasPreviousPage, c.PageInfo.HasNextPage, want, wantPrev, wantNext)
+						}
+					}
+				}
+			}
+		}
+	}
+}
