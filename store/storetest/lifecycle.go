@@ -22,6 +22,7 @@ func runLifecycle(t *testing.T, newStore func(t *testing.T) items.Store) {
 		{"DeleteItem", testDeleteItem},
 		{"DeleteChecks", testDeleteChecks},
 		{"ConcurrentUpdates", testConcurrentUpdates},
+		{"ConcurrentDeletes", testConcurrentDeletes},
 		{"Orders", testOrders},
 		{"SearchBothWays", testSearchBothWays},
 		{"ForgedPositions", testForgedPositions},
@@ -369,6 +370,81 @@ func RaceUpdates(t testing.TB, stores []items.Store, id int64, by items.Caller, 
 			}
 		}
 	}
+}
+
+// testConcurrentDeletes deletes and updates one item 100 times at once:
+// the item is as the one change that won left it, and the log holds that
+// change alone.
+func testConcurrentDeletes(t *testing.T, s items.Store) {
+	ctx := t.Context()
+	root, _ := AddUser(t, s, "root", items.RoleAdmin)
+	by := Caller(root, items.RoleAdmin)
+	it := AddItems(t, s, "doomed")[0]
+	deleted := RaceDeletes(t, []items.Store{s}, it.ID, by)
+	got, err := s.Item(ctx, it.ID)
+	if deleted && items.ErrorCode(err) != items.NotFound || !deleted && (err != nil || got.Version != 2) {
+		t.Errorf("Item(%d) after the changes (deleted: %v) = %+v, %v", it.ID, deleted, got, err)
+	}
+	b, ok := s.(items.Broker)
+	if !ok {
+		return
+	}
+	// The one deletion, if it won, then a later one: nothing between.
+	sub := follow(t, b, items.ItemDeleted, 0)
+	last := AddItems(t, s, "last")[0]
+	if err := s.DeleteItem(ctx, last.ID, items.ItemDelete{By: by}); err != nil {
+		t.Fatalf("DeleteItem() = %v", err)
+	}
+	want := []int64{last.ID}
+	if deleted {
+		want = []int64{it.ID, last.ID}
+	}
+	if diff := cmp.Diff(want, IDs(Receive(t, sub, len(want)))); diff != "" {
+		t.Errorf("deletions in the log mismatch (-want +got):\n%s", diff)
+	}
+}
+
+// RaceDeletes makes 100 changes at once of the item with that ID, which
+// is at version 1, spread over stores, all expecting version 1: a third
+// updates, the others delete. Exactly one wins; the others find no item
+// (Invalid) or a stale version (Conflict). It reports whether a deletion
+// won.
+func RaceDeletes(t testing.TB, stores []items.Store, id int64, by items.Caller) (deleted bool) {
+	t.Helper()
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		wins  int
+		start = make(chan struct{})
+	)
+	for i := range 100 {
+		wg.Go(func() {
+			<-start
+			s := stores[i%len(stores)]
+			var err error
+			if i%3 == 0 {
+				_, err = s.UpdateItem(t.Context(), id, items.ItemUpdate{Name: Ptr("x"), ExpectedVersion: Ptr(1), By: by})
+			} else {
+				err = s.DeleteItem(t.Context(), id, items.ItemDelete{ExpectedVersion: Ptr(1), By: by})
+			}
+			switch items.ErrorCode(err) {
+			case "":
+				mu.Lock()
+				wins++
+				deleted = i%3 != 0
+				mu.Unlock()
+			case items.Conflict, items.Invalid:
+			default:
+				t.Errorf("attempt %d = %v", i, err)
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	if wins != 1 {
+		t.Errorf("%d of 100 changes expecting version 1 succeeded, want 1", wins)
+	}
+	return deleted
 }
 
 // follow subscribes to the events of kind after afterItem.
