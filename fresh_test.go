@@ -1,9 +1,12 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"testing"
+
+	"github.com/coder/websocket/wsjson"
 
 	"itemsapi/internal/testserver"
 )
@@ -56,4 +59,87 @@ func onEachLocalStore(t *testing.T, test func(t *testing.T, s *testserver.Server
 			test(t, start(t, map[string]string{"BOOTSTRAP_ADMIN_TOKEN": adminToken}, "--db", dsn))
 		})
 	}
+}
+
+// TestFreshAfterItemUpdated: a client that queries as soon as itemUpdated
+// brings it an update sees that update, in the answers that the caches
+// keep across additions too (an item by ID, a full first page), and
+// likewise no longer sees an item once itemDeleted brings its ID.
+func TestFreshAfterItemUpdated(t *testing.T) {
+	onEachLocalStore(t, func(t *testing.T, s *testserver.Server) {
+		ctx := t.Context()
+		id, err := addItem(ctx, s.URL, "fresh 1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ws := testserver.DialWS(t, s.URL, nil, map[string]string{"Authorization": "Bearer " + adminToken})
+		// After the item's addition: every update of it, however late the
+		// subscription goes live.
+		ws.Subscribe(t, "u", `subscription($id: ID!) { itemUpdated(after: $id) { id version } }`, map[string]any{"id": id})
+		ws.Subscribe(t, "d", `subscription($id: ID!) { itemDeleted(after: $id) }`, map[string]any{"id": id})
+		next := func(op string) json.RawMessage {
+			t.Helper()
+			for {
+				m, err := ws.Read(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				switch {
+				case m.Type == "ping":
+					if err := wsjson.Write(ctx, ws.Conn, testserver.Message{Type: "pong"}); err != nil {
+						t.Fatal(err)
+					}
+				case m.Type == "next" && m.ID == op:
+					return m.Payload
+				case m.Type != "pong":
+					t.Fatalf("%s: got %+v", op, m)
+				}
+			}
+		}
+		query := fmt.Sprintf(`{ item(id: %q) { version } items(first: 3) { nodes { id version } } }`, id)
+		type answer struct {
+			Item  *struct{ Version int }
+			Items struct {
+				Nodes []struct {
+					ID      string
+					Version int
+				}
+			}
+		}
+		const rounds = 50 // each syncs SQLite to disk
+		for v := 2; v <= rounds+1; v++ {
+			changed := make(chan error, 1)
+			go func() {
+				changed <- changeItem(ctx, s.URL, `mutation($id: ID!, $n: String!) { updateItem(id: $id, input: {name: $n}) { id } }`,
+					map[string]any{"id": id, "n": fmt.Sprintf("fresh %d", v)})
+			}()
+			var ev struct {
+				Data struct{ ItemUpdated struct{ Version int } }
+			}
+			if err := json.Unmarshal(next("u"), &ev); err != nil || ev.Data.ItemUpdated.Version != v {
+				t.Fatalf("itemUpdated brought %+v, %v; want version %d", ev, err, v)
+			}
+			var got answer
+			s.GraphQL(t, "", query, &got)
+			if got.Item == nil || got.Item.Version != v || len(got.Items.Nodes) != 3 || got.Items.Nodes[2].Version != v {
+				t.Fatalf("right after itemUpdated brought version %d: %+v, an answer from before the update", v, got)
+			}
+			if err := <-changed; err != nil {
+				t.Fatal(err)
+			}
+		}
+		deleted := make(chan error, 1)
+		go func() {
+			deleted <- changeItem(ctx, s.URL, `mutation($id: ID!) { deleteItem(id: $id) }`, map[string]any{"id": id})
+		}()
+		next("d")
+		var got answer
+		s.GraphQL(t, "", query, &got)
+		if got.Item != nil || len(got.Items.Nodes) != 2 {
+			t.Fatalf("right after itemDeleted brought %s: %+v, an answer from before the deletion", id, got)
+		}
+		if err := <-deleted; err != nil {
+			t.Fatal(err)
+		}
+	})
 }
