@@ -1,10 +1,12 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/coder/websocket/wsjson"
 
@@ -73,16 +75,20 @@ func TestFreshAfterItemUpdated(t *testing.T) {
 			t.Fatal(err)
 		}
 		ws := testserver.DialWS(t, s.URL, nil, map[string]string{"Authorization": "Bearer " + adminToken})
-		// After the item's addition: every update of it, however late the
-		// subscription goes live.
-		ws.Subscribe(t, "u", `subscription($id: ID!) { itemUpdated(after: $id) { id version } }`, map[string]any{"id": id})
-		ws.Subscribe(t, "d", `subscription($id: ID!) { itemDeleted(after: $id) }`, map[string]any{"id": id})
+		// After demo item 1, never changed: every change since its addition,
+		// however late the subscriptions go live. (After the item itself
+		// would start after its newest update when the subscription goes
+		// live, which may be the first update already.)
+		ws.Subscribe(t, "u", `subscription { itemUpdated(after: "1") { id version } }`, nil)
+		ws.Subscribe(t, "d", `subscription { itemDeleted(after: "1") }`, nil)
 		next := func(op string) json.RawMessage {
 			t.Helper()
 			for {
-				m, err := ws.Read(ctx)
+				rctx, cancel := context.WithTimeout(ctx, time.Minute)
+				m, err := ws.Read(rctx)
+				cancel()
 				if err != nil {
-					t.Fatal(err)
+					t.Fatalf("%s: %v", op, err)
 				}
 				switch {
 				case m.Type == "ping":
