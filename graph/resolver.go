@@ -7,6 +7,7 @@ package graph
 
 import (
 	"context"
+	"math"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -174,10 +175,13 @@ func (r *Resolver) page(ctx context.Context, search string, a pageArgs) (model.I
 // q's order (upTo), or at p or after it.
 func (r *Resolver) exists(ctx context.Context, q pageQuery, p *items.Position, upTo bool) (bool, error) {
 	// Positions are (value, ID) and IDs are whole numbers: "at p or
-	// before" is "before p moved one ID on".
+	// before" is "before p moved one ID on". A cursor's ID is 1 to
+	// MaxInt64 (a forged one's too): moving on from MaxInt64 stays
+	// there rather than wrap to the other end (and misses only an item
+	// of that ID, some 9.2e18 additions away).
 	moved := *p
 	if upTo != q.order.Desc {
-		moved.ID++
+		moved.ID = min(moved.ID, math.MaxInt64-1) + 1
 	} else {
 		moved.ID--
 	}

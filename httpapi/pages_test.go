@@ -1,10 +1,17 @@
 package httpapi_test
 
 import (
+	"encoding/base64"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+
+	"itemsapi/httpapi"
+	"itemsapi/items"
+	"itemsapi/store/readcache"
+	"itemsapi/store/sqlite"
 )
 
 // pageConn is an ItemConnection as a client decodes it.
@@ -124,5 +131,174 @@ func TestPagesBothWays(t *testing.T) {
 	}
 	if got := out.Search.names(); !slices.Equal(got, []string{"Bravo"}) || !out.Search.PageInfo.HasPreviousPage {
 		t.Errorf(`search(query: "a", last: 1) = %q %+v, want [Bravo] and a previous page`, got, out.Search.PageInfo)
+	}
+}
+
+// TestForgedCursors pages from cursors a client wrote itself (a cursor is
+// base64 of a text anyone can read): IDs at the end of int64, which no
+// item reaches, place a page and keep hasPreviousPage and hasNextPage
+// exact; what no cursor of the server holds, and not every store can
+// compare (a NUL in a name, a time outside the years 1 to 9999), is a
+// malformed cursor on every store.
+func TestForgedCursors(t *testing.T) {
+	ts := newTestServer(t) // the demo items: 1 Apple, 2 Banana
+	forge := func(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
+	const max = "9223372036854775807"
+	pages := []struct {
+		name, order, args, cursor string
+		want                      []string
+		hasPrevious, hasNext      bool
+	}{
+		{"after the last ID", "{field: ID, direction: ASC}", "first: 2, after: $c", "item:" + max, nil, true, false},
+		{"before the last ID, descending", "{field: ID, direction: DESC}", "last: 2, before: $c", "item:id:desc:" + max, nil, false, true},
+		{"after the last ID of a name", "{field: NAME, direction: ASC}", "first: 1, after: $c", "item:name:asc:" + max + ":Apple", []string{"Banana"}, true, false},
+		{"before the last ID of a name, descending", "{field: NAME, direction: DESC}", "last: 1, before: $c", "item:name:desc:" + max + ":Banana", nil, false, true},
+		{"after the year 1", "{field: UPDATED_AT, direction: ASC}", "first: 1, after: $c", "item:updated:asc:1:-62135596800000000", []string{"Apple"}, false, true},
+		{"before the year 9999 ends", "{field: UPDATED_AT, direction: ASC}", "last: 1, before: $c", "item:updated:asc:" + max + ":253402300799999999", []string{"Banana"}, true, false},
+	}
+	for _, tt := range pages {
+		var out struct{ Items pageConn }
+		q := fmt.Sprintf(`query($c: String) { items(orderBy: %s, %s) { %s } }`, tt.order, tt.args, connectionFields)
+		ts.post(t, "", q, map[string]any{"c": forge(tt.cursor)}).decode(t, &out)
+		got := out.Items
+		if !slices.Equal(got.names(), tt.want) || got.PageInfo.HasPreviousPage != tt.hasPrevious || got.PageInfo.HasNextPage != tt.hasNext {
+			t.Errorf("%s: names %q, hasPreviousPage %v, hasNextPage %v; want %q, %v, %v",
+				tt.name, got.names(), got.PageInfo.HasPreviousPage, got.PageInfo.HasNextPage, tt.want, tt.hasPrevious, tt.hasNext)
+		}
+	}
+	for _, c := range []string{
+		"item:name:asc:1:Apple\x00", "item:updated:asc:1:-62135596800000001", "item:updated:asc:1:253402300800000000",
+		"item:updated:desc:1:-9223372036854775808", "item:9223372036854775808", "item:-1", "item:0", "item:id:asc:1",
+	} {
+		for _, order := range []string{"{field: NAME, direction: ASC}", "{field: UPDATED_AT, direction: ASC}", "{field: UPDATED_AT, direction: DESC}", "{field: ID, direction: ASC}"} {
+			q := fmt.Sprintf(`query($c: String) { items(orderBy: %s, first: 1, after: $c) { totalCount } }`, order)
+			if got := ts.post(t, "", q, map[string]any{"c": forge(c)}).codes(); !slices.Equal(got, []string{"BAD_USER_INPUT"}) {
+				t.Errorf("cursor %q in %s: codes = %v, want [BAD_USER_INPUT]", c, order, got)
+			}
+		}
+	}
+}
+
+// TestPageFlagsModel takes every page that two cursors can bound, in every
+// order and in a search, forward and backward, of sizes 0 to 100, with
+// cursors of items that exist and of items deleted since, each bound
+// alone, both or neither, and compares the page and its hasPreviousPage
+// and hasNextPage with a model: the range between the cursors; a page
+// before (after) it when the range holds more than the page on that side,
+// or an item is at or beyond the far cursor. The pages are those of the
+// memory store, and of SQLite behind the read cache, as run wires it
+// (every fifteenth pair of cursors under the race detector, where SQLite is
+// some twenty times slower).
+func TestPageFlagsModel(t *testing.T) {
+	t.Run("memory", func(t *testing.T) { pageFlagsModel(t, newTestServer(t), 1) })
+	t.Run("sqlite", func(t *testing.T) {
+		ts, _ := newServer(t, httpapi.DefaultConfig(), func(ts *testServer, deps *httpapi.Deps) {
+			s, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "items.db"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { s.Close() })
+			ts.adminToken = addToken(t, s, "root", items.RoleAdmin)
+			deps.Store, deps.Broker = readcache.New(s, readcache.DefaultMaxBytes), s
+		})
+		every := 1
+		if raceEnabled {
+			every = 15
+		}
+		pageFlagsModel(t, ts, every)
+	})
+}
+
+// pageFlagsModel is TestPageFlagsModel on ts, for every pair of cursors
+// of the list, or every every-th.
+func pageFlagsModel(t *testing.T, ts *testServer, every int) {
+	for _, n := range []string{"b", "a", "B", "a", "c", "ä", "b", "😀", "a b", "Z", "ab"} {
+		ts.post(t, ts.adminToken, `mutation($n: String!) { addItem(input: {name: $n}) { id } }`, map[string]any{"n": n}).decode(t, &struct{}{})
+	}
+	for id, n := range map[string]string{"3": "aa", "6": "b", "10": "a"} {
+		ts.post(t, ts.adminToken, `mutation($id: ID!, $n: String!) { updateItem(id: $id, input: {name: $n}) { id } }`, map[string]any{"id": id, "n": n}).decode(t, &struct{}{})
+	}
+	lists := []string{`search(query: "A"`}
+	for _, f := range []string{"ID", "NAME", "UPDATED_AT"} {
+		for _, d := range []string{"ASC", "DESC"} {
+			lists = append(lists, fmt.Sprintf("items(orderBy: {field: %s, direction: %s}", f, d))
+		}
+	}
+	type edge struct {
+		Cursor string
+		Node   struct{ ID string }
+	}
+	type conn struct {
+		Edges    []edge
+		PageInfo struct{ HasNextPage, HasPreviousPage bool }
+	}
+	// Each list whole, before the deletions: the positions of the cursors.
+	whole := map[string][]edge{}
+	for _, l := range lists {
+		var out map[string]conn
+		ts.post(t, "", fmt.Sprintf(`{ l: %s, first: 100) { edges { cursor node { id } } } }`, l), nil).decode(t, &out)
+		whole[l] = out["l"].Edges
+	}
+	deleted := map[string]bool{"1": true, "4": true, "9": true, "13": true}
+	for id := range deleted {
+		ts.post(t, ts.adminToken, `mutation($id: ID!) { deleteItem(id: $id) }`, map[string]any{"id": id}).decode(t, &struct{}{})
+	}
+	sizes := []int{0, 1, 2, 100}
+	for _, l := range lists {
+		old := whole[l]
+		var aliases strings.Builder
+		for _, n := range sizes {
+			fmt.Fprintf(&aliases, "f%d: %s, first: %d, after: $s, before: $e) { edges { node { id } } pageInfo { hasNextPage hasPreviousPage } }\n", n, l, n)
+			fmt.Fprintf(&aliases, "l%d: %s, last: %d, after: $s, before: $e) { edges { node { id } } pageInfo { hasNextPage hasPreviousPage } }\n", n, l, n)
+		}
+		query := "query($s: String, $e: String) {\n" + aliases.String() + "}"
+		// Positions are indexes in old; -1 is no cursor.
+		for s := -1; s < len(old); s++ {
+			for e := -1; e < len(old); e++ {
+				if ((s+1)*(len(old)+1)+e+1)%every != 0 {
+					continue
+				}
+				vars := map[string]any{}
+				if s >= 0 {
+					vars["s"] = old[s].Cursor
+				}
+				if e >= 0 {
+					vars["e"] = old[e].Cursor
+				}
+				var between []string
+				var atOrBeforeS, atOrAfterE bool
+				for i, ed := range old {
+					if deleted[ed.Node.ID] {
+						continue
+					}
+					atOrBeforeS = atOrBeforeS || s >= 0 && i <= s
+					atOrAfterE = atOrAfterE || e >= 0 && i >= e
+					if (s < 0 || i > s) && (e < 0 || i < e) {
+						between = append(between, ed.Node.ID)
+					}
+				}
+				var out map[string]conn
+				ts.post(t, "", query, vars).decode(t, &out)
+				for _, n := range sizes {
+					for _, backward := range []bool{false, true} {
+						alias, want := fmt.Sprintf("f%d", n), between[:min(n, len(between))]
+						wantPrev, wantNext := atOrBeforeS, len(between) > n || atOrAfterE
+						if backward {
+							alias, want = fmt.Sprintf("l%d", n), between[len(between)-min(n, len(between)):]
+							wantPrev, wantNext = len(between) > n || atOrBeforeS, atOrAfterE
+						}
+						c := out[alias]
+						var got []string
+						for _, ed := range c.Edges {
+							got = append(got, ed.Node.ID)
+						}
+						if !slices.Equal(got, want) || c.PageInfo.HasPreviousPage != wantPrev || c.PageInfo.HasNextPage != wantNext {
+							t.Errorf("%s, after #%d, before #%d (of %d), %s: IDs %v, hasPreviousPage %v, hasNextPage %v; want %v, %v, %v",
+								l, s, e, len(old), alias, got, c.PageInfo.HasPreviousPage, c.PageInfo.HasNextPage, want, wantPrev, wantNext)
+						}
+					}
+				}
+			}
+		}
 	}
 }

@@ -61,25 +61,30 @@ func (u ItemUpdate) Apply(it Item, now time.Time) (Item, error) {
 	if u.Name == nil && u.Description == nil && !u.ClearDescription {
 		return it, Errorf(Invalid, "an update must change name or description")
 	}
-	n := NewItem{Name: it.Name, Description: it.Description}
+	// addItem's rules apply to what u sets: a field it leaves keeps what
+	// is stored, which a name stored under the first version's rules
+	// (with a bidirectional control, or not in NFC) would not pass now.
+	name, desc := it.Name, it.Description
 	if u.Name != nil {
-		n.Name = *u.Name
+		var err error
+		if name, err = ValidateName(*u.Name); err != nil {
+			return it, err
+		}
 	}
 	switch {
 	case u.ClearDescription:
-		n.Description = nil
+		desc = nil
 	case u.Description != nil:
+		if err := validateDescription(*u.Description); err != nil {
+			return it, err
+		}
 		d := *u.Description
-		n.Description = &d
-	}
-	n, err := n.Validate()
-	if err != nil {
-		return it, err
+		desc = &d
 	}
 	if err := CheckVersion(it, u.ExpectedVersion); err != nil {
 		return it, err
 	}
-	it.Name, it.Description = n.Name, n.Description
+	it.Name, it.Description = name, desc
 	it.Version++
 	t := now.UTC().Truncate(time.Microsecond)
 	it.UpdatedAt = &t

@@ -24,18 +24,27 @@ func (n NewItem) Validate() (NewItem, error) {
 		return n, err
 	}
 	n.Name = name
-	if d := n.Description; d != nil {
-		if !utf8.ValidString(*d) {
-			return n, Errorf(Invalid, "description is not valid UTF-8")
-		}
-		if l := utf8.RuneCountInString(*d); l > MaxDescriptionLength {
-			return n, Errorf(Invalid, "description is %d characters long; at most %d are allowed", l, MaxDescriptionLength)
-		}
-		if strings.IndexByte(*d, 0) >= 0 {
-			return n, Errorf(Invalid, "description must not contain NUL characters")
+	if n.Description != nil {
+		if err := validateDescription(*n.Description); err != nil {
+			return n, err
 		}
 	}
 	return n, nil
+}
+
+// validateDescription checks a description against the rules of the
+// public contract, with an *Error of code Invalid that says which failed.
+func validateDescription(d string) error {
+	if !utf8.ValidString(d) {
+		return Errorf(Invalid, "description is not valid UTF-8")
+	}
+	if l := utf8.RuneCountInString(d); l > MaxDescriptionLength {
+		return Errorf(Invalid, "description is %d characters long; at most %d are allowed", l, MaxDescriptionLength)
+	}
+	if strings.IndexByte(d, 0) >= 0 {
+		return Errorf(Invalid, "description must not contain NUL characters")
+	}
+	return nil
 }
 
 // ValidateName returns an item name as it is stored, or an *Error of code

@@ -20,6 +20,16 @@ import (
 // items.MaxNameLength code points of 4 bytes each, and its prefix.
 const maxCursor = (len(cursorPrefix)+len("updated:desc:")+20+1+4*items.MaxNameLength)*4/3 + 4
 
+// minCursorTime and maxCursorTime bound the time of a cursor, in unix
+// microseconds: 0001-01-01T00:00:00Z and 9999-12-31T23:59:59.999999Z, all
+// that the Time scalar (RFC 3339) writes, so that every store compares
+// them as times (pgx would wrap the microseconds of an earlier one around
+// int64, and answer another page).
+const (
+	minCursorTime = -62135596800000000
+	maxCursorTime = 253402300799999999
+)
+
 var fieldNames = [...]string{items.ByID: "id", items.ByName: "name", items.ByUpdatedAt: "updated"}
 
 // EncodePosition returns the cursor of it in o.
@@ -101,13 +111,14 @@ func DecodePosition(o items.Order, cursor string) (items.Position, error) {
 		}
 		switch co.Field {
 		case items.ByName:
-			if !utf8.ValidString(value) {
+			// No name holds a NUL (and PostgreSQL's text cannot).
+			if !utf8.ValidString(value) || strings.IndexByte(value, 0) >= 0 {
 				return items.Position{}, bad
 			}
 			pos.Name = value
 		case items.ByUpdatedAt:
 			us, err := strconv.ParseInt(value, 10, 64)
-			if err != nil {
+			if err != nil || us < minCursorTime || us > maxCursorTime {
 				return items.Position{}, bad
 			}
 			pos.Time = time.UnixMicro(us).UTC()

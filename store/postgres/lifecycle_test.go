@@ -1,7 +1,6 @@
 package postgres_test
 
 import (
-	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -23,46 +22,13 @@ func TestConcurrentUpdatesTwoStores(t *testing.T) {
 }
 
 // TestConcurrentDeletesTwoStores deletes one item 100 times at once
-// through two stores: one delete wins; the others find no item
-// (BAD_USER_INPUT) or a stale version (CONFLICT), never a second success.
+// through two stores (see storetest.RaceDeletes).
 func TestConcurrentDeletesTwoStores(t *testing.T) {
 	t.Parallel()
 	a, b := twoProcesses(t)
 	root, _ := storetest.AddUser(t, a, "root", items.RoleAdmin)
-	by := storetest.Caller(root, items.RoleAdmin)
 	it := storetest.AddItems(t, a, "doomed")[0]
-	var (
-		wg    sync.WaitGroup
-		mu    sync.Mutex
-		wins  int
-		start = make(chan struct{})
-	)
-	for i := range 100 {
-		wg.Go(func() {
-			<-start
-			s := []items.Store{a, b}[i%2]
-			var err error
-			if i%3 == 0 {
-				_, err = s.UpdateItem(t.Context(), it.ID, items.ItemUpdate{Name: storetest.Ptr("x"), ExpectedVersion: storetest.Ptr(1), By: by})
-			} else {
-				err = s.DeleteItem(t.Context(), it.ID, items.ItemDelete{ExpectedVersion: storetest.Ptr(1), By: by})
-			}
-			switch items.ErrorCode(err) {
-			case "":
-				mu.Lock()
-				wins++
-				mu.Unlock()
-			case items.Conflict, items.Invalid:
-			default:
-				t.Errorf("attempt %d = %v", i, err)
-			}
-		})
-	}
-	close(start)
-	wg.Wait()
-	if wins != 1 {
-		t.Errorf("%d of 100 changes expecting version 1 succeeded, want 1", wins)
-	}
+	storetest.RaceDeletes(t, []items.Store{a, b}, it.ID, storetest.Caller(root, items.RoleAdmin))
 }
 
 // TestCrossStoreLifecycle follows, on one process, the updates and
@@ -105,4 +71,12 @@ func TestCrossStoreLifecycle(t *testing.T) {
 	if diff := cmp.Diff(want[1:], storetest.Receive(t, resumed, 1)); diff != "" {
 		t.Errorf("updates after item %d's (-want +got):\n%s", its[0].ID, diff)
 	}
+}
+
+// TestResumeAfterDeletedOnAnotherStore: a subscription on another process
+// resumes after items that one process updated and deleted.
+func TestResumeAfterDeletedOnAnotherStore(t *testing.T) {
+	t.Parallel()
+	a, b := twoProcesses(t)
+	storetest.ResumeAfterDeleted(t, a, a, func() (items.Store, items.Broker) { return b, b })
 }

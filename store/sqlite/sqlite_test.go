@@ -94,6 +94,23 @@ func TestReopen(t *testing.T) {
 	}
 }
 
+// TestResumeAfterReopen: subscriptions resume after items updated and
+// deleted before the file was closed, from the log the file keeps.
+func TestResumeAfterReopen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "items.db")
+	s, err := sqlite.Open(t.Context(), path)
+	if err != nil {
+		t.Fatalf("Open(%q) = %v", path, err)
+	}
+	storetest.ResumeAfterDeleted(t, s, s, func() (items.Store, items.Broker) {
+		if err := s.Close(); err != nil {
+			t.Fatalf("Close() = %v", err)
+		}
+		s := open(t, path)
+		return s, s
+	})
+}
+
 func TestOpenNewerSchema(t *testing.T) {
 	path := newDatabase(t, "items.db")
 	setUserVersion(t, path, 999)

@@ -109,6 +109,11 @@ func RunBroker(t *testing.T, newStore func(t *testing.T) (items.Store, items.Bro
 	t.Run("Shutdown", func(t *testing.T) { t.Parallel(); s, b := newStore(t); testBrokerShutdown(t, s, b) })
 	t.Run("Lifecycle", func(t *testing.T) { t.Parallel(); s, b := newStore(t); testBrokerLifecycle(t, s, b) })
 	t.Run("LifecycleResume", func(t *testing.T) { t.Parallel(); s, b := newStore(t); testBrokerLifecycleResume(t, s, b) })
+	t.Run("ResumeAfterDeleted", func(t *testing.T) {
+		t.Parallel()
+		s, b := newStore(t)
+		ResumeAfterDeleted(t, s, b, func() (items.Store, items.Broker) { return s, b })
+	})
 	t.Run("Writes", func(t *testing.T) { t.Parallel(); s, b := newStore(t); testBrokerWrites(t, s, b) })
 }
 
