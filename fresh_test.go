@@ -76,9 +76,7 @@ func TestFreshAfterItemUpdated(t *testing.T) {
 		}
 		ws := testserver.DialWS(t, s.URL, nil, map[string]string{"Authorization": "Bearer " + adminToken})
 		// After demo item 1, never changed: every change since its addition,
-		// however late the subscriptions go live. (After the item itself
-		// would start after its newest update when the subscription goes
-		// live, which may be the first update already.)
+		// however late the subscriptions go live.
 		ws.Subscribe(t, "u", `subscription { itemUpdated(after: "1") { id version } }`, nil)
 		ws.Subscribe(t, "d", `subscription { itemDeleted(after: "1") }`, nil)
 		next := func(op string) json.RawMessage {

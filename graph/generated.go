@@ -975,11 +975,13 @@ type Subscription {
   Every update from now on, each as the item as that update left it, in the
   order of the log, with additions and deletions: an update acknowledged
   before another began comes first. With ` + "`" + `after` + "`" + `, the updates that follow
-  the newest update of the item with that ID come first, from the store:
-  pass the ID of the last item received to resume.
+  the first update of the item with that ID come first, from the store:
+  pass the ID of the last item received to resume. An ID cannot say which
+  of that item's updates was received last, so the later ones come again
+  (their ` + "`" + `version` + "`" + ` tells them apart) and none is missed.
   """
   itemUpdated(
-    "Resume after the newest update of the item with this ID: the last one the client received."
+    "Resume after the first update of the item with this ID: the last one the client received."
     after: ID
   ): Item!
 

@@ -272,9 +272,11 @@ type Broker interface {
 	Subscribe(ctx context.Context, afterItem int64) (*Subscription, error)
 	// Follow is Subscribe for the events of one kind: Subscribe(ctx, a)
 	// is Follow(ctx, ItemAdded, a). With afterItem >= 0 it starts after
-	// the newest event of that kind of the item with that ID (for
-	// ItemDeleted, its deletion), or when there is none, where Subscribe
-	// would.
+	// the oldest event of that kind of the item with that ID (for
+	// ItemDeleted, its deletion; for ItemUpdated, its first update, since
+	// an ID cannot say which of its updates a client received last: the
+	// later ones come again, and none is missed), or when there is none,
+	// where Subscribe would.
 	Follow(ctx context.Context, kind EventKind, afterItem int64) (*Subscription, error)
 }
 

@@ -375,15 +375,14 @@ func (s *Store) position(kind items.EventKind, afterItem int64) int64 {
 	if afterItem > s.lastID {
 		return items.FromNow
 	}
-	// The newest event of that kind of that item; else the addition of
+	// The oldest event of that kind of that item; else the addition of
 	// the greatest item ID up to afterItem.
 	added := int64(0)
-	for i := len(s.events) - 1; i >= 0; i-- {
-		e := s.events[i]
+	for _, e := range s.events {
 		if e.Item.ID == afterItem && e.Kind == kind {
 			return e.Pos
 		}
-		if e.Kind == items.ItemAdded && e.Item.ID <= afterItem && added == 0 {
+		if e.Kind == items.ItemAdded && e.Item.ID <= afterItem {
 			added = e.Pos
 		}
 	}

@@ -140,8 +140,8 @@ func (s *Store) Follow(ctx context.Context, kind items.EventKind, afterItem int6
 }
 
 // startAfterKind returns the position that a subscription to the events of
-// kind starts after: that of the newest such event of afterItem, else
-// where startAfter says.
+// kind starts after: that of the oldest such event of afterItem (see
+// items.Broker.Follow), else where startAfter says.
 func (s *Store) startAfterKind(ctx context.Context, kind items.EventKind, afterItem int64) (int64, error) {
 	if kind == items.ItemAdded || afterItem <= 0 {
 		return s.startAfter(ctx, afterItem)
@@ -150,7 +150,7 @@ func (s *Store) startAfterKind(ctx context.Context, kind items.EventKind, afterI
 		bctx, cancel := s.bound(ctx)
 		var pos *int64
 		err := s.pool.QueryRow(bctx, `SELECT pos FROM events WHERE item_id = $1 AND kind = $2
-			ORDER BY seq DESC LIMIT 1`, afterItem, kind.String()).Scan(&pos)
+			ORDER BY seq LIMIT 1`, afterItem, kind.String()).Scan(&pos)
 		cancel()
 		switch {
 		case errors.Is(err, pgx.ErrNoRows):

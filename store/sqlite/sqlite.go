@@ -364,7 +364,7 @@ func (s *Store) statements() []statement {
 		{"addedAfter", &s.addedAfter, s.r, `SELECT id, added_pos FROM items
 			WHERE id >= ? AND added_pos IS NOT NULL ORDER BY id LIMIT 1`},
 		{"lastID", &s.lastID, s.r, `SELECT coalesce(max(id), 0) FROM items`},
-		// The newest event of kind ?2 of the item ?1: the events table
+		// The oldest event of kind ?2 of the item ?1: the events table
 		// holds the changes and the additions of the items changed since,
 		// which may be gone; the row of an item holds the position of its
 		// addition (migration 0009).
@@ -377,12 +377,12 @@ func (s *Store) statements() []statement {
 
 // The lookups of Follow's start (see position) in the log.
 const (
-	// eventOfQuery: the newest event of kind ?2 of the item ?1.
+	// eventOfQuery: the oldest event of kind ?2 of the item ?1.
 	eventOfQuery = `SELECT pos FROM (
 				SELECT added_pos AS pos FROM items WHERE ?2 = 1 AND id = ?1 AND added_pos IS NOT NULL
 				UNION ALL
 				SELECT pos FROM events WHERE item_id = ?1 AND kind = ?2)
-			ORDER BY pos DESC LIMIT 1`
+			ORDER BY pos LIMIT 1`
 	// addedUpToQuery: the addition of the greatest item ID up to ?1.
 	addedUpToQuery = `SELECT pos FROM (
 				SELECT * FROM (SELECT id, added_pos AS pos FROM items
@@ -788,7 +788,7 @@ func (s *Store) Follow(ctx context.Context, kind items.EventKind, afterItem int6
 
 // position returns the position after which a subscription to the events
 // of kind that names afterItem starts (see items.Broker.Follow): that of
-// the newest such event of the item, else that of the addition of the
+// the oldest such event of the item, else that of the addition of the
 // greatest item ID up to afterItem, else 0; FromNow for an ID above every
 // ID given.
 func (s *Store) position(ctx context.Context, kind items.EventKind, afterItem int64) (int64, error) {

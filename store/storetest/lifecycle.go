@@ -515,8 +515,10 @@ func testBrokerLifecycle(t *testing.T, s items.Store, b items.Broker) {
 }
 
 // testBrokerLifecycleResume checks after: for updates and deletions: the
-// events after the newest of that kind of the item named come first, from
-// the store, then the later ones.
+// events after the oldest of that kind of the item named come first, from
+// the store, then the later ones. A client that received an update of A,
+// then lost its socket while B and A were updated again, resumes after A
+// and misses neither.
 func testBrokerLifecycleResume(t *testing.T, s items.Store, b items.Broker) {
 	ctx := t.Context()
 	root, _ := AddUser(t, s, "root", items.RoleAdmin)
@@ -543,10 +545,15 @@ func testBrokerLifecycleResume(t *testing.T, s items.Store, b items.Broker) {
 	del(its[3])
 	c1 := update(b1, "B2")
 
-	// After B's newest update: nothing yet; after A's: B2.
+	// After A's first update: B1, A2 (again, for a client that received
+	// it) and B2; after B's: A2 and B2.
 	sub := follow(t, b, items.ItemUpdated, its[0].ID)
-	if diff := cmp.Diff([]items.Item{c1}, Receive(t, sub, 1)); diff != "" {
+	if diff := cmp.Diff([]items.Item{b1, a2, c1}, Receive(t, sub, 3)); diff != "" {
 		t.Errorf("Follow(updated, after %d) mismatch (-want +got):\n%s", its[0].ID, diff)
+	}
+	sub = follow(t, b, items.ItemUpdated, its[1].ID)
+	if diff := cmp.Diff([]items.Item{a2, c1}, Receive(t, sub, 2)); diff != "" {
+		t.Errorf("Follow(updated, after %d) mismatch (-want +got):\n%s", its[1].ID, diff)
 	}
 	// After an item never updated: the updates after its addition.
 	sub = follow(t, b, items.ItemUpdated, its[3].ID)
@@ -583,7 +590,7 @@ func testBrokerLifecycleResume(t *testing.T, s items.Store, b items.Broker) {
 
 // ResumeAfterDeleted checks after: naming items that are gone: updated
 // then deleted, and the greatest ID given, deleted. The events after
-// their newest of each kind come, and later ones; none before. reopen,
+// their oldest of each kind come, and later ones; none before. reopen,
 // called once those items are gone, returns the store and broker to
 // follow with from then on: s and b again, or the same data opened anew.
 func ResumeAfterDeleted(t *testing.T, s items.Store, b items.Broker, reopen func() (items.Store, items.Broker)) {
@@ -592,8 +599,10 @@ func ResumeAfterDeleted(t *testing.T, s items.Store, b items.Broker, reopen func
 	r := Caller(root, items.RoleAdmin)
 	its := AddItems(t, s, "A", "B")
 	a, b2 := its[0], its[1]
+	var a2 items.Item
 	for _, name := range []string{"A1", "A2"} {
-		if _, err := s.UpdateItem(ctx, a.ID, items.ItemUpdate{Name: Ptr(name), By: r}); err != nil {
+		var err error
+		if a2, err = s.UpdateItem(ctx, a.ID, items.ItemUpdate{Name: Ptr(name), By: r}); err != nil {
 			t.Fatalf("UpdateItem() = %v", err)
 		}
 	}
@@ -604,7 +613,7 @@ func ResumeAfterDeleted(t *testing.T, s items.Store, b items.Broker, reopen func
 	}
 	s, b = reopen()
 	added := follow(t, b, items.ItemAdded, b2.ID)     // the greatest ID given, deleted
-	updated := follow(t, b, items.ItemUpdated, a.ID)  // updated, then deleted
+	updated := follow(t, b, items.ItemUpdated, a.ID)  // updated twice, then deleted: A2 comes
 	deletedA := follow(t, b, items.ItemDeleted, a.ID) // B's deletion came after A's
 	deletedB := follow(t, b, items.ItemDeleted, b2.ID)
 	c := AddItems(t, s, "C")[0]
@@ -618,7 +627,7 @@ func ResumeAfterDeleted(t *testing.T, s items.Store, b items.Broker, reopen func
 	if diff := cmp.Diff([]items.Item{c}, Receive(t, added, 1)); diff != "" {
 		t.Errorf("Follow(added, after the deleted %d) mismatch (-want +got):\n%s", b2.ID, diff)
 	}
-	if diff := cmp.Diff([]items.Item{c1}, Receive(t, updated, 1)); diff != "" {
+	if diff := cmp.Diff([]items.Item{a2, c1}, Receive(t, updated, 2)); diff != "" {
 		t.Errorf("Follow(updated, after the deleted %d) mismatch (-want +got):\n%s", a.ID, diff)
 	}
 	if diff := cmp.Diff([]int64{b2.ID, c.ID}, IDs(Receive(t, deletedA, 2))); diff != "" {
