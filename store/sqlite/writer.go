@@ -168,14 +168,9 @@ func (s *Store) write() {
 
 // maxYields bounds the extra yields of the writer while items keep coming,
 // and maxYield the time a yield may take for the writer to yield again.
-// Under a load of additions a yield runs the handlers of the callers just
-// answered, some 50 µs each: at 200 µs, half the batches of bench/run's
-// add scenario (32 clients) stopped there, a sixth smaller, each addition
-// paying a larger share of a commit. A burst of deliveries to thousands
-// of subscribers takes longer still.
 const (
 	maxYields = 8
-	maxYield  = 2 * time.Millisecond
+	maxYield  = 200 * time.Microsecond
 )
 
 // idleTime is how long the writer waits for an item before it spends its
