@@ -10,7 +10,7 @@ import (
 	"itemsapi/metrics"
 )
 
-// plans answers the queries of GraphQL over HTTP with compiled plans
+// plans answers the queries and mutations of GraphQL over HTTP with compiled plans
 // (gqlspec/plan) in the transport itself, before gqlgen's dispatch: the
 // operation has been parsed, validated, limited and its variables checked
 // by gqlgen's CreateOperationContext, as every operation is, and what
@@ -39,20 +39,21 @@ const maxPooledBody = 1 << 20
 
 // answer returns the body of the answer to rc, `{"data":…}`, as gqlgen's
 // executor and the transport would write it, and the pooled buffer that
-// holds it; or a nil buffer when gqlgen must answer.
-func (p *plans) answer(ctx context.Context, rc *graphql.OperationContext) ([]byte, *[]byte) {
+// holds it; or a nil buffer and the context that gqlgen must answer
+// under (see plan.Engine.Append).
+func (p *plans) answer(ctx context.Context, rc *graphql.OperationContext) ([]byte, *[]byte, context.Context) {
 	bp := p.bodies.Get().(*[]byte)
 	b := append((*bp)[:0], `{"data":`...)
-	b, ok := p.engine.Append(graphql.WithOperationContext(ctx, rc), rc, b)
+	b, fallback, ok := p.engine.Append(graphql.WithOperationContext(ctx, rc), rc, b)
 	if !ok {
 		p.put(bp, b)
-		return nil, nil //nolint:nilnil // no answer: gqlgen answers
+		return nil, nil, fallback
 	}
 	setOperation(ctx, rc.OperationName)
 	if p.metrics != nil {
 		p.metrics.OperationAnswered(rc)
 	}
-	return append(b, '}'), bp
+	return append(b, '}'), bp, ctx
 }
 
 // put puts back the buffer bp, whose bytes are now b: a nil bp is no

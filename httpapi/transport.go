@@ -16,7 +16,6 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
-	"itemsapi/gqlspec/plan"
 	"itemsapi/graph"
 	"itemsapi/items"
 )
@@ -231,8 +230,8 @@ func (t httpTransport) finish(r *http.Request, op prepared, media string, exec g
 		}})
 		return http.StatusMethodNotAllowed, errorsOnly(resp), nil
 	}
-	if t.plans != nil && rc.Operation != nil && rc.Operation.Operation == ast.Query {
-		body, pooled := t.plans.answer(ctx, rc)
+	if t.plans != nil && rc.Operation != nil && rc.Operation.Operation != ast.Subscription {
+		body, pooled, fallback := t.plans.answer(ctx, rc)
 		if pooled != nil {
 			if graph.CallerIndependent(rc.Operation) && cachesBodies(r.Context()) {
 				// The response cache keeps the body: a copy, as the pooled
@@ -241,7 +240,7 @@ func (t httpTransport) finish(r *http.Request, op prepared, media string, exec g
 			}
 			return http.StatusOK, body, pooled
 		}
-		ctx = plan.Tried(ctx)
+		ctx = fallback
 	}
 	responses, ctx := exec.DispatchOperation(ctx, rc)
 	resp := responses(ctx)

@@ -36,7 +36,7 @@ var fastWriters = map[string]string{
 }
 
 // planPlugin is a gqlgen plugin that generates, for every object type of
-// the schema but the mutation and subscription roots, the code that
+// the schema but the subscription root, the code that
 // writes an object of the type for a compiled plan: one method per type
 // that walks the plan's selection of the object and appends each field's
 // JSON, calling the type's Go methods and fields as gqlgen's generated
@@ -87,7 +87,7 @@ func (g *planGen) typeName(t types.Type) string { return types.TypeString(t, g.q
 
 // planned reports whether plans write objects of o.
 func planned(data *codegen.Data, o *codegen.Object) bool {
-	return !strings.HasPrefix(o.Name, "__") && o != data.MutationRoot && o != data.SubscriptionRoot
+	return !strings.HasPrefix(o.Name, "__") && o != data.SubscriptionRoot
 }
 
 func (g *planGen) file(data *codegen.Data) ([]byte, error) {

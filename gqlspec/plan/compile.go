@@ -56,17 +56,27 @@ type arg struct {
 type compiler struct {
 	schema *ast.Schema
 	oc     *graphql.OperationContext
-	users  bool
+	// root is the operation's root type: Query or Mutation.
+	root  string
+	users bool
 }
 
-// compile compiles oc's operation for the values of its variables.
+// compile compiles oc's operation for the values of its variables: a
+// query, or a mutation of one field (whose resolver a plan then calls
+// once, and last).
 func compile(schema *ast.Schema, oc *graphql.OperationContext) (*compiled, error) {
-	c := &compiler{schema: schema, oc: oc}
-	root, err := c.selections(oc.Operation.SelectionSet, "Query")
+	c := &compiler{schema: schema, oc: oc, root: "Query"}
+	if oc.Operation.Operation == ast.Mutation {
+		c.root = "Mutation"
+	}
+	root, err := c.selections(oc.Operation.SelectionSet, c.root)
 	if err != nil {
 		return nil, err
 	}
-	return &compiled{root: root, users: c.users}, nil
+	if c.root == "Mutation" && (len(root) != 1 || root[0].id == fieldTypename) {
+		return nil, errUnsupported
+	}
+	return &compiled{root: root, users: c.users, object: c.root}, nil
 }
 
 // collected is a field of a selection set with the selections of every
@@ -107,10 +117,10 @@ func (c *compiler) selections(set ast.SelectionSet, typ string) ([]sel, error) {
 		} else if has {
 			s.auth = &need
 		}
-		if s.auth != nil && typ != "Query" {
-			return nil, errUnsupported // resolvers.go checks @auth on Query's fields alone
+		if s.auth != nil && typ != c.root {
+			return nil, errUnsupported // resolvers.go checks @auth on root fields alone
 		}
-		if typ == "Query" {
+		if typ == c.root {
 			s.field = &graphql.CollectedField{Field: f.Field, Selections: f.sels}
 		}
 		if t := c.schema.Types[def.Type.Name()]; t != nil && t.Kind == ast.Object {

@@ -17,6 +17,7 @@ type Extension struct{ Engine *Engine }
 var (
 	_ graphql.HandlerExtension     = Extension{}
 	_ graphql.OperationInterceptor = Extension{}
+	_ graphql.FieldInterceptor     = Extension{}
 )
 
 // ExtensionName implements graphql.HandlerExtension.
@@ -30,8 +31,22 @@ func (e Extension) InterceptOperation(ctx context.Context, next graphql.Operatio
 	if ctx.Value(triedKey{}) != nil {
 		return next(ctx)
 	}
-	if data, ok := e.Engine.Execute(ctx, graphql.GetOperationContext(ctx)); ok {
+	data, fallback, ok := e.Engine.Execute(ctx, graphql.GetOperationContext(ctx))
+	if ok {
 		return graphql.OneShot(&graphql.Response{Data: data})
+	}
+	return next(fallback)
+}
+
+// InterceptField implements graphql.FieldInterceptor: the field of a
+// mutation whose resolver a plan called before it failed gets what that
+// call returned, and its resolver (and the directives around it, which
+// the plan applied) does not run again.
+func (Extension) InterceptField(ctx context.Context, next graphql.Resolver) (any, error) {
+	if o, ok := ctx.Value(outcomeKey{}).(*outcome); ok {
+		if fc := graphql.GetFieldContext(ctx); fc != nil && fc.Object == "Mutation" {
+			return o.replay()
+		}
 	}
 	return next(ctx)
 }

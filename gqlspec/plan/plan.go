@@ -7,11 +7,16 @@
 // reflection, no intermediate maps.
 //
 // gqlgen stays the reference. An operation the compiler does not support
-// (mutations, subscriptions, introspection, @defer, a field without a
-// writer) is left to gqlgen's executor, and so is one whose execution meets
-// any error (a resolver's, a bad argument, a null where the schema forbids
-// one): its output is discarded and gqlgen answers it, so that every error
-// answer is gqlgen's.
+// (subscriptions, a mutation of more than one field, introspection,
+// @defer, a field without a writer) is left to gqlgen's executor, and so
+// is one whose execution meets any error (a resolver's, a bad argument, a
+// null where the schema forbids one): its output is discarded and gqlgen
+// answers it, so that every error answer is gqlgen's.
+//
+// A mutation's field changes the store, and must run once: when a plan
+// fails after calling its resolver, gqlgen answers with what that call
+// returned (or the panic it raised), recorded in the context it is given,
+// rather than calling the resolver again (Extension.InterceptField).
 //
 // The code that writes each type (types_gen.go) is generated from
 // schema.graphqls and gqlgen.yml by gqlspec/gqlgen; the resolvers of the
@@ -111,6 +116,8 @@ type compiled struct {
 	// users: the plan selects Item.createdBy, whose users one response
 	// loads once.
 	users bool
+	// object is the root type: Query or Mutation.
+	object string
 }
 
 // planCost weighs a plan in the cache: the document it keeps, weighed as
@@ -129,11 +136,12 @@ var errUnsupported = errors.New("plan: unsupported")
 
 // Execute answers the operation of oc with its plan: the JSON of the
 // response's data, and true; or false when the operation is gqlgen's, to
-// answer as it would have without the engine. ctx must be the operation's
-// context (the caller's token and request in it).
-func (e *Engine) Execute(ctx context.Context, oc *graphql.OperationContext) ([]byte, bool) {
+// answer, under the context returned, as it would have without the
+// engine. ctx must be the operation's context (the caller's token and
+// request in it).
+func (e *Engine) Execute(ctx context.Context, oc *graphql.OperationContext) ([]byte, context.Context, bool) {
 	bp := e.bufs.Get().(*[]byte)
-	b, ok := e.Append(ctx, oc, (*bp)[:0])
+	b, fallback, ok := e.Append(ctx, oc, (*bp)[:0])
 	var out []byte
 	if ok {
 		out = append([]byte(nil), b...)
@@ -142,16 +150,18 @@ func (e *Engine) Execute(ctx context.Context, oc *graphql.OperationContext) ([]b
 		*bp = b
 		e.bufs.Put(bp)
 	}
-	return out, ok
+	return out, fallback, ok
 }
 
 // Append is Execute appending the data to dst: it returns the longer
-// slice and true, or dst and false.
-func (e *Engine) Append(ctx context.Context, oc *graphql.OperationContext, dst []byte) ([]byte, bool) {
+// slice and true, or dst, the context gqlgen's executor must answer
+// under (Tried, and with the outcome of a mutation's resolver when the
+// plan called it) and false.
+func (e *Engine) Append(ctx context.Context, oc *graphql.OperationContext, dst []byte) ([]byte, context.Context, bool) {
 	op := oc.Operation
-	if op == nil || op.Operation != ast.Query {
+	if op == nil || op.Operation != ast.Query && op.Operation != ast.Mutation {
 		e.observe(Unsupported)
-		return dst, false
+		return dst, Tried(ctx), false
 	}
 	p, ok := e.plans.Get(op)
 	if !ok {
@@ -160,20 +170,28 @@ func (e *Engine) Append(ctx context.Context, oc *graphql.OperationContext, dst [
 	}
 	if p.unsupported {
 		e.observe(Unsupported)
-		return dst, false
+		return dst, Tried(ctx), false
 	}
 	c, ok := p.variant(e, oc)
 	if !ok {
 		e.observe(Unsupported)
-		return dst, false
+		return dst, Tried(ctx), false
 	}
-	b, ok := e.run(ctx, oc, c, dst)
+	var o *outcome
+	if op.Operation == ast.Mutation {
+		o = &outcome{}
+	}
+	b, ok := e.run(ctx, oc, c, o, dst)
 	if ok {
 		e.observe(Compiled)
-	} else {
-		e.observe(Fallback)
+		return b, ctx, true
 	}
-	return b, ok
+	e.observe(Fallback)
+	fallback := Tried(ctx)
+	if o != nil && o.called {
+		fallback = context.WithValue(fallback, outcomeKey{}, o)
+	}
+	return b, fallback, false
 }
 
 // prepare finds what a plan of oc's operation needs: whether it is
@@ -240,10 +258,11 @@ func variableValue(oc *graphql.OperationContext, name string) (any, bool) {
 // maxPooled is the largest buffer put back in the pool.
 const maxPooled = 1 << 20
 
-// run executes c, appending to dst. A panic, like an error, leaves the
+// run executes c, appending to dst; o, for a mutation, records the
+// call of its field's resolver. A panic, like an error, leaves the
 // operation to gqlgen.
-func (e *Engine) run(ctx context.Context, oc *graphql.OperationContext, c *compiled, dst []byte) (out []byte, ok bool) {
-	x := exec{ctx: ctx, oc: oc, r: e.r, users: c.users}
+func (e *Engine) run(ctx context.Context, oc *graphql.OperationContext, c *compiled, o *outcome, dst []byte) (out []byte, ok bool) {
+	x := exec{ctx: ctx, oc: oc, r: e.r, users: c.users, object: c.object, outcome: o}
 	if c.users {
 		x.ctx = graph.WithUserCache(ctx)
 	}
@@ -253,7 +272,15 @@ func (e *Engine) run(ctx context.Context, oc *graphql.OperationContext, c *compi
 			out, ok = dst[:n], false
 		}
 	}()
-	b, err := x.writeQuery(dst, c.root)
+	var (
+		b   []byte
+		err error
+	)
+	if o != nil {
+		b, err = x.writeMutation(dst, c.root)
+	} else {
+		b, err = x.writeQuery(dst, c.root)
+	}
 	if err != nil {
 		return b[:n], false
 	}
@@ -267,6 +294,11 @@ type exec struct {
 	r   *graph.Resolver
 	// users: the response has a cache of users to load pages' into.
 	users bool
+	// object is the root type: Query or Mutation.
+	object string
+	// outcome records the call of a mutation's resolver (nil for a
+	// query).
+	outcome *outcome
 }
 
 // errNull is a null where the schema forbids one: gqlgen answers it.

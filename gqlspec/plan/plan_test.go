@@ -197,13 +197,14 @@ func TestPlanOutcomes(t *testing.T) {
 	h := newMetricsHandler(t, httpapi.DefaultConfig())
 	for _, q := range []string{
 		`{ items { nodes { id } } }`, `{ item(id: 1) { name } }`, // compiled
-		`{ items(first: -1) { nodes { id } } }`,              // fallback
-		`{ __typename ... @defer { items { totalCount } } }`, // unsupported
-		`mutation { deleteItem(id: 1) }`,                     // unsupported
+		`{ items(first: -1) { nodes { id } } }`,                  // fallback
+		`mutation { deleteItem(id: 1) }`,                         // fallback: no token
+		`{ __typename ... @defer { items { totalCount } } }`,     // unsupported
+		`mutation { a: deleteItem(id: 1) b: deleteItem(id: 2) }`, // unsupported
 	} {
 		serve(h, q, nil, "")
 	}
-	for outcome, want := range map[string]float64{"compiled": 2, "fallback": 1, "unsupported": 2} {
+	for outcome, want := range map[string]float64{"compiled": 2, "fallback": 2, "unsupported": 2} {
 		if got := scrape(t, h, `itemsapi_graphql_plans_total{outcome="`+outcome+`"}`); got != want {
 			t.Errorf("%s: %v, want %v", outcome, got, want)
 		}

@@ -25,6 +25,11 @@ const (
 	fieldItemConnection_totalCount
 	fieldItemEdge_cursor
 	fieldItemEdge_node
+	fieldMutation_addItem
+	fieldMutation_updateItem
+	fieldMutation_deleteItem
+	fieldMutation_createToken
+	fieldMutation_revokeToken
 	fieldPageInfo_hasNextPage
 	fieldPageInfo_hasPreviousPage
 	fieldPageInfo_startCursor
@@ -73,6 +78,13 @@ var fieldIDs = map[string]map[string]fieldID{
 	"ItemEdge": {
 		"cursor": fieldItemEdge_cursor,
 		"node":   fieldItemEdge_node,
+	},
+	"Mutation": {
+		"addItem":     fieldMutation_addItem,
+		"updateItem":  fieldMutation_updateItem,
+		"deleteItem":  fieldMutation_deleteItem,
+		"createToken": fieldMutation_createToken,
+		"revokeToken": fieldMutation_revokeToken,
 	},
 	"PageInfo": {
 		"hasNextPage":     fieldPageInfo_hasNextPage,
@@ -233,6 +245,47 @@ func (x *exec) writeItemEdge(b []byte, sels []sel, obj *model.ItemEdge) ([]byte,
 			b = quoteTail(obj.AppendCursor(b), start)
 		case fieldItemEdge_node:
 			if b, err = x.writeItem(b, s.sub, &obj.Node); err != nil {
+				return b, err
+			}
+		default:
+			return b, errUnsupported
+		}
+	}
+	_ = err
+	return append(b, '}'), nil
+}
+
+// writeMutation writes the Mutation root of a plan.
+func (x *exec) writeMutation(b []byte, sels []sel) ([]byte, error) {
+	var err error
+	b = append(b, '{')
+	for i := range sels {
+		s := &sels[i]
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, s.key...)
+		switch s.id {
+		case fieldTypename:
+			b = append(b, s.lit...)
+		case fieldMutation_addItem:
+			if b, err = x.Mutation_addItem(b, s); err != nil {
+				return b, err
+			}
+		case fieldMutation_updateItem:
+			if b, err = x.Mutation_updateItem(b, s); err != nil {
+				return b, err
+			}
+		case fieldMutation_deleteItem:
+			if b, err = x.Mutation_deleteItem(b, s); err != nil {
+				return b, err
+			}
+		case fieldMutation_createToken:
+			if b, err = x.Mutation_createToken(b, s); err != nil {
+				return b, err
+			}
+		case fieldMutation_revokeToken:
+			if b, err = x.Mutation_revokeToken(b, s); err != nil {
 				return b, err
 			}
 		default:
