@@ -4,11 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/google/go-cmp/cmp"
 
 	"itemsapi/internal/testserver"
 )
@@ -174,4 +176,88 @@ func resumeSubscribe(t *testing.T, base, after string) *resumeSub {
 		}
 	}()
 	return s
+}
+
+// TestItemAddedAfterAboveEveryID: over graphql-transport-ws, on each
+// store, itemAdded(after:) an ID above every ID given brings only the
+// items with a greater ID, in order (API.md: items with a greater id),
+// while a subscription on the same socket that resumes after an existing
+// ID, which the transport reads from the log itself and shares with its
+// group, gets every item after it.
+func TestItemAddedAfterAboveEveryID(t *testing.T) {
+	test := func(t *testing.T, s *testserver.Server) {
+		ctx := t.Context()
+		last, err := addItem(ctx, s.URL, "last")
+		if err != nil {
+			t.Fatal(err)
+		}
+		l, err := strconv.ParseInt(last, 10, 64)
+		if err != nil {
+			t.Fatalf("id %q: %v", last, err)
+		}
+		above := l + 3
+		ws := testserver.DialWS(t, s.URL, nil, nil)
+		const doc = `subscription($a: ID) { itemAdded(after: $a) { id } }`
+		ws.Subscribe(t, "resume", doc, map[string]any{"a": last})
+		ws.Subscribe(t, "above", doc, map[string]any{"a": strconv.FormatInt(above, 10)})
+		// The socket handles its messages in order, and a subscription's
+		// resolver, which finds where it starts, runs as its message is
+		// handled: once this query is answered, both have started.
+		ws.Subscribe(t, "sync", `{ __typename }`, nil)
+		rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		for {
+			m, err := ws.Read(rctx)
+			if err != nil {
+				t.Fatalf("waiting for the query's answer: %v", err)
+			}
+			if m.ID != "sync" {
+				t.Fatalf("message %s %s %s before the query's answer", m.Type, m.ID, m.Payload)
+			}
+			if m.Type == "complete" {
+				break
+			}
+		}
+
+		// One at a time, until two items above it.
+		var all, want []string
+		for i := 0; len(want) < 2; i++ {
+			if i == 20 {
+				t.Fatalf("20 items added, %d of them with an ID above %d", len(want), above)
+			}
+			id, err := addItem(ctx, s.URL, fmt.Sprintf("added %d", i))
+			if err != nil {
+				t.Fatal(err)
+			}
+			all = append(all, id)
+			if n, _ := strconv.ParseInt(id, 10, 64); n > above {
+				want = append(want, id)
+			}
+		}
+		got := map[string][]string{}
+		for len(got["resume"]) < len(all) || len(got["above"]) < len(want) {
+			m, err := ws.Read(rctx)
+			if err != nil {
+				t.Fatalf("after %v: %v", got, err)
+			}
+			if m.Type != "next" {
+				t.Fatalf("message %s %s %s, want next", m.Type, m.ID, m.Payload)
+			}
+			var p struct {
+				Data struct{ ItemAdded struct{ ID string } }
+			}
+			if err := json.Unmarshal(m.Payload, &p); err != nil || p.Data.ItemAdded.ID == "" {
+				t.Fatalf("next %s: %s (%v)", m.ID, m.Payload, err)
+			}
+			got[m.ID] = append(got[m.ID], p.Data.ItemAdded.ID)
+		}
+		if diff := cmp.Diff(want, got["above"]); diff != "" {
+			t.Errorf("itemAdded(after: %d), above every id: ids mismatch (-want +got):\n%s", above, diff)
+		}
+		if diff := cmp.Diff(all, got["resume"]); diff != "" {
+			t.Errorf("itemAdded(after: %s): ids mismatch (-want +got):\n%s", last, diff)
+		}
+	}
+	onEachLocalStore(t, test)
+	t.Run("postgres", func(t *testing.T) { test(t, startOn(t, pgSchema(t))) })
 }

@@ -967,7 +967,12 @@ type Subscription {
   client that reconnects with the last ID it received misses nothing.
   """
   itemAdded(
-    "Resume after the item with this ID: the last one the client received."
+    """
+    Resume after the item with this ID: the last one the client received.
+    An ID that names no item resumes after the greatest ID below it; one
+    above every ID given so far, from now, with only the items whose ID is
+    greater.
+    """
     after: ID
   ): Item!
 

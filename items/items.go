@@ -268,7 +268,10 @@ type Broker interface {
 	// afterItem >= 0 it first gets, from the store, the items whose events
 	// follow that of the item with that ID (0: every item), then the later
 	// ones: a client that reconnects with the last ID it received misses
-	// nothing.
+	// nothing. An afterItem that names no item starts after the addition
+	// of the greatest ID below it; one above every ID given so far, from
+	// now, with only the items whose ID is above afterItem (those added
+	// later with an ID up to it are passed over).
 	Subscribe(ctx context.Context, afterItem int64) (*Subscription, error)
 	// Follow is Subscribe for the events of one kind: Subscribe(ctx, a)
 	// is Follow(ctx, ItemAdded, a). With afterItem >= 0 it starts after
@@ -276,7 +279,10 @@ type Broker interface {
 	// ItemDeleted, its deletion; for ItemUpdated, its first update, since
 	// an ID cannot say which of its updates a client received last: the
 	// later ones come again, and none is missed), or when there is none,
-	// where Subscribe would.
+	// where Subscribe would. For ItemUpdated and ItemDeleted, an afterItem
+	// above every ID given so far starts from now, with the events of
+	// every item: the item it names has no events yet, and the later ones
+	// come whatever their IDs.
 	Follow(ctx context.Context, kind EventKind, afterItem int64) (*Subscription, error)
 }
 

@@ -297,20 +297,10 @@ func (l *Log) Subscribe(ctx context.Context, after int64) (*items.Subscription, 
 // after (FromNow: after the head): their items, or for a deletion an item
 // with only its ID. It fails only once the log has ended.
 func (l *Log) Follow(ctx context.Context, kind items.EventKind, after int64) (*items.Subscription, error) {
-	l.mu.Lock()
-	switch {
-	case l.closed:
-		l.mu.Unlock()
-		return nil, errClosed
-	case l.ending:
-		l.mu.Unlock()
-		return nil, items.ErrGoingAway
+	after, err := l.startAt(after)
+	if err != nil {
+		return nil, err
 	}
-	if after < 0 {
-		after = l.head
-	}
-	l.mu.Unlock()
-
 	if t, ok := ctx.Value(tapKey{}).(*Tap); ok && t.log == nil {
 		// The transport reads the log itself (Read), and hands the
 		// items over: no goroutine here.
@@ -318,14 +308,55 @@ func (l *Log) Follow(ctx context.Context, kind items.EventKind, after int64) (*i
 		t.c = make(chan items.Item, 1)
 		return &items.Subscription{C: t.c, Err: func() error { return nil }}, nil
 	}
+	return l.spawn(ctx, kind, after, 0), nil
+}
 
+// FollowAbove returns a subscription to the items added after position
+// after (FromNow: after the head) whose ID is above id; it passes over
+// the others. It is the start of itemAdded(after: id) for an id above
+// every ID given so far: no position in the log stands for that id, and
+// the items added from now on with an ID up to it must not come (API.md:
+// items with a greater id). It fails only once the log has ended.
+//
+// It ignores a Tap: the subscription reads the log on a goroutine of its
+// own, as Follow's does without one, so a transport that shares reads
+// between the subscriptions at one position (which deliver every item
+// of their kind) never sees it.
+func (l *Log) FollowAbove(ctx context.Context, after, id int64) (*items.Subscription, error) {
+	after, err := l.startAt(after)
+	if err != nil {
+		return nil, err
+	}
+	return l.spawn(ctx, items.ItemAdded, after, id), nil
+}
+
+// startAt returns the position a subscription starts after (the head for
+// FromNow), or why none can start: the log has ended.
+func (l *Log) startAt(after int64) (int64, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	switch {
+	case l.closed:
+		return 0, errClosed
+	case l.ending:
+		return 0, items.ErrGoingAway
+	case after < 0:
+		return l.head, nil
+	}
+	return after, nil
+}
+
+// spawn starts the goroutine that follows the events of kind after
+// position after, those of the items whose ID is above floor, for a
+// subscription under ctx.
+func (l *Log) spawn(ctx context.Context, kind items.EventKind, after, floor int64) *items.Subscription {
 	c := make(chan items.Item)
 	s := &subscription{}
 	pacer := items.JoinPacer(ctx)
 	l.active.Add(1)
 	go func() {
 		defer l.active.Add(-1)
-		err := l.follow(ctx, c, after, kind, pacer)
+		err := l.follow(ctx, c, after, kind, floor, pacer)
 		if err != nil && ctx.Err() == nil {
 			s.err.Store(&err)
 			items.EndSubscription(ctx, err)
@@ -333,7 +364,7 @@ func (l *Log) Follow(ctx context.Context, kind items.EventKind, after int64) (*i
 		pacer.Announce()
 		close(c)
 	}()
-	return &items.Subscription{C: c, Err: s.Err}, nil
+	return &items.Subscription{C: c, Err: s.Err}
 }
 
 // ReadLimit paces the reads of the store that subscriptions make: those
@@ -442,9 +473,10 @@ func (s *subscription) Err() error {
 	return nil
 }
 
-// follow sends the items of the events after pos to c until ctx ends or
-// the log does; it returns why it stopped (nil for ctx).
-func (l *Log) follow(ctx context.Context, c chan<- items.Item, pos int64, kind items.EventKind, pacer *items.Pacer) error {
+// follow sends the items of the events after pos whose ID is above floor
+// to c until ctx ends or the log does; it returns why it stopped (nil for
+// ctx).
+func (l *Log) follow(ctx context.Context, c chan<- items.Item, pos int64, kind items.EventKind, floor int64, pacer *items.Pacer) error {
 	buf := make([]items.Event, 0, 16)
 	f := newFollower()
 	rl := readLimitOf(ctx)
@@ -478,8 +510,8 @@ func (l *Log) follow(ctx context.Context, c chan<- items.Item, pos int64, kind i
 			return err
 		}
 		for _, e := range events {
-			if !Matches(kind, e.Kind) {
-				pos = e.Pos // an event of another kind: passed over
+			if !Matches(kind, e.Kind) || e.Item.ID <= floor {
+				pos = e.Pos // an event of another kind or item: passed over
 				continue
 			}
 			pacer.Announce()

@@ -121,6 +121,40 @@ func TestResumeAfterReadsTheStore(t *testing.T) {
 	}
 }
 
+// TestFollowAbove: FollowAbove passes over the items whose ID is at or
+// below its floor, in whatever order the IDs come in the log (as on
+// PostgreSQL, where they commit in any order) and wherever they are read
+// from, and it leaves a Tap alone: a transport that reads a tapped log
+// itself would deliver every item.
+func TestFollowAbove(t *testing.T) {
+	s, l := newLog(t, 4)
+	appendRange(s, l, 1, 5)
+	tap := &pubsub.Tap{}
+	sub, err := l.FollowAbove(pubsub.WithTap(t.Context(), tap), items.FromNow, 10)
+	if err != nil {
+		t.Fatalf("FollowAbove(FromNow, 10) = %v", err)
+	}
+	if tap.Log() != nil {
+		t.Errorf("FollowAbove recorded its subscription in the context's Tap")
+	}
+	var (
+		evs  []items.Event
+		want []items.Item
+	)
+	for i, id := range []int64{7, 12, 9, 11, 10, 14, 8, 13, 6, 15} {
+		e := items.Event{Pos: int64(6 + i), Item: items.Item{ID: id, Name: fmt.Sprint("item ", id)}}
+		evs = append(evs, e)
+		if id > 10 {
+			want = append(want, e.Item)
+		}
+	}
+	s.add(evs...)
+	l.Append(evs...) // the ring keeps the last 4: the first are read from the store
+	if diff := cmp.Diff(want, storetest.Receive(t, sub, len(want))); diff != "" {
+		t.Errorf("FollowAbove(FromNow, 10) (-want +got):\n%s", diff)
+	}
+}
+
 // TestReadKeepsToItsBuffer: Read returns at most cap(buf) events, from the
 // ring and from the store alike (a pump's budget depends on it).
 func TestReadKeepsToItsBuffer(t *testing.T) {

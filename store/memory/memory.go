@@ -361,32 +361,40 @@ func (s *Store) Subscribe(ctx context.Context, afterItem int64) (*items.Subscrip
 
 // Follow implements items.Broker.
 func (s *Store) Follow(ctx context.Context, kind items.EventKind, afterItem int64) (*items.Subscription, error) {
-	return s.log.Follow(ctx, kind, s.position(kind, afterItem))
+	pos, above := s.position(kind, afterItem)
+	if above && kind == items.ItemAdded {
+		return s.log.FollowAbove(ctx, pos, afterItem)
+	}
+	return s.log.Follow(ctx, kind, pos)
 }
 
 // position returns the position after which a subscription to the events
-// of kind that names afterItem starts (see items.Broker.Follow).
-func (s *Store) position(kind items.EventKind, afterItem int64) int64 {
+// of kind that names afterItem starts (see items.Broker.Follow), and
+// whether afterItem is above every ID given: the position is then the
+// head of the log, read under the lock that orders the writes, so that
+// every item with a greater ID is added after it.
+func (s *Store) position(kind items.EventKind, afterItem int64) (pos int64, above bool) {
 	if afterItem < 0 {
-		return items.FromNow
+		return items.FromNow, false
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if afterItem > s.lastID {
-		return items.FromNow
+		// s.write appends to the log under s.mu: its head is here.
+		return int64(len(s.events)), true
 	}
 	// The oldest event of that kind of that item; else the addition of
 	// the greatest item ID up to afterItem.
 	added := int64(0)
 	for _, e := range s.events {
 		if e.Item.ID == afterItem && e.Kind == kind {
-			return e.Pos
+			return e.Pos, false
 		}
 		if e.Kind == items.ItemAdded && e.Item.ID <= afterItem {
 			added = e.Pos
 		}
 	}
-	return added
+	return added, false
 }
 
 // Shutdown lets each subscription deliver every item added so far, then

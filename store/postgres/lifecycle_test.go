@@ -80,3 +80,11 @@ func TestResumeAfterDeletedOnAnotherStore(t *testing.T) {
 	a, b := twoProcesses(t)
 	storetest.ResumeAfterDeleted(t, a, a, func() (items.Store, items.Broker) { return b, b })
 }
+
+// TestResumeAboveEveryIDOnAnotherStore: itemAdded after an ID above every
+// ID given, on another process than the one that gave them.
+func TestResumeAboveEveryIDOnAnotherStore(t *testing.T) {
+	t.Parallel()
+	a, b := twoProcesses(t)
+	storetest.ResumeAboveEveryID(t, a, a, func() (items.Store, items.Broker) { return b, b })
+}

@@ -110,7 +110,9 @@ ORDER BY e.pos`
 // never loses them.
 //
 // afterItem > 0 that names no item: after the event of the greatest item
-// ID below it, or from now when it is above every item ID.
+// ID below it; when it is above every item ID, from now, the items with a
+// greater ID only (those with a smaller one that commit later are passed
+// over).
 //
 // Subscribe fails with an internal error when the database does not
 // answer, and with code Unavailable when the store is closed or shutting
@@ -127,7 +129,7 @@ func (s *Store) Follow(ctx context.Context, kind items.EventKind, afterItem int6
 		return nil, errClosed
 	default:
 	}
-	after, err := s.startAfterKind(ctx, kind, afterItem)
+	after, above, err := s.startAfterKind(ctx, kind, afterItem)
 	if err != nil {
 		select {
 		case <-s.done:
@@ -136,13 +138,16 @@ func (s *Store) Follow(ctx context.Context, kind items.EventKind, afterItem int6
 			return nil, translate("subscribe", err)
 		}
 	}
+	if above && kind == items.ItemAdded {
+		return s.events.FollowAbove(ctx, after, afterItem)
+	}
 	return s.events.Follow(ctx, kind, after)
 }
 
 // startAfterKind returns the position that a subscription to the events of
 // kind starts after: that of the oldest such event of afterItem (see
 // items.Broker.Follow), else where startAfter says.
-func (s *Store) startAfterKind(ctx context.Context, kind items.EventKind, afterItem int64) (int64, error) {
+func (s *Store) startAfterKind(ctx context.Context, kind items.EventKind, afterItem int64) (pos int64, above bool, err error) {
 	if kind == items.ItemAdded || afterItem <= 0 {
 		return s.startAfter(ctx, afterItem)
 	}
@@ -156,39 +161,53 @@ func (s *Store) startAfterKind(ctx context.Context, kind items.EventKind, afterI
 		case errors.Is(err, pgx.ErrNoRows):
 			return s.startAfter(ctx, afterItem)
 		case err != nil:
-			return 0, err
+			return 0, false, err
 		case pos != nil:
-			return *pos, nil
+			return *pos, false, nil
 		case attempt > 0:
-			return 0, errors.New("an event is still without a position after a stamping round")
+			return 0, false, errors.New("an event is still without a position after a stamping round")
 		}
 		if _, err := s.stamp(ctx); err != nil {
-			return 0, err
+			return 0, false, err
 		}
 	}
 }
 
-// startAfter returns the position that a subscription starts after.
-func (s *Store) startAfter(ctx context.Context, afterItem int64) (int64, error) {
+// startAfter returns the position that a subscription starts after, and
+// whether afterItem is above every item ID: the position is then "now",
+// and the items added later with an ID up to afterItem must not come.
+func (s *Store) startAfter(ctx context.Context, afterItem int64) (pos int64, above bool, err error) {
 	if afterItem == 0 {
-		return 0, nil
+		return 0, false, nil
 	}
 	if afterItem > 0 {
 		pos, ok, err := s.positionOf(ctx, afterItem)
 		if err != nil || ok {
-			return pos, err
+			return pos, false, err
 		}
 	}
 	// From now: a round that begins after this call stamps every event
 	// committed before it, and the newest position it returns is above
 	// them and below every event stamped later.
-	return s.stampSince(ctx)
+	now, err := s.stampSince(ctx)
+	if err != nil || afterItem < 0 {
+		return now, false, err
+	}
+	// An item above afterItem committed between the look-up and the
+	// round would be at or below now, and missed: look again, now that
+	// every event up to now is committed.
+	pos, ok, err := s.positionOf(ctx, afterItem)
+	if err != nil || ok {
+		return pos, false, err
+	}
+	return now, true, nil
 }
 
 // positionOf returns the position of the event of the item with that ID,
 // stamping it first if it has none yet; for an ID that names no item, that
 // of the greatest item ID below it, or ok = false when it is above every
-// item ID.
+// item ID (of the items there, and of the additions logged, deleted items
+// included).
 func (s *Store) positionOf(ctx context.Context, id int64) (pos int64, ok bool, err error) {
 	for attempt := 0; ; attempt++ {
 		bctx, cancel := s.bound(ctx)
@@ -202,7 +221,9 @@ func (s *Store) positionOf(ctx context.Context, id int64) (pos int64, ok bool, e
 			ORDER BY item_id DESC LIMIT 1`, id).Scan(&itemID, &stamp)
 		if err == nil && itemID < id {
 			var newest int64
-			err = s.pool.QueryRow(bctx, `SELECT coalesce(max(id), 0) FROM items`).Scan(&newest)
+			err = s.pool.QueryRow(bctx, `SELECT greatest(
+				(SELECT coalesce(max(id), 0) FROM items),
+				(SELECT coalesce(max(item_id), 0) FROM events))`).Scan(&newest)
 			if err == nil && id > newest {
 				cancel()
 				return 0, false, nil

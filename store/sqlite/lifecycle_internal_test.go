@@ -124,16 +124,21 @@ func TestMigrationFrom0008(t *testing.T) {
 		kind items.EventKind
 		id   int64
 	}
-	positions := func(s *Store) map[start]int64 {
+	// A start: its position, and whether the ID is above every ID.
+	type at struct {
+		Pos   int64
+		Above bool
+	}
+	positions := func(s *Store) map[start]at {
 		t.Helper()
-		m := map[start]int64{}
+		m := map[start]at{}
 		for _, kind := range []items.EventKind{items.ItemAdded, items.ItemUpdated, items.ItemDeleted} {
 			for id := int64(0); id <= last; id++ {
-				pos, err := s.position(ctx, kind, id)
+				pos, above, err := s.position(ctx, kind, id)
 				if err != nil {
 					t.Fatalf("position(%v, %d) = %v", kind, id, err)
 				}
-				m[start{kind, id}] = pos
+				m[start{kind, id}] = at{pos, above}
 			}
 		}
 		return m
@@ -224,7 +229,7 @@ func TestMigrationFrom0008(t *testing.T) {
 
 func (s *Store) mustPosition(t *testing.T, kind items.EventKind, id int64) int64 {
 	t.Helper()
-	pos, err := s.position(t.Context(), kind, id)
+	pos, _, err := s.position(t.Context(), kind, id)
 	if err != nil {
 		t.Fatalf("position(%v, %d) = %v", kind, id, err)
 	}

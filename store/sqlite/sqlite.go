@@ -776,12 +776,15 @@ func (s *Store) Subscribe(ctx context.Context, afterItem int64) (*items.Subscrip
 
 // Follow implements items.Broker, as Subscribe does.
 func (s *Store) Follow(ctx context.Context, kind items.EventKind, afterItem int64) (*items.Subscription, error) {
-	after := items.FromNow
-	if afterItem >= 0 {
-		var err error
-		if after, err = s.position(ctx, kind, afterItem); err != nil {
-			return nil, err
-		}
+	if afterItem < 0 {
+		return s.log.Follow(ctx, kind, items.FromNow)
+	}
+	after, above, err := s.position(ctx, kind, afterItem)
+	switch {
+	case err != nil:
+		return nil, err
+	case above && kind == items.ItemAdded:
+		return s.log.FollowAbove(ctx, after, afterItem)
 	}
 	return s.log.Follow(ctx, kind, after)
 }
@@ -789,33 +792,38 @@ func (s *Store) Follow(ctx context.Context, kind items.EventKind, afterItem int6
 // position returns the position after which a subscription to the events
 // of kind that names afterItem starts (see items.Broker.Follow): that of
 // the oldest such event of the item, else that of the addition of the
-// greatest item ID up to afterItem, else 0; FromNow for an ID above every
-// ID given.
-func (s *Store) position(ctx context.Context, kind items.EventKind, afterItem int64) (int64, error) {
+// greatest item ID up to afterItem, else 0; for an ID above every ID
+// given, the head of the log, with above set.
+func (s *Store) position(ctx context.Context, kind items.EventKind, afterItem int64) (_ int64, above bool, _ error) {
 	var pos int64
 	err := s.eventOf.QueryRowContext(ctx, afterItem, int(kind)).Scan(&pos)
 	if err == nil {
-		return pos, nil
+		return pos, false, nil
 	}
 	if !errors.Is(err, sql.ErrNoRows) {
-		return 0, translate(ctx, "subscribe", err)
+		return 0, false, translate(ctx, "subscribe", err)
 	}
+	// The head before the greatest ID: the writer publishes an item after
+	// it commits it, so an item at a position up to head is one that the
+	// read below sees, and an item with an ID above afterItem comes after
+	// head.
+	head := s.log.Head()
 	var last int64
 	// The greatest ID ever given (AUTOINCREMENT keeps it), without a scan.
 	if err := s.r.QueryRowContext(ctx, `SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'items'), 0)`).Scan(&last); err != nil {
-		return 0, translate(ctx, "subscribe", err)
+		return 0, false, translate(ctx, "subscribe", err)
 	}
 	if afterItem > last {
-		return items.FromNow, nil
+		return head, true, nil
 	}
 	err = s.addedUpTo.QueryRowContext(ctx, afterItem).Scan(&pos)
 	if errors.Is(err, sql.ErrNoRows) {
-		return 0, nil
+		return 0, false, nil
 	}
 	if err != nil {
-		return 0, translate(ctx, "subscribe", err)
+		return 0, false, translate(ctx, "subscribe", err)
 	}
-	return pos, nil
+	return pos, false, nil
 }
 
 // Shutdown lets each subscription deliver every item committed so far,

@@ -111,6 +111,24 @@ func TestResumeAfterReopen(t *testing.T) {
 	})
 }
 
+// TestResumeAboveEveryIDAfterReopen: itemAdded after an ID above every ID
+// given, on a file reopened: the log's head and the greatest ID come from
+// the file.
+func TestResumeAboveEveryIDAfterReopen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "items.db")
+	s, err := sqlite.Open(t.Context(), path)
+	if err != nil {
+		t.Fatalf("Open(%q) = %v", path, err)
+	}
+	storetest.ResumeAboveEveryID(t, s, s, func() (items.Store, items.Broker) {
+		if err := s.Close(); err != nil {
+			t.Fatalf("Close() = %v", err)
+		}
+		s := open(t, path)
+		return s, s
+	})
+}
+
 func TestOpenNewerSchema(t *testing.T) {
 	path := newDatabase(t, "items.db")
 	setUserVersion(t, path, 999)

@@ -637,3 +637,51 @@ func ResumeAfterDeleted(t *testing.T, s items.Store, b items.Broker, reopen func
 		t.Errorf("Follow(deleted, after %d) mismatch (-want +got):\n%s", b2.ID, diff)
 	}
 }
+
+// ResumeAboveEveryID checks after: naming an ID above every ID given so
+// far, which no event stands for: an addition comes only when its item's
+// ID is above that one (API.md: itemAdded(after: ID), items with a
+// greater id), in order, whatever was added before or after subscribing
+// with a smaller ID; updates and deletions start from now, of every item.
+// reopen, called before the subscriptions start, returns the store and
+// broker to follow with from then on: s and b again, or the same data
+// opened anew.
+func ResumeAboveEveryID(t *testing.T, s items.Store, b items.Broker, reopen func() (items.Store, items.Broker)) {
+	ctx := t.Context()
+	root, _ := AddUser(t, s, "root", items.RoleAdmin)
+	r := Caller(root, items.RoleAdmin)
+	last := AddItems(t, s, "last")[0]
+	s, b = reopen()
+	above := last.ID + 3
+	added := follow(t, b, items.ItemAdded, above)
+	updated := follow(t, b, items.ItemUpdated, above)
+	deleted := follow(t, b, items.ItemDeleted, above)
+	// One at a time, until two items above it: IDs need not be
+	// consecutive (a sequence may skip some), but the log's order is
+	// that of these additions.
+	var want []items.Item
+	for i := 0; len(want) < 2; i++ {
+		if i == 20 {
+			t.Fatalf("20 items added, %d of them with an ID above %d", len(want), above)
+		}
+		if it := AddItems(t, s, fmt.Sprintf("added %d", i))[0]; it.ID > above {
+			want = append(want, it)
+		}
+	}
+	if diff := cmp.Diff(want, Receive(t, added, len(want))); diff != "" {
+		t.Errorf("Follow(added, after %d, above every ID) mismatch (-want +got):\n%s", above, diff)
+	}
+	up, err := s.UpdateItem(ctx, last.ID, items.ItemUpdate{Name: Ptr("last changed"), By: r})
+	if err != nil {
+		t.Fatalf("UpdateItem() = %v", err)
+	}
+	if err := s.DeleteItem(ctx, last.ID, items.ItemDelete{By: r}); err != nil {
+		t.Fatalf("DeleteItem() = %v", err)
+	}
+	if diff := cmp.Diff([]items.Item{up}, Receive(t, updated, 1)); diff != "" {
+		t.Errorf("Follow(updated, after %d, above every ID) mismatch (-want +got):\n%s", above, diff)
+	}
+	if diff := cmp.Diff([]int64{last.ID}, IDs(Receive(t, deleted, 1))); diff != "" {
+		t.Errorf("Follow(deleted, after %d, above every ID) mismatch (-want +got):\n%s", above, diff)
+	}
+}
