@@ -46,15 +46,6 @@ func aliases(n int) string {
 	return "{" + repeated(n, ` a%d: item(id: "1") { id }`) + " }"
 }
 
-// itemPages returns a query of n aliased pages of items, each with args
-// (none when "") and selecting every field of its nodes.
-func itemPages(n int, args string) string {
-	if args != "" {
-		args = "(" + args + ")"
-	}
-	return "{" + repeated(n, " p%d: items"+args+" { nodes { id name description createdAt createdBy { id name } } }") + " }"
-}
-
 // repeated returns n copies of format, the i-th formatted with i (from 0):
 // repeated(2, " a%d: __typename") is " a0: __typename a1: __typename".
 func repeated(n int, format string) string {
@@ -67,6 +58,12 @@ func repeated(n int, format string) string {
 
 func TestLimits(t *testing.T) {
 	ts := newTestServer(t)
+	pages := func(n int, args string) string {
+		if args != "" {
+			args = "(" + args + ")"
+		}
+		return "{" + repeated(n, " p%d: items"+args+" { nodes { id name description createdAt createdBy { id name } } }") + " }"
+	}
 	tests := []struct {
 		name      string
 		query     string
@@ -79,14 +76,14 @@ func TestLimits(t *testing.T) {
 		{"depth 200", nested(200), nil, "depth limit"},
 		{"depth through fragments", `query { __schema { ...A } } fragment A on __Schema { types { ...B } } fragment B on __Type { fields { type ` +
 			strings.Repeat("{ ofType ", 17) + "{ name }" + strings.Repeat(" }", 17) + ` } }`, nil, "depth limit"},
-		{"cost within", itemPages(12, "first: 100"), nil, ""},
-		{"cost over", itemPages(13, "first: 100"), nil, "cost limit"},
-		{"default first costs 20", itemPages(60, ""), nil, ""},
-		{"last within", itemPages(12, "last: 100"), nil, ""},
-		{"last counts like first", itemPages(13, "last: 100"), nil, "cost limit"},
-		{"last: 1 leaves first's default out", itemPages(13, "last: 1"), nil, ""},
-		{"variable last costs 100", `query($n: Int) {` + strings.TrimPrefix(itemPages(13, "last: $n"), "{"), map[string]any{"n": 1}, "cost limit"},
-		{"variable first costs 100", `query($n: Int) {` + strings.TrimPrefix(itemPages(13, "first: $n"), "{"), map[string]any{"n": 1}, "cost limit"},
+		{"cost within", pages(12, "first: 100"), nil, ""},
+		{"cost over", pages(13, "first: 100"), nil, "cost limit"},
+		{"default first costs 20", pages(60, ""), nil, ""},
+		{"last within", pages(12, "last: 100"), nil, ""},
+		{"last counts like first", pages(13, "last: 100"), nil, "cost limit"},
+		{"last: 1 leaves first's default out", pages(13, "last: 1"), nil, ""},
+		{"variable last costs 100", `query($n: Int) {` + strings.TrimPrefix(pages(13, "last: $n"), "{"), map[string]any{"n": 1}, "cost limit"},
+		{"variable first costs 100", `query($n: Int) {` + strings.TrimPrefix(pages(13, "first: $n"), "{"), map[string]any{"n": 1}, "cost limit"},
 		{"10,000 aliases", aliases(10_000), nil, "cost limit"},
 		{"too many tokens", "{" + strings.Repeat(" a", 200_001) + " }", nil, "tokens"},
 		{"too many directives", `{ __typename` + strings.Repeat(" @skip(if: false)", 11) + ` }`, nil, "directives"},

@@ -19,6 +19,9 @@ import (
 // equal wrong answers cannot pass.
 func TestCompiledPlansConstructs(t *testing.T) {
 	env := newPlanEnv(t)
+	pages := func(n int) string {
+		return "{" + repeated(n, " p%d: items(first: 100) { nodes { id name description createdAt createdBy { id name } } }") + " }"
+	}
 	tests := []struct {
 		name      string
 		query     string
@@ -77,8 +80,8 @@ func TestCompiledPlansConstructs(t *testing.T) {
 		// The limits and strict variables refuse before anything executes,
 		// on both paths.
 		{name: "depth limit", query: nested(21), wantCodes: []string{"GRAPHQL_VALIDATION_FAILED"}},
-		{name: "cost limit", query: itemPages(13, "first: 100"), wantCodes: []string{"GRAPHQL_VALIDATION_FAILED"}},
-		{name: "cost within the limit", query: itemPages(12, "first: 100")},
+		{name: "cost limit", query: pages(13), wantCodes: []string{"GRAPHQL_VALIDATION_FAILED"}},
+		{name: "cost within the limit", query: pages(12)},
 		{name: "directives limit", query: `{ item(id: "1") { id` + strings.Repeat(" @skip(if: false)", 11) + ` } }`, wantCodes: []string{"GRAPHQL_VALIDATION_FAILED"}},
 		{name: "many aliases", query: aliases(10_000), wantCodes: []string{"GRAPHQL_VALIDATION_FAILED"}},
 		{name: "a number for a String", query: `query($q: String) { search(query: $q) { totalCount } }`, vars: map[string]any{"q": 5}, wantCodes: []string{"GRAPHQL_VALIDATION_FAILED"}},
