@@ -2,7 +2,6 @@ package httpapi_test
 
 import (
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -58,14 +57,9 @@ func TestInflightBytesBounded(t *testing.T) {
 		t.Fatalf("the stalled request holds %d bytes, want %d", httpapi.InflightBytes(h), 3*stalledSize)
 	}
 
-	big := padded(100 << 10) // 300 KB to reserve: more than is left
-	var dense strings.Builder
-	dense.WriteString("{")
-	for i := range 300 { // 900 tokens, 450 KB to parse
-		fmt.Fprintf(&dense, " a%d: __typename", i)
-	}
-	dense.WriteString(" }")
-	denseBody, _ := json.Marshal(map[string]string{"query": dense.String()})
+	big := padded(100 << 10)                                // 300 KB to reserve: more than is left
+	dense := "{" + repeated(300, " a%d: __typename") + " }" // 900 tokens, 450 KB to parse
+	denseBody, _ := json.Marshal(map[string]string{"query": dense})
 
 	for _, tt := range []struct{ name, body string }{
 		{"a body of 100 KB", big},

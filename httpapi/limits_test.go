@@ -38,44 +38,31 @@ fragment TypeRef on __Type {
 
 // nested returns a query that nests introspection fields n levels deep.
 func nested(n int) string {
-	var b strings.Builder
-	b.WriteString("{ __schema { types { fields { type ")
-	for range n - 5 {
-		b.WriteString("{ ofType ")
-	}
-	b.WriteString("{ name }")
-	for range n - 5 {
-		b.WriteString(" }")
-	}
-	b.WriteString(" } } } }")
-	return b.String()
+	return "{ __schema { types { fields { type " + strings.Repeat("{ ofType ", n-5) + "{ name }" + strings.Repeat(" }", n-5) + " } } } }"
 }
 
 // aliases returns a query of n aliased fields, each costing 2.
 func aliases(n int) string {
+	return "{" + repeated(n, ` a%d: item(id: "1") { id }`) + " }"
+}
+
+// repeated returns n copies of format, the i-th formatted with i (from 0):
+// repeated(2, " a%d: __typename") is " a0: __typename a1: __typename".
+func repeated(n int, format string) string {
 	var b strings.Builder
-	b.WriteString("{")
 	for i := range n {
-		fmt.Fprintf(&b, " a%d: item(id: \"1\") { id }", i)
+		fmt.Fprintf(&b, format, i)
 	}
-	b.WriteString(" }")
 	return b.String()
 }
 
 func TestLimits(t *testing.T) {
 	ts := newTestServer(t)
-	pages := func(n int, first string) string {
-		var b strings.Builder
-		b.WriteString("{")
-		for i := range n {
-			args := ""
-			if first != "" {
-				args = "(" + first + ")"
-			}
-			fmt.Fprintf(&b, " p%d: items%s { nodes { id name description createdAt createdBy { id name } } }", i, args)
+	pages := func(n int, args string) string {
+		if args != "" {
+			args = "(" + args + ")"
 		}
-		b.WriteString(" }")
-		return b.String()
+		return "{" + repeated(n, " p%d: items"+args+" { nodes { id name description createdAt createdBy { id name } } }") + " }"
 	}
 	tests := []struct {
 		name      string

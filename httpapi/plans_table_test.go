@@ -20,12 +20,7 @@ import (
 func TestCompiledPlansConstructs(t *testing.T) {
 	env := newPlanEnv(t)
 	pages := func(n int) string {
-		var b strings.Builder
-		b.WriteString("{")
-		for i := range n {
-			fmt.Fprintf(&b, " p%d: items(first: 100) { nodes { id name description createdAt createdBy { id name } } }", i)
-		}
-		return b.String() + " }"
+		return "{" + repeated(n, " p%d: items(first: 100) { nodes { id name description createdAt createdBy { id name } } }") + " }"
 	}
 	tests := []struct {
 		name      string
@@ -241,13 +236,7 @@ func decodeJSON(t testing.TB, s string) any {
 
 // manyAliases returns n aliased fields of Item on one item.
 func manyAliases(n int) string {
-	var b strings.Builder
-	b.WriteString(` item(id: "2") {`)
-	for i := range n {
-		fmt.Fprintf(&b, " f%d: name", i)
-	}
-	b.WriteString(" }")
-	return b.String()
+	return ` item(id: "2") {` + repeated(n, " f%d: name") + " }"
 }
 
 // nestedFragments returns a query whose selection nests n named

@@ -136,12 +136,18 @@ func (x *exec) loadUsers(ctx context.Context, page []items.Item) error {
 	if !x.users || len(page) == 0 {
 		return nil
 	}
-	objs := make([]*items.Item, len(page))
-	for i := range page {
-		objs[i] = &page[i]
-	}
-	_, err := x.r.Item().CreatedBy(ctx, objs)
+	_, err := x.r.Item().CreatedBy(ctx, pointers(page))
 	return err
+}
+
+// pointers returns pointers to the elements of page, as batch resolvers
+// take them.
+func pointers[T any](page []T) []*T {
+	ps := make([]*T, len(page))
+	for i := range page {
+		ps[i] = &page[i]
+	}
+	return ps
 }
 
 // Query_items resolves Query.items and writes its connection.
@@ -277,11 +283,7 @@ func (x *exec) Query_tokens(b []byte, s *sel) ([]byte, error) {
 	if x.users && len(conn.Page) > 0 {
 		// The page's users in one call, into the response's cache, where
 		// each token's user then finds its own.
-		objs := make([]*items.Token, len(conn.Page))
-		for i := range conn.Page {
-			objs[i] = &conn.Page[i]
-		}
-		if _, err := x.r.Token().User(ctx, objs); err != nil {
+		if _, err := x.r.Token().User(ctx, pointers(conn.Page)); err != nil {
 			return b, err
 		}
 	}

@@ -158,11 +158,14 @@ func ParseID(s string) (int64, error) {
 	return id, nil
 }
 
+// invalidID is the error of ParseID(s). It names a copy of s, as strconv's
+// errors do, so that s does not escape: a caller may parse a string that
+// views its own bytes (DecodeCursor) without a copy of them on every call.
 func invalidID(s string) error {
 	if len(s) > 40 || !utf8.ValidString(s) {
 		return items.Errorf(items.Invalid, "malformed ID: IDs are decimal strings such as \"1\"")
 	}
-	return items.Errorf(items.Invalid, "malformed ID %q: IDs are decimal strings such as \"1\"", s)
+	return items.Errorf(items.Invalid, "malformed ID %q: IDs are decimal strings such as \"1\"", strings.Clone(s))
 }
 
 // MarshalTime writes t in RFC 3339, in UTC, with microseconds when it has

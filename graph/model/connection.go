@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"itemsapi/gqlspec/scalar"
 	"itemsapi/items"
 )
 
@@ -105,15 +106,10 @@ func DecodeCursor(cursor string) (int64, error) {
 		return 0, bad
 	}
 	digits, ok := strings.CutPrefix(string(raw), cursorPrefix)
-	if !ok || digits == "" || digits[0] == '0' || len(digits) > 19 {
+	if !ok {
 		return 0, bad
 	}
-	for i := 0; i < len(digits); i++ {
-		if digits[i] < '0' || digits[i] > '9' {
-			return 0, bad
-		}
-	}
-	id, err := strconv.ParseInt(digits, 10, 64)
+	id, err := scalar.ParseID(digits) // as EncodeCursor writes it
 	if err != nil {
 		return 0, bad
 	}
