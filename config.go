@@ -271,7 +271,7 @@ func (cfg *Config) register(fs *flag.FlagSet) *string {
 	fs.DurationVar(&cfg.HTTP.RateLimit.Window, "rate-window", cfg.HTTP.RateLimit.Window, "window of --rate-limit")
 	fs.Var(listFlag{&cfg.HTTP.RateLimit.TrustedProxies}, "trusted-proxies", "comma-separated CIDR prefixes of the proxies whose X-Forwarded-For names the client address")
 	fs.Int64Var(&cfg.HTTP.ResponseCacheBytes, "response-cache-bytes", cfg.HTTP.ResponseCacheBytes, "memory for answers to repeated queries, kept until the next write (0: off; always off on PostgreSQL)")
-	fs.BoolVar(&cfg.HTTP.CompiledPlans, "compiled-plans", cfg.HTTP.CompiledPlans, "answer queries with compiled plans (false: every operation through gqlgen's executor, for comparison)")
+	fs.BoolVar(&cfg.HTTP.CompiledPlans, "compiled-plans", cfg.HTTP.CompiledPlans, "answer queries and item mutations with compiled plans (false: every operation through gqlgen's executor, for comparison)")
 	fs.StringVar(&cfg.DebugAddr, "debug-addr", "", "serve Go's profiler (net/http/pprof) on this address, e.g. 127.0.0.1:6060; never expose it")
 	// Shares of the server's bounds per client address (httpapi/shares.go).
 	fs.Float64Var(&cfg.HTTP.MaxSharePerAddress, "max-share-per-address", cfg.HTTP.MaxSharePerAddress,

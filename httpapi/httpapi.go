@@ -135,7 +135,7 @@ type Config struct {
 	// only where this process makes every write: keep it 0 when the
 	// store's writes are Shared.
 	ResponseCacheBytes int64
-	// CompiledPlans answers queries the plan compiler supports with a
+	// CompiledPlans answers the queries and mutations the plan compiler supports with a
 	// compiled plan instead of gqlgen's executor (see gqlspec/plan); off,
 	// every operation goes to gqlgen's executor, for comparison.
 	CompiledPlans bool
