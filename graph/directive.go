@@ -8,10 +8,10 @@ import (
 	"itemsapi/items"
 )
 
-// NewSchema returns the executable schema over r, with the @auth directive
-// enforced: it is the one place that checks tokens and roles, so resolvers
-// never check again.
-func NewSchema(r *Resolver) graphql.ExecutableSchema {
+// NewSchema returns the executable schema over r (a *Resolver, or one
+// that wraps it), with the @auth directive enforced: it is the one place
+// that checks tokens and roles, so resolvers never check again.
+func NewSchema(r ResolverRoot) graphql.ExecutableSchema {
 	return NewExecutableSchema(Config{
 		Schema:     parsedSchema,
 		Resolvers:  r,

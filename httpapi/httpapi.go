@@ -312,7 +312,11 @@ func NewHandler(cfg Config, deps Deps) *Handler {
 // presenter, panic recovery, caches and limits.
 func newGraphQL(cfg Config, deps Deps, ws *websocketTransport, held *heldDocs) http.Handler {
 	resolver := &graph.Resolver{Store: deps.Store, Broker: deps.Broker, Clock: deps.Clock}
-	schema := graph.NewSchema(resolver)
+	root := graph.ResolverRoot(resolver)
+	if plansOn(cfg, deps) {
+		root = plan.Replaying(resolver) // a mutation a plan ran is not run again
+	}
+	schema := graph.NewSchema(root)
 	srv := handler.New(schema)
 	// gqlgen serves a request with the first transport that supports it,
 	// so the order is the design: websocket upgrades (a GET like a

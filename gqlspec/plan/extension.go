@@ -17,7 +17,6 @@ type Extension struct{ Engine *Engine }
 var (
 	_ graphql.HandlerExtension     = Extension{}
 	_ graphql.OperationInterceptor = Extension{}
-	_ graphql.FieldInterceptor     = Extension{}
 )
 
 // ExtensionName implements graphql.HandlerExtension.
@@ -36,19 +35,6 @@ func (e Extension) InterceptOperation(ctx context.Context, next graphql.Operatio
 		return graphql.OneShot(&graphql.Response{Data: data})
 	}
 	return next(fallback)
-}
-
-// InterceptField implements graphql.FieldInterceptor: the field of a
-// mutation whose resolver a plan called before it failed gets what that
-// call returned, and its resolver (and the directives around it, which
-// the plan applied) does not run again.
-func (Extension) InterceptField(ctx context.Context, next graphql.Resolver) (any, error) {
-	if o, ok := ctx.Value(outcomeKey{}).(*outcome); ok {
-		if fc := graphql.GetFieldContext(ctx); fc != nil && fc.Object == "Mutation" {
-			return o.replay()
-		}
-	}
-	return next(ctx)
 }
 
 type triedKey struct{}

@@ -16,7 +16,7 @@
 // A mutation's field changes the store, and must run once: when a plan
 // fails after calling its resolver, gqlgen answers with what that call
 // returned (or the panic it raised), recorded in the context it is given,
-// rather than calling the resolver again (Extension.InterceptField).
+// rather than calling the resolver again (Replaying).
 //
 // The code that writes each type (types_gen.go) is generated from
 // schema.graphqls and gqlgen.yml by gqlspec/gqlgen; the resolvers of the

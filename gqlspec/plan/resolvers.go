@@ -439,8 +439,8 @@ func newString(v any) (*string, error) {
 
 // outcome is what the resolver of a mutation's field returned when a plan
 // called it: its value and error, or the panic it raised. gqlgen, should
-// it answer the operation after all, gets it from the context
-// (Extension.InterceptField) instead of calling the resolver again.
+// it answer the operation after all, gets it from the context (Replaying)
+// instead of calling the resolver again.
 type outcome struct {
 	called   bool
 	value    any
