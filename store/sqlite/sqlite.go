@@ -12,6 +12,7 @@ import (
 	"math"
 	"net/url"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -66,6 +67,8 @@ type Store struct {
 
 	// indexTail's (index.go), on w
 	indexFTS, indexByName, indexByChanged, indexRaise *sql.Stmt
+	// change's (writer.go), on w
+	changeRow, keepAdded, updateRow, renameRow, updatedEvent, deleteRow, deletedEvent *sql.Stmt
 
 	item        *sql.Stmt // on r, as are the others
 	items       *sql.Stmt
@@ -294,7 +297,7 @@ func scanEvent(row scanner) (items.Event, error) {
 
 // prepare prepares the statements of s.
 func (s *Store) prepare(ctx context.Context) error {
-	for _, p := range append(s.statements(), s.indexStatements()...) {
+	for _, p := range slices.Concat(s.statements(), s.indexStatements(), s.changeStatements()) {
 		st, err := p.db.PrepareContext(ctx, p.query)
 		if err != nil {
 			return translate(ctx, "prepare "+p.name, err)

@@ -350,7 +350,7 @@ func (s *Store) change(ctx context.Context, tx *sql.Tx, req *addRequest, now tim
 		r     itemRow
 		added sql.NullInt64 // the position of its addition
 	)
-	err := tx.QueryRowContext(ctx, `SELECT `+itemColumns+`, added_pos FROM items WHERE id = ?`, req.id).Scan(append(r.dest(), &added)...)
+	err := tx.StmtContext(ctx, s.changeRow).QueryRowContext(ctx, req.id).Scan(append(r.dest(), &added)...)
 	it := r.item()
 	if errors.Is(err, sql.ErrNoRows) {
 		return items.Event{}, items.Item{}, items.NoItem(req.id)
@@ -362,39 +362,55 @@ func (s *Store) change(ctx context.Context, tx *sql.Tx, req *addRequest, now tim
 		if err := req.del.Check(it); err != nil {
 			return items.Event{}, items.Item{}, err
 		}
-		if err := keepAdded(ctx, tx, it, added); err != nil {
+		if err := s.keepAddedIn(ctx, tx, it, added); err != nil {
 			return items.Event{}, items.Item{}, err
 		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM items WHERE id = ?`, req.id); err != nil {
+		if _, err := tx.StmtContext(ctx, s.deleteRow).ExecContext(ctx, req.id); err != nil {
 			return items.Event{}, items.Item{}, err
 		}
 		e := items.Event{Pos: pos, Kind: items.ItemDeleted, Item: items.Item{ID: req.id}}
-		_, err := tx.ExecContext(ctx, `INSERT INTO events (pos, kind, item_id) VALUES (?, 3, ?)`, pos, req.id)
+		_, err := tx.StmtContext(ctx, s.deletedEvent).ExecContext(ctx, pos, req.id)
 		return e, items.Item{}, err
 	}
 	old := it
 	if it, err = req.update.Apply(it, now); err != nil {
 		return items.Event{}, items.Item{}, err
 	}
-	if err := keepAdded(ctx, tx, old, added); err != nil {
+	if err := s.keepAddedIn(ctx, tx, old, added); err != nil {
 		return items.Event{}, items.Item{}, err
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE items SET description = ?, updated_at = ?, version = ? WHERE id = ?`,
+	if _, err := tx.StmtContext(ctx, s.updateRow).ExecContext(ctx,
 		nullString(it.Description), it.UpdatedAt.UnixMicro(), it.Version, it.ID); err != nil {
 		return items.Event{}, items.Item{}, err
 	}
 	if it.Name != old.Name {
 		// Only then is the trigram index touched (migration 0006).
-		if _, err := tx.ExecContext(ctx, `UPDATE items SET name = ?, name_folded = ? WHERE id = ?`,
+		if _, err := tx.StmtContext(ctx, s.renameRow).ExecContext(ctx,
 			it.Name, items.FoldString(it.Name), it.ID); err != nil {
 			return items.Event{}, items.Item{}, err
 		}
 	}
 	e := items.Event{Pos: pos, Kind: items.ItemUpdated, Item: it}
-	_, err = tx.ExecContext(ctx, `INSERT INTO events (pos, kind, item_id, version, name, description, created_at, created_by, updated_at)
-		VALUES (?, 2, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err = tx.StmtContext(ctx, s.updatedEvent).ExecContext(ctx,
 		pos, it.ID, it.Version, it.Name, nullString(it.Description), it.CreatedAt.UnixMicro(), nullInt(it.CreatedByID), it.UpdatedAt.UnixMicro())
 	return e, it, err
+}
+
+// changeStatements returns the statements of change, prepared on the
+// writer's connection: an update prepared anew at each call spent more on
+// compiling its five statements than on running them.
+func (s *Store) changeStatements() []statement {
+	return []statement{
+		{"changeRow", &s.changeRow, s.w, `SELECT ` + itemColumns + `, added_pos FROM items WHERE id = ?`},
+		{"keepAdded", &s.keepAdded, s.w, `INSERT INTO events (pos, kind, item_id, version, name, description, created_at, created_by)
+			VALUES (?, 1, ?, 1, ?, ?, ?, ?)`},
+		{"updateRow", &s.updateRow, s.w, `UPDATE items SET description = ?, updated_at = ?, version = ? WHERE id = ?`},
+		{"renameRow", &s.renameRow, s.w, `UPDATE items SET name = ?, name_folded = ? WHERE id = ?`},
+		{"updatedEvent", &s.updatedEvent, s.w, `INSERT INTO events (pos, kind, item_id, version, name, description, created_at, created_by, updated_at)
+			VALUES (?, 2, ?, ?, ?, ?, ?, ?, ?)`},
+		{"deleteRow", &s.deleteRow, s.w, `DELETE FROM items WHERE id = ?`},
+		{"deletedEvent", &s.deletedEvent, s.w, `INSERT INTO events (pos, kind, item_id) VALUES (?, 3, ?)`},
+	}
 }
 
 // isRefusal reports whether err is a request's own failure, an
@@ -441,22 +457,18 @@ func execRows(ctx context.Context, st *sql.Stmt, n int, args ...any) (first, las
 	return last - int64(n) + 1, last, nil
 }
 
-// keepAdded copies it, as added, into the events table as the event of
+// keepAddedIn copies it, as added, into the events table as the event of
 // its addition, at position added (which its row holds), before its first
 // change: from then on the items table no longer holds it so, or at all.
 // An item inserted by hand has no position, and no addition in the log.
-func keepAdded(ctx context.Context, tx *sql.Tx, it items.Item, added sql.NullInt64) error {
+func (s *Store) keepAddedIn(ctx context.Context, tx *sql.Tx, it items.Item, added sql.NullInt64) error {
 	if it.Version != 1 || !added.Valid {
 		return nil // changed before: copied then
 	}
-	_, err := tx.ExecContext(ctx, keepAddedQuery,
+	_, err := tx.StmtContext(ctx, s.keepAdded).ExecContext(ctx,
 		added.Int64, it.ID, it.Name, nullString(it.Description), it.CreatedAt.UnixMicro(), nullInt(it.CreatedByID))
 	return err
 }
-
-// keepAddedQuery is the statement of keepAdded.
-const keepAddedQuery = `INSERT INTO events (pos, kind, item_id, version, name, description, created_at, created_by)
-	VALUES (?, 1, ?, 1, ?, ?, ?, ?)`
 
 // addError returns the error that AddItem reports when err kept it from
 // being stored.
