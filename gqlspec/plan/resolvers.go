@@ -311,15 +311,9 @@ func (x *exec) Mutation_addItem(b []byte, s *sel) ([]byte, error) {
 	if err != nil {
 		return b, err
 	}
-	ctx, err := x.fieldContext(s, &frame{})
-	if err != nil {
-		return b, err
-	}
-	it, err := once(x, func() (items.Item, error) { return x.r.Mutation().AddItem(ctx, input) })
-	if err != nil {
-		return b, err
-	}
-	return x.writeItem(b, s.sub, &it)
+	return x.writeChanged(b, s, func(ctx context.Context) (items.Item, error) {
+		return x.r.Mutation().AddItem(ctx, input)
+	})
 }
 
 // Mutation_updateItem resolves Mutation.updateItem (@auth) and writes the
@@ -333,11 +327,19 @@ func (x *exec) Mutation_updateItem(b []byte, s *sel) ([]byte, error) {
 	if err != nil {
 		return b, err
 	}
+	return x.writeChanged(b, s, func(ctx context.Context) (items.Item, error) {
+		return x.r.Mutation().UpdateItem(ctx, id, input)
+	})
+}
+
+// writeChanged checks @auth, calls a mutation's resolver (once) with the
+// field's context, and writes the item it returns.
+func (x *exec) writeChanged(b []byte, s *sel, resolve func(context.Context) (items.Item, error)) ([]byte, error) {
 	ctx, err := x.fieldContext(s, &frame{})
 	if err != nil {
 		return b, err
 	}
-	it, err := once(x, func() (items.Item, error) { return x.r.Mutation().UpdateItem(ctx, id, input) })
+	it, err := once(x, func() (items.Item, error) { return resolve(ctx) })
 	if err != nil {
 		return b, err
 	}
@@ -378,15 +380,21 @@ func (x *exec) Mutation_revokeToken(b []byte, s *sel) ([]byte, error) {
 	return b, errUnsupported
 }
 
-// addItemInput unmarshals an AddItemInput argument as gqlgen does; a
-// value that validation would not have let through is gqlgen's to answer.
-func addItemInput(v any, ok bool) (items.NewItem, error) {
-	var n items.NewItem
-	m, isMap := v.(map[string]any)
-	if !ok || !isMap {
-		return n, errUnsupported
+// inputObject returns the fields of an input object argument; a value
+// that validation would not have let through is gqlgen's to answer.
+func inputObject(v any, ok bool) (map[string]any, error) {
+	if m, isMap := v.(map[string]any); ok && isMap {
+		return m, nil
 	}
-	var err error
+	return nil, errUnsupported
+}
+
+// addItemInput unmarshals an AddItemInput argument as gqlgen does.
+func addItemInput(v any, ok bool) (n items.NewItem, err error) {
+	m, err := inputObject(v, ok)
+	if err != nil {
+		return n, err
+	}
 	if name, ok := m["name"]; ok {
 		if n.Name, err = scalar.UnmarshalString(name); err != nil {
 			return n, err
@@ -399,13 +407,11 @@ func addItemInput(v any, ok bool) (items.NewItem, error) {
 }
 
 // updateItemInput unmarshals an UpdateItemInput argument as gqlgen does.
-func updateItemInput(v any, ok bool) (model.UpdateItemInput, error) {
-	var in model.UpdateItemInput
-	m, isMap := v.(map[string]any)
-	if !ok || !isMap {
-		return in, errUnsupported
+func updateItemInput(v any, ok bool) (in model.UpdateItemInput, err error) {
+	m, err := inputObject(v, ok)
+	if err != nil {
+		return in, err
 	}
-	var err error
 	if name, ok := m["name"]; ok {
 		if in.Name, err = newString(name); err != nil {
 			return in, err

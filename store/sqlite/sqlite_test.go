@@ -94,39 +94,30 @@ func TestReopen(t *testing.T) {
 	}
 }
 
-// TestResumeAfterReopen: subscriptions resume after items updated and
-// deleted before the file was closed, from the log the file keeps.
+// TestResumeAfterReopen: subscriptions resume from the log the file
+// keeps: after items updated and deleted before the file was closed, and
+// after an ID above every ID given (the log's head and the greatest ID
+// then come from the file).
 func TestResumeAfterReopen(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "items.db")
-	s, err := sqlite.Open(t.Context(), path)
-	if err != nil {
-		t.Fatalf("Open(%q) = %v", path, err)
+	for name, check := range map[string]func(*testing.T, items.Store, items.Broker, func() (items.Store, items.Broker)){
+		"after deleted":  storetest.ResumeAfterDeleted,
+		"above every ID": storetest.ResumeAboveEveryID,
+	} {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "items.db")
+			s, err := sqlite.Open(t.Context(), path)
+			if err != nil {
+				t.Fatalf("Open(%q) = %v", path, err)
+			}
+			check(t, s, s, func() (items.Store, items.Broker) {
+				if err := s.Close(); err != nil {
+					t.Fatalf("Close() = %v", err)
+				}
+				s := open(t, path)
+				return s, s
+			})
+		})
 	}
-	storetest.ResumeAfterDeleted(t, s, s, func() (items.Store, items.Broker) {
-		if err := s.Close(); err != nil {
-			t.Fatalf("Close() = %v", err)
-		}
-		s := open(t, path)
-		return s, s
-	})
-}
-
-// TestResumeAboveEveryIDAfterReopen: itemAdded after an ID above every ID
-// given, on a file reopened: the log's head and the greatest ID come from
-// the file.
-func TestResumeAboveEveryIDAfterReopen(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "items.db")
-	s, err := sqlite.Open(t.Context(), path)
-	if err != nil {
-		t.Fatalf("Open(%q) = %v", path, err)
-	}
-	storetest.ResumeAboveEveryID(t, s, s, func() (items.Store, items.Broker) {
-		if err := s.Close(); err != nil {
-			t.Fatalf("Close() = %v", err)
-		}
-		s := open(t, path)
-		return s, s
-	})
 }
 
 func TestOpenNewerSchema(t *testing.T) {
