@@ -55,7 +55,7 @@ func TestCountKeptByTriggers(t *testing.T) {
 	check("after deletions, one done and two refused")
 
 	// A database of the version before 0007: the migrations count the
-	// items, then move the count (and 0009 and 0010 run again).
+	// items, then move the count (and 0009 to 0011 run again).
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +63,9 @@ func TestCountKeptByTriggers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, stmt := range []string{"PRAGMA user_version = 6", "DROP TRIGGER items_count_insert", "DROP TRIGGER items_count_delete",
+	for _, stmt := range []string{"PRAGMA user_version = 6",
+		"DROP TRIGGER events_first", "DROP TABLE first_events", "CREATE INDEX events_item ON events (item_id, kind, pos)",
+		"DROP TRIGGER items_count_insert", "DROP TRIGGER items_count_delete",
 		"DELETE FROM sqlite_sequence WHERE name = 'items count'", "ALTER TABLE items DROP COLUMN added_pos",
 		"DROP TRIGGER items_order_delete", "DROP TRIGGER items_by_name_update", "DROP TRIGGER items_by_changed_update",
 		"DROP TABLE items_by_name", "DROP TABLE items_by_changed",

@@ -93,8 +93,9 @@ func TestIndexFollowsChanges(t *testing.T) {
 }
 
 // TestMigrationFrom0008 migrates a database of schema 0008, in which every
-// addition is a row of the events table, to 0009: each item gets the
-// position of its addition, and every subscription starts where it
+// addition is a row of the events table, to 0009 (and on through 0011,
+// which keeps the oldest event of each item and kind apart): each item
+// gets the position of its addition, and every subscription starts where it
 // started before, whatever the item went through (added only, updated,
 // deleted, updated then deleted; the demo items, logged at their IDs), and
 // the log reads the same. Then the migrated store goes on: an update
@@ -156,12 +157,13 @@ func TestMigrationFrom0008(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// Back to 0008 (from 0009, and from 0010 below).
+	// Back to 0008 (from 0011, then from 0009, and from 0010 below).
 	db, err := sql.Open("sqlite", dsn(path, false))
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, stmt := range []string{
+		"DROP TRIGGER events_first", "DROP TABLE first_events", "CREATE INDEX events_item ON events (item_id, kind, pos)",
 		// An addition of an item not changed since, as 0006 logged it.
 		"INSERT INTO events (pos, kind, item_id) SELECT added_pos, 1, id FROM items WHERE version = 1",
 		"ALTER TABLE items DROP COLUMN added_pos", "PRAGMA user_version = 8",

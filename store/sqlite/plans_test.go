@@ -55,8 +55,8 @@ func TestPagePlans(t *testing.T) {
 
 // TestLogLookupPlans shows the plans of the lookups of an item's events
 // (the start of a subscription) and of the reads of the log (see
-// Store.events): each reads a row by its ID or a range of a table or of
-// events_item; none reads the whole log.
+// Store.events): each reads a row by its ID or a range of a table; none
+// reads the whole log.
 func TestLogLookupPlans(t *testing.T) {
 	s := openTest(t)
 	storetest.AddItems(t, s, "a", "b", "c")
@@ -65,9 +65,9 @@ func TestLogLookupPlans(t *testing.T) {
 		args        []any
 		want        []string
 	}{
-		{"eventOf added", eventOfQuery, []any{2, 1}, []string{"USING INTEGER PRIMARY KEY (rowid=?)", "INDEX events_item (item_id=? AND kind=?)"}},
-		{"eventOf updated", eventOfQuery, []any{2, 2}, []string{"INDEX events_item (item_id=? AND kind=?)"}},
-		{"addedUpTo", addedUpToQuery, []any{2}, []string{"USING INTEGER PRIMARY KEY (rowid<?)", "INDEX events_item (item_id<?)"}},
+		{"eventOf added", eventOfQuery, []any{2, 1}, []string{"USING INTEGER PRIMARY KEY (rowid=?)", "SEARCH first_events USING PRIMARY KEY (item_id=? AND kind=?)"}},
+		{"eventOf updated", eventOfQuery, []any{2, 2}, []string{"SEARCH first_events USING PRIMARY KEY (item_id=? AND kind=?)"}},
+		{"addedUpTo", addedUpToQuery, []any{2}, []string{"USING INTEGER PRIMARY KEY (rowid<?)", "SEARCH first_events USING PRIMARY KEY (item_id<?)"}},
 		{"readAdded", "SELECT id FROM items WHERE id >= ? AND added_pos IS NOT NULL ORDER BY id LIMIT ?", []any{2, 10}, []string{"USING INTEGER PRIMARY KEY (rowid>?)"}},
 		{"readEvents", "SELECT pos FROM events WHERE pos > ? ORDER BY pos LIMIT ?", []any{2, 10}, []string{"USING INTEGER PRIMARY KEY (rowid>?)"}},
 	} {

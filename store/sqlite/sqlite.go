@@ -369,8 +369,9 @@ func (s *Store) statements() []statement {
 		{"lastID", &s.lastID, s.r, `SELECT coalesce(max(id), 0) FROM items`},
 		// The oldest event of kind ?2 of the item ?1: the events table
 		// holds the changes and the additions of the items changed since,
-		// which may be gone; the row of an item holds the position of its
-		// addition (migration 0009).
+		// which may be gone, and first_events the oldest of each item and
+		// kind (migration 0011); the row of an item holds the position of
+		// its addition (migration 0009).
 		{"eventOf", &s.eventOf, s.r, eventOfQuery},
 		// The addition of the greatest item ID up to ?1: of an item there,
 		// or of one changed and maybe gone since, whichever is greater.
@@ -384,14 +385,14 @@ const (
 	eventOfQuery = `SELECT pos FROM (
 				SELECT added_pos AS pos FROM items WHERE ?2 = 1 AND id = ?1 AND added_pos IS NOT NULL
 				UNION ALL
-				SELECT pos FROM events WHERE item_id = ?1 AND kind = ?2)
+				SELECT pos FROM first_events WHERE item_id = ?1 AND kind = ?2)
 			ORDER BY pos LIMIT 1`
 	// addedUpToQuery: the addition of the greatest item ID up to ?1.
 	addedUpToQuery = `SELECT pos FROM (
 				SELECT * FROM (SELECT id, added_pos AS pos FROM items
 					WHERE id <= ?1 AND added_pos IS NOT NULL ORDER BY id DESC LIMIT 1)
 				UNION ALL
-				SELECT * FROM (SELECT item_id AS id, pos FROM events
+				SELECT * FROM (SELECT item_id AS id, pos FROM first_events
 					WHERE item_id <= ?1 AND kind = 1
 					ORDER BY item_id DESC LIMIT 1))
 			ORDER BY id DESC LIMIT 1`

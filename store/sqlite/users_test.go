@@ -29,12 +29,12 @@ func TestLegacyUserNames(t *testing.T) {
 		defer db.Close()
 		for _, stmt := range []string{
 			"DROP INDEX users_name_lower",
-			// Undo 0006 to 0010 too, which run again.
+			// Undo 0006 to 0011 too, which run again.
 			"ALTER TABLE items DROP COLUMN added_pos",
 			"DROP TRIGGER items_count_insert", "DROP TRIGGER items_count_delete",
 			"DELETE FROM sqlite_sequence WHERE name = 'items count'",
 			"DROP TRIGGER items_order_delete", "DROP TRIGGER items_by_name_update", "DROP TRIGGER items_by_changed_update",
-			"DROP TABLE items_by_name", "DROP TABLE items_by_changed", "DROP TABLE events",
+			"DROP TABLE items_by_name", "DROP TABLE items_by_changed", "DROP TABLE first_events", "DROP TABLE events",
 			"ALTER TABLE items DROP COLUMN version", "ALTER TABLE items DROP COLUMN updated_at",
 			"PRAGMA user_version = 3",
 		} {
