@@ -56,10 +56,20 @@ func TestPagePlans(t *testing.T) {
 // TestLogLookupPlans shows the plans of the lookups of an item's events
 // (the start of a subscription) and of the reads of the log (see
 // Store.events): each reads a row by its ID or a range of a table; none
-// reads the whole log.
+// reads the whole log. The events table has no index: an update appends
+// to it, where an entry in an index of every event cost a page of its own
+// (migration 0011).
 func TestLogLookupPlans(t *testing.T) {
 	s := openTest(t)
 	storetest.AddItems(t, s, "a", "b", "c")
+	var indexes int
+	if err := s.w.QueryRowContext(t.Context(), `SELECT count(*) FROM sqlite_schema
+		WHERE type = 'index' AND tbl_name = 'events' AND sql IS NOT NULL`).Scan(&indexes); err != nil {
+		t.Fatal(err)
+	}
+	if indexes != 0 {
+		t.Errorf("the events table has %d indexes, want none", indexes)
+	}
 	for _, tt := range []struct {
 		name, query string
 		args        []any
