@@ -54,12 +54,12 @@ type row struct {
 	p50, p99 float64 // milliseconds
 	rssKB    int64   // peak resident set (VmHWM) of the serving process
 	cpu      float64 // CPU use of the serving process, 100 for one CPU
-	wait     float64 // time its threads waited for a CPU, 100 for one thread all along
+	others   float64 // what other processes took of its CPUs, 100 for one CPU all along
 	errs     int64   // non-2xx answers, socket errors and GraphQL errors
 }
 
 // columns is the TSV header that bench/run writes.
-var columns = []string{"server", "store", "scenario", "dataset", "size", "round", "rps", "p50_ms", "p99_ms", "rss_kb", "cpu_pct", "wait_pct", "non2xx", "socket_errors", "graphql_errors"}
+var columns = []string{"server", "store", "scenario", "dataset", "size", "round", "rps", "p50_ms", "p99_ms", "rss_kb", "cpu_pct", "others_pct", "non2xx", "socket_errors", "graphql_errors"}
 
 // The targets of the issue, for the SQLite store.
 const (
@@ -114,10 +114,10 @@ func judgeListDesc(r, list row, hasList bool, misses []string) (string, []string
 // generator's.
 const minCeilingBusy = 0.9
 
-// maxWait is how long, in percent of the run, a serving process may wait
-// for a CPU that another process holds before its numbers are more the
-// machine's contention than its own.
-const maxWait = 10
+// maxOthers is how much of the serving CPUs, in percent of one CPU over
+// the run, other processes may take before a serving process's numbers
+// are more the machine's contention than its own.
+const maxOthers = 10
 
 func main() {
 	cpus := flag.Int("server-cpus", 1, "CPUs the server and the ceiling were pinned to")
@@ -136,6 +136,20 @@ func main() {
 	}
 }
 
+// checkHeader checks the header of a results file: the names of columns,
+// but that a file of bench/run before rounds has no "round" (it holds one
+// round), and one from before 2026-12-06 has "wait_pct" (how long the
+// server's threads waited for a CPU, which its own threads made long on
+// writes) where later ones have "others_pct".
+func checkHeader(fields []string) error {
+	for _, c := range columns {
+		if !slices.Contains(fields, c) && c != "round" && c != "others_pct" {
+			return fmt.Errorf("header %q lacks %q", fields, c)
+		}
+	}
+	return nil
+}
+
 // read returns the runs of a results file. A file of bench/run before
 // rounds, without the round column, holds one round.
 func read(path string) ([]row, error) {
@@ -150,14 +164,10 @@ func read(path string) ([]row, error) {
 	for line := 1; sc.Scan(); line++ {
 		fields := strings.Split(sc.Text(), "\t")
 		if line == 1 {
-			old := slices.DeleteFunc(slices.Clone(columns), func(c string) bool { return c == "round" })
-			switch strings.Join(fields, ",") {
-			case strings.Join(columns, ","):
-			case strings.Join(old, ","):
-				cols = old
-			default:
-				return nil, fmt.Errorf("%s: header %q, want %q", path, fields, columns)
+			if err := checkHeader(fields); err != nil {
+				return nil, fmt.Errorf("%s: %v", path, err)
 			}
+			cols = fields
 			continue
 		}
 		if len(fields) != len(cols) {
@@ -177,7 +187,9 @@ func read(path string) ([]row, error) {
 		r.p99 = p.float(v["p99_ms"])
 		r.rssKB = p.int(v["rss_kb"])
 		r.cpu = p.float(v["cpu_pct"])
-		r.wait = p.float(v["wait_pct"])
+		if s, ok := v["others_pct"]; ok { // not in files before 2026-12-06
+			r.others = p.float(s)
+		}
 		r.errs = p.int(v["non2xx"]) + p.int(v["socket_errors"]) + p.int(v["graphql_errors"])
 		if p.err != nil {
 			return nil, fmt.Errorf("%s:%d: %v", path, line, p.err)
@@ -195,7 +207,7 @@ func read(path string) ([]row, error) {
 
 // combine makes one row of the rounds of each server, store, scenario and
 // dataset, in the order of their first round: the median of their req/s,
-// p50, p99, CPU and wait (each on its own, so a row's p99 is that of its
+// p50, p99, CPU and others (each on its own, so a row's p99 is that of its
 // typical round, not of its worst), the highest peak RSS, and every
 // error.
 func combine(runs []row) []row {
@@ -236,7 +248,7 @@ func combine(runs []row) []row {
 		c.p50 = median(func(r row) float64 { return r.p50 })
 		c.p99 = median(func(r row) float64 { return r.p99 })
 		c.cpu = median(func(r row) float64 { return r.cpu })
-		c.wait = median(func(r row) float64 { return r.wait })
+		c.others = median(func(r row) float64 { return r.others })
 		out = append(out, c)
 	}
 	return out
@@ -392,8 +404,8 @@ func write(w io.Writer, rows []row, cpus int) (failed int) {
 		fmt.Fprintf(w, "\nSlower than the baseline with the same settings (under %.2f× its req/s, paired by round): %s.\n",
 			minOfBaseline, strings.Join(slower, ", "))
 	}
-	// A process that waited for CPUs that others held measured the
-	// machine's contention. A ceiling that left its CPUs idle otherwise was
+	// A process whose CPUs others took measured the machine's
+	// contention. A ceiling that left its CPUs idle otherwise was
 	// held back by wrk: its req/s understates the machine's limit, and the
 	// ratios against it flatter the server.
 	var contended, idle []string
@@ -403,16 +415,16 @@ func write(w io.Writer, rows []row, cpus int) (failed int) {
 			who += " " + label
 		}
 		switch {
-		case r.wait > maxWait:
-			contended = append(contended, fmt.Sprintf("%s %s %s (%.0f%%)", who, r.scenario, r.dataset, r.wait))
+		case r.others > maxOthers:
+			contended = append(contended, fmt.Sprintf("%s %s %s (%.0f%%)", who, r.scenario, r.dataset, r.others))
 		case r.server == "ceiling" && r.cpu < minCeilingBusy*100*float64(cpus):
 			idle = append(idle, fmt.Sprintf("%s %s (%.0f%%)", r.scenario, r.dataset, r.cpu))
 		}
 	}
 	if len(contended) > 0 {
-		fmt.Fprintf(w, "\nOther processes took the serving CPUs: the process waited for a CPU more than %d%% of the run in %s. "+
+		fmt.Fprintf(w, "\nOther processes took the serving CPUs: more than %d%% of a CPU over the run in %s. "+
 			"Those numbers measure the machine's other work; take them again on a quiet machine.\n",
-			maxWait, strings.Join(contended, ", "))
+			maxOthers, strings.Join(contended, ", "))
 	}
 	if len(idle) > 0 {
 		fmt.Fprintf(w, "\nThe ceiling kept its %d CPU(s) less than %.0f%% busy in %s: there the load generator was the limit, "+

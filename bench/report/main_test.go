@@ -9,7 +9,7 @@ import (
 
 func TestReport(t *testing.T) {
 	rows := readLines(t, strings.Join(columns, "\t"),
-		// server store scenario dataset size round rps p50 p99 rss_kb cpu wait non2xx socket graphql
+		// server store scenario dataset size round rps p50 p99 rss_kb cpu others non2xx socket graphql
 		"server\tsqlite\tlist\t10k\tsmall\t1\t6000\t2.0\t4.0\t40000\t100\t0\t0\t0\t0",
 		"server\tsqlite\tget\t10k\tsmall\t1\t6000\t2.0\t6.0\t40000\t100\t0\t0\t0\t0",    // p99 over 5 ms
 		"server\tsqlite\tsearch\t10k\tsmall\t1\t4000\t2.0\t4.0\t40000\t100\t0\t0\t0\t0", // ratio 0.4
@@ -54,7 +54,7 @@ func TestReport(t *testing.T) {
 		"| list | 10k | postgres | default | 100 | — | 50.00 | 90.00 | 41.0 | 30 | 10000 | 0.01 | — | — | info |",
 		"5 of 11 rows with a target pass; 6 rows failed.",
 		"less than 90% busy in search 10k (50%)",
-		"more than 10% of the run in ceiling deep 10k (40%)",
+		"more than 10% of a CPU over the run in ceiling deep 10k (40%)",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("the report lacks %q:\n%s", want, &out)
