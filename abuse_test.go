@@ -1326,13 +1326,20 @@ func (w *abuseWS) next(t *testing.T, d time.Duration) abuseMessage {
 }
 
 // messages reads the socket from now on, as keepAlive does, and sends
-// every message but pings on the channel it returns.
+// every message but pings on the channel it returns; when the socket
+// closes, a last message of type "closed" whose ID is the close code (-1:
+// none) and whose payload says why.
 func (w *abuseWS) messages() <-chan abuseMessage {
 	c := make(chan abuseMessage, 64)
 	go func() {
 		for {
 			_, data, err := w.conn.Read(context.Background())
 			if err != nil {
+				why, _ := json.Marshal(err.Error())
+				select {
+				case c <- abuseMessage{Type: "closed", ID: strconv.Itoa(int(websocket.CloseStatus(err))), Payload: why}:
+				default:
+				}
 				return
 			}
 			var m abuseMessage
@@ -1656,19 +1663,29 @@ func TestAbuseLongOperationIDs(t *testing.T) {
 func TestAbuseLargeSubscriptionDocuments(t *testing.T) {
 	// The server's half of the budget, not an address's share of it:
 	// every socket comes from 127.0.0.1.
+	if raceDetector {
+		// It multiplies the memory and the time of parsing 900 kB
+		// documents: CI found a socket of them stalled for 25 s beside the
+		// other packages' tests. The paths are the other abuse tests'.
+		t.Skip("memory bounds of large documents: measured without the race detector (.ci/run runs it so)")
+	}
 	a := startAbused(t, "hundreds of megabytes: not with -short", "--max-share-per-address", "1")
 	const perSocket = 20
-	sockets := 20 / min(abuseScale, 4)
+	const sockets = 20
 	before := abuseLiveHeap()
 	refused := 0
 	for n := range sockets {
 		w := a.dialWS(t, "graphql-transport-ws")
 		w.send(t, `{"type":"connection_init"}`)
 		w.expect(t, "connection_ack", "")
+		activeBefore, refusedBefore := a.active(t), refused
 		for i := range perSocket {
 			doc := fmt.Sprintf("subscription { itemAdded { id } } # %d %d %s", n, i, strings.Repeat("x", 900_000))
 			payload, _ := json.Marshal(map[string]any{"query": doc})
-			w.send(t, fmt.Sprintf(`{"type":"subscribe","id":"%d","payload":%s}`, i, payload))
+			msg := fmt.Sprintf(`{"type":"subscribe","id":"%d","payload":%s}`, i, payload)
+			if err := w.conn.Write(t.Context(), websocket.MessageText, []byte(msg)); err != nil {
+				break // closed by the server: messages says why
+			}
 		}
 		// Each refusal is an error message; what runs sends nothing. A
 		// subscribe may wait for memory before it is refused, so the
@@ -1677,6 +1694,12 @@ func TestAbuseLargeSubscriptionDocuments(t *testing.T) {
 		// one before: under the race detector, on a busy machine, one 900 kB
 		// document takes up to a second to decode, lex and parse, so the
 		// deadline is on progress, not on the socket's twenty.
+		//
+		// A socket whose message finds no memory within a second (the
+		// parses of its messages before hold it, and take that long under
+		// the race detector on a busy machine) is closed with 1013, try
+		// again later: its subscriptions end, and all of them count as
+		// refused.
 		msgs := w.messages()
 		want := (n + 1) * perSocket
 		done := int(a.active(t)) + refused
@@ -1684,6 +1707,13 @@ func TestAbuseLargeSubscriptionDocuments(t *testing.T) {
 		for done < want {
 			select {
 			case m := <-msgs:
+				if m.Type == "closed" && m.ID == strconv.Itoa(int(websocket.StatusTryAgainLater)) {
+					t.Logf("socket %d closed by the server: %s", n, m.Payload)
+					a.waitActive(t, activeBefore)
+					refused = refusedBefore + perSocket
+					done = want
+					continue
+				}
 				if m.Type != "error" || !strings.Contains(string(m.Payload), "retry later") {
 					t.Fatalf("message %s %.200s, want only refusals", m.Type, m.Payload)
 				}

@@ -10,3 +10,7 @@ const abuseScale = 10
 // race detector, which makes parsing a large document about ten times
 // slower: CI runs them so, beside every other package's tests.
 const abuseSlowdown = 5
+
+// raceDetector is whether the race detector runs: the memory bounds of
+// TestAbuseLargeSubscriptionDocuments are measured without it (.ci/run).
+const raceDetector = true
