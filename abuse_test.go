@@ -1661,14 +1661,14 @@ func TestAbuseLongOperationIDs(t *testing.T) {
 // streams of large documents are refused with 503 while the documents
 // kept fill their half.
 func TestAbuseLargeSubscriptionDocuments(t *testing.T) {
-	// The server's half of the budget, not an address's share of it:
-	// every socket comes from 127.0.0.1.
 	if raceDetector {
 		// It multiplies the memory and the time of parsing 900 kB
 		// documents: CI found a socket of them stalled for 25 s beside the
 		// other packages' tests. The paths are the other abuse tests'.
 		t.Skip("memory bounds of large documents: measured without the race detector (.ci/run runs it so)")
 	}
+	// The server's half of the budget, not an address's share of it:
+	// every socket comes from 127.0.0.1.
 	a := startAbused(t, "hundreds of megabytes: not with -short", "--max-share-per-address", "1")
 	const perSocket = 20
 	const sockets = 20
@@ -1691,15 +1691,12 @@ func TestAbuseLargeSubscriptionDocuments(t *testing.T) {
 		// subscribe may wait for memory before it is refused, so the
 		// messages are read until every subscription either runs or was
 		// refused. Each must be accounted for within abuseDeadline of the
-		// one before: under the race detector, on a busy machine, one 900 kB
-		// document takes up to a second to decode, lex and parse, so the
-		// deadline is on progress, not on the socket's twenty.
+		// one before: the deadline is on progress, not on the socket's
+		// twenty, which a busy machine may take long to parse.
 		//
-		// A socket whose message finds no memory within a second (the
-		// parses of its messages before hold it, and take that long under
-		// the race detector on a busy machine) is closed with 1013, try
-		// again later: its subscriptions end, and all of them count as
-		// refused.
+		// A socket whose message finds no memory within a second is closed
+		// with 1013, try again later (websocket.go): its subscriptions end,
+		// and all of them count as refused.
 		msgs := w.messages()
 		want := (n + 1) * perSocket
 		done := int(a.active(t)) + refused
