@@ -2,8 +2,10 @@ package sqlite
 
 import (
 	"database/sql"
+	"fmt"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"itemsapi/items"
 )
@@ -119,5 +121,67 @@ func TestDriverErrorsTranslated(t *testing.T) {
 	}
 	if c := items.ErrorCode(got); c != items.Internal {
 		t.Errorf("ErrorCode(translate(%v)) = %q, want %q", err, c, items.Internal)
+	}
+}
+
+// TestIndexMergedUnderLoad runs the writer's steps under load back to
+// back, each after a batch of additions, with no idle time between them to
+// merge the trigram index in. Each step merges a little, widely, so that
+// the index's segments stay well below crisismerge (migration 0012, 64), where
+// FTS5 would merge a whole level in one step: at 9,000 additions a second
+// such a step held every AddItem for up to 340 ms. Once idle, the writer
+// merges narrowly again.
+func TestIndexMergedUnderLoad(t *testing.T) {
+	ctx := t.Context()
+	s := openTest(t)
+	query := func(q string) int {
+		t.Helper()
+		var n int
+		if err := s.w.QueryRowContext(ctx, q).Scan(&n); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		return n
+	}
+	const (
+		segments  = "SELECT count(DISTINCT segid) FROM items_fts_idx"
+		usermerge = "SELECT v FROM items_fts_config WHERE k = 'usermerge'"
+		steps     = 300
+		perStep   = 100
+	)
+	crisis := query("SELECT v FROM items_fts_config WHERE k = 'crisismerge'")
+	most := 0
+	for i := range steps {
+		// The items are added here, not through the writer, which stays
+		// idle and so does not merge meanwhile.
+		its := make([]items.Item, perStep)
+		for j := range its {
+			its[j] = items.Item{Name: fmt.Sprintf("item %d of step %d", j, i), Version: 1, CreatedAt: time.Now()}
+		}
+		err := s.inTx(ctx, func(tx *sql.Tx) error {
+			var head int64
+			if err := tx.StmtContext(ctx, s.logHead).QueryRowContext(ctx).Scan(&head); err != nil {
+				return err
+			}
+			return insertItems(ctx, tx.StmtContext(ctx, s.insertItems), its, head+1)
+		})
+		if err != nil {
+			t.Fatalf("adding step %d's items: %v", i, err)
+		}
+		if err := s.indexStep(ctx, true); err != nil {
+			t.Fatalf("indexStep(underLoad) = %v", err)
+		}
+		most = max(most, query(segments))
+	}
+	t.Logf("at most %d segments in %d steps (crisismerge %d)", most, steps, crisis)
+	if limit := crisis * 3 / 4; most >= limit {
+		t.Errorf("the index held %d segments under load, want fewer than %d: merging does not keep up", most, limit)
+	}
+	if got := query(usermerge); got != 16 {
+		t.Errorf("usermerge under load = %d, want 16", got)
+	}
+	for s.mergeIndex() {
+	}
+	if got := query(usermerge); got != 4 {
+		t.Errorf("usermerge once idle = %d, want 4", got)
 	}
 }

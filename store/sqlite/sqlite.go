@@ -61,6 +61,8 @@ type Store struct {
 	// indexed is the highest item ID known to be in the trigram index
 	// (see index.go).
 	indexed atomic.Int64
+	// merges is the mergeMode that this process last set (index.go).
+	merges atomic.Int32
 
 	insertItems *sql.Stmt // on w
 	logHead     *sql.Stmt // on w

@@ -159,7 +159,7 @@ func (s *Store) write() {
 		if time.Since(lastIndexed) >= indexInterval {
 			// Items keep coming: index them in steps, not at each
 			// commit. An error leaves them to the scan and the next step.
-			if err := s.indexTail(context.Background()); err == nil {
+			if err := s.indexStep(context.Background(), true); err == nil {
 				lastIndexed = time.Now()
 			}
 		}
@@ -189,6 +189,9 @@ func (s *Store) mergeIndex() bool {
 	ctx := context.Background()
 	more := false
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		if err := s.setMerges(ctx, tx, mergesNarrow); err != nil {
+			return err
+		}
 		// FTS5 reports a step that merged nothing by a change count below 2.
 		var before, after int64
 		if err := tx.QueryRowContext(ctx, "SELECT total_changes()").Scan(&before); err != nil {
@@ -203,6 +206,7 @@ func (s *Store) mergeIndex() bool {
 		more = after-before >= 2
 		return nil
 	})
+	s.mergesSet(mergesNarrow, err)
 	return err == nil && more
 }
 
