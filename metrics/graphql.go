@@ -49,11 +49,6 @@ func (extension) ExtensionName() string { return "Metrics" }
 // Validate implements graphql.HandlerExtension.
 func (extension) Validate(graphql.ExecutableSchema) error { return nil }
 
-// inOperationKey marks the context of a response of an operation that
-// InterceptOperation measures, so that InterceptResponse does not count
-// it again.
-type inOperationKey struct{}
-
 // InterceptOperation implements graphql.OperationInterceptor. It counts
 // the errors of every response of the operation, including those the
 // executor makes without running the response interceptors (a
@@ -68,7 +63,7 @@ func (e extension) InterceptOperation(ctx context.Context, next graphql.Operatio
 	if typ != string(ast.Subscription) {
 		first := true
 		return func(ctx context.Context) *graphql.Response {
-			resp := responses(context.WithValue(ctx, inOperationKey{}, true))
+			resp := responses(gqlspec.InOperation(ctx))
 			if first {
 				// Deferred parts (@defer) come later and are not timed.
 				first = false
@@ -87,7 +82,7 @@ func (e extension) InterceptOperation(ctx context.Context, next graphql.Operatio
 		// Its transport counts it for as long as it runs (see
 		// OperationStarted).
 		return func(ctx context.Context) *graphql.Response {
-			resp := responses(context.WithValue(ctx, inOperationKey{}, true))
+			resp := responses(gqlspec.InOperation(ctx))
 			if resp != nil {
 				e.m.countErrors(resp.Errors)
 			}
@@ -105,7 +100,7 @@ func (e extension) InterceptOperation(ctx context.Context, next graphql.Operatio
 	end := func() { once.Do(e.m.subscriptions.Dec) }
 	stop := context.AfterFunc(ctx, end)
 	return func(ctx context.Context) *graphql.Response {
-		resp := responses(context.WithValue(ctx, inOperationKey{}, true))
+		resp := responses(gqlspec.InOperation(ctx))
 		if resp == nil {
 			stop()
 			end()
@@ -171,7 +166,7 @@ func (m *Metrics) OperationEnded() { m.subscriptions.Dec() }
 // through the operation interceptors.
 func (e extension) InterceptResponse(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
 	resp := next(ctx)
-	if ctx.Value(inOperationKey{}) != nil {
+	if gqlspec.IsInOperation(ctx) {
 		return resp // InterceptOperation counts it
 	}
 	op, typ := "anonymous", "unknown"

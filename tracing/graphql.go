@@ -50,10 +50,6 @@ func (extension) ExtensionName() string { return "Tracing" }
 // Validate implements graphql.HandlerExtension.
 func (extension) Validate(graphql.ExecutableSchema) error { return nil }
 
-// inOperationKey marks the context of a response of an operation that
-// InterceptOperation traces, so that InterceptResponse leaves it alone.
-type inOperationKey struct{}
-
 // InterceptOperation implements graphql.OperationInterceptor. The span of
 // a query or mutation ends with its response; that of a subscription when
 // its stream ends or its context is done.
@@ -66,7 +62,7 @@ func (e extension) InterceptOperation(ctx context.Context, next graphql.Operatio
 	subscription := graphql.GetOperationContext(ctx).Operation.Operation == ast.Subscription
 
 	return func(ctx context.Context) *graphql.Response {
-		ctx = context.WithValue(trace.ContextWithSpan(ctx, span), inOperationKey{}, true)
+		ctx = gqlspec.InOperation(trace.ContextWithSpan(ctx, span))
 		resp := responses(ctx)
 		if resp != nil {
 			recordErrors(span, resp.Errors)
@@ -87,7 +83,7 @@ func (e extension) InterceptOperation(ctx context.Context, next graphql.Operatio
 // limit), which gqlgen passes through the response interceptors but not
 // through the operation interceptors.
 func (e extension) InterceptResponse(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
-	if ctx.Value(inOperationKey{}) != nil {
+	if gqlspec.IsInOperation(ctx) {
 		return next(ctx)
 	}
 	ctx, span := e.startOperation(ctx)

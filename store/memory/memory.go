@@ -15,11 +15,6 @@ import (
 	"itemsapi/pubsub"
 )
 
-var (
-	_ items.Store  = (*Store)(nil)
-	_ items.Broker = (*Store)(nil)
-)
-
 // Store is an items.Store and items.Broker in memory, safe for concurrent
 // use. The zero value is not usable; call New.
 type Store struct {
@@ -43,6 +38,11 @@ type Store struct {
 	revision atomic.Int64
 	clock    items.SettableClock
 }
+
+var (
+	_ items.Store  = (*Store)(nil)
+	_ items.Broker = (*Store)(nil)
+)
 
 // entry is an item and its name under case folding, computed once so that a
 // search folds only the query.

@@ -22,11 +22,6 @@ import (
 	"itemsapi/pubsub"
 )
 
-var (
-	_ items.Store  = (*Store)(nil)
-	_ items.Broker = (*Store)(nil)
-)
-
 // The defaults of Config.
 const (
 	DefaultConnectTimeout   = 5 * time.Second
@@ -129,6 +124,11 @@ type Store struct {
 	// write too.
 	writes *items.Writes
 }
+
+var (
+	_ items.Store  = (*Store)(nil)
+	_ items.Broker = (*Store)(nil)
+)
 
 // Open connects to the database that cfg names, brings its schema up to
 // date, and starts listening for the items that any process adds. It fails

@@ -26,11 +26,6 @@ import (
 	"itemsapi/pubsub"
 )
 
-var (
-	_ items.Store  = (*Store)(nil)
-	_ items.Broker = (*Store)(nil)
-)
-
 // busyTimeout is how long a connection waits for a lock that another
 // connection (or process) holds before it gives up with SQLITE_BUSY.
 const busyTimeout = 5 * time.Second
@@ -104,6 +99,11 @@ type Store struct {
 	// expiry.
 	clock items.SettableClock
 }
+
+var (
+	_ items.Store  = (*Store)(nil)
+	_ items.Broker = (*Store)(nil)
+)
 
 // Open opens the SQLite database at path, a file name (the server's
 // sqlite:items.db means items.db), creating it if need be, and migrates it
