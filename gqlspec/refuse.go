@@ -15,7 +15,7 @@ import (
 // GRAPHQL_VALIDATION_FAILED, an operation that its check finds fault
 // with. It runs after validation, before anything executes.
 type refuser struct {
-	name  string
+	Named
 	check func(*graphql.OperationContext) *gqlerror.Error
 }
 
@@ -23,12 +23,6 @@ var (
 	_ graphql.HandlerExtension        = refuser{}
 	_ graphql.OperationContextMutator = refuser{}
 )
-
-// ExtensionName implements graphql.HandlerExtension.
-func (r refuser) ExtensionName() string { return r.name }
-
-// Validate implements graphql.HandlerExtension.
-func (refuser) Validate(graphql.ExecutableSchema) error { return nil }
 
 // MutateOperationContext implements graphql.OperationContextMutator.
 func (r refuser) MutateOperationContext(_ context.Context, oc *graphql.OperationContext) *gqlerror.Error {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 
+	"itemsapi/gqlspec"
 	"itemsapi/items"
 )
 
@@ -16,23 +17,16 @@ import (
 // others, so that a response costs one call for each set of users it has
 // not met yet, and usually one in all.
 
-// UserCache is a gqlgen extension that gives every response its own cache
-// of users, so that nothing cached outlives the response.
-type UserCache struct{}
+// UserCache returns a gqlgen extension that gives every response its own
+// cache of users, so that nothing cached outlives the response.
+func UserCache() graphql.HandlerExtension { return userCacheExtension{"UserCache"} }
 
-var (
-	_ graphql.HandlerExtension    = UserCache{}
-	_ graphql.ResponseInterceptor = UserCache{}
-)
+type userCacheExtension struct{ gqlspec.Named }
 
-// ExtensionName implements graphql.HandlerExtension.
-func (UserCache) ExtensionName() string { return "UserCache" }
-
-// Validate implements graphql.HandlerExtension.
-func (UserCache) Validate(graphql.ExecutableSchema) error { return nil }
+var _ graphql.ResponseInterceptor = userCacheExtension{}
 
 // InterceptResponse implements graphql.ResponseInterceptor.
-func (UserCache) InterceptResponse(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+func (userCacheExtension) InterceptResponse(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
 	return next(WithUserCache(ctx))
 }
 

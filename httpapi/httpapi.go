@@ -394,16 +394,16 @@ func newGraphQL(cfg Config, deps Deps, ws *websocketTransport, held *heldDocs) h
 	}
 	srv.Use(&gqlspec.StrictVariables{})
 	srv.Use(gqlspec.NoNestedDefer())
-	srv.Use(graph.UserCache{})
+	srv.Use(graph.UserCache())
 	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
 		oc := graphql.GetOperationContext(ctx)
 		setOperation(ctx, oc.OperationName)
 		return next(ctx)
 	})
-	// Last, so that it runs innermost (see plan.Extension), for the
+	// Last, so that it runs innermost (see plan.Engine.Extension), for the
 	// transports that do not try plans themselves.
 	if engine != nil {
-		srv.Use(plan.Extension{Engine: engine})
+		srv.Use(engine.Extension())
 	}
 	return srv
 }

@@ -19,7 +19,7 @@ import (
 // extension, the one other interceptor, turns plans off. A query the plan
 // does not answer goes on to gqlgen's executor, untouched. The other
 // transports (websockets, event streams) answer queries through
-// plan.Extension.
+// the engine's extension (plan.Engine.Extension).
 type plans struct {
 	engine  *plan.Engine
 	metrics *metrics.Metrics

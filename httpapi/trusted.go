@@ -15,6 +15,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
+	"itemsapi/gqlspec"
 	"itemsapi/items"
 	"itemsapi/metrics"
 )
@@ -129,6 +130,7 @@ func sha256Hex(s string) string {
 // by hash and, when only is set, refuses any other. It must come before
 // automatic persisted queries and limits, which read the document.
 type trustedDocuments struct {
+	gqlspec.Named
 	docs    map[string]string
 	only    bool
 	metrics *metrics.Metrics
@@ -140,14 +142,8 @@ var (
 )
 
 func newTrustedDocuments(docs map[string]string, only bool, m *metrics.Metrics) *trustedDocuments {
-	return &trustedDocuments{docs: docs, only: only, metrics: m}
+	return &trustedDocuments{Named: "TrustedDocuments", docs: docs, only: only, metrics: m}
 }
-
-// ExtensionName implements graphql.HandlerExtension.
-func (*trustedDocuments) ExtensionName() string { return "TrustedDocuments" }
-
-// Validate implements graphql.HandlerExtension.
-func (*trustedDocuments) Validate(graphql.ExecutableSchema) error { return nil }
 
 // MutateOperationParameters implements graphql.OperationParameterMutator:
 // it puts the text of a trusted document named by hash in p, and refuses

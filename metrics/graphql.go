@@ -33,21 +33,18 @@ import (
 // the first MaxOperationNames such names; otherwise it is "other". An
 // operation without a name is "anonymous". The type is "query",
 // "mutation", "subscription", or "unknown" when no operation was selected.
-func (m *Metrics) Extension() graphql.HandlerExtension { return extension{m} }
+func (m *Metrics) Extension() graphql.HandlerExtension { return extension{"Metrics", m} }
 
-type extension struct{ m *Metrics }
+type extension struct {
+	gqlspec.Named
+	m *Metrics
+}
 
 var (
 	_ graphql.HandlerExtension     = extension{}
 	_ graphql.OperationInterceptor = extension{}
 	_ graphql.ResponseInterceptor  = extension{}
 )
-
-// ExtensionName implements graphql.HandlerExtension.
-func (extension) ExtensionName() string { return "Metrics" }
-
-// Validate implements graphql.HandlerExtension.
-func (extension) Validate(graphql.ExecutableSchema) error { return nil }
 
 // InterceptOperation implements graphql.OperationInterceptor. It counts
 // the errors of every response of the operation, including those the

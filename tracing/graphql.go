@@ -33,9 +33,12 @@ const (
 // the package documentation). Its spans are children of the span in the
 // request's context, the one of Middleware. Use it first, or right after
 // the metrics extension, so that its spans cover the other extensions.
-func (t *Tracing) Extension() graphql.HandlerExtension { return extension{t.tracer} }
+func (t *Tracing) Extension() graphql.HandlerExtension { return extension{"Tracing", t.tracer} }
 
-type extension struct{ tracer trace.Tracer }
+type extension struct {
+	gqlspec.Named
+	tracer trace.Tracer
+}
 
 var (
 	_ graphql.HandlerExtension     = extension{}
@@ -43,12 +46,6 @@ var (
 	_ graphql.ResponseInterceptor  = extension{}
 	_ graphql.FieldInterceptor     = extension{}
 )
-
-// ExtensionName implements graphql.HandlerExtension.
-func (extension) ExtensionName() string { return "Tracing" }
-
-// Validate implements graphql.HandlerExtension.
-func (extension) Validate(graphql.ExecutableSchema) error { return nil }
 
 // InterceptOperation implements graphql.OperationInterceptor. The span of
 // a query or mutation ends with its response; that of a subscription when

@@ -44,79 +44,96 @@ func (x *exec) arg(s *sel, i int) (any, bool) {
 }
 
 // frame holds what a root field's resolver is given by pointer: its field
-// context and its arguments, in one allocation.
+// context and its arguments, in one allocation; and the first error met
+// unmarshalling them. A resolver unmarshals all its arguments, then
+// fieldContext answers that error, as gqlgen fails the field before its
+// directive runs.
 type frame struct {
-	fc      graphql.FieldContext
-	ints    [2]int
-	strs    [3]string
-	order   model.ItemOrder
-	nInts   int
-	nStrs   int
-	ordered bool
+	fc    graphql.FieldContext
+	ints  [2]int
+	strs  [3]string
+	order model.ItemOrder
+	nInts int
+	nStrs int
+	err   error
+}
+
+// failed keeps err when it is the first error of the frame's arguments,
+// and says whether there is one.
+func (f *frame) failed(err error) bool {
+	if f.err == nil {
+		f.err = err
+	}
+	return f.err != nil
 }
 
 // optInt unmarshals an optional Int argument as gqlgen does: nil when it
 // is absent or null.
-func (f *frame) optInt(v any, ok bool) (*int, error) {
-	if !ok || v == nil {
-		return nil, nil //nolint:nilnil // an absent argument, as gqlgen passes it
-	}
-	n, err := scalar.UnmarshalInt(v)
-	p := &f.ints[f.nInts]
-	f.nInts++
-	*p = n
-	return p, err
+func (f *frame) optInt(v any, ok bool) *int {
+	return opt(f, v, ok, scalar.UnmarshalInt, f.ints[:], &f.nInts)
 }
 
 // optString unmarshals an optional String argument as gqlgen does: nil
 // when it is absent or null.
-func (f *frame) optString(v any, ok bool) (*string, error) {
-	if !ok || v == nil {
-		return nil, nil //nolint:nilnil // an absent argument, as gqlgen passes it
-	}
-	s, err := scalar.UnmarshalString(v)
-	p := &f.strs[f.nStrs]
-	f.nStrs++
-	*p = s
-	return p, err
+func (f *frame) optString(v any, ok bool) *string {
+	return opt(f, v, ok, scalar.UnmarshalString, f.strs[:], &f.nStrs)
 }
 
-// reqID unmarshals a required ID argument as gqlgen does.
-func reqID(v any, ok bool) (int64, error) {
-	if !ok {
-		return 0, nil
+// opt unmarshals an optional argument into the next of the frame's slots
+// for its type, of which *used are taken: nil when it is absent or null.
+func opt[T any](f *frame, v any, ok bool, unmarshal func(any) (T, error), slots []T, used *int) *T {
+	if !ok || v == nil {
+		return nil
 	}
-	return scalar.UnmarshalID(v)
+	u, err := unmarshal(v)
+	if f.failed(err) {
+		return nil
+	}
+	p := &slots[*used]
+	*used++
+	*p = u
+	return p
+}
+
+// id unmarshals a required ID argument as gqlgen does.
+func (f *frame) id(v any, ok bool) int64 {
+	if !ok {
+		return 0
+	}
+	id, err := scalar.UnmarshalID(v)
+	f.failed(err)
+	return id
 }
 
 // optItemOrder unmarshals an optional ItemOrder argument as gqlgen does:
 // nil when it is absent or null.
-func (fr *frame) optItemOrder(v any, ok bool) (*model.ItemOrder, error) {
+func (f *frame) optItemOrder(v any, ok bool) *model.ItemOrder {
 	if !ok || v == nil {
-		return nil, nil //nolint:nilnil // an absent argument, as gqlgen passes it
+		return nil
 	}
 	m, isMap := v.(map[string]any)
 	if !isMap {
-		return nil, errUnsupported
+		f.failed(errUnsupported)
+		return nil
 	}
-	o := &fr.order
-	if f, ok := m["field"]; ok {
-		if err := o.Field.UnmarshalGQL(f); err != nil {
-			return nil, err
-		}
+	o := &f.order
+	if v, ok := m["field"]; ok && f.failed(o.Field.UnmarshalGQL(v)) {
+		return nil
 	}
-	if d, ok := m["direction"]; ok {
-		if err := o.Direction.UnmarshalGQL(d); err != nil {
-			return nil, err
-		}
+	if v, ok := m["direction"]; ok && f.failed(o.Direction.UnmarshalGQL(v)) {
+		return nil
 	}
-	return o, nil
+	return o
 }
 
 // fieldContext returns the context of a root field's resolver, with the
 // field context that resolvers read (graph's given and selects) and the
-// answer of @auth, when the field has it, as the directive gives it.
+// answer of @auth, when the field has it, as the directive gives it; or
+// the first error of the field's arguments.
 func (x *exec) fieldContext(s *sel, f *frame) (context.Context, error) {
+	if f.err != nil {
+		return nil, f.err
+	}
 	f.fc = graphql.FieldContext{Object: x.object, Field: *s.field, IsMethod: true, IsResolver: true}
 	ctx := graphql.WithFieldContext(x.ctx, &f.fc)
 	if s.auth != nil {
@@ -153,14 +170,8 @@ func pointers[T any](page []T) []*T {
 // Query_items resolves Query.items and writes its connection.
 func (x *exec) Query_items(b []byte, s *sel) ([]byte, error) {
 	f := &frame{}
-	p, err := x.pageArgs(f, s, 0)
-	if err != nil {
-		return b, err
-	}
-	orderBy, err := f.optItemOrder(x.arg(s, 4))
-	if err != nil {
-		return b, err
-	}
+	p := x.pageArgs(f, s, 0)
+	orderBy := f.optItemOrder(x.arg(s, 4))
 	ctx, err := x.fieldContext(s, f)
 	if err != nil {
 		return b, err
@@ -177,18 +188,13 @@ type pageArgs struct {
 
 // pageArgs reads first, after, last and before: the arguments of s from
 // the i-th on.
-func (x *exec) pageArgs(f *frame, s *sel, i int) (p pageArgs, err error) {
-	if p.first, err = f.optInt(x.arg(s, i)); err != nil {
-		return p, err
+func (x *exec) pageArgs(f *frame, s *sel, i int) pageArgs {
+	return pageArgs{
+		first:  f.optInt(x.arg(s, i)),
+		after:  f.optString(x.arg(s, i+1)),
+		last:   f.optInt(x.arg(s, i+2)),
+		before: f.optString(x.arg(s, i+3)),
 	}
-	if p.after, err = f.optString(x.arg(s, i+1)); err != nil {
-		return p, err
-	}
-	if p.last, err = f.optInt(x.arg(s, i+2)); err != nil {
-		return p, err
-	}
-	p.before, err = f.optString(x.arg(s, i+3))
-	return p, err
 }
 
 // writeItemPage writes conn, which a field of s resolved (or failed to,
@@ -206,10 +212,7 @@ func (x *exec) writeItemPage(ctx context.Context, b []byte, s *sel, conn *model.
 // Query_item resolves Query.item and writes the item, or null.
 func (x *exec) Query_item(b []byte, s *sel) ([]byte, error) {
 	f := &frame{}
-	id, err := reqID(x.arg(s, 0))
-	if err != nil {
-		return b, err
-	}
+	id := f.id(x.arg(s, 0))
 	ctx, err := x.fieldContext(s, f)
 	if err != nil {
 		return b, err
@@ -227,14 +230,8 @@ func (x *exec) Query_item(b []byte, s *sel) ([]byte, error) {
 // Query_search resolves Query.search and writes its connection.
 func (x *exec) Query_search(b []byte, s *sel) ([]byte, error) {
 	f := &frame{}
-	query, err := f.optString(x.arg(s, 0))
-	if err != nil {
-		return b, err
-	}
-	p, err := x.pageArgs(f, s, 1)
-	if err != nil {
-		return b, err
-	}
+	query := f.optString(x.arg(s, 0))
+	p := x.pageArgs(f, s, 1)
 	ctx, err := x.fieldContext(s, f)
 	if err != nil {
 		return b, err
@@ -245,33 +242,15 @@ func (x *exec) Query_search(b []byte, s *sel) ([]byte, error) {
 
 // Query_me resolves Query.me (@auth) and writes the user.
 func (x *exec) Query_me(b []byte, s *sel) ([]byte, error) {
-	f := &frame{}
-	ctx, err := x.fieldContext(s, f)
-	if err != nil {
-		return b, err
-	}
-	u, err := x.r.Query().Me(ctx)
-	if err != nil {
-		return b, err
-	}
-	return x.writeUser(b, s.sub, &u)
+	return call(x, b, s, &frame{}, x.r.Query().Me, x.writeUser)
 }
 
 // Query_tokens resolves Query.tokens (@auth) and writes its connection.
 func (x *exec) Query_tokens(b []byte, s *sel) ([]byte, error) {
 	f := &frame{}
-	first, err := f.optInt(x.arg(s, 0))
-	if err != nil {
-		return b, err
-	}
-	after, err := f.optString(x.arg(s, 1))
-	if err != nil {
-		return b, err
-	}
-	user, err := f.optString(x.arg(s, 2))
-	if err != nil {
-		return b, err
-	}
+	first := f.optInt(x.arg(s, 0))
+	after := f.optString(x.arg(s, 1))
+	user := f.optString(x.arg(s, 2))
 	ctx, err := x.fieldContext(s, f)
 	if err != nil {
 		return b, err
@@ -292,26 +271,31 @@ func (x *exec) Query_tokens(b []byte, s *sel) ([]byte, error) {
 
 // Query_currentToken resolves Query.currentToken (@auth) and writes the token.
 func (x *exec) Query_currentToken(b []byte, s *sel) ([]byte, error) {
-	f := &frame{}
+	return call(x, b, s, &frame{}, x.r.Query().CurrentToken, x.writeToken)
+}
+
+// call checks the arguments of f and @auth, calls the resolver of s with
+// the field's context, and writes what it returns.
+func call[T any](x *exec, b []byte, s *sel, f *frame, resolve func(context.Context) (T, error),
+	write func([]byte, []sel, *T) ([]byte, error),
+) ([]byte, error) {
 	ctx, err := x.fieldContext(s, f)
 	if err != nil {
 		return b, err
 	}
-	t, err := x.r.Query().CurrentToken(ctx)
+	v, err := resolve(ctx)
 	if err != nil {
 		return b, err
 	}
-	return x.writeToken(b, s.sub, &t)
+	return write(b, s.sub, &v)
 }
 
 // Mutation_addItem resolves Mutation.addItem (@auth) and writes the item
 // added.
 func (x *exec) Mutation_addItem(b []byte, s *sel) ([]byte, error) {
-	input, err := addItemInput(x.arg(s, 0))
-	if err != nil {
-		return b, err
-	}
-	return x.writeChanged(b, s, func(ctx context.Context) (items.Item, error) {
+	f := &frame{}
+	input := f.addItemInput(x.arg(s, 0))
+	return x.writeChanged(b, s, f, func(ctx context.Context) (items.Item, error) {
 		return x.r.Mutation().AddItem(ctx, input)
 	})
 }
@@ -319,45 +303,29 @@ func (x *exec) Mutation_addItem(b []byte, s *sel) ([]byte, error) {
 // Mutation_updateItem resolves Mutation.updateItem (@auth) and writes the
 // item as the update left it.
 func (x *exec) Mutation_updateItem(b []byte, s *sel) ([]byte, error) {
-	id, err := reqID(x.arg(s, 0))
-	if err != nil {
-		return b, err
-	}
-	input, err := updateItemInput(x.arg(s, 1))
-	if err != nil {
-		return b, err
-	}
-	return x.writeChanged(b, s, func(ctx context.Context) (items.Item, error) {
+	f := &frame{}
+	id := f.id(x.arg(s, 0))
+	input := f.updateItemInput(x.arg(s, 1))
+	return x.writeChanged(b, s, f, func(ctx context.Context) (items.Item, error) {
 		return x.r.Mutation().UpdateItem(ctx, id, input)
 	})
 }
 
-// writeChanged checks @auth, calls a mutation's resolver (once) with the
-// field's context, and writes the item it returns.
-func (x *exec) writeChanged(b []byte, s *sel, resolve func(context.Context) (items.Item, error)) ([]byte, error) {
-	ctx, err := x.fieldContext(s, &frame{})
-	if err != nil {
-		return b, err
-	}
-	it, err := once(x, func() (items.Item, error) { return resolve(ctx) })
-	if err != nil {
-		return b, err
-	}
-	return x.writeItem(b, s.sub, &it)
+// writeChanged checks the arguments of f and @auth, calls a mutation's
+// resolver (once) with the field's context, and writes the item it
+// returns.
+func (x *exec) writeChanged(b []byte, s *sel, f *frame, resolve func(context.Context) (items.Item, error)) ([]byte, error) {
+	return call(x, b, s, f, func(ctx context.Context) (items.Item, error) {
+		return once(x, func() (items.Item, error) { return resolve(ctx) })
+	}, x.writeItem)
 }
 
 // Mutation_deleteItem resolves Mutation.deleteItem (@auth) and writes the
 // ID deleted.
 func (x *exec) Mutation_deleteItem(b []byte, s *sel) ([]byte, error) {
 	f := &frame{}
-	id, err := reqID(x.arg(s, 0))
-	if err != nil {
-		return b, err
-	}
-	expected, err := f.optInt(x.arg(s, 1))
-	if err != nil {
-		return b, err
-	}
+	id := f.id(x.arg(s, 0))
+	expected := f.optInt(x.arg(s, 1))
 	ctx, err := x.fieldContext(s, f)
 	if err != nil {
 		return b, err
@@ -382,65 +350,36 @@ func (x *exec) Mutation_revokeToken(b []byte, s *sel) ([]byte, error) {
 
 // inputObject returns the fields of an input object argument; a value
 // that validation would not have let through is gqlgen's to answer.
-func inputObject(v any, ok bool) (map[string]any, error) {
-	if m, isMap := v.(map[string]any); ok && isMap {
-		return m, nil
+func (f *frame) inputObject(v any, ok bool) map[string]any {
+	m, isMap := v.(map[string]any)
+	if !ok || !isMap {
+		f.failed(errUnsupported)
 	}
-	return nil, errUnsupported
+	return m
 }
 
 // addItemInput unmarshals an AddItemInput argument as gqlgen does.
-func addItemInput(v any, ok bool) (n items.NewItem, err error) {
-	m, err := inputObject(v, ok)
-	if err != nil {
-		return n, err
-	}
+func (f *frame) addItemInput(v any, ok bool) (n items.NewItem) {
+	m := f.inputObject(v, ok)
 	if name, ok := m["name"]; ok {
-		if n.Name, err = scalar.UnmarshalString(name); err != nil {
-			return n, err
-		}
+		var err error
+		n.Name, err = scalar.UnmarshalString(name)
+		f.failed(err)
 	}
-	if d, ok := m["description"]; ok {
-		n.Description, err = newString(d)
-	}
-	return n, err
+	n.Description = f.optString(m["description"], true)
+	return n
 }
 
-// updateItemInput unmarshals an UpdateItemInput argument as gqlgen does.
-func updateItemInput(v any, ok bool) (in model.UpdateItemInput, err error) {
-	m, err := inputObject(v, ok)
-	if err != nil {
-		return in, err
-	}
-	if name, ok := m["name"]; ok {
-		if in.Name, err = newString(name); err != nil {
-			return in, err
-		}
-	}
+// updateItemInput unmarshals an UpdateItemInput argument as gqlgen does:
+// a description absent is left as it is, a null one removed.
+func (f *frame) updateItemInput(v any, ok bool) (in model.UpdateItemInput) {
+	m := f.inputObject(v, ok)
+	in.Name = f.optString(m["name"], true)
 	if d, ok := m["description"]; ok {
-		var p *string
-		if p, err = newString(d); err != nil {
-			return in, err
-		}
-		in.Description = graphql.OmittableOf(p)
+		in.Description = graphql.OmittableOf(f.optString(d, true))
 	}
-	if e, ok := m["expectedVersion"]; ok && e != nil {
-		n, err := scalar.UnmarshalInt(e)
-		if err != nil {
-			return in, err
-		}
-		in.ExpectedVersion = &n
-	}
-	return in, nil
-}
-
-// newString unmarshals an optional String as gqlgen does: nil for null.
-func newString(v any) (*string, error) {
-	if v == nil {
-		return nil, nil //nolint:nilnil // null, as gqlgen passes it
-	}
-	s, err := scalar.UnmarshalString(v)
-	return &s, err
+	in.ExpectedVersion = f.optInt(m["expectedVersion"], true)
+	return in
 }
 
 // outcome is what the resolver of a mutation's field returned when a plan
