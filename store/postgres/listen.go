@@ -151,24 +151,35 @@ func (s *Store) startAfterKind(ctx context.Context, kind items.EventKind, afterI
 	if kind == items.ItemAdded || afterItem <= 0 {
 		return s.startAfter(ctx, afterItem)
 	}
+	pos, err = s.stamped(ctx, func(ctx context.Context) (pos *int64, err error) {
+		err = s.pool.QueryRow(ctx, `SELECT pos FROM events WHERE item_id = $1 AND kind = $2
+			ORDER BY seq LIMIT 1`, afterItem, kind.String()).Scan(&pos)
+		return pos, err
+	})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return s.startAfter(ctx, afterItem)
+	}
+	return pos, false, err
+}
+
+// stamped returns the position of the event that look reads. When the
+// event has none yet, a stamping round gives one to every event committed
+// before it, and look reads again. look's errors are returned as they are.
+func (s *Store) stamped(ctx context.Context, look func(context.Context) (*int64, error)) (int64, error) {
 	for attempt := 0; ; attempt++ {
 		bctx, cancel := s.bound(ctx)
-		var pos *int64
-		err := s.pool.QueryRow(bctx, `SELECT pos FROM events WHERE item_id = $1 AND kind = $2
-			ORDER BY seq LIMIT 1`, afterItem, kind.String()).Scan(&pos)
+		pos, err := look(bctx)
 		cancel()
 		switch {
-		case errors.Is(err, pgx.ErrNoRows):
-			return s.startAfter(ctx, afterItem)
 		case err != nil:
-			return 0, false, err
+			return 0, err
 		case pos != nil:
-			return *pos, false, nil
+			return *pos, nil
 		case attempt > 0:
-			return 0, false, errors.New("an event is still without a position after a stamping round")
+			return 0, errors.New("postgres: an event is still without a position after a stamping round")
 		}
-		if _, err := s.stamp(ctx); err != nil {
-			return 0, false, err
+		if _, err := s.stampSince(ctx); err != nil {
+			return 0, err
 		}
 	}
 }
@@ -209,42 +220,35 @@ func (s *Store) startAfter(ctx context.Context, afterItem int64) (pos int64, abo
 // item ID (of the items there, and of the additions logged, deleted items
 // included).
 func (s *Store) positionOf(ctx context.Context, id int64) (pos int64, ok bool, err error) {
-	for attempt := 0; ; attempt++ {
-		bctx, cancel := s.bound(ctx)
-		var (
-			itemID int64
-			stamp  *int64
-		)
-		err := s.pool.QueryRow(bctx, `
+	pos, err = s.stamped(ctx, func(ctx context.Context) (pos *int64, err error) {
+		var itemID int64
+		err = s.pool.QueryRow(ctx, `
 			SELECT item_id, pos FROM events
 			WHERE item_id <= $1 AND kind = 'item_added'
-			ORDER BY item_id DESC LIMIT 1`, id).Scan(&itemID, &stamp)
-		if err == nil && itemID < id {
-			var newest int64
-			err = s.pool.QueryRow(bctx, `SELECT greatest(
-				(SELECT coalesce(max(id), 0) FROM items),
-				(SELECT coalesce(max(item_id), 0) FROM events))`).Scan(&newest)
-			if err == nil && id > newest {
-				cancel()
-				return 0, false, nil
-			}
+			ORDER BY item_id DESC LIMIT 1`, id).Scan(&itemID, &pos)
+		if err != nil || itemID == id {
+			return pos, err
 		}
-		cancel()
-		switch {
-		case errors.Is(err, pgx.ErrNoRows):
-			return 0, true, nil // every item is above id
-		case err != nil:
-			return 0, false, err
-		case stamp != nil:
-			return *stamp, true, nil
-		case attempt > 0:
-			return 0, false, errors.New("postgres: an event is still unstamped after a stamping round")
+		var newest int64
+		err = s.pool.QueryRow(ctx, `SELECT greatest(
+			(SELECT coalesce(max(id), 0) FROM items),
+			(SELECT coalesce(max(item_id), 0) FROM events))`).Scan(&newest)
+		if err == nil && id > newest {
+			err = errAboveAll
 		}
-		if _, err := s.stampSince(ctx); err != nil {
-			return 0, false, err
-		}
+		return pos, err
+	})
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return 0, true, nil // every item is above id
+	case errors.Is(err, errAboveAll):
+		return 0, false, nil
 	}
+	return pos, err == nil, err
 }
+
+// errAboveAll is positionOf's look finding an ID above every item's.
+var errAboveAll = errors.New("above every item ID")
 
 // Shutdown lets each subscription deliver every item committed before it
 // was called, by any process, then end with items.ErrGoingAway. It stamps
