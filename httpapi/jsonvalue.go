@@ -44,45 +44,30 @@ func decodeJSON(b []byte) (any, []byte, error) {
 	switch b[0] {
 	case '{':
 		m := map[string]any{}
-		b = skipSpace(b[1:])
-		if b[0] == '}' {
-			return m, b[1:], nil
-		}
-		for {
+		rest, err := decodeElements(b, '}', func(b []byte) ([]byte, error) {
 			k, rest, err := decodeString(b)
 			if err != nil {
-				return nil, nil, err
+				return nil, err
 			}
-			b = skipSpace(rest)[1:] // the colon
-			v, rest, err := decodeJSON(b)
-			if err != nil {
-				return nil, nil, err
-			}
+			v, rest, err := decodeJSON(skipSpace(rest)[1:]) // after the colon
 			m[k] = v
-			b = skipSpace(rest)
-			if b[0] == '}' {
-				return m, b[1:], nil
-			}
-			b = skipSpace(b[1:]) // the comma
+			return rest, err
+		})
+		if err != nil {
+			return nil, nil, err
 		}
+		return m, rest, nil
 	case '[':
 		list := []any{}
-		b = skipSpace(b[1:])
-		if b[0] == ']' {
-			return list, b[1:], nil
-		}
-		for {
+		rest, err := decodeElements(b, ']', func(b []byte) ([]byte, error) {
 			v, rest, err := decodeJSON(b)
-			if err != nil {
-				return nil, nil, err
-			}
 			list = append(list, v)
-			b = skipSpace(rest)
-			if b[0] == ']' {
-				return list, b[1:], nil
-			}
-			b = skipSpace(b[1:])
+			return rest, err
+		})
+		if err != nil {
+			return nil, nil, err
 		}
+		return list, rest, nil
 	case '"':
 		return decodeString(b)
 	case 't':
@@ -97,6 +82,28 @@ func decodeJSON(b []byte) (any, []byte, error) {
 			i++
 		}
 		return json.Number(b[:i]), b[i:], nil
+	}
+}
+
+// decodeElements calls each on every element of the object or array at the
+// start of b, whose closing bracket is end, and returns the bytes that
+// follow it. each decodes an element (a member, for an object) and returns
+// the bytes that follow it.
+func decodeElements(b []byte, end byte, each func([]byte) ([]byte, error)) ([]byte, error) {
+	b = skipSpace(b[1:])
+	if b[0] == end {
+		return b[1:], nil
+	}
+	for {
+		rest, err := each(b)
+		if err != nil {
+			return nil, err
+		}
+		b = skipSpace(rest)
+		if b[0] == end {
+			return b[1:], nil
+		}
+		b = skipSpace(b[1:]) // the comma
 	}
 }
 

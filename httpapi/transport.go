@@ -528,53 +528,43 @@ func paramsFast(body []byte) (p *graphql.RawParams, reqErr *requestError, ok boo
 			return nil, nil, false
 		}
 		member := 0
+		var (
+			str *string         // where a string member goes
+			obj *map[string]any // where an object member goes
+		)
 		switch string(b[1:end]) {
 		case "query":
-			member = query
+			member, str = query, &p.Query
 		case "operationName":
-			member = operationName
+			member, str = operationName, &p.OperationName
 		case "variables":
-			member = variables
+			member, obj = variables, &p.Variables
 		case "extensions":
-			member = extensions
+			member, obj = extensions, &p.Extensions
 		}
 		if member == 0 || seen&member != 0 {
 			return nil, nil, false
 		}
 		seen |= member
 		b = skipSpace(skipSpace(b[end+1:])[1:]) // the colon
-		var rest []byte
+		var (
+			rest []byte
+			err  error
+		)
 		switch {
 		case b[0] == 'n': // null
 			rest = b[4:]
-		case member == query || member == operationName:
-			if b[0] != '"' {
-				return nil, nil, false
-			}
-			s, r, err := decodeString(b)
-			if err != nil {
-				return nil, nil, false
-			}
-			if member == query {
-				p.Query = s
-			} else {
-				p.OperationName = s
-			}
-			rest = r
+		case str != nil && b[0] == '"':
+			*str, rest, err = decodeString(b)
+		case obj != nil && b[0] == '{':
+			var v any
+			v, rest, err = decodeJSON(b)
+			*obj, _ = v.(map[string]any)
 		default:
-			if b[0] != '{' {
-				return nil, nil, false
-			}
-			v, r, err := decodeJSON(b)
-			if err != nil {
-				return nil, nil, false
-			}
-			if member == variables {
-				p.Variables = v.(map[string]any)
-			} else {
-				p.Extensions = v.(map[string]any)
-			}
-			rest = r
+			return nil, nil, false
+		}
+		if err != nil {
+			return nil, nil, false
 		}
 		b = skipSpace(rest)
 		if b[0] == ',' {
