@@ -629,10 +629,6 @@ func (l *Log) Shutdown() {
 // closes. Later calls to Subscribe fail.
 func (l *Log) Close() {
 	l.mu.Lock()
-	if l.closed {
-		l.mu.Unlock()
-		return
-	}
 	l.closed = true
 	l.broadcast()
 	l.mu.Unlock()
