@@ -35,6 +35,12 @@
 //   - OperationStart (start.go): gqlgen's stats hold no one start of an
 //     operation (the request's start is shared by a batch, the read's
 //     includes a websocket's wait); metrics and tracing time from this.
+//     InOperation marks the responses of an operation, which gqlgen
+//     passes through the response interceptors along with those of
+//     requests that failed before one ran.
+//   - Named (extension.go): the name and the empty schema check that
+//     gqlgen asks of every extension, for the server's extensions to
+//     embed.
 //   - scalar/: gqlgen's built-in scalars coerce input loosely (a number
 //     is a String, a string of digits an Int, invalid UTF-8 passes); these
 //     coerce as the specification says.
