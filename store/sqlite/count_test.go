@@ -1,7 +1,6 @@
 package sqlite
 
 import (
-	"database/sql"
 	"fmt"
 	"path/filepath"
 	"testing"
@@ -54,28 +53,26 @@ func TestCountKeptByTriggers(t *testing.T) {
 	}
 	check("after deletions, one done and two refused")
 
-	// A database of the version before 0007: the migrations count the
-	// items, then move the count (and 0009 to 0011 run again).
+	// A database of the version before 0007, with items and a deletion
+	// in it: the migrations count the items, then move the count.
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	db, err := sql.Open("sqlite", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, stmt := range []string{"PRAGMA user_version = 6",
-		"DROP TRIGGER events_first", "DROP TABLE first_events", "CREATE INDEX events_item ON events (item_id, kind, pos)",
-		"DROP TRIGGER items_count_insert", "DROP TRIGGER items_count_delete",
-		"DELETE FROM sqlite_sequence WHERE name = 'items count'", "ALTER TABLE items DROP COLUMN added_pos",
-		"DROP TRIGGER items_order_delete", "DROP TRIGGER items_by_name_update", "DROP TRIGGER items_by_changed_update",
-		"DROP TABLE items_by_name", "DROP TABLE items_by_changed",
-		"CREATE INDEX items_name ON items (name, id)", "CREATE INDEX items_changed ON items (coalesce(updated_at, created_at), id)",
-		`INSERT INTO items (name, name_folded, created_at) VALUES ('before', 'before', 0)`} {
+	path = filepath.Join(t.TempDir(), "v6.db")
+	db := CreateAtVersion(t, path, 6)
+	for _, stmt := range []string{
+		`INSERT INTO items (name, name_folded, created_at) VALUES ('a', 'a', 0), ('b', 'b', 0), ('c', 'c', 0)`,
+		`INSERT INTO events (pos, kind, item_id) VALUES (1, 1, 1), (2, 1, 2), (3, 1, 3)`,
+		`DELETE FROM items WHERE id = 2`,
+		`INSERT INTO events (pos, kind, item_id) VALUES (4, 3, 2)`,
+	} {
 		if _, err := db.ExecContext(ctx, stmt); err != nil {
 			t.Fatalf("%s: %v", stmt, err)
 		}
 	}
-	db.Close()
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
 	s = openAt(t, path)
 	check("after the migration")
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"itemsapi/items"
+	"itemsapi/store/sqlite"
 	"itemsapi/store/storetest"
 )
 
@@ -18,30 +19,7 @@ func TestLegacyUserNames(t *testing.T) {
 	storetest.RunLegacyUserNames(t, func(t *testing.T, users []storetest.LegacyUser) items.Store {
 		ctx := t.Context()
 		path := filepath.Join(t.TempDir(), "items.db")
-		s := open(t, path)
-		if err := s.Close(); err != nil {
-			t.Fatal(err)
-		}
-		db, err := sql.Open("sqlite", path)
-		if err != nil {
-			t.Fatalf("sql.Open() = %v", err)
-		}
-		defer db.Close()
-		for _, stmt := range []string{
-			"DROP INDEX users_name_lower",
-			// Undo 0006 to 0011 too, which run again.
-			"ALTER TABLE items DROP COLUMN added_pos",
-			"DROP TRIGGER items_count_insert", "DROP TRIGGER items_count_delete",
-			"DELETE FROM sqlite_sequence WHERE name = 'items count'",
-			"DROP TRIGGER items_order_delete", "DROP TRIGGER items_by_name_update", "DROP TRIGGER items_by_changed_update",
-			"DROP TABLE items_by_name", "DROP TABLE items_by_changed", "DROP TABLE first_events", "DROP TABLE events",
-			"ALTER TABLE items DROP COLUMN version", "ALTER TABLE items DROP COLUMN updated_at",
-			"PRAGMA user_version = 3",
-		} {
-			if _, err := db.ExecContext(ctx, stmt); err != nil {
-				t.Fatalf("%s: %v", stmt, err)
-			}
-		}
+		db := sqlite.CreateAtVersion(t, path, 3)
 		for _, u := range users {
 			var id int64
 			if err := db.QueryRowContext(ctx, `INSERT INTO users (name, role) VALUES (?, 'USER') RETURNING id`, u.Name).Scan(&id); err != nil {
