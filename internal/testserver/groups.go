@@ -7,10 +7,8 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 )
 
@@ -58,8 +56,8 @@ func PostgresURL(t testing.TB) string {
 // Main runs the tests of m and returns their exit code, after saying
 // which groups of tests skipped, how many, and why, one line a group.
 // go test shows a passing package's output only with -v, so the lines go
-// to go test's own standard error when the test binary runs under it,
-// and to standard output otherwise.
+// to go test's own standard error when the test binary runs under it
+// (goTestStderr), and to standard output otherwise.
 func Main(m *testing.M) int {
 	code := m.Run()
 	skipped.Lock()
@@ -88,48 +86,4 @@ func Main(m *testing.M) int {
 	defer closeW()
 	_, _ = io.WriteString(w, b.String())
 	return code
-}
-
-// goTestStderr returns the standard error of the go command that runs
-// this test binary, when it can be reached (on Linux) and written without
-// harm, else standard output. It cannot be when it is the regular file of
-// the go command's standard output too, opened without O_APPEND (go test
-// > file 2>&1): the go command writes its next lines at its own offset,
-// over ours.
-func goTestStderr() (io.Writer, func()) {
-	ppid := os.Getppid()
-	comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", ppid))
-	if err != nil || strings.TrimSpace(string(comm)) != "go" {
-		return os.Stdout, func() {}
-	}
-	path := fmt.Sprintf("/proc/%d/fd/2", ppid)
-	stderr, err := os.Stat(path)
-	if err != nil {
-		return os.Stdout, func() {}
-	}
-	if stdout, err := os.Stat(fmt.Sprintf("/proc/%d/fd/1", ppid)); err == nil &&
-		stderr.Mode().IsRegular() && os.SameFile(stderr, stdout) && !appends(ppid, 2) {
-		return os.Stdout, func() {}
-	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
-	if err != nil {
-		return os.Stdout, func() {}
-	}
-	return f, func() { f.Close() }
-}
-
-// appends reports whether the file descriptor fd of process pid was
-// opened with O_APPEND, as /proc/PID/fdinfo/FD says.
-func appends(pid, fd int) bool {
-	info, err := os.ReadFile(fmt.Sprintf("/proc/%d/fdinfo/%d", pid, fd))
-	if err != nil {
-		return false
-	}
-	for line := range strings.Lines(string(info)) {
-		if flags, ok := strings.CutPrefix(line, "flags:"); ok {
-			n, err := strconv.ParseUint(strings.TrimSpace(flags), 8, 64)
-			return err == nil && n&syscall.O_APPEND != 0
-		}
-	}
-	return false
 }

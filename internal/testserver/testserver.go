@@ -5,7 +5,7 @@
 // speaks graphql-transport-ws over a websocket (ws.go); it wraps a store
 // to count its reads or to inject faults (stores.go); and it says on go
 // test's output which groups of tests a machine skipped, and why
-// (groups.go).
+// (groups.go, stderr_linux.go).
 package testserver
 
 import (
