@@ -776,14 +776,17 @@ func (c *wsConn) handleLegacy(data []byte) verdict {
 	return verdict{}
 }
 
-// init acknowledges connection_init, takes the token of its payload, and
-// starts the keep-alive. A token that is unknown, revoked or expired
-// closes the socket with 4403 instead; one that is revoked or expires
-// while the socket is open closes it with 4403 then.
+// init acknowledges connection_init, takes the token of its payload (or,
+// without one, that of the upgrade request's headers), and starts the
+// keep-alive. A token that is unknown, revoked or expired closes the
+// socket with 4403 instead; one that is revoked or expires while the
+// socket is open closes it with 4403 then, wherever it came from.
 func (c *wsConn) init(payload json.RawMessage) verdict {
 	var p map[string]any
 	_ = json.Unmarshal(payload, &p) // null or an object, checked
-	var tok *request.Token
+	c.mu.Lock()
+	tok := c.token // the upgrade's, or nil
+	c.mu.Unlock()
 	if s, ok := auth.FromInitPayload(p); ok {
 		tok = request.NewToken(s)
 	}

@@ -545,6 +545,61 @@ func TestWebsocketTokenLifecycle(t *testing.T) {
 	}
 }
 
+// TestWebsocketHeaderTokenLifecycle: a token sent in the upgrade request's
+// headers, with none in connection_init, is held to the same rules as one
+// in the payload: refused with 4403 when unknown, revoked or expired, and
+// the socket closed with 4403 within a second of its revocation; until
+// then it is the caller.
+func TestWebsocketHeaderTokenLifecycle(t *testing.T) {
+	ts := newTestServer(t)
+	header := func(name, value string) http.Header { return http.Header{name: {value}} }
+	for _, proto := range []string{"graphql-transport-ws", "graphql-ws"} {
+		for _, h := range []http.Header{header("Authorization", "Bearer itm_nope"), header("Token", "itm_nope")} {
+			t.Run(proto+" unknown", func(t *testing.T) {
+				c := ts.dialWS(t, proto, h)
+				c.send(`{"type":"connection_init"}`)
+				if got := c.closeCode(); got != 4403 {
+					t.Errorf("close code = %d, want 4403", got)
+				}
+			})
+		}
+	}
+
+	token, hash := items.NewToken()
+	if _, err := ts.store.AddToken(t.Context(), "carol", items.RoleAdmin, hash); err != nil {
+		t.Fatal(err)
+	}
+	c := ts.dialWS(t, "graphql-transport-ws", header("Authorization", "Bearer "+token))
+	c.init("")
+	c.send(subscribeMsg("1", `{ me { name } }`))
+	var r gqlResponse
+	if err := json.Unmarshal(c.expect("next", "1").Payload, &r); err != nil {
+		t.Fatal(err)
+	}
+	r.check(t, `{"me":{"name":"carol"}}`, "")
+	c.expect("complete", "1")
+	tok, _, err := ts.store.TokenByHash(t.Context(), hash)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ts.store.RevokeToken(t.Context(), tok.ID, false); err != nil {
+		t.Fatal(err)
+	}
+	revoked := time.Now()
+	if got := c.closeCode(); got != 4403 {
+		t.Errorf("close code after revocation = %d, want 4403", got)
+	}
+	if d := time.Since(revoked); d > 1500*time.Millisecond {
+		t.Errorf("closed %v after the revocation, want within a second", d)
+	}
+
+	again := ts.dialWS(t, "graphql-ws", header("Token", token))
+	again.send(`{"type":"connection_init"}`)
+	if got := again.closeCode(); got != 4403 {
+		t.Errorf("close code of a revoked header token's init = %d, want 4403", got)
+	}
+}
+
 // TestWebsocketsChanged: Deps.WebsocketsChanged is told how many
 // websockets are open as each opens and closes (the server sizes the
 // collector's soft memory limit by it).
