@@ -38,6 +38,10 @@
 //     InOperation marks the responses of an operation, which gqlgen
 //     passes through the response interceptors along with those of
 //     requests that failed before one ran.
+//   - AutomaticPersistedQueries (apq.go): gqlgen's extension refuses a
+//     hash that does not match its document, an unknown version or data
+//     that is not an object with errors that carry no code, which reach
+//     clients as internal errors; these are BAD_REQUEST.
 //   - Named (extension.go): the name and the empty schema check that
 //     gqlgen asks of every extension, for the server's extensions to
 //     embed.

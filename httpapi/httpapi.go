@@ -379,7 +379,7 @@ func newGraphQL(cfg Config, deps Deps, ws *websocketTransport, held *heldDocs) h
 	}
 	apq := newAPQCache(cfg.APQCacheBytes)
 	if !cfg.OnlyTrustedDocuments {
-		srv.Use(extension.AutomaticPersistedQuery{Cache: apq})
+		srv.Use(gqlspec.AutomaticPersistedQueries(apq))
 	}
 	limits := &gqlspec.Limits{
 		OperationLimits: cfg.OperationLimits,

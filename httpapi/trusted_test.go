@@ -159,3 +159,44 @@ func TestOnlyTrustedDocuments(t *testing.T) {
 		t.Errorf("itemsapi_trusted_documents_refused_total = %v, want 5", got)
 	}
 }
+
+// TestAutomaticPersistedQueries: an unknown hash asks for the document
+// (PERSISTED_QUERY_NOT_FOUND, 200), which registers with it; and a
+// persistedQuery extension that gqlgen refuses (a hash that is not the
+// document's, another version, data that is not an object) is the
+// client's BAD_REQUEST, not an internal error.
+func TestAutomaticPersistedQueries(t *testing.T) {
+	ts := newStreamServer(t, httpapi.DefaultConfig())
+	const query = `{ item(id: 1) { name } }`
+	pq := func(query string, persisted any) string {
+		m := map[string]any{"extensions": map[string]any{"persistedQuery": persisted}}
+		if query != "" {
+			m["query"] = query
+		}
+		b, _ := json.Marshal(m)
+		return string(b)
+	}
+	v1 := func(hash string) map[string]any { return map[string]any{"version": 1, "sha256Hash": hash} }
+	for _, tc := range []struct {
+		name, body string
+		wantStatus int
+		wantCode   string
+	}{
+		{"unknown hash", pq("", v1(sha(query))), 200, "PERSISTED_QUERY_NOT_FOUND"},
+		{"registered with its document", pq(query, v1(sha(query))), 200, ""},
+		{"known hash", pq("", v1(sha(query))), 200, ""},
+		{"hash of another document", pq(query, v1(sha("{ __typename }"))), 400, "BAD_REQUEST"},
+		{"version 2", pq(query, map[string]any{"version": 2, "sha256Hash": sha(query)}), 400, "BAD_REQUEST"},
+		{"version a string", pq(query, map[string]any{"version": "1", "sha256Hash": sha(query)}), 400, "BAD_REQUEST"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			status, r := ts.answer(t, http.MethodPost, "/graphql", tc.body, map[string]string{"Accept": "application/graphql-response+json"})
+			if status != tc.wantStatus || (tc.wantCode == "" && len(r.Errors) > 0) || (tc.wantCode != "" && (len(r.Errors) != 1 || r.Errors[0].Code() != tc.wantCode)) {
+				t.Errorf("%d %+v; want %d %q", status, r.Errors, tc.wantStatus, tc.wantCode)
+			}
+			if tc.wantCode == "" && string(r.Data) != `{"item":{"name":"Apple"}}` {
+				t.Errorf("data = %s", r.Data)
+			}
+		})
+	}
+}
