@@ -286,13 +286,16 @@ func NewHandler(cfg Config, deps Deps) *Handler {
 	if deps.Tracing != nil {
 		r.Use(deps.Tracing.Middleware)
 	}
-	r.Use(recoverPanics(deps.Logger), clientAddress(cfg.RateLimit), rateLimit(limits))
+	r.Use(recoverPanics(deps.Logger), clientAddress(cfg.RateLimit))
 
 	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeText(w, http.StatusOK, "ok\n")
 	})
 	r.Get("/readyz", ready(deps.Store, deps.Logger))
-	api := r.With(corsMiddleware(cfg.CORSOrigins),
+	// The rate limit counts GraphQL requests: a probe of health,
+	// readiness or metrics, or the playground's page, neither spends a
+	// client's budget nor is refused.
+	api := r.With(rateLimit(limits), corsMiddleware(cfg.CORSOrigins),
 		// PUT and DELETE: graphql-sse's single-connection mode.
 		allowMethods(http.MethodGet, http.MethodPost, http.MethodOptions, http.MethodPut, http.MethodDelete))
 	if cfg.CSRFPrevention {
