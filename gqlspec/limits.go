@@ -211,6 +211,9 @@ func (l *Limits) check(ctx context.Context, query, operationName string) (v verd
 
 // measure returns the error for an operation of doc over a limit, or nil.
 func (l *Limits) measure(doc *ast.QueryDocument, operationName string) *gqlerror.Error {
+	if err := fragmentWork(doc); err != nil {
+		return err
+	}
 	if err := l.sameNames(doc); err != nil {
 		return err
 	}

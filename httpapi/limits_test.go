@@ -46,6 +46,29 @@ func aliases(n int) string {
 	return "{" + repeated(n, ` a%d: item(id: "1") { id }`) + " }"
 }
 
+// fragments returns a query that spreads n fragments, each selecting k
+// aliases of __typename: side by side in the query, or as a chain in which
+// each fragment spreads the next.
+func fragments(n, k int, chain bool) string {
+	var b strings.Builder
+	if chain {
+		b.WriteString("{ ...F0 }")
+	} else {
+		b.WriteString("{" + repeated(n, " ...F%d") + " }")
+	}
+	for i := range n {
+		fmt.Fprintf(&b, " fragment F%d on Query {", i)
+		for j := range k {
+			fmt.Fprintf(&b, " a%d_%d: __typename", i, j)
+		}
+		if chain && i+1 < n {
+			fmt.Fprintf(&b, " ...F%d", i+1)
+		}
+		b.WriteString(" }")
+	}
+	return b.String()
+}
+
 // repeated returns n copies of format, the i-th formatted with i (from 0):
 // repeated(2, " a%d: __typename") is " a0: __typename a1: __typename".
 func repeated(n int, format string) string {
@@ -87,6 +110,16 @@ func TestLimits(t *testing.T) {
 		{"10,000 aliases", aliases(10_000), nil, "cost limit"},
 		{"too many tokens", "{" + strings.Repeat(" a", 200_001) + " }", nil, "tokens"},
 		{"too many directives", `{ __typename` + strings.Repeat(" @skip(if: false)", 11) + ` }`, nil, "directives"},
+		{"200 fragments side by side", fragments(200, 1, false), nil, ""},
+		{"201 fragments side by side", fragments(201, 1, false), nil, "defines 201 fragments"},
+		{"5,000 fragments side by side", fragments(5000, 1, false), nil, "defines 5000 fragments"},
+		{"a chain of 200 fragments", fragments(200, 1, true), nil, ""},
+		{"a chain of 3,000 fragments", fragments(3000, 1, true), nil, "defines 3000 fragments"},
+		{"a chain of 100 fragments of 5 fields", fragments(100, 5, true), nil, ""},
+		{"a chain of 100 fragments of 10 fields", fragments(100, 10, true), nil, "reach too many fields"},
+		{"a chain of 200 fragments of 40 fields", fragments(200, 40, true), nil, "reach too many fields"},
+		{"50 fragments of 40 fields side by side", fragments(50, 40, false), nil, ""},
+		{"200 fragments of 10 fields side by side", fragments(200, 10, false), nil, "reach too many fields"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
