@@ -14,7 +14,9 @@
 //     coercion rules, with messages that name the value.
 //   - ValidationRules (rules.go): gqlparser lets an Int literal beyond 32
 //     bits through when it fits 64, and reports some errors of
-//     ValuesOfCorrectType twice.
+//     ValuesOfCorrectType twice; gqlgen's SetDisableSuggestion keeps
+//     gqlparser from suggesting field names only, not arguments, input
+//     fields, enum values or types.
 //   - Limits (limits.go): gqlgen has no bound on a document's tokens,
 //     depth, aliases or cost before validation, whose cost is quadratic in
 //     the fields for some rules; gqlgen's complexity limit runs after it.

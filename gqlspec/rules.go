@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
@@ -21,12 +22,39 @@ import (
 //   - ValuesOfCorrectType reports each error once (gqlparser reports
 //     "Int cannot represent non-integer value: 1e400" twice).
 //
-// It is the function that gqlgen's SetValidationRulesFn takes.
-func ValidationRules() *rules.Rules {
-	r := rules.NewDefaultRules()
-	r.ReplaceRule(rules.ValuesOfCorrectTypeRule.Name, onceEach(rules.ValuesOfCorrectTypeRule.RuleFunc))
-	r.AddRule(int32Literals.Name, int32Literals.RuleFunc)
-	return r
+// With suggest false, no message suggests a name ("Did you mean …?"):
+// the names it would suggest are the schema's, which turning
+// introspection off hides. gqlgen's SetDisableSuggestion leaves them out
+// of the errors of unknown fields only; gqlparser still suggests
+// arguments, input fields, enum values and types.
+//
+// It returns the function that gqlgen's SetValidationRulesFn takes.
+func ValidationRules(suggest bool) func() *rules.Rules {
+	return func() *rules.Rules {
+		r := rules.NewDefaultRules()
+		r.ReplaceRule(rules.ValuesOfCorrectTypeRule.Name, onceEach(rules.ValuesOfCorrectTypeRule.RuleFunc))
+		r.AddRule(int32Literals.Name, int32Literals.RuleFunc)
+		if !suggest {
+			for name, rule := range r.GetInner() {
+				r.ReplaceRule(name, withoutSuggestions(rule))
+			}
+		}
+		return r
+	}
+}
+
+// withoutSuggestions wraps a rule so that its messages end before the
+// names they suggest.
+func withoutSuggestions(rule core.RuleFunc) core.RuleFunc {
+	return func(observers *core.Events, addError core.AddErrFunc) {
+		rule(observers, func(options ...core.ErrorOption) {
+			addError(append(options, func(e *gqlerror.Error) {
+				if i := strings.Index(e.Message, " Did you mean "); i >= 0 {
+					e.Message = e.Message[:i]
+				}
+			})...)
+		})
+	}
 }
 
 // int32Literals refuses an Int literal that fits 64 bits but not 32;

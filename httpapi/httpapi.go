@@ -362,7 +362,7 @@ func newGraphQL(cfg Config, deps Deps, ws *websocketTransport, held *heldDocs) h
 	srv.SetRecoverFunc(graph.Recover(deps.Logger))
 	qc := newQueryCache(cfg.QueryCacheBytes-planCacheBytes(cfg, deps), cfg.QueryCacheSize)
 	srv.SetQueryCache(qc)
-	srv.SetValidationRulesFn(gqlspec.ValidationRules)
+	srv.SetValidationRulesFn(gqlspec.ValidationRules(cfg.Introspection))
 	if deps.Metrics != nil {
 		srv.Use(deps.Metrics.Extension())
 	}

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 
@@ -790,9 +791,28 @@ func TestIntrospection(t *testing.T) {
 	if logs := prod.logs.String(); strings.Contains(logs, "level=ERROR") {
 		t.Errorf("refused introspection logged an error:\n%s", logs)
 	}
-	r := prod.post(t, "", `{ itemz { totalCount } }`, nil)
-	if len(r.Errors) != 1 || strings.Contains(r.Errors[0].Message, "Did you mean") {
-		t.Errorf("with introspection off, errors = %+v, want one without suggestions", r.Errors)
+	// No error suggests a name of the schema: not a field's, an
+	// argument's, an input field's, an enum value's or a type's. With
+	// introspection on, each of these documents gets a suggestion.
+	for _, q := range []string{
+		`{ itemz { totalCount } }`,
+		`{ items(frst: 1) { totalCount } }`,
+		`{ items(orderBy: {field: NAM, direction: ASC}) { totalCount } }`,
+		`mutation { addItem(input: {nme: "x"}) { id } }`,
+	} {
+		on := ts.post(t, ts.userToken, q, nil)
+		if !slices.ContainsFunc(on.Errors, func(e gqlError) bool { return strings.Contains(e.Message, "Did you mean") }) {
+			t.Errorf("%s with introspection on: errors %+v, want a suggestion", q, on.Errors)
+		}
+		off := prod.post(t, prod.userToken, q, nil)
+		if len(off.Errors) == 0 {
+			t.Errorf("%s with introspection off: no error", q)
+		}
+		for _, e := range off.Errors {
+			if strings.Contains(e.Message, "Did you mean") {
+				t.Errorf("%s with introspection off: %q suggests a name", q, e.Message)
+			}
+		}
 	}
 }
 

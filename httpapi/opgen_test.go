@@ -775,7 +775,7 @@ func TestOpGenValid(t *testing.T) {
 		if err != nil {
 			t.Fatalf("input %x: %v\n%s", in, err, op.Query)
 		}
-		if errs := validator.ValidateWithRules(env.gen.schema, doc, gqlspec.ValidationRules()); len(errs) > 0 {
+		if errs := validator.ValidateWithRules(env.gen.schema, doc, gqlspec.ValidationRules(true)()); len(errs) > 0 {
 			t.Fatalf("input %x: %v\n%s", in, errs, op.Query)
 		}
 		if !op.Features[featBadVariable] {
