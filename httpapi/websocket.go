@@ -19,6 +19,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/errcode"
@@ -533,6 +534,14 @@ func (c *wsConn) serve(conn *coderws.Conn) {
 		}
 		if err != nil {
 			res.release()
+			return
+		}
+		if !utf8.Valid(data) {
+			// RFC 6455: a message that is not UTF-8 fails the socket,
+			// with 1007. Decoded, its bad bytes would become U+FFFD,
+			// unseen, in a name stored or an id echoed.
+			res.release()
+			c.closeWith(coderws.StatusInvalidFramePayloadData, "the message is not valid UTF-8")
 			return
 		}
 		c.res = res

@@ -545,6 +545,40 @@ func TestWebsocketTokenLifecycle(t *testing.T) {
 	}
 }
 
+// TestWebsocketInvalidUTF8: a message that is not valid UTF-8 closes the
+// socket with 1007 (RFC 6455), on both protocols, before or after the
+// connection is acknowledged; nothing of it is stored.
+func TestWebsocketInvalidUTF8(t *testing.T) {
+	ts := newTestServer(t)
+	before := count(t, ts.store)
+	for _, proto := range []string{"graphql-transport-ws", "graphql-ws"} {
+		for _, acked := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s acked=%v", proto, acked), func(t *testing.T) {
+				c := ts.dialWS(t, proto, nil)
+				if acked {
+					c.init(`{"token":"` + ts.userToken + `"}`)
+				}
+				msg := `{"id":"1","type":"subscribe","payload":{"query":"mutation { addItem(input: {name: \"bad` + "\xff" + `name\"}) { id } }"}}`
+				if proto == "graphql-ws" {
+					msg = strings.Replace(msg, `"subscribe"`, `"start"`, 1)
+				}
+				if !acked {
+					msg = "{\"type\":\"connection_init\",\"payload\":{\"x\":\"\xff\"}}"
+				}
+				if err := c.conn.Write(c.ctx, websocket.MessageText, []byte(msg)); err != nil {
+					t.Fatal(err)
+				}
+				if got := c.closeCode(); got != websocket.StatusInvalidFramePayloadData {
+					t.Errorf("close code = %d, want 1007", got)
+				}
+			})
+		}
+	}
+	if after := count(t, ts.store); after != before {
+		t.Errorf("items %d, then %d: a message that is not UTF-8 added one", before, after)
+	}
+}
+
 // TestWebsocketHeaderTokenLifecycle: a token sent in the upgrade request's
 // headers, with none in connection_init, is held to the same rules as one
 // in the payload: refused with 4403 when unknown, revoked or expired, and
