@@ -523,20 +523,7 @@ func TestWebsocketTokenLifecycle(t *testing.T) {
 	c := ts.dialWS(t, "graphql-transport-ws", nil)
 	c.init(`{"token":"` + token + `"}`)
 	c.pingPong()
-	tok, _, err := ts.store.TokenByHash(t.Context(), hash)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := ts.store.RevokeToken(t.Context(), tok.ID, false); err != nil {
-		t.Fatal(err)
-	}
-	revoked := time.Now()
-	if got := c.closeCode(); got != 4403 {
-		t.Errorf("close code after revocation = %d, want 4403", got)
-	}
-	if d := time.Since(revoked); d > 1500*time.Millisecond {
-		t.Errorf("closed %v after the revocation, want within a second", d)
-	}
+	ts.revokeCloses(t, c, hash)
 
 	again := ts.dialWS(t, "graphql-transport-ws", nil)
 	again.send(`{"type":"connection_init","payload":{"token":"` + token + `"}}`)
@@ -579,6 +566,26 @@ func TestWebsocketInvalidUTF8(t *testing.T) {
 	}
 }
 
+// revokeCloses revokes the token of hash and checks that the server closes
+// c with 4403 within a second.
+func (ts *testServer) revokeCloses(t *testing.T, c *wsClient, hash items.TokenHash) {
+	t.Helper()
+	tok, _, err := ts.store.TokenByHash(t.Context(), hash)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ts.store.RevokeToken(t.Context(), tok.ID, false); err != nil {
+		t.Fatal(err)
+	}
+	revoked := time.Now()
+	if got := c.closeCode(); got != 4403 {
+		t.Errorf("close code after revocation = %d, want 4403", got)
+	}
+	if d := time.Since(revoked); d > 1500*time.Millisecond {
+		t.Errorf("closed %v after the revocation, want within a second", d)
+	}
+}
+
 // TestWebsocketHeaderTokenLifecycle: a token sent in the upgrade request's
 // headers, with none in connection_init, is held to the same rules as one
 // in the payload: refused with 4403 when unknown, revoked or expired, and
@@ -612,20 +619,7 @@ func TestWebsocketHeaderTokenLifecycle(t *testing.T) {
 	}
 	r.check(t, `{"me":{"name":"carol"}}`, "")
 	c.expect("complete", "1")
-	tok, _, err := ts.store.TokenByHash(t.Context(), hash)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := ts.store.RevokeToken(t.Context(), tok.ID, false); err != nil {
-		t.Fatal(err)
-	}
-	revoked := time.Now()
-	if got := c.closeCode(); got != 4403 {
-		t.Errorf("close code after revocation = %d, want 4403", got)
-	}
-	if d := time.Since(revoked); d > 1500*time.Millisecond {
-		t.Errorf("closed %v after the revocation, want within a second", d)
-	}
+	ts.revokeCloses(t, c, hash)
 
 	again := ts.dialWS(t, "graphql-ws", header("Token", token))
 	again.send(`{"type":"connection_init"}`)
