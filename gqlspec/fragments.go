@@ -1,6 +1,8 @@
 package gqlspec
 
 import (
+	"slices"
+
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 )
@@ -67,15 +69,15 @@ func fragmentWork(doc *ast.QueryDocument) *gqlerror.Error {
 	add := func(fields int, spreads []string) bool {
 		work += (fields + 1) * reached(spreads)
 		// The fragments spread side by side, pair by pair.
-		distinct, spread := map[string]bool{}, 0
+		side, spread := 0, 0
 		for _, name := range spreads {
-			if n, known := nodes[name]; known && !distinct[name] {
-				distinct[name] = true
+			if n, known := nodes[name]; known {
+				side++
 				spread += n.fields + 1
 			}
 		}
-		if len(distinct) > 1 {
-			work += (len(distinct) - 1) * spread
+		if side > 1 {
+			work += (side - 1) * spread
 		}
 		return work > MaxFragmentWork
 	}
@@ -100,15 +102,22 @@ func fragmentWorkError() *gqlerror.Error {
 }
 
 // countSelections adds the fields of set, at every level, to *fields, and
-// the names of the fragments it spreads to *spreads.
+// the names of the fragments it spreads to *spreads, each once: a
+// fragment spread many times costs the reckoning no more than once.
 func countSelections(set ast.SelectionSet, fields *int, spreads *[]string) {
+	collectSelections(set, fields, spreads)
+	slices.Sort(*spreads)
+	*spreads = slices.Compact(*spreads)
+}
+
+func collectSelections(set ast.SelectionSet, fields *int, spreads *[]string) {
 	for _, sel := range set {
 		switch sel := sel.(type) {
 		case *ast.Field:
 			*fields++
-			countSelections(sel.SelectionSet, fields, spreads)
+			collectSelections(sel.SelectionSet, fields, spreads)
 		case *ast.InlineFragment:
-			countSelections(sel.SelectionSet, fields, spreads)
+			collectSelections(sel.SelectionSet, fields, spreads)
 		case *ast.FragmentSpread:
 			*spreads = append(*spreads, sel.Name)
 		}
