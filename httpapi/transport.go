@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"mime"
 	"net/http"
@@ -367,7 +368,7 @@ func (t httpTransport) readParams(r *http.Request) (batch []*graphql.RawParams, 
 	if len(body) > 0 && body[0] == '[' {
 		var raws []json.RawMessage
 		if err := json.Unmarshal(body, &raws); err != nil {
-			return nil, true, &requestError{http.StatusBadRequest, "the request body is not valid JSON"}
+			return nil, true, notJSON(body)
 		}
 		switch {
 		case len(raws) == 0:
@@ -587,6 +588,47 @@ func badBody(body []byte) *requestError {
 	return &requestError{http.StatusBadRequest, "the request body is not valid JSON"}
 }
 
+// maxJSONDepth is how deeply encoding/json lets arrays and objects nest.
+const maxJSONDepth = 10_000
+
+// notJSON is the error of a body that encoding/json refused: one that
+// nests deeper than it decodes is valid JSON, and told so.
+func notJSON(body []byte) *requestError {
+	if jsonDepth(body, maxJSONDepth) > maxJSONDepth {
+		return &requestError{http.StatusBadRequest, fmt.Sprintf("the request body nests arrays and objects more than %d deep, the limit", maxJSONDepth)}
+	}
+	return &requestError{http.StatusBadRequest, "the request body is not valid JSON"}
+}
+
+// jsonDepth returns how deeply arrays and objects nest in b, or the first
+// depth past limit.
+func jsonDepth(b []byte, limit int) int {
+	depth, deepest := 0, 0
+	inString, escaped := false, false
+	for _, c := range b {
+		switch {
+		case escaped:
+			escaped = false
+		case inString && c == '\\':
+			escaped = true
+		case c == '"':
+			inString = !inString
+		case inString:
+		case c == '[' || c == '{':
+			depth++
+			if depth > deepest {
+				deepest = depth
+				if deepest > limit {
+					return deepest
+				}
+			}
+		case c == ']' || c == '}':
+			depth--
+		}
+	}
+	return deepest
+}
+
 // wireParams is the JSON body of a GraphQL request, before its fields'
 // types are checked.
 type wireParams struct {
@@ -606,7 +648,7 @@ func decodeWireParams(body []byte) (wireParams, *requestError) {
 		if len(bytes.TrimSpace(body)) > 0 && body[0] != '{' {
 			return w, &requestError{http.StatusBadRequest, "the request body must be a JSON object with a query"}
 		}
-		return w, &requestError{http.StatusBadRequest, "the request body is not valid JSON"}
+		return w, notJSON(body)
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return w, &requestError{http.StatusBadRequest, "the request body has data after its JSON object"}

@@ -205,3 +205,26 @@ func TestLongAnswersMeasured(t *testing.T) {
 		})
 	}
 }
+
+// TestDeepJSON: a body that nests deeper than encoding/json decodes is
+// valid JSON, and its 400 says how deeply a body may nest; a body that
+// is not JSON, brackets in a string or not, says that.
+func TestDeepJSON(t *testing.T) {
+	ts := newTestServer(t)
+	deep := strings.Repeat("[", 10_001) + strings.Repeat("]", 10_001)
+	for _, tc := range []struct{ name, body, want string }{
+		{"variables", `{"query":"{ __typename }","variables":{"x":` + deep + `}}`, "more than 10000 deep"},
+		{"batch", `[{"query":"{ __typename }","variables":{"x":` + deep + `}}]`, "more than 10000 deep"},
+		{"brackets in a string", `{"query":"` + strings.Repeat("[", 10_001) + `",}`, "not valid JSON"},
+		{"not JSON", `{"query":`, "not valid JSON"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := ts.raw(t, http.MethodPost, "/graphql", "application/json", "", tc.body)
+			var errs []struct{ Message string }
+			_ = json.Unmarshal(r.body["errors"], &errs)
+			if r.status != 400 || r.code() != "BAD_REQUEST" || len(errs) != 1 || !strings.Contains(errs[0].Message, tc.want) {
+				t.Errorf("%d %s; want 400 BAD_REQUEST saying %q", r.status, r.raw, tc.want)
+			}
+		})
+	}
+}
