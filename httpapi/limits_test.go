@@ -120,6 +120,11 @@ func TestLimits(t *testing.T) {
 		{"a chain of 200 fragments of 40 fields", fragments(200, 40, true), nil, "reach too many fields"},
 		{"50 fragments of 40 fields side by side", fragments(50, 40, false), nil, ""},
 		{"200 fragments of 10 fields side by side", fragments(200, 10, false), nil, "reach too many fields"},
+		{"10 places of 100 copies of __typename", "{" + repeated(10, " a%d: __schema { "+strings.Repeat("__typename ", 100)+"}") + " }", nil, ""},
+		{"1,800 operations of 100 copies of __typename", repeated(1800, "query Q%d { "+strings.Repeat("__typename ", 100)+"} "), nil, "same response names too often"},
+		{"a fragment of 100 copies spread by 20 operations", "fragment F on Query { me { " + strings.Repeat("__typename ", 100) + "} } " +
+			repeated(20, "query Q%d { ...F } "), nil, "same response names too often"},
+		{"40 copies of a field with a long argument", "{" + strings.Repeat(` search(query: "`+strings.Repeat("x", 20_000)+`") { totalCount }`, 40) + " }", nil, "same response names too often"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
