@@ -595,7 +595,7 @@ const maxJSONDepth = 10_000
 // nests deeper than it decodes is valid JSON, and told so.
 func notJSON(body []byte) *requestError {
 	if jsonDepth(body, maxJSONDepth) > maxJSONDepth {
-		return &requestError{http.StatusBadRequest, fmt.Sprintf("the request body nests arrays and objects more than %d deep, the limit", maxJSONDepth)}
+		return &requestError{http.StatusBadRequest, fmt.Sprintf("the request body's JSON nests arrays and objects more than %d deep, the limit", maxJSONDepth)}
 	}
 	return &requestError{http.StatusBadRequest, "the request body is not valid JSON"}
 }
