@@ -604,25 +604,21 @@ func notJSON(body []byte) *requestError {
 // depth past limit.
 func jsonDepth(b []byte, limit int) int {
 	depth, deepest := 0, 0
-	inString, escaped := false, false
-	for _, c := range b {
-		switch {
-		case escaped:
-			escaped = false
-		case inString && c == '\\':
-			escaped = true
-		case c == '"':
-			inString = !inString
-		case inString:
-		case c == '[' || c == '{':
-			depth++
-			if depth > deepest {
-				deepest = depth
-				if deepest > limit {
+	for i := 0; i < len(b); i++ {
+		switch b[i] {
+		case '"': // on to the string's closing quote, past escapes
+			for i++; i < len(b) && b[i] != '"'; i++ {
+				if b[i] == '\\' {
+					i++
+				}
+			}
+		case '[', '{':
+			if depth++; depth > deepest {
+				if deepest = depth; deepest > limit {
 					return deepest
 				}
 			}
-		case c == ']' || c == '}':
+		case ']', '}':
 			depth--
 		}
 	}
