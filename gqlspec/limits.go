@@ -381,13 +381,16 @@ const MaxSameResponseName = 100
 const MaxSameNamePairs = 50_000
 
 // sameNames returns the error for a document that selects more than
-// MaxSameResponseName fields at one response path, or nil. It expands at
-// most MaxCost fragment spreads in all, the operations' first.
+// MaxSameResponseName fields at one response path or more than
+// MaxSameNamePairs pairs of them, or whose operations spread fragments
+// more than MaxCost times in all, or nil.
 func (l *Limits) sameNames(doc *ast.QueryDocument) *gqlerror.Error {
-	c := pathCounter{doc: doc, spreadsLeft: l.MaxCost, ids: map[pathKey]int{}, counts: map[int]int{}, spreading: map[string]bool{}}
+	c := pathCounter{doc: doc, spreadsLeft: l.MaxCost, maxSpreads: l.MaxCost, ids: map[pathKey]int{}, counts: map[int]int{}, spreading: map[string]bool{}}
+	c.inOperations = true
 	for _, op := range doc.Operations {
 		c.count(op.SelectionSet, c.root())
 	}
+	c.inOperations = false
 	for _, f := range doc.Fragments {
 		c.count(f.SelectionSet, c.root())
 	}
@@ -406,11 +409,14 @@ type pathCounter struct {
 	doc         *ast.QueryDocument
 	err         *gqlerror.Error
 	spreadsLeft int
-	ids         map[pathKey]int
-	counts      map[int]int
-	spreading   map[string]bool // the fragments being expanded: a cycle stops
-	roots       int
-	pairs       int // weighed as MaxSameNamePairs says
+	maxSpreads  int
+	// inOperations is true while the operations are counted.
+	inOperations bool
+	ids          map[pathKey]int
+	counts       map[int]int
+	spreading    map[string]bool // the fragments being expanded: a cycle stops
+	roots        int
+	pairs        int // weighed as MaxSameNamePairs says
 }
 
 // root returns the id of a new root path.
@@ -456,9 +462,15 @@ func (c *pathCounter) count(set ast.SelectionSet, parent int) {
 				continue
 			}
 			if c.spreadsLeft--; c.spreadsLeft < 0 {
-				// Counted far enough: the cost walker refuses an
-				// operation that spreads more, and gqlparser compares
-				// each pair of fragments once.
+				if c.inOperations {
+					// gqlparser walks every operation through its
+					// spreads, the operation that runs or not: spreads
+					// left uncounted would be pairs compared unseen.
+					c.err = limitError("the document spreads fragments more than %d times, counted through every operation; the limit is the cost limit", c.maxSpreads)
+					return
+				}
+				// In the fragments' definitions, which gqlparser walks
+				// once each, fragmentWork bounds what it compares.
 				continue
 			}
 			c.spreading[sel.Name] = true

@@ -124,6 +124,8 @@ func TestLimits(t *testing.T) {
 		{"1,800 operations of 100 copies of __typename", repeated(1800, "query Q%d { "+strings.Repeat("__typename ", 100)+"} "), nil, "same response names too often"},
 		{"a fragment of 100 copies spread by 20 operations", "fragment F on Query { me { " + strings.Repeat("__typename ", 100) + "} } " +
 			repeated(20, "query Q%d { ...F } "), nil, "same response names too often"},
+		{"spreads enough to leave the rest uncounted", "fragment F on Query { me { " + strings.Repeat("__typename ", 100) + "} } fragment G on Query { __typename } " +
+			repeated(10_001, "query G%d { ...G } ") + repeated(20, "query H%d { ...F } "), nil, "spreads fragments more than 10000 times"},
 		{"40 copies of a field with a long argument", "{" + strings.Repeat(` search(query: "`+strings.Repeat("x", 20_000)+`") { totalCount }`, 40) + " }", nil, "same response names too often"},
 	}
 	for _, tt := range tests {
